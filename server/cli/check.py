@@ -1,0 +1,140 @@
+"""`replay-lens check`: validate fixtures against the current rules, optionally rehash them."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+from server.cli.report import Summary, render_json, render_sarif, render_text
+from server.engine import findings as codes
+from server.engine.checks import CheckResult, TurnStatus
+from server.engine.config import Config, ConfigError
+from server.engine.findings import Finding, Severity
+from server.engine.presets import PRESETS
+from server.engine.rehash import apply_edits, rehash_edits
+from server.engine.source import Position, Range, SourceText, Span
+from server.engine.workspace import load_project_config, load_workspace
+from server.engine.writes import ChangedOnDiskError, atomic_write, content_hash
+
+EXIT_CLEAN, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
+_SEVERITIES = {"error": Severity.ERROR, "warning": Severity.WARNING, "info": Severity.INFO}
+
+
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser(
+        "check",
+        help="check fixtures and recordings against the current normalization rules",
+        description="Check fixtures and recordings. "
+        "Exit 0: nothing at warning or above; 1: findings; 2: usage or config error.",
+    )
+    parser.add_argument("paths", nargs="*", type=Path, help="files or folders (default: the current project)")
+    parser.add_argument("--format", choices=("text", "json", "sarif"), default="text")
+    parser.add_argument("--fix", action="store_true", help="rehash stale turns from their linked recordings")
+    parser.add_argument("--config", type=Path, help="config file (default: nearest replay-lens.toml or pyproject.toml)")
+    parser.add_argument("--preset", choices=sorted(PRESETS), help="override the rules preset")
+    parser.add_argument(
+        "--severity",
+        choices=tuple(_SEVERITIES),
+        default="info",
+        help="lowest severity to show (default: info)",
+    )
+    parser.add_argument("--color", choices=("auto", "always", "never"), default="auto")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    paths: list[Path] = args.paths or []
+    missing = [path for path in paths if not path.exists()]
+    if missing:
+        print(f"error: no such file or directory: {', '.join(map(str, missing))}", file=sys.stderr)
+        return EXIT_USAGE
+    start = paths[0] if paths else Path.cwd()
+    try:
+        config = load_project_config(start, args.config)
+    except ConfigError as error:
+        return _config_failure(error, args.format)
+    if args.preset:
+        config = _with_preset(config, args.preset)
+    targets = paths or [config.root if config.path else Path.cwd()]
+    result = load_workspace(targets, config).check()
+    fixed = 0
+    if args.fix:
+        fixed, failures = _fix(result)
+        if fixed:
+            result = load_workspace(targets, config).check()
+        result.problems.extend(failures)
+    findings = [f for f in result.findings if f.severity <= _SEVERITIES[args.severity]]
+    summary = Summary(
+        fixtures=len(result.fixtures),
+        recordings=len(result.recordings),
+        turns=sum(len(report.turns) for report in result.fixtures),
+        stale=sum(report.count(TurnStatus.STALE) for report in result.fixtures),
+        unverifiable=sum(report.count(TurnStatus.UNVERIFIABLE) for report in result.fixtures),
+        fixed=fixed,
+        preset=config.rules.preset,
+        fingerprint=config.rules.fingerprint(),
+        config=config.path,
+    )
+    _emit(findings, summary, args.format, args.color)
+    return EXIT_FINDINGS if any(f.severity <= Severity.WARNING for f in result.findings) else EXIT_CLEAN
+
+
+def _with_preset(config: Config, preset: str) -> Config:
+    return replace(config, rules=PRESETS[preset])
+
+
+def _fix(result: CheckResult) -> tuple[int, list[Finding]]:
+    """Rewrite every fixture with stale turns; return turns fixed and write failures."""
+    fixed = 0
+    failures: list[Finding] = []
+    for report in result.fixtures:
+        edits = rehash_edits(report)
+        if not edits:
+            continue
+        source = report.fixture.source
+        new = SourceText(apply_edits(source.text, edits), bom=source.bom)
+        try:
+            atomic_write(report.fixture.path, new.encode(), content_hash(source.encode()))
+        except (ChangedOnDiskError, OSError) as exc:
+            failures.append(
+                Finding.at(codes.READ_ERROR, report.fixture.path, source, Span(0, 0), f"not rewritten: {exc}")
+            )
+            continue
+        fixed += report.count(TurnStatus.STALE)
+    return fixed, failures
+
+
+def config_finding(error: ConfigError) -> Finding:
+    """A config error as a finding at its 1-based line and column."""
+    place = Position(error.line - 1, error.column - 1)
+    return Finding(
+        code=codes.CONFIG_ERROR,
+        path=error.path,
+        range=Range(place, place),
+        span=Span(0, 0),
+        message=f"{error.key}: {error.message}" if error.key else error.message,
+        severity=Severity.ERROR,
+        data={"line": error.line, "column": error.column, "key": error.key},
+    )
+
+
+def _config_failure(error: ConfigError, output_format: str) -> int:
+    if output_format == "text":
+        print(f"error: config: {error}", file=sys.stderr)
+    else:
+        summary = Summary(0, 0, 0, 0, 0, 0, "-", "-", error.path)
+        finding = config_finding(error)
+        print(render_json([finding], summary) if output_format == "json" else render_sarif([finding], summary))
+    return EXIT_USAGE
+
+
+def _emit(findings: list[Finding], summary: Summary, output_format: str, color_mode: str) -> None:
+    if output_format == "json":
+        print(render_json(findings, summary))
+    elif output_format == "sarif":
+        print(render_sarif(findings, summary))
+    else:
+        color = color_mode == "always" or (color_mode == "auto" and sys.stdout.isatty())
+        print(render_text(findings, summary, color=color))

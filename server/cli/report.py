@@ -1,0 +1,151 @@
+"""Render findings for a terminal (`text`), for tools (`json`) and for code scanning (`sarif`)."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from server.engine.findings import CODES, Finding, Severity
+
+DOCS_URL = "https://github.com/replay-lens/replay-lens#finding-codes"
+
+
+@dataclass(frozen=True)
+class Summary:
+    fixtures: int
+    recordings: int
+    turns: int
+    stale: int
+    unverifiable: int
+    fixed: int
+    preset: str
+    fingerprint: str
+    config: Path | None
+
+    def to_json(self, findings: Sequence[Finding]) -> dict[str, Any]:
+        return {
+            "fixtures": self.fixtures,
+            "recordings": self.recordings,
+            "turns": self.turns,
+            "stale": self.stale,
+            "unverifiable": self.unverifiable,
+            "fixed": self.fixed,
+            "by_code": dict(sorted(Counter(f.code.name for f in findings).items())),
+            "by_severity": dict(Counter(f.severity.label for f in findings)),
+        }
+
+
+def display_path(path: Path) -> str:
+    try:
+        return os.path.relpath(path)
+    except ValueError:
+        return str(path)
+
+
+def render_text(findings: Sequence[Finding], summary: Summary, *, color: bool) -> str:
+    styles = {Severity.ERROR: "31", Severity.WARNING: "33", Severity.INFO: "36", Severity.HINT: "2"}
+
+    def paint(text: str, code: str) -> str:
+        return f"\x1b[{code}m{text}\x1b[0m" if color else text
+
+    lines = []
+    for finding in findings:
+        start = finding.range.start
+        where = f"{display_path(finding.path)}:{start.line + 1}:{start.character + 1}:"
+        label = paint(f"{finding.severity.label}[{finding.code.name}]", styles[finding.severity])
+        lines.append(f"{paint(where, '1')} {label} {finding.message}")
+    counts = Counter(finding.severity for finding in findings)
+    tally = ", ".join(
+        f"{counts[severity]} {severity.label}{'s' if counts[severity] != 1 and severity is not Severity.INFO else ''}"
+        for severity in Severity
+        if counts[severity]
+    )
+    if lines:
+        lines.append("")
+    lines.append(
+        f"Checked {summary.fixtures} fixture{'s' * (summary.fixtures != 1)} ({summary.turns} turns) and "
+        f"{summary.recordings} recording{'s' * (summary.recordings != 1)} under rules "
+        f"{summary.preset} ({summary.fingerprint})"
+        + (f" from {display_path(summary.config)}" if summary.config else "")
+        + f": {tally or 'no findings'}."
+    )
+    if summary.fixed:
+        lines.append(f"Fixed {summary.fixed} stale turn{'s' * (summary.fixed != 1)}.")
+    elif summary.stale:
+        lines.append(
+            f"{summary.stale} stale turn{'s' * (summary.stale != 1)} can be rehashed from recordings: rerun with --fix."
+        )
+    return "\n".join(lines)
+
+
+def render_json(findings: Sequence[Finding], summary: Summary) -> str:
+    document = {
+        "version": 1,
+        "rules": {
+            "preset": summary.preset,
+            "fingerprint": summary.fingerprint,
+            "config": str(summary.config) if summary.config else None,
+        },
+        "findings": [finding.to_json() for finding in findings],
+        "summary": summary.to_json(findings),
+    }
+    return json.dumps(document, indent=2, ensure_ascii=False)
+
+
+_SARIF_LEVEL = {
+    Severity.ERROR: "error",
+    Severity.WARNING: "warning",
+    Severity.INFO: "note",
+    Severity.HINT: "note",
+}
+
+
+def render_sarif(findings: Sequence[Finding], summary: Summary) -> str:
+    rules = [
+        {
+            "id": code.name,
+            "shortDescription": {"text": code.summary},
+            "helpUri": f"{DOCS_URL}",
+            "defaultConfiguration": {"level": _SARIF_LEVEL[code.severity]},
+        }
+        for code in CODES.values()
+    ]
+    results = [
+        {
+            "ruleId": finding.code.name,
+            "level": _SARIF_LEVEL[finding.severity],
+            "message": {"text": finding.message},
+            "locations": [
+                {
+                    "physicalLocation": {
+                        "artifactLocation": {"uri": Path(display_path(finding.path)).as_posix()},
+                        "region": {
+                            "startLine": finding.range.start.line + 1,
+                            "startColumn": finding.range.start.character + 1,
+                            "endLine": finding.range.end.line + 1,
+                            "endColumn": finding.range.end.character + 1,
+                        },
+                    }
+                }
+            ],
+        }
+        for finding in findings
+    ]
+    document = {
+        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+        "version": "2.1.0",
+        "runs": [
+            {
+                "tool": {"driver": {"name": "replay-lens", "informationUri": DOCS_URL, "rules": rules}},
+                "columnKind": "utf16CodeUnits",
+                "properties": {"preset": summary.preset, "fingerprint": summary.fingerprint},
+                "results": results,
+            }
+        ],
+    }
+    return json.dumps(document, indent=2, ensure_ascii=False)

@@ -1,0 +1,412 @@
+"""Checks: link recordings to fixture turns, recompute keys and produce findings.
+
+Pure functions over parsed documents; no I/O. The result keeps a report per
+turn (status, recomputed keys, linked call) so adapters can show lenses, hovers
+and fixes without recomputing anything.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from server.engine import findings as codes
+from server.engine.config import Config
+from server.engine.findings import Finding
+from server.engine.fixture import Fixture, Turn
+from server.engine.normalize import HEX64, InputShapeError, Keys, Normalizer
+from server.engine.recording import RecordedCall, Recording
+from server.engine.source import Span
+from server.engine.volatile import find_volatile
+
+
+class TurnStatus(StrEnum):
+    VALID = "valid"
+    STALE = "stale"
+    UNVERIFIABLE = "unverifiable"
+    MISMATCH = "caller-key-mismatch"
+    MALFORMED = "malformed"
+
+
+@dataclass(slots=True)
+class Link:
+    """A fixture turn and the recorded call it was recorded from."""
+
+    recording: Recording
+    call: RecordedCall
+
+
+@dataclass(slots=True)
+class TurnReport:
+    turn: Turn
+    status: TurnStatus
+    link: Link | None = None
+    keys: Keys | None = None
+
+    @property
+    def rehash(self) -> dict[str, str] | None:
+        """The new key values when the turn is stale (what a rehash writes)."""
+        if self.status is not TurnStatus.STALE or self.keys is None:
+            return None
+        if self.turn.is_legacy:
+            return {"input_hash": self.keys.conversation_hash}
+        return {
+            "caller": self.keys.caller,
+            "conversation_hash": self.keys.conversation_hash,
+            "input_hash": self.keys.input_hash,
+        }
+
+
+@dataclass(slots=True)
+class FixtureReport:
+    fixture: Fixture
+    turns: list[TurnReport] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+
+    def count(self, status: TurnStatus) -> int:
+        return sum(1 for report in self.turns if report.status is status)
+
+
+@dataclass(slots=True)
+class RecordingReport:
+    recording: Recording
+    findings: list[Finding] = field(default_factory=list)
+    linked: dict[int, list[tuple[Fixture, Turn]]] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class CheckResult:
+    fixtures: list[FixtureReport]
+    recordings: list[RecordingReport]
+    problems: list[Finding] = field(default_factory=list)
+
+    @property
+    def findings(self) -> list[Finding]:
+        every: list[Finding] = list(self.problems)
+        for fixture_report in self.fixtures:
+            every.extend(fixture_report.findings)
+        for recording_report in self.recordings:
+            every.extend(recording_report.findings)
+        return sorted(every, key=codes.sort_key)
+
+
+def turn_key(turn: Turn) -> str | None:
+    value = turn.input_hash
+    return value if isinstance(value, str) and HEX64.fullmatch(value) else None
+
+
+def check(fixtures: Sequence[Fixture], recordings: Sequence[Recording], config: Config) -> CheckResult:
+    normalizer = Normalizer(config.rules)
+    index = _CallIndex(recordings)
+    keys_of: dict[int, Keys | InputShapeError] = {}
+
+    def keys(call: RecordedCall) -> Keys | InputShapeError:
+        cached = keys_of.get(id(call))
+        if cached is None:
+            try:
+                cached = normalizer.keys(call.caller, call.input)
+            except InputShapeError as exc:
+                cached = exc
+            keys_of[id(call)] = cached
+        return cached
+
+    fixture_reports = [_check_fixture(fixture, index, normalizer, keys) for fixture in fixtures]
+    recording_reports = [RecordingReport(recording, list(recording.problems)) for recording in recordings]
+    by_recording = {id(report.recording): report for report in recording_reports}
+    for fixture_report in fixture_reports:
+        for turn_report in fixture_report.turns:
+            if turn_report.link is not None:
+                target = by_recording[id(turn_report.link.recording)]
+                target.linked.setdefault(turn_report.link.call.index, []).append(
+                    (fixture_report.fixture, turn_report.turn)
+                )
+    for report in recording_reports:
+        _check_recording(report, keys, config, has_fixtures=bool(fixtures))
+    return CheckResult(fixture_reports, recording_reports)
+
+
+class _CallIndex:
+    """Recorded calls by key, in recording order, for FIFO linking."""
+
+    def __init__(self, recordings: Iterable[Recording]) -> None:
+        self.by_input: dict[str, list[Link]] = defaultdict(list)
+        self.by_conversation: dict[str, list[Link]] = defaultdict(list)
+        for recording in recordings:
+            for call in recording.calls:
+                link = Link(recording, call)
+                if call.input_hash:
+                    self.by_input[call.input_hash].append(link)
+                if call.conversation_hash:
+                    self.by_conversation[call.conversation_hash].append(link)
+
+    def candidates(self, turn: Turn, key: str) -> list[Link]:
+        if turn.is_legacy:
+            return self.by_conversation.get(key) or self.by_input.get(key) or []
+        return self.by_input.get(key, [])
+
+
+def _check_fixture(fixture: Fixture, index: _CallIndex, normalizer: Normalizer, keys: Any) -> FixtureReport:
+    report = FixtureReport(fixture, findings=list(fixture.problems))
+    source, path = fixture.source, fixture.path
+
+    def add(code: codes.Code, span: Span, message: str, data: dict[str, Any] | None = None) -> None:
+        report.findings.append(Finding.at(code, path, source, span, message, data))
+
+    first_turn_of_key: dict[str, int] = {}
+    used: dict[str, int] = defaultdict(int)
+    for turn in fixture.turns:
+        if turn.broken:
+            continue
+        if not turn.members:
+            report.turns.append(TurnReport(turn, TurnStatus.MALFORMED))
+            continue
+        shape_ok = _check_turn_shape(turn, add)
+        _check_output(turn, add)
+        key = turn_key(turn)
+        if not shape_ok or key is None:
+            report.turns.append(TurnReport(turn, TurnStatus.MALFORMED))
+            continue
+        if key in first_turn_of_key:
+            add(
+                codes.DUPLICATE_KEY,
+                turn.span_of("input_hash"),
+                f"turn {turn.index} has the same key as turn {first_turn_of_key[key]}: "
+                "replay hands them out in FIFO order",
+                {"turn": turn.index, "first": first_turn_of_key[key]},
+            )
+        else:
+            first_turn_of_key[key] = turn.index
+        if turn.is_legacy:
+            scheme = normalizer.rules.key
+            severity = codes.Severity.WARNING if scheme.legacy_fallback else codes.Severity.ERROR
+            why = (
+                "found only through the legacy fallback"
+                if scheme.legacy_fallback
+                else "never found: legacy fallback is off"
+            )
+            report.findings.append(
+                Finding.at(
+                    codes.LEGACY_KEY,
+                    path,
+                    source,
+                    turn.span_of("input_hash"),
+                    f"legacy turn {turn.index}: a bare conversation hash with no caller, {why}",
+                    {"turn": turn.index},
+                    severity=severity,
+                )
+            )
+        candidates = index.candidates(turn, key)
+        position = used[key]
+        used[key] += 1
+        link = candidates[position] if position < len(candidates) else None
+        report.turns.append(_verify(turn, key, link, normalizer, keys, add))
+    return report
+
+
+def _verify(turn: Turn, key: str, link: Link | None, normalizer: Normalizer, keys: Any, add: Any) -> TurnReport:
+    if link is None:
+        if not turn.is_legacy:
+            caller = normalizer.caller(turn.caller)
+            expected = normalizer.input_key(caller, turn.conversation_hash)
+            if expected != key:
+                add(
+                    codes.CALLER_KEY_MISMATCH,
+                    turn.span_of("input_hash"),
+                    f"input_hash {key[:12]}… is not the key of caller {caller!r} and its conversation_hash "
+                    f"(expected {expected[:12]}…)",
+                    {"turn": turn.index, "expected": expected},
+                )
+                return TurnReport(turn, TurnStatus.MISMATCH)
+        add(
+            codes.UNVERIFIABLE,
+            turn.span_of("input_hash"),
+            f"turn {turn.index}: no recording links to this key, so it cannot be recomputed",
+            {"turn": turn.index},
+        )
+        return TurnReport(turn, TurnStatus.UNVERIFIABLE)
+    computed = keys(link.call)
+    if isinstance(computed, InputShapeError):
+        return TurnReport(turn, TurnStatus.UNVERIFIABLE, link)
+    if not isinstance(link.call.caller, str) and not turn.is_legacy:
+        computed = _with_caller(normalizer, computed, turn.caller)
+    report = TurnReport(turn, TurnStatus.VALID, link, computed)
+    changes = _changes(turn, computed)
+    if changes:
+        report.status = TurnStatus.STALE
+        add(
+            codes.STALE_KEY,
+            turn.span_of("input_hash"),
+            f"stale key in turn {turn.index}: {'; '.join(changes)} under current rules "
+            f"(from {link.recording.path.name}:{link.call.line + 1})",
+            {
+                "turn": turn.index,
+                "rehash": report.rehash,
+                "recording": str(link.recording.path),
+                "line": link.call.line,
+            },
+        )
+    return report
+
+
+def _with_caller(normalizer: Normalizer, computed: Keys, caller: Any) -> Keys:
+    """Keys of a call whose recording did not store a caller: take the turn's."""
+    name = normalizer.caller(caller)
+    return Keys(
+        name,
+        computed.canonical,
+        computed.conversation_hash,
+        normalizer.input_key(name, computed.conversation_hash),
+    )
+
+
+def _changes(turn: Turn, computed: Keys) -> list[str]:
+    if turn.is_legacy:
+        old = turn.input_hash
+        return (
+            []
+            if old == computed.conversation_hash
+            else [f"input_hash {old[:12]}… → {computed.conversation_hash[:12]}…"]
+        )
+    changes = []
+    if turn.caller != computed.caller:
+        changes.append(f"caller {turn.caller!r} → {computed.caller!r}")
+    for name in ("conversation_hash", "input_hash"):
+        old, new = turn.value(name), getattr(computed, name)
+        if old != new:
+            changes.append(f"{name} {str(old)[:12]}… → {new[:12]}…")
+    return changes
+
+
+def _check_turn_shape(turn: Turn, add: Any) -> bool:
+    ok = True
+    for name in ("input_hash", "conversation_hash"):
+        if name not in turn.members:
+            if name == "input_hash":
+                add(
+                    codes.MALFORMED_FIXTURE,
+                    turn.head,
+                    f"turn {turn.index} has no 'input_hash'",
+                    {"turn": turn.index},
+                )
+                ok = False
+            continue
+        value = turn.value(name)
+        if not (isinstance(value, str) and HEX64.fullmatch(value)):
+            add(
+                codes.MALFORMED_FIXTURE,
+                turn.span_of(name),
+                f"'{name}' of turn {turn.index} is not 64 lowercase hex digits",
+                {"turn": turn.index},
+            )
+            ok = False
+    has_caller, has_conversation = "caller" in turn.members, "conversation_hash" in turn.members
+    if has_caller != has_conversation:
+        missing = "conversation_hash" if has_caller else "caller"
+        add(
+            codes.MALFORMED_FIXTURE,
+            turn.head,
+            f"turn {turn.index} has no '{missing}': a caller-aware turn needs both 'caller' and 'conversation_hash'",
+            {"turn": turn.index},
+        )
+        ok = False
+    elif has_caller and not isinstance(turn.caller, str):
+        add(codes.MALFORMED_FIXTURE, turn.span_of("caller"), f"'caller' of turn {turn.index} is not a string")
+        ok = False
+    return ok
+
+
+def output_problem(output: Any) -> str | None:
+    """Why an output would be refused by a replayer (not an AI message dict), or None."""
+    if not isinstance(output, dict):
+        return f"output is {type(output).__name__}, not a message dict"
+    kind = output.get("type")
+    if kind not in ("ai", "AIMessageChunk"):
+        return f"output type is {json.dumps(kind)}, a replayer needs an AI message ('ai')"
+    data = output.get("data")
+    if not isinstance(data, dict):
+        return "output has no 'data' object"
+    if not isinstance(data.get("content"), str | list):
+        return "output data has no 'content' (a string or a list of blocks)"
+    calls = data.get("tool_calls", [])
+    if not isinstance(calls, list):
+        return "output 'tool_calls' is not a list"
+    for position, call in enumerate(calls):
+        if (
+            not isinstance(call, dict)
+            or not isinstance(call.get("name"), str)
+            or not isinstance(call.get("args"), dict)
+        ):
+            return f"tool call {position} needs a string 'name' and an object 'args'"
+    return None
+
+
+def _check_output(turn: Turn, add: Any) -> None:
+    if "output" not in turn.members:
+        add(codes.MALFORMED_OUTPUT, turn.head, f"turn {turn.index} has no 'output'", {"turn": turn.index})
+        return
+    problem = output_problem(turn.output)
+    if problem is not None:
+        add(
+            codes.MALFORMED_OUTPUT,
+            turn.span_of("output"),
+            f"turn {turn.index}: {problem}",
+            {"turn": turn.index},
+        )
+
+
+def _check_recording(report: RecordingReport, keys: Any, config: Config, *, has_fixtures: bool) -> None:
+    recording = report.recording
+    source, path = recording.source, recording.path
+    first_seen: dict[str, tuple[Span, int, dict[str, Any], str]] = {}
+    repeats: dict[str, int] = defaultdict(int)
+    for call in recording.calls:
+        computed = keys(call)
+        if isinstance(computed, InputShapeError):
+            report.findings.append(
+                Finding.at(codes.MALFORMED_RECORDING, path, source, call.span, f"cannot compute the key: {computed}")
+            )
+            continue
+        if has_fixtures and call.index not in report.linked:
+            report.findings.append(
+                Finding.at(
+                    codes.UNLINKED_RECORDING,
+                    path,
+                    source,
+                    call.span,
+                    f"recorded call {call.index} ({computed.caller}) is held by no fixture turn: its replay would miss",
+                    {"call": call.index},
+                )
+            )
+        for match in find_volatile(computed.canonical, config.allow_volatile):
+            if match.text in first_seen:
+                repeats[match.text] += 1
+                continue
+            span = _locate_in_line(source.text, call.span, match.text)
+            rule = match.suggested_rule()
+            first_seen[match.text] = (span, call.index, rule, match.detector.what)
+    for text, (span, call_index, rule, what) in first_seen.items():
+        later = repeats[text]
+        also = f" (and in {later} later call{'s' if later != 1 else ''})" if later else ""
+        report.findings.append(
+            Finding.at(
+                codes.VOLATILE_TEXT,
+                path,
+                source,
+                span,
+                f"{what} {text!r} survived normalization{also}; suggested rule: "
+                f"pattern {rule['pattern']!r} → {rule['replacement']!r}",
+                {"text": text, "call": call_index, "rule": rule},
+            )
+        )
+
+
+def _locate_in_line(text: str, line: Span, needle: str) -> Span:
+    for candidate in (needle, json.dumps(needle)[1:-1]):
+        found = text.find(candidate, line.start, line.end)
+        if found >= 0:
+            return Span(found, found + len(candidate))
+    return line

@@ -1,0 +1,219 @@
+"""Project configuration: `replay-lens.toml` or `[tool.replay-lens]` in `pyproject.toml`.
+
+Every mistake in a config file becomes a `ConfigError` that names the file, the
+line, the column and the dotted key, so the user can jump straight to it.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, ValidationError
+
+from server.engine.presets import DEFAULT_PRESET, PRESETS
+from server.engine.rules import KeyScheme, Projection, Rules, Substitution, _Model
+
+CONFIG_NAMES = ("replay-lens.toml", "pyproject.toml")
+PYPROJECT_SECTION = "tool.replay-lens"
+
+
+class UserConfig(_Model):
+    """The keys a user may write (kebab-case in TOML)."""
+
+    preset: str = DEFAULT_PRESET
+    rules: tuple[Substitution, ...] = ()
+    replace_rules: bool = False
+    projection: dict[str, Any] = Field(default_factory=dict)
+    key: dict[str, Any] = Field(default_factory=dict)
+    fixtures: tuple[str, ...] = ()
+    recordings: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+    allow_volatile: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Config:
+    """The effective configuration of one project root."""
+
+    root: Path
+    path: Path | None
+    rules: Rules
+    fixtures: tuple[str, ...] = ()
+    recordings: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+    allow_volatile: tuple[re.Pattern[str], ...] = ()
+
+
+@dataclass(frozen=True)
+class ConfigError(Exception):
+    """A config mistake at a 1-based line and column of a file."""
+
+    path: Path
+    line: int
+    column: int
+    key: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f" {self.key}:" if self.key else ""
+        return f"{self.path}:{self.line}:{self.column}:{where} {self.message}"
+
+
+def default_config(root: Path) -> Config:
+    return Config(root=root, path=None, rules=PRESETS[DEFAULT_PRESET])
+
+
+def find_config_file(start: Path) -> Path | None:
+    """The nearest config at or above `start`: `replay-lens.toml` wins over `pyproject.toml`."""
+    directory = start if start.is_dir() else start.parent
+    for candidate_dir in (directory, *directory.parents):
+        for name in CONFIG_NAMES:
+            candidate = candidate_dir / name
+            if candidate.is_file() and (name != "pyproject.toml" or _has_section(candidate)):
+                return candidate
+    return None
+
+
+def _has_section(pyproject: Path) -> bool:
+    try:
+        text = pyproject.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return False
+    return re.search(r"^\s*\[\[?\s*tool\s*\.\s*[\"']?replay-lens", text, re.MULTILINE) is not None
+
+
+def load_config(path: Path) -> Config:
+    """Read and validate a config file; raise `ConfigError` for any mistake."""
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except OSError as exc:
+        raise ConfigError(path, 1, 1, "", f"cannot read: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(path, 1, 1, "", f"not UTF-8 text (byte {exc.start})") from None
+    try:
+        document = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        line, column = _toml_error_place(str(exc))
+        raise ConfigError(path, line, column, "", f"invalid TOML: {str(exc).split(' (at ')[0]}") from None
+    in_pyproject = path.name == "pyproject.toml"
+    section = document.get("tool", {}).get("replay-lens", {}) if in_pyproject else document
+    prefix = PYPROJECT_SECTION if in_pyproject else ""
+    if not isinstance(section, dict):
+        raise ConfigError(path, *_locate(text, prefix, ()), prefix, "must be a table")
+    return _build(path, text, prefix, section)
+
+
+def _build(path: Path, text: str, prefix: str, section: dict[str, Any]) -> Config:
+    def fail(loc: tuple[str | int, ...], message: str) -> ConfigError:
+        line, column = _locate(text, prefix, loc)
+        return ConfigError(path, line, column, _dotted(prefix, loc), message)
+
+    try:
+        user = UserConfig.model_validate(section)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        raise fail(tuple(error["loc"]), _pydantic_message(error)) from None
+    preset = PRESETS.get(user.preset)
+    if preset is None:
+        raise fail(("preset",), f"unknown preset {user.preset!r} (known: {', '.join(sorted(PRESETS))})")
+    substitutions = user.rules if user.replace_rules else preset.substitutions + user.rules
+    parts: dict[str, Any] = {}
+    for name, model, override in (("projection", Projection, user.projection), ("key", KeyScheme, user.key)):
+        base = getattr(preset, name).model_dump(by_alias=True)
+        try:
+            parts[name] = model.model_validate({**base, **override})
+        except ValidationError as exc:
+            error = exc.errors()[0]
+            raise fail((name, *error["loc"]), _pydantic_message(error)) from None
+    allow: list[re.Pattern[str]] = []
+    for position, pattern in enumerate(user.allow_volatile):
+        try:
+            allow.append(re.compile(pattern))
+        except re.error as exc:
+            raise fail(("allow-volatile", position), f"invalid regular expression: {exc}") from None
+    rules = Rules(preset=user.preset, substitutions=substitutions, **parts)
+    return Config(
+        root=path.parent,
+        path=path,
+        rules=rules,
+        fixtures=user.fixtures,
+        recordings=user.recordings,
+        exclude=user.exclude,
+        allow_volatile=tuple(allow),
+    )
+
+
+def _pydantic_message(error: Any) -> str:
+    message = str(error["msg"])
+    if error["type"] == "extra_forbidden":
+        return "unknown key"
+    return message.removeprefix("Value error, ")
+
+
+def _dotted(prefix: str, loc: tuple[str | int, ...]) -> str:
+    text = prefix
+    for part in loc:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        else:
+            text += f".{part}" if text else str(part)
+    return text
+
+
+def _toml_error_place(message: str) -> tuple[int, int]:
+    match = re.search(r"at line (\d+), column (\d+)", message)
+    return (int(match.group(1)), int(match.group(2))) if match else (1, 1)
+
+
+_HEADER = re.compile(r"^\s*(\[\[?)\s*([^\]]+?)\s*\]\]?")
+
+
+def _locate(text: str, prefix: str, loc: tuple[str | int, ...]) -> tuple[int, int]:
+    """Best 1-based (line, column) for a dotted key path in TOML text.
+
+    tomllib keeps no positions, so this scans headers and `key =` lines: the
+    `n`-th `[[prefix.key]]` table for list items, `[prefix.key]` for tables,
+    else the key's line inside the section, else the section header.
+    """
+    lines = text.splitlines()
+    tables: list[tuple[str, int]] = []  # (table name, header line index)
+    for number, line in enumerate(lines):
+        match = _HEADER.match(line)
+        if match:
+            tables.append((re.sub(r"\s*\.\s*", ".", match.group(2)).replace('"', ""), number))
+
+    def body(name: str, occurrence: int = 0) -> tuple[int, int] | None:
+        found = [i for i, (table, _) in enumerate(tables) if table == name]
+        if len(found) <= occurrence:
+            return None
+        position = found[occurrence]
+        start = tables[position][1]
+        end = tables[position + 1][1] if position + 1 < len(tables) else len(lines)
+        return start, end
+
+    def key_line(region: tuple[int, int], key: str) -> tuple[int, int]:
+        pattern = re.compile(r"^(\s*)[\"']?" + re.escape(key) + r"[\"']?\s*=")
+        for number in range(region[0], region[1]):
+            match = pattern.match(lines[number])
+            if match:
+                return number + 1, len(match.group(1)) + 1
+        return region[0] + 1, 1
+
+    section = body(prefix) if prefix else (0, tables[0][1] if tables else len(lines))
+    if not loc:
+        return (section[0] + 1, 1) if section else (1, 1)
+    head = str(loc[0])
+    qualified = f"{prefix}.{head}" if prefix else head
+    if len(loc) >= 2 and isinstance(loc[1], int):
+        table = body(qualified, loc[1])
+        if table is not None:
+            return key_line(table, str(loc[2])) if len(loc) > 2 else (table[0] + 1, 1)
+    elif len(loc) >= 2:
+        table = body(qualified)
+        if table is not None:
+            return key_line(table, str(loc[1]))
+    return key_line(section, head) if section else (1, 1)

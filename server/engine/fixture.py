@@ -1,0 +1,296 @@
+"""Fixture reader (SPEC §3): turns with exact source spans, tolerant of broken JSON.
+
+Every top-level member and every member of every turn is located. When the
+document is invalid mid-edit, the syntax error becomes an `invalid-json`
+finding at its place, and the reader resynchronizes on the next turn that
+starts at the same indentation, so the turns that still parse are checked.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from server.engine import findings as codes
+from server.engine.findings import Finding
+from server.engine.jsonscan import JsonError, Member, parse_members, scan_string, scan_value, skip_ws
+from server.engine.source import SourceText, Span
+
+_TURNS_KEY = re.compile(r'"turns"\s*:\s*\[')
+
+
+@dataclass(slots=True)
+class Turn:
+    """One fixture turn: its members by key, located."""
+
+    index: int
+    span: Span
+    members: dict[str, Member]
+    broken: bool = False
+
+    def value(self, key: str) -> Any:
+        member = self.members.get(key)
+        return member.value if member is not None else None
+
+    def span_of(self, key: str) -> Span:
+        """The value span of `key`, or the whole turn when it is missing."""
+        member = self.members.get(key)
+        return member.span if member is not None else self.head
+
+    @property
+    def head(self) -> Span:
+        """The turn's opening brace: a compact anchor for turn-wide findings."""
+        return Span(self.span.start, self.span.start + 1)
+
+    @property
+    def is_legacy(self) -> bool:
+        return "caller" not in self.members and "conversation_hash" not in self.members
+
+    @property
+    def caller(self) -> Any:
+        return self.value("caller")
+
+    @property
+    def input_hash(self) -> Any:
+        return self.value("input_hash")
+
+    @property
+    def conversation_hash(self) -> Any:
+        return self.value("conversation_hash")
+
+    @property
+    def output(self) -> Any:
+        return self.value("output")
+
+
+@dataclass(slots=True)
+class Fixture:
+    """A parsed fixture document."""
+
+    path: Path
+    source: SourceText
+    turns: list[Turn] = field(default_factory=list)
+    top: dict[str, Member] = field(default_factory=dict)
+    problems: list[Finding] = field(default_factory=list)
+
+    @property
+    def parsed_cleanly(self) -> bool:
+        """True when nothing about the file's syntax or encoding is in doubt (safe to rewrite)."""
+        return not any(p.code is codes.INVALID_JSON for p in self.problems)
+
+    def turn_at(self, offset: int) -> Turn | None:
+        for turn in self.turns:
+            if turn.span.contains(offset):
+                return turn
+        return None
+
+
+def read_fixture(path: Path, source: SourceText) -> Fixture:
+    fixture = Fixture(path=path, source=source)
+    if source.decode_problem is not None:
+        problem = source.decode_problem
+        fixture.problems.append(
+            _problem(fixture, codes.INVALID_JSON, Span(problem.offset, problem.offset + 1), problem.message)
+        )
+    _Walker(fixture).walk()
+    return fixture
+
+
+def _problem(fixture: Fixture, code: codes.Code, span: Span, message: str) -> Finding:
+    return Finding.at(code, fixture.path, fixture.source, span, message)
+
+
+class _Walker:
+    def __init__(self, fixture: Fixture) -> None:
+        self.fixture = fixture
+        self.text = fixture.source.text
+        self.turns_seen = False
+
+    def syntax_error(self, error: JsonError) -> None:
+        end = min(error.offset + 1, len(self.text))
+        span = Span(error.offset, max(end, error.offset))
+        self.fixture.problems.append(_problem(self.fixture, codes.INVALID_JSON, span, f"invalid JSON: {error.message}"))
+
+    def walk(self) -> None:
+        text = self.text
+        start = skip_ws(text, 0)
+        if start >= len(text):
+            self.fixture.problems.append(
+                _problem(
+                    self.fixture,
+                    codes.MALFORMED_FIXTURE,
+                    Span(0, 0),
+                    "empty file: a fixture is a JSON object with 'turns'",
+                )
+            )
+            return
+        if text[start] != "{":
+            self.not_an_object(start)
+            return
+        try:
+            end = self.walk_top(start)
+            trailing = skip_ws(text, end)
+            if trailing < len(text):
+                self.syntax_error(JsonError(trailing, "Extra data after the fixture object"))
+        except JsonError as error:
+            self.syntax_error(error)
+            if not self.turns_seen:
+                self.recover_turns(error.offset)
+        except _AbandonedError:
+            pass
+        if not self.turns_seen and self.fixture.parsed_cleanly:
+            self.fixture.problems.append(
+                _problem(
+                    self.fixture,
+                    codes.MALFORMED_FIXTURE,
+                    Span(start, start + 1),
+                    "fixture has no 'turns' array",
+                )
+            )
+
+    def not_an_object(self, start: int) -> None:
+        try:
+            value, end = scan_value(self.text, start)
+        except JsonError as error:
+            self.syntax_error(error)
+            return
+        kind = _json_kind(value)
+        self.fixture.problems.append(
+            _problem(
+                self.fixture,
+                codes.MALFORMED_FIXTURE,
+                Span(start, end),
+                f"top level is {kind}: a fixture is a JSON object with a 'turns' array",
+            )
+        )
+
+    def walk_top(self, start: int) -> int:
+        text = self.text
+        index = skip_ws(text, start + 1)
+        if index < len(text) and text[index] == "}":
+            return index + 1
+        while True:
+            key_start = index
+            key, index = scan_string(text, index)
+            key_span = Span(key_start, index)
+            index = skip_ws(text, index)
+            if index >= len(text) or text[index] != ":":
+                raise JsonError(index, "Expecting ':' delimiter")
+            index = skip_ws(text, index + 1)
+            value_start = index
+            if key == "turns" and index < len(text) and text[index] == "[":
+                self.turns_seen = True
+                index = self.walk_turns(index)
+                value: Any = None
+            else:
+                value, index = scan_value(text, index)
+                if key == "turns":
+                    self.turns_seen = True
+                    self.fixture.problems.append(
+                        _problem(
+                            self.fixture,
+                            codes.MALFORMED_FIXTURE,
+                            Span(value_start, index),
+                            f"'turns' is {_json_kind(value)}, not an array",
+                        )
+                    )
+            self.fixture.top[key] = Member(key, key_span, value, Span(value_start, index))
+            index = skip_ws(text, index)
+            if index < len(text) and text[index] == ",":
+                index = skip_ws(text, index + 1)
+                continue
+            if index < len(text) and text[index] == "}":
+                return index + 1
+            raise JsonError(index, "Expecting ',' delimiter or '}'")
+
+    def walk_turns(self, start: int) -> int:
+        """Walk the turns array at `start`; recover inside it on syntax errors."""
+        text = self.text
+        index = skip_ws(text, start + 1)
+        if index < len(text) and text[index] == "]":
+            return index + 1
+        while True:
+            turn_start = index
+            turns_before = len(self.fixture.turns)
+            try:
+                index = self.read_turn(index)
+                index = skip_ws(text, index)
+                if index < len(text) and text[index] == ",":
+                    index = skip_ws(text, index + 1)
+                    continue
+                if index < len(text) and text[index] == "]":
+                    return index + 1
+                raise JsonError(index, "Expecting ',' delimiter or ']'")
+            except JsonError as error:
+                self.syntax_error(error)
+                if len(self.fixture.turns) == turns_before:
+                    # The broken turn keeps its index so later turns keep theirs.
+                    broken = Turn(turns_before, Span(turn_start, max(error.offset, turn_start)), {}, broken=True)
+                    self.fixture.turns.append(broken)
+                resumed = self.next_turn_start(error.offset)
+                if resumed is None:
+                    raise _AbandonedError from None
+                index = resumed
+
+    def read_turn(self, start: int) -> int:
+        turn_index = len(self.fixture.turns)
+        if start < len(self.text) and self.text[start] != "{":
+            value, end = scan_value(self.text, start)
+            self.fixture.problems.append(
+                _problem(
+                    self.fixture,
+                    codes.MALFORMED_FIXTURE,
+                    Span(start, end),
+                    f"turn {turn_index} is {_json_kind(value)}, not an object",
+                )
+            )
+            self.fixture.turns.append(Turn(turn_index, Span(start, end), {}))
+            return end
+        members, end = parse_members(self.text, start)
+        self.fixture.turns.append(Turn(turn_index, Span(start, end), {m.key: m for m in members}))
+        return end
+
+    def next_turn_start(self, after: int) -> int | None:
+        """The next `{` that opens a line at the indentation of the turns seen so far."""
+        indent = self.turn_indent()
+        pattern = re.compile(r"\n(" + re.escape(indent) + r")\{" if indent is not None else r"\n([ \t]*)\{")
+        match = pattern.search(self.text, after)
+        return match.end() - 1 if match else None
+
+    def turn_indent(self) -> str | None:
+        for turn in self.fixture.turns:
+            line_start = self.text.rfind("\n", 0, turn.span.start) + 1
+            prefix = self.text[line_start : turn.span.start]
+            if prefix.strip() == "":
+                return prefix
+        return None
+
+    def recover_turns(self, after: int) -> None:
+        """The top level broke before 'turns': find the array by its key and walk it."""
+        match = _TURNS_KEY.search(self.text, after) or _TURNS_KEY.search(self.text)
+        if match is None:
+            return
+        self.turns_seen = True
+        with contextlib.suppress(_AbandonedError):
+            self.walk_turns(match.end() - 1)
+
+
+class _AbandonedError(Exception):
+    """Raised when no later turn could be found after a syntax error: reading stops there."""
+
+
+def _json_kind(value: Any) -> str:
+    if isinstance(value, bool):
+        return "a boolean"
+    if value is None:
+        return "null"
+    if isinstance(value, dict):
+        return "an object"
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, str):
+        return "a string"
+    return "a number"

@@ -1,0 +1,122 @@
+"""A located, error-tolerant JSON walker built on the C scanner of `json`.
+
+The top levels of a document (objects and arrays the caller asks to walk) are
+walked here in Python so every member gets its source span; every value below
+that is parsed in one call to the C scanner. Each byte is parsed once, at close
+to C speed, and a syntax error is reported at its exact offset instead of
+losing the whole file.
+"""
+
+from __future__ import annotations
+
+import json
+import json.decoder
+import json.scanner
+from collections.abc import Callable, Generator
+from dataclasses import dataclass
+from typing import Any, cast
+
+from server.engine.source import Span
+
+_DECODER = json.JSONDecoder()
+_scan_once = cast(Callable[[str, int], tuple[Any, int]], json.scanner.make_scanner(_DECODER))  # type: ignore[arg-type]
+_scanstring: Callable[[str, int, bool], tuple[str, int]] = json.decoder.scanstring  # type: ignore[attr-defined]
+_WHITESPACE = " \t\n\r"
+
+
+class JsonError(Exception):
+    """A syntax error at a string offset."""
+
+    def __init__(self, offset: int, message: str) -> None:
+        super().__init__(message)
+        self.offset = offset
+        self.message = message
+
+
+@dataclass(slots=True)
+class Member:
+    """One `"key": value` of an object, both located."""
+
+    key: str
+    key_span: Span
+    value: Any
+    span: Span
+
+
+def skip_ws(text: str, index: int) -> int:
+    length = len(text)
+    while index < length and text[index] in _WHITESPACE:
+        index += 1
+    return index
+
+
+def scan_value(text: str, index: int) -> tuple[Any, int]:
+    """Parse one complete JSON value starting at `index` (no leading space)."""
+    try:
+        return _scan_once(text, index)
+    except StopIteration as stop:
+        raise JsonError(stop.value, _expected_value(text, stop.value)) from None
+    except json.JSONDecodeError as exc:
+        raise JsonError(exc.pos, exc.msg) from None
+    except RecursionError:
+        raise JsonError(index, "JSON nested too deeply to read") from None
+    except ValueError as exc:  # e.g. an integer longer than Python's digit limit
+        raise JsonError(index, str(exc)) from None
+
+
+def scan_string(text: str, index: int) -> tuple[str, int]:
+    """Parse a JSON string whose opening quote is at `index`."""
+    if index >= len(text) or text[index] != '"':
+        raise JsonError(index, "Expecting property name enclosed in double quotes")
+    try:
+        return _scanstring(text, index + 1, True)
+    except json.JSONDecodeError as exc:
+        raise JsonError(exc.pos, exc.msg) from None
+
+
+def iter_members(text: str, index: int) -> Generator[Member, None, int]:
+    """Walk the object whose `{` is at `index`, yielding located members.
+
+    After the last member the generator returns the offset just past `}` (as
+    the `StopIteration` value); a syntax error raises `JsonError`.
+    """
+    if index >= len(text) or text[index] != "{":
+        raise JsonError(index, "Expecting '{'")
+    index = skip_ws(text, index + 1)
+    if index < len(text) and text[index] == "}":
+        return index + 1
+    while True:
+        key_start = index
+        key, index = scan_string(text, index)
+        key_span = Span(key_start, index)
+        index = skip_ws(text, index)
+        if index >= len(text) or text[index] != ":":
+            raise JsonError(index, "Expecting ':' delimiter")
+        index = skip_ws(text, index + 1)
+        value_start = index
+        value, index = scan_value(text, index)
+        yield Member(key, key_span, value, Span(value_start, index))
+        index = skip_ws(text, index)
+        if index < len(text) and text[index] == ",":
+            index = skip_ws(text, index + 1)
+            continue
+        if index < len(text) and text[index] == "}":
+            return index + 1
+        raise JsonError(index, "Expecting ',' delimiter or '}'")
+
+
+def parse_members(text: str, index: int) -> tuple[list[Member], int]:
+    """All members of the object at `index` and the offset past its `}`."""
+    members: list[Member] = []
+    walker = iter_members(text, index)
+    while True:
+        try:
+            members.append(next(walker))
+        except StopIteration as stop:
+            return members, int(stop.value)
+
+
+def _expected_value(text: str, index: int) -> str:
+    if index >= len(text):
+        return "Unexpected end of file: expecting a value"
+    return f"Expecting value, found {text[index]!r}"

@@ -1,0 +1,164 @@
+"""Normalize recorded inputs and compute replay keys under a rule set.
+
+This is the reference semantics of SPEC §4 expressed over plain message dicts
+(LangChain `messages_to_dict` entries), so no LangChain import is needed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from server.engine.rules import Rules
+
+
+class InputShapeError(ValueError):
+    """A recorded input that cannot be projected (the producer would have crashed too)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Keys:
+    """The keys of one model call, with the canonical text they were hashed from."""
+
+    caller: str
+    canonical: str
+    conversation_hash: str
+    input_hash: str
+
+
+def sha256_hex(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8", errors="surrogatepass")).hexdigest()
+
+
+def content_to_text(content: Any) -> str:
+    """Flatten message content the way the producer does before normalizing it."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        parts: list[str] = []
+        for block in content:
+            if isinstance(block, dict):
+                text = block.get("text", "")
+                parts.append(_as_text(text) if text else json.dumps(block, sort_keys=True, ensure_ascii=False))
+            else:
+                parts.append(str(block))
+        return "".join(parts)
+    return str(content)
+
+
+def _as_text(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    raise InputShapeError(f"a content block's 'text' is {type(value).__name__}, not a string")
+
+
+class Normalizer:
+    """A compiled rule set: text normalization, projection and keys.
+
+    Normalized text is cached per distinct string: in a recording every call
+    re-sends the history, so most message texts repeat many times.
+    """
+
+    def __init__(self, rules: Rules) -> None:
+        self.rules = rules
+        self._subs = [(sub.compile(), sub.replacement) for sub in rules.substitutions]
+        self._cache: dict[str, str] = {}
+
+    def text(self, text: str) -> str:
+        """N(s): every substitution in order."""
+        for pattern, replacement in self._subs:
+            text = pattern.sub(replacement, text)
+        return text
+
+    def _cached_text(self, text: str) -> str:
+        cached = self._cache.get(text)
+        if cached is None:
+            if len(self._cache) > 50_000:
+                self._cache.clear()
+            cached = self._cache[text] = self.text(text)
+        return cached
+
+    def caller(self, caller: Any) -> str:
+        scheme = self.rules.key
+        value = str(caller if caller is not None else "").strip()
+        if scheme.normalize_caller:
+            value = self.text(value)
+        if not value:
+            return scheme.default_caller
+        return scheme.caller_aliases.get(value, value)
+
+    def project(self, messages: Sequence[Any]) -> list[dict[str, Any]]:
+        """The canonical projection of an input message list (before dumping)."""
+        options = self.rules.projection
+        skip_types = set(options.skip_types)
+        entries: list[dict[str, Any]] = []
+        for position, message in enumerate(messages):
+            kind, data = _message_parts(message, position)
+            if kind in skip_types:
+                continue
+            extra = data.get("additional_kwargs")
+            if options.skip_hidden and isinstance(extra, dict) and extra.get("hide_from_ui"):
+                continue
+            content = self._cached_text(content_to_text(data.get("content", "")))
+            tool_calls = data.get("tool_calls")
+            if options.drop_empty and not content.strip() and not tool_calls:
+                continue
+            entry: dict[str, Any] = {"type": kind, "content": content}
+            if tool_calls and options.tool_calls == "name-args":
+                entry["tool_calls"] = [_project_tool_call(call, position) for call in tool_calls]
+            name = data.get("name")
+            if options.include_name and name:
+                entry["name"] = name
+            entries.append(entry)
+        return entries
+
+    def canonical(self, messages: Sequence[Any]) -> str:
+        dumped = json.dumps(self.project(messages), sort_keys=True, ensure_ascii=False)
+        return self.text(dumped) if self.rules.projection.second_pass else dumped
+
+    def input_key(self, caller: str, conversation_hash: str) -> str:
+        """The caller-aware key of a normalized caller and a conversation hash."""
+        if not self.rules.key.caller_aware:
+            return conversation_hash
+        payload = json.dumps(
+            {"caller": caller, "conversation_hash": conversation_hash}, sort_keys=True, ensure_ascii=False
+        )
+        return sha256_hex(payload)
+
+    def keys(self, caller: Any, messages: Sequence[Any]) -> Keys:
+        normalized_caller = self.caller(caller)
+        canonical = self.canonical(messages)
+        conversation_hash = sha256_hex(canonical)
+        return Keys(
+            normalized_caller,
+            canonical,
+            conversation_hash,
+            self.input_key(normalized_caller, conversation_hash),
+        )
+
+
+def _message_parts(message: Any, position: int) -> tuple[str, dict[str, Any]]:
+    """(type, data) of a `messages_to_dict` entry; a flat message dict is accepted too."""
+    if not isinstance(message, dict):
+        raise InputShapeError(f"input message {position} is {type(message).__name__}, not an object")
+    data = message.get("data")
+    if isinstance(data, dict):
+        kind = message.get("type", data.get("type"))
+    else:
+        data, kind = message, message.get("type")
+    if not isinstance(kind, str):
+        raise InputShapeError(f"input message {position} has no string 'type'")
+    return kind, data
+
+
+def _project_tool_call(call: Any, position: int) -> dict[str, Any]:
+    if not isinstance(call, dict):
+        raise InputShapeError(f"a tool call of input message {position} is not an object")
+    return {"name": call.get("name"), "args": call.get("args")}
+
+
+HEX64 = re.compile(r"[0-9a-f]{64}")

@@ -1,0 +1,150 @@
+"""Source text of one file: decoding, line index and LSP positions.
+
+Readers work on Python string offsets (code points); editors speak LSP positions
+whose `character` counts UTF-16 code units by default (or UTF-8 / UTF-32 when
+negotiated). This module is the one place that converts between the two.
+"""
+
+from __future__ import annotations
+
+import re
+from bisect import bisect_right
+from dataclasses import dataclass, field
+from typing import Literal
+
+PositionEncoding = Literal["utf-16", "utf-8", "utf-32"]
+
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+_BOM = "\ufeff"
+
+
+@dataclass(frozen=True, slots=True)
+class Position:
+    """A zero-based LSP position."""
+
+    line: int
+    character: int
+
+    def to_json(self) -> dict[str, int]:
+        return {"line": self.line, "character": self.character}
+
+
+@dataclass(frozen=True, slots=True)
+class Range:
+    """A zero-based, end-exclusive LSP range."""
+
+    start: Position
+    end: Position
+
+    def to_json(self) -> dict[str, dict[str, int]]:
+        return {"start": self.start.to_json(), "end": self.end.to_json()}
+
+
+@dataclass(frozen=True, slots=True)
+class Span:
+    """A half-open range of string offsets into a `SourceText`."""
+
+    start: int
+    end: int
+
+    def contains(self, offset: int) -> bool:
+        return self.start <= offset <= self.end
+
+
+@dataclass(frozen=True, slots=True)
+class DecodeProblem:
+    """Where the bytes of a file stopped being valid UTF-8."""
+
+    offset: int
+    message: str
+
+
+@dataclass(slots=True)
+class SourceText:
+    """Decoded text plus a lazily built line index.
+
+    A UTF-8 byte order mark is kept aside (editors hide it) so offsets and
+    positions match what the user sees, and `encode()` gives back the exact bytes.
+    """
+
+    text: str
+    bom: bool = False
+    decode_problem: DecodeProblem | None = None
+    _line_starts: list[int] | None = field(default=None, repr=False)
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> SourceText:
+        try:
+            text = data.decode("utf-8")
+            problem = None
+        except UnicodeDecodeError as exc:
+            text = data.decode("utf-8", errors="replace")
+            prefix = data[: exc.start].decode("utf-8", errors="replace")
+            problem = DecodeProblem(len(prefix), f"invalid UTF-8 at byte {exc.start}: {exc.reason}")
+        bom = text.startswith(_BOM)
+        if bom:
+            text = text[1:]
+            if problem is not None:
+                problem = DecodeProblem(max(problem.offset - 1, 0), problem.message)
+        return cls(text, bom=bom, decode_problem=problem)
+
+    def encode(self) -> bytes:
+        return ((_BOM if self.bom else "") + self.text).encode("utf-8")
+
+    @property
+    def line_starts(self) -> list[int]:
+        if self._line_starts is None:
+            starts = [0]
+            starts.extend(match.end() for match in _LINE_BREAK.finditer(self.text))
+            self._line_starts = starts
+        return self._line_starts
+
+    def line_of(self, offset: int) -> int:
+        return bisect_right(self.line_starts, offset) - 1
+
+    def position(self, offset: int, encoding: PositionEncoding = "utf-16") -> Position:
+        offset = max(0, min(offset, len(self.text)))
+        line = self.line_of(offset)
+        start = self.line_starts[line]
+        return Position(line, _units(self.text[start:offset], encoding))
+
+    def range(self, span: Span, encoding: PositionEncoding = "utf-16") -> Range:
+        return Range(self.position(span.start, encoding), self.position(span.end, encoding))
+
+    def offset(self, position: Position, encoding: PositionEncoding = "utf-16") -> int:
+        """The string offset of an LSP position (clamped to its line, like editors do)."""
+        starts = self.line_starts
+        if position.line >= len(starts):
+            return len(self.text)
+        start = starts[position.line]
+        end = starts[position.line + 1] if position.line + 1 < len(starts) else len(self.text)
+        line_text = self.text[start:end].rstrip("\r\n")
+        if encoding == "utf-32" or line_text.isascii():
+            return start + min(position.character, len(line_text))
+        units = 0
+        for index, char in enumerate(line_text):
+            if units >= position.character:
+                return start + index
+            units += _char_units(char, encoding)
+        return start + len(line_text)
+
+    def line_text(self, line: int) -> str:
+        starts = self.line_starts
+        start = starts[line]
+        end = starts[line + 1] if line + 1 < len(starts) else len(self.text)
+        return self.text[start:end].rstrip("\r\n")
+
+
+def _units(text: str, encoding: PositionEncoding) -> int:
+    if encoding == "utf-32" or text.isascii():
+        return len(text)
+    if encoding == "utf-8":
+        return len(text.encode("utf-8", errors="surrogatepass"))
+    return len(text) + sum(1 for char in text if ord(char) > 0xFFFF)
+
+
+def _char_units(char: str, encoding: PositionEncoding) -> int:
+    code = ord(char)
+    if encoding == "utf-8":
+        return 1 if code < 0x80 else 2 if code < 0x800 else 3 if code < 0x10000 else 4
+    return 2 if code > 0xFFFF else 1

@@ -1,0 +1,93 @@
+"""Detect text that looks volatile but survived normalization, and suggest a rule for it.
+
+Each detector is a regex over the normalized (canonical) input plus a rule the
+user could add so the text stops changing the key from run to run.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class Detector:
+    name: str
+    what: str
+    pattern: re.Pattern[str]
+    rule_pattern: str
+    replacement: str
+
+
+@dataclass(frozen=True, slots=True)
+class VolatileMatch:
+    text: str
+    detector: Detector
+
+    def suggested_rule(self) -> dict[str, Any]:
+        return {
+            "name": self.detector.name,
+            "pattern": self.detector.rule_pattern,
+            "replacement": self.detector.replacement,
+        }
+
+
+def _detector(name: str, what: str, pattern: str, rule_pattern: str | None, replacement: str) -> Detector:
+    return Detector(name, what, re.compile(pattern), rule_pattern or pattern, replacement)
+
+
+DETECTORS: tuple[Detector, ...] = (
+    _detector(
+        "prefixed-id",
+        "a request/run/message id",
+        r"\b(?:req|run|call|chatcmpl|msg|toolu|resp|sess|evt|thread|trace|span|job|task)[-_][A-Za-z0-9]{8,}\b",
+        r"\b(?:req|run|call|chatcmpl|msg|toolu|resp|sess|evt|thread|trace|span|job|task)[-_][A-Za-z0-9]{8,}\b",
+        "<ID>",
+    ),
+    _detector("compact-uuid", "a UUID without dashes", r"\b[0-9a-fA-F]{32}\b", None, "<UUID>"),
+    _detector(
+        "hex-id",
+        "a hex id",
+        r"\b(?=[0-9a-f]*[a-f])(?=[0-9a-f]*[0-9])[0-9a-f]{12,}\b",
+        r"\b(?=[0-9a-f]*[a-f])(?=[0-9a-f]*[0-9])[0-9a-f]{12,}\b",
+        "<HEX>",
+    ),
+    _detector("epoch-time", "an epoch time", r"\b1[5-9]\d{8}(?:\d{3}|\d{6})?(?:\.\d+)?\b", None, "<EPOCH>"),
+    _detector(
+        "local-port",
+        "a local port",
+        r"\b(?:localhost|127\.0\.0\.1|0\.0\.0\.0):\d{2,5}\b",
+        r"\b(localhost|127\.0\.0\.1|0\.0\.0\.0):\d{2,5}\b",
+        r"\1:<PORT>",
+    ),
+    _detector(
+        "temp-path",
+        "a temporary path",
+        r"(?:/var/tmp|/dev/shm|/run/user/\d+|/home/runner/work)/[^\s\"'\\]*"
+        r"|\bpytest-of-[^\s/\"']+/pytest-\d+[^\s\"'\\]*"
+        r"|[A-Za-z]:(?:\\\\|\\)Users(?:\\\\|\\)[^\s\"']*?(?:\\\\|\\)Temp(?:\\\\|\\)[^\s\"']*"
+        r"|\btmp[a-z0-9_]{8}\b",
+        None,
+        "<PATH>",
+    ),
+    _detector("compact-timestamp", "a compact timestamp", r"\b\d{8}T\d{6}(?:\.\d+)?Z?\b", None, "<TS>"),
+    _detector("slash-date", "a date", r"\b\d{4}/\d{2}/\d{2}\b", None, "<DATE>"),
+    _detector("clock-time", "a time of day", r"\b\d{2}:\d{2}:\d{2}(?:\.\d+)?\b", None, "<TIME>"),
+)
+
+_COMBINED = re.compile("|".join(f"(?P<d{i}>{d.pattern.pattern})" for i, d in enumerate(DETECTORS)))
+
+
+def find_volatile(text: str, allow: tuple[re.Pattern[str], ...] = ()) -> list[VolatileMatch]:
+    """Distinct volatile-looking substrings of `text`, in order of first appearance."""
+    seen: set[str] = set()
+    matches: list[VolatileMatch] = []
+    for match in _COMBINED.finditer(text):
+        found = match.group(0)
+        if found in seen or any(pattern.search(found) for pattern in allow):
+            continue
+        seen.add(found)
+        index = int(str(match.lastgroup)[1:])
+        matches.append(VolatileMatch(found, DETECTORS[index]))
+    return matches

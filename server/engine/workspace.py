@@ -1,0 +1,157 @@
+"""Find a project's config, fixtures and recordings on disk and read them.
+
+This is the engine's only module that walks directories; readers get bytes.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from server.engine import findings as codes
+from server.engine.checks import CheckResult, check
+from server.engine.config import Config, default_config, find_config_file, load_config
+from server.engine.findings import Finding
+from server.engine.fixture import Fixture, read_fixture
+from server.engine.recording import Recording, read_recording
+from server.engine.source import SourceText, Span
+
+SKIPPED_DIRS = frozenset(
+    {
+        ".git",
+        ".hg",
+        ".svn",
+        "node_modules",
+        ".venv",
+        "venv",
+        "__pycache__",
+        ".mypy_cache",
+        ".ruff_cache",
+        ".pytest_cache",
+        ".tox",
+        ".nox",
+        "dist",
+        "build",
+        ".idea",
+        ".vscode-test",
+    }
+)
+_SNIFF_BYTES = 64 * 1024
+
+
+def load_project_config(start: Path, explicit: Path | None = None) -> Config:
+    """The config for `start` (raises `ConfigError`); defaults when there is none."""
+    path = explicit or find_config_file(start.resolve())
+    if path is None:
+        return default_config(start.resolve() if start.is_dir() else start.resolve().parent)
+    return load_config(path)
+
+
+def classify(path: Path, data: bytes, config: Config) -> str | None:
+    """'fixture', 'recording' or None, by the config's globs or else by content."""
+    relative = _relative(path, config.root)
+    if config.fixtures or config.recordings:
+        if _matches(relative, config.fixtures):
+            return "fixture"
+        if _matches(relative, config.recordings):
+            return "recording"
+        return None
+    if path.suffix == ".json" and b'"turns"' in data and (b'"input_hash"' in data or b'"conversation_hash"' in data):
+        return "fixture"
+    if path.suffix == ".jsonl":
+        first = data[:_SNIFF_BYTES].split(b"\n", 1)[0]
+        if (
+            b'"input"' in first
+            and b'"output"' in first
+            and (b'"input_hash"' in first or b'"conversation_hash"' in first)
+        ):
+            return "recording"
+    return None
+
+
+def _relative(path: Path, root: Path) -> str:
+    try:
+        return path.resolve().relative_to(root).as_posix()
+    except ValueError:
+        return path.as_posix()
+
+
+def _matches(relative: str, globs: Iterable[str]) -> bool:
+    return any(fnmatch.fnmatch(relative, pattern) or fnmatch.fnmatch("/" + relative, pattern) for pattern in globs)
+
+
+def iter_files(paths: Iterable[Path], config: Config) -> Iterator[Path]:
+    """Candidate files under `paths`: no symlinked directories (no loops), skipped dirs pruned."""
+    seen: set[Path] = set()
+    for path in paths:
+        if path.is_file():
+            if path not in seen:
+                seen.add(path)
+                yield path
+            continue
+        for directory, dirnames, filenames in os.walk(path, onerror=None, followlinks=False):
+            dirnames[:] = sorted(
+                d
+                for d in dirnames
+                if d not in SKIPPED_DIRS and not _matches(_relative(Path(directory, d), config.root), config.exclude)
+            )
+            for name in sorted(filenames):
+                if name.endswith((".json", ".jsonl")):
+                    candidate = Path(directory, name)
+                    if candidate not in seen and not _matches(_relative(candidate, config.root), config.exclude):
+                        seen.add(candidate)
+                        yield candidate
+
+
+@dataclass
+class Workspace:
+    """Parsed fixtures and recordings of one run, plus files that could not be read."""
+
+    config: Config
+    fixtures: list[Fixture] = field(default_factory=list)
+    recordings: list[Recording] = field(default_factory=list)
+    unreadable: list[Finding] = field(default_factory=list)
+
+    def check(self) -> CheckResult:
+        result = check(self.fixtures, self.recordings, self.config)
+        result.problems.extend(self.unreadable)
+        return result
+
+
+def read_document(path: Path, data: bytes, kind: str) -> Fixture | Recording:
+    source = SourceText.from_bytes(data)
+    return read_fixture(path, source) if kind == "fixture" else read_recording(path, source)
+
+
+def load_workspace(paths: Iterable[Path], config: Config) -> Workspace:
+    """Read every fixture and recording under `paths`.
+
+    A file named explicitly is always read: `.jsonl` as a recording, anything
+    else as a fixture, so a broken file still gets its findings.
+    """
+    workspace = Workspace(config)
+    explicit = {path for path in paths if not path.is_dir()}
+    for path in iter_files(paths, config):
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            workspace.unreadable.append(_read_error(path, exc))
+            continue
+        kind = classify(path, data, config)
+        if kind is None and path in explicit:
+            kind = "recording" if path.suffix == ".jsonl" else "fixture"
+        if kind is None:
+            continue
+        document = read_document(path, data, kind)
+        if isinstance(document, Fixture):
+            workspace.fixtures.append(document)
+        else:
+            workspace.recordings.append(document)
+    return workspace
+
+
+def _read_error(path: Path, exc: OSError) -> Finding:
+    return Finding.at(codes.READ_ERROR, path, SourceText(""), Span(0, 0), f"cannot read: {exc.strerror or exc}")

@@ -1,0 +1,51 @@
+"""Safe rewrites of user files: atomic, mode-preserving, refusing stale content."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import tempfile
+from pathlib import Path
+
+
+class ChangedOnDiskError(Exception):
+    """The file changed since it was read: writing would lose someone's edit."""
+
+
+def content_hash(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def atomic_write(path: Path, data: bytes, expected_hash: str) -> None:
+    """Replace `path` with `data` if it still holds the bytes hashed as `expected_hash`.
+
+    The new bytes go to a temporary file in the same directory, are fsynced and
+    renamed over the original, so a crash leaves either the old or the new file.
+    """
+    current = path.read_bytes()
+    if content_hash(current) != expected_hash:
+        raise ChangedOnDiskError(f"{path} changed on disk since it was read; nothing written")
+    mode = path.stat().st_mode & 0o7777
+    handle, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(handle, "wb") as temp:
+            temp.write(data)
+            temp.flush()
+            os.fsync(temp.fileno())
+        os.chmod(temp_name, mode)
+        os.replace(temp_name, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temp_name)
+        raise
+    _fsync_directory(path.parent)
+
+
+def _fsync_directory(directory: Path) -> None:
+    with contextlib.suppress(OSError):
+        fd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
