@@ -14,7 +14,7 @@ from server.engine.config import Config, ConfigError
 from server.engine.findings import Finding, Severity
 from server.engine.presets import PRESETS
 from server.engine.rehash import apply_edits, rehash_edits
-from server.engine.source import Position, Range, SourceText, Span
+from server.engine.source import SourceText, Span
 from server.engine.workspace import load_project_config, load_workspace
 from server.engine.writes import ChangedOnDiskError, atomic_write, content_hash
 
@@ -106,26 +106,12 @@ def _fix(result: CheckResult) -> tuple[int, list[Finding]]:
     return fixed, failures
 
 
-def config_finding(error: ConfigError) -> Finding:
-    """A config error as a finding at its 1-based line and column."""
-    place = Position(error.line - 1, error.column - 1)
-    return Finding(
-        code=codes.CONFIG_ERROR,
-        path=error.path,
-        range=Range(place, place),
-        span=Span(0, 0),
-        message=f"{error.key}: {error.message}" if error.key else error.message,
-        severity=Severity.ERROR,
-        data={"line": error.line, "column": error.column, "key": error.key},
-    )
-
-
 def _config_failure(error: ConfigError, output_format: str) -> int:
     if output_format == "text":
         print(f"error: config: {error}", file=sys.stderr)
     else:
         summary = Summary(0, 0, 0, 0, 0, 0, "-", "-", error.path)
-        finding = config_finding(error)
+        finding = error.to_finding()
         print(render_json([finding], summary) if output_format == "json" else render_sarif([finding], summary))
     return EXIT_USAGE
 

@@ -14,14 +14,17 @@ from typing import Any
 
 from pydantic import Field, ValidationError
 
+from server.engine import findings as codes
+from server.engine.findings import Finding
 from server.engine.presets import DEFAULT_PRESET, PRESETS
-from server.engine.rules import KeyScheme, Projection, Rules, Substitution, _Model
+from server.engine.rules import KeyScheme, Projection, Rules, StrictModel, Substitution
+from server.engine.source import Position, Range, Span
 
 CONFIG_NAMES = ("replay-lens.toml", "pyproject.toml")
 PYPROJECT_SECTION = "tool.replay-lens"
 
 
-class UserConfig(_Model):
+class UserConfig(StrictModel):
     """The keys a user may write (kebab-case in TOML)."""
 
     preset: str = DEFAULT_PRESET
@@ -57,6 +60,19 @@ class ConfigError(Exception):
     column: int
     key: str
     message: str
+
+    def to_finding(self) -> Finding:
+        """The error as a `config-error` finding at its place in the config file."""
+        place = Position(self.line - 1, self.column - 1)
+        return Finding(
+            code=codes.CONFIG_ERROR,
+            path=self.path,
+            range=Range(place, place),
+            span=Span(0, 0),
+            message=f"{self.key}: {self.message}" if self.key else self.message,
+            severity=codes.CONFIG_ERROR.severity,
+            data={"line": self.line, "column": self.column, "key": self.key},
+        )
 
     def __str__(self) -> str:
         where = f" {self.key}:" if self.key else ""

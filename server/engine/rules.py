@@ -18,7 +18,7 @@ def _kebab(name: str) -> str:
     return name.replace("_", "-")
 
 
-class _Model(BaseModel):
+class StrictModel(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, alias_generator=_kebab, populate_by_name=True)
 
 
@@ -32,7 +32,7 @@ _FLAG_BITS: dict[str, re.RegexFlag] = {
 }
 
 
-class Substitution(_Model):
+class Substitution(StrictModel):
     """One regex substitution, applied with Python's `re.sub` semantics."""
 
     name: str = Field("", description="Short name shown in hovers and findings.")
@@ -56,7 +56,7 @@ class Substitution(_Model):
         return re.compile(self.pattern, bits)
 
 
-class Projection(_Model):
+class Projection(StrictModel):
     """How an input message list is projected before it is dumped and hashed."""
 
     skip_types: tuple[str, ...] = ("system",)
@@ -67,7 +67,7 @@ class Projection(_Model):
     second_pass: bool = Field(True, description="Normalize the dumped JSON text once more.")
 
 
-class KeyScheme(_Model):
+class KeyScheme(StrictModel):
     """How keys are built from a caller and a conversation hash."""
 
     caller_aware: bool = True
@@ -77,7 +77,7 @@ class KeyScheme(_Model):
     normalize_caller: bool = True
 
 
-class Rules(_Model):
+class Rules(StrictModel):
     """An effective rule set."""
 
     preset: str
