@@ -398,7 +398,7 @@ def _check_recording(report: RecordingReport, keys: Any, config: Config, *, has_
                 source,
                 span,
                 f"{what} {text!r} survived normalization{also}; suggested rule: "
-                f"pattern {rule['pattern']!r} → {rule['replacement']!r}",
+                f"{rule['pattern']} → {rule['replacement']}",
                 {"text": text, "call": call_index, "rule": rule},
             )
         )

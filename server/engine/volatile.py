@@ -26,11 +26,9 @@ class VolatileMatch:
     detector: Detector
 
     def suggested_rule(self) -> dict[str, Any]:
-        return {
-            "name": self.detector.name,
-            "pattern": self.detector.rule_pattern,
-            "replacement": self.detector.replacement,
-        }
+        prefix = re.match(r"[A-Za-z]*", self.text)
+        pattern = self.detector.rule_pattern.replace("{prefix}", re.escape(prefix.group(0) if prefix else ""))
+        return {"name": self.detector.name, "pattern": pattern, "replacement": self.detector.replacement}
 
 
 def _detector(name: str, what: str, pattern: str, rule_pattern: str | None, replacement: str) -> Detector:
@@ -42,7 +40,7 @@ DETECTORS: tuple[Detector, ...] = (
         "prefixed-id",
         "a request/run/message id",
         r"\b(?:req|run|call|chatcmpl|msg|toolu|resp|sess|evt|thread|trace|span|job|task)[-_][A-Za-z0-9]{8,}\b",
-        r"\b(?:req|run|call|chatcmpl|msg|toolu|resp|sess|evt|thread|trace|span|job|task)[-_][A-Za-z0-9]{8,}\b",
+        r"\b{prefix}[-_][A-Za-z0-9]{8,}\b",
         "<ID>",
     ),
     _detector("compact-uuid", "a UUID without dashes", r"\b[0-9a-fA-F]{32}\b", None, "<UUID>"),
