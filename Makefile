@@ -18,8 +18,8 @@ demo: $(STAMP)
 	cd fixtures && ../$(BIN)/python -m server check; test $$? -le 1
 
 lint: $(STAMP)
-	$(BIN)/ruff check server tests
-	$(BIN)/ruff format --check server tests
+	$(BIN)/ruff check server tests fixtures
+	$(BIN)/ruff format --check server tests fixtures
 	$(BIN)/mypy
 
 test: lint
