@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -18,7 +18,7 @@ from server.engine import findings as codes
 from server.engine.config import Config
 from server.engine.findings import Finding
 from server.engine.fixture import Fixture, Turn
-from server.engine.normalize import HEX64, InputShapeError, Keys, Normalizer
+from server.engine.normalize import HEX64, InputShapeError, Keys, Normalizer, sha256_hex
 from server.engine.recording import RecordedCall, Recording
 from server.engine.source import Span
 from server.engine.volatile import find_volatile
@@ -101,7 +101,6 @@ def turn_key(turn: Turn) -> str | None:
 
 def check(fixtures: Sequence[Fixture], recordings: Sequence[Recording], config: Config) -> CheckResult:
     normalizer = Normalizer(config.rules)
-    index = _CallIndex(recordings)
     keys_of: dict[int, Keys | InputShapeError] = {}
 
     def keys(call: RecordedCall) -> Keys | InputShapeError:
@@ -113,6 +112,8 @@ def check(fixtures: Sequence[Fixture], recordings: Sequence[Recording], config: 
                 cached = exc
             keys_of[id(call)] = cached
         return cached
+
+    index = _CallIndex(recordings, keys)
 
     fixture_reports = [_check_fixture(fixture, index, normalizer, keys) for fixture in fixtures]
     recording_reports = [RecordingReport(recording, list(recording.problems)) for recording in recordings]
@@ -130,23 +131,61 @@ def check(fixtures: Sequence[Fixture], recordings: Sequence[Recording], config: 
 
 
 class _CallIndex:
-    """Recorded calls by key, in recording order, for FIFO linking."""
+    """Recorded calls by recorded key, by current key and by output, in recording order.
 
-    def __init__(self, recordings: Iterable[Recording]) -> None:
-        self.by_input: dict[str, list[Link]] = defaultdict(list)
-        self.by_conversation: dict[str, list[Link]] = defaultdict(list)
+    A turn links first by the key recorded with the call (SPEC §5); a turn that was
+    rehashed since has the current key instead; a turn whose key matches neither
+    (rules changed twice) still links by its recorded output, which carries a
+    unique message id.
+    """
+
+    def __init__(self, recordings: Iterable[Recording], keys: Callable[[RecordedCall], Keys | InputShapeError]) -> None:
+        self.recorded_input: dict[str, list[Link]] = defaultdict(list)
+        self.recorded_conversation: dict[str, list[Link]] = defaultdict(list)
+        self.current_input: dict[str, list[Link]] = defaultdict(list)
+        self.current_conversation: dict[str, list[Link]] = defaultdict(list)
+        self.by_output: dict[str, list[Link]] = defaultdict(list)
         for recording in recordings:
             for call in recording.calls:
                 link = Link(recording, call)
                 if call.input_hash:
-                    self.by_input[call.input_hash].append(link)
+                    self.recorded_input[call.input_hash].append(link)
                 if call.conversation_hash:
-                    self.by_conversation[call.conversation_hash].append(link)
+                    self.recorded_conversation[call.conversation_hash].append(link)
+                computed = keys(call)
+                if isinstance(computed, Keys):
+                    self.current_input[computed.input_hash].append(link)
+                    self.current_conversation[computed.conversation_hash].append(link)
+                self.by_output[output_digest(call.output)].append(link)
 
-    def candidates(self, turn: Turn, key: str) -> list[Link]:
-        if turn.is_legacy:
-            return self.by_conversation.get(key) or self.by_input.get(key) or []
-        return self.by_input.get(key, [])
+    def link(self, turns: Sequence[tuple[Turn, str]]) -> dict[int, Link]:
+        """Each turn's call, FIFO among equal keys, each call used once per fixture."""
+        links: dict[int, Link] = {}
+        used: set[int] = set()
+
+        def take(turn: Turn, candidates: list[Link]) -> None:
+            for link in candidates:
+                if id(link.call) not in used:
+                    used.add(id(link.call))
+                    links[turn.index] = link
+                    return
+
+        for turn, key in turns:
+            if turn.is_legacy:
+                take(turn, self.recorded_conversation.get(key) or self.recorded_input.get(key, []))
+            else:
+                take(turn, self.recorded_input.get(key, []))
+        for turn, key in turns:
+            if turn.index not in links:
+                take(turn, (self.current_conversation if turn.is_legacy else self.current_input).get(key, []))
+        for turn, _ in turns:
+            if turn.index not in links and "output" in turn.members:
+                take(turn, self.by_output.get(output_digest(turn.output), []))
+        return links
+
+
+def output_digest(output: Any) -> str:
+    return sha256_hex(json.dumps(output, sort_keys=True, ensure_ascii=False, default=str))
 
 
 def _check_fixture(fixture: Fixture, index: _CallIndex, normalizer: Normalizer, keys: Any) -> FixtureReport:
@@ -157,7 +196,7 @@ def _check_fixture(fixture: Fixture, index: _CallIndex, normalizer: Normalizer, 
         report.findings.append(Finding.at(code, path, source, span, message, data))
 
     first_turn_of_key: dict[str, int] = {}
-    used: dict[str, int] = defaultdict(int)
+    keyed: list[tuple[Turn, str]] = []
     for turn in fixture.turns:
         if turn.broken:
             continue
@@ -181,30 +220,29 @@ def _check_fixture(fixture: Fixture, index: _CallIndex, normalizer: Normalizer, 
         else:
             first_turn_of_key[key] = turn.index
         if turn.is_legacy:
-            scheme = normalizer.rules.key
-            severity = codes.Severity.WARNING if scheme.legacy_fallback else codes.Severity.ERROR
-            why = (
-                "found only through the legacy fallback"
-                if scheme.legacy_fallback
-                else "never found: legacy fallback is off"
-            )
-            report.findings.append(
-                Finding.at(
-                    codes.LEGACY_KEY,
-                    path,
-                    source,
-                    turn.span_of("input_hash"),
-                    f"legacy turn {turn.index}: a bare conversation hash with no caller, {why}",
-                    {"turn": turn.index},
-                    severity=severity,
-                )
-            )
-        candidates = index.candidates(turn, key)
-        position = used[key]
-        used[key] += 1
-        link = candidates[position] if position < len(candidates) else None
-        report.turns.append(_verify(turn, key, link, normalizer, keys, add))
+            _legacy_finding(report, turn, normalizer)
+        keyed.append((turn, key))
+    links = index.link(keyed)
+    for turn, key in keyed:
+        report.turns.append(_verify(turn, key, links.get(turn.index), normalizer, keys, add))
+    report.turns.sort(key=lambda turn_report: turn_report.turn.index)
     return report
+
+
+def _legacy_finding(report: FixtureReport, turn: Turn, normalizer: Normalizer) -> None:
+    fallback = normalizer.rules.key.legacy_fallback
+    why = "found only through the legacy fallback" if fallback else "never found: legacy fallback is off"
+    report.findings.append(
+        Finding.at(
+            codes.LEGACY_KEY,
+            report.fixture.path,
+            report.fixture.source,
+            turn.span_of("input_hash"),
+            f"legacy turn {turn.index}: a bare conversation hash with no caller, {why}",
+            {"turn": turn.index},
+            severity=codes.Severity.WARNING if fallback else codes.Severity.ERROR,
+        )
+    )
 
 
 def _verify(turn: Turn, key: str, link: Link | None, normalizer: Normalizer, keys: Any, add: Any) -> TurnReport:
