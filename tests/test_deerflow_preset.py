@@ -137,7 +137,13 @@ CASES: dict[str, tuple[str, list[dict[str, Any]]]] = {
         "lead_agent",
         [
             msg("human", "write it"),
-            msg("ai", "", tool_calls=[{"name": "write_file", "args": {"path": "/a", "n": 1}, "id": "call_x", "type": "tool_call"}]),
+            msg(
+                "ai",
+                "",
+                tool_calls=[
+                    {"name": "write_file", "args": {"path": "/a", "n": 1}, "id": "call_x", "type": "tool_call"}
+                ],
+            ),
             msg("tool", "OK", name="write_file", tool_call_id="call_x"),
         ],
     ),
@@ -179,8 +185,12 @@ def test_system_messages_full_of_volatile_text_do_not_change_the_key() -> None:
 
 
 def test_volatile_values_map_to_the_same_key() -> None:
-    one = NORMALIZER.keys("lead_agent", [msg("human", "id 0b8c7a52-3c1f-4e7a-9f0e-5d2b8c1a9e33 at 2026-01-02T03:04:05Z")])
-    two = NORMALIZER.keys("lead_agent", [msg("human", "id 9a8b7c6d-1111-2222-3333-444455556666 at 2030-12-31T23:59:59Z")])
+    one = NORMALIZER.keys(
+        "lead_agent", [msg("human", "id 0b8c7a52-3c1f-4e7a-9f0e-5d2b8c1a9e33 at 2026-01-02T03:04:05Z")]
+    )
+    two = NORMALIZER.keys(
+        "lead_agent", [msg("human", "id 9a8b7c6d-1111-2222-3333-444455556666 at 2030-12-31T23:59:59Z")]
+    )
     assert one.conversation_hash == two.conversation_hash
     assert "<UUID>" in one.canonical and "<TS>" in one.canonical
 
@@ -192,8 +202,14 @@ def test_second_pass_normalizes_dumped_tool_arguments() -> None:
 
 @pytest.mark.parametrize(
     ("raw", "expected"),
-    [("", "lead_agent"), ("   ", "lead_agent"), (None, "lead_agent"), ("title_agent", "middleware:title"),
-     (" suggest_agent ", "suggest_agent"), ("subagent:general-purpose", "subagent:general-purpose")],
+    [
+        ("", "lead_agent"),
+        ("   ", "lead_agent"),
+        (None, "lead_agent"),
+        ("title_agent", "middleware:title"),
+        (" suggest_agent ", "suggest_agent"),
+        ("subagent:general-purpose", "subagent:general-purpose"),
+    ],
 )
 def test_caller_normalization(raw: Any, expected: str) -> None:
     assert NORMALIZER.caller(raw) == expected

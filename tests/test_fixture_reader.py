@@ -26,7 +26,9 @@ def turn(caller: str, conversation: str, key: str, text: str = "done") -> dict[s
 
 
 def document(*turns: dict[str, Any], **top: Any) -> str:
-    return json.dumps({"scenario": "s", "mode": "flash", **top, "turns": list(turns)}, indent=2, ensure_ascii=False) + "\n"
+    return (
+        json.dumps({"scenario": "s", "mode": "flash", **top, "turns": list(turns)}, indent=2, ensure_ascii=False) + "\n"
+    )
 
 
 def read(text: str) -> Fixture:
@@ -74,7 +76,9 @@ def test_utf16_and_utf8_positions_after_cjk_and_emoji() -> None:
 
 
 def test_ranges_on_multiline_non_ascii_fixture() -> None:
-    text = document(turn("lead_agent", HASH_A, HASH_B, text="今天天气很好 ☀️🌈"), turn("x", HASH_B, HASH_C), prompt="😀 emoji")
+    text = document(
+        turn("lead_agent", HASH_A, HASH_B, text="今天天气很好 ☀️🌈"), turn("x", HASH_B, HASH_C), prompt="😀 emoji"
+    )
     fixture = read(text)
     member = fixture.turns[1].members["conversation_hash"]
     assert fixture.source.range(member.span).start == Position(*locate(text, json.dumps(HASH_B), 1))

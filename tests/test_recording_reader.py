@@ -26,7 +26,7 @@ def test_truncated_last_line_is_reported_and_the_rest_read() -> None:
 
 def test_broken_line_in_the_middle_is_located() -> None:
     full = json.dumps(LINE)
-    recording = read(f"{full}\n{{\"caller\": oops}}\n\n{full}\n")
+    recording = read(f'{full}\n{{"caller": oops}}\n\n{full}\n')
     assert [call.line for call in recording.calls] == [0, 3]
     (problem,) = recording.problems
     assert problem.range.start.line == 1 and problem.range.start.character == 11
