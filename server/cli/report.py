@@ -10,9 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from server.engine.findings import CODES, Finding, Severity
-
-DOCS_URL = "https://github.com/replay-lens/replay-lens#finding-codes"
+from server.engine.findings import CODES, DOCS_URL, Finding, Severity
 
 
 @dataclass(frozen=True)
@@ -110,7 +108,7 @@ def render_sarif(findings: Sequence[Finding], summary: Summary) -> str:
         {
             "id": code.name,
             "shortDescription": {"text": code.summary},
-            "helpUri": f"{DOCS_URL}",
+            "helpUri": code.docs_url,
             "defaultConfiguration": {"level": _SARIF_LEVEL[code.severity]},
         }
         for code in CODES.values()

@@ -179,7 +179,7 @@ class _CallIndex:
             if turn.index not in links:
                 take(turn, (self.current_conversation if turn.is_legacy else self.current_input).get(key, []))
         for turn, _ in turns:
-            if turn.index not in links and "output" in turn.members:
+            if self.by_output and turn.index not in links and "output" in turn.members:
                 take(turn, self.by_output.get(output_digest(turn.output), []))
         return links
 

@@ -31,6 +31,14 @@ class Code:
     severity: Severity
     summary: str
 
+    @property
+    def docs_url(self) -> str:
+        """The README section that explains this code (its heading is the code itself)."""
+        return f"{DOCS_URL}#{self.name}"
+
+
+DOCS_URL = "https://github.com/replay-lens/replay-lens/blob/main/README.md"
+
 
 def _code(name: str, severity: Severity, summary: str) -> Code:
     code = Code(name, severity, summary)
