@@ -16,7 +16,7 @@ from typing import Any
 
 from server.engine import findings as codes
 from server.engine.findings import Finding
-from server.engine.jsonscan import JsonError, Member, parse_members, scan_string, scan_value, skip_ws
+from server.engine.jsonscan import JsonError, Member, iter_members, parse_members, scan_value, skip_ws
 from server.engine.source import SourceText, Span
 
 _TURNS_KEY = re.compile(r'"turns"\s*:\s*\[')
@@ -168,43 +168,23 @@ class _Walker:
         )
 
     def walk_top(self, start: int) -> int:
-        text = self.text
-        index = skip_ws(text, start + 1)
-        if index < len(text) and text[index] == "}":
-            return index + 1
+        """Walk the top-level object; its `turns` array is walked turn by turn."""
+        walker = iter_members(self.text, start, {"turns": self.turns_value})
         while True:
-            key_start = index
-            key, index = scan_string(text, index)
-            key_span = Span(key_start, index)
-            index = skip_ws(text, index)
-            if index >= len(text) or text[index] != ":":
-                raise JsonError(index, "Expecting ':' delimiter")
-            index = skip_ws(text, index + 1)
-            value_start = index
-            if key == "turns" and index < len(text) and text[index] == "[":
-                self.turns_seen = True
-                index = self.walk_turns(index)
-                value: Any = None
-            else:
-                value, index = scan_value(text, index)
-                if key == "turns":
-                    self.turns_seen = True
-                    self.fixture.problems.append(
-                        _problem(
-                            self.fixture,
-                            codes.MALFORMED_FIXTURE,
-                            Span(value_start, index),
-                            f"'turns' is {_json_kind(value)}, not an array",
-                        )
-                    )
-            self.fixture.top[key] = Member(key, key_span, value, Span(value_start, index))
-            index = skip_ws(text, index)
-            if index < len(text) and text[index] == ",":
-                index = skip_ws(text, index + 1)
-                continue
-            if index < len(text) and text[index] == "}":
-                return index + 1
-            raise JsonError(index, "Expecting ',' delimiter or '}'")
+            try:
+                member = next(walker)
+            except StopIteration as stop:
+                return int(stop.value)
+            self.fixture.top[member.key] = member
+
+    def turns_value(self, text: str, index: int) -> tuple[Any, int]:
+        self.turns_seen = True
+        if index < len(text) and text[index] == "[":
+            return None, self.walk_turns(index)
+        value, end = scan_value(text, index)
+        message = f"'turns' is {_json_kind(value)}, not an array"
+        self.fixture.problems.append(_problem(self.fixture, codes.MALFORMED_FIXTURE, Span(index, end), message))
+        return value, end
 
     def walk_turns(self, start: int) -> int:
         """Walk the turns array at `start`; recover inside it on syntax errors."""

@@ -74,11 +74,16 @@ def scan_string(text: str, index: int) -> tuple[str, int]:
         raise JsonError(exc.pos, exc.msg) from None
 
 
-def iter_members(text: str, index: int) -> Generator[Member, None, int]:
+ValueParser = Callable[[str, int], tuple[Any, int]]
+
+
+def iter_members(text: str, index: int, walkers: dict[str, ValueParser] | None = None) -> Generator[Member, None, int]:
     """Walk the object whose `{` is at `index`, yielding located members.
 
-    After the last member the generator returns the offset just past `}` (as
-    the `StopIteration` value); a syntax error raises `JsonError`.
+    `walkers` parse the values of chosen keys themselves (to locate what is
+    inside them); every other value goes to the C scanner. After the last member
+    the generator returns the offset just past `}` (as the `StopIteration`
+    value); a syntax error raises `JsonError`.
     """
     if index >= len(text) or text[index] != "{":
         raise JsonError(index, "Expecting '{'")
@@ -94,7 +99,8 @@ def iter_members(text: str, index: int) -> Generator[Member, None, int]:
             raise JsonError(index, "Expecting ':' delimiter")
         index = skip_ws(text, index + 1)
         value_start = index
-        value, index = scan_value(text, index)
+        parse = walkers.get(key, scan_value) if walkers else scan_value
+        value, index = parse(text, index)
         yield Member(key, key_span, value, Span(value_start, index))
         index = skip_ws(text, index)
         if index < len(text) and text[index] == ",":
