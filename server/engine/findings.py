@@ -79,6 +79,26 @@ VOLATILE_TEXT = _code(
 INVALID_JSON = _code("invalid-json", Severity.ERROR, "The file is not valid JSON (or not UTF-8) at this place.")
 CONFIG_ERROR = _code("config-error", Severity.ERROR, "The Replay Lens configuration is invalid.")
 READ_ERROR = _code("read-error", Severity.ERROR, "The file could not be read.")
+TRACE_ERROR = _code(
+    "trace-error", Severity.ERROR, "Part of a trace could not be read (broken line, corrupt or locked database)."
+)
+MISSING_PAYLOAD = _code("missing-payload", Severity.ERROR, "A trace event refers to a payload file that is missing.")
+UNKNOWN_EVENT = _code("unknown-event", Severity.INFO, "A trace event of a type this version does not know: kept as is.")
+OPAQUE_DATA = _code(
+    "opaque-data", Severity.INFO, "Pickled or encrypted data, shown as opaque: it is never unpickled or decrypted."
+)
+CHAIN_BROKEN = _code("chain-broken", Severity.ERROR, "An audit log's hash chain does not verify: rows were altered.")
+CHAIN_UNVERIFIABLE = _code(
+    "chain-unverifiable", Severity.INFO, "An audit log's hash chain could not be checked (unknown hash layout)."
+)
+REPLAY_MISS = _code("replay-miss", Severity.ERROR, "A replayed call found no fixture turn under the current rules.")
+REPLAY_EXHAUSTED = _code(
+    "replay-exhausted", Severity.ERROR, "A replayed call's key is known but all its turns were already consumed."
+)
+UNUSED_TURN = _code("unused-turn", Severity.WARNING, "A fixture turn that the replayed session never consumed.")
+TOOL_MISMATCH = _code(
+    "tool-mismatch", Severity.WARNING, "A recorded tool call differs from the one the fixture's output requested."
+)
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,6 +13,10 @@ class ChangedOnDiskError(Exception):
     """The file changed since it was read: writing would lose someone's edit."""
 
 
+class AlreadyExistsError(Exception):
+    """The file to create is already there: creating it would overwrite it."""
+
+
 def content_hash(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
@@ -39,6 +43,35 @@ def atomic_write(path: Path, data: bytes, expected_hash: str) -> None:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(temp_name)
         raise
+    _fsync_directory(path.parent)
+
+
+def atomic_create(path: Path, data: bytes, mode: int = 0o644) -> None:
+    """Create `path` holding `data`, never replacing an existing file.
+
+    The bytes go to a fsynced temporary file that is hard-linked into place, so
+    the new file appears complete or not at all, and a file created meanwhile by
+    someone else is never overwritten. Where hard links are not supported, an
+    existence check followed by a rename is the fallback.
+    """
+    handle, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(handle, "wb") as temp:
+            temp.write(data)
+            temp.flush()
+            os.fsync(temp.fileno())
+        os.chmod(temp_name, mode)
+        try:
+            os.link(temp_name, path)
+        except FileExistsError:
+            raise AlreadyExistsError(f"{path} already exists; nothing written") from None
+        except OSError:
+            if path.exists():
+                raise AlreadyExistsError(f"{path} already exists; nothing written") from None
+            os.replace(temp_name, path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temp_name)
     _fsync_directory(path.parent)
 
 

@@ -1,0 +1,275 @@
+"""Codex session rollouts (`rollout-<date>-<uuid>.jsonl`, `.jsonl.zst` once archived) as sessions.
+
+A rollout logs the conversation, not the calls: `response_item` lines are the
+history items, in order. A model call is a run of consecutive model-produced
+items (assistant text, reasoning, tool calls); its input is the history before
+the run, and the `token_count` event that follows it gives its tokens. Tool
+calls join their results on `call_id`. The file is streamed; paging keeps only
+the items since the previous call.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from server.engine import findings as codes
+from server.engine.sessions import responses
+from server.engine.sessions.lines import Line, iter_lines
+from server.engine.sessions.model import (
+    Session,
+    SessionInfo,
+    SourceRef,
+    Step,
+    StepKind,
+    finding,
+    iso_time,
+    message,
+    message_parts,
+)
+
+KIND = "codex-rollout"
+_LINE_TYPES = frozenset({"session_meta", "response_item", "event_msg", "turn_context", "compacted"})
+_INPUT_ITEMS = frozenset({"message", "function_call_output", "custom_tool_call_output", "local_shell_call_output"})
+_IGNORED_ITEMS = frozenset({"ghost_snapshot", "compaction", "compaction_summary", "other"})
+_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+
+
+def sniff(path: Path, head: bytes) -> bool:
+    name = path.name
+    if not name.endswith((".jsonl", ".jsonl.zst")):
+        return False
+    if name.startswith("rollout-"):
+        return True
+    return b'"session_meta"' in head.split(b"\n", 1)[0]
+
+
+def list_sessions(path: Path, problems: list[Any]) -> list[SessionInfo]:
+    fallback = _UUID.search(path.name)
+    session_id = fallback.group(0) if fallback else path.name.split(".jsonl")[0]
+    started = None
+    title = path.name
+    for line in iter_lines(path, problems):
+        record, _ = line.parse()
+        meta = record.get("payload") if isinstance(record, dict) and record.get("type") == "session_meta" else None
+        if isinstance(meta, dict):
+            session_id = str(meta.get("id") or session_id)
+            started = iso_time(meta.get("timestamp")) or iso_time(record.get("timestamp"))
+            version = meta.get("cli_version")
+            title = f"Codex {version} session in {meta.get('cwd')}" if version else title
+        break
+    return [SessionInfo(KIND, path, session_id, title=title, started_at=started)]
+
+
+@dataclass
+class _Run:
+    """The model-produced items of one call, as they arrive."""
+
+    items: list[dict[str, Any]] = field(default_factory=list)
+    first: SourceRef | None = None
+    ended_at: str | None = None
+
+
+class _Reader:
+    def __init__(self, info: SessionInfo, sink: Session, *, full_inputs: bool) -> None:
+        self.info = info
+        self.sink = sink
+        self.full_inputs = full_inputs
+        self.history: list[dict[str, Any]] = []  # converted messages (whole history, or since the last call)
+        self.omitted = 0
+        self.model: str | None = None
+        self.names: dict[str, str] = {}
+        self.run: _Run | None = None
+        self.last_input_at: str | None = None
+        self.queue: deque[tuple[Step, bool]] = deque()
+        self.open: dict[str, Step] = {}
+        self.awaiting_tokens: Step | None = None
+        self.emitted = 0
+
+    def _done(self, step: Step, done: bool) -> bool:
+        """A tool call is done once its result arrived; anything else when marked."""
+        return step.call_id not in self.open if step.kind is StepKind.TOOL else done
+
+    def ready(self, *, flush: bool = False) -> Iterator[Step]:
+        while self.queue and (flush or self._done(*self.queue[0])):
+            step, _ = self.queue.popleft()
+            if step.kind is StepKind.TOOL and step.call_id in self.open:
+                del self.open[step.call_id]
+                step.status = "incomplete"
+                step.problem = "no output for this call: the session stops before its result"
+            step.index = self.emitted
+            self.emitted += 1
+            yield step
+
+    def line(self, line: Line, record: Any) -> None:
+        kind = record.get("type") if isinstance(record, dict) else None
+        payload = record.get("payload") if isinstance(record, dict) else None
+        when = iso_time(record.get("timestamp")) if isinstance(record, dict) else None
+        if kind not in _LINE_TYPES or not isinstance(payload, dict):
+            why = f"unknown line type {kind!r}: kept as is" if isinstance(kind, str) else "not a rollout line"
+            code = codes.UNKNOWN_EVENT if isinstance(kind, str) else codes.TRACE_ERROR
+            self.sink.findings.append(finding(code, self.info.path, line.ref, why))
+            self.opaque(Step(0, StepKind.OPAQUE, name=str(kind), source=line.ref, problem=why, data=record))
+            return
+        if kind == "event_msg" and payload.get("type") == "token_count":
+            self._tokens(payload)
+            return
+        self._settle()
+        if kind == "session_meta":
+            self._meta(payload)
+        elif kind == "turn_context":
+            self._close_run()
+            model = payload.get("model")
+            self.model = model if isinstance(model, str) else self.model
+        elif kind == "compacted":
+            self._close_run()
+            self._compacted(line, payload, when)
+        elif kind == "response_item":
+            self._item(line, payload, when)
+
+    def _meta(self, payload: dict[str, Any]) -> None:
+        instructions = payload.get("instructions") or payload.get("base_instructions")
+        if isinstance(instructions, dict):
+            instructions = instructions.get("text")
+        if isinstance(instructions, str) and instructions and not self.history:
+            self.history.append(message("system", instructions))
+
+    def _item(self, line: Line, item: dict[str, Any], when: str | None) -> None:
+        kind = item.get("type")
+        if responses.is_model_output(item):
+            if self.run is None:
+                self.run = _Run(first=line.ref)
+            self.run.items.append(item)
+            self.run.ended_at = when
+            if kind in ("function_call", "custom_tool_call", "local_shell_call"):
+                call = responses.tool_call(item)
+                self.names[call["id"] or ""] = call["name"]
+            return
+        self._close_run()
+        if kind in _INPUT_ITEMS:
+            converted = responses.to_messages([item])
+            for entry in converted:
+                call_kind, data = message_parts(entry)
+                if call_kind == "tool":
+                    data["name"] = self.names.get(str(data.get("tool_call_id")))
+                    self._tool_result(item, data, when)
+            self.history.extend(converted)
+            self.last_input_at = when
+        elif kind not in _IGNORED_ITEMS:
+            why = f"unknown response item type {kind!r}: kept as is"
+            self.sink.findings.append(finding(codes.UNKNOWN_EVENT, self.info.path, line.ref, why))
+            self.opaque(Step(0, StepKind.OPAQUE, name=str(kind), source=line.ref, problem=why, data=item))
+
+    def _tool_result(self, item: dict[str, Any], data: dict[str, Any], when: str | None) -> None:
+        step = self.open.get(str(item.get("call_id")))
+        if step is None:
+            return
+        del self.open[str(item.get("call_id"))]
+        step.result, step.ended_at = data.get("content"), when
+        step.status = "completed"
+
+    def _close_run(self) -> None:
+        """End the current model call: queue it, then the tool calls it made."""
+        self._settle()
+        run, self.run = self.run, None
+        if run is None:
+            return
+        output = responses.output_message(run.items, model=self.model)
+        step = Step(
+            0,
+            StepKind.MODEL,
+            model=self.model,
+            input=list(self.history),
+            input_omitted=self.omitted,
+            output=output,
+            started_at=self.last_input_at,
+            ended_at=run.ended_at,
+            source=run.first,
+        )
+        self.queue.append((step, False))
+        self.awaiting_tokens = step
+        _, data = message_parts(output)
+        for call in data["tool_calls"]:
+            tool = Step(
+                0,
+                StepKind.TOOL,
+                name=call["name"],
+                arguments=call["args"],
+                call_id=call["id"],
+                started_at=run.ended_at,
+                source=run.first,
+            )
+            if call["id"]:
+                self.open[call["id"]] = tool
+            self.queue.append((tool, False))
+        self.history.append(output)
+        if not self.full_inputs:
+            self.omitted += len(self.history)
+            self.history = []
+
+    def _tokens(self, payload: dict[str, Any]) -> None:
+        info = payload.get("info")
+        usage = info.get("last_token_usage") if isinstance(info, dict) else None
+        self._close_run()
+        step = self.awaiting_tokens
+        if step is not None:
+            step.tokens = responses.tokens_of(usage)
+            _, data = message_parts(step.output)
+            if step.tokens is not None and isinstance(data, dict):
+                data["usage_metadata"] = {
+                    "input_tokens": step.tokens.input or 0,
+                    "output_tokens": step.tokens.output or 0,
+                    "total_tokens": step.tokens.total or 0,
+                }
+        self._settle()
+
+    def _settle(self) -> None:
+        """The model call awaiting its token count is done once any other line arrives."""
+        step, self.awaiting_tokens = self.awaiting_tokens, None
+        if step is None:
+            return
+        for position, (queued, _) in enumerate(self.queue):
+            if queued is step:
+                self.queue[position] = (step, True)
+                break
+
+    def _compacted(self, line: Line, payload: dict[str, Any], when: str | None) -> None:
+        replacement = payload.get("replacement_history")
+        summary = payload.get("message")
+        self.opaque(
+            Step(0, StepKind.OPAQUE, name="compacted", source=line.ref, started_at=when, data={"message": summary})
+        )
+        if isinstance(replacement, list):
+            replaced = responses.to_messages(replacement)
+        else:
+            replaced = [message("human", summary if isinstance(summary, str) else "")]
+        if self.full_inputs:
+            self.history = replaced
+        else:
+            self.history, self.omitted = [], self.omitted + len(self.history)
+
+    def opaque(self, step: Step) -> None:
+        self._close_run()
+        self.queue.append((step, True))
+
+    def finish(self) -> None:
+        self._close_run()
+        self._settle()
+
+
+def iter_steps(info: SessionInfo, sink: Session, *, full_inputs: bool = True) -> Iterator[Step]:
+    reader = _Reader(info, sink, full_inputs=full_inputs)
+    for line in iter_lines(info.path, sink.findings):
+        record, error = line.parse()
+        if error is not None:
+            sink.findings.append(finding(codes.TRACE_ERROR, info.path, line.ref, error))
+            reader.opaque(Step(0, StepKind.OPAQUE, name="broken line", source=line.ref, problem=error))
+        else:
+            reader.line(line, record)
+        yield from reader.ready()
+    reader.finish()
+    yield from reader.ready(flush=True)

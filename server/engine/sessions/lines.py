@@ -1,0 +1,130 @@
+"""Stream a JSONL file line by line, with each line's exact place.
+
+Line-based traces can be far larger than an editor will open, so they are never
+read whole: each line is decoded and parsed on its own, and its range (in
+UTF-16 code units, as LSP clients count) is computed from the line alone.
+`.zst` files are decompressed as a stream, frame by frame.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import zstandard
+
+from server.engine import findings as codes
+from server.engine.findings import Finding
+from server.engine.sessions.model import SourceRef, finding
+from server.engine.source import Position, Range, Span
+
+_BOM = "\ufeff"
+
+
+@dataclass(frozen=True, slots=True)
+class Line:
+    """One non-empty line: 0-based number, text without its break, and place."""
+
+    number: int
+    text: str
+    ref: SourceRef
+    complete: bool
+
+    def parse(self) -> tuple[Any, str | None]:
+        """(value, None), or (None, why) when the line is not one JSON value."""
+        try:
+            return json.loads(self.text), None
+        except RecursionError:
+            return None, "JSON nested too deeply to read"
+        except ValueError as exc:
+            if not self.complete:
+                return None, f"truncated last line ({len(self.text)} characters): the file stopped mid-write"
+            return None, f"invalid JSON: {exc}"
+
+
+def utf16_length(text: str) -> int:
+    if text.isascii():
+        return len(text)
+    return len(text) + sum(1 for char in text if ord(char) > 0xFFFF)
+
+
+_CHUNK = 1 << 16
+
+
+def _chunks(path: Path, problems: list[Finding]) -> Iterator[bytes]:
+    """The file's bytes in chunks, decompressed frame by frame when the name ends in `.zst`.
+
+    A `.zst` file cut short decompresses silently to a prefix, so the frame's
+    end is checked explicitly and a cut is reported.
+    """
+    with path.open("rb") as raw:
+        if not path.name.endswith(".zst"):
+            while chunk := raw.read(_CHUNK):
+                yield chunk
+            return
+        decompressor = zstandard.ZstdDecompressor()
+        frame = decompressor.decompressobj()
+        in_frame = False
+        while chunk := raw.read(_CHUNK):
+            while chunk:
+                in_frame = True
+                yield frame.decompress(chunk)
+                if not frame.eof:
+                    break
+                chunk, frame, in_frame = frame.unused_data, decompressor.decompressobj(), False
+        if in_frame:
+            problems.append(
+                finding(codes.TRACE_ERROR, path, None, "compressed file is cut short: its last frame is incomplete")
+            )
+
+
+def iter_lines(path: Path, problems: list[Finding]) -> Iterator[Line]:
+    """Every non-empty line of `path`; unreadable bytes become findings, never exceptions."""
+    offset = 0
+    number = 0
+    pending = b""
+    try:
+        for chunk in _chunks(path, problems):
+            pending += chunk
+            *whole, pending = pending.split(b"\n")
+            for raw in whole:
+                line, width = _line(path, number, offset, raw, complete=True, problems=problems)
+                offset += width + 1
+                number += 1
+                if line is not None:
+                    yield line
+        if pending:
+            line, _ = _line(path, number, offset, pending, complete=False, problems=problems)
+            if line is not None:
+                yield line
+    except OSError as exc:
+        problems.append(finding(codes.READ_ERROR, path, None, f"cannot read: {exc.strerror or exc}"))
+    except zstandard.ZstdError as exc:
+        problems.append(
+            finding(codes.TRACE_ERROR, path, None, f"compressed data is damaged after line {number}: {exc}")
+        )
+
+
+def _line(
+    path: Path, number: int, offset: int, raw: bytes, *, complete: bool, problems: list[Finding]
+) -> tuple[Line | None, int]:
+    """The line (None when blank) and its width in characters before the line break."""
+    decoded = raw.decode("utf-8", errors="replace")
+    if number == 0 and decoded.startswith(_BOM):
+        decoded = decoded[1:]
+    text = decoded.rstrip("\r")
+    ref = _ref(path, number, offset, text)
+    if "\ufffd" in text and b"\xef\xbf\xbd" not in raw:
+        problems.append(finding(codes.TRACE_ERROR, path, ref, "invalid UTF-8 on this line (read with replacements)"))
+    return (Line(number, text, ref, complete) if text.strip() else None), len(decoded)
+
+
+def _ref(path: Path, number: int, offset: int, text: str) -> SourceRef:
+    return SourceRef(
+        path,
+        Range(Position(number, 0), Position(number, utf16_length(text))),
+        Span(offset, offset + len(text)),
+    )

@@ -1,0 +1,308 @@
+"""The session model: what every trace format is read into.
+
+A session is an ordered list of steps. Model calls carry their input messages
+and output as LangChain `messages_to_dict` entries, whatever the source format,
+so one normalizer keys them all; tool calls carry a name, arguments and result.
+Anything a reader cannot interpret (an unknown event, a pickled blob, a broken
+line) is still a step, marked `opaque` and explained by `problem`, so the user
+sees where it was and nothing is silently dropped.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from server.engine.findings import Code, Finding, Severity
+from server.engine.source import Position, Range, Span
+
+
+class StepKind(StrEnum):
+    MODEL = "model"
+    TOOL = "tool"
+    OPAQUE = "opaque"
+
+
+@dataclass(frozen=True, slots=True)
+class Tokens:
+    input: int | None = None
+    output: int | None = None
+    total: int | None = None
+
+    def to_json(self) -> dict[str, int | None]:
+        return {"input": self.input, "output": self.output, "total": self.total}
+
+
+@dataclass(frozen=True, slots=True)
+class SourceRef:
+    """Where a step comes from: a file and, when the file is text, its exact range."""
+
+    path: Path
+    range: Range | None = None
+    span: Span | None = None
+    label: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "path": str(self.path),
+            "range": self.range.to_json() if self.range else None,
+            "label": self.label or None,
+        }
+
+    def describe(self) -> str:
+        """`file:line` (1-based) or `file (label)`, for terminal output."""
+        if self.range is not None:
+            return f"{self.path.name}:{self.range.start.line + 1}"
+        return f"{self.path.name} ({self.label})" if self.label else self.path.name
+
+
+@dataclass(slots=True)
+class Step:
+    """One step of a session, in call order."""
+
+    index: int
+    kind: StepKind
+    name: str = ""
+    caller: str | None = None
+    model: str | None = None
+    input: list[Any] | None = None
+    input_omitted: int = 0
+    output: Any = None
+    arguments: Any = None
+    result: Any = None
+    status: str | None = None
+    call_id: str | None = None
+    tokens: Tokens | None = None
+    started_at: str | None = None
+    ended_at: str | None = None
+    recorded_keys: dict[str, str] = field(default_factory=dict)
+    source: SourceRef | None = None
+    problem: str | None = None
+    data: Any = None
+
+    @property
+    def duration_ms(self) -> int | None:
+        start, end = parse_time(self.started_at), parse_time(self.ended_at)
+        if start is None or end is None:
+            return None
+        return round((end - start).total_seconds() * 1000)
+
+    def to_json(self) -> dict[str, Any]:
+        """Every field a client shows; empty fields are left out to keep pages small."""
+        document: dict[str, Any] = {"index": self.index, "kind": self.kind.value}
+        optional: dict[str, Any] = {
+            "name": self.name or None,
+            "caller": self.caller,
+            "model": self.model,
+            "status": self.status,
+            "call_id": self.call_id,
+            "tokens": self.tokens.to_json() if self.tokens else None,
+            "started_at": self.started_at,
+            "ended_at": self.ended_at,
+            "duration_ms": self.duration_ms,
+            "input": self.input,
+            "input_omitted": self.input_omitted or None,
+            "output": self.output,
+            "arguments": self.arguments,
+            "result": self.result,
+            "recorded_keys": self.recorded_keys or None,
+            "problem": self.problem,
+            "data": self.data,
+            "source": self.source.to_json() if self.source else None,
+        }
+        document.update({key: value for key, value in optional.items() if value is not None})
+        return document
+
+
+@dataclass(frozen=True, slots=True)
+class SessionInfo:
+    """A session found on disk: enough to list it and to open it again.
+
+    `id` is the producer's own id (thread, session, rollout id) when there is
+    one, else derived from the file name, so it is stable across runs.
+    """
+
+    kind: str
+    path: Path
+    id: str
+    title: str = ""
+    started_at: str | None = None
+
+    @property
+    def key(self) -> str:
+        """One string that names the session across files: `path#id`."""
+        return f"{self.path}#{self.id}"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "path": str(self.path),
+            "id": self.id,
+            "key": self.key,
+            "title": self.title,
+            "started_at": self.started_at,
+        }
+
+
+@dataclass(slots=True)
+class Session:
+    """A session read whole: its steps in order and what went wrong reading it."""
+
+    info: SessionInfo
+    steps: list[Step] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+    facts: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def model_calls(self) -> list[Step]:
+        return [step for step in self.steps if step.kind is StepKind.MODEL]
+
+
+@dataclass(slots=True)
+class StepPage:
+    """One page of a session's steps (pages are 1-based)."""
+
+    info: SessionInfo
+    page: int
+    page_size: int
+    total: int
+    steps: list[Step]
+    findings: list[Finding]
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.page_size))
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "session": self.info.to_json(),
+            "page": self.page,
+            "page_size": self.page_size,
+            "pages": self.pages,
+            "total": self.total,
+            "steps": [step.to_json() for step in self.steps],
+            "findings": [finding.to_json() for finding in self.findings],
+        }
+
+
+def finding(
+    code: Code,
+    path: Path,
+    ref: SourceRef | None,
+    message: str,
+    data: dict[str, Any] | None = None,
+    severity: Severity | None = None,
+) -> Finding:
+    """A finding at a step's place (the file's start when the source is not text)."""
+    origin = Range(Position(0, 0), Position(0, 0))
+    return Finding(
+        code=code,
+        path=path,
+        range=ref.range if ref is not None and ref.range is not None else origin,
+        span=ref.span if ref is not None and ref.span is not None else Span(0, 0),
+        message=message,
+        severity=severity if severity is not None else code.severity,
+        data=data or {},
+    )
+
+
+def parse_time(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def iso_time(value: Any) -> str | None:
+    """An ISO 8601 UTC time from what producers write: ISO text or Unix seconds/milliseconds."""
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, int | float):
+        seconds = value / 1000 if abs(value) > 1e11 else value
+        try:
+            moment = datetime.fromtimestamp(seconds, tz=UTC)
+        except (OverflowError, OSError, ValueError):
+            return None
+        return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    if isinstance(value, str):
+        parsed = parse_time(value)
+        return value if parsed is not None else None
+    return None
+
+
+def ai_message(
+    content: Any,
+    tool_calls: list[dict[str, Any]] | None = None,
+    *,
+    message_id: str | None = None,
+    model: str | None = None,
+    tokens: Tokens | None = None,
+    extra: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """A LangChain `messages_to_dict` AI message: the output shape a fixture turn holds."""
+    usage = None
+    if tokens is not None and (tokens.input is not None or tokens.output is not None):
+        usage = {
+            "input_tokens": tokens.input or 0,
+            "output_tokens": tokens.output or 0,
+            "total_tokens": tokens.total if tokens.total is not None else (tokens.input or 0) + (tokens.output or 0),
+        }
+    return {
+        "type": "ai",
+        "data": {
+            "content": content,
+            "additional_kwargs": extra or {},
+            "response_metadata": {"model_name": model} if model else {},
+            "type": "ai",
+            "name": None,
+            "id": message_id,
+            "tool_calls": tool_calls or [],
+            "invalid_tool_calls": [],
+            "usage_metadata": usage,
+        },
+    }
+
+
+def message(kind: str, content: Any, **data: Any) -> dict[str, Any]:
+    """A LangChain `messages_to_dict` entry of any type (human, system, tool, ...)."""
+    body: dict[str, Any] = {"content": content, "additional_kwargs": {}, "response_metadata": {}, "type": kind}
+    body.update(data)
+    return {"type": kind, "data": body}
+
+
+def message_parts(entry: Any) -> tuple[str | None, dict[str, Any]]:
+    """(type, data) of a `messages_to_dict` entry or a flat message dict; (None, {}) otherwise."""
+    if not isinstance(entry, dict):
+        return None, {}
+    data = entry.get("data")
+    if isinstance(data, dict):
+        kind = entry.get("type", data.get("type"))
+        return (kind if isinstance(kind, str) else None), data
+    kind = entry.get("type")
+    return (kind if isinstance(kind, str) else None), entry
+
+
+def tokens_from_usage(usage: Any) -> Tokens | None:
+    """Tokens from a LangChain `usage_metadata` or an OpenAI-style usage object."""
+    if not isinstance(usage, dict):
+        return None
+
+    def number(*names: str) -> int | None:
+        for name in names:
+            value = usage.get(name)
+            if isinstance(value, int) and not isinstance(value, bool):
+                return value
+        return None
+
+    tokens = Tokens(
+        number("input_tokens", "prompt_tokens"),
+        number("output_tokens", "completion_tokens"),
+        number("total_tokens"),
+    )
+    return tokens if tokens != Tokens() else None

@@ -1,0 +1,100 @@
+"""Recordings (SPEC §5) as sessions: one model call per JSONL line, tool calls derived.
+
+A recording stores raw inputs, so the tool results a call saw are in its input
+as `tool` messages; the first time a result appears it becomes a tool step just
+before that call. The file is streamed: a recording of any size pages in
+constant memory, and a truncated last line is a marked step.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from itertools import count
+from pathlib import Path
+from typing import Any
+
+from server.engine import findings as codes
+from server.engine.normalize import HEX64
+from server.engine.sessions.lines import iter_lines
+from server.engine.sessions.messages import output_facts, tool_call_index, tool_results, tool_step
+from server.engine.sessions.model import Session, SessionInfo, Step, StepKind, finding, iso_time, tokens_from_usage
+
+KIND = "recording"
+
+
+def sniff(path: Path, head: bytes) -> bool:
+    first = head.split(b"\n", 1)[0]
+    return (
+        path.name.endswith(".jsonl")
+        and b'"input"' in first
+        and b'"output"' in first
+        and (b'"input_hash"' in first or b'"conversation_hash"' in first)
+    )
+
+
+def list_sessions(path: Path, problems: list[Any]) -> list[SessionInfo]:
+    """One session per file, named by the `session` key of its first call when there is one."""
+    session_id = path.name.removesuffix(".jsonl")
+    started = None
+    for line in iter_lines(path, problems):
+        record, _ = line.parse()
+        if isinstance(record, dict):
+            named = record.get("session")
+            if isinstance(named, str) and named:
+                session_id = named
+            started = iso_time(record.get("ts"))
+        break
+    return [SessionInfo(KIND, path, session_id, title=path.name, started_at=started)]
+
+
+def iter_steps(info: SessionInfo, sink: Session, *, full_inputs: bool = True) -> Iterator[Step]:
+    """Steps in call order; `full_inputs` is moot here since every line holds its whole input."""
+    del full_inputs
+    index = count()
+    seen_results: set[str] = set()
+    for line in iter_lines(info.path, sink.findings):
+        record, error = line.parse()
+        if error is not None:
+            sink.findings.append(finding(codes.INVALID_JSON, info.path, line.ref, error))
+            yield Step(next(index), StepKind.OPAQUE, name="broken line", source=line.ref, problem=error)
+            continue
+        shape = _shape_problem(record)
+        if shape is not None:
+            sink.findings.append(finding(codes.MALFORMED_RECORDING, info.path, line.ref, shape))
+            yield Step(next(index), StepKind.OPAQUE, name="malformed call", source=line.ref, problem=shape, data=record)
+            continue
+        inputs: list[Any] = record["input"]
+        results = tool_results(inputs, seen_results)
+        if results:
+            calls = tool_call_index(inputs)
+            for call_id, data in results:
+                yield tool_step(next(index), call_id, data, calls, line.ref)
+        model, tokens = output_facts(record["output"])
+        caller = record.get("caller")
+        yield Step(
+            next(index),
+            StepKind.MODEL,
+            caller=caller if isinstance(caller, str) else None,
+            model=record["model"] if isinstance(record.get("model"), str) else model,
+            input=inputs,
+            output=record["output"],
+            tokens=tokens_from_usage(record.get("usage")) or tokens,
+            started_at=iso_time(record.get("ts")),
+            recorded_keys={
+                name: record[name]
+                for name in ("input_hash", "conversation_hash")
+                if isinstance(record.get(name), str) and HEX64.fullmatch(record[name])
+            },
+            source=line.ref,
+        )
+
+
+def _shape_problem(record: Any) -> str | None:
+    if not isinstance(record, dict):
+        return f"a recording line is a JSON object, not {type(record).__name__}"
+    missing = [key for key in ("input", "output") if key not in record]
+    if missing:
+        return f"recorded call has no {' or '.join(repr(k) for k in missing)}"
+    if not isinstance(record["input"], list):
+        return "recorded 'input' is not a list of messages"
+    return None
