@@ -1,0 +1,42 @@
+// Bundles the extension (dist/extension.js) or, with --tests, the unit tests (out-test/*.test.js)
+// with the `vscode` module replaced by test/mock/vscode.ts, so they run under `node --test`
+// without a VS Code download.
+import * as esbuild from 'esbuild';
+import { readdirSync, rmSync } from 'node:fs';
+
+const tests = process.argv.includes('--tests');
+const watch = process.argv.includes('--watch');
+
+const common = {
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  format: 'cjs',
+  sourcemap: true,
+  logLevel: 'warning',
+};
+
+if (tests) {
+  rmSync('out-test', { recursive: true, force: true });
+  await esbuild.build({
+    ...common,
+    entryPoints: readdirSync('test').filter((f) => f.endsWith('.test.ts')).map((f) => `test/${f}`),
+    outdir: 'out-test',
+    alias: { vscode: './test/mock/vscode.ts' },
+  });
+} else {
+  const options = {
+    ...common,
+    entryPoints: ['src/extension.ts'],
+    outfile: 'dist/extension.js',
+    external: ['vscode'],
+    minify: !watch,
+    sourcemap: watch ? 'inline' : false,
+  };
+  if (watch) {
+    const ctx = await esbuild.context(options);
+    await ctx.watch();
+  } else {
+    await esbuild.build(options);
+  }
+}
