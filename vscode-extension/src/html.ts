@@ -1,0 +1,500 @@
+// HTML of the replay report and of a session's steps, rendered in the extension (pure functions,
+// unit tested) and shown in a webview with a strict content security policy: no remote content,
+// one nonce'd script and one nonce'd style sheet, no inline style attributes, theme colors only.
+import { elide, normalizeDiff, changeCounts, Segment } from './diff';
+import type { NearestTurn, Range, ReplayReport, ReplayStep, SessionInfo, SessionStep, StepsResult, Tokens } from './protocol';
+
+export function escapeHtml(value: unknown): string {
+  return String(value ?? '')
+    .replace(/&/g, '&amp;')
+    .replace(/</g, '&lt;')
+    .replace(/>/g, '&gt;')
+    .replace(/"/g, '&quot;')
+    .replace(/'/g, '&#39;');
+}
+
+export interface RenderContext {
+  nonce: string;
+  cspSource: string;
+  /** A short label for a file URI (workspace-relative path). */
+  label: (uri: string) => string;
+}
+
+export function csp(ctx: Pick<RenderContext, 'nonce' | 'cspSource'>): string {
+  return [
+    "default-src 'none'",
+    `img-src ${ctx.cspSource} data:`,
+    `font-src ${ctx.cspSource}`,
+    `style-src 'nonce-${ctx.nonce}'`,
+    `script-src 'nonce-${ctx.nonce}'`,
+  ].join('; ');
+}
+
+export function formatNumber(n: number): string {
+  return Math.round(n).toString().replace(/\B(?=(\d{3})+(?!\d))/g, ',');
+}
+
+export function formatDuration(ms: number | null | undefined): string {
+  if (ms === null || ms === undefined || !Number.isFinite(ms)) {
+    return '';
+  }
+  if (ms < 1000) {
+    return `${Math.round(ms)} ms`;
+  }
+  if (ms < 60_000) {
+    return `${(ms / 1000).toFixed(ms < 10_000 ? 2 : 1)} s`;
+  }
+  const minutes = Math.floor(ms / 60_000);
+  const seconds = Math.round((ms % 60_000) / 1000);
+  return `${minutes} min ${seconds} s`;
+}
+
+export function formatTokens(tokens: Tokens | null | undefined): string {
+  if (tokens === null || tokens === undefined) {
+    return '';
+  }
+  if (typeof tokens === 'number') {
+    return Number.isFinite(tokens) ? `${formatNumber(tokens)} tok` : '';
+  }
+  if (typeof tokens === 'object') {
+    const t = tokens as Record<string, unknown>;
+    const input = t.input ?? t.input_tokens ?? t.prompt ?? t.prompt_tokens;
+    const output = t.output ?? t.output_tokens ?? t.completion ?? t.completion_tokens;
+    const total = t.total ?? t.total_tokens;
+    const parts: string[] = [];
+    if (typeof input === 'number') parts.push(`${formatNumber(input)} in`);
+    if (typeof output === 'number') parts.push(`${formatNumber(output)} out`);
+    if (parts.length === 0 && typeof total === 'number') parts.push(`${formatNumber(total)} tok`);
+    return parts.join(' · ');
+  }
+  return '';
+}
+
+const STATUS_LABELS: Record<string, string> = {
+  hit: 'hit',
+  'legacy-hit': 'legacy hit',
+  miss: 'miss',
+  exhausted: 'already consumed',
+  tool: 'tool',
+  ok: 'ok',
+  error: 'error',
+  failed: 'failed',
+  cancelled: 'cancelled',
+};
+
+export function statusClass(status: string | null | undefined): string {
+  switch (status) {
+    case 'hit':
+    case 'ok':
+    case 'completed':
+    case 'success':
+      return 'ok';
+    case 'legacy-hit':
+    case 'cancelled':
+      return 'warn';
+    case 'miss':
+    case 'exhausted':
+    case 'error':
+    case 'failed':
+      return 'bad';
+    default:
+      return 'neutral';
+  }
+}
+
+function badge(status: string | null | undefined): string {
+  if (!status) {
+    return '';
+  }
+  const label = STATUS_LABELS[status] ?? status;
+  return `<span class="badge ${statusClass(status)}">${escapeHtml(label)}</span>`;
+}
+
+interface OpenTarget {
+  uri?: string;
+  range?: Range;
+  turn?: number | null;
+}
+
+function openAttrs(target: OpenTarget): string {
+  if (!target.uri) {
+    return '';
+  }
+  const attrs = [`data-open="${escapeHtml(target.uri)}"`];
+  if (target.range) {
+    attrs.push(
+      `data-range="${[target.range.start.line, target.range.start.character, target.range.end.line, target.range.end.character].map(Number).join(',')}"`,
+    );
+  }
+  if (typeof target.turn === 'number') {
+    attrs.push(`data-turn="${target.turn}"`);
+  }
+  return attrs.join(' ');
+}
+
+/** Width class of a duration bar (steps of 5%, at least 2% when there is a duration). */
+export function barClass(ms: number | null | undefined, max: number): string {
+  if (!ms || !Number.isFinite(ms) || ms <= 0 || max <= 0) {
+    return 'w0';
+  }
+  const pct = Math.max(5, Math.min(100, Math.round((ms / max) * 20) * 5));
+  return `w${pct}`;
+}
+
+function widthRules(): string {
+  const rules: string[] = ['.bar.w0 { width: 0; }'];
+  for (let p = 5; p <= 100; p += 5) {
+    rules.push(`.bar.w${p} { width: ${p}%; }`);
+  }
+  return rules.join('\n');
+}
+
+const STYLE = `
+:root { color-scheme: light dark; }
+body { font-family: var(--vscode-font-family); font-size: var(--vscode-font-size); color: var(--vscode-foreground); background: var(--vscode-editor-background); padding: 0 20px 40px; line-height: 1.45; }
+h1 { font-size: 1.5em; font-weight: 600; margin: 18px 0 4px; }
+h2 { font-size: 1.15em; font-weight: 600; margin: 26px 0 8px; border-bottom: 1px solid var(--vscode-panel-border, var(--vscode-widget-border, transparent)); padding-bottom: 4px; }
+h3 { font-size: 1em; font-weight: 600; margin: 0 0 6px; }
+.muted { color: var(--vscode-descriptionForeground); }
+code, pre, .mono { font-family: var(--vscode-editor-font-family); font-size: var(--vscode-editor-font-size); }
+button { font: inherit; color: inherit; }
+button.link { background: none; border: none; padding: 0; color: var(--vscode-textLink-foreground); cursor: pointer; text-align: left; }
+button.link:hover { color: var(--vscode-textLink-activeForeground); text-decoration: underline; }
+button.primary { background: var(--vscode-button-background); color: var(--vscode-button-foreground); border: 1px solid var(--vscode-button-border, transparent); padding: 4px 12px; border-radius: 2px; cursor: pointer; }
+button.primary:hover { background: var(--vscode-button-hoverBackground); }
+button.secondary { background: var(--vscode-button-secondaryBackground); color: var(--vscode-button-secondaryForeground); border: 1px solid var(--vscode-button-border, transparent); padding: 4px 12px; border-radius: 2px; cursor: pointer; }
+button.secondary:hover { background: var(--vscode-button-secondaryHoverBackground); }
+button:disabled { opacity: 0.5; cursor: default; }
+:focus-visible { outline: 1px solid var(--vscode-focusBorder); outline-offset: 2px; }
+.header { display: flex; align-items: flex-end; justify-content: space-between; gap: 16px; flex-wrap: wrap; }
+.files { margin: 0; }
+.verdict { font-weight: 600; margin: 14px 0 0; }
+.verdict.ok { color: var(--vscode-testing-iconPassed, var(--vscode-foreground)); }
+.verdict.bad { color: var(--vscode-errorForeground); }
+.cards { display: flex; gap: 10px; flex-wrap: wrap; margin: 12px 0 0; padding: 0; list-style: none; }
+.card { min-width: 96px; padding: 8px 14px; border: 1px solid var(--vscode-widget-border, var(--vscode-panel-border, transparent)); border-radius: 4px; background: var(--vscode-editorWidget-background); }
+.card .n { display: block; font-size: 1.6em; font-weight: 600; }
+.card.ok .n { color: var(--vscode-testing-iconPassed, var(--vscode-foreground)); }
+.card.warn .n { color: var(--vscode-editorWarning-foreground); }
+.card.bad .n { color: var(--vscode-errorForeground); }
+.card.zero .n { color: var(--vscode-descriptionForeground); }
+.divergence { border-left: 3px solid var(--vscode-errorForeground); padding: 6px 12px; background: var(--vscode-inputValidation-errorBackground, var(--vscode-editorWidget-background)); margin: 8px 0; }
+.divergence.none { border-left-color: var(--vscode-testing-iconPassed, var(--vscode-focusBorder)); background: var(--vscode-editorWidget-background); }
+.badge { display: inline-block; min-width: 4.5em; text-align: center; padding: 0 6px; border-radius: 9px; font-size: 0.85em; border: 1px solid currentColor; white-space: nowrap; }
+.badge.ok { color: var(--vscode-testing-iconPassed, var(--vscode-foreground)); }
+.badge.warn { color: var(--vscode-editorWarning-foreground); }
+.badge.bad { color: var(--vscode-errorForeground); font-weight: 600; }
+.badge.neutral { color: var(--vscode-descriptionForeground); }
+ol.timeline { list-style: none; margin: 0; padding: 0; }
+ol.timeline li { margin: 0; }
+.step { display: grid; grid-template-columns: 3.2em 7.5em 3.6em minmax(8em, 1.4fr) minmax(6em, 1fr) 6em 11em; align-items: center; gap: 8px; width: 100%; padding: 4px 8px; background: none; border: none; border-bottom: 1px solid var(--vscode-editorWidget-border, transparent); text-align: left; cursor: pointer; }
+.step:hover { background: var(--vscode-list-hoverBackground); }
+.step:focus-visible { background: var(--vscode-list-focusBackground, var(--vscode-list-hoverBackground)); outline: 1px solid var(--vscode-list-focusOutline, var(--vscode-focusBorder)); outline-offset: -1px; }
+.step.divergent { border-left: 3px solid var(--vscode-errorForeground); }
+.step.noopen { cursor: default; }
+.step .idx { color: var(--vscode-descriptionForeground); text-align: right; font-variant-numeric: tabular-nums; }
+.step .kind { color: var(--vscode-descriptionForeground); font-size: 0.9em; }
+.step .who { overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
+.step .summary { grid-column: 4 / 6; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; color: var(--vscode-descriptionForeground); }
+.step .track { height: 6px; background: var(--vscode-editorWidget-background); border-radius: 3px; overflow: hidden; }
+.bar { height: 100%; background: var(--vscode-charts-blue, var(--vscode-progressBar-background)); }
+.step .dur, .step .tok { font-variant-numeric: tabular-nums; color: var(--vscode-descriptionForeground); white-space: nowrap; }
+.step .tok { text-align: right; }
+.miss { border: 1px solid var(--vscode-widget-border, var(--vscode-panel-border, transparent)); border-radius: 4px; padding: 10px 14px; margin: 0 0 14px; background: var(--vscode-editorWidget-background); }
+.legend { margin: 4px 0 8px; display: flex; gap: 16px; flex-wrap: wrap; }
+pre.diff { white-space: pre-wrap; word-break: break-word; margin: 0; padding: 8px; background: var(--vscode-textCodeBlock-background, var(--vscode-editor-background)); border-radius: 3px; max-height: 28em; overflow: auto; }
+del, .del { background: var(--vscode-diffEditor-removedTextBackground, rgba(255,0,0,.25)); color: var(--vscode-gitDecoration-deletedResourceForeground, inherit); text-decoration: line-through; text-decoration-color: var(--vscode-gitDecoration-deletedResourceForeground, currentColor); }
+ins, .ins { background: var(--vscode-diffEditor-insertedTextBackground, rgba(0,255,0,.2)); color: var(--vscode-gitDecoration-addedResourceForeground, inherit); text-decoration: none; outline: 1px solid var(--vscode-diffEditor-insertedLineBackground, transparent); }
+.elided { color: var(--vscode-descriptionForeground); font-style: italic; }
+ul.turns { list-style: none; padding: 0; display: flex; gap: 10px; flex-wrap: wrap; }
+nav.pager { display: flex; align-items: center; gap: 12px; margin: 12px 0; }
+.sr-only { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); white-space: nowrap; }
+${widthRules()}
+`;
+
+const SCRIPT = `
+(function () {
+  const vscode = acquireVsCodeApi();
+  function rangeOf(el) {
+    const r = el.getAttribute('data-range');
+    if (!r) return undefined;
+    const n = r.split(',').map(Number);
+    return { start: { line: n[0], character: n[1] }, end: { line: n[2], character: n[3] } };
+  }
+  document.addEventListener('click', function (event) {
+    const target = event.target instanceof Element ? event.target.closest('[data-open],[data-page],[data-action],[data-goto]') : null;
+    if (!target || target.disabled) return;
+    if (target.hasAttribute('data-goto')) {
+      const step = document.getElementById(target.getAttribute('data-goto'));
+      if (step) { step.scrollIntoView({ block: 'center' }); step.focus(); }
+      return;
+    }
+    if (target.hasAttribute('data-open')) {
+      const turn = target.getAttribute('data-turn');
+      vscode.postMessage({ type: 'open', uri: target.getAttribute('data-open'), range: rangeOf(target), turn: turn === null ? undefined : Number(turn) });
+      return;
+    }
+    if (target.hasAttribute('data-page')) {
+      vscode.postMessage({ type: 'page', page: Number(target.getAttribute('data-page')) });
+      return;
+    }
+    vscode.postMessage({ type: target.getAttribute('data-action') });
+  });
+  // Up/Down/Home/End move between the steps of the timeline.
+  document.addEventListener('keydown', function (event) {
+    const el = document.activeElement;
+    if (!el || !el.classList || !el.classList.contains('step')) return;
+    const steps = Array.from(document.querySelectorAll('.step'));
+    const i = steps.indexOf(el);
+    let next = -1;
+    if (event.key === 'ArrowDown') next = Math.min(steps.length - 1, i + 1);
+    else if (event.key === 'ArrowUp') next = Math.max(0, i - 1);
+    else if (event.key === 'Home') next = 0;
+    else if (event.key === 'End') next = steps.length - 1;
+    if (next >= 0) { event.preventDefault(); steps[next].focus(); }
+  });
+  const first = document.querySelector('[data-autofocus]');
+  if (first) first.focus();
+})();
+`;
+
+export function page(ctx: RenderContext, title: string, body: string): string {
+  return `<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="UTF-8">
+<meta http-equiv="Content-Security-Policy" content="${escapeHtml(csp(ctx))}">
+<meta name="viewport" content="width=device-width, initial-scale=1.0">
+<title>${escapeHtml(title)}</title>
+<style nonce="${escapeHtml(ctx.nonce)}">${STYLE}</style>
+</head>
+<body>
+${body}
+<script nonce="${escapeHtml(ctx.nonce)}">${SCRIPT}</script>
+</body>
+</html>`;
+}
+
+function plural(n: number, one: string, many = `${one}s`): string {
+  return `${formatNumber(n)} ${n === 1 ? one : many}`;
+}
+
+function card(label: string, n: number | undefined, tone: 'ok' | 'warn' | 'bad'): string {
+  const value = n ?? 0;
+  return `<li class="card ${value === 0 ? 'zero' : tone}"><span class="n">${formatNumber(value)}</span><span class="muted">${escapeHtml(label)}</span></li>`;
+}
+
+export function firstDivergence(report: ReplayReport): number | null {
+  const value = report.first_divergence ?? report.firstDivergence;
+  return typeof value === 'number' ? value : null;
+}
+
+function stepWho(step: { caller?: string; name?: string; model?: string; kind?: string }): string {
+  return step.caller || step.name || step.model || step.kind || '';
+}
+
+function kindLabel(kind: string | undefined): string {
+  if (!kind) return '';
+  return kind === 'model' ? 'model' : kind === 'tool' ? 'tool' : kind;
+}
+
+function stepTarget(step: ReplayStep, report: ReplayReport): OpenTarget {
+  if (step.uri) {
+    return { uri: step.uri, range: step.range, turn: step.turn };
+  }
+  if (typeof step.turn === 'number' && report.fixture?.uri) {
+    return { uri: report.fixture.uri, turn: step.turn };
+  }
+  return {};
+}
+
+function renderSegments(segments: Segment[]): string {
+  return segments
+    .map((s) => {
+      if (s.elided) {
+        return `<span class="elided">… ${formatNumber(s.elided)} unchanged characters …</span>`;
+      }
+      const text = escapeHtml(s.text);
+      if (s.op === 'insert') return `<ins>${text}</ins>`;
+      if (s.op === 'delete') return `<del>${text}</del>`;
+      return text;
+    })
+    .join('');
+}
+
+function renderNearest(step: ReplayStep, report: ReplayReport, ctx: RenderContext): string {
+  const nearest = (step.nearest ?? undefined) as NearestTurn | undefined;
+  const stepId = `step-${step.index}`;
+  const head = `<h3>Step ${step.index}: ${escapeHtml(stepWho(step) || 'call')} ${badge(step.status)}</h3>`;
+  const gotoStep = `<button class="link" data-goto="${stepId}">Show step ${step.index} in the timeline</button>`;
+  if (!nearest) {
+    return `<article class="miss" aria-label="Miss at step ${step.index}">${head}<p class="muted">No recorded turn of the fixture is near this call's input.</p>${gotoStep}</article>`;
+  }
+  const nearestUri = nearest.uri ?? report.fixture?.uri;
+  const turnLabel = typeof nearest.turn === 'number' ? `turn ${nearest.turn}` : 'the nearest turn';
+  const openNearest = nearestUri
+    ? `<button class="link" ${openAttrs({ uri: nearestUri, range: nearest.range, turn: nearest.turn })}>Open recorded ${escapeHtml(turnLabel)} in ${escapeHtml(ctx.label(nearestUri))}</button>`
+    : '';
+  const parts = normalizeDiff(nearest.diff, nearest as Record<string, unknown>);
+  let diffHtml: string;
+  if (parts && parts.length > 0) {
+    const counts = changeCounts(parts);
+    const summary =
+      counts.inserted === 0 && counts.deleted === 0
+        ? 'The normalized inputs are identical: the key differs by caller or by rules.'
+        : `${plural(counts.deleted, 'character')} only in the recorded ${escapeHtml(turnLabel)}, ${plural(counts.inserted, 'character')} only in this call.`;
+    diffHtml = `<p class="legend"><span><del>recorded ${escapeHtml(turnLabel)}</del></span><span><ins>this call</ins></span><span class="muted">${summary}</span></p>
+<pre class="diff" tabindex="0" aria-label="Diff of the normalized inputs: deleted text is only in the recorded turn, inserted text only in this call">${renderSegments(elide(parts))}</pre>`;
+  } else if (nearest.diff !== undefined) {
+    diffHtml = `<pre class="diff" tabindex="0">${escapeHtml(typeof nearest.diff === 'string' ? nearest.diff : JSON.stringify(nearest.diff, null, 2))}</pre>`;
+  } else {
+    diffHtml = '<p class="muted">The server sent no diff for this miss.</p>';
+  }
+  return `<article class="miss" id="miss-${step.index}" aria-label="Miss at step ${step.index}">${head}
+<p>Nearest recorded input: ${escapeHtml(turnLabel)}. ${openNearest} · ${gotoStep}</p>
+${diffHtml}</article>`;
+}
+
+function renderTimelineStep(
+  step: {
+    index: number;
+    status?: string | null;
+    kind?: string;
+    caller?: string;
+    name?: string;
+    model?: string;
+    durationMs?: number | null;
+    tokens?: Tokens | null;
+    summary?: string;
+  },
+  target: OpenTarget,
+  maxDuration: number,
+  ctx: RenderContext,
+  extra: { divergent?: boolean; autofocus?: boolean } = {},
+): string {
+  const open = openAttrs(target);
+  const classes = ['step'];
+  if (extra.divergent) classes.push('divergent');
+  if (!open) classes.push('noopen');
+  const where = target.uri
+    ? `Open ${typeof target.turn === 'number' ? `turn ${target.turn} of ` : ''}${ctx.label(target.uri)}`
+    : 'No file location';
+  const duration = formatDuration(step.durationMs);
+  const tokens = formatTokens(step.tokens);
+  const who = stepWho(step);
+  const summary = step.summary ? `<span class="summary">${escapeHtml(step.summary)}</span>` : '';
+  return `<li><button id="step-${step.index}" class="${classes.join(' ')}" ${open} ${extra.autofocus ? 'data-autofocus' : ''} title="${escapeHtml(where)}" aria-label="Step ${step.index}, ${escapeHtml(kindLabel(step.kind))} ${escapeHtml(who)}, ${escapeHtml(STATUS_LABELS[step.status ?? ''] ?? step.status ?? '')}${duration ? `, ${duration}` : ''}${tokens ? `, ${escapeHtml(tokens)}` : ''}${extra.divergent ? ', first divergence' : ''}. ${escapeHtml(where)}">
+<span class="idx">${step.index}</span><span>${badge(step.status)}</span><span class="kind">${escapeHtml(kindLabel(step.kind))}</span><span class="who mono">${escapeHtml(who)}</span><span class="track"><span class="bar ${barClass(step.durationMs, maxDuration)}"></span></span><span class="dur">${escapeHtml(duration)}</span><span class="tok">${escapeHtml(tokens)}</span>${summary}</button></li>`;
+}
+
+function maxOf(values: Array<number | null | undefined>): number {
+  return values.reduce<number>((m, v) => (typeof v === 'number' && Number.isFinite(v) && v > m ? v : m), 0);
+}
+
+export function renderReport(report: ReplayReport, ctx: RenderContext): string {
+  const steps = Array.isArray(report.steps) ? report.steps : [];
+  const summary = report.summary ?? {};
+  const count = (status: string) => steps.filter((s) => s.status === status).length;
+  const hits = summary.hits ?? count('hit');
+  const legacyHits = summary.legacyHits ?? count('legacy-hit');
+  const misses = summary.misses ?? count('miss');
+  const exhausted = summary.exhausted ?? count('exhausted');
+  const unusedTurns = Array.isArray(report.unused) ? report.unused : [];
+  const unused = summary.unused ?? unusedTurns.length;
+  const divergence = firstDivergence(report);
+  const sessionUri = report.session?.uri;
+  const fixtureUri = report.fixture?.uri;
+  const title = report.session?.title ?? report.session?.id ?? (sessionUri ? ctx.label(sessionUri) : 'session');
+  const failed = misses + exhausted;
+  const verdict =
+    failed > 0
+      ? `<p class="verdict bad" role="status">Replay would fail: ${plural(misses, 'miss', 'misses')}${exhausted ? `, ${plural(exhausted, 'call')} with its turns already consumed` : ''}.</p>`
+      : `<p class="verdict ok" role="status">Replay would pass: every model call finds its turn${legacyHits ? ` (${plural(legacyHits, 'legacy hit')})` : ''}.</p>`;
+
+  const files = [
+    sessionUri ? `Session <button class="link mono" ${openAttrs({ uri: sessionUri })}>${escapeHtml(ctx.label(sessionUri))}</button>${report.session?.kind ? ` <span class="muted">(${escapeHtml(report.session.kind)})</span>` : ''}` : '',
+    fixtureUri ? `against fixture <button class="link mono" ${openAttrs({ uri: fixtureUri })}>${escapeHtml(ctx.label(fixtureUri))}</button>` : '',
+  ]
+    .filter(Boolean)
+    .join(' ');
+
+  let divergenceHtml: string;
+  const divergentStep = divergence === null ? undefined : steps.find((s) => s.index === divergence);
+  if (divergence === null) {
+    divergenceHtml = `<div class="divergence none"><strong>No divergence</strong>: the session replays against the fixture from start to end.</div>`;
+  } else {
+    const s = divergentStep;
+    const target = s ? stepTarget(s, report) : {};
+    divergenceHtml = `<div class="divergence"><strong>First divergence at step ${divergence}</strong>${s ? `: ${escapeHtml(kindLabel(s.kind))} call of <span class="mono">${escapeHtml(stepWho(s))}</span> ${badge(s.status)}` : ''}
+<p><button class="link" data-goto="step-${divergence}">Show it in the timeline</button>${s && s.status === 'miss' ? ` · <button class="link" data-goto="miss-${divergence}">Show its diff</button>` : ''}${target.uri ? ` · <button class="link" ${openAttrs(target)}>Open it in the editor</button>` : ''}</p></div>`;
+  }
+
+  const maxDuration = maxOf(steps.map((s) => s.durationMs));
+  const timeline = steps.length
+    ? `<ol class="timeline" aria-label="Steps of the session">${steps
+        .map((s, i) =>
+          renderTimelineStep(s, stepTarget(s, report), maxDuration, ctx, {
+            divergent: s.index === divergence,
+            autofocus: divergence === null ? i === 0 : s.index === divergence,
+          }),
+        )
+        .join('\n')}</ol>`
+    : '<p class="muted">The session has no steps.</p>';
+
+  const missSteps = steps.filter((s) => s.status === 'miss' || (s.nearest && s.status !== 'hit' && s.status !== 'legacy-hit'));
+  const missesHtml = missSteps.length
+    ? `<h2 id="misses">Misses</h2>${missSteps.map((s) => renderNearest(s, report, ctx)).join('\n')}`
+    : '';
+
+  const unusedHtml = unusedTurns.length
+    ? `<h2>Unused turns</h2><p class="muted">Recorded turns that this replay never consumes.</p><ul class="turns">${unusedTurns
+        .map((t) => `<li><button class="link" ${openAttrs({ uri: fixtureUri, turn: t })}>turn ${escapeHtml(t)}</button></li>`)
+        .join('')}</ul>`
+    : '';
+
+  const body = `<div class="header"><div><h1>Replay report: ${escapeHtml(title)}</h1><p class="files muted">${files}</p></div>
+<div>${sessionUri ? '<button class="primary" data-action="rerun">Replay again</button>' : ''}</div></div>
+${verdict}
+<h2 class="sr-only">Summary</h2>
+<ul class="cards" aria-label="Summary">${card('hits', hits, 'ok')}${card('legacy hits', legacyHits, 'warn')}${card('misses', misses, 'bad')}${card('already consumed', exhausted, 'bad')}${card('unused turns', unused, 'warn')}</ul>
+<h2>First divergence</h2>
+${divergenceHtml}
+<h2>Timeline</h2>
+<p class="muted">${plural(steps.length, 'step')}. Select a step (Enter) to open the fixture or recording at that turn; Up and Down move between steps.</p>
+${timeline}
+${missesHtml}
+${unusedHtml}`;
+  return page(ctx, `Replay report: ${title}`, body);
+}
+
+export function renderSteps(session: Pick<SessionInfo, 'uri' | 'kind' | 'title' | 'id'>, result: StepsResult, ctx: RenderContext, replayable: boolean): string {
+  const pageSize = Math.max(1, result.pageSize || result.steps.length || 1);
+  const pages = Math.max(1, Math.ceil((result.total ?? result.steps.length) / pageSize));
+  const current = Math.min(Math.max(1, result.page || 1), pages);
+  const title = session.title ?? session.id ?? ctx.label(session.uri);
+  const first = (current - 1) * pageSize + 1;
+  const last = Math.min(result.total, first + result.steps.length - 1);
+  const pager = (where: string) =>
+    pages > 1
+      ? `<nav class="pager" aria-label="Pages (${where})"><button class="secondary" data-page="1" ${current === 1 ? 'disabled' : ''} aria-label="First page">« First</button><button class="secondary" data-page="${current - 1}" ${current === 1 ? 'disabled' : ''}>‹ Previous</button><span>Page ${current} of ${pages}</span><button class="secondary" data-page="${current + 1}" ${current === pages ? 'disabled' : ''}>Next ›</button><button class="secondary" data-page="${pages}" ${current === pages ? 'disabled' : ''} aria-label="Last page">Last »</button></nav>`
+      : '';
+  const maxDuration = maxOf(result.steps.map((s) => s.durationMs));
+  const list = result.steps.length
+    ? `<ol class="timeline" aria-label="Steps ${first} to ${last}">${result.steps
+        .map((s: SessionStep, i) =>
+          renderTimelineStep(s, { uri: s.uri ?? session.uri, range: s.range }, maxDuration, ctx, { autofocus: i === 0 }),
+        )
+        .join('\n')}</ol>`
+    : '<p class="muted">No steps on this page.</p>';
+  const body = `<div class="header"><div><h1>${escapeHtml(title)}</h1>
+<p class="files muted"><button class="link mono" ${openAttrs({ uri: session.uri })}>${escapeHtml(ctx.label(session.uri))}</button> · ${escapeHtml(session.kind)} · ${plural(result.total, 'step')}${result.steps.length ? ` · showing ${first}–${last}` : ''}</p></div>
+<div>${replayable ? '<button class="primary" data-action="replay">Replay this session</button>' : ''}</div></div>
+${pager('top')}
+${list}
+${pager('bottom')}`;
+  return page(ctx, title, body);
+}
+
+export function renderMessage(ctx: RenderContext, title: string, message: string): string {
+  return page(ctx, title, `<h1>${escapeHtml(title)}</h1><p>${escapeHtml(message)}</p>`);
+}

@@ -1,0 +1,136 @@
+// The server's contract beyond standard LSP (docs/protocol.md). Fields the server may omit are
+// optional; readers in this extension tolerate extra and missing fields.
+
+export interface Position {
+  line: number;
+  character: number;
+}
+export interface Range {
+  start: Position;
+  end: Position;
+}
+
+export const Commands = {
+  rehash: 'replayLens.rehash',
+  showNormalizedInput: 'replayLens.showNormalizedInput',
+  replaySession: 'replayLens.replaySession',
+} as const;
+
+export const Requests = {
+  sessions: 'replayLens/sessions',
+  steps: 'replayLens/steps',
+} as const;
+
+export const Notifications = {
+  status: 'replayLens/status',
+} as const;
+
+export type SessionKind =
+  | 'recording'
+  | 'fixture'
+  | 'codex-bundle'
+  | 'codex-rollout'
+  | 'cato-audit'
+  | 'langgraph-checkpoints'
+  | string;
+export type SessionStatus = 'ok' | 'stale' | 'error' | 'unknown' | string;
+
+export interface SessionInfo {
+  id: string;
+  uri: string;
+  kind: SessionKind;
+  title?: string;
+  steps?: number;
+  status?: SessionStatus;
+}
+
+export interface SessionsResult {
+  sessions: SessionInfo[];
+}
+
+export type Tokens = number | { input?: number; output?: number; total?: number; [k: string]: unknown };
+
+export interface SessionStep {
+  index: number;
+  kind: 'model' | 'tool' | 'opaque' | string;
+  caller?: string;
+  name?: string;
+  model?: string;
+  tokens?: Tokens | null;
+  startedAt?: string | number | null;
+  durationMs?: number | null;
+  status?: string | null;
+  summary?: string;
+  uri?: string;
+  range?: Range;
+}
+
+export interface StepsParams {
+  uri: string;
+  sessionId?: string;
+  page: number;
+  pageSize: number;
+}
+
+export interface StepsResult {
+  page: number;
+  pageSize: number;
+  total: number;
+  steps: SessionStep[];
+}
+
+export interface StatusParams {
+  preset?: string;
+  fingerprint?: string;
+  fixtures?: number;
+  turns?: number;
+  stale?: number;
+  unverifiable?: number;
+  indexing?: boolean;
+}
+
+export type ReplayStatus = 'hit' | 'legacy-hit' | 'miss' | 'exhausted' | 'tool' | string;
+
+export interface NearestTurn {
+  turn?: number;
+  diff?: unknown;
+  uri?: string;
+  range?: Range;
+  [k: string]: unknown;
+}
+
+export interface ReplayStep {
+  index: number;
+  status: ReplayStatus;
+  caller?: string;
+  kind?: string;
+  name?: string;
+  durationMs?: number | null;
+  tokens?: Tokens | null;
+  turn?: number | null;
+  uri?: string;
+  range?: Range;
+  nearest?: NearestTurn | null;
+  summary?: string;
+  [k: string]: unknown;
+}
+
+export interface ReplayReport {
+  session?: { id?: string; uri?: string; kind?: string; title?: string };
+  fixture?: { uri?: string } | null;
+  summary?: { hits?: number; legacyHits?: number; misses?: number; exhausted?: number; unused?: number };
+  steps?: ReplayStep[];
+  unused?: number[];
+  first_divergence?: number | null;
+  firstDivergence?: number | null;
+  [k: string]: unknown;
+}
+
+export interface RehashResult {
+  applied: boolean;
+  turns: number[];
+}
+
+export interface NormalizedInputResult {
+  text: string;
+}

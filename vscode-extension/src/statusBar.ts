@@ -1,0 +1,91 @@
+// The status bar item: rules preset / fingerprint and the count of stale turns; a click shows the
+// output channel.
+import * as vscode from 'vscode';
+import type { StatusParams } from './protocol';
+
+export type ServerState = 'starting' | 'running' | 'stopped' | 'failed';
+
+export interface StatusView {
+  text: string;
+  tooltip: string;
+  severity: 'none' | 'warning' | 'error';
+}
+
+export function statusView(state: ServerState, status: StatusParams | undefined, detail?: string): StatusView {
+  if (state === 'starting') {
+    return { text: '$(loading~spin) Replay Lens', tooltip: 'Replay Lens: starting the server…', severity: 'none' };
+  }
+  if (state === 'failed') {
+    return { text: '$(error) Replay Lens', tooltip: `Replay Lens: the server is not running${detail ? ` (${detail})` : ''}. Click to show the output.`, severity: 'error' };
+  }
+  if (state === 'stopped') {
+    return { text: '$(circle-slash) Replay Lens', tooltip: 'Replay Lens: the server is stopped.', severity: 'none' };
+  }
+  if (!status) {
+    return { text: '$(check) Replay Lens', tooltip: 'Replay Lens: the server is running.', severity: 'none' };
+  }
+  const fingerprint = status.fingerprint ? status.fingerprint.slice(0, 8) : '';
+  const rules = [status.preset, fingerprint].filter(Boolean).join(' ');
+  const stale = status.stale ?? 0;
+  const icon = status.indexing ? '$(sync~spin)' : stale > 0 ? '$(warning)' : '$(check)';
+  const staleText = status.indexing ? 'indexing…' : stale > 0 ? `${stale} stale` : 'no stale turns';
+  const lines = [
+    `Replay Lens${status.indexing ? ' (indexing)' : ''}`,
+    `Rules: ${status.preset ?? 'unknown'}${status.fingerprint ? ` (fingerprint ${status.fingerprint})` : ''}`,
+    `Fixtures: ${status.fixtures ?? 0}, turns: ${status.turns ?? 0}`,
+    `Stale turns: ${stale}`,
+    `Unverifiable turns: ${status.unverifiable ?? 0}`,
+    '',
+    'Click to show the output.',
+  ];
+  return {
+    text: `${icon} ${rules ? `${rules} · ` : 'Replay Lens · '}${staleText}`,
+    tooltip: lines.join('\n'),
+    severity: stale > 0 && !status.indexing ? 'warning' : 'none',
+  };
+}
+
+export class StatusBar implements vscode.Disposable {
+  private readonly item: vscode.StatusBarItem;
+  private state: ServerState = 'stopped';
+  private status: StatusParams | undefined;
+  private detail: string | undefined;
+
+  constructor() {
+    this.item = vscode.window.createStatusBarItem('replayLens.status', vscode.StatusBarAlignment.Right, 100);
+    this.item.name = 'Replay Lens';
+    this.item.command = 'replayLens.showOutput';
+    this.render();
+    this.item.show();
+  }
+
+  setState(state: ServerState, detail?: string): void {
+    this.state = state;
+    this.detail = detail;
+    if (state !== 'running') {
+      this.status = undefined;
+    }
+    this.render();
+  }
+
+  setStatus(status: StatusParams): void {
+    this.status = status;
+    this.render();
+  }
+
+  private render(): void {
+    const view = statusView(this.state, this.status, this.detail);
+    this.item.text = view.text;
+    this.item.tooltip = view.tooltip;
+    this.item.backgroundColor =
+      view.severity === 'error'
+        ? new vscode.ThemeColor('statusBarItem.errorBackground')
+        : view.severity === 'warning'
+          ? new vscode.ThemeColor('statusBarItem.warningBackground')
+          : undefined;
+  }
+
+  dispose(): void {
+    this.item.dispose();
+  }
+}
