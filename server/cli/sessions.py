@@ -1,12 +1,37 @@
-"""Session commands: `replay`, `sessions`, `steps` and `record-fixture`."""
+"""Session commands: `replay`, `sessions`, `steps` and `record-fixture`.
+
+Exit codes: 0 clean; 1 replay diverged (a miss, an exhausted key, a tool call
+that differs) or a session could not be read whole; 2 usage or config error.
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
-EXIT_CLEAN, EXIT_MISS, EXIT_USAGE = 0, 1, 2
+from server.cli.report import display_path
+from server.engine.config import ConfigError
+from server.engine.findings import Finding, Severity
+from server.engine.replay import (
+    FixtureNotFoundError,
+    ReplayReport,
+    Status,
+    ToolVerdict,
+    build_fixture,
+    replay_path,
+    write_new,
+)
+from server.engine.sessions import SessionNotFoundError, discover, page_steps, read_session, resolve
+from server.engine.sessions.model import Step, StepPage
+from server.engine.workspace import load_project_config
+from server.engine.writes import AlreadyExistsError, ChangedOnDiskError
+
+EXIT_CLEAN, EXIT_DIVERGED, EXIT_USAGE = 0, 1, 2
+_SESSION_HELP = "a session: recording, fixture, Codex trace folder or rollout, CATO or LangGraph database"
 
 
 def add_parsers(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -14,38 +39,277 @@ def add_parsers(subparsers: argparse._SubParsersAction[argparse.ArgumentParser])
     replay = subparsers.add_parser(
         "replay",
         help="dry-run replay of a session against a fixture under the current rules",
-        description="Replay a recorded session against a fixture without calling any model. "
-        "Exit 0: every call hit; 1: a miss; 2: usage error.",
+        description="Replay a recorded session against a fixture without calling any model or tool. "
+        "Exit 0: every call hit; 1: a miss, an exhausted key or a differing tool call; 2: usage error.",
     )
-    replay.add_argument("session", type=Path, help="a session file or folder (recording, trace, database)")
+    replay.add_argument("session", type=Path, help=_SESSION_HELP)
     replay.add_argument("--against", type=Path, help="fixture to replay against (default: found from the workspace)")
     replay.add_argument("--session-id", help="which session when the file holds several")
     replay.add_argument("--format", choices=("text", "json"), default="text")
     replay.add_argument("--config", type=Path, help="config file (default: nearest replay-lens.toml or pyproject.toml)")
-    replay.set_defaults(run=_pending)
+    replay.set_defaults(run=run_replay)
 
     listing = subparsers.add_parser("sessions", help="list the sessions found under a path")
     listing.add_argument("path", nargs="?", type=Path, help="file or folder (default: the current directory)")
     listing.add_argument("--format", choices=("text", "json"), default="text")
-    listing.set_defaults(run=_pending)
+    listing.set_defaults(run=run_sessions)
 
     steps = subparsers.add_parser("steps", help="show the steps of a session, one page at a time")
-    steps.add_argument("session", type=Path)
+    steps.add_argument("session", type=Path, help=_SESSION_HELP)
     steps.add_argument("--session-id", help="which session when the file holds several")
     steps.add_argument("--page", type=int, default=1, help="1-based page number (default: 1)")
-    steps.add_argument("--page-size", type=int, default=50, help="steps per page (default: 50)")
+    steps.add_argument("--page-size", type=int, default=50, help="steps per page (default: 50, at most 1000)")
     steps.add_argument("--format", choices=("text", "json"), default="text")
-    steps.set_defaults(run=_pending)
+    steps.set_defaults(run=run_steps)
 
-    record = subparsers.add_parser("record-fixture", help="write a fixture from a session's model calls")
-    record.add_argument("session", type=Path)
+    record = subparsers.add_parser(
+        "record-fixture",
+        help="write a fixture from a session's model calls, keyed under the current rules",
+    )
+    record.add_argument("session", type=Path, help=_SESSION_HELP)
     record.add_argument("-o", "--output", type=Path, required=True, help="fixture file to create")
+    record.add_argument("--recording", type=Path, help="also write the matching recording (JSONL) here")
     record.add_argument("--session-id", help="which session when the file holds several")
-    record.add_argument("--force", action="store_true", help="replace an existing file")
+    record.add_argument("--force", action="store_true", help="replace existing files")
     record.add_argument("--config", type=Path, help="config file (default: nearest replay-lens.toml or pyproject.toml)")
-    record.set_defaults(run=_pending)
+    record.set_defaults(run=run_record)
 
 
-def _pending(args: argparse.Namespace) -> int:
-    print(f"error: {args.command} is being built", file=sys.stderr)
+def _error(message: str) -> int:
+    print(f"error: {message}", file=sys.stderr)
     return EXIT_USAGE
+
+
+def _emit_json(document: Any) -> None:
+    print(json.dumps(document, indent=2, ensure_ascii=False))
+
+
+# -- replay ------------------------------------------------------------------------
+def run_replay(args: argparse.Namespace) -> int:
+    for path in (args.session, args.against):
+        if path is not None and not path.exists():
+            return _error(f"no such file or directory: {path}")
+    try:
+        config = load_project_config(args.against or args.session, args.config)
+        report = replay_path(args.session, against=args.against, session_id=args.session_id, config=config)
+    except (SessionNotFoundError, FixtureNotFoundError) as exc:
+        return _error(str(exc))
+    except ConfigError as exc:
+        return _error(f"config: {exc}")
+    if args.format == "json":
+        _emit_json(report.to_json())
+    else:
+        print(render_replay(report))
+    return EXIT_DIVERGED if report.failed else EXIT_CLEAN
+
+
+def _table(rows: Sequence[Sequence[str]], right: frozenset[int] = frozenset()) -> list[str]:
+    widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]))]
+    return [
+        "  ".join(
+            cell.rjust(widths[column]) if column in right else cell.ljust(widths[column])
+            for column, cell in enumerate(row)
+        ).rstrip()
+        for row in rows
+    ]
+
+
+def render_replay(report: ReplayReport) -> str:
+    """The replay report as a terminal reads it: a table, the first divergence, then each miss's diff."""
+    info, fixture = report.session.info, report.fixture
+    lines = [
+        f"Replay of {display_path(info.path)} ({info.kind} {info.id}, {len(report.session.steps)} steps)",
+        f"against {display_path(fixture.path)} ({len(fixture.turns)} turns) "
+        f"under rules {report.rules.preset} ({report.rules.fingerprint()})",
+        "",
+    ]
+    rows = [("step", "kind", "caller / tool", "status", "turn", "detail")]
+    for outcome in report.outcomes:
+        step = outcome.step
+        status = outcome.tool.verdict.value if outcome.tool else outcome.status.value
+        who = step.name if outcome.status is Status.TOOL else (outcome.keys.caller if outcome.keys else step.caller)
+        turn = "-" if outcome.turn is None else str(outcome.turn)
+        rows.append((str(step.index), step.kind.value, who or "-", status, turn, _clip(outcome.reason, 70)))
+    lines += _table(rows, right=frozenset({0, 4})) if report.outcomes else ["(no model or tool calls)"]
+    lines.append("")
+    lines.append(f"Unused turns: {', '.join(map(str, report.unused)) or 'none'}")
+    divergence = report.first_divergence
+    if divergence is None:
+        lines.append("First divergence: none, the replay follows the fixture to the end.")
+    else:
+        where = f", {divergence.step.source.describe()}" if divergence.step.source else ""
+        lines.append(
+            f"First divergence: step {divergence.step.index}{where}: "
+            f"{divergence.tool.verdict.value if divergence.tool else divergence.status.value} - {divergence.reason}"
+        )
+    for outcome in report.outcomes:
+        lines.extend(_miss_details(outcome))
+    problems = [finding for finding in report.session.findings if finding.severity <= Severity.WARNING]
+    if problems:
+        lines += ["", "Reading the session:"] + [f"  {_finding_line(finding)}" for finding in problems]
+    summary = report.summary()
+    lines += [
+        "",
+        f"Result: {summary['hits']} hit{'s' * (summary['hits'] != 1)}, {summary['legacyHits']} legacy, "
+        f"{summary['misses']} miss{'es' * (summary['misses'] != 1)}, {summary['exhausted']} exhausted; "
+        f"{summary['tools']} tool call{'s' * (summary['tools'] != 1)} "
+        f"({summary['toolMismatches']} differ{'s' * (summary['toolMismatches'] == 1)}); "
+        f"{summary['unused']} unused turn{'s' * (summary['unused'] != 1)}.",
+    ]
+    return "\n".join(lines)
+
+
+def _miss_details(outcome: Any) -> list[str]:
+    step = outcome.step
+    if outcome.status in (Status.MISS, Status.EXHAUSTED):
+        head = f"Step {step.index} ({outcome.keys.caller if outcome.keys else step.caller}) {outcome.status.value}: "
+        nearest = outcome.nearest
+        if nearest is None:
+            return ["", head + outcome.reason + ". No recorded input to compare with."]
+        recorded = f", recorded at {nearest.recorded_at.describe()}" if nearest.recorded_at else ""
+        lines = ["", f"{head}nearest recorded input is turn {nearest.turn} ({nearest.similarity:.0%} alike{recorded})"]
+        lines.append(f"  {nearest.note}")
+        lines += [f"  {line}" for line in nearest.diff.splitlines()]
+        return lines
+    if outcome.tool is not None and outcome.tool.verdict is ToolVerdict.MISMATCH:
+        lines = ["", f"Step {step.index} ({step.name}) differs from the call turn {outcome.turn} asked for:"]
+        return lines + [f"  {difference.describe()}" for difference in outcome.tool.differences]
+    return []
+
+
+def _clip(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _finding_line(finding: Finding) -> str:
+    start = finding.range.start
+    where = f"{display_path(finding.path)}:{start.line + 1}:"
+    return f"{where} {finding.severity.label}[{finding.code.name}] {finding.message}"
+
+
+# -- sessions ----------------------------------------------------------------------
+def run_sessions(args: argparse.Namespace) -> int:
+    root: Path = args.path or Path.cwd()
+    if not root.exists():
+        return _error(f"no such file or directory: {root}")
+    found = discover([root])
+    if args.format == "json":
+        _emit_json(
+            {
+                "sessions": [info.to_json() for info in found.sessions],
+                "findings": [finding.to_json() for finding in found.findings],
+            }
+        )
+        return EXIT_CLEAN
+    if not found.sessions:
+        print(f"No sessions under {display_path(root)}.")
+    else:
+        rows = [("kind", "id", "started", "path", "title")]
+        rows += [
+            (info.kind, info.id, info.started_at or "-", display_path(info.path), info.title) for info in found.sessions
+        ]
+        print("\n".join(_table(rows)))
+    for finding in found.findings:
+        print(_finding_line(finding), file=sys.stderr)
+    return EXIT_CLEAN
+
+
+# -- steps -------------------------------------------------------------------------
+def run_steps(args: argparse.Namespace) -> int:
+    if not args.session.exists():
+        return _error(f"no such file or directory: {args.session}")
+    if args.page < 1 or args.page_size < 1:
+        return _error("--page and --page-size start at 1")
+    try:
+        info, problems = resolve(args.session, args.session_id)
+    except SessionNotFoundError as exc:
+        return _error(str(exc))
+    page = page_steps(info, args.page, args.page_size)
+    page.findings[:0] = problems
+    if args.format == "json":
+        _emit_json(page.to_json())
+    else:
+        print(render_steps(page))
+    return EXIT_DIVERGED if any(finding.severity is Severity.ERROR for finding in page.findings) else EXIT_CLEAN
+
+
+def render_steps(page: StepPage) -> str:
+    info = page.info
+    first = (page.page - 1) * page.page_size
+    shown = f"steps {first}-{first + len(page.steps) - 1}" if page.steps else "no steps"
+    lines = [
+        f"{info.kind} {info.id} ({display_path(info.path)}): page {page.page} of {page.pages}, {shown} of {page.total}"
+    ]
+    if page.steps:
+        rows: list[tuple[str, ...]] = [
+            ("#", "kind", "caller / name", "model", "tokens in/out", "started", "ms", "status", "place")
+        ]
+        rows += [_step_row(step) for step in page.steps]
+        table = _table(rows, right=frozenset({0, 6}))
+        lines.append(table[0])
+        for row, step in zip(table[1:], page.steps, strict=True):
+            lines.append(row)
+            lines.append(f"      {step.summary(100)}")
+    chain = page.facts.get("chain")
+    if isinstance(chain, dict):
+        verdict = "verifies" if chain["verified"] else "does NOT verify"
+        lines.append(
+            f"Hash chain: {verdict} over {chain['rows']} rows (layout {chain['layout'] or 'unknown'}); "
+            f"it does not cover {', '.join(chain['not_covered'])}."
+        )
+    for finding in page.findings:
+        lines.append(_finding_line(finding))
+    return "\n".join(lines)
+
+
+def _step_row(step: Step) -> tuple[str, ...]:
+    tokens = step.tokens
+    return (
+        str(step.index),
+        step.kind.value,
+        (step.name if step.kind.value != "model" else step.caller) or "-",
+        step.model or "-",
+        f"{tokens.input if tokens.input is not None else '?'}/{tokens.output if tokens.output is not None else '?'}"
+        if tokens
+        else "-",
+        step.started_at or "-",
+        str(step.duration_ms) if step.duration_ms is not None else "-",
+        step.status or ("problem" if step.problem else "-"),
+        step.source.describe() if step.source else "-",
+    )
+
+
+# -- record-fixture ----------------------------------------------------------------
+def run_record(args: argparse.Namespace) -> int:
+    if not args.session.exists():
+        return _error(f"no such file or directory: {args.session}")
+    if not args.output.parent.is_dir():
+        return _error(f"no such directory: {args.output.parent}")
+    try:
+        info, _ = resolve(args.session, args.session_id)
+        config = load_project_config(args.session, args.config)
+    except SessionNotFoundError as exc:
+        return _error(str(exc))
+    except ConfigError as exc:
+        return _error(f"config: {exc}")
+    session = read_session(info)
+    draft = build_fixture(session, config.rules, args.output)
+    turns = draft.document["turns"]
+    for index, why in draft.skipped:
+        print(f"skipped step {index}: {why}", file=sys.stderr)
+    if not turns:
+        return _error(f"{display_path(args.session)}: no model call with an input and an AI output to record")
+    try:
+        write_new(args.output, draft.text, replace=args.force)
+        if args.recording is not None:
+            write_new(args.recording, draft.recording_text, replace=args.force)
+    except (AlreadyExistsError, ChangedOnDiskError) as exc:
+        return _error(f"{exc} (use --force to replace it)")
+    except OSError as exc:
+        return _error(f"cannot write: {exc}")
+    also = f" and {display_path(args.recording)}" if args.recording else ""
+    print(
+        f"Wrote {display_path(args.output)}{also}: {len(turns)} turn{'s' * (len(turns) != 1)} "
+        f"keyed under rules {config.rules.preset} ({config.rules.fingerprint()}) from {info.kind} {info.id}."
+    )
+    return EXIT_CLEAN

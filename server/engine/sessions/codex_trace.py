@@ -22,7 +22,7 @@ from server.engine.sessions import responses
 from server.engine.sessions.lines import Line, iter_lines
 from server.engine.sessions.model import Session, SessionInfo, Step, StepKind, finding, iso_time
 
-KIND = "codex-trace"
+KIND = "codex-bundle"
 MANIFEST = "manifest.json"
 EVENT_LOG = "trace.jsonl"
 

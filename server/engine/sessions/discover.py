@@ -171,4 +171,4 @@ def page_steps(info: SessionInfo, page: int = 1, page_size: int = 50) -> StepPag
         if first <= total < first + page_size:
             kept.append(step)
         total += 1
-    return StepPage(info, page, page_size, total, kept, sink.findings)
+    return StepPage(info, page, page_size, total, kept, sink.findings, sink.facts)

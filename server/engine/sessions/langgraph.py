@@ -32,7 +32,7 @@ from server.engine.sessions.model import (
 from server.engine.sessions.serde import OpaqueBlobError, UndecodableError, decode
 from server.engine.sessions.sqlite import DatabaseError, connect, describe
 
-KIND = "langgraph"
+KIND = "langgraph-checkpoints"
 TABLE = "checkpoints"
 _SEPARATOR = "|"
 

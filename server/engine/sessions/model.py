@@ -10,6 +10,7 @@ sees where it was and nothing is silently dropped.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -90,31 +91,62 @@ class Step:
             return None
         return round((end - start).total_seconds() * 1000)
 
+    def summary(self, width: int = 80) -> str:
+        """One line saying what the step did: the answer, the tool call and result, or the problem."""
+        if self.kind is StepKind.MODEL:
+            _, data = message_parts(self.output)
+            calls = data.get("tool_calls")
+            text = " ".join(str(data.get("content") or "").split())
+            parts = [text] if text else []
+            for call in calls if isinstance(calls, list) else []:
+                if isinstance(call, dict):
+                    parts.append(f"-> {call.get('name')}({_compact(call.get('args'))})")
+            line = "; ".join(parts) or ("(no output)" if self.output is None else "(empty answer)")
+        elif self.kind is StepKind.TOOL:
+            result = self.result if isinstance(self.result, str) else _compact(self.result)
+            line = f"{self.name}({_compact(self.arguments)}) = {' '.join(str(result).split())}"
+        else:
+            line = self.problem or _compact(self.data)
+        if self.problem and self.kind is not StepKind.OPAQUE:
+            line = f"[{self.problem}] {line}"
+        return line if len(line) <= width else line[: width - 1] + "…"
+
     def to_json(self) -> dict[str, Any]:
-        """Every field a client shows; empty fields are left out to keep pages small."""
-        document: dict[str, Any] = {"index": self.index, "kind": self.kind.value}
+        """Every field a client shows (names as in docs/protocol.md); empty fields are left out."""
+        document: dict[str, Any] = {"index": self.index, "kind": self.kind.value, "summary": self.summary()}
         optional: dict[str, Any] = {
             "name": self.name or None,
             "caller": self.caller,
             "model": self.model,
             "status": self.status,
-            "call_id": self.call_id,
+            "callId": self.call_id,
             "tokens": self.tokens.to_json() if self.tokens else None,
-            "started_at": self.started_at,
-            "ended_at": self.ended_at,
-            "duration_ms": self.duration_ms,
+            "startedAt": self.started_at,
+            "endedAt": self.ended_at,
+            "durationMs": self.duration_ms,
             "input": self.input,
-            "input_omitted": self.input_omitted or None,
+            "inputOmitted": self.input_omitted or None,
             "output": self.output,
             "arguments": self.arguments,
             "result": self.result,
-            "recorded_keys": self.recorded_keys or None,
+            "recordedKeys": self.recorded_keys or None,
             "problem": self.problem,
             "data": self.data,
-            "source": self.source.to_json() if self.source else None,
+            "uri": self.source.path.resolve().as_uri() if self.source else None,
+            "range": self.source.range.to_json() if self.source and self.source.range else None,
+            "place": self.source.label or None if self.source else None,
         }
         document.update({key: value for key, value in optional.items() if value is not None})
         return document
+
+
+def _compact(value: Any) -> str:
+    """Arguments as `key=value, ...`, anything else as compact JSON."""
+    if value is None:
+        return ""
+    if isinstance(value, dict):
+        return ", ".join(f"{key}={json.dumps(item, ensure_ascii=False, default=str)}" for key, item in value.items())
+    return json.dumps(value, ensure_ascii=False, default=str)
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,10 +172,11 @@ class SessionInfo:
         return {
             "kind": self.kind,
             "path": str(self.path),
+            "uri": self.path.resolve().as_uri(),
             "id": self.id,
             "key": self.key,
             "title": self.title,
-            "started_at": self.started_at,
+            "startedAt": self.started_at,
         }
 
 
@@ -176,15 +209,18 @@ class StepPage:
     def pages(self) -> int:
         return max(1, -(-self.total // self.page_size))
 
+    facts: dict[str, Any] = field(default_factory=dict)
+
     def to_json(self) -> dict[str, Any]:
         return {
             "session": self.info.to_json(),
             "page": self.page,
-            "page_size": self.page_size,
+            "pageSize": self.page_size,
             "pages": self.pages,
             "total": self.total,
             "steps": [step.to_json() for step in self.steps],
             "findings": [finding.to_json() for finding in self.findings],
+            "facts": self.facts,
         }
 
 

@@ -1,0 +1,442 @@
+"""Dry-run replay of a session against a fixture, with the exact lookup of SPEC §4.
+
+Each model call is keyed under the current rules and looked up the way the
+fake model does: the caller-aware key first, then (legacy fallback) the bare
+conversation hash; each key holds a FIFO queue of turns and a hit consumes the
+oldest. A call whose key is known but whose queue is empty is `exhausted`, one
+whose key is unknown a `miss`; a miss gets the nearest recorded input and a
+line diff of the two normalized inputs. Tool calls are checked against the
+tool calls of the outputs the replay handed out. Nothing is executed, and the
+report depends only on its inputs (same session, fixture and rules: same report).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict, deque
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from difflib import SequenceMatcher
+from enum import StrEnum
+from typing import Any
+
+from server.engine import findings as codes
+from server.engine.checks import turn_key
+from server.engine.findings import Finding
+from server.engine.fixture import Fixture, Turn
+from server.engine.normalize import InputShapeError, Keys, Normalizer
+from server.engine.replay.explain import Explanation, explain
+from server.engine.replay.render import line_diff, render, similarity
+from server.engine.replay.values import Difference, compare
+from server.engine.rules import Rules
+from server.engine.sessions.model import Session, SourceRef, Step, StepKind, message_parts
+from server.engine.source import Span
+
+_SHORTLIST = 5
+
+
+class Status(StrEnum):
+    HIT = "hit"
+    LEGACY_HIT = "legacy-hit"
+    MISS = "miss"
+    EXHAUSTED = "exhausted"
+    TOOL = "tool"
+
+
+class ToolVerdict(StrEnum):
+    MATCH = "match"
+    MISMATCH = "mismatch"
+    UNEXPECTED = "unexpected"
+    UNCHECKED = "unchecked"
+
+
+@dataclass(frozen=True, slots=True)
+class RecordedInput:
+    """A fixture turn's raw input and where it was recorded (None: embedded in the turn)."""
+
+    messages: list[Any]
+    source: SourceRef | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Nearest:
+    """The recorded input closest to a missed call's, and how they differ."""
+
+    turn: int
+    similarity: float
+    caller: str | None
+    diff: str
+    note: str
+    explanation: str | None
+    turn_source: SourceRef
+    recorded_at: SourceRef | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "turn": self.turn,
+            "similarity": round(self.similarity, 4),
+            "caller": self.caller,
+            "diff": self.diff,
+            "note": self.note,
+            "explanation": self.explanation,
+            "uri": self.turn_source.path.resolve().as_uri(),
+            "range": self.turn_source.range.to_json() if self.turn_source.range else None,
+            "recorded": self.recorded_at.to_json() if self.recorded_at else None,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCheck:
+    verdict: ToolVerdict
+    expected: dict[str, Any] | None
+    turn: int | None
+    differences: tuple[Difference, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "verdict": self.verdict.value,
+            "turn": self.turn,
+            "expected": self.expected,
+            "differences": [difference.to_json() for difference in self.differences],
+        }
+
+
+@dataclass(slots=True)
+class Outcome:
+    """What the replay did with one step."""
+
+    step: Step
+    status: Status
+    reason: str
+    keys: Keys | None = None
+    turn: int | None = None
+    nearest: Nearest | None = None
+    tool: ToolCheck | None = None
+
+    @property
+    def diverges(self) -> bool:
+        if self.status in (Status.MISS, Status.EXHAUSTED):
+            return True
+        return self.tool is not None and self.tool.verdict in (ToolVerdict.MISMATCH, ToolVerdict.UNEXPECTED)
+
+    def to_json(self) -> dict[str, Any]:
+        step = self.step
+        document: dict[str, Any] = {
+            "index": step.index,
+            "kind": step.kind.value,
+            "status": self.status.value,
+            "caller": self.keys.caller if self.keys else step.caller,
+            "name": step.name or None,
+            "turn": self.turn,
+            "reason": self.reason,
+            "keys": {"input_hash": self.keys.input_hash, "conversation_hash": self.keys.conversation_hash}
+            if self.keys
+            else None,
+            "recorded_keys": step.recorded_keys or None,
+            "durationMs": step.duration_ms,
+            "tokens": step.tokens.to_json() if step.tokens else None,
+            "uri": step.source.path.resolve().as_uri() if step.source else None,
+            "range": step.source.range.to_json() if step.source and step.source.range else None,
+            "nearest": self.nearest.to_json() if self.nearest else None,
+            "tool": self.tool.to_json() if self.tool else None,
+        }
+        return {key: value for key, value in document.items() if value is not None or key in ("caller", "turn")}
+
+
+@dataclass(slots=True)
+class ReplayReport:
+    session: Session
+    fixture: Fixture
+    rules: Rules
+    outcomes: list[Outcome] = field(default_factory=list)
+    unused: list[int] = field(default_factory=list)
+    diagnostics: list[Finding] = field(default_factory=list)
+
+    @property
+    def first_divergence(self) -> Outcome | None:
+        return next((outcome for outcome in self.outcomes if outcome.diverges), None)
+
+    @property
+    def failed(self) -> bool:
+        """True when replay would fail: a miss, an exhausted key or a tool call that differs."""
+        return self.first_divergence is not None
+
+    def count(self, status: Status) -> int:
+        return sum(1 for outcome in self.outcomes if outcome.status is status)
+
+    def tool_count(self, verdict: ToolVerdict) -> int:
+        return sum(1 for outcome in self.outcomes if outcome.tool is not None and outcome.tool.verdict is verdict)
+
+    def summary(self) -> dict[str, int]:
+        return {
+            "calls": sum(1 for outcome in self.outcomes if outcome.status is not Status.TOOL),
+            "hits": self.count(Status.HIT),
+            "legacyHits": self.count(Status.LEGACY_HIT),
+            "misses": self.count(Status.MISS),
+            "exhausted": self.count(Status.EXHAUSTED),
+            "tools": self.count(Status.TOOL),
+            "toolMismatches": self.tool_count(ToolVerdict.MISMATCH) + self.tool_count(ToolVerdict.UNEXPECTED),
+            "unused": len(self.unused),
+        }
+
+    def to_json(self) -> dict[str, Any]:
+        info = self.session.info
+        divergence = self.first_divergence
+        return {
+            "version": 1,
+            "session": {
+                "id": info.id,
+                "kind": info.kind,
+                "path": str(info.path),
+                "uri": info.path.resolve().as_uri(),
+                "title": info.title,
+            },
+            "fixture": {"path": str(self.fixture.path), "uri": self.fixture.path.resolve().as_uri()},
+            "rules": {"preset": self.rules.preset, "fingerprint": self.rules.fingerprint()},
+            "summary": self.summary(),
+            "steps": [outcome.to_json() for outcome in self.outcomes],
+            "unused": self.unused,
+            "first_divergence": divergence.step.index if divergence else None,
+            "divergence": {
+                "step": divergence.step.index,
+                "status": divergence.status.value,
+                "reason": divergence.reason,
+            }
+            if divergence
+            else None,
+            "findings": [finding.to_json() for finding in sorted(self.session.findings, key=codes.sort_key)],
+            "diagnostics": [finding.to_json() for finding in self.diagnostics],
+        }
+
+
+class _Replayer:
+    def __init__(self, session: Session, fixture: Fixture, rules: Rules, inputs: Mapping[int, RecordedInput]) -> None:
+        self.session = session
+        self.fixture = fixture
+        self.rules = rules
+        self.inputs = inputs
+        self.normalizer = Normalizer(rules)
+        self.turns = {turn.index: turn for turn in fixture.turns if not turn.broken and turn.members}
+        self.queues: dict[str, deque[int]] = defaultdict(deque)
+        for turn in self.turns.values():
+            key = turn_key(turn)
+            if key is not None:
+                self.queues[key].append(turn.index)
+        self.consumed: dict[int, int] = {}
+        self.pending: list[tuple[int, dict[str, Any]]] = []
+        self.missed = False
+        self.rendered: dict[int, list[str]] = {}
+        self.explained: dict[int, Explanation | None] = {}
+        self.tool_only = not any(step.kind is StepKind.MODEL for step in session.steps)
+        if self.tool_only:
+            for turn in self.turns.values():
+                self.pending.extend((turn.index, call) for call in _tool_calls(turn.output))
+
+    def run(self) -> ReplayReport:
+        report = ReplayReport(self.session, self.fixture, self.rules)
+        for step in self.session.steps:
+            if step.kind is StepKind.MODEL:
+                report.outcomes.append(self.model_call(step))
+            elif step.kind is StepKind.TOOL:
+                report.outcomes.append(self.tool_call(step))
+        report.unused = [index for index in sorted(self.turns) if index not in self.consumed]
+        report.diagnostics = self.diagnostics(report)
+        return report
+
+    # -- model calls ---------------------------------------------------------
+    def model_call(self, step: Step) -> Outcome:
+        if step.input is None:
+            self.missed = True
+            return Outcome(step, Status.MISS, f"no input recorded for this call: {step.problem or 'nothing to key'}")
+        try:
+            keys = self.normalizer.keys(step.caller, step.input)
+        except InputShapeError as exc:
+            self.missed = True
+            return Outcome(step, Status.MISS, f"input cannot be keyed: {exc}")
+        status, turn = self.lookup(keys)
+        if turn is not None:
+            self.consumed[turn] = step.index
+            self.pending.extend((turn, call) for call in _tool_calls(self.turns[turn].output))
+            how = "caller-aware key" if status is Status.HIT else "legacy key (bare conversation hash)"
+            return Outcome(step, status, f"turn {turn} by its {how}", keys, turn)
+        self.missed = True
+        outcome = Outcome(step, status, self.miss_reason(status, keys), keys)
+        outcome.nearest = self.nearest(step, keys)
+        return outcome
+
+    def lookup(self, keys: Keys) -> tuple[Status, int | None]:
+        queue = self.queues.get(keys.input_hash)
+        if queue:
+            return Status.HIT, queue.popleft()
+        if self.rules.key.legacy_fallback:
+            queue = self.queues.get(keys.conversation_hash)
+            if queue:
+                return Status.LEGACY_HIT, queue.popleft()
+        known = keys.input_hash in self.queues or (
+            self.rules.key.legacy_fallback and keys.conversation_hash in self.queues
+        )
+        return (Status.EXHAUSTED if known else Status.MISS), None
+
+    def miss_reason(self, status: Status, keys: Keys) -> str:
+        if status is Status.EXHAUSTED:
+            used = [
+                f"turn {turn} (step {self.consumed[turn]})"
+                for turn in sorted(self.consumed)
+                if turn_key(self.turns[turn]) in (keys.input_hash, keys.conversation_hash)
+            ]
+            return f"key {keys.input_hash[:12]}… is known but its turns are all consumed: {', '.join(used)}"
+        return f"no turn has key {keys.input_hash[:12]}… (caller {keys.caller!r}) under rules {self.rules.preset}"
+
+    # -- nearest recorded input ------------------------------------------------
+    def render_turn(self, turn: int) -> list[str]:
+        if turn not in self.rendered:
+            self.rendered[turn] = render(self.normalizer, self.inputs[turn].messages)
+        return self.rendered[turn]
+
+    def nearest(self, step: Step, keys: Keys) -> Nearest | None:
+        candidates = [turn for turn in sorted(self.inputs) if turn in self.turns]
+        if not candidates or step.input is None:
+            return None
+        lines = render(self.normalizer, step.input)
+
+        def rank(turn: int, score: float) -> tuple[float, bool, bool, int]:
+            caller = self.turns[turn].caller
+            same_caller = caller is None or self.normalizer.caller(caller) == keys.caller
+            return score, same_caller, turn not in self.consumed, -turn
+
+        quick = sorted(
+            candidates,
+            key=lambda turn: rank(turn, _quick_similarity(lines, self.render_turn(turn)) if lines else 0.0),
+            reverse=True,
+        )[:_SHORTLIST]
+        scored = {turn: similarity(lines, self.render_turn(turn)) for turn in quick}
+        best = max(scored, key=lambda turn: rank(turn, scored[turn]))
+        return self.describe_nearest(step, keys, best, scored[best], lines)
+
+    def describe_nearest(self, step: Step, keys: Keys, turn: int, score: float, lines: list[str]) -> Nearest:
+        fixture_turn = self.turns[turn]
+        recorded = self.inputs[turn]
+        explanation = self.explain_turn(fixture_turn, recorded)
+        before = render(explanation.normalizer, recorded.messages) if explanation else self.render_turn(turn)
+        label = f"turn {turn} as keyed {explanation.description}" if explanation else f"turn {turn} (current rules)"
+        diff = line_diff(before, lines, label, f"step {step.index} (current rules)")
+        turn_caller = self.normalizer.caller(fixture_turn.caller) if not fixture_turn.is_legacy else None
+        if explanation:
+            note = f"turn {turn} is stale: keyed {explanation.description}; rehash it from its recorded input"
+        elif not diff and turn_caller is not None and turn_caller != keys.caller:
+            note = f"same normalized input, other caller: the turn is {turn_caller!r}, the call {keys.caller!r}"
+        elif not diff:
+            note = f"same normalized input, yet turn {turn}'s key differs: it was keyed under rules not found"
+        else:
+            note = f"the normalized inputs differ ({score:.0%} alike): see the diff"
+        span = fixture_turn.span
+        turn_source = SourceRef(self.fixture.path, self.fixture.source.range(span), span, label=f"turn {turn}")
+        return Nearest(
+            turn=turn,
+            similarity=score,
+            caller=turn_caller,
+            diff=diff,
+            note=note,
+            explanation=explanation.description if explanation else None,
+            turn_source=turn_source,
+            recorded_at=recorded.source,
+        )
+
+    def explain_turn(self, turn: Turn, recorded: RecordedInput) -> Explanation | None:
+        """Why a turn's key is not its recorded input's key under the current rules, if it is not."""
+        if turn.index in self.explained:
+            return self.explained[turn.index]
+        target = turn.input_hash if turn.is_legacy else turn.conversation_hash
+        explanation = None
+        try:
+            current = self.normalizer.keys(turn.caller, recorded.messages).conversation_hash
+        except InputShapeError:
+            current = None
+        if isinstance(target, str) and current is not None and current != target:
+            explanation = explain(self.rules, recorded.messages, target)
+        self.explained[turn.index] = explanation
+        return explanation
+
+    # -- tool calls ------------------------------------------------------------
+    def tool_call(self, step: Step) -> Outcome:
+        if not self.pending:
+            verdict = ToolVerdict.UNCHECKED if self.missed else ToolVerdict.UNEXPECTED
+            why = (
+                "not checked: the model call that asked for it missed"
+                if self.missed
+                else "no output handed out by the replay asked for this tool call"
+            )
+            return Outcome(step, Status.TOOL, why, tool=ToolCheck(verdict, None, None))
+        position = next(
+            (i for i, (_, call) in enumerate(self.pending) if step.call_id and call.get("id") == step.call_id),
+            next((i for i, (_, call) in enumerate(self.pending) if call.get("name") == step.name), 0),
+        )
+        turn, expected = self.pending.pop(position)
+        if self.tool_only:
+            self.consumed.setdefault(turn, step.index)
+        differences = compare(self.normalizer, expected.get("name"), step.name, "name")
+        differences += compare(self.normalizer, expected.get("args"), step.arguments)
+        verdict = ToolVerdict.MISMATCH if differences else ToolVerdict.MATCH
+        why = (
+            f"as asked by turn {turn}"
+            if not differences
+            else f"differs from turn {turn}'s call: " + "; ".join(d.describe() for d in differences[:3])
+        )
+        return Outcome(step, Status.TOOL, why, turn=turn, tool=ToolCheck(verdict, expected, turn, tuple(differences)))
+
+    # -- diagnostics on the fixture ----------------------------------------------
+    def diagnostics(self, report: ReplayReport) -> list[Finding]:
+        """Replay findings placed on the fixture, for editors to show where the replay went wrong."""
+        fixture = self.fixture
+        name = report.session.info.path.name
+        found: list[Finding] = []
+
+        def add(code: codes.Code, span: Span, message: str, data: dict[str, Any]) -> None:
+            found.append(Finding.at(code, fixture.path, fixture.source, span, message, data))
+
+        for outcome in report.outcomes:
+            where = f"{name} step {outcome.step.index}"
+            data = {"step": outcome.step.index}
+            if outcome.status in (Status.MISS, Status.EXHAUSTED):
+                code = codes.REPLAY_MISS if outcome.status is Status.MISS else codes.REPLAY_EXHAUSTED
+                if outcome.nearest is None:
+                    add(code, _head(fixture), f"replay of {where}: {outcome.reason}", data)
+                    continue
+                turn = self.turns[outcome.nearest.turn]
+                message = f"replay of {where} misses; nearest recorded input is this turn's: {outcome.nearest.note}"
+                add(code, turn.span_of("input_hash"), message, {**data, "turn": turn.index})
+            elif outcome.tool is not None and outcome.tool.verdict is ToolVerdict.MISMATCH and outcome.turn is not None:
+                turn = self.turns[outcome.turn]
+                add(
+                    codes.TOOL_MISMATCH,
+                    turn.span_of("output"),
+                    f"{where}: {outcome.reason}",
+                    {**data, "turn": turn.index},
+                )
+        for index in report.unused:
+            message = f"turn {index} was never consumed by the replay of {name}"
+            add(codes.UNUSED_TURN, self.turns[index].span_of("input_hash"), message, {"turn": index})
+        return sorted(found, key=codes.sort_key)
+
+
+def _head(fixture: Fixture) -> Span:
+    """The fixture's `"turns"` key: where a finding about no turn in particular goes."""
+    member = fixture.top.get("turns")
+    return member.key_span if member is not None else Span(0, 0)
+
+
+def _quick_similarity(first: list[str], second: list[str]) -> float:
+    """An upper bound of `similarity`, cheap enough to rank every turn before scoring a few."""
+    if not first and not second:
+        return 1.0
+    return SequenceMatcher(None, first, second, autojunk=False).quick_ratio()
+
+
+def _tool_calls(output: Any) -> list[dict[str, Any]]:
+    _, data = message_parts(output)
+    calls = data.get("tool_calls")
+    return [call for call in calls if isinstance(call, dict)] if isinstance(calls, list) else []
+
+
+def replay(session: Session, fixture: Fixture, rules: Rules, inputs: Mapping[int, RecordedInput]) -> ReplayReport:
+    """Replay `session` against `fixture` under `rules`; `inputs` are the turns' recorded inputs."""
+    return _Replayer(session, fixture, rules, inputs).run()

@@ -1,0 +1,45 @@
+"""Normalized inputs as readable lines, and line diffs between two of them.
+
+The canonical text a key is hashed from is one long JSON line: useless for a
+diff. Rendering the same projection one message header and one content line
+per line makes `difflib` point at the exact line that changed.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from server.engine.normalize import InputShapeError, Normalizer
+
+
+def render(normalizer: Normalizer, messages: Sequence[Any]) -> list[str]:
+    """The normalized projection of `messages`, one line per header, content line and tool call."""
+    try:
+        entries = normalizer.project(messages)
+    except InputShapeError as exc:
+        return [f"(input cannot be projected: {exc})"]
+    lines: list[str] = []
+    for entry in entries:
+        name = f" name={entry['name']}" if "name" in entry else ""
+        lines.append(f"[{entry['type']}]{name}")
+        if entry["content"]:
+            lines.extend(f"  {line}" for line in str(entry["content"]).split("\n"))
+        for call in entry.get("tool_calls", []):
+            args = json.dumps(call.get("args"), sort_keys=True, ensure_ascii=False)
+            lines.append(f"  -> {call.get('name')}({normalizer.text(args)})")
+    return lines
+
+
+def similarity(first: Sequence[str], second: Sequence[str]) -> float:
+    """How alike two rendered inputs are, line by line (1.0: identical)."""
+    if not first and not second:
+        return 1.0
+    return difflib.SequenceMatcher(None, list(first), list(second), autojunk=False).ratio()
+
+
+def line_diff(before: Sequence[str], after: Sequence[str], before_label: str, after_label: str) -> str:
+    """A unified diff (3 lines of context); empty when the two are equal."""
+    return "\n".join(difflib.unified_diff(list(before), list(after), before_label, after_label, lineterm=""))
