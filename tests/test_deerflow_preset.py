@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
-import re
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from bench import reference
 from server.engine.normalize import Normalizer
 from server.engine.presets import DEERFLOW
 from tests.conftest import COMPAT
@@ -70,59 +69,6 @@ def test_user_input_markers_do_not_change_the_real_key() -> None:
     assert keys.input_hash == document["turns"][0]["input_hash"]
 
 
-# An independent transcription of SPEC §4, kept deliberately naive, to compare against.
-_SPEC_RULES = [
-    (re.compile(r"<system-reminder>.*?</system-reminder>", re.DOTALL), ""),
-    (re.compile(r"^(User|Assistant):\s*$\n?", re.MULTILINE), ""),
-    (re.compile(r"--- BEGIN USER INPUT ---\n?"), ""),
-    (re.compile(r"\n?--- END USER INPUT ---"), ""),
-    (re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"), "<UUID>"),
-    (re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:?\d{2})?"), "<TS>"),
-    (re.compile(r"\d{4}-\d{2}-\d{2}"), "<DATE>"),
-    (re.compile(r"(?:/private)?/(?:var/folders|tmp)/[^\s\"']*"), "<PATH>"),
-]
-
-
-def spec_n(text: str) -> str:
-    for pattern, replacement in _SPEC_RULES:
-        text = pattern.sub(replacement, text)
-    return text
-
-
-def spec_text(content: Any) -> str:
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        return "".join(
-            (b.get("text") or json.dumps(b, sort_keys=True, ensure_ascii=False)) if isinstance(b, dict) else str(b)
-            for b in content
-        )
-    return str(content)
-
-
-def spec_keys(caller: str, messages: list[dict[str, Any]]) -> tuple[str, str]:
-    entries = []
-    for message in messages:
-        data = message["data"]
-        if message["type"] == "system" or (data.get("additional_kwargs") or {}).get("hide_from_ui"):
-            continue
-        content = spec_n(spec_text(data.get("content")))
-        calls = data.get("tool_calls")
-        if not content.strip() and not calls:
-            continue
-        entry: dict[str, Any] = {"type": message["type"], "content": content}
-        if calls:
-            entry["tool_calls"] = [{"name": c.get("name"), "args": c.get("args")} for c in calls]
-        if data.get("name"):
-            entry["name"] = data["name"]
-        entries.append(entry)
-    conversation = hashlib.sha256(spec_n(json.dumps(entries, sort_keys=True, ensure_ascii=False)).encode()).hexdigest()
-    name = spec_n(caller.strip()) or "lead_agent"
-    name = {"title_agent": "middleware:title"}.get(name, name)
-    payload = json.dumps({"caller": name, "conversation_hash": conversation}, sort_keys=True, ensure_ascii=False)
-    return conversation, hashlib.sha256(payload.encode()).hexdigest()
-
-
 def msg(kind: str, content: Any, **data: Any) -> dict[str, Any]:
     return {"type": kind, "data": {"content": content, "additional_kwargs": {}, **data}}
 
@@ -174,7 +120,7 @@ CASES: dict[str, tuple[str, list[dict[str, Any]]]] = {
 def test_preset_matches_the_spec_transcription(name: str) -> None:
     caller, messages = CASES[name]
     keys = NORMALIZER.keys(caller, messages)
-    assert (keys.conversation_hash, keys.input_hash) == spec_keys(caller, messages)
+    assert (keys.conversation_hash, keys.input_hash) == reference.keys(caller, messages)
 
 
 def test_system_messages_full_of_volatile_text_do_not_change_the_key() -> None:

@@ -9,11 +9,14 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from server.engine.boundary import Kind, classify, risky
 from server.engine.rules import Rules
+
+_CACHE_ENTRIES = 200_000
 
 
 class InputShapeError(ValueError):
@@ -59,14 +62,20 @@ def _as_text(value: Any) -> str:
 class Normalizer:
     """A compiled rule set: text normalization, projection and keys.
 
-    Normalized text is cached per distinct string: in a recording every call
-    re-sends the history, so most message texts repeat many times.
+    In a recording every call re-sends the whole history, so the same messages are
+    normalized again and again. Each distinct message is projected, dumped and
+    normalized once (a "piece"); a call's canonical text is its pieces joined, when
+    `server.engine.boundary` proves that equal to normalizing the whole dump, and
+    the full computation otherwise.
     """
 
     def __init__(self, rules: Rules) -> None:
         self.rules = rules
         self._subs = [(sub.compile(), sub.replacement) for sub in rules.substitutions]
-        self._cache: dict[str, str] = {}
+        self._safety = [classify(pattern, replacement) for pattern, replacement in self._subs]
+        self._piecewise = rules.projection.second_pass and all(s.kind is not Kind.UNSAFE for s in self._safety)
+        self._texts: dict[str, str] = {}
+        self._pieces: dict[Hashable, tuple[str | None, bool]] = {}
 
     def text(self, text: str) -> str:
         """N(s): every substitution in order."""
@@ -75,11 +84,11 @@ class Normalizer:
         return text
 
     def _cached_text(self, text: str) -> str:
-        cached = self._cache.get(text)
+        cached = self._texts.get(text)
         if cached is None:
-            if len(self._cache) > 50_000:
-                self._cache.clear()
-            cached = self._cache[text] = self.text(text)
+            if len(self._texts) > _CACHE_ENTRIES:
+                self._texts.clear()
+            cached = self._texts[text] = self.text(text)
         return cached
 
     def caller(self, caller: Any) -> str:
@@ -91,34 +100,80 @@ class Normalizer:
             return scheme.default_caller
         return scheme.caller_aliases.get(value, value)
 
+    def _skipped(self, kind: str, data: dict[str, Any]) -> bool:
+        options = self.rules.projection
+        if kind in options.skip_types:
+            return True
+        extra = data.get("additional_kwargs")
+        return bool(options.skip_hidden and isinstance(extra, dict) and extra.get("hide_from_ui"))
+
+    def _entry(self, kind: str, data: dict[str, Any], position: int) -> dict[str, Any] | None:
+        """One message's projection, or None when it is dropped as empty."""
+        options = self.rules.projection
+        content = self._cached_text(content_to_text(data.get("content", "")))
+        tool_calls = data.get("tool_calls")
+        if options.drop_empty and not content.strip() and not tool_calls:
+            return None
+        entry: dict[str, Any] = {"type": kind, "content": content}
+        if tool_calls and options.tool_calls == "name-args":
+            if not isinstance(tool_calls, list):
+                raise InputShapeError(f"'tool_calls' of input message {position} is not a list")
+            entry["tool_calls"] = [_project_tool_call(call, position) for call in tool_calls]
+        name = data.get("name")
+        if options.include_name and name:
+            entry["name"] = name
+        return entry
+
     def project(self, messages: Sequence[Any]) -> list[dict[str, Any]]:
         """The canonical projection of an input message list (before dumping)."""
-        options = self.rules.projection
-        skip_types = set(options.skip_types)
         entries: list[dict[str, Any]] = []
         for position, message in enumerate(messages):
             kind, data = _message_parts(message, position)
-            if kind in skip_types:
-                continue
-            extra = data.get("additional_kwargs")
-            if options.skip_hidden and isinstance(extra, dict) and extra.get("hide_from_ui"):
-                continue
-            content = self._cached_text(content_to_text(data.get("content", "")))
-            tool_calls = data.get("tool_calls")
-            if options.drop_empty and not content.strip() and not tool_calls:
-                continue
-            entry: dict[str, Any] = {"type": kind, "content": content}
-            if tool_calls and options.tool_calls == "name-args":
-                entry["tool_calls"] = [_project_tool_call(call, position) for call in tool_calls]
-            name = data.get("name")
-            if options.include_name and name:
-                entry["name"] = name
-            entries.append(entry)
+            if not self._skipped(kind, data):
+                entry = self._entry(kind, data, position)
+                if entry is not None:
+                    entries.append(entry)
         return entries
 
     def canonical(self, messages: Sequence[Any]) -> str:
+        if self._piecewise:
+            pieces = self._normalized_pieces(messages)
+            if pieces is not None:
+                return "[" + ", ".join(pieces) + "]"
         dumped = json.dumps(self.project(messages), sort_keys=True, ensure_ascii=False)
         return self.text(dumped) if self.rules.projection.second_pass else dumped
+
+    def _normalized_pieces(self, messages: Sequence[Any]) -> list[str] | None:
+        """Each kept message's normalized JSON object, or None when joining them is not proven exact."""
+        pieces: list[str] = []
+        cache = self._pieces
+        for position, message in enumerate(messages):
+            kind, data = _message_parts(message, position)
+            if self._skipped(kind, data):
+                continue
+            key = _piece_key(kind, data)
+            cached = cache.get(key)
+            if cached is None:
+                if len(cache) > _CACHE_ENTRIES:
+                    cache.clear()
+                cached = cache[key] = self._piece(kind, data, position)
+            piece, uncertain = cached
+            if uncertain:
+                return None
+            if piece is not None:
+                pieces.append(piece)
+        return pieces or None
+
+    def _piece(self, kind: str, data: dict[str, Any], position: int) -> tuple[str | None, bool]:
+        entry = self._entry(kind, data, position)
+        if entry is None:
+            return None, False
+        text = json.dumps(entry, sort_keys=True, ensure_ascii=False)
+        for (pattern, replacement), safety in zip(self._subs, self._safety, strict=True):
+            if risky(safety, text):
+                return text, True
+            text = pattern.sub(replacement, text)
+        return text, False
 
     def input_key(self, caller: str, conversation_hash: str) -> str:
         """The caller-aware key of a normalized caller and a conversation hash."""
@@ -162,3 +217,21 @@ def _project_tool_call(call: Any, position: int) -> dict[str, Any]:
 
 
 HEX64 = re.compile(r"[0-9a-f]{64}")
+
+
+def _piece_key(kind: str, data: dict[str, Any]) -> Hashable:
+    """What a message's piece depends on, cheap to hash (the content string itself when it is one)."""
+    content = data.get("content", "")
+    content_key = content if isinstance(content, str) else ("json", _dumps_key(content))
+    calls = data.get("tool_calls")
+    name = data.get("name")
+    return (
+        kind,
+        content_key,
+        _dumps_key(calls) if calls else None,
+        name if isinstance(name, str) or name is None else _dumps_key(name),
+    )
+
+
+def _dumps_key(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, ensure_ascii=False, default=repr)

@@ -1,0 +1,342 @@
+"""Which substitutions may run message by message in the second pass.
+
+The second pass normalizes the dumped list text `[p0, p1, ...]` (each `p` a message's
+JSON object). Normalizing each distinct message once and joining the results is
+exact only when no match of a rule depends on text outside its own message. Each
+rule gets a static class here; `risky()` then checks the class's assumption on each
+message's actual text (at that rule's stage), and the caller falls back to the full
+computation whenever anything is uncertain.
+
+- LOCAL: the rule can never consume `{` or `}` nor match inside the separators, so
+  every match stays strictly inside one message object (which starts with `{` and
+  ends with `}`).
+- CONTAINED: the rule can never consume `"` and every match needs a character that
+  JSON's structural text cannot hold, so every match stays inside one string token;
+  checked per message: the text before its first and after its last quote is
+  structural.
+- GATED: every match contains one of a few literal strings; a message whose text
+  holds none of them cannot take part in any match.
+- ANCHORED_NOOP: the rule is anchored at the start and cannot start with `[` or `{`,
+  and the text has no raw newline, so it matches nowhere in either computation.
+- UNSAFE: none of the above: always the full computation.
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import Enum
+from itertools import product
+from typing import Any
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", DeprecationWarning)
+    import sre_constants as sc
+    import sre_parse
+
+# Characters that can appear in JSON text outside string tokens.
+STRUCTURAL = frozenset(" \t\n\r{}[],:0123456789-+.eEtrufalsn")
+_SEPARATOR_PIECES = (",", " ", ", ", "[", "]")
+_ALLOWED_ZERO_WIDTH = {sc.AT_BOUNDARY, sc.AT_NON_BOUNDARY}
+_START_ANCHORS = {sc.AT_BEGINNING, sc.AT_BEGINNING_STRING, sc.AT_BEGINNING_LINE}
+_CATEGORY_TESTS = {
+    sc.CATEGORY_DIGIT: r"\d",
+    sc.CATEGORY_NOT_DIGIT: r"\D",
+    sc.CATEGORY_SPACE: r"\s",
+    sc.CATEGORY_NOT_SPACE: r"\S",
+    sc.CATEGORY_WORD: r"\w",
+    sc.CATEGORY_NOT_WORD: r"\W",
+    sc.CATEGORY_LINEBREAK: r"\n",
+    sc.CATEGORY_NOT_LINEBREAK: r"[^\n]",
+}
+_MAX_LITERALS = 64
+_REPEATS = (sc.MAX_REPEAT, sc.MIN_REPEAT, sc.POSSESSIVE_REPEAT)
+
+
+class Kind(Enum):
+    LOCAL = "local"
+    CONTAINED = "contained"
+    GATED = "gated"
+    ANCHORED_NOOP = "anchored-noop"
+    UNSAFE = "unsafe"
+
+
+@dataclass(frozen=True, slots=True)
+class RuleSafety:
+    kind: Kind
+    literals: tuple[str, ...] = ()
+    multiline: bool = False
+
+
+def classify(pattern: re.Pattern[str], replacement: str) -> RuleSafety:
+    """The static class of one substitution."""
+    try:
+        parsed = sre_parse.parse(pattern.pattern, pattern.flags)
+    except Exception:  # anything the parser rejects is simply not analysed
+        return RuleSafety(Kind.UNSAFE)
+    flags = parsed.state.flags
+    items: list[Any] = parsed.data
+    if parsed.getwidth()[0] == 0:
+        return RuleSafety(Kind.UNSAFE)
+    literals = _gate_literals(items, flags)
+    zero_width = _forbidden_zero_width(items)
+    if zero_width == "anchor" and _anchored_noop(items, flags):
+        return RuleSafety(Kind.ANCHORED_NOOP, multiline=bool(flags & re.MULTILINE))
+    if zero_width is None:
+        keeps_braces = "{" not in replacement and "}" not in replacement
+        if (
+            keeps_braces
+            and not _can_consume(items, "{", flags)
+            and not _can_consume(items, "}", flags)
+            and not any(pattern.fullmatch(piece) for piece in _SEPARATOR_PIECES)
+        ):
+            return RuleSafety(Kind.LOCAL)
+        if '"' not in replacement and not _can_consume(items, '"', flags) and _requires_nonstructural(items, flags):
+            return RuleSafety(Kind.CONTAINED)
+    if literals:
+        return RuleSafety(Kind.GATED, literals=literals)
+    return RuleSafety(Kind.UNSAFE)
+
+
+def risky(safety: RuleSafety, text: str) -> bool:
+    """True when `text` (one message object at this rule's stage) breaks the class's assumption."""
+    if safety.kind is Kind.UNSAFE:
+        return True
+    if not (text.startswith("{") and text.endswith("}")):
+        return True
+    if safety.kind is Kind.LOCAL:
+        return False
+    if safety.kind is Kind.CONTAINED:
+        first, last = text.find('"'), text.rfind('"')
+        return first < 0 or not STRUCTURAL.issuperset(text[:first]) or not STRUCTURAL.issuperset(text[last + 1 :])
+    if safety.kind is Kind.GATED:
+        return any(literal in text for literal in safety.literals)
+    return safety.multiline and "\n" in text
+
+
+# --- static analysis over sre_parse trees -------------------------------------------------
+
+
+def _forbidden_zero_width(items: list[Any]) -> str | None:
+    """'lookaround', 'anchor' or None: zero-width assertions whose result depends on context."""
+    found: str | None = None
+    for op, av in items:
+        if op in (sc.ASSERT, sc.ASSERT_NOT):
+            return "lookaround"
+        if op is sc.AT and av not in _ALLOWED_ZERO_WIDTH:
+            found = "anchor"
+        for child in _children(op, av):
+            inner = _forbidden_zero_width(child)
+            if inner == "lookaround":
+                return inner
+            found = found or inner
+    return found
+
+
+def _children(op: Any, av: Any) -> list[list[Any]]:
+    if op is sc.SUBPATTERN:
+        return [list(av[3])]
+    if op in _REPEATS:
+        return [list(av[2])]
+    if op is sc.BRANCH:
+        return [list(branch) for branch in av[1]]
+    if op is sc.ATOMIC_GROUP:
+        return [list(av)]
+    if op is sc.GROUPREF_EXISTS:
+        return [list(av[1])] + ([list(av[2])] if av[2] is not None else [])
+    if op in (sc.ASSERT, sc.ASSERT_NOT):
+        return [list(av[1])]
+    return []
+
+
+def _subflags(op: Any, av: Any, flags: int) -> int:
+    if op is sc.SUBPATTERN:
+        return int((flags | av[1]) & ~av[2])
+    return flags
+
+
+def _can_consume(items: list[Any], char: str, flags: int) -> bool:
+    for op, av in items:
+        if op is sc.LITERAL:
+            if _same_char(chr(av), char, flags):
+                return True
+        elif op is sc.NOT_LITERAL:
+            if not _same_char(chr(av), char, flags):
+                return True
+        elif op is sc.ANY:
+            if char != "\n" or flags & re.DOTALL:
+                return True
+        elif op is sc.IN:
+            if _class_contains(av, char, flags):
+                return True
+        elif op in (sc.AT, sc.ASSERT, sc.ASSERT_NOT) or (op in _REPEATS and av[1] == 0):
+            continue
+        elif op in (sc.SUBPATTERN, sc.MAX_REPEAT, sc.MIN_REPEAT, sc.POSSESSIVE_REPEAT, sc.BRANCH, sc.ATOMIC_GROUP):
+            sub = _subflags(op, av, flags)
+            if any(_can_consume(child, char, sub) for child in _children(op, av)):
+                return True
+        else:  # back-references and anything unknown: assume the worst
+            return True
+    return False
+
+
+def _same_char(literal: str, char: str, flags: int) -> bool:
+    return literal == char or bool(flags & re.IGNORECASE and literal.lower() == char.lower())
+
+
+def _class_contains(items: list[Any], char: str, flags: int) -> bool:
+    negate = bool(items) and items[0][0] is sc.NEGATE
+    found = False
+    for op, av in items:
+        if op is sc.LITERAL:
+            found = found or _same_char(chr(av), char, flags)
+        elif op is sc.RANGE:
+            candidates = {char, char.lower(), char.upper()} if flags & re.IGNORECASE else {char}
+            found = found or any(len(c) == 1 and av[0] <= ord(c) <= av[1] for c in candidates)
+        elif op is sc.CATEGORY:
+            test = _CATEGORY_TESTS.get(av)
+            ascii_flag = re.ASCII if flags & re.ASCII else 0
+            found = found or test is None or re.fullmatch(test, char, ascii_flag) is not None
+        elif op is not sc.NEGATE:
+            found = True
+    return found != negate
+
+
+def _requires_nonstructural(items: list[Any], flags: int) -> bool:
+    """Every match holds a character that JSON's structural text cannot hold."""
+    for op, av in items:
+        if op is sc.LITERAL and not any(_same_char(chr(av), s, flags) for s in STRUCTURAL):
+            return True
+        if op is sc.IN and not any(_class_contains(av, s, flags) for s in STRUCTURAL):
+            return True
+        if op in (sc.SUBPATTERN, sc.ATOMIC_GROUP) and _requires_nonstructural(
+            _children(op, av)[0], _subflags(op, av, flags)
+        ):
+            return True
+        if op is sc.BRANCH and all(_requires_nonstructural(branch, flags) for branch in _children(op, av)):
+            return True
+        if op in _REPEATS and av[0] >= 1 and _requires_nonstructural(list(av[2]), flags):
+            return True
+    return False
+
+
+def _anchored_noop(items: list[Any], flags: int) -> bool:
+    """Anchored at the start only, and unable to match a text that starts with `[` or `{`."""
+    if not items or items[0][0] is not sc.AT or items[0][1] not in _START_ANCHORS:
+        return False
+    rest = items[1:]
+    if _forbidden_zero_width(rest) == "lookaround":
+        return False
+    first = _first_chars(rest, flags)
+    return first is not None and "[" not in first and "{" not in first
+
+
+def _first_chars(items: list[Any], flags: int) -> set[str] | None:
+    """Which of `[` and `{` could be the first consumed character (None: unknown)."""
+    if not items:
+        return None
+    op, av = items[0]
+    probe = ("[", "{")
+    if op in (sc.LITERAL, sc.NOT_LITERAL, sc.ANY, sc.IN):
+        return {c for c in probe if _can_consume([(op, av)], c, flags)}
+    if op is sc.SUBPATTERN and list(av[3]):
+        inner = _first_chars(list(av[3]), _subflags(op, av, flags))
+        return inner if inner is not None and _min_width(list(av[3])) > 0 else None
+    if op is sc.BRANCH:
+        result: set[str] = set()
+        for branch in av[1]:
+            part = _first_chars(list(branch), flags)
+            if part is None or _min_width(list(branch)) == 0:
+                return None
+            result |= part
+        return result
+    if op in _REPEATS and av[0] >= 1:
+        return _first_chars(list(av[2]), flags)
+    return None
+
+
+def _min_width(items: list[Any]) -> int:
+    pattern = sre_parse.SubPattern(sre_parse.State(), items)
+    return int(pattern.getwidth()[0])
+
+
+def _gate_literals(items: list[Any], flags: int) -> tuple[str, ...]:
+    """Strings one of which every match contains (empty: none good enough to gate on)."""
+    if flags & re.IGNORECASE:
+        return ()
+    best = _best_literals(items)
+    if not best:
+        return ()
+    if any("{" in s or "}" in s or set(s) <= set(", []") for s in best) or min(map(len, best)) < 3:
+        return ()
+    return tuple(sorted(best))
+
+
+def _best_literals(items: list[Any]) -> set[str] | None:
+    candidates: list[set[str]] = []
+    run: list[set[str]] = []
+
+    def close_run() -> None:
+        if run:
+            combined = _product(run)
+            if combined is not None and "" not in combined:
+                candidates.append(_minimal(combined))
+            run.clear()
+
+    for op, av in items:
+        exact = _exact(op, av)
+        if exact is not None:
+            run.append(exact)
+            continue
+        close_run()
+        if op in (sc.SUBPATTERN, sc.ATOMIC_GROUP):
+            inner = _best_literals(_children(op, av)[0])
+            if inner:
+                candidates.append(inner)
+        elif op is sc.BRANCH:
+            parts = [_best_literals(branch) for branch in _children(op, av)]
+            if all(parts):
+                candidates.append(set().union(*[p for p in parts if p]))
+        elif op in _REPEATS and av[0] >= 1:
+            inner = _best_literals(list(av[2]))
+            if inner:
+                candidates.append(inner)
+    close_run()
+    candidates = [c for c in candidates if c and len(c) <= _MAX_LITERALS]
+    return max(candidates, key=lambda c: min(map(len, c)), default=None)
+
+
+def _exact(op: Any, av: Any) -> set[str] | None:
+    """The finite set of strings an item matches exactly, if small."""
+    if op is sc.LITERAL:
+        return {chr(av)}
+    if op is sc.SUBPATTERN and av[1] == 0 and av[2] == 0:
+        return _product([_exact(o, a) for o, a in av[3]])
+    if op is sc.BRANCH:
+        sets = [_product([_exact(o, a) for o, a in branch]) for branch in av[1]]
+        if any(s is None for s in sets):
+            return None
+        return set().union(*[s for s in sets if s is not None])
+    if op is sc.MAX_REPEAT and av[0] == 0 and av[1] == 1:
+        inner = _product([_exact(o, a) for o, a in av[2]])
+        return None if inner is None else inner | {""}
+    return None
+
+
+def _product(parts: Sequence[set[str] | None]) -> set[str] | None:
+    if any(part is None for part in parts):
+        return None
+    result = {""}
+    for part in parts:
+        assert part is not None
+        result = {a + b for a, b in product(result, part)}
+        if len(result) > _MAX_LITERALS:
+            return None
+    return result
+
+
+def _minimal(strings: set[str]) -> set[str]:
+    """Drop strings that contain another member: containing the shorter one is enough."""
+    return {s for s in strings if not any(o != s and o in s for o in strings)}
