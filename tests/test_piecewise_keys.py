@@ -96,7 +96,11 @@ rule_sets = st.lists(st.sampled_from(USER_RULES), max_size=4).map(
 )
 
 DEERFLOW_NORMALIZER = Normalizer(DEERFLOW)
-SETTINGS = settings(max_examples=int(os.environ.get("REPLAY_LENS_EXAMPLES", "400")), deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(
+    max_examples=int(os.environ.get("REPLAY_LENS_EXAMPLES", "400")),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 
 
 def full_canonical(normalizer: Normalizer, messages: list[dict[str, Any]]) -> str:
