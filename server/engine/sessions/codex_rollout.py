@@ -72,6 +72,7 @@ class _Run:
     items: list[dict[str, Any]] = field(default_factory=list)
     first: SourceRef | None = None
     ended_at: str | None = None
+    calls: dict[str, SourceRef] = field(default_factory=dict)
 
 
 class _Reader:
@@ -148,6 +149,7 @@ class _Reader:
             if kind in ("function_call", "custom_tool_call", "local_shell_call"):
                 call = responses.tool_call(item)
                 self.names[call["id"] or ""] = call["name"]
+                self.run.calls[call["id"] or ""] = line.ref
             return
         self._close_run()
         if kind in _INPUT_ITEMS:
@@ -169,7 +171,7 @@ class _Reader:
         if step is None:
             return
         del self.open[str(item.get("call_id"))]
-        step.result, step.ended_at = data.get("content"), when
+        step.result, step.ended_at = _tool_output(data.get("content")), when
         step.status = "completed"
 
     def _close_run(self) -> None:
@@ -201,7 +203,7 @@ class _Reader:
                 arguments=call["args"],
                 call_id=call["id"],
                 started_at=run.ended_at,
-                source=run.first,
+                source=run.calls.get(call["id"] or "", run.first),
             )
             if call["id"]:
                 self.open[call["id"]] = tool
@@ -259,6 +261,12 @@ class _Reader:
     def finish(self) -> None:
         self._close_run()
         self._settle()
+
+
+def _tool_output(content: Any) -> Any:
+    """Codex wraps shell output as JSON text `{"output": ..., "metadata": ...}`: show the output."""
+    parsed = responses.parse_arguments(content)
+    return parsed.get("output") if isinstance(parsed, dict) and "output" in parsed else content
 
 
 def iter_steps(info: SessionInfo, sink: Session, *, full_inputs: bool = True) -> Iterator[Step]:

@@ -95,6 +95,7 @@ def iter_steps(info: SessionInfo, sink: Session, *, full_inputs: bool = True) ->
     index = count()
     seen: set[str] = set()
     produced = 0
+    previous_ts: str | None = None
     try:
         with connect(info.path) as connection:
             cursor = connection.execute(
@@ -120,8 +121,11 @@ def iter_steps(info: SessionInfo, sink: Session, *, full_inputs: bool = True) ->
                     )
                     continue
                 for step in _diff(state, _metadata(raw_metadata), seen, source, index, full_inputs=full_inputs):
+                    step.started_at = previous_ts
                     produced += 1
                     yield step
+                if isinstance(state, dict):
+                    previous_ts = iso_time(state.get("ts"))
     except DatabaseError as problem:
         sink.findings.append(finding(codes.TRACE_ERROR, info.path, None, str(problem)))
         yield Step(produced, StepKind.OPAQUE, name="unreadable database", problem=str(problem))
