@@ -51,13 +51,13 @@ def row_hash(values: list[Any], layout: str) -> str:
 
 
 def list_sessions(path: Path, problems: list[Any]) -> list[SessionInfo]:
-    del problems
     query = f"SELECT session_id, MIN(timestamp) FROM {TABLE} GROUP BY session_id ORDER BY MIN(id)"
     try:
         with connect(path) as connection:
             rows = connection.execute(query).fetchall()
     except (DatabaseError, sqlite3.Error) as exc:
         reason = str(exc) if isinstance(exc, DatabaseError) else describe(exc)
+        problems.append(finding(codes.TRACE_ERROR, path, None, f"cannot list sessions: {reason}"))
         return [SessionInfo(KIND, path, path.name, title=f"unreadable audit log: {reason}")]
     return [
         SessionInfo(KIND, path, str(session), title=f"CATO session {session}", started_at=iso_time(started))

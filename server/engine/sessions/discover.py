@@ -137,6 +137,8 @@ def resolve(path: Path, session_id: str | None = None) -> tuple[SessionInfo, lis
     sessions = source.list_sessions(path, problems)
     if session_id is not None:
         chosen = [info for info in sessions if info.id == session_id]
+        if not chosen and problems and len(sessions) == 1:
+            return sessions[0], problems  # unlistable (locked, corrupt): reading it says why
         if not chosen:
             known = ", ".join(info.id for info in sessions) or "none"
             raise SessionNotFoundError(f"{path}: no session {session_id!r} (sessions: {known})")

@@ -42,7 +42,6 @@ def _session_id(thread: str, namespace: str) -> str:
 
 
 def list_sessions(path: Path, problems: list[Any]) -> list[SessionInfo]:
-    del problems
     try:
         with connect(path) as connection:
             rows = connection.execute(
@@ -51,6 +50,7 @@ def list_sessions(path: Path, problems: list[Any]) -> list[SessionInfo]:
             ).fetchall()
     except (DatabaseError, sqlite3.Error) as exc:
         reason = str(exc) if isinstance(exc, DatabaseError) else describe(exc)
+        problems.append(finding(codes.TRACE_ERROR, path, None, f"cannot list sessions: {reason}"))
         return [SessionInfo(KIND, path, path.name, title=f"unreadable checkpoints: {reason}")]
     return [
         SessionInfo(
