@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test lint clean
+.PHONY: setup demo test lint bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,12 +18,16 @@ demo: $(STAMP)
 	cd fixtures && ../$(BIN)/python -m server check; test $$? -le 1
 
 lint: $(STAMP)
-	$(BIN)/ruff check server tests fixtures
-	$(BIN)/ruff format --check server tests fixtures
+	$(BIN)/ruff check server tests fixtures bench
+	$(BIN)/ruff format --check server tests fixtures bench
 	$(BIN)/mypy
 
 test: lint
 	$(BIN)/python -m pytest
+
+# Benchmarks (not part of `make test`: timings are measured, never asserted). See bench/run.py.
+bench: $(STAMP)
+	$(BIN)/python -m bench.run
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

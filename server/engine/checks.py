@@ -21,7 +21,7 @@ from server.engine.fixture import Fixture, Turn
 from server.engine.normalize import HEX64, InputShapeError, Keys, Normalizer, sha256_hex
 from server.engine.recording import RecordedCall, Recording
 from server.engine.source import Span
-from server.engine.volatile import find_volatile
+from server.engine.volatile import VolatileMatch, find_volatile
 
 
 class TurnStatus(StrEnum):
@@ -399,8 +399,7 @@ def _check_output(turn: Turn, add: Any) -> None:
 def _check_recording(report: RecordingReport, keys: Any, config: Config, *, has_fixtures: bool) -> None:
     recording = report.recording
     source, path = recording.source, recording.path
-    first_seen: dict[str, tuple[Span, int, dict[str, Any], str]] = {}
-    repeats: dict[str, int] = defaultdict(int)
+    volatile = _VolatileTally(config)
     for call in recording.calls:
         computed = keys(call)
         if isinstance(computed, InputShapeError):
@@ -419,27 +418,45 @@ def _check_recording(report: RecordingReport, keys: Any, config: Config, *, has_
                     {"call": call.index},
                 )
             )
-        for match in find_volatile(computed.canonical, config.allow_volatile):
-            if match.text in first_seen:
-                repeats[match.text] += 1
-                continue
-            span = _locate_in_line(source.text, call.span, match.text)
-            rule = match.suggested_rule()
-            first_seen[match.text] = (span, call.index, rule, match.detector.what)
-    for text, (span, call_index, rule, what) in first_seen.items():
-        later = repeats[text]
+        volatile.add(call, computed)
+    for text, (call, match) in volatile.first.items():
+        later = len(volatile.calls[text]) - 1
         also = f" (and in {later} later call{'s' if later != 1 else ''})" if later else ""
+        rule = match.suggested_rule()
         report.findings.append(
             Finding.at(
                 codes.VOLATILE_TEXT,
                 path,
                 source,
-                span,
-                f"{what} {text!r} survived normalization{also}; suggested rule: "
+                _locate_in_line(source.text, call.span, text),
+                f"{match.detector.what} {text!r} survived normalization{also}; suggested rule: "
                 f"{rule['pattern']} → {rule['replacement']}",
-                {"text": text, "call": call_index, "rule": rule},
+                {"text": text, "call": call.index, "rule": rule},
             )
         )
+
+
+class _VolatileTally:
+    """Volatile texts of a recording: where each first appears and in how many calls.
+
+    Each distinct normalized message is scanned once; history re-sent by later
+    calls costs a set lookup, not another regex scan.
+    """
+
+    def __init__(self, config: Config) -> None:
+        self.allow = config.allow_volatile
+        self.by_piece: dict[str, list[VolatileMatch]] = {}
+        self.first: dict[str, tuple[RecordedCall, VolatileMatch]] = {}
+        self.calls: dict[str, set[int]] = defaultdict(set)
+
+    def add(self, call: RecordedCall, computed: Keys) -> None:
+        for piece in computed.pieces or (computed.canonical,):
+            matches = self.by_piece.get(piece)
+            if matches is None:
+                matches = self.by_piece[piece] = find_volatile(piece, self.allow)
+            for match in matches:
+                self.first.setdefault(match.text, (call, match))
+                self.calls[match.text].add(call.index)
 
 
 def _locate_in_line(text: str, line: Span, needle: str) -> Span:

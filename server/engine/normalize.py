@@ -31,6 +31,8 @@ class Keys:
     canonical: str
     conversation_hash: str
     input_hash: str
+    pieces: tuple[str, ...] = ()
+    """The normalized messages joined into `canonical` (empty when computed whole)."""
 
 
 def sha256_hex(text: str) -> str:
@@ -136,12 +138,15 @@ class Normalizer:
         return entries
 
     def canonical(self, messages: Sequence[Any]) -> str:
+        return self._canonical(messages)[0]
+
+    def _canonical(self, messages: Sequence[Any]) -> tuple[str, tuple[str, ...]]:
         if self._piecewise:
             pieces = self._normalized_pieces(messages)
             if pieces is not None:
-                return "[" + ", ".join(pieces) + "]"
+                return "[" + ", ".join(pieces) + "]", tuple(pieces)
         dumped = json.dumps(self.project(messages), sort_keys=True, ensure_ascii=False)
-        return self.text(dumped) if self.rules.projection.second_pass else dumped
+        return (self.text(dumped) if self.rules.projection.second_pass else dumped), ()
 
     def _normalized_pieces(self, messages: Sequence[Any]) -> list[str] | None:
         """Each kept message's normalized JSON object, or None when joining them is not proven exact."""
@@ -186,14 +191,10 @@ class Normalizer:
 
     def keys(self, caller: Any, messages: Sequence[Any]) -> Keys:
         normalized_caller = self.caller(caller)
-        canonical = self.canonical(messages)
+        canonical, pieces = self._canonical(messages)
         conversation_hash = sha256_hex(canonical)
-        return Keys(
-            normalized_caller,
-            canonical,
-            conversation_hash,
-            self.input_key(normalized_caller, conversation_hash),
-        )
+        input_hash = self.input_key(normalized_caller, conversation_hash)
+        return Keys(normalized_caller, canonical, conversation_hash, input_hash, pieces)
 
 
 def _message_parts(message: Any, position: int) -> tuple[str, dict[str, Any]]:
@@ -220,18 +221,17 @@ HEX64 = re.compile(r"[0-9a-f]{64}")
 
 
 def _piece_key(kind: str, data: dict[str, Any]) -> Hashable:
-    """What a message's piece depends on, cheap to hash (the content string itself when it is one)."""
+    """What a message's piece depends on, cheap to hash (the content string itself when it is one).
+
+    `repr` of parsed JSON data is injective, and cheaper than a dump; a key-order
+    difference only costs a cache miss.
+    """
     content = data.get("content", "")
-    content_key = content if isinstance(content, str) else ("json", _dumps_key(content))
     calls = data.get("tool_calls")
     name = data.get("name")
     return (
         kind,
-        content_key,
-        _dumps_key(calls) if calls else None,
-        name if isinstance(name, str) or name is None else _dumps_key(name),
+        content if isinstance(content, str) else ("repr", repr(content)),
+        repr(calls) if calls else None,
+        name if isinstance(name, str) or name is None else ("repr", repr(name)),
     )
-
-
-def _dumps_key(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, ensure_ascii=False, default=repr)

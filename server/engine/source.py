@@ -140,7 +140,7 @@ def _units(text: str, encoding: PositionEncoding) -> int:
         return len(text)
     if encoding == "utf-8":
         return len(text.encode("utf-8", errors="surrogatepass"))
-    return len(text) + sum(1 for char in text if ord(char) > 0xFFFF)
+    return len(text.encode("utf-16-le", errors="surrogatepass")) // 2
 
 
 def _char_units(char: str, encoding: PositionEncoding) -> int:
