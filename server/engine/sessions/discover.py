@@ -39,16 +39,13 @@ class _Unreadable:
 
     KIND = "database"
 
-    def __init__(self) -> None:
-        self.reasons: dict[Path, str] = {}
-
     def list_sessions(self, path: Path, problems: list[Any]) -> list[SessionInfo]:
         del problems
         return [SessionInfo(self.KIND, path, path.name, title=path.name)]
 
     def iter_steps(self, info: SessionInfo, sink: Session, *, full_inputs: bool = True) -> Iterator[Step]:
         del full_inputs
-        reason = self.reasons.get(info.path) or _database_reason(info.path)
+        reason = _database_reason(info.path)
         sink.findings.append(finding(codes.TRACE_ERROR, info.path, None, reason))
         yield Step(0, StepKind.OPAQUE, name="unreadable database", problem=reason)
 
@@ -79,8 +76,7 @@ def detect(path: Path) -> Source | None:
     if looks_like_database(path, head):
         try:
             found = tables(path)
-        except DatabaseError as problem:
-            UNREADABLE.reasons[path] = str(problem)
+        except DatabaseError:
             return UNREADABLE
         if cato.TABLE in found:
             return cato

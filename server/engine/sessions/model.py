@@ -189,10 +189,6 @@ class Session:
     findings: list[Finding] = field(default_factory=list)
     facts: dict[str, Any] = field(default_factory=dict)
 
-    @property
-    def model_calls(self) -> list[Step]:
-        return [step for step in self.steps if step.kind is StepKind.MODEL]
-
 
 @dataclass(slots=True)
 class StepPage:
