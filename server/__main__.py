@@ -6,7 +6,9 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from server.cli import check, sessions
+from server.cli import check
+
+DEFAULT_PORT = 2087
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -14,20 +16,37 @@ def build_parser() -> argparse.ArgumentParser:
         prog="replay-lens",
         description="Replay Lens: validate LLM record/replay fixtures against the current normalization rules.",
     )
+    transport = parser.add_argument_group("language server (editors start it with --stdio)")
+    modes = transport.add_mutually_exclusive_group()
+    modes.add_argument("--stdio", action="store_true", help="serve LSP over stdin/stdout")
+    modes.add_argument("--tcp", action="store_true", help="serve LSP over TCP on 127.0.0.1")
+    modes.add_argument("--ws", action="store_true", help="serve LSP over WebSocket on 127.0.0.1")
+    transport.add_argument(
+        "--port", type=int, default=DEFAULT_PORT, help=f"port for --tcp/--ws (default: {DEFAULT_PORT})"
+    )
+    transport.add_argument(
+        "--log-level",
+        choices=("debug", "info", "warning", "error"),
+        default="info",
+        help="server log level, to stderr and the client's log (default: info)",
+    )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     check.add_parser(subparsers)
-    sessions.add_parsers(subparsers)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if not hasattr(args, "run"):
-        parser.print_help(sys.stderr)
-        return 2
-    code: int = args.run(args)
-    return code
+    if hasattr(args, "run"):
+        code: int = args.run(args)
+        return code
+    if args.stdio or args.tcp or args.ws:
+        from server.lsp.server import serve  # noqa: PLC0415  (the CLI does not pay for pygls)
+
+        return serve("stdio" if args.stdio else "tcp" if args.tcp else "ws", args.port, args.log_level)
+    parser.print_help(sys.stderr)
+    return 2
 
 
 if __name__ == "__main__":

@@ -1,0 +1,1 @@
+"""The language server: a protocol adapter over `server.engine` (no key logic lives here)."""

@@ -1,0 +1,200 @@
+"""Code actions: rehash stale turns (one, or all in the file) and add a rule for volatile text.
+
+Rehash edits are the engine's `rehash_edits` spans turned into ranges, so an
+applied quick fix gives exactly the bytes `check --fix` writes. Everything is a
+`WorkspaceEdit`, so the user can undo it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from lsprotocol import types
+
+from server.engine import findings as codes
+from server.engine.checks import FixtureReport, TurnStatus
+from server.engine.findings import Finding
+from server.engine.fixture import Fixture
+from server.engine.rehash import rehash_edits
+from server.engine.source import SourceText, Span
+from server.lsp import rules_edit
+from server.lsp.convert import SOURCE, diagnostic, lsp_range, offset_at, path_to_uri
+from server.lsp.state import Document
+
+if TYPE_CHECKING:
+    from server.lsp.server import Current, ReplayLensServer
+
+log = logging.getLogger(__name__)
+
+REHASH_ALL = "source.fixAll.replayLens"
+REHASH_TURN_TITLE = "Rehash this turn under current rules"
+REHASH_ALL_TITLE = "Rehash all stale turns in this file"
+ADD_RULE_TITLE = "Add a normalization rule for this text"
+
+
+def workspace_edit(
+    server: ReplayLensServer, uri: str, version: int | None, edits: list[types.TextEdit]
+) -> types.WorkspaceEdit:
+    """Versioned document changes when the client takes them (it then refuses edits to a changed file)."""
+    workspace = server.client_capabilities.workspace
+    capability = workspace.workspace_edit if workspace is not None else None
+    if capability is not None and capability.document_changes:
+        identifier = types.OptionalVersionedTextDocumentIdentifier(uri=uri, version=version)
+        return types.WorkspaceEdit(document_changes=[types.TextDocumentEdit(text_document=identifier, edits=edits)])
+    return types.WorkspaceEdit(changes={uri: edits})
+
+
+def rehash_edit(
+    server: ReplayLensServer, document: Document, report: FixtureReport, turns: Sequence[int] | None = None
+) -> types.WorkspaceEdit | None:
+    """The rehash of `turns` (every stale turn when None) as a workspace edit; None when nothing changes."""
+    edits = rehash_edits(report, turns)
+    if not edits:
+        return None
+    encoding = server.encoding
+    text_edits = [types.TextEdit(lsp_range(document.source, edit.span, encoding), edit.new_text) for edit in edits]
+    return workspace_edit(server, document.uri, document.version, text_edits)
+
+
+def _wanted(kind: str, only: Sequence[str] | None) -> bool:
+    return not only or any(kind == prefix or kind.startswith(f"{prefix}.") for prefix in only)
+
+
+def _matching(
+    context: Sequence[types.Diagnostic], finding: Finding, document: Document, server: ReplayLensServer
+) -> list[types.Diagnostic]:
+    """The client's diagnostic for `finding` (so the editor links the fix to it), else our own."""
+    ours = diagnostic(finding, document.source, server.encoding)
+    same = [d for d in context if d.source == SOURCE and d.code == ours.code and d.range == ours.range]
+    return same or [ours]
+
+
+def _rehash_actions(
+    server: ReplayLensServer, current: Current, span: Span, params: types.CodeActionParams
+) -> list[types.CodeAction]:
+    document, analysis = current.document, current.analysis
+    report = analysis.fixtures.get(document.path) if analysis is not None else None
+    if analysis is None or report is None:
+        return []
+    only = params.context.only
+    actions: list[types.CodeAction] = []
+    if _wanted(types.CodeActionKind.QuickFix, only):
+        stale_findings = [f for f in analysis.findings.get(document.path, []) if f.code is codes.STALE_KEY]
+        for turn_report in report.turns:
+            turn = turn_report.turn
+            if turn_report.status is not TurnStatus.STALE or not (
+                turn.span.start <= span.end and span.start <= turn.span.end
+            ):
+                continue
+            edit = rehash_edit(server, document, report, [turn.index])
+            if edit is None:
+                continue
+            linked = [f for f in stale_findings if f.data.get("turn") == turn.index]
+            actions.append(
+                types.CodeAction(
+                    title=REHASH_TURN_TITLE,
+                    kind=types.CodeActionKind.QuickFix,
+                    diagnostics=[d for f in linked for d in _matching(params.context.diagnostics, f, document, server)],
+                    edit=edit,
+                    is_preferred=True,
+                )
+            )
+    if _wanted(REHASH_ALL, only) and report.count(TurnStatus.STALE):
+        edit = rehash_edit(server, document, report)
+        if edit is not None:
+            actions.append(types.CodeAction(title=REHASH_ALL_TITLE, kind=REHASH_ALL, edit=edit))
+    return actions
+
+
+async def _rule_actions(
+    server: ReplayLensServer, current: Current, span: Span, params: types.CodeActionParams
+) -> list[types.CodeAction]:
+    analysis = current.analysis
+    if analysis is None or not _wanted(types.CodeActionKind.QuickFix, params.context.only):
+        return []
+    actions = []
+    for finding in analysis.findings.get(current.document.path, []):
+        if finding.code is not codes.VOLATILE_TEXT or not (
+            finding.span.start <= span.end and span.start <= finding.span.end
+        ):
+            continue
+        rule = finding.data.get("rule")
+        edit = await add_rule_edit(server, current, rule) if isinstance(rule, dict) else None
+        if edit is not None:
+            actions.append(
+                types.CodeAction(
+                    title=ADD_RULE_TITLE,
+                    kind=types.CodeActionKind.QuickFix,
+                    diagnostics=_matching(params.context.diagnostics, finding, current.document, server),
+                    edit=edit,
+                )
+            )
+    return actions
+
+
+async def add_rule_edit(server: ReplayLensServer, current: Current, rule: dict[str, Any]) -> types.WorkspaceEdit | None:
+    """Append `rule` to the project's config file, or create `replay-lens.toml` when there is none."""
+    project = current.project
+    if project.config_error is not None or not all(isinstance(value, str) for value in rule.values()):
+        return None
+    path = project.config.path
+    if path is None:
+        return _create_config(
+            server, project.root / "replay-lens.toml", rules_edit.new_config(rule, project.config.rules.preset)
+        )
+    uri = path_to_uri(path)
+    buffer = server.workspace.text_documents.get(uri)
+    if buffer is not None:
+        text, version = buffer.source, buffer.version
+    else:
+        try:
+            text, version = await asyncio.to_thread(path.read_text, encoding="utf-8"), None
+        except (OSError, UnicodeDecodeError) as exc:
+            log.warning("cannot read %s: %s", path, exc)
+            return None
+    added = rules_edit.addition(text, rule, pyproject=path.name == "pyproject.toml")
+    if added is None:
+        return None
+    end = lsp_range(SourceText(text), Span(len(text), len(text)), server.encoding)
+    return workspace_edit(server, uri, version, [types.TextEdit(end, added)])
+
+
+def _create_config(server: ReplayLensServer, path: Path, content: str) -> types.WorkspaceEdit | None:
+    workspace = server.client_capabilities.workspace
+    capability = workspace.workspace_edit if workspace is not None else None
+    operations = (capability.resource_operations or []) if capability is not None else []
+    if capability is None or not capability.document_changes or types.ResourceOperationKind.Create not in operations:
+        return None
+    uri = path_to_uri(path)
+    start = types.Range(types.Position(0, 0), types.Position(0, 0))
+    return types.WorkspaceEdit(
+        document_changes=[
+            types.CreateFile(uri=uri, options=types.CreateFileOptions(overwrite=False, ignore_if_exists=True)),
+            types.TextDocumentEdit(
+                text_document=types.OptionalVersionedTextDocumentIdentifier(uri=uri, version=None),
+                edits=[types.TextEdit(start, content)],
+            ),
+        ]
+    )
+
+
+def register(server: ReplayLensServer) -> None:
+    options = types.CodeActionOptions(code_action_kinds=[types.CodeActionKind.QuickFix, REHASH_ALL])
+
+    @server.feature(types.TEXT_DOCUMENT_CODE_ACTION, options)
+    async def code_action(params: types.CodeActionParams) -> list[types.CodeAction] | None:
+        current = await server.current(params.text_document.uri, timeout=2.0)
+        if current is None or current.analysis is None:
+            return None
+        source = current.document.source
+        span = Span(
+            offset_at(source, params.range.start, server.encoding),
+            offset_at(source, params.range.end, server.encoding),
+        )
+        if isinstance(current.document.parsed, Fixture):
+            return _rehash_actions(server, current, span, params)
+        return await _rule_actions(server, current, span, params)

@@ -1,0 +1,94 @@
+"""Code lenses: a fixture's tally above it, each turn's status above the turn.
+
+Stale lenses are clickable (they run `replayLens.rehash`); the others are
+labels. There is no "Replay" lens yet: replay is not built, and a lens that
+does nothing would be a lie.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from lsprotocol import types
+
+from server.engine.checks import TurnStatus
+from server.engine.fixture import Fixture
+from server.engine.recording import Recording
+from server.engine.source import Span
+from server.lsp.commands import REHASH
+from server.lsp.convert import lsp_range
+from server.lsp.state import Analysis, Document
+
+if TYPE_CHECKING:
+    from server.lsp.server import ReplayLensServer
+
+TURN_LABELS = {
+    TurnStatus.VALID: "✓ valid",
+    TurnStatus.STALE: "✗ stale · rehash",
+    TurnStatus.UNVERIFIABLE: "? unverifiable",
+    TurnStatus.MISMATCH: "✗ caller-key mismatch",
+    TurnStatus.MALFORMED: "✗ malformed",
+}
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}{'s' * (count != 1)}"
+
+
+def _lens(
+    server: ReplayLensServer, document: Document, span: Span, title: str, rehash: dict[str, object] | None = None
+) -> types.CodeLens:
+    """A lens; with `rehash` arguments it runs `replayLens.rehash`, else it is a label."""
+    command = types.Command(title=title, command=REHASH if rehash else "", arguments=[rehash] if rehash else None)
+    return types.CodeLens(range=lsp_range(document.source, span, server.encoding), command=command)
+
+
+def fixture_lenses(server: ReplayLensServer, document: Document, analysis: Analysis) -> list[types.CodeLens]:
+    report = analysis.fixtures.get(document.path)
+    if report is None:
+        return []
+    stale = report.count(TurnStatus.STALE)
+    unverifiable = report.count(TurnStatus.UNVERIFIABLE)
+    fixture = report.fixture
+    start = len(fixture.source.text) - len(fixture.source.text.lstrip())
+    tally = f"{_plural(len(report.turns), 'turn')} · {stale} stale · {unverifiable} unverifiable"
+    lenses = [_lens(server, document, Span(start, start), tally, {"uri": document.uri} if stale else None)]
+    for turn_report in report.turns:
+        turn = turn_report.turn
+        caller = turn.caller if isinstance(turn.caller, str) else "legacy" if turn.is_legacy else "?"
+        title = f"turn {turn.index} · {caller} · {TURN_LABELS[turn_report.status]}"
+        stale_turn = turn_report.status is TurnStatus.STALE and fixture.parsed_cleanly
+        lenses.append(
+            _lens(server, document, turn.head, title, {"uri": document.uri, "turn": turn.index} if stale_turn else None)
+        )
+    return lenses
+
+
+def recording_lenses(server: ReplayLensServer, document: Document, analysis: Analysis) -> list[types.CodeLens]:
+    report = analysis.recordings.get(document.path)
+    if report is None or not report.recording.calls:
+        return []
+    held = sum(1 for call in report.recording.calls if call.index in report.linked)
+    title = f"{_plural(len(report.recording.calls), 'recorded call')} · {held} held by fixture turns"
+    return [_lens(server, document, report.recording.calls[0].span, title)]
+
+
+def refresh(server: ReplayLensServer, analysis: Analysis) -> None:
+    """Ask the client to request lenses again when a check covered an open document."""
+    workspace = server.client_capabilities.workspace
+    supported = workspace is not None and workspace.code_lens is not None and workspace.code_lens.refresh_support
+    if supported and any(server.is_open(document.uri) for document in analysis.documents.values()):
+        server.workspace_code_lens_refresh(None)
+
+
+def register(server: ReplayLensServer) -> None:
+    @server.feature(types.TEXT_DOCUMENT_CODE_LENS, types.CodeLensOptions(resolve_provider=False))
+    async def code_lens(params: types.CodeLensParams) -> list[types.CodeLens] | None:
+        current = await server.current(params.text_document.uri, timeout=2.0)
+        if current is None or current.analysis is None:
+            return None
+        if isinstance(current.document.parsed, Fixture):
+            return fixture_lenses(server, current.document, current.analysis)
+        if isinstance(current.document.parsed, Recording):
+            return recording_lenses(server, current.document, current.analysis)
+        return None

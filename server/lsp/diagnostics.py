@@ -1,0 +1,152 @@
+"""Diagnostics: pushed for every fixture and recording of the workspace, pulled for open ones when possible.
+
+Every checked file gets a `publishDiagnostics`, an empty list for a clean file
+so the client knows it was checked. A result is published for a document only
+while it is still the document the project holds (and, when open, still the
+editor's version): results computed from outdated text are dropped.
+
+When the client supports pull diagnostics, open documents are served by
+`textDocument/diagnostic` only (VS Code would otherwise show them twice) and
+the client is asked to pull again when their results change; files that are
+not open are still pushed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from lsprotocol import types
+from lsprotocol.converters import get_converter
+from pygls.exceptions import JsonRpcException
+
+from server.engine.source import PositionEncoding
+from server.lsp.convert import diagnostic, path_to_uri, uri_to_path
+from server.lsp.state import Analysis, Document, Project
+
+if TYPE_CHECKING:
+    from server.lsp.server import ReplayLensServer
+
+log = logging.getLogger(__name__)
+
+_SERVER_CANCELLED = -32802
+_CONVERTER = get_converter()
+
+
+def diagnostics_of(analysis: Analysis, document: Document, encoding: PositionEncoding) -> list[types.Diagnostic]:
+    return [diagnostic(finding, document.source, encoding) for finding in analysis.findings.get(document.path, [])]
+
+
+def result_id(items: list[types.Diagnostic]) -> str:
+    payload = json.dumps(_CONVERTER.unstructure(items), sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(payload.encode("utf-8", errors="surrogatepass")).hexdigest()[:32]
+
+
+class Diagnostics:
+    def __init__(self, server: ReplayLensServer) -> None:
+        self.server = server
+        self._sent: dict[str, list[types.Diagnostic]] = {}
+        self._pulled: dict[str, str] = {}
+        self._config_uris: dict[Path, set[str]] = {}
+
+    @property
+    def pull_mode(self) -> bool:
+        text_document = self.server.client_capabilities.text_document
+        return text_document is not None and text_document.diagnostic is not None
+
+    def publish(self, uri: str, items: list[types.Diagnostic], version: int | None = None) -> None:
+        if self._sent.get(uri) == items:
+            return
+        self._sent[uri] = items
+        self.server.text_document_publish_diagnostics(
+            types.PublishDiagnosticsParams(uri=uri, diagnostics=items, version=version)
+        )
+
+    def clear(self, uri: str) -> None:
+        if self._sent.get(uri):
+            self.publish(uri, [])
+        self._sent.pop(uri, None)
+
+    def opened(self, uri: str) -> None:
+        """In pull mode an open document is pulled: clear what was pushed while it was closed."""
+        if self.pull_mode:
+            self.clear(uri)
+
+    def on_analysis(self, project: Project, analysis: Analysis) -> None:
+        if project.stopped:
+            return
+        encoding = self.server.encoding
+        changed_open = False
+        for path, document in analysis.documents.items():
+            if project.documents.get(path) is not document:
+                log.debug("dropped diagnostics of %s: a newer version is being checked", document.uri)
+                continue
+            is_open = self.server.is_open(document.uri)
+            if is_open and document.version != self.server.editor_version(document.uri):
+                log.debug("dropped diagnostics of %s version %s: outdated", document.uri, document.version)
+                continue
+            if not is_open and document.version is not None:
+                continue  # closed since: its disk version is on the way
+            items = diagnostics_of(analysis, document, encoding)
+            if is_open and self.pull_mode:
+                changed_open |= self._pulled.get(document.uri) != result_id(items)
+            else:
+                self.publish(document.uri, items, document.version)
+        if changed_open and self._can_refresh():
+            self.server.workspace_diagnostic_refresh(None)
+
+    def _can_refresh(self) -> bool:
+        workspace = self.server.client_capabilities.workspace
+        return bool(workspace and workspace.diagnostics and workspace.diagnostics.refresh_support)
+
+    def show_config_errors(self, folder: Path, projects: list[Project]) -> None:
+        """A `config-error` on each broken config file of a folder; clear the ones fixed since."""
+        errors = {
+            path_to_uri(project.config_error.path): project.config_error.to_finding()
+            for project in projects
+            if project.config_error is not None
+        }
+        for uri in self._config_uris.get(folder, set()) - errors.keys():
+            self.clear(uri)
+        for uri, finding in errors.items():
+            log.warning("config error: %s", finding.message)
+            self.publish(uri, [diagnostic(finding, None, self.server.encoding)])
+        self._config_uris[folder] = set(errors)
+
+    def prune(self, folder: Path) -> None:
+        """After indexing: clear files of the folder that no project holds any more."""
+        held = {document.uri for project in self.server.state.projects() for document in project.documents.values()}
+        held |= self._config_uris.get(folder, set())
+        for uri in list(self._sent):
+            path = uri_to_path(uri)
+            if path is not None and path.is_relative_to(folder) and uri not in held:
+                self.clear(uri)
+
+    async def pull(self, params: types.DocumentDiagnosticParams) -> types.DocumentDiagnosticReport:
+        uri = params.text_document.uri
+        if any(uri in uris for uris in self._config_uris.values()):
+            return types.RelatedFullDocumentDiagnosticReport(items=self._sent.get(uri, []))
+        current = await self.server.current(uri, timeout=30.0, wait_ready=True)
+        if current is None:
+            return types.RelatedFullDocumentDiagnosticReport(items=[])
+        if current.analysis is None:
+            raise JsonRpcException("still checking", code=_SERVER_CANCELLED, data={"retriggerRequest": True})
+        items = diagnostics_of(current.analysis, current.document, self.server.encoding)
+        identity = result_id(items)
+        self._pulled[uri] = identity
+        if params.previous_result_id == identity:
+            return types.RelatedUnchangedDocumentDiagnosticReport(result_id=identity)
+        return types.RelatedFullDocumentDiagnosticReport(items=items, result_id=identity)
+
+
+def register(server: ReplayLensServer) -> None:
+    options = types.DiagnosticOptions(
+        identifier="replay-lens", inter_file_dependencies=True, workspace_diagnostics=False
+    )
+
+    @server.feature(types.TEXT_DOCUMENT_DIAGNOSTIC, options)
+    async def document_diagnostic(params: types.DocumentDiagnosticParams) -> types.DocumentDiagnosticReport:
+        return await server.diagnostics.pull(params)

@@ -1,0 +1,176 @@
+"""Hover: what a fixture turn or a recorded call is, and what its key was computed from.
+
+On a fixture turn: caller, key status and the findings on it, where it was
+recorded, the normalized input (when a recording links to it) and the recorded
+output. On a recording line: its key under the current rules, the fixture turns
+holding it and its normalized input. Previews are cut and secrets masked.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from typing import TYPE_CHECKING, Any
+
+from lsprotocol import types
+
+from server.engine.checks import TurnReport, TurnStatus
+from server.engine.fixture import Fixture, Turn
+from server.engine.normalize import Keys
+from server.engine.preview import cut, normalized_input, render_output, safe
+from server.engine.recording import RecordedCall, Recording
+from server.lsp.convert import lsp_range, path_to_uri
+from server.lsp.locate import call_at, call_keys, findings_in, turn_at, turn_report
+from server.lsp.state import Analysis, Document
+
+if TYPE_CHECKING:
+    from server.lsp.server import Current, ReplayLensServer
+
+STATUS_TEXT = {
+    TurnStatus.VALID: "✓ key valid under current rules",
+    TurnStatus.STALE: "✗ stale: the key differs under current rules",
+    TurnStatus.UNVERIFIABLE: "? unverifiable: no recording links to this key",
+    TurnStatus.MISMATCH: "✗ input_hash is not the key of this caller and conversation hash",
+    TurnStatus.MALFORMED: "✗ malformed turn",
+}
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]<>()#+!|~])")
+
+
+def escape(text: str) -> str:
+    """Plain text for markdown: `<UUID>` must stay visible, not become an HTML tag."""
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", text)
+
+
+def fence(text: str, language: str = "") -> str:
+    """A fenced code block that the text itself cannot close."""
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    ticks = "`" * max(3, longest + 1)
+    return f"{ticks}{language}\n{text}\n{ticks}"
+
+
+def caller_label(turn: Turn) -> str:
+    if turn.is_legacy:
+        return "legacy turn (no caller)"
+    caller = turn.caller
+    return f"caller `{caller}`" if isinstance(caller, str) and "`" not in caller else f"caller {escape(repr(caller))}"
+
+
+def link(document_uri: str, label: str, line: int) -> str:
+    return f"[{escape(label)}]({document_uri}#L{line + 1})"
+
+
+class HoverText:
+    """Markdown for one hover, with the user's preview settings applied."""
+
+    def __init__(self, server: ReplayLensServer) -> None:
+        self.limit = server.settings.preview_chars
+        self.reveal = server.settings.reveal_secrets
+        self.parts: list[str] = []
+
+    def add(self, text: str) -> None:
+        self.parts.append(text)
+
+    def preview(self, title: str, text: str, language: str = "") -> None:
+        self.parts.append(f"**{title}**")
+        self.parts.append(fence(cut(safe(text, reveal=self.reveal), self.limit), language))
+
+    def rules(self, analysis: Analysis) -> str:
+        rules = analysis.config.rules
+        return f"rules `{rules.preset}` · fingerprint `{rules.fingerprint()}`"
+
+    def markdown(self) -> str:
+        return "\n\n".join(self.parts)
+
+
+def turn_hover(server: ReplayLensServer, current: Current, turn: Turn) -> str:
+    text = HoverText(server)
+    report: TurnReport | None = turn_report(current.analysis, current.document, turn)
+    if current.analysis is None:
+        status = "checking… (the workspace is still being indexed)"
+    else:
+        status = STATUS_TEXT[report.status] if report is not None else STATUS_TEXT[TurnStatus.MALFORMED]
+    text.add(f"**Turn {turn.index}** · {caller_label(turn)} · {status}")
+    findings = findings_in(current.analysis, current.document, turn.span)
+    if findings:
+        text.add("\n".join(f"- `{finding.code.name}` {escape(finding.message)}" for finding in findings))
+    if report is not None and report.link is not None:
+        recording, call = report.link.recording, report.link.call
+        where = link(path_to_uri(recording.path), f"{recording.path.name}:{call.line + 1}", call.line)
+        text.add(f"Recorded at {where} (call {call.index})")
+    if report is not None and report.keys is not None and current.analysis is not None:
+        text.preview(
+            f"Normalized input ({text.rules(current.analysis)})", normalized_input(report.keys.canonical), "json"
+        )
+    elif report is not None and report.link is not None:
+        text.add("_The recorded input cannot be normalized (see the recording's findings)._")
+    elif current.analysis is not None:
+        text.add("_No recording links to this turn: the input its key was computed from is unknown._")
+    if "output" in turn.members:
+        text.preview("Recorded output", render_output(turn.output), "text")
+    return text.markdown()
+
+
+def call_hover(server: ReplayLensServer, current: Current, call: RecordedCall, keys: Keys | None) -> str:
+    text = HoverText(server)
+    recording = current.document.parsed
+    assert isinstance(recording, Recording)
+    caller = call.caller if isinstance(call.caller, str) else "(no caller)"
+    text.add(f"**Recorded call {call.index}** · line {call.line + 1} · caller `{escape(caller)}`")
+    if keys is not None:
+        text.add(_key_comparison(call, keys))
+    findings = findings_in(current.analysis, current.document, call.span)
+    if findings:
+        text.add("\n".join(f"- `{finding.code.name}` {escape(finding.message)}" for finding in findings))
+    analysis = current.analysis
+    report = analysis.recordings.get(current.document.path) if analysis is not None else None
+    holders = report.linked.get(call.index, []) if report is not None else []
+    if holders:
+        text.add("Held by " + ", ".join(_turn_link(fixture, turn) for fixture, turn in holders))
+    elif analysis is not None:
+        text.add("_No fixture turn holds this call: its replay would miss._")
+    if keys is not None and analysis is not None:
+        text.preview(f"Normalized input ({text.rules(analysis)})", normalized_input(keys.canonical), "json")
+    return text.markdown()
+
+
+def _key_comparison(call: RecordedCall, keys: Keys) -> str:
+    recorded: list[tuple[str, Any, str]] = [
+        ("input_hash", call.input_hash, keys.input_hash),
+        ("conversation_hash", call.conversation_hash, keys.conversation_hash),
+    ]
+    changed = [f"{name} `{old[:12]}…` → `{new[:12]}…`" for name, old, new in recorded if old and old != new]
+    if not changed:
+        return "✓ the recorded key is the key under current rules"
+    return "✗ the key changed under current rules: " + "; ".join(changed)
+
+
+def _turn_link(fixture: Fixture, turn: Turn) -> str:
+    line = fixture.source.line_of(turn.span.start)
+    return link(path_to_uri(fixture.path), f"{fixture.path.name} turn {turn.index}", line)
+
+
+def register(server: ReplayLensServer) -> None:
+    @server.feature(types.TEXT_DOCUMENT_HOVER)
+    async def hover(params: types.HoverParams) -> types.Hover | None:
+        current = await server.current(params.text_document.uri, timeout=2.0)
+        if current is None:
+            return None
+        document: Document = current.document
+        encoding = server.encoding
+        parsed = document.parsed
+        if isinstance(parsed, Fixture):
+            turn = turn_at(parsed, params.position, encoding)
+            if turn is None:
+                return None
+            value, span = turn_hover(server, current, turn), turn.span
+        else:
+            call = call_at(parsed, params.position.line)
+            if call is None:
+                return None
+            config = current.analysis.config if current.analysis is not None else current.project.config
+            keys = await asyncio.to_thread(call_keys, config, call)
+            value, span = call_hover(server, current, call, keys), call.span
+        return types.Hover(
+            contents=types.MarkupContent(kind=types.MarkupKind.Markdown, value=value),
+            range=lsp_range(document.source, span, encoding),
+        )

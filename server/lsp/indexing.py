@@ -1,0 +1,223 @@
+"""Indexing: find the config scopes of a workspace folder, read its fixtures and recordings, check them.
+
+A folder may hold several projects: its own config (found at or above it) and
+any nested folder with a `replay-lens.toml` (or a `pyproject.toml` with a
+`[tool.replay-lens]` table) of its own, like the sample workspace inside this
+repository. Reading happens in worker threads in batches, so requests keep
+being answered, and the client sees `$/progress` with a percentage.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import logging
+import os
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING
+
+from lsprotocol import types
+
+from server.engine.config import (
+    CONFIG_NAMES,
+    Config,
+    ConfigError,
+    default_config,
+    find_config_file,
+    load_config,
+)
+from server.engine.fixture import Fixture
+from server.engine.workspace import SKIPPED_DIRS, iter_files, load_project_config
+from server.lsp import status
+from server.lsp.state import Document, Folder, Project, owner, read_disk
+
+if TYPE_CHECKING:
+    from server.lsp.server import ReplayLensServer
+
+log = logging.getLogger(__name__)
+
+_BATCH = 32
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """A folder checked under one config (the last good one, or defaults, when the file has an error)."""
+
+    root: Path
+    config: Config
+    error: ConfigError | None = None
+
+
+def _scope(root: Path, load: Callable[[], Config], previous: dict[Path, Config]) -> Scope:
+    try:
+        return Scope(root, load())
+    except ConfigError as error:
+        return Scope(root, previous.get(root) or default_config(root), error)
+
+
+def discover_scopes(folder: Path, previous: dict[Path, Config]) -> list[Scope]:
+    """The folder's own scope, then one per nested folder that holds a config of its own."""
+    scopes = [_scope(folder, functools.partial(load_project_config, folder), previous)]
+    for directory, dirnames, filenames in os.walk(folder):
+        dirnames[:] = sorted(name for name in dirnames if name not in SKIPPED_DIRS)
+        here = Path(directory)
+        if here == folder or not any(name in filenames for name in CONFIG_NAMES):
+            continue
+        found = find_config_file(here)
+        if found is not None and found.parent == here:
+            scopes.append(_scope(here, functools.partial(load_config, found), previous))
+    return scopes
+
+
+def list_files(projects: list[Project]) -> dict[Project, list[Path]]:
+    """The candidate files of each project, in the CLI's walk order."""
+    return {
+        project: [path for path in iter_files([project.root], project.config) if owner(projects, path) is project]
+        for project in projects
+    }
+
+
+def read_batch(paths: list[Path], config: Config) -> list[Document]:
+    return [document for document in (read_disk(path, config) for path in paths) if document is not None]
+
+
+class Progress:
+    """Work-done progress for one indexing run, when the client supports it."""
+
+    def __init__(self, server: ReplayLensServer, title: str) -> None:
+        self.server = server
+        self.title = title
+        self.token: str | None = None
+        self.percentage = -1
+        self.summary = ""
+
+    async def __aenter__(self) -> Progress:
+        window = self.server.client_capabilities.window
+        if window is None or not window.work_done_progress:
+            return self
+        token = f"replay-lens/indexing/{uuid.uuid4()}"
+        try:
+            await self.server.work_done_progress.create_async(token)
+        except Exception as exc:  # the client refused: index without progress
+            log.debug("no work-done progress: %s", exc)
+            return self
+        self.token = token
+        self.server.work_done_progress.begin(
+            token, types.WorkDoneProgressBegin(title=self.title, cancellable=False, percentage=0)
+        )
+        return self
+
+    def report(self, message: str, percentage: int) -> None:
+        if self.token is not None and percentage != self.percentage:
+            self.percentage = percentage
+            self.server.work_done_progress.report(
+                self.token, types.WorkDoneProgressReport(message=message, percentage=percentage)
+            )
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        if self.token is not None:
+            message = self.summary if error is None else "stopped"
+            with contextlib.suppress(Exception):
+                self.server.work_done_progress.end(self.token, types.WorkDoneProgressEnd(message=message))
+
+
+async def index_folder(server: ReplayLensServer, folder: Folder) -> None:
+    async with Progress(server, f"Replay Lens: indexing {folder.path.name}") as progress:
+        previous = {project.root: project.config for project in folder.projects}
+        scopes = await asyncio.to_thread(discover_scopes, folder.path, previous)
+        old = folder.projects
+        projects = [server.new_project(scope) for scope in scopes]
+        folder.projects = projects
+        for project in old:
+            project.stop()
+        folder.discovered.set()
+        server.diagnostics.show_config_errors(folder.path, projects)
+        status.send(server)
+        listing = await asyncio.to_thread(list_files, projects)
+        total = sum(len(paths) for paths in listing.values())
+        done = 0
+        progress.report(f"0/{total} files", 0)
+        for project, paths in listing.items():
+            for start in range(0, len(paths), _BATCH):
+                batch = paths[start : start + _BATCH]
+                for document in await asyncio.to_thread(read_batch, batch, project.config):
+                    if not server.is_open(document.uri):
+                        project.put(document)
+                done += len(batch)
+                progress.report(f"{done}/{total} files", done * 90 // max(total, 1))
+        await server.sync.reparse_open(projects)
+        checked = [project.next_analysis() for project in projects]
+        for project in projects:
+            project.ready.set()
+            project.request_check()
+        progress.report("checking", 90)
+        await asyncio.gather(*checked)
+        server.diagnostics.prune(folder.path)
+        documents = [document for project in projects for document in project.documents.values()]
+        fixtures = sum(isinstance(document.parsed, Fixture) for document in documents)
+        progress.summary = f"{fixtures} fixtures, {len(documents) - fixtures} recordings"
+        log.info("indexed %s: %s", folder.path, progress.summary)
+
+
+def reindex(server: ReplayLensServer, folder: Folder) -> None:
+    """(Re)index a folder, abandoning an indexing run still in progress."""
+    if folder.indexing is not None:
+        folder.indexing.cancel()
+    folder.indexing = asyncio.get_running_loop().create_task(index_folder(server, folder))
+    folder.indexing.add_done_callback(functools.partial(_indexed, folder.path))
+
+
+def _indexed(path: Path, task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("indexing %s failed", path, exc_info=task.exception())
+
+
+def add_folder(server: ReplayLensServer, path: Path) -> Folder:
+    folder = server.state.folders.get(path)
+    if folder is None:
+        folder = server.state.folders[path] = Folder(path)
+        reindex(server, folder)
+    return folder
+
+
+def remove_folder(server: ReplayLensServer, path: Path) -> None:
+    folder = server.state.folders.pop(path, None)
+    if folder is None:
+        return
+    if folder.indexing is not None:
+        folder.indexing.cancel()
+    for project in folder.projects:
+        project.stop()
+        for document in project.documents.values():
+            server.diagnostics.clear(document.uri)
+
+
+async def adopt(server: ReplayLensServer, path: Path) -> Project | None:
+    """A project for a file opened outside every workspace folder.
+
+    With a config above it, the config's folder is indexed like a workspace
+    folder; without one, the file is checked on its own.
+    """
+    try:
+        config = await asyncio.to_thread(load_project_config, path.parent)
+        error = None
+    except ConfigError as exc:
+        config, error = default_config(path.parent), exc
+    if config.path is not None:
+        folder = add_folder(server, config.root)
+        server.watcher.restart()
+        await folder.discovered.wait()
+        return folder.project_for(path)
+    project = server.state.loose.get(path.parent)
+    if project is None:
+        project = server.new_project(Scope(path.parent, config, error))
+        project.ready.set()
+        server.state.loose[path.parent] = project
+    return project if project.contains(path) else None

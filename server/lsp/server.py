@@ -1,0 +1,206 @@
+"""The Replay Lens language server: lifecycle, shared helpers and the wiring of every feature module.
+
+Each feature lives in its own module with a `register(server)` function; this
+module only owns what they share: settings, the workspace model, the position
+encoding and `current()`, which gives a feature the up-to-date parse and check
+of a document.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from collections.abc import Coroutine
+from dataclasses import dataclass
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+from lsprotocol import types
+from pygls.lsp.server import LanguageServer
+
+from server.engine.source import PositionEncoding
+from server.lsp import (
+    code_actions,
+    code_lens,
+    commands,
+    diagnostics,
+    hover,
+    indexing,
+    navigation,
+    status,
+    sync,
+    watching,
+)
+from server.lsp.convert import encoding_of, uri_to_path
+from server.lsp.logs import ClientLogHandler, attach_client_handler, setup_logging
+from server.lsp.settings import Settings
+from server.lsp.state import Analysis, Document, Project, WorkspaceState
+
+log = logging.getLogger(__name__)
+
+HOST = "127.0.0.1"
+
+try:
+    VERSION = version("replay-lens")
+except PackageNotFoundError:  # running from a source tree that is not installed
+    VERSION = "0.0.0"
+
+
+@dataclass(frozen=True, slots=True)
+class Current:
+    """A document at the editor's current version, and the check that covers it (None while indexing)."""
+
+    project: Project
+    document: Document
+    analysis: Analysis | None
+
+
+class ReplayLensServer(LanguageServer):
+    def __init__(self) -> None:
+        super().__init__("replay-lens", VERSION, text_document_sync_kind=types.TextDocumentSyncKind.Incremental)
+        self.settings = Settings()
+        self.state = WorkspaceState()
+        self.sync = sync.DocumentSync(self)
+        self.diagnostics = diagnostics.Diagnostics(self)
+        self.changes = watching.ChangeQueue(self)
+        self.watcher = watching.FileWatcher(self)
+        self.log_handler: ClientLogHandler | None = None
+        self.background: set[asyncio.Task[None]] = set()
+
+    @property
+    def encoding(self) -> PositionEncoding:
+        return encoding_of(self.workspace.position_encoding)
+
+    def is_open(self, uri: str) -> bool:
+        return uri in self.workspace.text_documents
+
+    def editor_version(self, uri: str) -> int | None:
+        document = self.workspace.text_documents.get(uri)
+        return document.version if document is not None else None
+
+    def spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
+        """Run a coroutine in the background, keeping a reference so it is not collected mid-flight."""
+        task = asyncio.get_running_loop().create_task(coroutine)
+        self.background.add(task)
+        task.add_done_callback(self._finished)
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self.background.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("background task failed", exc_info=task.exception())
+
+    def new_project(self, scope: indexing.Scope) -> Project:
+        project = Project(scope.root, scope.config, self._on_analysis, scope.error)
+        project.start()
+        return project
+
+    def _on_analysis(self, project: Project, analysis: Analysis) -> None:
+        self.diagnostics.on_analysis(project, analysis)
+        code_lens.refresh(self, analysis)
+        status.send(self)
+
+    async def project_for(self, path: Path) -> Project | None:
+        """The project that holds `path`; a file outside every folder gets a project of its own."""
+        project = await self.state.project_for(path)
+        if project is None and self.state.folder_of(path) is None:
+            project = await indexing.adopt(self, path)
+        return project
+
+    async def current(self, uri: str, *, timeout: float = 5.0, wait_ready: bool = False) -> Current | None:
+        """The document at `uri` as the editor shows it now, and its check.
+
+        A pending debounced parse is run first, so positions in a request always
+        match the parsed text. While the project is still indexing, the check is
+        None unless `wait_ready` asks to wait for it.
+        """
+        path = uri_to_path(uri)
+        if path is None:
+            return None
+        await self.sync.flush(uri)
+        project = await self.project_for(path)
+        if project is None:
+            return None
+        document = project.documents.get(path)
+        if document is None or (self.is_open(uri) and document.version != self.editor_version(uri)):
+            return None
+        if not project.ready.is_set() and not wait_ready:
+            return Current(project, document, None)
+        return Current(project, document, await project.analysis_of(document, timeout))
+
+
+def create_server(log_level: str = "INFO") -> ReplayLensServer:
+    server = ReplayLensServer()
+    _register_lifecycle(server, log_level)
+    for module in (sync, watching, diagnostics, hover, code_lens, code_actions, navigation, commands):
+        module.register(server)
+    return server
+
+
+def _register_lifecycle(server: ReplayLensServer, log_level: str) -> None:
+    @server.feature(types.INITIALIZE)
+    def initialize(params: types.InitializeParams) -> None:
+        server.log_handler = attach_client_handler(server, log_level)
+        server.log_handler.loop = asyncio.get_running_loop()
+        server.settings = server.settings.updated(params.initialization_options)
+        log.info("Replay Lens %s (position encoding %s)", VERSION, server.encoding)
+
+    @server.feature(types.INITIALIZED)
+    def initialized(params: types.InitializedParams) -> None:
+        server.spawn(watching.register_client_watchers(server))
+        for folder in _folders(server):
+            indexing.add_folder(server, folder)
+        server.watcher.restart()
+
+    @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
+    def did_change_configuration(params: types.DidChangeConfigurationParams) -> None:
+        before = server.settings
+        server.settings = server.settings.updated(params.settings)
+        if server.settings.watch_files != before.watch_files:
+            server.watcher.restart()
+
+    @server.feature(types.WORKSPACE_DID_CHANGE_WORKSPACE_FOLDERS)
+    def did_change_folders(params: types.DidChangeWorkspaceFoldersParams) -> None:
+        for removed in params.event.removed:
+            path = uri_to_path(removed.uri)
+            if path is not None:
+                indexing.remove_folder(server, path)
+        for added in params.event.added:
+            path = uri_to_path(added.uri)
+            if path is not None:
+                indexing.add_folder(server, path)
+        server.watcher.restart()
+
+    @server.feature(types.SHUTDOWN)
+    def shutdown(params: None) -> None:
+        server.watcher.stop()
+        server.state.stop()
+
+
+def _folders(server: ReplayLensServer) -> list[Path]:
+    """Workspace folders, or the root URI of a client that sends no folders."""
+    uris = [folder.uri for folder in server.workspace.folders.values()]
+    if not uris and server.workspace.root_uri:
+        uris = [server.workspace.root_uri]
+    return [path for path in map(uri_to_path, uris) if path is not None]
+
+
+def serve(transport: str, port: int, log_level: str) -> int:
+    """Run the server until the client disconnects. stdout is protocol-only in stdio mode."""
+    setup_logging(log_level)
+    server = create_server(log_level)
+    if transport == "stdio":
+        protocol_out = sys.stdout.buffer
+        sys.stdout = sys.stderr  # a stray print() from any library must not corrupt the stream
+        server.start_io(sys.stdin.buffer, protocol_out)
+    elif transport == "tcp":
+        server.start_tcp(HOST, port)
+    else:
+        try:
+            import websockets  # type: ignore[import-not-found]  # noqa: F401, PLC0415
+        except ImportError:
+            log.error("--ws needs the 'websockets' package: pip install websockets")
+            return 2
+        server.start_ws(HOST, port)
+    return 0

@@ -1,0 +1,35 @@
+"""`replayLens/status` (docs/protocol.md): a workspace summary after each check, for status bars."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from server.engine.checks import TurnStatus
+
+if TYPE_CHECKING:
+    from server.lsp.server import ReplayLensServer
+
+STATUS = "replayLens/status"
+
+
+def summary(server: ReplayLensServer) -> dict[str, Any]:
+    """Counts over every project's last check; the rules of the project with the most fixtures."""
+    projects = list(server.state.projects())
+    analyses = [project.analysis for project in projects if project.analysis is not None]
+    reports = [report for analysis in analyses for report in analysis.result.fixtures]
+    main = max(analyses, key=lambda analysis: len(analysis.result.fixtures), default=None)
+    rules = main.config.rules if main is not None else None
+    indexing = any(not project.ready.is_set() for project in projects)
+    return {
+        "preset": rules.preset if rules is not None else None,
+        "fingerprint": rules.fingerprint() if rules is not None else None,
+        "fixtures": len(reports),
+        "turns": sum(len(report.turns) for report in reports),
+        "stale": sum(report.count(TurnStatus.STALE) for report in reports),
+        "unverifiable": sum(report.count(TurnStatus.UNVERIFIABLE) for report in reports),
+        "indexing": indexing,
+    }
+
+
+def send(server: ReplayLensServer) -> None:
+    server.protocol.notify(STATUS, summary(server))

@@ -1,0 +1,105 @@
+"""Open documents: incremental sync (applied by pygls), debounced re-parsing, back to disk on close.
+
+A keystroke only schedules a parse after `debounceMs` of quiet; requests that
+need positions call `flush()` to parse the newest text right away. A parse that
+finishes after a newer edit arrived is thrown away: only the parse of the
+editor's current version enters the workspace model.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING
+
+from lsprotocol import types
+
+from server.lsp.convert import uri_to_path
+from server.lsp.state import Project, parse_text
+
+if TYPE_CHECKING:
+    from server.lsp.server import ReplayLensServer
+
+log = logging.getLogger(__name__)
+
+
+class DocumentSync:
+    def __init__(self, server: ReplayLensServer) -> None:
+        self.server = server
+        self._pending: dict[str, asyncio.Task[None]] = {}
+
+    def changed(self, uri: str) -> None:
+        self._cancel(uri)
+        delay = self.server.settings.debounce_ms / 1000
+        self._pending[uri] = asyncio.get_running_loop().create_task(self._parse_later(uri, delay))
+
+    async def closed(self, uri: str) -> None:
+        """The editor's buffer is gone: the file on disk is the truth again."""
+        self._cancel(uri)
+        path = uri_to_path(uri)
+        if path is not None:
+            await self.server.changes.refresh({path})
+
+    async def flush(self, uri: str) -> None:
+        """Make sure the editor's newest text is parsed, without waiting for the debounce."""
+        self._cancel(uri)
+        await self.parse(uri)
+
+    async def reparse_open(self, projects: list[Project]) -> None:
+        """Parse open buffers again under the configs of freshly indexed projects."""
+        for uri in list(self.server.workspace.text_documents):
+            path = uri_to_path(uri)
+            if path is not None and any(path.is_relative_to(project.root) for project in projects):
+                await self.parse(uri)
+
+    def _cancel(self, uri: str) -> None:
+        task = self._pending.pop(uri, None)
+        if task is not None:
+            task.cancel()
+
+    async def _parse_later(self, uri: str, delay: float) -> None:
+        await asyncio.sleep(delay)
+        if self._pending.get(uri) is asyncio.current_task():
+            del self._pending[uri]
+        await self.parse(uri)
+
+    async def parse(self, uri: str) -> None:
+        """Parse the editor's text of `uri` off the event loop and put it into its project."""
+        buffer = self.server.workspace.text_documents.get(uri)
+        path = uri_to_path(uri)
+        if buffer is None or path is None:
+            return
+        project = await self.server.project_for(path)
+        if project is None:
+            return
+        text, version = buffer.source, buffer.version or 0
+        existing = project.documents.get(path)
+        if existing is not None and existing.version == version:
+            return
+        document = await asyncio.to_thread(parse_text, path, uri, text, version, project.config)
+        if self.server.editor_version(uri) != version or project.stopped:
+            log.debug("dropped the parse of %s version %s: outdated", uri, version)
+            return
+        existing = project.documents.get(path)
+        if existing is not None and existing.version == version:
+            return  # a concurrent parse of the same version got there first
+        if document is None:
+            if project.remove(path) is not None:
+                self.server.diagnostics.clear(uri)
+            return
+        project.put(document)
+
+
+def register(server: ReplayLensServer) -> None:
+    @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
+    async def did_open(params: types.DidOpenTextDocumentParams) -> None:
+        server.diagnostics.opened(params.text_document.uri)
+        await server.sync.parse(params.text_document.uri)
+
+    @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
+    def did_change(params: types.DidChangeTextDocumentParams) -> None:
+        server.sync.changed(params.text_document.uri)
+
+    @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
+    async def did_close(params: types.DidCloseTextDocumentParams) -> None:
+        await server.sync.closed(params.text_document.uri)
