@@ -94,9 +94,7 @@ class SourceText:
     @property
     def line_starts(self) -> list[int]:
         if self._line_starts is None:
-            starts = [0]
-            starts.extend(match.end() for match in _LINE_BREAK.finditer(self.text))
-            self._line_starts = starts
+            self._line_starts = _line_starts(self.text)
         return self._line_starts
 
     def line_of(self, offset: int) -> int:
@@ -133,6 +131,18 @@ class SourceText:
         start = starts[line]
         end = starts[line + 1] if line + 1 < len(starts) else len(self.text)
         return self.text[start:end].rstrip("\r\n")
+
+
+def _line_starts(text: str) -> list[int]:
+    """Offsets where lines start; `str.find` skips long lines at C speed (recordings have few, huge lines)."""
+    if "\r" in text:
+        return [0, *(match.end() for match in _LINE_BREAK.finditer(text))]
+    starts = [0]
+    index = text.find("\n")
+    while index >= 0:
+        starts.append(index + 1)
+        index = text.find("\n", index + 1)
+    return starts
 
 
 def _units(text: str, encoding: PositionEncoding) -> int:

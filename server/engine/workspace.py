@@ -6,8 +6,10 @@ This is the engine's only module that walks directories; readers get bytes.
 from __future__ import annotations
 
 import fnmatch
+import gc
 import os
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -116,7 +118,8 @@ class Workspace:
     unreadable: list[Finding] = field(default_factory=list)
 
     def check(self) -> CheckResult:
-        result = check(self.fixtures, self.recordings, self.config)
+        with paused_gc():
+            result = check(self.fixtures, self.recordings, self.config)
         result.problems.extend(self.unreadable)
         return result
 
@@ -134,6 +137,12 @@ def load_workspace(paths: Iterable[Path], config: Config) -> Workspace:
     """
     workspace = Workspace(config)
     explicit = {path for path in paths if not path.is_dir()}
+    with paused_gc():
+        _read_into(workspace, paths, explicit, config)
+    return workspace
+
+
+def _read_into(workspace: Workspace, paths: Iterable[Path], explicit: set[Path], config: Config) -> None:
     for path in iter_files(paths, config):
         try:
             data = path.read_bytes()
@@ -150,7 +159,23 @@ def load_workspace(paths: Iterable[Path], config: Config) -> Workspace:
             workspace.fixtures.append(document)
         else:
             workspace.recordings.append(document)
-    return workspace
+
+
+@contextmanager
+def paused_gc() -> Iterator[None]:
+    """Pause the cyclic collector while parsing builds millions of acyclic objects.
+
+    Parsed JSON holds no reference cycles, yet each generation-2 pass would walk
+    all of it: on a 240 MB workspace that doubled the time. Reference counting
+    still frees everything as usual.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def _read_error(path: Path, exc: OSError) -> Finding:
