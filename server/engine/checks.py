@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
@@ -18,7 +18,7 @@ from server.engine import findings as codes
 from server.engine.config import Config
 from server.engine.findings import Finding
 from server.engine.fixture import Fixture, Turn
-from server.engine.normalize import HEX64, InputShapeError, Keys, Normalizer, sha256_hex
+from server.engine.normalize import HEX64, InputShapeError, KeyChain, Keys, Normalizer, sha256_hex
 from server.engine.recording import RecordedCall, Recording
 from server.engine.source import Span
 from server.engine.volatile import VolatileMatch, find_volatile
@@ -102,16 +102,16 @@ def turn_key(turn: Turn) -> str | None:
 def check(fixtures: Sequence[Fixture], recordings: Sequence[Recording], config: Config) -> CheckResult:
     normalizer = Normalizer(config.rules)
     keys_of: dict[int, Keys | InputShapeError] = {}
+    for recording in recordings:  # in call order, so each call reuses the history it re-sends
+        chain = KeyChain(normalizer)
+        for call in recording.calls:
+            try:
+                keys_of[id(call)] = chain.keys(call.caller, call.input)
+            except InputShapeError as exc:
+                keys_of[id(call)] = exc
 
     def keys(call: RecordedCall) -> Keys | InputShapeError:
-        cached = keys_of.get(id(call))
-        if cached is None:
-            try:
-                cached = normalizer.keys(call.caller, call.input)
-            except InputShapeError as exc:
-                cached = exc
-            keys_of[id(call)] = cached
-        return cached
+        return keys_of[id(call)]
 
     index = _CallIndex(recordings, keys)
 
@@ -293,12 +293,7 @@ def _verify(turn: Turn, key: str, link: Link | None, normalizer: Normalizer, key
 def _with_caller(normalizer: Normalizer, computed: Keys, caller: Any) -> Keys:
     """Keys of a call whose recording did not store a caller: take the turn's."""
     name = normalizer.caller(caller)
-    return Keys(
-        name,
-        computed.canonical,
-        computed.conversation_hash,
-        normalizer.input_key(name, computed.conversation_hash),
-    )
+    return replace(computed, caller=name, input_hash=normalizer.input_key(name, computed.conversation_hash))
 
 
 def _changes(turn: Turn, computed: Keys) -> list[str]:

@@ -25,14 +25,20 @@ class InputShapeError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class Keys:
-    """The keys of one model call, with the canonical text they were hashed from."""
+    """The keys of one model call, and the canonical text they were hashed from."""
 
     caller: str
-    canonical: str
     conversation_hash: str
     input_hash: str
     pieces: tuple[str, ...] = ()
-    """The normalized messages joined into `canonical` (empty when computed whole)."""
+    """The normalized messages whose join is the canonical text (empty when computed whole)."""
+    whole: str | None = None
+    """The canonical text, when it was computed whole rather than from pieces."""
+
+    @property
+    def canonical(self) -> str:
+        """Joined on demand: keeping every call's canonical text would hold O(n²) bytes per session."""
+        return self.whole if self.whole is not None else "[" + ", ".join(self.pieces) + "]"
 
 
 def sha256_hex(text: str) -> str:
@@ -138,36 +144,36 @@ class Normalizer:
         return entries
 
     def canonical(self, messages: Sequence[Any]) -> str:
-        return self._canonical(messages)[0]
+        pieces = self._normalized_pieces(messages) if self._piecewise else None
+        return "[" + ", ".join(pieces) + "]" if pieces is not None else self._whole(messages)
 
-    def _canonical(self, messages: Sequence[Any]) -> tuple[str, tuple[str, ...]]:
-        if self._piecewise:
-            pieces = self._normalized_pieces(messages)
-            if pieces is not None:
-                return "[" + ", ".join(pieces) + "]", tuple(pieces)
+    def _whole(self, messages: Sequence[Any]) -> str:
+        """The straightforward computation: dump the whole projection, normalize it again."""
         dumped = json.dumps(self.project(messages), sort_keys=True, ensure_ascii=False)
-        return (self.text(dumped) if self.rules.projection.second_pass else dumped), ()
+        return self.text(dumped) if self.rules.projection.second_pass else dumped
 
     def _normalized_pieces(self, messages: Sequence[Any]) -> list[str] | None:
         """Each kept message's normalized JSON object, or None when joining them is not proven exact."""
         pieces: list[str] = []
-        cache = self._pieces
         for position, message in enumerate(messages):
             kind, data = _message_parts(message, position)
             if self._skipped(kind, data):
                 continue
-            key = _piece_key(kind, data)
-            cached = cache.get(key)
-            if cached is None:
-                if len(cache) > _CACHE_ENTRIES:
-                    cache.clear()
-                cached = cache[key] = self._piece(kind, data, position)
-            piece, uncertain = cached
+            piece, uncertain = self._cached_piece(kind, data, position)
             if uncertain:
                 return None
             if piece is not None:
                 pieces.append(piece)
         return pieces or None
+
+    def _cached_piece(self, kind: str, data: dict[str, Any], position: int) -> tuple[str | None, bool]:
+        key = _piece_key(kind, data)
+        cached = self._pieces.get(key)
+        if cached is None:
+            if len(self._pieces) > _CACHE_ENTRIES:
+                self._pieces.clear()
+            cached = self._pieces[key] = self._piece(kind, data, position)
+        return cached
 
     def _piece(self, kind: str, data: dict[str, Any], position: int) -> tuple[str | None, bool]:
         entry = self._entry(kind, data, position)
@@ -191,10 +197,88 @@ class Normalizer:
 
     def keys(self, caller: Any, messages: Sequence[Any]) -> Keys:
         normalized_caller = self.caller(caller)
-        canonical, pieces = self._canonical(messages)
-        conversation_hash = sha256_hex(canonical)
+        pieces = self._normalized_pieces(messages) if self._piecewise else None
+        if pieces is None:
+            whole = self._whole(messages)
+            conversation_hash = sha256_hex(whole)
+            return Keys(
+                normalized_caller, conversation_hash, self.input_key(normalized_caller, conversation_hash), whole=whole
+            )
+        conversation_hash = sha256_hex("[" + ", ".join(pieces) + "]")
         input_hash = self.input_key(normalized_caller, conversation_hash)
-        return Keys(normalized_caller, canonical, conversation_hash, input_hash, pieces)
+        return Keys(normalized_caller, conversation_hash, input_hash, tuple(pieces))
+
+
+@dataclass(slots=True)
+class _Chain:
+    """Hashing state along one call's input, for a later call that re-sends the same messages."""
+
+    messages: list[Any]
+    kept: list[int]  # kept pieces before message i; one more entry than messages
+    states: list[Any]  # sha256 of "[" and those pieces, before message i
+    pieces: list[str]
+
+
+class KeyChain:
+    """Keys of a recording's calls in order, reusing the history each call re-sends.
+
+    When a call's input starts with the very message objects of an earlier call
+    (the recording reader shares them), the hash state after that shared prefix is
+    copied instead of recomputed, so a session of n calls costs O(n) normalizing
+    and hashing instead of O(n²).
+    """
+
+    def __init__(self, normalizer: Normalizer, width: int = 4) -> None:
+        self.normalizer = normalizer
+        self.width = width
+        self.chains: list[_Chain] = []
+
+    def keys(self, caller: Any, messages: Sequence[Any]) -> Keys:
+        normalizer = self.normalizer
+        if not normalizer._piecewise:
+            return normalizer.keys(caller, messages)
+        chain, shared = self._longest_shared(messages)
+        kept = chain.kept[: shared + 1] if chain else [0]
+        states = chain.states[: shared + 1] if chain else [hashlib.sha256(b"[")]
+        pieces = chain.pieces[: kept[-1]] if chain else []
+        for position in range(shared, len(messages)):
+            kind, data = _message_parts(messages[position], position)
+            state = states[-1]
+            if not normalizer._skipped(kind, data):
+                piece, uncertain = normalizer._cached_piece(kind, data, position)
+                if uncertain:
+                    return normalizer.keys(caller, messages)
+                if piece is not None:
+                    state = state.copy()
+                    state.update(((", " if pieces else "") + piece).encode("utf-8", errors="surrogatepass"))
+                    pieces.append(piece)
+            states.append(state)
+            kept.append(len(pieces))
+        if not pieces:
+            return normalizer.keys(caller, messages)
+        self._remember(_Chain(list(messages), kept, states, pieces))
+        final = states[-1].copy()
+        final.update(b"]")
+        conversation_hash = final.hexdigest()
+        normalized_caller = normalizer.caller(caller)
+        input_hash = normalizer.input_key(normalized_caller, conversation_hash)
+        return Keys(normalized_caller, conversation_hash, input_hash, tuple(pieces))
+
+    def _longest_shared(self, messages: Sequence[Any]) -> tuple[_Chain | None, int]:
+        best: _Chain | None = None
+        best_length = 0
+        for chain in self.chains:
+            limit = min(len(chain.messages), len(messages))
+            length = 0
+            while length < limit and chain.messages[length] is messages[length]:
+                length += 1
+            if length > best_length:
+                best, best_length = chain, length
+        return best, best_length
+
+    def _remember(self, chain: _Chain) -> None:
+        self.chains.insert(0, chain)
+        del self.chains[self.width :]
 
 
 def _message_parts(message: Any, position: int) -> tuple[str, dict[str, Any]]:

@@ -12,7 +12,7 @@ from typing import Any
 
 from server.engine import findings as codes
 from server.engine.findings import Finding
-from server.engine.jsonscan import JsonError, scan_value
+from server.engine.jsonscan import JsonError, iter_members, scan_value, skip_ws
 from server.engine.normalize import HEX64
 from server.engine.source import SourceText, Span
 
@@ -70,6 +70,7 @@ def read_recording(path: Path, source: SourceText) -> Recording:
         )
     starts = source.line_starts
     last_line = len(starts) - 1
+    parser = _LineParser()
     for line, start in enumerate(starts):
         end = starts[line + 1] if line < last_line else len(text)
         raw = text[start:end].rstrip("\r\n")
@@ -77,7 +78,7 @@ def read_recording(path: Path, source: SourceText) -> Recording:
             continue
         span = Span(start, start + len(raw))
         try:
-            record = _parse_line(raw)
+            record = parser.parse(raw)
         except JsonError as error:
             truncated = line == last_line and not text.endswith(("\n", "\r"))
             message = (
@@ -98,12 +99,102 @@ def read_recording(path: Path, source: SourceText) -> Recording:
     return recording
 
 
-def _parse_line(raw: str) -> Any:
-    index = len(raw) - len(raw.lstrip())
-    value, end = scan_value(raw, index)
-    if raw[end:].strip():
-        raise JsonError(end + (len(raw[end:]) - len(raw[end:].lstrip())), "Extra data after the JSON value")
-    return value
+class _LineParser:
+    """Parse recording lines, sharing the input messages a line re-sends from a recent one.
+
+    Each call's `input` repeats an earlier call's messages byte for byte before
+    adding its own. Those bytes are compared (at C speed) instead of parsed again,
+    and the same message objects are reused: memory holds each message once, and
+    `KeyChain` recognizes the shared history by identity.
+    """
+
+    def __init__(self, width: int = 4) -> None:
+        self.width = width
+        self.recent: list[_Array] = []
+
+    def parse(self, raw: str) -> Any:
+        index = skip_ws(raw, 0)
+        if index < len(raw) and raw[index] == "{":
+            record: dict[str, Any] = {}
+            walker = iter_members(raw, index, {"input": self._input})
+            while True:
+                try:
+                    member = next(walker)
+                except StopIteration as stop:
+                    end = int(stop.value)
+                    break
+                record[member.key] = member.value
+            value: Any = record
+        else:
+            value, end = scan_value(raw, index)
+        rest = skip_ws(raw, end)
+        if rest < len(raw):
+            raise JsonError(rest, "Extra data after the JSON value")
+        return value
+
+    def _input(self, text: str, index: int) -> tuple[Any, int]:
+        if text[index] != "[":
+            return scan_value(text, index)
+        messages, ends = self._shared(text, index)
+        position = skip_ws(text, index + ends[-1] if ends else index + 1)
+        if not messages and position < len(text) and text[position] != "]":
+            value, position = scan_value(text, position)
+            messages.append(value)
+            ends.append(position - index)
+            position = skip_ws(text, position)
+        while position < len(text) and text[position] == ",":
+            value, position = scan_value(text, skip_ws(text, position + 1))
+            messages.append(value)
+            ends.append(position - index)
+            position = skip_ws(text, position)
+        if position >= len(text) or text[position] != "]":
+            raise JsonError(position, "Expecting ',' delimiter or ']'")
+        if messages:
+            self.recent.insert(0, _Array(text[index : index + ends[-1]], messages, ends))
+            del self.recent[self.width :]
+        return messages, position + 1
+
+    def _shared(self, text: str, index: int) -> tuple[list[Any], list[int]]:
+        """The longest run of leading messages this array shares, byte for byte, with a recent one."""
+        best: tuple[_Array, int] | None = None
+        for array in self.recent:
+            count = array.shared_with(text, index)
+            if count and (best is None or count > best[1]):
+                best = (array, count)
+        if best is None:
+            return [], []
+        array, count = best
+        return array.messages[:count], array.ends[:count]
+
+
+@dataclass(slots=True)
+class _Array:
+    """A recent input array: its text up to its last message, the messages, and where each ends."""
+
+    text: str
+    messages: list[Any]
+    ends: list[int]
+
+    def shared_with(self, text: str, index: int) -> int:
+        """How many leading messages `text[index:]` repeats exactly (each ending on a `,` or `]`)."""
+
+        def repeats(count: int) -> bool:
+            end = self.ends[count - 1]
+            if not text.startswith(self.text[:end] if end < len(self.text) else self.text, index):
+                return False
+            after = skip_ws(text, index + end)
+            return after < len(text) and text[after] in ",]"
+
+        if repeats(len(self.ends)):
+            return len(self.ends)
+        low, high = 0, len(self.ends) - 1  # invariant: `low` messages repeat, `high + 1` do not
+        while low < high:
+            middle = (low + high + 1) // 2
+            if repeats(middle):
+                low = middle
+            else:
+                high = middle - 1
+        return low
 
 
 def _shape_problem(record: Any) -> str | None:
