@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from server.cli import check
+from server.cli import check, sessions
 
 DEFAULT_PORT = 2087
 
@@ -32,6 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     check.add_parser(subparsers)
+    sessions.add_parsers(subparsers)
     return parser
 
 
