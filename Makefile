@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test lint bench clean
+.PHONY: setup demo test lint bench fuzz clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,10 @@ lint: $(STAMP)
 
 test: lint
 	$(BIN)/python -m pytest
+
+# A longer fuzzing run than the one in `make test` (same tests, more examples).
+fuzz: $(STAMP)
+	REPLAY_LENS_FUZZ_EXAMPLES=20000 $(BIN)/python -m pytest tests/fuzz
 
 # Benchmarks (not part of `make test`: timings are measured, never asserted). See bench/run.py.
 bench: $(STAMP)

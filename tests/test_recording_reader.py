@@ -38,3 +38,9 @@ def test_lines_of_the_wrong_shape() -> None:
     messages = [p.message for p in recording.problems]
     assert len(messages) == 3
     assert all(p.code.name == "malformed-recording" for p in recording.problems)
+
+
+def test_line_cut_right_before_its_input() -> None:
+    recording = read('{"caller": "a", "input": ')
+    assert recording.calls == []
+    assert "truncated last line" in recording.problems[0].message

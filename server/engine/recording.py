@@ -133,7 +133,7 @@ class _LineParser:
         return value
 
     def _input(self, text: str, index: int) -> tuple[Any, int]:
-        if text[index] != "[":
+        if index >= len(text) or text[index] != "[":
             return scan_value(text, index)
         messages, ends = self._shared(text, index)
         position = skip_ws(text, index + ends[-1] if ends else index + 1)
