@@ -48,11 +48,13 @@ def fence(text: str, language: str = "") -> str:
     return f"{ticks}{language}\n{text}\n{ticks}"
 
 
+def code(value: Any) -> str:
+    """An inline code span (escapes do not work inside one, so odd values are shown escaped instead)."""
+    return f"`{value}`" if isinstance(value, str) and value and "`" not in value else escape(repr(value))
+
+
 def caller_label(turn: Turn) -> str:
-    if turn.is_legacy:
-        return "legacy turn (no caller)"
-    caller = turn.caller
-    return f"caller `{caller}`" if isinstance(caller, str) and "`" not in caller else f"caller {escape(repr(caller))}"
+    return "legacy turn (no caller)" if turn.is_legacy else f"caller {code(turn.caller)}"
 
 
 def link(document_uri: str, label: str, line: int) -> str:
@@ -70,8 +72,8 @@ class HoverText:
     def add(self, text: str) -> None:
         self.parts.append(text)
 
-    def preview(self, title: str, text: str, language: str = "") -> None:
-        self.parts.append(f"**{title}**")
+    def preview(self, title: str, text: str, language: str = "", detail: str = "") -> None:
+        self.parts.append(f"**{title}** ({detail})" if detail else f"**{title}**")
         self.parts.append(fence(cut(safe(text, reveal=self.reveal), self.limit), language))
 
     def rules(self, analysis: Analysis) -> str:
@@ -98,9 +100,7 @@ def turn_hover(server: ReplayLensServer, current: Current, turn: Turn) -> str:
         where = link(path_to_uri(recording.path), f"{recording.path.name}:{call.line + 1}", call.line)
         text.add(f"Recorded at {where} (call {call.index})")
     if report is not None and report.keys is not None and current.analysis is not None:
-        text.preview(
-            f"Normalized input ({text.rules(current.analysis)})", normalized_input(report.keys.canonical), "json"
-        )
+        text.preview("Normalized input", normalized_input(report.keys.canonical), "json", text.rules(current.analysis))
     elif report is not None and report.link is not None:
         text.add("_The recorded input cannot be normalized (see the recording's findings)._")
     elif current.analysis is not None:
@@ -114,8 +114,8 @@ def call_hover(server: ReplayLensServer, current: Current, call: RecordedCall, k
     text = HoverText(server)
     recording = current.document.parsed
     assert isinstance(recording, Recording)
-    caller = call.caller if isinstance(call.caller, str) else "(no caller)"
-    text.add(f"**Recorded call {call.index}** · line {call.line + 1} · caller `{escape(caller)}`")
+    caller = f"caller {code(call.caller)}" if call.caller is not None else "no caller"
+    text.add(f"**Recorded call {call.index}** · line {call.line + 1} · {caller}")
     if keys is not None:
         text.add(_key_comparison(call, keys))
     findings = findings_in(current.analysis, current.document, call.span)
@@ -129,7 +129,7 @@ def call_hover(server: ReplayLensServer, current: Current, call: RecordedCall, k
     elif analysis is not None:
         text.add("_No fixture turn holds this call: its replay would miss._")
     if keys is not None and analysis is not None:
-        text.preview(f"Normalized input ({text.rules(analysis)})", normalized_input(keys.canonical), "json")
+        text.preview("Normalized input", normalized_input(keys.canonical), "json", text.rules(analysis))
     return text.markdown()
 
 

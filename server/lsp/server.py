@@ -195,6 +195,7 @@ def serve(transport: str, port: int, log_level: str) -> int:
         sys.stdout = sys.stderr  # a stray print() from any library must not corrupt the stream
         server.start_io(sys.stdin.buffer, protocol_out)
     elif transport == "tcp":
+        log.info("listening on %s:%d (TCP, loopback only)", HOST, port)
         server.start_tcp(HOST, port)
     else:
         try:
@@ -202,5 +203,6 @@ def serve(transport: str, port: int, log_level: str) -> int:
         except ImportError:
             log.error("--ws needs the 'websockets' package: pip install websockets")
             return 2
+        log.info("listening on %s:%d (WebSocket, loopback only)", HOST, port)
         server.start_ws(HOST, port)
     return 0

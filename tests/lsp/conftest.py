@@ -12,7 +12,7 @@ from pytest_lsp import ClientServerConfig
 from tests.lsp.helpers import SERVER_COMMAND, SERVER_ENV, Client, copy_samples, make_client
 
 
-@pytest_lsp.fixture(
+@pytest_lsp.fixture(  # type: ignore[untyped-decorator]
     config=ClientServerConfig(server_command=SERVER_COMMAND, client_factory=make_client, server_env=SERVER_ENV)
 )
 async def client(lsp_client: Client) -> AsyncIterator[None]:
