@@ -14,6 +14,9 @@ const common = {
   format: 'cjs',
   sourcemap: true,
   logLevel: 'warning',
+  // jsonc-parser's UMD build requires its modules dynamically, which a bundle cannot resolve:
+  // take the ES module build.
+  mainFields: ['module', 'main'],
 };
 
 if (tests) {

@@ -179,8 +179,14 @@ export function parseUnified(text: string): Part[] {
     dels = [];
     inss = [];
   };
+  let inHeader = true;
   for (const line of text.split('\n')) {
-    if (line.startsWith('--- ') || line.startsWith('+++ ') || line.startsWith('@@') || line.startsWith('?')) {
+    // `---`/`+++` name the two sides only before the first hunk; later they are content.
+    if (inHeader && (line.startsWith('--- ') || line.startsWith('+++ '))) {
+      continue;
+    }
+    inHeader = false;
+    if (line.startsWith('@@') || line.startsWith('? ')) {
       continue;
     }
     if (line.startsWith('-')) {
@@ -196,6 +202,24 @@ export function parseUnified(text: string): Part[] {
   }
   flush();
   return compact(parts);
+}
+
+/** The names of the two sides in a unified diff's `---` / `+++` header lines. */
+export function unifiedLabels(text: unknown): { from?: string; to?: string } {
+  if (typeof text !== 'string') {
+    return {};
+  }
+  const labels: { from?: string; to?: string } = {};
+  for (const line of text.split('\n')) {
+    if (line.startsWith('--- ') && labels.from === undefined) {
+      labels.from = line.slice(4).trim();
+    } else if (line.startsWith('+++ ') && labels.to === undefined) {
+      labels.to = line.slice(4).trim();
+    } else {
+      break;
+    }
+  }
+  return labels;
 }
 
 const PAIRS: Array<[string, string]> = [

@@ -4,7 +4,7 @@ import * as vscode from 'vscode';
 import { errorMessage, UnsupportedError } from './errors';
 import { ReportPanel, SessionPanel } from './panels';
 import { onDidChangeInterpreter } from './python';
-import { Commands, NormalizedInputResult, RehashResult, ReplayReport, SessionInfo } from './protocol';
+import { Commands, isReplayReport, NormalizedInputResult, RehashResult, ReplayReport, SessionInfo } from './protocol';
 import { ServerManager } from './server';
 import { isReplayable, KIND_LABELS, SessionItem, SessionsProvider } from './sessions';
 import { RESTART_SETTINGS } from './settings';
@@ -250,6 +250,40 @@ export async function activate(context: vscode.ExtensionContext): Promise<Replay
       }
     } catch (e) {
       fail(e, 'Open Session');
+    }
+  });
+
+  // A report saved by CI (`python -m server replay --format json > report.json`), shown without a server.
+  register('replayLens.openReportFile', async (arg?: unknown) => {
+    try {
+      let uri = arg instanceof vscode.Uri ? arg : undefined;
+      let text: string | undefined;
+      const editor = vscode.window.activeTextEditor;
+      if (!uri && editor && /\.json$/i.test(editor.document.uri.path)) {
+        uri = editor.document.uri;
+        text = editor.document.getText();
+      }
+      if (!uri) {
+        const picked = await vscode.window.showOpenDialog({ canSelectMany: false, filters: { 'Replay report': ['json'] }, openLabel: 'Open Report' });
+        uri = picked?.[0];
+      }
+      if (!uri) {
+        return;
+      }
+      text ??= new TextDecoder().decode(await vscode.workspace.fs.readFile(uri));
+      let report: unknown;
+      try {
+        report = JSON.parse(text);
+      } catch {
+        report = undefined;
+      }
+      if (!isReplayReport(report)) {
+        void vscode.window.showWarningMessage(`Replay Lens: ${fileName(uri)} is not a replay report (the output of python -m server replay --format json).`);
+        return;
+      }
+      reports.show(report);
+    } catch (e) {
+      fail(e, 'Open Replay Report');
     }
   });
 

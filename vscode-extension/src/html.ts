@@ -1,7 +1,7 @@
 // HTML of the replay report and of a session's steps, rendered in the extension (pure functions,
 // unit tested) and shown in a webview with a strict content security policy: no remote content,
 // one nonce'd script and one nonce'd style sheet, no inline style attributes, theme colors only.
-import { elide, normalizeDiff, changeCounts, Segment } from './diff';
+import { changeCounts, elide, normalizeDiff, Segment, unifiedLabels } from './diff';
 import type { NearestTurn, Range, ReplayReport, ReplayStep, SessionInfo, SessionStep, StepsResult, Tokens } from './protocol';
 
 export function escapeHtml(value: unknown): string {
@@ -178,6 +178,8 @@ button:disabled { opacity: 0.5; cursor: default; }
 .card.warn .n { color: var(--vscode-editorWarning-foreground); }
 .card.bad .n { color: var(--vscode-errorForeground); }
 .card.zero .n { color: var(--vscode-descriptionForeground); }
+.card.neutral .n { color: var(--vscode-foreground); }
+.note { border-left: 3px solid var(--vscode-textLink-foreground); padding: 2px 10px; margin: 6px 0; }
 .divergence { border-left: 3px solid var(--vscode-errorForeground); padding: 6px 12px; background: var(--vscode-inputValidation-errorBackground, var(--vscode-editorWidget-background)); margin: 8px 0; }
 .divergence.none { border-left-color: var(--vscode-testing-iconPassed, var(--vscode-focusBorder)); background: var(--vscode-editorWidget-background); }
 .badge { display: inline-block; min-width: 4.5em; text-align: center; padding: 0 6px; border-radius: 9px; font-size: 0.85em; border: 1px solid currentColor; white-space: nowrap; }
@@ -187,7 +189,7 @@ button:disabled { opacity: 0.5; cursor: default; }
 .badge.neutral { color: var(--vscode-descriptionForeground); }
 ol.timeline { list-style: none; margin: 0; padding: 0; }
 ol.timeline li { margin: 0; }
-.step { display: grid; grid-template-columns: 3.2em 7.5em 3.6em minmax(8em, 1.4fr) minmax(6em, 1fr) 6em 11em; align-items: center; gap: 8px; width: 100%; padding: 4px 8px; background: none; border: none; border-bottom: 1px solid var(--vscode-editorWidget-border, transparent); text-align: left; cursor: pointer; }
+.step { display: grid; grid-template-columns: 2.6em 8.5em 3.4em minmax(0, 1fr) minmax(3em, 7em) 5em 10em; align-items: center; gap: 8px; width: 100%; padding: 4px 8px; background: none; border: none; border-bottom: 1px solid var(--vscode-editorWidget-border, transparent); text-align: left; cursor: pointer; }
 .step:hover { background: var(--vscode-list-hoverBackground); }
 .step:focus-visible { background: var(--vscode-list-focusBackground, var(--vscode-list-hoverBackground)); outline: 1px solid var(--vscode-list-focusOutline, var(--vscode-focusBorder)); outline-offset: -1px; }
 .step.divergent { border-left: 3px solid var(--vscode-errorForeground); }
@@ -195,7 +197,7 @@ ol.timeline li { margin: 0; }
 .step .idx { color: var(--vscode-descriptionForeground); text-align: right; font-variant-numeric: tabular-nums; }
 .step .kind { color: var(--vscode-descriptionForeground); font-size: 0.9em; }
 .step .who { overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
-.step .summary { grid-column: 4 / 6; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; color: var(--vscode-descriptionForeground); }
+.step .summary { grid-column: 4 / -1; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; color: var(--vscode-descriptionForeground); }
 .step .track { height: 6px; background: var(--vscode-editorWidget-background); border-radius: 3px; overflow: hidden; }
 .bar { height: 100%; background: var(--vscode-charts-blue, var(--vscode-progressBar-background)); }
 .step .dur, .step .tok { font-variant-numeric: tabular-nums; color: var(--vscode-descriptionForeground); white-space: nowrap; }
@@ -203,11 +205,16 @@ ol.timeline li { margin: 0; }
 .miss { border: 1px solid var(--vscode-widget-border, var(--vscode-panel-border, transparent)); border-radius: 4px; padding: 10px 14px; margin: 0 0 14px; background: var(--vscode-editorWidget-background); }
 .legend { margin: 4px 0 8px; display: flex; gap: 16px; flex-wrap: wrap; }
 pre.diff { white-space: pre-wrap; word-break: break-word; margin: 0; padding: 8px; background: var(--vscode-textCodeBlock-background, var(--vscode-editor-background)); border-radius: 3px; max-height: 28em; overflow: auto; }
-del, .del { background: var(--vscode-diffEditor-removedTextBackground, rgba(255,0,0,.25)); color: var(--vscode-gitDecoration-deletedResourceForeground, inherit); text-decoration: line-through; text-decoration-color: var(--vscode-gitDecoration-deletedResourceForeground, currentColor); }
+del, .del { background: var(--vscode-diffEditor-removedTextBackground, rgba(255,0,0,.25)); color: var(--vscode-gitDecoration-deletedResourceForeground, inherit); text-decoration: none; }
 ins, .ins { background: var(--vscode-diffEditor-insertedTextBackground, rgba(0,255,0,.2)); color: var(--vscode-gitDecoration-addedResourceForeground, inherit); text-decoration: none; outline: 1px solid var(--vscode-diffEditor-insertedLineBackground, transparent); }
 .elided { color: var(--vscode-descriptionForeground); font-style: italic; }
 ul.turns { list-style: none; padding: 0; display: flex; gap: 10px; flex-wrap: wrap; }
 nav.pager { display: flex; align-items: center; gap: 12px; margin: 12px 0; }
+@media (max-width: 720px) {
+  .step { grid-template-columns: 2.2em 8.5em minmax(0, 1fr) 4.5em; }
+  .step .kind, .step .track, .step .tok { display: none; }
+  .step .summary { grid-column: 3 / -1; }
+}
 .sr-only { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); white-space: nowrap; }
 ${widthRules()}
 `;
@@ -253,8 +260,9 @@ const SCRIPT = `
     else if (event.key === 'End') next = steps.length - 1;
     if (next >= 0) { event.preventDefault(); steps[next].focus(); }
   });
+  // Focus for the keyboard, without scrolling the summary out of view.
   const first = document.querySelector('[data-autofocus]');
-  if (first) first.focus();
+  if (first) first.focus({ preventScroll: true });
 })();
 `;
 
@@ -279,9 +287,9 @@ function plural(n: number, one: string, many = `${one}s`): string {
   return `${formatNumber(n)} ${n === 1 ? one : many}`;
 }
 
-function card(label: string, n: number | undefined, tone: 'ok' | 'warn' | 'bad'): string {
+function card(label: string, n: number | undefined, tone: 'ok' | 'warn' | 'bad', neutral = false): string {
   const value = n ?? 0;
-  return `<li class="card ${value === 0 ? 'zero' : tone}"><span class="n">${formatNumber(value)}</span><span class="muted">${escapeHtml(label)}</span></li>`;
+  return `<li class="card ${neutral ? 'neutral' : value === 0 ? 'zero' : tone}"><span class="n">${formatNumber(value)}</span><span class="muted">${escapeHtml(label)}</span></li>`;
 }
 
 export function firstDivergence(report: ReplayReport): number | null {
@@ -322,20 +330,38 @@ function renderSegments(segments: Segment[]): string {
     .join('');
 }
 
+function shortKey(value: unknown): string {
+  return typeof value === 'string' && value.length > 12 ? `${value.slice(0, 12)}…` : String(value ?? '');
+}
+
+function renderKeys(step: ReplayStep): string {
+  const keys = step.keys as Record<string, unknown> | undefined;
+  const recorded = step.recorded_keys as Record<string, unknown> | undefined;
+  if (!keys?.input_hash) {
+    return '';
+  }
+  const was = recorded?.input_hash && recorded.input_hash !== keys.input_hash ? ` (recorded as <code>${escapeHtml(shortKey(recorded.input_hash))}</code>)` : '';
+  return `<p class="muted">Key under the current rules: <code title="${escapeHtml(keys.input_hash)}">${escapeHtml(shortKey(keys.input_hash))}</code>${was}.</p>`;
+}
+
 function renderNearest(step: ReplayStep, report: ReplayReport, ctx: RenderContext): string {
   const nearest = (step.nearest ?? undefined) as NearestTurn | undefined;
   const stepId = `step-${step.index}`;
   const head = `<h3>Step ${step.index}: ${escapeHtml(stepWho(step) || 'call')} ${badge(step.status)}</h3>`;
+  const reason = typeof step.reason === 'string' ? `<p>${escapeHtml(step.reason)}</p>` : '';
   const gotoStep = `<button class="link" data-goto="${stepId}">Show step ${step.index} in the timeline</button>`;
   if (!nearest) {
-    return `<article class="miss" aria-label="Miss at step ${step.index}">${head}<p class="muted">No recorded turn of the fixture is near this call's input.</p>${gotoStep}</article>`;
+    return `<article class="miss" id="miss-${step.index}" aria-label="Miss at step ${step.index}">${head}${reason}${renderKeys(step)}<p class="muted">No recorded turn of the fixture is near this call's input.</p>${gotoStep}</article>`;
   }
   const nearestUri = nearest.uri ?? report.fixture?.uri;
   const turnLabel = typeof nearest.turn === 'number' ? `turn ${nearest.turn}` : 'the nearest turn';
   const openNearest = nearestUri
     ? `<button class="link" ${openAttrs({ uri: nearestUri, range: nearest.range, turn: nearest.turn })}>Open recorded ${escapeHtml(turnLabel)} in ${escapeHtml(ctx.label(nearestUri))}</button>`
     : '';
+  const similarity = typeof nearest.similarity === 'number' ? ` <span class="muted">(similarity ${Math.round(nearest.similarity * 100)}%)</span>` : '';
+  const note = typeof nearest.note === 'string' ? `<p class="note">${escapeHtml(nearest.note)}</p>` : '';
   const parts = normalizeDiff(nearest.diff, nearest as Record<string, unknown>);
+  const labels = unifiedLabels(nearest.diff);
   let diffHtml: string;
   if (parts && parts.length > 0) {
     const counts = changeCounts(parts);
@@ -343,15 +369,18 @@ function renderNearest(step: ReplayStep, report: ReplayReport, ctx: RenderContex
       counts.inserted === 0 && counts.deleted === 0
         ? 'The normalized inputs are identical: the key differs by caller or by rules.'
         : `${plural(counts.deleted, 'character')} only in the recorded ${escapeHtml(turnLabel)}, ${plural(counts.inserted, 'character')} only in this call.`;
-    diffHtml = `<p class="legend"><span><del>recorded ${escapeHtml(turnLabel)}</del></span><span><ins>this call</ins></span><span class="muted">${summary}</span></p>
-<pre class="diff" tabindex="0" aria-label="Diff of the normalized inputs: deleted text is only in the recorded turn, inserted text only in this call">${renderSegments(elide(parts))}</pre>`;
+    diffHtml = `<p class="legend"><span><del>− ${escapeHtml(labels.from ?? `recorded ${turnLabel}`)}</del></span><span><ins>+ ${escapeHtml(labels.to ?? 'this call')}</ins></span></p>
+<p class="muted">${summary}</p>
+<pre class="diff" tabindex="0" aria-label="Diff of the inputs: deleted text is only in the recorded turn, inserted text only in this call">${renderSegments(elide(parts))}</pre>`;
   } else if (nearest.diff !== undefined) {
     diffHtml = `<pre class="diff" tabindex="0">${escapeHtml(typeof nearest.diff === 'string' ? nearest.diff : JSON.stringify(nearest.diff, null, 2))}</pre>`;
   } else {
     diffHtml = '<p class="muted">The server sent no diff for this miss.</p>';
   }
   return `<article class="miss" id="miss-${step.index}" aria-label="Miss at step ${step.index}">${head}
-<p>Nearest recorded input: ${escapeHtml(turnLabel)}. ${openNearest} · ${gotoStep}</p>
+${reason}${renderKeys(step)}
+<p>Nearest recorded input: <strong>${escapeHtml(turnLabel)}</strong>${similarity}. ${openNearest} · ${gotoStep}</p>
+${note}
 ${diffHtml}</article>`;
 }
 
@@ -366,6 +395,7 @@ function renderTimelineStep(
     durationMs?: number | null;
     tokens?: Tokens | null;
     summary?: string;
+    reason?: unknown;
   },
   target: OpenTarget,
   maxDuration: number,
@@ -382,9 +412,10 @@ function renderTimelineStep(
   const duration = formatDuration(step.durationMs);
   const tokens = formatTokens(step.tokens);
   const who = stepWho(step);
-  const summary = step.summary ? `<span class="summary">${escapeHtml(step.summary)}</span>` : '';
+  const text = step.summary ?? step.reason;
+  const summary = text ? `<span class="summary">${escapeHtml(text)}</span>` : '';
   return `<li><button id="step-${step.index}" class="${classes.join(' ')}" ${open} ${extra.autofocus ? 'data-autofocus' : ''} title="${escapeHtml(where)}" aria-label="Step ${step.index}, ${escapeHtml(kindLabel(step.kind))} ${escapeHtml(who)}, ${escapeHtml(STATUS_LABELS[step.status ?? ''] ?? step.status ?? '')}${duration ? `, ${duration}` : ''}${tokens ? `, ${escapeHtml(tokens)}` : ''}${extra.divergent ? ', first divergence' : ''}. ${escapeHtml(where)}">
-<span class="idx">${step.index}</span><span>${badge(step.status)}</span><span class="kind">${escapeHtml(kindLabel(step.kind))}</span><span class="who mono">${escapeHtml(who)}</span><span class="track"><span class="bar ${barClass(step.durationMs, maxDuration)}"></span></span><span class="dur">${escapeHtml(duration)}</span><span class="tok">${escapeHtml(tokens)}</span>${summary}</button></li>`;
+<span class="idx">${step.index}</span><span>${badge(step.status)}</span><span class="kind">${escapeHtml(kindLabel(step.kind))}</span><span class="who mono">${escapeHtml(who)}</span>${duration ? `<span class="track"><span class="bar ${barClass(step.durationMs, maxDuration)}"></span></span>` : '<span></span>'}<span class="dur">${escapeHtml(duration)}</span><span class="tok">${escapeHtml(tokens)}</span>${summary}</button></li>`;
 }
 
 function maxOf(values: Array<number | null | undefined>): number {
@@ -414,6 +445,7 @@ export function renderReport(report: ReplayReport, ctx: RenderContext): string {
   const files = [
     sessionUri ? `Session <button class="link mono" ${openAttrs({ uri: sessionUri })}>${escapeHtml(ctx.label(sessionUri))}</button>${report.session?.kind ? ` <span class="muted">(${escapeHtml(report.session.kind)})</span>` : ''}` : '',
     fixtureUri ? `against fixture <button class="link mono" ${openAttrs({ uri: fixtureUri })}>${escapeHtml(ctx.label(fixtureUri))}</button>` : '',
+    report.rules?.preset ? `under rules <code>${escapeHtml(report.rules.preset)}</code>${report.rules.fingerprint ? ` <span class="muted">(${escapeHtml(report.rules.fingerprint)})</span>` : ''}` : '',
   ]
     .filter(Boolean)
     .join(' ');
@@ -425,8 +457,9 @@ export function renderReport(report: ReplayReport, ctx: RenderContext): string {
   } else {
     const s = divergentStep;
     const target = s ? stepTarget(s, report) : {};
+    const why = report.divergence?.reason ?? s?.reason;
     divergenceHtml = `<div class="divergence"><strong>First divergence at step ${divergence}</strong>${s ? `: ${escapeHtml(kindLabel(s.kind))} call of <span class="mono">${escapeHtml(stepWho(s))}</span> ${badge(s.status)}` : ''}
-<p><button class="link" data-goto="step-${divergence}">Show it in the timeline</button>${s && s.status === 'miss' ? ` · <button class="link" data-goto="miss-${divergence}">Show its diff</button>` : ''}${target.uri ? ` · <button class="link" ${openAttrs(target)}>Open it in the editor</button>` : ''}</p></div>`;
+${why ? `<p>${escapeHtml(why)}</p>` : ''}<p><button class="link" data-goto="step-${divergence}">Show it in the timeline</button>${s && s.status === 'miss' ? ` · <button class="link" data-goto="miss-${divergence}">Show its diff</button>` : ''}${target.uri ? ` · <button class="link" ${openAttrs(target)}>Open it in the editor</button>` : ''}</p></div>`;
   }
 
   const maxDuration = maxOf(steps.map((s) => s.durationMs));
@@ -456,7 +489,7 @@ export function renderReport(report: ReplayReport, ctx: RenderContext): string {
 <div>${sessionUri ? '<button class="primary" data-action="rerun">Replay again</button>' : ''}</div></div>
 ${verdict}
 <h2 class="sr-only">Summary</h2>
-<ul class="cards" aria-label="Summary">${card('hits', hits, 'ok')}${card('legacy hits', legacyHits, 'warn')}${card('misses', misses, 'bad')}${card('already consumed', exhausted, 'bad')}${card('unused turns', unused, 'warn')}</ul>
+<ul class="cards" aria-label="Summary">${typeof summary.calls === 'number' ? card('model calls', summary.calls, 'ok', true) : ''}${card('hits', hits, 'ok')}${card('legacy hits', legacyHits, 'warn')}${card('misses', misses, 'bad')}${card('already consumed', exhausted, 'bad')}${card('unused turns', unused, 'warn')}${typeof summary.tools === 'number' ? card('tool calls', summary.tools, 'ok', true) : ''}${summary.toolMismatches ? card('tool mismatches', summary.toolMismatches, 'bad') : ''}</ul>
 <h2>First divergence</h2>
 ${divergenceHtml}
 <h2>Timeline</h2>

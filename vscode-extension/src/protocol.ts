@@ -94,6 +94,10 @@ export type ReplayStatus = 'hit' | 'legacy-hit' | 'miss' | 'exhausted' | 'tool' 
 export interface NearestTurn {
   turn?: number;
   diff?: unknown;
+  similarity?: number;
+  caller?: string;
+  note?: string;
+  explanation?: string;
   uri?: string;
   range?: Range;
   [k: string]: unknown;
@@ -112,13 +116,28 @@ export interface ReplayStep {
   range?: Range;
   nearest?: NearestTurn | null;
   summary?: string;
+  reason?: string;
+  keys?: { input_hash?: string; conversation_hash?: string };
+  recorded_keys?: { input_hash?: string; conversation_hash?: string };
+  tool?: { verdict?: string; turn?: number | null; differences?: unknown[] };
   [k: string]: unknown;
 }
 
 export interface ReplayReport {
   session?: { id?: string; uri?: string; kind?: string; title?: string };
   fixture?: { uri?: string } | null;
-  summary?: { hits?: number; legacyHits?: number; misses?: number; exhausted?: number; unused?: number };
+  rules?: { preset?: string; fingerprint?: string };
+  summary?: {
+    calls?: number;
+    hits?: number;
+    legacyHits?: number;
+    misses?: number;
+    exhausted?: number;
+    unused?: number;
+    tools?: number;
+    toolMismatches?: number;
+  };
+  divergence?: { step?: number; status?: string; reason?: string } | null;
   steps?: ReplayStep[];
   unused?: number[];
   first_divergence?: number | null;
@@ -133,4 +152,13 @@ export interface RehashResult {
 
 export interface NormalizedInputResult {
   text: string;
+}
+
+/** Whether a parsed JSON value is a replay report (`python -m server replay --format json`). */
+export function isReplayReport(value: unknown): value is ReplayReport {
+  if (!value || typeof value !== 'object' || Array.isArray(value)) {
+    return false;
+  }
+  const v = value as Record<string, unknown>;
+  return Array.isArray(v.steps) && !!v.summary && typeof v.summary === 'object' && !Array.isArray(v.summary);
 }
