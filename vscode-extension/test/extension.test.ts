@@ -1,0 +1,140 @@
+// The extension activated against the mocked `vscode` module: commands are registered, a server
+// that cannot start leaves the editor usable, and an older server (MethodNotFound) gives clear
+// messages instead of errors.
+import assert from 'node:assert/strict';
+import { beforeEach, test } from 'node:test';
+import * as vscode from 'vscode';
+import { activate, deactivate } from '../src/extension';
+import { UnsupportedError } from '../src/errors';
+import { SessionsProvider } from '../src/sessions';
+import { ServerManager } from '../src/server';
+import { StatusBar } from '../src/statusBar';
+import { ReportPanel } from '../src/panels';
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+const mock = vscode as any;
+const pkg = require('../package.json');
+
+function context() {
+  return { subscriptions: [] as Array<{ dispose(): unknown }>, extensionUri: mock.Uri.file('/ext'), extensionPath: '/ext' };
+}
+
+beforeEach(() => mock.resetMock());
+
+test('activation registers every contributed command and reports a server that cannot start', async () => {
+  mock.testState.config['replayLens.interpreter'] = { defaultValue: [], globalValue: ['/nonexistent/bin/python'] };
+  const ctx = context();
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  await activate(ctx as any);
+  for (const c of pkg.contributes.commands) {
+    assert.ok(mock.recorded.commands.has(c.command), c.command);
+  }
+  assert.equal(mock.recorded.context.get('replayLens.active'), true);
+  assert.equal(mock.recorded.context.get('replayLens.serverRunning'), false);
+  assert.ok(mock.recorded.treeViews.includes('replayLens.sessions'));
+  const item = mock.recorded.statusItems[0];
+  assert.equal(item.command, 'replayLens.showOutput');
+  assert.match(item.text, /\$\(error\)/);
+  assert.ok(mock.recorded.logs.some((l: string) => l.includes('/nonexistent/bin/python') && l.includes('does not exist')));
+  assert.ok(mock.recorded.messages.some((m: { level: string; message: string }) => m.level === 'error' && /does not exist/.test(m.message)));
+
+  // Commands do not throw while the server is down: they say so.
+  mock.recorded.messages.length = 0;
+  await mock.commands.executeCommand('replayLens.replayThisSession', mock.Uri.file('/ws/replay/a.json'));
+  await mock.commands.executeCommand('replayLens.rehashStaleTurns', mock.Uri.file('/ws/replay/a.json'));
+  assert.equal(mock.recorded.messages.length, 2);
+  for (const m of mock.recorded.messages) {
+    assert.equal(m.level, 'error');
+    assert.match(m.message, /server is not running/);
+  }
+  ctx.subscriptions.forEach((d) => d.dispose());
+  await deactivate();
+});
+
+test('an untrusted workspace ignores the workspace interpreter setting', async () => {
+  mock.testState.trusted = false;
+  mock.testState.config['replayLens.interpreter'] = { defaultValue: [], globalValue: ['/user/python'], workspaceValue: ['/workspace/evil'] };
+  const ctx = context();
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  await activate(ctx as any);
+  assert.ok(mock.recorded.logs.some((l: string) => l.includes('/user/python')));
+  assert.ok(!mock.recorded.logs.some((l: string) => l.includes('/workspace/evil')));
+  ctx.subscriptions.forEach((d) => d.dispose());
+  await deactivate();
+});
+
+function runningManager(sendRequest: (method: unknown, params: unknown) => Promise<unknown>, commands: string[] = []) {
+  const log = mock.window.createOutputChannel('t', { log: true });
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  const manager = new ServerManager(context() as any, log, new StatusBar(), () => undefined);
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  const m = manager as any;
+  m.client = { sendRequest, initializeResult: { capabilities: { executeCommandProvider: { commands } } } };
+  m.state = 'running';
+  return { manager, log };
+}
+
+test('MethodNotFound from the server becomes a clear "not supported" error', async () => {
+  const { manager } = runningManager(async () => {
+    throw Object.assign(new Error('Unhandled method replayLens/sessions'), { code: -32601 });
+  });
+  await assert.rejects(manager.request('replayLens/sessions', {}), UnsupportedError);
+});
+
+test('a command the server does not advertise is not sent', async () => {
+  let sent = 0;
+  const { manager } = runningManager(async () => {
+    sent++;
+    return {};
+  }, ['replayLens.rehash']);
+  await assert.rejects(manager.executeCommand('replayLens.replaySession', { uri: 'file:///x' }), /does not support the command replayLens\.replaySession/);
+  assert.equal(sent, 0);
+  await manager.executeCommand('replayLens.rehash', { uri: 'file:///x' });
+  assert.equal(sent, 1);
+});
+
+test('the Sessions view shows a message, not an error, when the server cannot list sessions', async () => {
+  const { manager, log } = runningManager(async () => {
+    throw Object.assign(new Error('method not found'), { code: -32601 });
+  });
+  const provider = new SessionsProvider(manager, log);
+  assert.deepEqual(await provider.getChildren(), []);
+  assert.equal(mock.recorded.context.get('replayLens.sessionsUnsupported'), true);
+});
+
+test('the Sessions view lists what the server found', async () => {
+  const { manager, log } = runningManager(async (method) => {
+    assert.equal(method, 'replayLens/sessions');
+    return { sessions: [{ id: 'a', uri: 'file:///ws/recordings/a.jsonl', kind: 'recording', title: 'a', steps: 3, status: 'stale' }] };
+  });
+  const provider = new SessionsProvider(manager, log);
+  const items = await provider.getChildren();
+  assert.equal(items.length, 1);
+  assert.equal(items[0].label, 'a');
+  assert.equal(items[0].description, 'recording · 3 steps');
+  assert.equal(items[0].command?.command, 'replayLens.openSession');
+  assert.equal(mock.recorded.context.get('replayLens.sessionsUnsupported'), false);
+});
+
+test('the report panel renders with a nonce and opens files from its messages', async () => {
+  const log = mock.window.createOutputChannel('t', { log: true });
+  const reruns: string[] = [];
+  const panel = new ReportPanel(log, async (uri) => {
+    reruns.push(uri);
+  });
+  panel.show({ session: { id: 's', uri: 'file:///ws/recordings/a.jsonl', kind: 'recording' }, steps: [{ index: 0, status: 'hit' }], first_divergence: null });
+  const webviewPanel = mock.recorded.panels[0];
+  assert.equal(webviewPanel.viewType, 'replayLens.report');
+  assert.equal(webviewPanel.title, 'Replay: a.jsonl');
+  assert.equal(webviewPanel.options.enableScripts, true);
+  assert.deepEqual(webviewPanel.options.localResourceRoots, []);
+  const nonce = /nonce="([0-9a-f]{32})"/.exec(webviewPanel.webview.html)?.[1];
+  assert.ok(nonce);
+  webviewPanel.webview.received.fire({ type: 'rerun' });
+  await new Promise((r) => setImmediate(r));
+  assert.deepEqual(reruns, ['file:///ws/recordings/a.jsonl']);
+  // a second report reuses the panel, with a fresh nonce
+  panel.show({ session: { uri: 'file:///ws/recordings/b.jsonl' }, steps: [] });
+  assert.equal(mock.recorded.panels.length, 1);
+  assert.notEqual(/nonce="([0-9a-f]{32})"/.exec(webviewPanel.webview.html)?.[1], nonce);
+});

@@ -1,0 +1,172 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { barClass, csp, escapeHtml, formatDuration, formatTokens, renderReport, renderSteps } from '../src/html';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { ReplayReport } from '../src/protocol';
+
+const ctx = { nonce: 'abc123', cspSource: 'vscode-webview://x', label: (uri: string) => uri.replace('file:///ws/', '') };
+
+const REPORT: ReplayReport = {
+  session: { id: 'write_note', uri: 'file:///ws/recordings/write_note.ultra.jsonl', kind: 'recording' },
+  fixture: { uri: 'file:///ws/replay/write_note.ultra.json' },
+  summary: { hits: 2, legacyHits: 0, misses: 1, exhausted: 0, unused: 1 },
+  steps: [
+    { index: 0, status: 'hit', caller: 'lead_agent', kind: 'model', durationMs: 1200, tokens: { input: 3664, output: 434 }, turn: 0 },
+    { index: 1, status: 'tool', caller: 'write_file', kind: 'tool', durationMs: 30 },
+    {
+      index: 2,
+      status: 'miss',
+      caller: 'middleware:title',
+      kind: 'model',
+      durationMs: 800,
+      tokens: 116,
+      uri: 'file:///ws/recordings/write_note.ultra.jsonl',
+      range: { start: { line: 1, character: 0 }, end: { line: 1, character: 10 } },
+      nearest: { turn: 1, diff: [[0, '[{"content": "Title: '], [-1, 'Write a Note'], [1, 'Write <script>alert(1)</script>'], [0, '"}]']] },
+    },
+    { index: 3, status: 'hit', caller: 'lead_agent', kind: 'model', turn: 2 },
+  ],
+  unused: [3],
+  first_divergence: 2,
+};
+
+test('a strict content security policy with a nonce, no inline styles or remote content', () => {
+  const html = renderReport(REPORT, ctx);
+  const policy = csp(ctx);
+  assert.match(policy, /default-src 'none'/);
+  assert.match(policy, /script-src 'nonce-abc123'/);
+  assert.match(policy, /style-src 'nonce-abc123'/);
+  assert.doesNotMatch(policy, /unsafe-inline|unsafe-eval|https?:/);
+  assert.ok(html.includes(`content="${policy.replace(/'/g, '&#39;')}"`));
+  assert.doesNotMatch(html, /\sstyle="/, 'no style attributes (blocked by the policy)');
+  assert.doesNotMatch(html, /\son[a-z]+="/, 'no inline event handlers (blocked by the policy)');
+  const scripts = html.match(/<script[^>]*>/g) ?? [];
+  assert.equal(scripts.length, 1);
+  assert.equal(scripts[0], '<script nonce="abc123">');
+  assert.doesNotMatch(html, /<(img|link|iframe)\b/);
+});
+
+test('theme colors only', () => {
+  const html = renderReport(REPORT, ctx);
+  const colors = html.match(/(?:color|background)\s*:\s*[^;]+;/g) ?? [];
+  for (const c of colors) {
+    assert.match(c, /var\(--vscode-|none|inherit|transparent|currentColor/, c);
+  }
+});
+
+test('text from the server is escaped', () => {
+  const html = renderReport(REPORT, ctx);
+  assert.ok(!html.includes('<script>alert(1)</script>'));
+  assert.ok(html.includes('&lt;script&gt;alert(1)&lt;/script&gt;'));
+  assert.equal(escapeHtml(`<a href="x" onclick='y'>&`), '&lt;a href=&quot;x&quot; onclick=&#39;y&#39;&gt;&amp;');
+});
+
+test('the summary, the verdict and the first divergence', () => {
+  const html = renderReport(REPORT, ctx);
+  assert.match(html, /Replay would fail: 1 miss/);
+  assert.match(html, /<span class="n">2<\/span><span class="muted">hits<\/span>/);
+  assert.match(html, /<span class="n">1<\/span><span class="muted">misses<\/span>/);
+  assert.match(html, /<span class="n">1<\/span><span class="muted">unused turns<\/span>/);
+  assert.match(html, /First divergence at step 2/);
+  assert.match(html, /id="step-2" class="step divergent"/);
+  assert.match(html, /data-goto="miss-2"/);
+});
+
+test('the timeline: durations, tokens, and where each step opens', () => {
+  const html = renderReport(REPORT, ctx);
+  assert.match(html, /1\.20 s/);
+  assert.match(html, /3,664 in · 434 out/);
+  assert.match(html, /116 tok/);
+  // a step with a range opens there; one with only a turn opens the fixture at that turn
+  assert.match(html, /id="step-2"[^>]*data-open="file:\/\/\/ws\/recordings\/write_note\.ultra\.jsonl" data-range="1,0,1,10"/);
+  assert.match(html, /id="step-0"[^>]*data-open="file:\/\/\/ws\/replay\/write_note\.ultra\.json" data-turn="0"/);
+  // a tool step without location is not clickable
+  assert.match(html, /id="step-1" class="step noopen"/);
+  // every step is a button: keyboard accessible
+  assert.equal((html.match(/<button id="step-/g) ?? []).length, 4);
+  assert.match(html, /data-autofocus/);
+});
+
+test('a miss shows the nearest recorded turn and a colored diff', () => {
+  const html = renderReport(REPORT, ctx);
+  assert.match(html, /Nearest recorded input: <strong>turn 1<\/strong>/);
+  assert.match(html, /data-open="file:\/\/\/ws\/replay\/write_note\.ultra\.json" data-turn="1">Open recorded turn 1/);
+  assert.match(html, /<del>Write a Note<\/del>/);
+  assert.match(html, /<ins>Write &lt;script&gt;alert\(1\)&lt;\/script&gt;<\/ins>/);
+  assert.match(html, /var\(--vscode-diffEditor-removedTextBackground/);
+  assert.match(html, /var\(--vscode-diffEditor-insertedTextBackground/);
+});
+
+test('unused turns open the fixture', () => {
+  const html = renderReport(REPORT, ctx);
+  assert.match(html, /<h2>Unused turns<\/h2>/);
+  assert.match(html, /data-open="file:\/\/\/ws\/replay\/write_note\.ultra\.json" data-turn="3">turn 3/);
+});
+
+test('a clean replay, a report with missing parts, and camelCase fields', () => {
+  const html = renderReport({ steps: [{ index: 0, status: 'hit' }], firstDivergence: null }, ctx);
+  assert.match(html, /Replay would pass/);
+  assert.match(html, /No divergence/);
+  assert.doesNotMatch(html, /<h2 id="misses">/);
+  const empty = renderReport({}, ctx);
+  assert.match(empty, /The session has no steps/);
+  const counted = renderReport({ steps: [{ index: 0, status: 'miss' }, { index: 1, status: 'exhausted' }], firstDivergence: 0 }, ctx);
+  assert.match(counted, /Replay would fail: 1 miss, 1 call with its turns already consumed/);
+  assert.match(counted, /No recorded turn of the fixture is near/);
+});
+
+test('session steps are paginated', () => {
+  const session = { id: 's', uri: 'file:///ws/recordings/a.jsonl', kind: 'recording', title: 'a' };
+  const steps = Array.from({ length: 50 }, (_, i) => ({ index: 50 + i, kind: 'model', caller: 'lead_agent', summary: `call ${i}`, durationMs: i * 10 }));
+  const html = renderSteps(session, { page: 2, pageSize: 50, total: 120, steps }, ctx, true);
+  assert.match(html, /Page 2 of 3/);
+  assert.match(html, /data-page="1"(?![^>]*disabled)/);
+  assert.match(html, /data-page="3"(?![^>]*disabled)/);
+  assert.match(html, /showing 51–100/);
+  assert.match(html, /data-action="replay"/);
+  assert.equal((html.match(/<button id="step-/g) ?? []).length, 50);
+  assert.match(html, /id="step-50"[^>]*data-open="file:\/\/\/ws\/recordings\/a\.jsonl"/);
+  const first = renderSteps(session, { page: 1, pageSize: 50, total: 20, steps: steps.slice(0, 20) }, ctx, false);
+  assert.doesNotMatch(first, /class="pager"/);
+  assert.doesNotMatch(first, /data-action="replay"/);
+});
+
+test('formatting helpers', () => {
+  assert.equal(formatDuration(undefined), '');
+  assert.equal(formatDuration(12.4), '12 ms');
+  assert.equal(formatDuration(1234), '1.23 s');
+  assert.equal(formatDuration(125_000), '2 min 5 s');
+  assert.equal(formatTokens(1234567), '1,234,567 tok');
+  assert.equal(formatTokens({ total: 10 }), '10 tok');
+  assert.equal(formatTokens({ input_tokens: 5, output_tokens: 6 }), '5 in · 6 out');
+  assert.equal(barClass(50, 100), 'w50');
+  assert.equal(barClass(1, 1000), 'w5');
+  assert.equal(barClass(undefined, 100), 'w0');
+  assert.equal(barClass(100, 100), 'w100');
+});
+
+test('the report of the real `python -m server replay --format json`', () => {
+  // Saved from the CLI on the sample workspace (paths rewritten to /ws).
+  const report = JSON.parse(fs.readFileSync(path.resolve(__dirname, '..', 'test', 'data', 'replay-report.json'), 'utf8'));
+  const html = renderReport(report, ctx);
+  assert.match(html, /Replay would fail: 3 misses/);
+  assert.match(html, /<span class="n">4<\/span><span class="muted">model calls<\/span>/);
+  assert.match(html, /under rules <code>deerflow<\/code>/);
+  assert.match(html, /First divergence at step 0/);
+  assert.match(html, /no turn has key b2729027d714… \(caller &#39;lead_agent&#39;\) under rules deerflow/);
+  // the miss: nearest turn 0, its note, the diff with the side names of the unified header
+  assert.match(html, /id="miss-0"/);
+  assert.match(html, /Nearest recorded input: <strong>turn 0<\/strong> <span class="muted">\(similarity 100%\)/);
+  assert.match(html, /turn 0 is stale: keyed under the current rules without rules user-input-begin/);
+  assert.match(html, /<del>− turn 0 as keyed under the current rules/);
+  assert.match(html, /<ins>\+ step 0 \(current rules\)<\/ins>/);
+  assert.match(html, /<del>  --- BEGIN USER INPUT ---\n<\/del>/);
+  assert.match(html, /data-open="file:\/\/\/ws\/replay\/write_note\.ultra\.json" data-range="6,4,41,5" data-turn="0">Open recorded turn 0/);
+  assert.match(html, /recorded as <code>aa1a42486f3f…<\/code>/);
+  // the timeline: steps open the recording line; tool steps show their name and reason
+  assert.match(html, /id="step-2"[^>]*data-open="file:\/\/\/ws\/recordings\/write_note\.ultra\.jsonl" data-range="2,0,2,2168"/);
+  assert.match(html, /write_file<\/span>/);
+  assert.match(html, /not checked: the model call that asked for it missed/);
+  assert.match(html, /3,664 in · 434 out/);
+});

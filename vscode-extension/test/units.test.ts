@@ -1,0 +1,43 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { errorMessage, isMethodNotFound, UnsupportedError } from '../src/errors';
+import { isReplayable, sessionItemView } from '../src/sessions';
+import { statusView } from '../src/statusBar';
+
+test('MethodNotFound is recognized by code and by message', () => {
+  assert.ok(isMethodNotFound({ code: -32601, message: 'Unhandled method replayLens/sessions' }));
+  assert.ok(isMethodNotFound(new Error('Method Not Found: replayLens/steps')));
+  assert.ok(!isMethodNotFound({ code: -32603, message: 'internal error' }));
+  assert.equal(errorMessage({ message: 'x' }), 'x');
+  assert.equal(errorMessage('y'), 'y');
+  assert.match(new UnsupportedError('the request replayLens/sessions').message, /does not support the request replayLens\/sessions yet/);
+});
+
+test('the status bar: preset, fingerprint and stale count', () => {
+  const v = statusView('running', { preset: 'deerflow', fingerprint: '78bb2da9a05118ae', fixtures: 3, turns: 10, stale: 3, unverifiable: 1, indexing: false });
+  assert.equal(v.text, '$(warning) deerflow 78bb2da9 · 3 stale');
+  assert.equal(v.severity, 'warning');
+  assert.match(v.tooltip, /fingerprint 78bb2da9a05118ae/);
+  assert.match(v.tooltip, /Unverifiable turns: 1/);
+  assert.equal(statusView('running', { preset: 'deerflow', stale: 0 }).text, '$(check) deerflow · no stale turns');
+  assert.equal(statusView('running', { preset: 'deerflow', indexing: true, stale: 2 }).text, '$(sync~spin) deerflow · indexing…');
+  assert.equal(statusView('failed', undefined, 'did not start').severity, 'error');
+  assert.match(statusView('starting', undefined).text, /loading~spin/);
+});
+
+test('session items: status icons and which can be replayed', () => {
+  const ok = sessionItemView({ id: '1', uri: 'file:///ws/r.jsonl', kind: 'recording', title: 'write_note', steps: 4, status: 'ok' }, 'r.jsonl');
+  assert.equal(ok.icon, 'pass');
+  assert.equal(ok.color, 'testing.iconPassed');
+  assert.equal(ok.description, 'recording · 4 steps');
+  assert.equal(ok.contextValue, 'session replayable');
+  const stale = sessionItemView({ id: '2', uri: 'file:///ws/f.json', kind: 'fixture', steps: 1, status: 'stale' }, 'f.json');
+  assert.equal(stale.icon, 'warning');
+  assert.equal(stale.label, 'f.json');
+  assert.equal(stale.description, 'fixture · 1 step');
+  const db = sessionItemView({ id: '3', uri: 'file:///ws/c.sqlite', kind: 'langgraph-checkpoints', status: 'unknown' }, 'c.sqlite');
+  assert.equal(db.icon, 'database');
+  assert.equal(db.contextValue, 'session');
+  assert.equal(sessionItemView({ id: '4', uri: 'file:///ws/x', kind: 'cato-audit', status: 'error' }, 'x').icon, 'error');
+  assert.ok(!isReplayable({ kind: 'codex-rollout' }));
+});
