@@ -181,3 +181,18 @@ def test_unreadable_config_file_is_a_clear_error(tmp_path: Path) -> None:
     (tmp_path / "replay-lens.toml").write_bytes(b"preset = '\xff'\n")
     result = run_cli("check", cwd=tmp_path)
     assert result.code == 2 and "not UTF-8" in result.stderr
+
+
+@pytest.mark.parametrize("pattern", ["(a+)+$", "(x|x)*y", "(\\\\d+)*\\\\.", "(\\\\w+\\\\s?)+$"])
+def test_catastrophic_pattern_is_a_config_error(tmp_path: Path, pattern: str) -> None:
+    (tmp_path / "replay-lens.toml").write_text(f'[[rules]]\nname = "slow"\npattern = "{pattern}"\n', encoding="utf-8")
+    result = run_cli("check", cwd=tmp_path, timeout=30)
+    assert result.code == 2
+    assert "replay-lens.toml:3:1: rules[0].pattern: pattern takes over" in result.stderr, result.stderr
+
+
+def test_reasonable_user_patterns_pass_the_probe(tmp_path: Path) -> None:
+    rules = ["\\\\breq_[A-Za-z0-9]{8,}\\\\b", "[0-9a-f]{32}", "(?s)<x>.*?</x>", "\\\\s+"]
+    text = "".join(f'[[rules]]\nname = "r{i}"\npattern = "{p}"\n' for i, p in enumerate(rules))
+    (tmp_path / "replay-lens.toml").write_text(text, encoding="utf-8")
+    assert run_cli("check", cwd=tmp_path).code == 0

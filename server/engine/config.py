@@ -17,6 +17,7 @@ from pydantic import Field, ValidationError
 from server.engine import findings as codes
 from server.engine.findings import Finding
 from server.engine.presets import DEFAULT_PRESET, PRESETS
+from server.engine.regex_budget import BUDGET_SECONDS, RegexTooSlowError, check_pattern
 from server.engine.rules import KeyScheme, Projection, Rules, StrictModel, Substitution
 from server.engine.source import Position, Range, Span
 
@@ -136,6 +137,15 @@ def _build(path: Path, text: str, prefix: str, section: dict[str, Any]) -> Confi
     preset = PRESETS.get(user.preset)
     if preset is None:
         raise fail(("preset",), f"unknown preset {user.preset!r} (known: {', '.join(sorted(PRESETS))})")
+    for position, rule in enumerate(user.rules):
+        try:
+            check_pattern(rule.compile())
+        except RegexTooSlowError:
+            raise fail(
+                ("rules", position, "pattern"),
+                f"pattern takes over {BUDGET_SECONDS} s on a short probe "
+                "(catastrophic backtracking): avoid nested or overlapping quantifiers like (a+)+",
+            ) from None
     substitutions = user.rules if user.replace_rules else preset.substitutions + user.rules
     parts: dict[str, Any] = {}
     for name, model, override in (("projection", Projection, user.projection), ("key", KeyScheme, user.key)):
