@@ -28,6 +28,7 @@ test: lint
 # A longer fuzzing run than the one in `make test` (same tests, more examples).
 fuzz: $(STAMP)
 	REPLAY_LENS_FUZZ_EXAMPLES=20000 $(BIN)/python -m pytest tests/fuzz
+	REPLAY_LENS_KILL_TRIALS=100 $(BIN)/python -m pytest -s tests/test_write_safety.py
 
 # Benchmarks (not part of `make test`: timings are measured, never asserted). See bench/run.py.
 bench: $(STAMP)
