@@ -5,10 +5,13 @@ so the client knows it was checked. A result is published for a document only
 while it is still the document the project holds (and, when open, still the
 editor's version): results computed from outdated text are dropped.
 
-When the client supports pull diagnostics, open documents are served by
-`textDocument/diagnostic` only (VS Code would otherwise show them twice) and
-the client is asked to pull again when their results change; files that are
-not open are still pushed.
+When the client supports pull diagnostics and can be told to pull again
+(`workspace/diagnostic/refresh`), open documents are served by pulls only
+(clients keep pulled and pushed diagnostics apart and would show them twice)
+and a refresh is sent when their results change, a recording edited on disk
+included; files that are not open are still pushed. A client that pulls but
+cannot be refreshed (Neovim) is not offered pulls: its open documents would go
+stale when another file changes.
 """
 
 from __future__ import annotations
@@ -55,7 +58,15 @@ class Diagnostics:
     @property
     def pull_mode(self) -> bool:
         text_document = self.server.client_capabilities.text_document
-        return text_document is not None and text_document.diagnostic is not None
+        workspace = self.server.client_capabilities.workspace
+        refresh = workspace is not None and workspace.diagnostics is not None and workspace.diagnostics.refresh_support
+        return bool(text_document is not None and text_document.diagnostic is not None and refresh)
+
+    def negotiate(self) -> None:
+        """Offer pull diagnostics only in pull mode (capabilities are computed after `initialize`)."""
+        if not self.pull_mode:
+            self.server.protocol.fm.features.pop(types.TEXT_DOCUMENT_DIAGNOSTIC, None)
+            self.server.protocol.fm.feature_options.pop(types.TEXT_DOCUMENT_DIAGNOSTIC, None)
 
     def publish(self, uri: str, items: list[types.Diagnostic], version: int | None = None) -> None:
         if self._sent.get(uri) == items:
@@ -95,12 +106,8 @@ class Diagnostics:
                 changed_open |= self._pulled.get(document.uri) != result_id(items)
             else:
                 self.publish(document.uri, items, document.version)
-        if changed_open and self._can_refresh():
+        if changed_open:
             self.server.workspace_diagnostic_refresh(None)
-
-    def _can_refresh(self) -> bool:
-        workspace = self.server.client_capabilities.workspace
-        return bool(workspace and workspace.diagnostics and workspace.diagnostics.refresh_support)
 
     def show_config_errors(self, folder: Path, projects: list[Project]) -> None:
         """A `config-error` on each broken config file of a folder; clear the ones fixed since."""

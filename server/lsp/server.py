@@ -144,6 +144,7 @@ def _register_lifecycle(server: ReplayLensServer, log_level: str) -> None:
         server.log_handler = attach_client_handler(server, log_level)
         server.log_handler.loop = asyncio.get_running_loop()
         server.settings = server.settings.updated(params.initialization_options)
+        server.diagnostics.negotiate()
         log.info("Replay Lens %s (position encoding %s)", VERSION, server.encoding)
 
     @server.feature(types.INITIALIZED)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from lsprotocol import types
@@ -27,6 +28,8 @@ class DocumentSync:
     def __init__(self, server: ReplayLensServer) -> None:
         self.server = server
         self._pending: dict[str, asyncio.Task[None]] = {}
+        self._running: dict[str, tuple[tuple[int, Project], asyncio.Task[None]]] = {}
+        self._done: dict[str, tuple[int, Project]] = {}
 
     def changed(self, uri: str) -> None:
         self._cancel(uri)
@@ -36,6 +39,7 @@ class DocumentSync:
     async def closed(self, uri: str) -> None:
         """The editor's buffer is gone: the file on disk is the truth again."""
         self._cancel(uri)
+        self._done.pop(uri, None)
         path = uri_to_path(uri)
         if path is not None:
             await self.server.changes.refresh({path})
@@ -64,7 +68,11 @@ class DocumentSync:
         await self.parse(uri)
 
     async def parse(self, uri: str) -> None:
-        """Parse the editor's text of `uri` off the event loop and put it into its project."""
+        """Parse the editor's text of `uri` off the event loop and put it into its project.
+
+        Each version is parsed once per project: a request that needs the parse
+        while it runs waits for it instead of starting another.
+        """
         buffer = self.server.workspace.text_documents.get(uri)
         path = uri_to_path(uri)
         if buffer is None or path is None:
@@ -72,17 +80,26 @@ class DocumentSync:
         project = await self.server.project_for(path)
         if project is None:
             return
-        text, version = buffer.source, buffer.version or 0
-        existing = project.documents.get(path)
-        if existing is not None and existing.version == version:
+        key = (buffer.version or 0, project)
+        if self._done.get(uri) == key:
             return
+        running = self._running.get(uri)
+        if running is None or running[0] != key:
+            task = asyncio.get_running_loop().create_task(self._parse(uri, path, buffer.source, key))
+            running = self._running[uri] = (key, task)
+        try:
+            await asyncio.shield(running[1])
+        finally:
+            if self._running.get(uri) is running and running[1].done():
+                del self._running[uri]
+
+    async def _parse(self, uri: str, path: Path, text: str, key: tuple[int, Project]) -> None:
+        version, project = key
         document = await asyncio.to_thread(parse_text, path, uri, text, version, project.config)
         if self.server.editor_version(uri) != version or project.stopped:
             log.debug("dropped the parse of %s version %s: outdated", uri, version)
             return
-        existing = project.documents.get(path)
-        if existing is not None and existing.version == version:
-            return  # a concurrent parse of the same version got there first
+        self._done[uri] = key
         if document is None:
             if project.remove(path) is not None:
                 self.server.diagnostics.clear(uri)

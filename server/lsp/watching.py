@@ -105,9 +105,10 @@ class ChangeQueue:
             project.put(document)
 
     def _forget_under(self, gone: Path) -> None:
-        """A deleted folder: drop every document below it."""
+        """A deleted folder: drop every document below it (open buffers stay: the editor owns them)."""
         for project in self.server.state.projects():
-            for path in [path for path in project.documents if path.is_relative_to(gone)]:
+            held = project.documents.values()
+            for path in [d.path for d in held if d.path.is_relative_to(gone) and not self.server.is_open(d.uri)]:
                 project.remove(path)
                 self.server.diagnostics.clear(path_to_uri(path))
 

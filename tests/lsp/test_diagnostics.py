@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from lsprotocol import types
+from pytest_lsp import client_capabilities
 
 from tests.lsp.helpers import Client, codes, open_document, replace_all, start
 from tests.lsp.workspaces import Call, ai, message, write_config, write_session
@@ -51,6 +52,23 @@ async def test_edit_into_invalid_json_and_back(client: Client, workspace: Path) 
     replace_all(client, uri, broken, text, version=3)
     await client.diagnostics_for(uri, lambda items: codes(items) == ["stale-key"] * 3, "the file repaired")
     assert client.published[-1].version == 3
+    # Closed without saving an edit: the file on disk is what counts again.
+    replace_all(client, uri, text, broken, version=4)
+    await client.diagnostics_for(uri, lambda items: "invalid-json" in codes(items), "invalid JSON again")
+    client.text_document_did_close(types.DidCloseTextDocumentParams(types.TextDocumentIdentifier(uri=uri)))
+    await client.diagnostics_for(uri, lambda items: codes(items) == ["stale-key"] * 3, "the disk version")
+    assert client.published[-1].version is None
+
+
+async def test_a_file_outside_the_workspace_folders_is_checked_on_its_own(client: Client, workspace: Path) -> None:
+    outside = workspace.parent / "elsewhere"
+    outside.mkdir()
+    path = outside / "write_note.ultra.json"
+    path.write_bytes((workspace / "replay" / "write_note.ultra.json").read_bytes())
+    await start(client, workspace / "recordings")
+    uri = open_document(client, path)
+    items = await client.diagnostics_for(uri, bool)
+    assert codes(items) == ["unverifiable"] * 4  # alone, without its recording
 
 
 async def test_rules_change_on_disk_rechecks_every_fixture(client: Client, workspace: Path) -> None:
@@ -155,6 +173,38 @@ async def test_pull_diagnostics(client: Client, workspace: Path) -> None:
     closed = (workspace / "replay" / "translate_cn.flash.json").as_uri()
     await client.diagnostics_for(closed)
     assert not client.diagnostics.get(uri)
+    # A recording rewritten on disk changes the open fixture's results: the client is asked to pull again.
+    refreshes = client.diagnostic_refresh_count
+    (workspace / "recordings" / "write_note.ultra.jsonl").unlink()
+    await client.until(lambda: client.diagnostic_refresh_count > refreshes, what="a diagnostic refresh")
+    fresh = await client.text_document_diagnostic_async(
+        types.DocumentDiagnosticParams(
+            text_document=types.TextDocumentIdentifier(uri=uri), previous_result_id=report.result_id
+        )
+    )
+    assert isinstance(fresh, types.RelatedFullDocumentDiagnosticReport)
+    assert codes(fresh.items) == ["unverifiable"] * 4
+    assert not client.diagnostics.get(uri)
+
+
+async def test_clients_that_cannot_refresh_pulls_get_pushes(client: Client, workspace: Path) -> None:
+    # Neovim 0.11's real capabilities: pull support without refresh, UTF-8 positions first.
+    capabilities = client_capabilities("neovim@v0.11.0")
+    uri = workspace.as_uri()
+    result = await client.initialize_session(
+        types.InitializeParams(
+            capabilities=capabilities,
+            root_uri=uri,
+            workspace_folders=[types.WorkspaceFolder(uri=uri, name="workspace")],
+            initialization_options={"debounceMs": 20},
+        )
+    )
+    assert result.capabilities.diagnostic_provider is None
+    assert result.capabilities.position_encoding == "utf-8"
+    fixture = open_document(client, workspace / "replay" / "write_note.ultra.json")
+    items = await client.diagnostics_for(fixture, lambda items: len(items) == 3)
+    assert client.published[-1].version == 1
+    assert codes(items) == ["stale-key"] * 3
 
 
 async def test_huge_file_never_opened_gets_diagnostics(client: Client, tmp_path: Path) -> None:

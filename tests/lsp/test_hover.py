@@ -61,9 +61,13 @@ async def test_hover_on_a_fixture_turn(client: Client, tmp_path: Path) -> None:
 
 async def test_hover_on_a_recording_line(client: Client, tmp_path: Path) -> None:
     fixture, recording = session(tmp_path)
-    await start(client, tmp_path, options={"revealSecrets": True})
+    await start(client, tmp_path)
     uri = open_document(client, recording)
     await client.diagnostics_for(uri)
+    assert SECRET not in await hover(client, uri, types.Position(line=0, character=5))
+    client.workspace_did_change_configuration(
+        types.DidChangeConfigurationParams(settings={"replayLens": {"revealSecrets": True}})
+    )
     markdown = await hover(client, uri, types.Position(line=0, character=5))
     assert markdown.startswith("**Recorded call 0** · line 1 · caller `lead_agent`")
     assert "✓ the recorded key is the key under current rules" in markdown
