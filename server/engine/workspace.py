@@ -8,7 +8,7 @@ from __future__ import annotations
 import fnmatch
 import gc
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -85,8 +85,13 @@ def _matches(relative: str, globs: Iterable[str]) -> bool:
     return any(fnmatch.fnmatch(relative, pattern) or fnmatch.fnmatch("/" + relative, pattern) for pattern in globs)
 
 
-def iter_files(paths: Iterable[Path], config: Config) -> Iterator[Path]:
-    """Candidate files under `paths`: no symlinked directories (no loops), skipped dirs pruned."""
+def iter_files(
+    paths: Iterable[Path], config: Config, on_error: Callable[[OSError], None] | None = None
+) -> Iterator[Path]:
+    """Candidate files under `paths`: no symlinked directories (no loops), skipped dirs pruned.
+
+    A directory that cannot be listed is passed to `on_error` and skipped.
+    """
     seen: set[Path] = set()
     for path in paths:
         if path.is_file():
@@ -94,7 +99,7 @@ def iter_files(paths: Iterable[Path], config: Config) -> Iterator[Path]:
                 seen.add(path)
                 yield path
             continue
-        for directory, dirnames, filenames in os.walk(path, onerror=None, followlinks=False):
+        for directory, dirnames, filenames in os.walk(path, onerror=on_error, followlinks=False):
             dirnames[:] = sorted(
                 d
                 for d in dirnames
@@ -143,7 +148,10 @@ def load_workspace(paths: Iterable[Path], config: Config) -> Workspace:
 
 
 def _read_into(workspace: Workspace, paths: Iterable[Path], explicit: set[Path], config: Config) -> None:
-    for path in iter_files(paths, config):
+    def unlistable(error: OSError) -> None:
+        workspace.unreadable.append(_read_error(Path(str(error.filename or "?")), error))
+
+    for path in iter_files(paths, config, unlistable):
         try:
             data = path.read_bytes()
         except OSError as exc:
