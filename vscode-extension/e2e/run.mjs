@@ -176,13 +176,24 @@ async function runCommand(title) {
 }
 
 async function openFile(relative) {
+  const name = path.basename(relative);
+  const folder = path.dirname(relative);
   await page.keyboard.press('Control+P');
   const input = page.locator('.quick-input-widget input');
   await input.waitFor({ state: 'visible', timeout: TIMEOUT });
   await input.fill(relative);
-  await page.locator('.quick-input-list .monaco-list-row', { hasText: path.basename(relative) }).first().waitFor({ timeout: TIMEOUT });
-  await page.keyboard.press('Enter');
-  await page.locator(`.tab[aria-label*="${path.basename(relative)}"]`).first().waitFor({ timeout: TIMEOUT });
+  // The row of exactly this file (quick open also lists write_note.ultra.jsonl for write_note.ultra.json).
+  const row = page
+    .locator('.quick-input-list .monaco-list-row')
+    .filter({ has: page.locator('.label-name', { hasText: new RegExp(`^${name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`) }) })
+    .filter({ hasText: folder === '.' ? '' : folder })
+    .first();
+  await row.waitFor({ timeout: TIMEOUT });
+  await row.click();
+  await page
+    .locator('.tab.active .label-name', { hasText: new RegExp(`^${name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`) })
+    .first()
+    .waitFor({ timeout: TIMEOUT });
   await page.locator('.monaco-editor .view-lines').first().waitFor({ timeout: TIMEOUT });
 }
 
@@ -272,6 +283,19 @@ const exitCode = await (async () => {
       if (JSON.stringify(after.turns[0].output) !== JSON.stringify(before.turns[0].output)) throw new Error('the quick fix changed the output');
     });
 
+    await check('Show Normalized Input opens the normalized input of the turn under the cursor', async () => {
+      await openFile(FIXTURE);
+      await goToFirstProblem('stale-key');
+      await runCommand('Replay Lens: Show Normalized Input');
+      const tab = page.locator('.tab', { hasText: /normalized/ }).first();
+      await tab.waitFor({ timeout: TIMEOUT });
+      const group = page.locator('.editor-group-container', { has: page.locator('.tab', { hasText: /normalized/ }) }).first();
+      const text = (await group.locator('.view-lines').first().innerText()).replace(/\u00a0/g, ' ');
+      if (!/Create \/mnt\/user-data\/outputs\/note\.txt/.test(text)) throw new Error(`unexpected normalized input: ${text.slice(0, 300)}`);
+      await shot('normalized-input');
+      await runCommand('View: Close All Editors');
+    });
+
     const reportFrame = () => page.frameLocator('iframe.webview.ready').frameLocator('iframe#active-frame');
 
     // The report shows at least one miss, its nearest recorded turn and a diff; the first
@@ -293,6 +317,8 @@ const exitCode = await (async () => {
       await runCommand('View: Toggle Maximize Editor Group');
       await page.waitForTimeout(800);
       await shot(screenshot);
+      const box = await page.locator('.editor-group-container.active').first().boundingBox();
+      if (box) await page.screenshot({ path: path.join(ARTIFACTS, `${screenshot}-webview.png`), clip: box });
       await miss.scrollIntoViewIfNeeded();
       await page.waitForTimeout(300);
       await shot(`${screenshot}-miss`);
@@ -333,6 +359,50 @@ const exitCode = await (async () => {
       await runCommand('Replay Lens: Open Replay Report from JSON');
       await page.locator('.tab', { hasText: /Replay: / }).first().waitFor({ timeout: TIMEOUT });
       await checkReport(fs.existsSync(path.join(ARTIFACTS, 'report.png')) ? 'report-from-json' : 'report');
+    });
+
+    await check('Rehash Stale Turns in This File rehashes the remaining stale turns', async () => {
+      await runCommand('View: Close All Editors');
+      await openFile(FIXTURE);
+      await page.keyboard.press('Control+Shift+M');
+      await runCommand('Replay Lens: Rehash Stale Turns in This File');
+      const deadline = Date.now() + 30_000;
+      while ((await problemRows('stale-key').count()) !== 0 && Date.now() < deadline) await page.waitForTimeout(250);
+      const count = await problemRows('stale-key').count();
+      if (count !== 0) throw new Error(`${count} stale-key problems left`);
+      const toast = await page.locator('.notifications-toasts').innerText().catch(() => '');
+      if (!/rehashed 2 turns \(\d+, \d+\)/i.test(toast)) throw new Error(`no "rehashed 2 turns" message: ${toast.slice(0, 200)}`);
+      await shot('rehashed');
+      await page.keyboard.press('Control+S');
+      await runCommand('Notifications: Clear All Notifications').catch(() => undefined);
+    });
+
+    await check('the Sessions view lists the sessions, or says the server cannot yet', async () => {
+      const header = page.locator('.pane-header', { hasText: 'Replay Sessions' }).first();
+      await header.waitFor({ timeout: TIMEOUT });
+      if ((await header.getAttribute('aria-expanded')) !== 'true') await header.click();
+      const pane = page.locator('.pane', { has: page.locator('.pane-header', { hasText: 'Replay Sessions' }) }).first();
+      const item = pane.locator('.monaco-list-row', { hasText: 'write_note' }).first();
+      const unsupported = pane.locator('.welcome-view-content', { hasText: 'does not list sessions yet' });
+      const which = await Promise.race([
+        item.waitFor({ timeout: TIMEOUT }).then(() => 'listed', () => 'timeout'),
+        unsupported.waitFor({ timeout: TIMEOUT }).then(() => 'unsupported', () => 'timeout'),
+      ]);
+      await shot('sessions-view');
+      if (which === 'timeout') throw new Error('neither sessions nor a message');
+      if (which === 'unsupported') return;
+      await item.click();
+      const frame = reportFrame();
+      await frame.locator('.step').first().waitFor({ timeout: TIMEOUT });
+      await shot('session-steps');
+    });
+
+    await check('Restart Server restarts it (status bar back to the rules and counts)', async () => {
+      await runCommand('Replay Lens: Restart Server');
+      const item = page.locator('.statusbar-item', { hasText: /deerflow .* (stale|no stale turns)/ }).first();
+      await page.waitForTimeout(500);
+      await item.waitFor({ timeout: TIMEOUT });
+      await problemRows('legacy-key').first().waitFor({ timeout: TIMEOUT });
     });
 
     if (failed) {

@@ -71,7 +71,13 @@ export async function activate(context: vscode.ExtensionContext): Promise<Replay
       query: typeof uri === 'string' ? uri : uri.toString(),
     });
     normalized.set(target, text);
-    const document = await vscode.workspace.openTextDocument(target);
+    let document = await vscode.workspace.openTextDocument(target);
+    if (/^\s*[[{]/.test(text) && document.languageId !== 'json') {
+      document = await vscode.languages.setTextDocumentLanguage(document, 'json').then(
+        (d) => d,
+        () => document,
+      );
+    }
     await vscode.window.showTextDocument(document, { viewColumn: vscode.ViewColumn.Beside, preview: true, preserveFocus: true });
   };
 
