@@ -42,6 +42,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 _BATCH = 32
+_PROGRESS_TIMEOUT = 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,8 +103,8 @@ class Progress:
             return self
         token = f"replay-lens/indexing/{uuid.uuid4()}"
         try:
-            await self.server.work_done_progress.create_async(token)
-        except Exception as exc:  # the client refused: index without progress
+            await asyncio.wait_for(self.server.work_done_progress.create_async(token), _PROGRESS_TIMEOUT)
+        except Exception as exc:  # the client refused or does not answer: index without progress
             log.debug("no work-done progress: %s", exc)
             return self
         self.token = token
