@@ -142,9 +142,11 @@ class Project:
         self._wanted = asyncio.Event()
         self._analysed = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
-
-    def __repr__(self) -> str:
-        return f"Project({self.root}, {len(self.documents)} documents)"
+        # Exclude globs are relative to the config's folder, like the CLI's (which resolves paths).
+        try:
+            self._base = root.resolve().relative_to(config.root)
+        except ValueError:
+            self._base = root
 
     def contains(self, path: Path) -> bool:
         """True when `path` is under the root and neither in a skipped folder nor excluded by the config."""
@@ -154,14 +156,10 @@ class Project:
             return False
         if any(part in SKIPPED_DIRS for part in parts[:-1]):
             return False
-        root = self.config.root
-        for depth in range(1, len(parts) + 1):
-            candidate = self.root.joinpath(*parts[:depth])
-            try:
-                relative = candidate.relative_to(root).as_posix()
-            except ValueError:
-                relative = candidate.as_posix()
-            if any(fnmatch.fnmatch(relative, p) or fnmatch.fnmatch("/" + relative, p) for p in self.config.exclude):
+        excluded = self.config.exclude
+        for depth in range(1, len(parts) + 1 if excluded else 1):
+            relative = self._base.joinpath(*parts[:depth]).as_posix()
+            if any(fnmatch.fnmatch(relative, p) or fnmatch.fnmatch("/" + relative, p) for p in excluded):
                 return False
         return True
 
