@@ -192,7 +192,7 @@ ol.timeline li { margin: 0; }
 .step { display: grid; grid-template-columns: 2.6em 8.5em 3.4em minmax(0, 1fr) minmax(3em, 7em) 5em 10em; align-items: center; gap: 8px; width: 100%; padding: 4px 8px; background: none; border: none; border-bottom: 1px solid var(--vscode-editorWidget-border, transparent); text-align: left; cursor: pointer; }
 .step:hover { background: var(--vscode-list-hoverBackground); }
 .step:focus-visible { background: var(--vscode-list-focusBackground, var(--vscode-list-hoverBackground)); outline: 1px solid var(--vscode-list-focusOutline, var(--vscode-focusBorder)); outline-offset: -1px; }
-.step.divergent { border-left: 3px solid var(--vscode-errorForeground); }
+.step.divergent { box-shadow: inset 3px 0 0 var(--vscode-errorForeground); }
 .step.noopen { cursor: default; }
 .step .idx { color: var(--vscode-descriptionForeground); text-align: right; font-variant-numeric: tabular-nums; }
 .step .kind { color: var(--vscode-descriptionForeground); font-size: 0.9em; }

@@ -342,3 +342,7 @@ export class TypeHierarchyItem extends Plain {}
 export class CodeAction extends Plain {}
 export class Diagnostic extends Plain {}
 export class CancellationError extends Error {}
+
+export const languages = {
+  setTextDocumentLanguage: async (document: unknown) => document,
+};
