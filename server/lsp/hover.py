@@ -88,7 +88,8 @@ def turn_hover(server: ReplayLensServer, current: Current, turn: Turn) -> str:
     text = HoverText(server)
     report: TurnReport | None = turn_report(current.analysis, current.document, turn)
     if current.analysis is None:
-        status = "checking… (the workspace is still being indexed)"
+        indexing = not current.project.ready.is_set()
+        status = "checking… (the workspace is still being indexed)" if indexing else "checking…"
     else:
         status = STATUS_TEXT[report.status] if report is not None else STATUS_TEXT[TurnStatus.MALFORMED]
     text.add(f"**Turn {turn.index}** · {caller_label(turn)} · {status}")
