@@ -325,10 +325,13 @@ const exitCode = await (async () => {
       await runCommand('View: Toggle Maximize Editor Group');
       const step = frame.locator('.step.divergent').first();
       const label = await step.getAttribute('aria-label');
-      const line = Number(/data-range="(\d+)/.exec(await step.evaluate((el) => el.outerHTML))?.[1]);
+      const html = await step.evaluate((el) => el.outerHTML);
+      const line = Number(/data-range="(\d+)/.exec(html)?.[1]);
+      const file = path.posix.basename(decodeURIComponent(/data-open="([^"]+)"/.exec(html)?.[1] ?? ''));
+      if (!file || Number.isNaN(line)) throw new Error(`the divergent step has no location: ${html.slice(0, 300)}`);
       await step.focus();
       await page.keyboard.press('Enter');
-      await page.locator('.tab.active', { hasText: 'write_note.ultra.jsonl' }).first().waitFor({ timeout: TIMEOUT });
+      await page.locator('.tab.active .label-name', { hasText: new RegExp(`^${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`) }).first().waitFor({ timeout: TIMEOUT });
       const position = await statusBarPosition();
       if (!position.includes(`Ln ${line + 1},`)) throw new Error(`Enter on "${label}" did not open the recording at line ${line + 1} (${position})`);
     }

@@ -138,3 +138,59 @@ test('the report panel renders with a nonce and opens files from its messages', 
   assert.equal(mock.recorded.panels.length, 1);
   assert.notEqual(/nonce="([0-9a-f]{32})"/.exec(webviewPanel.webview.html)?.[1], nonce);
 });
+
+test('the session panel asks for steps page by page and replays on request', async () => {
+  const requests: Array<{ method: unknown; params: { page: number; pageSize: number; uri: string; sessionId?: string } }> = [];
+  const { manager, log } = runningManager(async (method, params) => {
+    const p = params as { page: number; pageSize: number; uri: string };
+    requests.push({ method, params: p as never });
+    const steps = Array.from({ length: p.page === 3 ? 20 : 50 }, (_, i) => ({ index: (p.page - 1) * 50 + i, kind: 'model', summary: `s${i}` }));
+    return { page: p.page, pageSize: p.pageSize, total: 120, steps };
+  });
+  const replays: string[] = [];
+  const { SessionPanel } = await import('../src/panels');
+  const panel = new SessionPanel(log, manager, async (uri) => void replays.push(uri), () => true);
+  const session = { id: 'abc', uri: 'file:///ws/recordings/a.jsonl', kind: 'recording', title: 'a' };
+  await panel.show(session);
+  assert.deepEqual(requests[0], { method: 'replayLens/steps', params: { uri: session.uri, sessionId: 'abc', page: 1, pageSize: 50 } });
+  const webviewPanel = mock.recorded.panels[0];
+  assert.equal(webviewPanel.viewType, 'replayLens.session');
+  assert.match(webviewPanel.webview.html, /Page 1 of 3/);
+  webviewPanel.webview.received.fire({ type: 'page', page: 3 });
+  await new Promise((r) => setTimeout(r, 10));
+  assert.equal(requests[1].params.page, 3);
+  assert.equal(panel.currentPage, 3);
+  assert.match(webviewPanel.webview.html, /Page 3 of 3/);
+  webviewPanel.webview.received.fire({ type: 'page', page: -1 });
+  webviewPanel.webview.received.fire({ type: 'replay' });
+  await new Promise((r) => setTimeout(r, 10));
+  assert.equal(requests.length, 2, 'an invalid page is ignored');
+  assert.deepEqual(replays, [session.uri]);
+});
+
+test('the session panel shows a clear message when the server has no steps request', async () => {
+  const { manager, log } = runningManager(async () => {
+    throw Object.assign(new Error('Method not found'), { code: -32601 });
+  });
+  const { SessionPanel } = await import('../src/panels');
+  const panel = new SessionPanel(log, manager, async () => undefined, () => false);
+  await assert.rejects(panel.show({ id: '', uri: 'file:///ws/x.jsonl', kind: 'recording' }), UnsupportedError);
+  assert.match(mock.recorded.panels[0].webview.html, /does not support the request replayLens\/steps yet/);
+});
+
+test('a change of the interpreter, server arguments or fixture globs restarts the server; the trace level does not', async () => {
+  mock.testState.config['replayLens.interpreter'] = { defaultValue: [], globalValue: ['/nonexistent/python'] };
+  const ctx = context();
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  const api = await activate(ctx as any);
+  const reasons: string[] = [];
+  api.server.scheduleRestart = (reason: string) => void reasons.push(reason);
+  const change = (...sections: string[]) => mock.configurationChanged.fire({ affectsConfiguration: (s: string) => sections.includes(s) });
+  change('replayLens.trace.server');
+  change('replayLens.interpreter');
+  change('replayLens.serverArgs', 'replayLens.fixtureGlobs');
+  change('editor.fontSize');
+  assert.deepEqual(reasons, ['settings changed: replayLens.interpreter', 'settings changed: replayLens.serverArgs, replayLens.fixtureGlobs']);
+  ctx.subscriptions.forEach((d) => d.dispose());
+  await deactivate();
+});

@@ -275,6 +275,8 @@ export const window = {
   showTextDocument: async () => ({ revealRange: () => undefined }),
 };
 
+export const configurationChanged = new EventEmitter<{ affectsConfiguration(section: string): boolean }>();
+
 export const workspace = {
   get isTrusted() {
     return testState.trusted;
@@ -294,7 +296,7 @@ export const workspace = {
     const p = typeof uri === 'string' ? uri : uri.path;
     return testState.workspaceFolder && p.startsWith(`${testState.workspaceFolder}/`) ? p.slice(testState.workspaceFolder.length + 1) : p;
   },
-  onDidChangeConfiguration: new EventEmitter<unknown>().event,
+  onDidChangeConfiguration: configurationChanged.event,
   onDidGrantWorkspaceTrust: new EventEmitter<void>().event,
   registerTextDocumentContentProvider: () => new Disposable(),
   openTextDocument: async () => {
