@@ -16,7 +16,7 @@ import {
 import { isMethodNotFound, UnsupportedError } from './errors';
 import { activeInterpreter } from './python';
 import { Notifications, StatusParams } from './protocol';
-import { documentSelector, effectiveValue, Inspected, resolveInterpreter, serverCommandLine } from './settings';
+import { documentSelector, effectiveValue, findOnPath, Inspected, resolveInterpreter, serverCommandLine } from './settings';
 import type { ServerState, StatusBar } from './statusBar';
 
 export interface CommandResultHandler {
@@ -107,10 +107,15 @@ export class ServerManager implements vscode.Disposable {
     const fixtureGlobs = config.get<unknown[]>('fixtureGlobs', []);
     const commandLine = serverCommandLine(interpreter, serverArgs);
 
-    if (path.isAbsolute(commandLine.command) && !fs.existsSync(commandLine.command)) {
-      const message = `The interpreter ${commandLine.command} (from ${interpreter.source}) does not exist.`;
+    const missing = path.isAbsolute(commandLine.command)
+      ? !fs.existsSync(commandLine.command)
+      : !commandLine.command.includes(path.sep) && !findOnPath(commandLine.command, process.env);
+    if (missing) {
+      const message = path.isAbsolute(commandLine.command)
+        ? `The interpreter ${commandLine.command} (from ${interpreter.source}) does not exist.`
+        : `The interpreter ${commandLine.command} (from ${interpreter.source}) is not on the PATH.`;
       this.log.error(message);
-      this.setState('failed', 'interpreter not found');
+      this.setState('failed', 'no interpreter');
       void this.offerHelp(`Replay Lens: ${message}`);
       return;
     }

@@ -1,3 +1,6 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
 // Pure logic around the settings: which files the client handles and which interpreter runs the
 // server. No `vscode` import here, so the unit tests exercise it directly.
 
@@ -133,3 +136,23 @@ export function serverCommandLine(interpreter: Interpreter, serverArgs: readonly
 
 /** The settings whose change requires a restart of the server. */
 export const RESTART_SETTINGS = ['replayLens.interpreter', 'replayLens.serverArgs', 'replayLens.fixtureGlobs'];
+
+/** The executable `command` on the PATH (with PATHEXT on Windows), or undefined. */
+export function findOnPath(command: string, env: NodeJS.ProcessEnv, platform: NodeJS.Platform = process.platform): string | undefined {
+  const dirs = (env.PATH ?? env.Path ?? '').split(path.delimiter).filter(Boolean);
+  const exts = platform === 'win32' ? ['', ...(env.PATHEXT ?? '.EXE;.CMD;.BAT').split(';')] : [''];
+  for (const dir of dirs) {
+    for (const ext of exts) {
+      const candidate = path.join(dir, command + ext);
+      try {
+        fs.accessSync(candidate, platform === 'win32' ? fs.constants.F_OK : fs.constants.X_OK);
+        if (fs.statSync(candidate).isFile()) {
+          return candidate;
+        }
+      } catch {
+        // not here
+      }
+    }
+  }
+  return undefined;
+}

@@ -10,6 +10,7 @@ import { SessionsProvider } from '../src/sessions';
 import { ServerManager } from '../src/server';
 import { StatusBar } from '../src/statusBar';
 import { ReportPanel } from '../src/panels';
+import { findOnPath } from '../src/settings';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 const mock = vscode as any;
@@ -193,4 +194,39 @@ test('a change of the interpreter, server arguments or fixture globs restarts th
   assert.deepEqual(reasons, ['settings changed: replayLens.interpreter', 'settings changed: replayLens.serverArgs, replayLens.fixtureGlobs']);
   ctx.subscriptions.forEach((d) => d.dispose());
   await deactivate();
+});
+
+test('without the setting, the Python extension selected interpreter runs the server (trusted workspaces only)', async () => {
+  const environments = {
+    getActiveEnvironmentPath: () => ({ id: 'venv', path: '/ws/.venv' }),
+    resolveEnvironment: async () => ({ executable: { uri: mock.Uri.file('/nonexistent/ws/.venv/bin/python') } }),
+    onDidChangeActiveEnvironmentPath: () => new mock.Disposable(),
+  };
+  mock.testState.extensions.set('ms-python.python', { isActive: true, exports: { environments } });
+  for (const trusted of [true, false]) {
+    mock.recorded.logs.length = 0;
+    mock.recorded.commands.clear();
+    mock.testState.trusted = trusted;
+    const savedPath = process.env.PATH;
+    process.env.PATH = '/nonexistent-bin'; // python3 is "not on the PATH": nothing is spawned
+    const ctx = context();
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any
+    await activate(ctx as any);
+    process.env.PATH = savedPath;
+    const start = mock.recorded.logs.find((l: string) => l.includes('does not exist') || l.includes('not on the PATH')) ?? '';
+    if (trusted) {
+      assert.match(start, /\/nonexistent\/ws\/\.venv\/bin\/python \(from python-extension\) does not exist/);
+    } else {
+      assert.match(start, /python3 \(from default\) is not on the PATH/);
+    }
+    ctx.subscriptions.forEach((d) => d.dispose());
+    await deactivate();
+  }
+});
+
+test('the interpreter is looked up on the PATH before it is started', () => {
+  assert.equal(findOnPath('node', process.env), process.execPath.startsWith('/usr/bin') ? '/usr/bin/node' : findOnPath('node', process.env));
+  assert.ok(findOnPath('node', process.env));
+  assert.equal(findOnPath('surely-not-a-command-xyz', process.env), undefined);
+  assert.equal(findOnPath('node', { PATH: '' }), undefined);
 });
