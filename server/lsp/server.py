@@ -199,11 +199,6 @@ def serve(transport: str, port: int, log_level: str) -> int:
         log.info("listening on %s:%d (TCP, loopback only)", HOST, port)
         server.start_tcp(HOST, port)
     else:
-        try:
-            import websockets  # type: ignore[import-not-found]  # noqa: F401, PLC0415
-        except ImportError:
-            log.error("--ws needs the 'websockets' package: pip install websockets")
-            return 2
         log.info("listening on %s:%d (WebSocket, loopback only)", HOST, port)
         server.start_ws(HOST, port)
     return 0

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import importlib.util
+import asyncio
 import json
 import socket
 import subprocess
@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-import pytest
+import websockets
 
 from tests.lsp.helpers import SERVER_ENV
 
@@ -115,14 +115,41 @@ def test_tcp_listens_on_loopback(tmp_path: Path) -> None:
     assert f"listening on 127.0.0.1:{port} (TCP, loopback only)".encode() in stderr
 
 
-@pytest.mark.skipif(importlib.util.find_spec("websockets") is not None, reason="websockets is installed")
-def test_ws_without_websockets_is_a_clear_error() -> None:
-    completed = subprocess.run(
-        [*SERVER, "--ws", "--port", "1"], env=SERVER_ENV, capture_output=True, text=True, timeout=30, check=False
-    )
-    assert completed.returncode == 2
-    assert "pip install websockets" in completed.stderr
-    assert "Traceback" not in completed.stderr
+def test_ws_listens_on_loopback(tmp_path: Path) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    process = subprocess.Popen([*SERVER, "--ws", "--port", str(port)], env=SERVER_ENV, stderr=subprocess.PIPE)
+    try:
+        reply = asyncio.run(_ws_initialize(port, tmp_path))
+        assert reply["result"]["serverInfo"]["name"] == "replay-lens"
+    finally:
+        process.kill()
+        _, stderr = process.communicate(timeout=10)
+    assert f"listening on 127.0.0.1:{port} (WebSocket, loopback only)".encode() in stderr
+
+
+async def _ws_initialize(port: int, root: Path) -> dict[str, Any]:
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            connection = await websockets.connect(f"ws://127.0.0.1:{port}")
+            break
+        except OSError:
+            assert time.monotonic() < deadline, "the server did not listen"
+            await asyncio.sleep(0.05)
+    async with connection:
+        request = {
+            "jsonrpc": "2.0",
+            "id": 1,
+            "method": "initialize",
+            "params": {"processId": None, "rootUri": root.as_uri(), "capabilities": {}},
+        }
+        await connection.send(json.dumps(request))
+        while True:
+            message = json.loads(await asyncio.wait_for(connection.recv(), timeout=20))
+            if message.get("id") == 1:
+                return dict(message)
 
 
 def test_check_still_works(tmp_path: Path) -> None:
