@@ -1,8 +1,9 @@
-"""Code lenses: a fixture's tally above it, each turn's status above the turn.
+"""Code lenses: a fixture's tally above it, each turn's status above the turn, and "Replay".
 
 Stale lenses are clickable (they run `replayLens.rehash`); the others are
-labels. There is no "Replay" lens yet: replay is not built, and a lens that
-does nothing would be a lie.
+labels. "Replay" (running `replayLens.replaySession`) sits above a recording's
+first call and above a fixture that a recording links to: a fixture with no
+linked recording has no session to replay, and a lens that fails would be a lie.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from server.engine.recording import Recording
 from server.engine.source import Span
 from server.lsp.commands import REHASH
 from server.lsp.convert import lsp_range
+from server.lsp.replay import REPLAY_SESSION
 from server.lsp.state import Analysis, Document
 
 if TYPE_CHECKING:
@@ -43,6 +45,11 @@ def _lens(
     return types.CodeLens(range=lsp_range(document.source, span, server.encoding), command=command)
 
 
+def _replay_lens(server: ReplayLensServer, document: Document, span: Span) -> types.CodeLens:
+    command = types.Command(title="▶ Replay", command=REPLAY_SESSION, arguments=[{"uri": document.uri}])
+    return types.CodeLens(range=lsp_range(document.source, span, server.encoding), command=command)
+
+
 def fixture_lenses(server: ReplayLensServer, document: Document, analysis: Analysis) -> list[types.CodeLens]:
     report = analysis.fixtures.get(document.path)
     if report is None:
@@ -61,6 +68,8 @@ def fixture_lenses(server: ReplayLensServer, document: Document, analysis: Analy
         lenses.append(
             _lens(server, document, turn.head, title, {"uri": document.uri, "turn": turn.index} if stale_turn else None)
         )
+    if any(turn_report.link is not None for turn_report in report.turns):  # on the tally's line, after it
+        lenses.append(_replay_lens(server, document, Span(start, start)))
     return lenses
 
 
@@ -70,7 +79,8 @@ def recording_lenses(server: ReplayLensServer, document: Document, analysis: Ana
         return []
     held = sum(1 for call in report.recording.calls if call.index in report.linked)
     title = f"{_plural(len(report.recording.calls), 'recorded call')} · {held} held by fixture turns"
-    return [_lens(server, document, report.recording.calls[0].span, title)]
+    span = report.recording.calls[0].span
+    return [_lens(server, document, span, title), _replay_lens(server, document, span)]
 
 
 def refresh(server: ReplayLensServer, analysis: Analysis) -> None:

@@ -9,7 +9,7 @@
   fixture, a call index in a recording; or `position`) → `{text}`: the
   normalized input a key is computed from; `text` is null when it is unknown.
 
-`replayLens.replaySession` is deliberately absent until replay exists.
+`replayLens.replaySession` is in `replay.py`.
 """
 
 from __future__ import annotations

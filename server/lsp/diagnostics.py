@@ -12,6 +12,10 @@ and a refresh is sent when their results change, a recording edited on disk
 included; files that are not open are still pushed. A client that pulls but
 cannot be refreshed (Neovim) is not offered pulls: its open documents would go
 stale when another file changes.
+
+The findings of the last replay of a fixture (`replayLens.replaySession`) are
+shown with its check findings while the fixture keeps the text and the rules
+the replay saw; an edit or a rule change drops them, the next replay replaces them.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from lsprotocol import types
 from lsprotocol.converters import get_converter
 from pygls.exceptions import JsonRpcException
 
+from server.engine.findings import Finding
 from server.engine.source import PositionEncoding
 from server.lsp.convert import diagnostic, path_to_uri, uri_to_path
 from server.lsp.state import Analysis, Document, Project
@@ -54,6 +59,25 @@ class Diagnostics:
         self._sent: dict[str, list[types.Diagnostic]] = {}
         self._pulled: dict[str, str] = {}
         self._config_uris: dict[Path, set[str]] = {}
+        self._replayed: dict[Path, tuple[str, str, list[Finding]]] = {}
+
+    def items(self, analysis: Analysis, document: Document) -> list[types.Diagnostic]:
+        """The check's diagnostics of `document`, plus the last replay's while they still apply to it."""
+        items = diagnostics_of(analysis, document, self.server.encoding)
+        replayed = self._replayed.get(document.path)
+        if replayed is None:
+            return items
+        text, fingerprint, findings = replayed
+        if document.source.text != text or analysis.config.rules.fingerprint() != fingerprint:
+            del self._replayed[document.path]
+            return items
+        return items + [diagnostic(finding, document.source, self.server.encoding) for finding in findings]
+
+    def show_replay(self, project: Project, document: Document, fingerprint: str, findings: list[Finding]) -> None:
+        """Show a replay's findings on the fixture it ran against (`document`, with the same text)."""
+        self._replayed[document.path] = (document.source.text, fingerprint, findings)
+        if project.analysis is not None and project.analysis.covers(document):
+            self.on_analysis(project, project.analysis)
 
     @property
     def pull_mode(self) -> bool:
@@ -89,7 +113,6 @@ class Diagnostics:
     def on_analysis(self, project: Project, analysis: Analysis) -> None:
         if project.stopped:
             return
-        encoding = self.server.encoding
         changed_open = False
         for path, document in analysis.documents.items():
             if project.documents.get(path) is not document:
@@ -101,7 +124,7 @@ class Diagnostics:
                 continue
             if not is_open and document.version is not None:
                 continue  # closed since: its disk version is on the way
-            items = diagnostics_of(analysis, document, encoding)
+            items = self.items(analysis, document)
             if is_open and self.pull_mode:
                 changed_open |= self._pulled.get(document.uri) != result_id(items)
             else:
@@ -141,7 +164,7 @@ class Diagnostics:
             return types.RelatedFullDocumentDiagnosticReport(items=[])
         if current.analysis is None:
             raise JsonRpcException("still checking", code=_SERVER_CANCELLED, data={"retriggerRequest": True})
-        items = diagnostics_of(current.analysis, current.document, self.server.encoding)
+        items = self.items(current.analysis, current.document)
         identity = result_id(items)
         self._pulled[uri] = identity
         if params.previous_result_id == identity:

@@ -29,6 +29,8 @@ from server.lsp import (
     hover,
     indexing,
     navigation,
+    replay,
+    sessions,
     status,
     sync,
     watching,
@@ -133,7 +135,7 @@ class ReplayLensServer(LanguageServer):
 def create_server(log_level: str = "INFO") -> ReplayLensServer:
     server = ReplayLensServer()
     _register_lifecycle(server, log_level)
-    for module in (sync, watching, diagnostics, hover, code_lens, code_actions, navigation, commands):
+    for module in (sync, watching, diagnostics, hover, code_lens, code_actions, navigation, commands, replay, sessions):
         module.register(server)
     return server
 

@@ -1,0 +1,138 @@
+"""`replayLens.replaySession`: the dry-run replay of the CLI's `replay`, for editors (docs/protocol.md).
+
+The report is exactly what `python -m server replay --format json` prints: the
+same engine call (`replay_path`, reading the session, the fixture and the
+recordings from disk) and the same serializer, run in a worker thread. A
+fixture's uri replays the recording that links the most of its turns against
+it (`replay RECORDING --against FIXTURE`). The report's findings on the fixture
+(misses, unused turns, differing tool calls) are shown with its diagnostics.
+Replays run one at a time, so the findings shown are those of the last one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import Counter
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams
+
+from server.engine.config import ConfigError
+from server.engine.fixture import Fixture
+from server.engine.replay import FixtureNotFoundError, ReplayReport, replay_path
+from server.engine.sessions import SessionNotFoundError
+from server.lsp.convert import uri_to_path
+
+if TYPE_CHECKING:
+    from server.lsp.server import ReplayLensServer
+    from server.lsp.state import Analysis, Document, Project
+
+log = logging.getLogger(__name__)
+
+REPLAY_SESSION = "replayLens.replaySession"
+REQUEST_FAILED = -32803
+_WAIT = 30.0
+
+
+def failed(message: str) -> JsonRpcException:
+    """A request that could not do what it was asked: the message says why, for the user."""
+    return JsonRpcException(message, code=REQUEST_FAILED)
+
+
+def _arguments(args: tuple[Any, ...]) -> tuple[str, str | None]:
+    """(uri, sessionId) from `[{"uri", "sessionId"?}]` or `[uri, sessionId?]`."""
+    if len(args) == 1 and isinstance(args[0], dict):
+        args = (args[0].get("uri"), args[0].get("sessionId"))
+    if not args or not isinstance(args[0], str):
+        raise JsonRpcInvalidParams("the first argument must be a fixture or session URI")
+    session_id = args[1] if len(args) > 1 else None
+    if session_id is not None and not isinstance(session_id, str):
+        raise JsonRpcInvalidParams("'sessionId' must be a string")
+    return args[0], session_id
+
+
+def linked_recording(analysis: Analysis, fixture: Path) -> Path | None:
+    """The recording that links the most turns of `fixture` (ties: the one named like it, then by path)."""
+    report = analysis.fixtures.get(fixture)
+    if report is None:
+        return None
+    counts = Counter(item.link.recording.path for item in report.turns if item.link is not None)
+    stem = fixture.name.removesuffix(".json")
+    ranked = sorted(counts, key=lambda path: (-counts[path], path.name.removesuffix(".jsonl") != stem, str(path)))
+    return ranked[0] if ranked else None
+
+
+def _run(session: Path, against: Path | None, session_id: str | None) -> tuple[ReplayReport, dict[str, Any]]:
+    report = replay_path(session, against=against, session_id=session_id)
+    return report, report.to_json()
+
+
+async def replay_session(server: ReplayLensServer, lock: asyncio.Lock, *args: Any) -> dict[str, Any]:
+    uri, session_id = _arguments(args)
+    path = uri_to_path(uri)
+    if path is None or not path.exists():
+        raise JsonRpcInvalidParams(f"no such file or folder: {uri}")
+    session, against = path, None
+    project = await server.project_for(path) if path.is_file() else None
+    if project is not None:
+        try:  # until the project is indexed, a fixture of it may not be known as one yet
+            await asyncio.wait_for(project.ready.wait(), _WAIT)
+        except TimeoutError:
+            raise failed("the workspace is still being indexed; try again") from None
+        current = await server.current(uri, timeout=_WAIT, wait_ready=True)
+        if current is not None and isinstance(current.document.parsed, Fixture):
+            if current.analysis is None:
+                raise failed("the workspace is still being checked; try again")
+            linked = linked_recording(current.analysis, current.document.path)
+            if linked is None:
+                raise failed(
+                    f"no recording links to {path.name}: none of its turns has a recorded call, so there is no "
+                    "session to replay against it (replay a session file instead, or record one)"
+                )
+            # For a fixture, `sessionId` is its own id (from the sessions list): the linked recording is replayed.
+            session, against, session_id = linked, current.document.path, None
+    async with lock:
+        try:
+            report, document = await asyncio.to_thread(_run, session, against, session_id)
+        except (SessionNotFoundError, FixtureNotFoundError) as exc:
+            raise failed(str(exc)) from None
+        except ConfigError as exc:
+            raise failed(f"config: {exc}") from None
+        await _show(server, report)
+    return document
+
+
+async def _held(server: ReplayLensServer, path: Path) -> tuple[Project, Document] | None:
+    """The project and document the server holds for `path` (the engine may have resolved symlinks)."""
+    project = await server.state.project_for(path)
+    if project is not None and path in project.documents:
+        return project, project.documents[path]
+    for project in server.state.projects():
+        for document in project.documents.values():
+            if document.path.name == path.name and document.path.resolve() == path.resolve():
+                return project, document
+    return None
+
+
+async def _show(server: ReplayLensServer, report: ReplayReport) -> None:
+    """Put the report's findings on the fixture, if the server holds it with the text the replay read."""
+    fixture = report.fixture
+    held = await _held(server, fixture.path)
+    if held is None:
+        log.info("replay findings of %s not shown: not a fixture of the workspace", fixture.path)
+        return
+    project, document = held
+    if document.source.text != fixture.source.text:
+        log.info("replay findings of %s not shown: the editor's text differs from the file", fixture.path.name)
+        return
+    server.diagnostics.show_replay(project, document, report.rules.fingerprint(), report.diagnostics)
+
+
+def register(server: ReplayLensServer) -> None:
+    lock = asyncio.Lock()
+
+    @server.command(REPLAY_SESSION)
+    async def replay_session_command(*args: Any) -> dict[str, Any]:
+        return await replay_session(server, lock, *args)
