@@ -147,7 +147,7 @@ async def add_rule_edit(server: ReplayLensServer, current: Current, rule: dict[s
             server, project.root / "replay-lens.toml", rules_edit.new_config(rule, project.config.rules.preset)
         )
     uri = path_to_uri(path)
-    buffer = server.workspace.text_documents.get(uri)
+    buffer = server.buffer(uri)
     if buffer is not None:
         text, version = buffer.source, buffer.version
     else:

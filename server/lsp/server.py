@@ -15,10 +15,12 @@ from collections.abc import Coroutine
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, BinaryIO, cast
+from urllib.parse import unquote
 
 from lsprotocol import types
 from pygls.lsp.server import LanguageServer
+from pygls.workspace import TextDocument
 
 from server.engine.source import PositionEncoding
 from server.lsp import (
@@ -35,10 +37,14 @@ from server.lsp import (
     sync,
     watching,
 )
-from server.lsp.convert import encoding_of, uri_to_path
+from server.lsp.convert import encoding_of, path_to_uri, uri_to_path
 from server.lsp.logs import ClientLogHandler, attach_client_handler, setup_logging
 from server.lsp.settings import Settings
 from server.lsp.state import Analysis, Document, Project, WorkspaceState
+from server.lsp.wire import Protocol, ResyncingInput, answer_unreadable_body
+
+if TYPE_CHECKING:
+    from pygls.server import ServerErrors
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +67,12 @@ class Current:
 
 class ReplayLensServer(LanguageServer):
     def __init__(self) -> None:
-        super().__init__("replay-lens", VERSION, text_document_sync_kind=types.TextDocumentSyncKind.Incremental)
+        super().__init__(
+            "replay-lens",
+            VERSION,
+            text_document_sync_kind=types.TextDocumentSyncKind.Incremental,
+            protocol_cls=Protocol,
+        )
         self.settings = Settings()
         self.state = WorkspaceState()
         self.sync = sync.DocumentSync(self)
@@ -75,12 +86,22 @@ class ReplayLensServer(LanguageServer):
     def encoding(self) -> PositionEncoding:
         return encoding_of(self.workspace.position_encoding)
 
+    def buffer(self, uri: str) -> TextDocument | None:
+        """The editor's open document at `uri` (pygls keys them unquoted: `with%20space` is `with space`)."""
+        document: TextDocument | None = self.workspace.text_documents.get(unquote(uri))
+        return document
+
     def is_open(self, uri: str) -> bool:
-        return uri in self.workspace.text_documents
+        return self.buffer(uri) is not None
 
     def editor_version(self, uri: str) -> int | None:
-        document = self.workspace.text_documents.get(uri)
+        document = self.buffer(uri)
         return document.version if document is not None else None
+
+    def report_server_error(self, error: Exception, source: ServerErrors) -> None:
+        """A body that is not JSON gets a JSON-RPC parse error; anything else is reported as pygls does."""
+        if not answer_unreadable_body(self.protocol, error):
+            super().report_server_error(error, source)
 
     def spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
         """Run a coroutine in the background, keeping a reference so it is not collected mid-flight."""
@@ -106,7 +127,8 @@ class ReplayLensServer(LanguageServer):
     async def project_for(self, path: Path) -> Project | None:
         """The project that holds `path`; a file outside every folder gets a project of its own."""
         project = await self.state.project_for(path)
-        if project is None and self.state.folder_of(path) is None:
+        outside = project is None and self.state.folder_of(path) is None
+        if outside and (self.is_open(path_to_uri(path)) or path.is_file()):  # never for a file that does not exist
             project = await indexing.adopt(self, path)
         return project
 
@@ -196,7 +218,7 @@ def serve(transport: str, port: int, log_level: str) -> int:
     if transport == "stdio":
         protocol_out = sys.stdout.buffer
         sys.stdout = sys.stderr  # a stray print() from any library must not corrupt the stream
-        server.start_io(sys.stdin.buffer, protocol_out)
+        server.start_io(cast(BinaryIO, ResyncingInput(sys.stdin.buffer)), protocol_out)
     elif transport == "tcp":
         log.info("listening on %s:%d (TCP, loopback only)", HOST, port)
         server.start_tcp(HOST, port)

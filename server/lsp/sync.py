@@ -51,7 +51,7 @@ class DocumentSync:
 
     async def reparse_open(self, projects: list[Project]) -> None:
         """Parse open buffers again under the configs of freshly indexed projects."""
-        for uri in list(self.server.workspace.text_documents):
+        for uri in [buffer.uri for buffer in self.server.workspace.text_documents.values()]:
             path = uri_to_path(uri)
             if path is not None and any(path.is_relative_to(project.root) for project in projects):
                 await self.parse(uri)
@@ -73,7 +73,7 @@ class DocumentSync:
         Each version is parsed once per project: a request that needs the parse
         while it runs waits for it instead of starting another.
         """
-        buffer = self.server.workspace.text_documents.get(uri)
+        buffer = self.server.buffer(uri)
         path = uri_to_path(uri)
         if buffer is None or path is None:
             return

