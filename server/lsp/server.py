@@ -9,6 +9,7 @@ of a document.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import sys
 from collections.abc import Coroutine
@@ -24,6 +25,7 @@ from pygls.workspace import TextDocument
 
 from server.engine.source import PositionEncoding
 from server.lsp import (
+    buffers,
     code_actions,
     code_lens,
     commands,
@@ -144,6 +146,12 @@ class ReplayLensServer(LanguageServer):
             return None
         await self.sync.flush(uri)
         project = await self.project_for(path)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while project is not None and wait_ready and not project.ready.is_set() and loop.time() < deadline:
+            with contextlib.suppress(TimeoutError):  # a file not read yet is known once its folder is indexed
+                await asyncio.wait_for(project.ready.wait(), 0.25)
+            project = await self.project_for(path)  # a new indexing run replaces the project
         if project is None:
             return None
         document = project.documents.get(path)
@@ -165,6 +173,7 @@ def create_server(log_level: str = "INFO") -> ReplayLensServer:
 def _register_lifecycle(server: ReplayLensServer, log_level: str) -> None:
     @server.feature(types.INITIALIZE)
     def initialize(params: types.InitializeParams) -> None:
+        buffers.install(server.protocol)
         server.log_handler = attach_client_handler(server, log_level)
         server.log_handler.loop = asyncio.get_running_loop()
         server.settings = server.settings.updated(params.initialization_options)

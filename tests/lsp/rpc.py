@@ -3,7 +3,9 @@
 Malformed frames, invalid bodies and cancellations must reach the server byte for
 byte, and the tests need the server's process id (for its memory), so this client
 speaks the wire format itself. Requests the server sends (registrations,
-progress, refreshes) are answered with `null`, as a minimal client would.
+progress, refreshes) are answered with `null`, as a minimal client would, unless
+`hold` is set: then they wait for `release()`, which lets a test keep the server
+waiting on its client.
 """
 
 from __future__ import annotations
@@ -35,6 +37,8 @@ class RawServer:
         self.received: list[Message] = []
         self.stderr = bytearray()
         self.changed = asyncio.Event()
+        self.hold = False
+        self.held: list[Message] = []
         self._next_id = 0
         self._tasks = [asyncio.create_task(self._read_stdout()), asyncio.create_task(self._read_stderr())]
 
@@ -72,11 +76,16 @@ class RawServer:
     async def notify(self, method: str, params: Any = None) -> None:
         await self.send_bytes(frame({"jsonrpc": "2.0", "method": method, "params": params}))
 
+    def request_frame(self, method: str, params: Any = None) -> tuple[int, bytes]:
+        """A new request's id and bytes, to send later (several can go in one write)."""
+        self._next_id += 1
+        return self._next_id, frame({"jsonrpc": "2.0", "id": self._next_id, "method": method, "params": params})
+
     async def send_request(self, method: str, params: Any = None) -> int:
         """Send a request without waiting for its answer; returns its id."""
-        self._next_id += 1
-        await self.send_bytes(frame({"jsonrpc": "2.0", "id": self._next_id, "method": method, "params": params}))
-        return self._next_id
+        identifier, data = self.request_frame(method, params)
+        await self.send_bytes(data)
+        return identifier
 
     async def request(self, method: str, params: Any = None, timeout: float = TIMEOUT) -> Message:
         """The whole response message (`result` or `error`) to a new request."""
@@ -105,8 +114,9 @@ class RawServer:
                 await asyncio.wait_for(self.changed.wait(), min(remaining, 0.5))
         return value
 
-    def notifications(self, method: str) -> list[Any]:
-        return [m.get("params") for m in self.received if m.get("method") == method and "id" not in m]
+    def notifications(self, method: str, since: int = 0) -> list[Any]:
+        """The params of every `method` notification, from `received[since]` on."""
+        return [m.get("params") for m in self.received[since:] if m.get("method") == method and "id" not in m]
 
     def diagnostics(self) -> dict[str, list[Message]]:
         """The last diagnostics published for each URI."""
@@ -115,8 +125,10 @@ class RawServer:
             latest[params["uri"]] = params["diagnostics"]
         return latest
 
-    async def initialize(self, root: Path, options: dict[str, Any] | None = None, **capabilities: Any) -> Message:
-        """`initialize` + `initialized` on the folder `root`, then wait for its first `replayLens/status`."""
+    async def initialize(
+        self, root: Path, options: dict[str, Any] | None = None, *, wait: bool = True, **capabilities: Any
+    ) -> Message:
+        """`initialize` + `initialized` on the folder `root`, then (with `wait`) wait until it is indexed."""
         params = {
             "processId": os.getpid(),
             "rootUri": root.as_uri(),
@@ -126,12 +138,20 @@ class RawServer:
         }
         reply = await self.request("initialize", params)
         await self.notify("initialized", {})
-        await self.until(self.indexed, what="indexing")
+        if wait:
+            await self.until(self.indexed, what="indexing")
         return reply
 
     def indexed(self) -> bool:
         statuses = self.notifications("replayLens/status")
         return bool(statuses) and not statuses[-1].get("indexing")
+
+    async def release(self) -> None:
+        """Answer the server's held requests, and stop holding."""
+        self.hold = False
+        held, self.held = self.held, []
+        for message in held:
+            await self.send_bytes(frame({"jsonrpc": "2.0", "id": message["id"], "result": None}))
 
     async def close(self) -> int:
         """Shut down politely, then make sure the process is gone; returns its exit status."""
@@ -161,7 +181,10 @@ class RawServer:
             message = json.loads(await stdout.readexactly(int(headers["content-length"])))
             self.received.append(message)
             if "method" in message and "id" in message:  # a request of the server's: answer it
-                await self.send_bytes(frame({"jsonrpc": "2.0", "id": message["id"], "result": None}))
+                if self.hold:
+                    self.held.append(message)
+                else:
+                    await self.send_bytes(frame({"jsonrpc": "2.0", "id": message["id"], "result": None}))
             self.changed.set()
 
     async def _read_stderr(self) -> None:

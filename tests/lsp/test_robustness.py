@@ -19,7 +19,7 @@ from tests.lsp.helpers import copy_samples
 from tests.lsp.rpc import RawServer, frame
 
 PARSE_ERROR, INVALID_REQUEST, METHOD_NOT_FOUND, INVALID_PARAMS, INTERNAL_ERROR = -32700, -32600, -32601, -32602, -32603
-REQUEST_CANCELLED = -32800
+REQUEST_CANCELLED, REQUEST_FAILED = -32800, -32803
 
 
 @pytest.fixture
@@ -117,3 +117,106 @@ async def test_open_documents_in_folders_whose_uri_is_escaped(server: RawServer,
         lambda: [item["code"] for item in server.diagnostics().get(uri, [])] == ["invalid-json"],
         what="the buffer's own diagnostics",
     )
+
+
+def command(name: str, argument: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    return "workspace/executeCommand", {"command": name, "arguments": [argument]}
+
+
+def document_requests(uri: str) -> list[tuple[str, dict[str, Any]]]:
+    """Every request a client makes about one document."""
+    document = {"uri": uri}
+    position = {"line": 0, "character": 1}
+    whole = {"start": {"line": 0, "character": 0}, "end": {"line": 0, "character": 1}}
+    return [
+        ("textDocument/hover", {"textDocument": document, "position": position}),
+        ("textDocument/codeLens", {"textDocument": document}),
+        ("textDocument/documentSymbol", {"textDocument": document}),
+        ("textDocument/definition", {"textDocument": document, "position": position}),
+        (
+            "textDocument/references",
+            {"textDocument": document, "position": position, "context": {"includeDeclaration": True}},
+        ),
+        ("textDocument/codeAction", {"textDocument": document, "range": whole, "context": {"diagnostics": []}}),
+        ("workspace/executeCommand", {"command": "replayLens.rehash", "arguments": [{"uri": uri}]}),
+        (
+            "workspace/executeCommand",
+            {"command": "replayLens.showNormalizedInput", "arguments": [{"uri": uri, "turn": 0}]},
+        ),
+        ("workspace/executeCommand", {"command": "replayLens.replaySession", "arguments": [{"uri": uri}]}),
+        ("replayLens/steps", {"uri": uri}),
+    ]
+
+
+async def test_requests_for_unknown_documents(server: RawServer, workspace: Path, tmp_path: Path) -> None:
+    elsewhere = copy_samples(tmp_path / "elsewhere")  # a project with a config, outside the workspace
+    await server.initialize(workspace)
+    unknown = [
+        (workspace / "replay" / "missing.json").as_uri(),  # never opened, not on disk
+        (elsewhere / "replay" / "missing.json").as_uri(),
+        "untitled:Untitled-1",
+        workspace.as_uri(),  # a folder
+        (workspace / "replay-lens.toml").as_uri(),  # a file, but neither a fixture nor a session
+        "file:///dev/null",
+    ]
+    for uri in unknown:
+        for method, params in document_requests(uri):
+            reply = await server.request(method, params, timeout=10)
+            if "error" in reply:
+                assert reply["error"]["code"] in (INVALID_PARAMS, REQUEST_FAILED), (uri, method, reply)
+            else:
+                assert reply["result"] in (None, []), (uri, method, reply)
+    fixture = workspace / "replay" / "write_note.ultra.json"
+    assert len(await outline(server, fixture)) == 4
+    assert not any(uri.startswith(elsewhere.as_uri()) for uri in server.diagnostics())  # nothing indexed there
+    assert popups(server) == []
+
+
+async def test_a_client_that_cancels_every_request(server: RawServer, workspace: Path) -> None:
+    fixture = workspace / "replay" / "write_note.ultra.json"
+    recording = workspace / "recordings" / "write_note.ultra.jsonl"
+    requests = [
+        *document_requests(fixture.as_uri())[:6],
+        *document_requests(recording.as_uri())[:6],
+        command("replayLens.showNormalizedInput", {"uri": fixture.as_uri(), "turn": 0}),
+        command("replayLens.replaySession", {"uri": recording.as_uri()}),
+        ("replayLens/sessions", {}),
+        ("replayLens/steps", {"uri": recording.as_uri()}),  # reads the file itself: may finish before its cancel
+    ]
+    # Indexing waits for the client to accept its progress token: held, every request below waits for it.
+    server.hold = True
+    await server.initialize(workspace, wait=False, window={"workDoneProgress": True})
+    await server.until(lambda: server.held, what="the progress request")
+    sent = []
+    for _ in range(10):  # each round: every request in one write, then a cancel for each in the next
+        batch = [server.request_frame(method, params) for method, params in requests]
+        await server.send_bytes(b"".join(data for _, data in batch))
+        cancels = [{"jsonrpc": "2.0", "method": "$/cancelRequest", "params": {"id": i}} for i, _ in batch]
+        await server.send_bytes(b"".join(map(frame, cancels)))
+        sent += [identifier for identifier, _ in batch]
+    patient = await server.send_request(
+        *command("replayLens.showNormalizedInput", {"uri": fixture.as_uri(), "turn": 1})
+    )
+    await server.release()
+    answer = await server.response(patient)  # a command sent while indexing is answered once the file is known
+    assert answer.get("result", {}).get("text", "").startswith("[\n  {"), answer
+    replies = [await server.response(identifier) for identifier in sent]
+    for reply in replies:  # a cancelled request is still answered, once
+        assert "result" in reply or reply["error"]["code"] == REQUEST_CANCELLED, reply
+        assert sum(message.get("id") == reply["id"] and "method" not in message for message in server.received) == 1
+    cancelled = [reply["id"] for reply in replies if "error" in reply]
+    print(f"cancel storm: {len(replies)} requests, {len(cancelled)} cancelled in flight")
+    waiting = [i for k, i in enumerate(sent) if requests[k % len(requests)][0] != "replayLens/steps"]
+    assert set(waiting) <= set(cancelled)  # everything that waited for the indexing was cancelled in flight
+
+    await server.until(server.indexed, what="indexing")
+    after = [await server.request(method, params) for method, params in requests]
+    fresh = await RawServer.start()  # a server that never saw a cancellation answers the same
+    try:
+        await fresh.initialize(workspace)
+        expected = [await fresh.request(method, params) for method, params in requests]
+    finally:
+        assert await fresh.close() == 0
+    assert all("result" in reply for reply in expected), expected
+    assert [reply["result"] for reply in after] == [reply["result"] for reply in expected]
+    assert popups(server) == []
