@@ -34,6 +34,7 @@ from server.engine.config import (
 from server.engine.fixture import Fixture
 from server.engine.workspace import SKIPPED_DIRS, iter_files, load_project_config
 from server.lsp import status
+from server.lsp.convert import path_to_uri
 from server.lsp.state import Document, Folder, Project, owner, read_disk
 
 if TYPE_CHECKING:
@@ -148,7 +149,9 @@ async def index_folder(server: ReplayLensServer, folder: Folder) -> None:
         for project, paths in listing.items():
             for start in range(0, len(paths), _BATCH):
                 batch = paths[start : start + _BATCH]
-                for document in await asyncio.to_thread(read_batch, batch, project.config):
+                # An open document is parsed from the editor's text: reading it from disk too is wasted.
+                unopened = [path for path in batch if not server.is_open(path_to_uri(path))]
+                for document in await asyncio.to_thread(read_batch, unopened, project.config):
                     if not server.is_open(document.uri):
                         project.put(document)
                 done += len(batch)
