@@ -120,3 +120,19 @@ async def test_misses_of_the_last_replay_are_diagnostics_on_the_fixture(client: 
     replace_all(client, uri, text, text.replace('"scenario": "write_note"', '"scenario": "renamed"'), version=2)
     items = await client.diagnostics_for(uri, lambda items: not replay_codes(items), "replay findings cleared")
     assert "stale-key" in codes(items)
+
+
+async def test_pulling_clients_are_asked_to_pull_the_replay_findings(client: Client, workspace: Path) -> None:
+    await start(client, workspace, pull=True)
+    uri = open_document(client, workspace / "replay" / "write_note.ultra.json")
+    params = types.DocumentDiagnosticParams(text_document=types.TextDocumentIdentifier(uri=uri))
+    before = await client.text_document_diagnostic_async(params)
+    assert isinstance(before, types.RelatedFullDocumentDiagnosticReport)
+    assert codes(before.items) == ["stale-key"] * 3
+    refreshes = client.diagnostic_refresh_count
+    await replay(client, {"uri": uri})
+    await client.until(lambda: client.diagnostic_refresh_count > refreshes, what="a diagnostic refresh")
+    after = await client.text_document_diagnostic_async(params)
+    assert isinstance(after, types.RelatedFullDocumentDiagnosticReport)
+    assert replay_codes(after.items) == sorted(["replay-miss"] * 3 + ["unused-turn"] * 3)
+    assert not client.diagnostics.get(uri)  # pulled, never pushed as well
