@@ -102,13 +102,9 @@ def turn_key(turn: Turn) -> str | None:
 def check(fixtures: Sequence[Fixture], recordings: Sequence[Recording], config: Config) -> CheckResult:
     normalizer = Normalizer(config.rules)
     keys_of: dict[int, Keys | InputShapeError] = {}
-    for recording in recordings:  # in call order, so each call reuses the history it re-sends
-        chain = KeyChain(normalizer)
-        for call in recording.calls:
-            try:
-                keys_of[id(call)] = chain.keys(call.caller, call.input)
-            except InputShapeError as exc:
-                keys_of[id(call)] = exc
+    for recording in recordings:
+        for call, computed in zip(recording.calls, recording_keys(recording, normalizer), strict=True):
+            keys_of[id(call)] = computed
 
     def keys(call: RecordedCall) -> Keys | InputShapeError:
         return keys_of[id(call)]
@@ -128,6 +124,25 @@ def check(fixtures: Sequence[Fixture], recordings: Sequence[Recording], config: 
     for report in recording_reports:
         _check_recording(report, keys, config, has_fixtures=bool(fixtures))
     return CheckResult(fixture_reports, recording_reports)
+
+
+def recording_keys(recording: Recording, normalizer: Normalizer) -> list[Keys | InputShapeError]:
+    """Every call's keys under the normalizer's rules, computed once per parsed recording.
+
+    Calls are keyed in order, so each reuses the history it re-sends (`KeyChain`).
+    """
+    memo_key = f"keys:{normalizer.rules.fingerprint()}"
+    cached: list[Keys | InputShapeError] | None = recording.derived.get(memo_key)
+    if cached is None:
+        chain = KeyChain(normalizer)
+        cached = []
+        for call in recording.calls:
+            try:
+                cached.append(chain.keys(call.caller, call.input))
+            except InputShapeError as exc:
+                cached.append(exc)
+        recording.derived[memo_key] = cached
+    return cached
 
 
 class _CallIndex:
@@ -394,15 +409,13 @@ def _check_output(turn: Turn, add: Any) -> None:
 def _check_recording(report: RecordingReport, keys: Any, config: Config, *, has_fixtures: bool) -> None:
     recording = report.recording
     source, path = recording.source, recording.path
-    volatile = _VolatileTally(config)
     for call in recording.calls:
         computed = keys(call)
         if isinstance(computed, InputShapeError):
             report.findings.append(
                 Finding.at(codes.MALFORMED_RECORDING, path, source, call.span, f"cannot compute the key: {computed}")
             )
-            continue
-        if has_fixtures and call.index not in report.linked:
+        elif has_fixtures and call.index not in report.linked:
             report.findings.append(
                 Finding.at(
                     codes.UNLINKED_RECORDING,
@@ -413,15 +426,31 @@ def _check_recording(report: RecordingReport, keys: Any, config: Config, *, has_
                     {"call": call.index},
                 )
             )
-        volatile.add(call, computed)
+    report.findings.extend(_volatile_findings(recording, keys, config))
+
+
+def _volatile_findings(recording: Recording, keys: Any, config: Config) -> list[Finding]:
+    """The recording's volatile-text findings: they depend on it and the rules only, so they are kept."""
+    allow = "|".join(pattern.pattern for pattern in config.allow_volatile)
+    memo_key = f"volatile:{config.rules.fingerprint()}:{allow}"
+    cached: list[Finding] | None = recording.derived.get(memo_key)
+    if cached is not None:
+        return cached
+    volatile = _VolatileTally(config)
+    for call in recording.calls:
+        computed = keys(call)
+        if not isinstance(computed, InputShapeError):
+            volatile.add(call, computed)
+    source = recording.source
+    cached = []
     for text, (call, match) in volatile.first.items():
         later = len(volatile.calls[text]) - 1
         also = f" (and in {later} later call{'s' if later != 1 else ''})" if later else ""
         rule = match.suggested_rule()
-        report.findings.append(
+        cached.append(
             Finding.at(
                 codes.VOLATILE_TEXT,
-                path,
+                recording.path,
                 source,
                 _locate_in_line(source.text, call.span, text),
                 f"{match.detector.what} {text!r} survived normalization{also}; suggested rule: "
@@ -429,6 +458,8 @@ def _check_recording(report: RecordingReport, keys: Any, config: Config, *, has_
                 {"text": text, "call": call.index, "rule": rule},
             )
         )
+    recording.derived[memo_key] = cached
+    return cached
 
 
 class _VolatileTally:

