@@ -151,8 +151,10 @@ async def index_folder(server: ReplayLensServer, folder: Folder) -> None:
                 batch = paths[start : start + _BATCH]
                 # An open document is parsed from the editor's text: reading it from disk too is wasted.
                 unopened = [path for path in batch if not server.is_open(path_to_uri(path))]
-                for document in await asyncio.to_thread(read_batch, unopened, project.config):
-                    if not server.is_open(document.uri):
+                with server.changes.changes_during() as changed:
+                    documents = await asyncio.to_thread(read_batch, unopened, project.config)
+                for document in documents:  # a file changed meanwhile is the change queue's: its read is newer
+                    if not server.is_open(document.uri) and document.path not in changed:
                         project.put(document)
                 done += len(batch)
                 progress.report(f"{done}/{total} files", done * 90 // max(total, 1))

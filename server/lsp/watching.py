@@ -4,16 +4,19 @@ Editors do not report every change (a test run re-recording a fixture, a `git
 checkout`, files outside what they watch), so a watcher thread runs too. Both
 sources feed one `ChangeQueue`, which coalesces bursts into one batch of reads
 and skips files whose bytes did not change, so a change reported twice costs
-one read.
+one read. Indexing runs alongside: it asks the queue which paths changed while
+it read a batch, and leaves those to the queue, whose read is newer.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import os
 import threading
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -32,6 +35,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 CLIENT_GLOBS = ("**/*.json", "**/*.jsonl", *(f"**/{name}" for name in CONFIG_NAMES))
+_RELEVANT_ENDINGS = (".json", ".jsonl", *(f"/{name}" for name in CONFIG_NAMES))
+"""How the URI of a file `relevant` may keep ends (these names are ASCII, so escaping leaves them as they are)."""
 _WATCH_DEBOUNCE_MS = 300
 _WATCH_STEP_MS = 30
 
@@ -58,11 +63,28 @@ class ChangeQueue:
         self.server = server
         self._paths: set[Path] = set()
         self._task: asyncio.Task[None] | None = None
+        self._observers: list[set[Path]] = []
 
     def add(self, paths: Iterable[Path]) -> None:
-        self._paths.update(path for path in paths if relevant(path))
+        changed = {path for path in paths if relevant(path)}
+        self._note(changed)
+        self._paths |= changed
         if self._paths and (self._task is None or self._task.done()):
             self._task = asyncio.get_running_loop().create_task(self._drain())
+
+    @contextlib.contextmanager
+    def changes_during(self) -> Iterator[set[Path]]:
+        """The paths reported changed while the block runs: a read begun before their change may be older."""
+        changed: set[Path] = set()
+        self._observers.append(changed)
+        try:
+            yield changed
+        finally:
+            self._observers.remove(changed)
+
+    def _note(self, paths: set[Path]) -> None:
+        for observer in self._observers:
+            observer.update(paths)
 
     async def _drain(self) -> None:
         while self._paths:
@@ -74,10 +96,12 @@ class ChangeQueue:
 
     async def refresh(self, paths: set[Path]) -> None:
         """Bring the workspace model in line with the files at `paths` on disk."""
+        self._note(paths)
         configs = {path for path in paths if path.name in CONFIG_NAMES}
         if configs:
             await self._configs_changed(configs)
         by_project: dict[Project, list[Path]] = {}
+        gone: set[Path] = set()
         for path in sorted(paths - configs):
             if self.server.is_open(path_to_uri(path)):
                 continue  # the editor's buffer wins over the disk
@@ -85,30 +109,42 @@ class ChangeQueue:
             if project is not None:
                 by_project.setdefault(project, []).append(path)
             elif not path.exists():
-                self._forget_under(path)
+                gone.add(path)
         for project, batch in by_project.items():
             for path, document in await asyncio.to_thread(_read_each, batch, project.config):
-                self._apply(project, path, document)
+                if self._apply(project, path, document):
+                    gone.add(path)
+        if gone:
+            self._forget_under(gone)
 
-    def _apply(self, project: Project, path: Path, document: Document | None) -> None:
+    def _apply(self, project: Project, path: Path, document: Document | None) -> bool:
+        """Put the document read at `path` into its project, or drop it; True when it may have been a folder."""
         if project.stopped:
-            return
+            return False
         existing = project.documents.get(path)
         if existing is not None and existing.version is not None and self.server.is_open(existing.uri):
-            return
+            return False
         if document is None:
             if project.remove(path) is not None:
                 self.server.diagnostics.clear(path_to_uri(path))
-            if not path.exists():
-                self._forget_under(path)
-        elif existing is None or existing.digest != document.digest:
+                return False
+            return not path.exists()
+        if existing is None or existing.digest != document.digest:
             project.put(document)
+        return False
 
-    def _forget_under(self, gone: Path) -> None:
-        """A deleted folder: drop every document below it (open buffers stay: the editor owns them)."""
+    def _forget_under(self, gone: set[Path]) -> None:
+        """Deleted folders: drop every document below them (open buffers stay: the editor owns them).
+
+        One pass over the documents for the whole batch, comparing strings: a
+        `git checkout` deletes thousands of paths, and a pass for each would block
+        the event loop for seconds.
+        """
+        prefixes = tuple(os.path.join(path, "") for path in gone)
         for project in self.server.state.projects():
             held = project.documents.values()
-            for path in [d.path for d in held if d.path.is_relative_to(gone) and not self.server.is_open(d.uri)]:
+            below = [d.path for d in held if str(d.path).startswith(prefixes) and not self.server.is_open(d.uri)]
+            for path in below:
                 project.remove(path)
                 self.server.diagnostics.clear(path_to_uri(path))
 
@@ -203,5 +239,7 @@ async def register_client_watchers(server: ReplayLensServer) -> None:
 def register(server: ReplayLensServer) -> None:
     @server.feature(types.WORKSPACE_DID_CHANGE_WATCHED_FILES)
     def did_change_watched_files(params: types.DidChangeWatchedFilesParams) -> None:
-        paths = [uri_to_path(change.uri) for change in params.changes]
+        # A checkout reports thousands of events, most of them repeats or other files: look at each URI once.
+        uris = {change.uri for change in params.changes if change.uri.endswith(_RELEVANT_ENDINGS)}
+        paths = [uri_to_path(uri) for uri in uris]
         server.changes.add(path for path in paths if path is not None)

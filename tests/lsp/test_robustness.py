@@ -8,15 +8,19 @@ and ends in exactly the state `python -m server check` reports.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlparse
 
 import pytest
 
-from tests.lsp.helpers import copy_samples
+from tests.conftest import run_cli
+from tests.lsp.helpers import SERVER_COMMAND, copy_samples
 from tests.lsp.rpc import RawServer, frame
+from tests.lsp.workspaces import Call, ai, message, write_config, write_session
 
 PARSE_ERROR, INVALID_REQUEST, METHOD_NOT_FOUND, INVALID_PARAMS, INTERNAL_ERROR = -32700, -32600, -32601, -32602, -32603
 REQUEST_CANCELLED, REQUEST_FAILED = -32800, -32803
@@ -220,3 +224,160 @@ async def test_a_client_that_cancels_every_request(server: RawServer, workspace:
     assert all("result" in reply for reply in expected), expected
     assert [reply["result"] for reply in after] == [reply["result"] for reply in expected]
     assert popups(server) == []
+
+
+# -- a `git checkout` of a large branch -------------------------------------------------------------------------------
+SESSIONS = 1000
+STORM_EVENTS = 10_000
+CREATED, CHANGED, DELETED = 1, 2, 3
+RULE_ADDED = 'preset = "deerflow"\n\n[[rules]]\nname = "squares"\npattern = "squared"\nreplacement = "²"\n'
+
+
+def squares(index: int, recorded_with: str = "deerflow") -> list[Call]:
+    question = [message("human", f"question {index}: what is {index} squared?")]
+    return [
+        Call("lead_agent", question, ai(f"{index * index}", message_id=f"run-{index}-0"), recorded_with),
+        Call(
+            "middleware:title",
+            [*question, ai(f"{index * index}")],
+            ai(f"Squares {index}", message_id=f"run-{index}-1"),
+            recorded_with,
+        ),
+    ]
+
+
+def session_files(root: Path, name: str) -> tuple[Path, Path]:
+    return root / "replay" / f"{name}.json", root / "recordings" / f"{name}.jsonl"
+
+
+Change = tuple[Path, bytes | None]
+"""A file of the checkout and its new bytes (None: deleted)."""
+
+
+def branch(root: Path, scratch: Path) -> list[list[Change]]:
+    """The changes that turn `root` into branch B, in ten parts (built in `scratch` ahead of time).
+
+    A fifth of the sessions is deleted (and as many new ones created), a fifth
+    re-recorded under other rules (stale keys), a fifth of the fixtures cut short
+    (invalid JSON), a fifth rewritten with the same bytes, a fifth left alone.
+    Halfway, the config gains a rule: every key changes, and the server indexes
+    the folder again while the rest of the checkout arrives.
+    """
+
+    def written(paths: tuple[Path, Path]) -> list[Change]:
+        return [(root / path.relative_to(scratch), path.read_bytes()) for path in paths]
+
+    parts: list[list[Change]] = []
+    for part in range(10):
+        changes: list[Change] = []
+        for index in range(part * SESSIONS // 10, (part + 1) * SESSIONS // 10):
+            name = f"s{index:04d}"
+            fixture, recording = session_files(root, name)
+            kind = index % 5
+            if kind == 0:
+                changes += [(fixture, None), (recording, None)]
+                changes += written(write_session(scratch, f"n{index:04d}", squares(index + SESSIONS)))
+            elif kind == 1:
+                changes += written(write_session(scratch, name, squares(index, recorded_with="none")))
+            elif kind == 2:
+                changes.append((fixture, fixture.read_bytes()[:-40]))
+            elif kind == 3:
+                changes += [(fixture, fixture.read_bytes()), (recording, recording.read_bytes())]
+        if part == 4:
+            changes.append((root / "replay-lens.toml", RULE_ADDED.encode()))
+        parts.append(changes)
+    return parts
+
+
+def apply(changes: list[Change]) -> list[tuple[Path, int]]:
+    """Write the changes to disk; the file events a client reports for them (twice each, as editors do)."""
+    events: list[tuple[Path, int]] = []
+    for path, data in changes:
+        if data is None:
+            path.unlink()
+            events += [(path, DELETED)] * 2
+        else:
+            kind = CHANGED if path.exists() else CREATED
+            path.write_bytes(data)
+            events += [(path, kind), (path, CHANGED)]
+    return events
+
+
+def findings_by_path(report: dict[str, Any]) -> dict[str, list[tuple[str, str, str]]]:
+    found: dict[str, list[tuple[str, str, str]]] = {}
+    for finding in report["findings"]:
+        found.setdefault(finding["path"], []).append(
+            (finding["code"], json.dumps(finding["range"], sort_keys=True), finding["message"])
+        )
+    return {path: sorted(items) for path, items in found.items()}
+
+
+def published(server: RawServer) -> dict[str, list[tuple[str, str, str]]]:
+    """The server's last diagnostics of every file that has some, like `findings_by_path`."""
+    return {
+        unquote(urlparse(uri).path): sorted(
+            (item["code"], json.dumps(item["range"], sort_keys=True), item["message"]) for item in items
+        )
+        for uri, items in server.diagnostics().items()
+        if items
+    }
+
+
+async def test_a_storm_of_file_events_is_coalesced_and_ends_in_the_final_state(tmp_path: Path) -> None:
+    root = tmp_path / "checkout"
+    root.mkdir()
+    write_config(root)
+    for index in range(SESSIONS):
+        write_session(root, f"s{index:04d}", squares(index))
+    server = await RawServer.start(command=[*SERVER_COMMAND[:-1], "info"])  # debug logs of 10,000 events: not needed
+    try:
+        await server.initialize(root)
+        baseline = server.rss_kib()
+        samples = [baseline]
+        start = len(server.received)
+
+        async def sample_memory() -> None:
+            while True:
+                samples.append(server.rss_kib())
+                await asyncio.sleep(0.02)
+
+        sampler = asyncio.create_task(sample_memory())
+        # 10,000 events in one second: 100 notifications of 100 events, the checkout written to disk in 10 parts;
+        # the client does not report the last part (only the server's own watcher sees it).
+        noise = [(root / "src" / f"module_{n}.py", CREATED) for n in range(STORM_EVENTS)]
+        noise += [(root / "node_modules" / f"lib{n}" / "package.json", CHANGED) for n in range(STORM_EVENTS)]
+        parts = branch(root, tmp_path / "branch")
+        loop = asyncio.get_running_loop()
+        began = loop.time()
+        sent = 0
+        for number, changes in enumerate(parts):
+            reported = apply(changes)
+            events = reported if number < len(parts) - 1 else []
+            events += noise[: STORM_EVENTS // 10 - len(events)]
+            noise = noise[STORM_EVENTS // 10 :]
+            assert len(events) == STORM_EVENTS // 10
+            for chunk in range(0, len(events), 100):
+                batch = [{"uri": path.as_uri(), "type": kind} for path, kind in events[chunk : chunk + 100]]
+                await server.notify("workspace/didChangeWatchedFiles", {"changes": batch})
+                sent += len(batch)
+                await asyncio.sleep(max(0.0, began + sent / STORM_EVENTS - loop.time()))
+        storm_seconds = loop.time() - began
+        expected = findings_by_path(run_cli("check", "--format", "json", root, cwd=root).json())
+        assert expected, "the checkout leaves findings to show"
+        await server.until(lambda: published(server) == expected, timeout=60, what="the final state")
+        settled = loop.time() - began
+        await asyncio.sleep(1.0)  # nothing flips back afterwards
+        assert published(server) == expected
+        sampler.cancel()
+    finally:
+        assert await server.close() == 0
+    checks = len(server.notifications("replayLens/status", start))
+    publishes = len(server.notifications("textDocument/publishDiagnostics", start))
+    peak = max(samples)
+    print(
+        f"event storm: {sent} events in {storm_seconds:.2f} s; final state after {settled:.1f} s; "
+        f"{checks} checks, {publishes} publishes; RSS {baseline // 1024} MiB before, peak {peak // 1024} MiB"
+    )
+    assert sent == STORM_EVENTS and storm_seconds < 2.0
+    assert checks <= 30  # coalesced: a handful of checks for 10,000 events
+    assert peak - baseline < 64 * 1024
