@@ -96,7 +96,7 @@ def read_recording(path: Path, source: SourceText) -> Recording:
             where = span if truncated else Span(start + error.offset, min(start + error.offset + 1, span.end))
             recording.problems.append(Finding.at(codes.INVALID_JSON, path, source, where, message))
             continue
-        shape = _shape_problem(record)
+        shape = shape_problem(record)
         if shape is not None:
             recording.problems.append(Finding.at(codes.MALFORMED_RECORDING, path, source, span, shape))
             if not isinstance(record, dict):
@@ -203,7 +203,8 @@ class _Array:
         return low
 
 
-def _shape_problem(record: Any) -> str | None:
+def shape_problem(record: Any, *, needs_key: bool = True) -> str | None:
+    """Why a parsed line is not a recorded call (or, with `needs_key`, cannot link to a turn)."""
     if not isinstance(record, dict):
         return f"a recording line is a JSON object, not {type(record).__name__}"
     missing = [key for key in ("input", "output") if key not in record]
@@ -211,6 +212,6 @@ def _shape_problem(record: Any) -> str | None:
         return f"recorded call has no {' or '.join(repr(k) for k in missing)}"
     if not isinstance(record["input"], list):
         return "recorded 'input' is not a list of messages"
-    if _hex(record.get("input_hash")) is None and _hex(record.get("conversation_hash")) is None:
+    if needs_key and _hex(record.get("input_hash")) is None and _hex(record.get("conversation_hash")) is None:
         return "recorded call has no 64-hex 'input_hash' or 'conversation_hash': it cannot link to a fixture turn"
     return None

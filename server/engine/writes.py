@@ -30,14 +30,8 @@ def atomic_write(path: Path, data: bytes, expected_hash: str) -> None:
     current = path.read_bytes()
     if content_hash(current) != expected_hash:
         raise ChangedOnDiskError(f"{path} changed on disk since it was read; nothing written")
-    mode = path.stat().st_mode & 0o7777
-    handle, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    temp_name = _synced_temp(path, data, path.stat().st_mode & 0o7777)
     try:
-        with os.fdopen(handle, "wb") as temp:
-            temp.write(data)
-            temp.flush()
-            os.fsync(temp.fileno())
-        os.chmod(temp_name, mode)
         os.replace(temp_name, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
@@ -54,6 +48,23 @@ def atomic_create(path: Path, data: bytes, mode: int = 0o644) -> None:
     someone else is never overwritten. Where hard links are not supported, an
     existence check followed by a rename is the fallback.
     """
+    temp_name = _synced_temp(path, data, mode)
+    try:
+        os.link(temp_name, path)
+    except FileExistsError:
+        raise AlreadyExistsError(f"{path} already exists; nothing written") from None
+    except OSError:
+        if path.exists():
+            raise AlreadyExistsError(f"{path} already exists; nothing written") from None
+        os.replace(temp_name, path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temp_name)
+    _fsync_directory(path.parent)
+
+
+def _synced_temp(path: Path, data: bytes, mode: int) -> str:
+    """A temporary file beside `path` holding `data`, flushed to disk, with `mode`."""
     handle, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(handle, "wb") as temp:
@@ -61,18 +72,11 @@ def atomic_create(path: Path, data: bytes, mode: int = 0o644) -> None:
             temp.flush()
             os.fsync(temp.fileno())
         os.chmod(temp_name, mode)
-        try:
-            os.link(temp_name, path)
-        except FileExistsError:
-            raise AlreadyExistsError(f"{path} already exists; nothing written") from None
-        except OSError:
-            if path.exists():
-                raise AlreadyExistsError(f"{path} already exists; nothing written") from None
-            os.replace(temp_name, path)
-    finally:
+    except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(temp_name)
-    _fsync_directory(path.parent)
+        raise
+    return temp_name
 
 
 def _fsync_directory(directory: Path) -> None:

@@ -15,6 +15,7 @@ from typing import Any
 
 from server.engine import findings as codes
 from server.engine.normalize import HEX64
+from server.engine.recording import shape_problem
 from server.engine.sessions.lines import iter_lines
 from server.engine.sessions.messages import output_facts, tool_call_index, tool_results, tool_step
 from server.engine.sessions.model import Session, SessionInfo, Step, StepKind, finding, iso_time, tokens_from_usage
@@ -58,7 +59,7 @@ def iter_steps(info: SessionInfo, sink: Session, *, full_inputs: bool = True) ->
             sink.findings.append(finding(codes.INVALID_JSON, info.path, line.ref, error))
             yield Step(next(index), StepKind.OPAQUE, name="broken line", source=line.ref, problem=error)
             continue
-        shape = _shape_problem(record)
+        shape = shape_problem(record, needs_key=False)
         if shape is not None:
             sink.findings.append(finding(codes.MALFORMED_RECORDING, info.path, line.ref, shape))
             yield Step(next(index), StepKind.OPAQUE, name="malformed call", source=line.ref, problem=shape, data=record)
@@ -87,14 +88,3 @@ def iter_steps(info: SessionInfo, sink: Session, *, full_inputs: bool = True) ->
             },
             source=line.ref,
         )
-
-
-def _shape_problem(record: Any) -> str | None:
-    if not isinstance(record, dict):
-        return f"a recording line is a JSON object, not {type(record).__name__}"
-    missing = [key for key in ("input", "output") if key not in record]
-    if missing:
-        return f"recorded call has no {' or '.join(repr(k) for k in missing)}"
-    if not isinstance(record["input"], list):
-        return "recorded 'input' is not a list of messages"
-    return None
