@@ -330,41 +330,29 @@ def _changes(turn: Turn, computed: Keys) -> list[str]:
 
 
 def _check_turn_shape(turn: Turn, add: Any) -> bool:
-    ok = True
+    """Report every shape problem of a turn's keys; True when it has none."""
+    problems = list(_turn_shape_problems(turn))
+    for span, message in problems:
+        add(codes.MALFORMED_FIXTURE, span, message, {"turn": turn.index})
+    return not problems
+
+
+def _turn_shape_problems(turn: Turn) -> Iterable[tuple[Span, str]]:
+    if "input_hash" not in turn.members:
+        yield turn.head, f"turn {turn.index} has no 'input_hash'"
     for name in ("input_hash", "conversation_hash"):
-        if name not in turn.members:
-            if name == "input_hash":
-                add(
-                    codes.MALFORMED_FIXTURE,
-                    turn.head,
-                    f"turn {turn.index} has no 'input_hash'",
-                    {"turn": turn.index},
-                )
-                ok = False
-            continue
         value = turn.value(name)
-        if not (isinstance(value, str) and HEX64.fullmatch(value)):
-            add(
-                codes.MALFORMED_FIXTURE,
-                turn.span_of(name),
-                f"'{name}' of turn {turn.index} is not 64 lowercase hex digits",
-                {"turn": turn.index},
-            )
-            ok = False
+        if name in turn.members and not (isinstance(value, str) and HEX64.fullmatch(value)):
+            yield turn.span_of(name), f"'{name}' of turn {turn.index} is not 64 lowercase hex digits"
     has_caller, has_conversation = "caller" in turn.members, "conversation_hash" in turn.members
     if has_caller != has_conversation:
         missing = "conversation_hash" if has_caller else "caller"
-        add(
-            codes.MALFORMED_FIXTURE,
+        yield (
             turn.head,
             f"turn {turn.index} has no '{missing}': a caller-aware turn needs both 'caller' and 'conversation_hash'",
-            {"turn": turn.index},
         )
-        ok = False
     elif has_caller and not isinstance(turn.caller, str):
-        add(codes.MALFORMED_FIXTURE, turn.span_of("caller"), f"'caller' of turn {turn.index} is not a string")
-        ok = False
-    return ok
+        yield turn.span_of("caller"), f"'caller' of turn {turn.index} is not a string"
 
 
 def output_problem(output: Any) -> str | None:
