@@ -28,6 +28,7 @@ import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import Enum
+from functools import lru_cache
 from itertools import product
 from typing import Any
 
@@ -70,8 +71,9 @@ class RuleSafety:
     multiline: bool = False
 
 
+@lru_cache(maxsize=1024)
 def classify(pattern: re.Pattern[str], replacement: str) -> RuleSafety:
-    """The static class of one substitution."""
+    """The static class of one substitution (cached: rule sets are compiled again and again)."""
     try:
         parsed = sre_parse.parse(pattern.pattern, pattern.flags)
     except Exception:  # anything the parser rejects is simply not analysed

@@ -159,8 +159,9 @@ class _CallIndex:
         self.recorded_conversation: dict[str, list[Link]] = defaultdict(list)
         self.current_input: dict[str, list[Link]] = defaultdict(list)
         self.current_conversation: dict[str, list[Link]] = defaultdict(list)
-        self.by_output: dict[str, list[Link]] = defaultdict(list)
-        for recording in recordings:
+        self.recordings = list(recordings)
+        self._by_output: dict[str, list[Link]] | None = None
+        for recording in self.recordings:
             for call in recording.calls:
                 link = Link(recording, call)
                 if call.input_hash:
@@ -171,7 +172,19 @@ class _CallIndex:
                 if isinstance(computed, Keys):
                     self.current_input[computed.input_hash].append(link)
                     self.current_conversation[computed.conversation_hash].append(link)
-                self.by_output[output_digest(call.output)].append(link)
+
+    @property
+    def by_output(self) -> dict[str, list[Link]]:
+        """Calls by output digest: built only when a turn is left unlinked by both keys."""
+        if self._by_output is None:
+            self._by_output = defaultdict(list)
+            for recording in self.recordings:
+                digests = recording.derived.get("output-digests")
+                if digests is None:
+                    digests = recording.derived["output-digests"] = [output_digest(c.output) for c in recording.calls]
+                for call, digest in zip(recording.calls, digests, strict=True):
+                    self._by_output[digest].append(Link(recording, call))
+        return self._by_output
 
     def link(self, turns: Sequence[tuple[Turn, str]]) -> dict[int, Link]:
         """Each turn's call, FIFO among equal keys, each call used once per fixture."""
@@ -194,7 +207,7 @@ class _CallIndex:
             if turn.index not in links:
                 take(turn, (self.current_conversation if turn.is_legacy else self.current_input).get(key, []))
         for turn, _ in turns:
-            if self.by_output and turn.index not in links and "output" in turn.members:
+            if turn.index not in links and "output" in turn.members:
                 take(turn, self.by_output.get(output_digest(turn.output), []))
         return links
 

@@ -18,6 +18,8 @@ class Detector:
     pattern: re.Pattern[str]
     rule_pattern: str
     replacement: str
+    trigger: re.Pattern[str]
+    """A cheap necessary condition (starts with a literal, so the regex engine skips ahead fast)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,8 +33,8 @@ class VolatileMatch:
         return {"name": self.detector.name, "pattern": pattern, "replacement": self.detector.replacement}
 
 
-def _detector(name: str, what: str, pattern: str, rule_pattern: str | None, replacement: str) -> Detector:
-    return Detector(name, what, re.compile(pattern), rule_pattern or pattern, replacement)
+def _detector(name: str, what: str, pattern: str, rule_pattern: str | None, replacement: str, trigger: str) -> Detector:
+    return Detector(name, what, re.compile(pattern), rule_pattern or pattern, replacement, re.compile(trigger))
 
 
 DETECTORS: tuple[Detector, ...] = (
@@ -42,22 +44,27 @@ DETECTORS: tuple[Detector, ...] = (
         r"\b(?:req|run|call|chatcmpl|msg|toolu|resp|sess|evt|thread|trace|span|job|task)[-_][A-Za-z0-9]{8,}\b",
         r"\b{prefix}[-_][A-Za-z0-9]{8,}\b",
         "<ID>",
+        r"[-_][A-Za-z0-9]{8}",
     ),
-    _detector("compact-uuid", "a UUID without dashes", r"\b[0-9a-fA-F]{32}\b", None, "<UUID>"),
+    _detector("compact-uuid", "a UUID without dashes", r"\b[0-9a-fA-F]{32}\b", None, "<UUID>", r"[0-9a-fA-F]{32}"),
     _detector(
         "hex-id",
         "a hex id",
         r"\b(?=[0-9a-f]*[a-f])(?=[0-9a-f]*[0-9])[0-9a-f]{12,}\b",
         r"\b(?=[0-9a-f]*[a-f])(?=[0-9a-f]*[0-9])[0-9a-f]{12,}\b",
         "<HEX>",
+        r"[0-9a-f]{12}",
     ),
-    _detector("epoch-time", "an epoch time", r"\b1[5-9]\d{8}(?:\d{3}|\d{6})?(?:\.\d+)?\b", None, "<EPOCH>"),
+    _detector(
+        "epoch-time", "an epoch time", r"\b1[5-9]\d{8}(?:\d{3}|\d{6})?(?:\.\d+)?\b", None, "<EPOCH>", r"1[5-9]\d{8}"
+    ),
     _detector(
         "local-port",
         "a local port",
         r"\b(?:localhost|127\.0\.0\.1|0\.0\.0\.0):\d{2,5}\b",
         r"\b(localhost|127\.0\.0\.1|0\.0\.0\.0):\d{2,5}\b",
         r"\1:<PORT>",
+        r"(?:localhost|127\.0\.0\.1|0\.0\.0\.0):\d",
     ),
     _detector(
         "temp-path",
@@ -68,24 +75,34 @@ DETECTORS: tuple[Detector, ...] = (
         r"|\btmp[a-z0-9_]{8}\b",
         None,
         "<PATH>",
+        r"tmp|/dev/shm|/run/user/|/home/runner/|pytest-of-|Temp",
     ),
-    _detector("compact-timestamp", "a compact timestamp", r"\b\d{8}T\d{6}(?:\.\d+)?Z?\b", None, "<TS>"),
-    _detector("slash-date", "a date", r"\b\d{4}/\d{2}/\d{2}\b", None, "<DATE>"),
-    _detector("clock-time", "a time of day", r"\b\d{2}:\d{2}:\d{2}(?:\.\d+)?\b", None, "<TIME>"),
+    _detector("compact-timestamp", "a compact timestamp", r"\b\d{8}T\d{6}(?:\.\d+)?Z?\b", None, "<TS>", r"T\d{6}"),
+    _detector("slash-date", "a date", r"\b\d{4}/\d{2}/\d{2}\b", None, "<DATE>", r"/\d{2}/"),
+    _detector("clock-time", "a time of day", r"\b\d{2}:\d{2}:\d{2}(?:\.\d+)?\b", None, "<TIME>", r":\d{2}:\d{2}"),
 )
-
-_COMBINED = re.compile("|".join(f"(?P<d{i}>{d.pattern.pattern})" for i, d in enumerate(DETECTORS)))
 
 
 def find_volatile(text: str, allow: tuple[re.Pattern[str], ...] = ()) -> list[VolatileMatch]:
-    """Distinct volatile-looking substrings of `text`, in order of first appearance."""
+    """Distinct volatile-looking substrings of `text`, in order of first appearance.
+
+    Where two detectors match overlapping text, the earlier match wins, and at the
+    same place the detector listed first.
+    """
+    found: list[tuple[int, int, int]] = []
+    for order, detector in enumerate(DETECTORS):
+        if detector.trigger.search(text):
+            found.extend((match.start(), order, match.end()) for match in detector.pattern.finditer(text))
     seen: set[str] = set()
     matches: list[VolatileMatch] = []
-    for match in _COMBINED.finditer(text):
-        found = match.group(0)
-        if found in seen or any(pattern.search(found) for pattern in allow):
+    covered = 0
+    for start, order, end in sorted(found):
+        if start < covered:
             continue
-        seen.add(found)
-        index = int(str(match.lastgroup)[1:])
-        matches.append(VolatileMatch(found, DETECTORS[index]))
+        covered = end
+        piece = text[start:end]
+        if piece in seen or any(pattern.search(piece) for pattern in allow):
+            continue
+        seen.add(piece)
+        matches.append(VolatileMatch(piece, DETECTORS[order]))
     return matches
