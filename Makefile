@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test lint bench fuzz clean
+.PHONY: setup demo test lint bench lsp-bench fuzz clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,9 @@ fuzz: $(STAMP)
 # Benchmarks (not part of `make test`: timings are measured, never asserted). See bench/run.py.
 bench: $(STAMP)
 	$(BIN)/python -m bench.run
+
+lsp-bench: $(STAMP)
+	$(BIN)/python -m bench.lsp_bench
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
