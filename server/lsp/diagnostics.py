@@ -33,7 +33,7 @@ from pygls.exceptions import JsonRpcException
 from server.engine.findings import Finding
 from server.engine.source import PositionEncoding
 from server.lsp.convert import diagnostic, path_to_uri, uri_to_path
-from server.lsp.state import Analysis, Document, Project
+from server.lsp.state import Analysis, Document, Project, Unreadable
 
 if TYPE_CHECKING:
     from server.lsp.server import ReplayLensServer
@@ -145,6 +145,10 @@ class Diagnostics:
             log.warning("config error: %s", finding.message)
             self.publish(uri, [diagnostic(finding, None, self.server.encoding)])
         self._config_uris[folder] = set(errors)
+
+    def show_read_error(self, unreadable: Unreadable) -> None:
+        """A `read-error` on a file that cannot be read or a folder that cannot be listed (cleared like any file's)."""
+        self.publish(unreadable.uri, [diagnostic(unreadable.finding(), None, self.server.encoding)])
 
     def prune(self, folder: Path) -> None:
         """After indexing: clear files of the folder that no project holds any more."""

@@ -35,7 +35,7 @@ from server.engine.fixture import Fixture
 from server.engine.workspace import SKIPPED_DIRS, iter_files, load_project_config
 from server.lsp import status
 from server.lsp.convert import path_to_uri
-from server.lsp.state import Document, Folder, Project, owner, read_disk
+from server.lsp.state import Document, Folder, Project, Unreadable, owner, read_disk
 
 if TYPE_CHECKING:
     from server.lsp.server import ReplayLensServer
@@ -76,15 +76,24 @@ def discover_scopes(folder: Path, previous: dict[Path, Config]) -> list[Scope]:
     return scopes
 
 
-def list_files(projects: list[Project]) -> dict[Project, list[Path]]:
-    """The candidate files of each project, in the CLI's walk order."""
-    return {
-        project: [path for path in iter_files([project.root], project.config) if owner(projects, path) is project]
+def list_files(projects: list[Project]) -> tuple[dict[Project, list[Path]], list[Unreadable]]:
+    """The candidate files of each project, in the CLI's walk order, and the folders that could not be listed."""
+    unlistable: dict[Path, Unreadable] = {}
+
+    def skipped(error: OSError) -> None:
+        path = Path(str(error.filename or "?"))
+        unlistable[path] = Unreadable(path, str(error.strerror or error))
+
+    listing = {
+        project: [
+            path for path in iter_files([project.root], project.config, skipped) if owner(projects, path) is project
+        ]
         for project in projects
     }
+    return listing, list(unlistable.values())
 
 
-def read_batch(paths: list[Path], config: Config) -> list[Document]:
+def read_batch(paths: list[Path], config: Config) -> list[Document | Unreadable]:
     return [document for document in (read_disk(path, config) for path in paths) if document is not None]
 
 
@@ -142,7 +151,7 @@ async def index_folder(server: ReplayLensServer, folder: Folder) -> None:
         folder.discovered.set()
         server.diagnostics.show_config_errors(folder.path, projects)
         status.send(server)
-        listing = await asyncio.to_thread(list_files, projects)
+        listing, unreadable = await asyncio.to_thread(list_files, projects)
         total = sum(len(paths) for paths in listing.values())
         done = 0
         progress.report(f"0/{total} files", 0)
@@ -152,10 +161,14 @@ async def index_folder(server: ReplayLensServer, folder: Folder) -> None:
                 # An open document is parsed from the editor's text: reading it from disk too is wasted.
                 unopened = [path for path in batch if not server.is_open(path_to_uri(path))]
                 with server.changes.changes_during() as changed:
-                    documents = await asyncio.to_thread(read_batch, unopened, project.config)
-                for document in documents:  # a file changed meanwhile is the change queue's: its read is newer
-                    if not server.is_open(document.uri) and document.path not in changed:
-                        project.put(document)
+                    results = await asyncio.to_thread(read_batch, unopened, project.config)
+                for result in results:  # a file changed meanwhile is the change queue's: its read is newer
+                    if server.is_open(result.uri) or result.path in changed:
+                        continue
+                    if isinstance(result, Unreadable):
+                        unreadable.append(result)
+                    else:
+                        project.put(result)
                 done += len(batch)
                 progress.report(f"{done}/{total} files", done * 90 // max(total, 1))
         await server.sync.reparse_open(projects)
@@ -166,6 +179,8 @@ async def index_folder(server: ReplayLensServer, folder: Folder) -> None:
         progress.report("checking", 90)
         await asyncio.gather(*checked)
         server.diagnostics.prune(folder.path)
+        for problem in unreadable:
+            server.diagnostics.show_read_error(problem)
         documents = [document for project in projects for document in project.documents.values()]
         fixtures = sum(isinstance(document.parsed, Fixture) for document in documents)
         progress.summary = f"{fixtures} fixtures, {len(documents) - fixtures} recordings"

@@ -12,21 +12,25 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import fnmatch
 import hashlib
 import logging
+import os
+import stat
 from collections import defaultdict
 from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from server.engine import findings as codes
 from server.engine.checks import CheckResult, FixtureReport, RecordingReport, check
 from server.engine.config import Config, ConfigError
 from server.engine.findings import Finding
 from server.engine.fixture import Fixture, read_fixture
 from server.engine.recording import Recording, read_recording
-from server.engine.source import SourceText
+from server.engine.source import SourceText, Span
 from server.engine.workspace import SKIPPED_DIRS, classify
 from server.lsp.convert import path_to_uri
 
@@ -68,15 +72,57 @@ def parse_text(path: Path, uri: str, text: str, version: int, config: Config) ->
     return Document(path, uri, parsed, version=version)
 
 
-def read_disk(path: Path, config: Config) -> Document | None:
-    """`parse_bytes` of the file's current bytes; None when it is gone or unreadable."""
+@dataclass(frozen=True, slots=True)
+class Unreadable:
+    """A file that is there but cannot be read, or a folder that cannot be listed: a `read-error`, as in `check`."""
+
+    path: Path
+    reason: str
+
+    @property
+    def uri(self) -> str:
+        return path_to_uri(self.path)
+
+    def finding(self) -> Finding:
+        return Finding.at(codes.READ_ERROR, self.path, SourceText(""), Span(0, 0), f"cannot read: {self.reason}")
+
+
+_CHUNK = 1 << 20
+
+
+def read_regular(path: Path) -> bytes:
+    """The bytes of a regular file; anything else raises `OSError` before a byte is read.
+
+    A FIFO named `x.json` would block the reading thread forever and a symlink
+    to `/dev/zero` would never end, so the type is checked on the opened
+    descriptor (opened without blocking), where it cannot be swapped meanwhile.
+    """
+    descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     try:
-        data = path.read_bytes()
-    except FileNotFoundError:
+        mode = os.fstat(descriptor).st_mode
+        if stat.S_ISDIR(mode):
+            raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(path))
+        if not stat.S_ISREG(mode):
+            raise OSError(errno.EINVAL, "not a regular file (a pipe, socket or device is never read)", str(path))
+        chunks = []
+        while chunk := os.read(descriptor, _CHUNK):
+            chunks.append(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(descriptor)
+
+
+def read_disk(path: Path, config: Config) -> Document | Unreadable | None:
+    """`parse_bytes` of the file's current bytes; None when it is gone (or a folder), `Unreadable` when it is stuck."""
+    try:
+        data = read_regular(path)
+    except IsADirectoryError:
         return None
     except OSError as exc:
+        if isinstance(exc, FileNotFoundError) and not os.path.islink(path):
+            return None  # gone; a dangling symlink is there, and `check` reports it
         log.warning("cannot read %s: %s", path, exc.strerror or exc)
-        return None
+        return Unreadable(path, str(exc.strerror or exc))
     return parse_bytes(path, data, config)
 
 

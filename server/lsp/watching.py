@@ -27,7 +27,7 @@ from server.engine.config import CONFIG_NAMES, Config, find_config_file
 from server.engine.workspace import SKIPPED_DIRS
 from server.lsp.convert import path_to_uri, uri_to_path
 from server.lsp.indexing import reindex
-from server.lsp.state import Document, Folder, Project, read_disk
+from server.lsp.state import Document, Folder, Project, Unreadable, read_disk
 
 if TYPE_CHECKING:
     from server.lsp.server import ReplayLensServer
@@ -48,7 +48,7 @@ def relevant(path: Path) -> bool:
     return not any(part in SKIPPED_DIRS for part in path.parts)
 
 
-def _read_each(paths: list[Path], config: Config) -> list[tuple[Path, Document | None]]:
+def _read_each(paths: list[Path], config: Config) -> list[tuple[Path, Document | Unreadable | None]]:
     return [(path, read_disk(path, config)) for path in paths]
 
 
@@ -117,18 +117,21 @@ class ChangeQueue:
         if gone:
             self._forget_under(gone)
 
-    def _apply(self, project: Project, path: Path, document: Document | None) -> bool:
+    def _apply(self, project: Project, path: Path, document: Document | Unreadable | None) -> bool:
         """Put the document read at `path` into its project, or drop it; True when it may have been a folder."""
         if project.stopped:
             return False
         existing = project.documents.get(path)
         if existing is not None and existing.version is not None and self.server.is_open(existing.uri):
             return False
+        if isinstance(document, Unreadable):
+            project.remove(path)
+            self.server.diagnostics.show_read_error(document)
+            return False
         if document is None:
-            if project.remove(path) is not None:
-                self.server.diagnostics.clear(path_to_uri(path))
-                return False
-            return not path.exists()
+            removed = project.remove(path)
+            self.server.diagnostics.clear(path_to_uri(path))  # its check's findings, or a read-error
+            return removed is None and not path.exists()
         if existing is None or existing.digest != document.digest:
             project.put(document)
         return False

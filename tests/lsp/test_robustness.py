@@ -9,7 +9,10 @@ and ends in exactly the state `python -m server check` reports.
 from __future__ import annotations
 
 import asyncio
+import errno
 import json
+import os
+import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -17,6 +20,9 @@ from urllib.parse import unquote, urlparse
 
 import pytest
 
+from server.engine.workspace import load_project_config
+from server.lsp.indexing import discover_scopes, list_files
+from server.lsp.state import Document, Project, read_disk
 from tests.conftest import run_cli
 from tests.lsp.helpers import SERVER_COMMAND, copy_samples
 from tests.lsp.rpc import RawServer, frame
@@ -224,6 +230,142 @@ async def test_a_client_that_cancels_every_request(server: RawServer, workspace:
     assert all("result" in reply for reply in expected), expected
     assert [reply["result"] for reply in after] == [reply["result"] for reply in expected]
     assert popups(server) == []
+
+
+def unlistable_folder(parent: Path) -> Path:
+    """A folder nobody can list, root included: its path is longer than PATH_MAX (built through dir fds)."""
+    parent.mkdir()
+    descriptor = os.open(parent, os.O_RDONLY)
+    try:
+        for _ in range(18):
+            os.mkdir("d" * 250, dir_fd=descriptor)
+            inner = os.open("d" * 250, os.O_RDONLY, dir_fd=descriptor)
+            os.close(descriptor)
+            descriptor = inner
+        created = os.open("deep.json", os.O_WRONLY | os.O_CREAT, 0o644, dir_fd=descriptor)
+        os.write(created, b'{"turns": [{"input_hash": "not a hash"}]}')
+        os.close(created)
+    finally:
+        os.close(descriptor)
+    return parent
+
+
+async def test_faults_in_the_workspace(server: RawServer, workspace: Path) -> None:
+    replay = workspace / "replay"
+    (replay / "dangling.json").symlink_to(replay / "nowhere.json")
+    (replay / "again").symlink_to(workspace)  # a folder symlink loop
+    unlistable_folder(workspace / "deep")
+    expected = findings_by_path(run_cli("check", "--format", "json", workspace, cwd=workspace).json())
+    assert sum(code == "read-error" for items in expected.values() for code, _, _ in items) == 2
+    # What `check` does not survive: a FIFO blocks its reader until a writer comes, /dev/zero never ends.
+    os.mkfifo(replay / "pipe.json")
+    (replay / "zero.json").symlink_to("/dev/zero")
+    not_regular = (
+        "read-error",
+        json.dumps({"start": {"line": 0, "character": 0}, "end": {"line": 0, "character": 0}}, sort_keys=True),
+        "cannot read: not a regular file (a pipe, socket or device is never read)",
+    )
+    expected |= {str(replay / "pipe.json"): [not_regular], str(replay / "zero.json"): [not_regular]}
+    await server.initialize(workspace)
+    await server.until(lambda: published(server) == expected, what="the faults as read errors")
+    fixture = replay / "write_note.ultra.json"
+    assert len(await outline(server, fixture)) == 4
+    assert server.rss_kib() < 512 * 1024
+    fixture.write_bytes(fixture.read_bytes()[:100])  # the server's own watcher still sees the workspace
+    await server.until(lambda: "invalid-json" in {code for code, _, _ in published(server).get(str(fixture), [])})
+    assert popups(server) == []
+
+
+async def test_fixtures_truncated_and_deleted_while_they_are_read(server: RawServer, workspace: Path) -> None:
+    replay = workspace / "replay"
+    sample = replay / "write_note.ultra.json"
+    deleted, big = replay / "a_deleted.json", replay / "b_big.json"  # read in the same batch, in this order
+    shutil.copy(sample, deleted)
+    turns = json.loads(sample.read_text(encoding="utf-8"))["turns"][1:2] * 40_000  # a parse of about a second
+    big.write_text(json.dumps({"turns": turns}, indent=2, ensure_ascii=False), encoding="utf-8")
+    # Indexing starts when the client accepts its progress token: the test lets it start, then changes the files.
+    server.hold = True
+    await server.initialize(workspace, {"watchFiles": False}, wait=False, window={"workDoneProgress": True})
+    await server.until(lambda: server.held, what="the progress request")
+    await server.release()
+    await asyncio.sleep(0.25)  # the batch has read `a_deleted.json` and is parsing the big fixture
+    deleted.unlink()
+    with big.open("r+b") as cut:
+        cut.truncate(2000)
+    changes = [{"uri": deleted.as_uri(), "type": DELETED}, {"uri": big.as_uri(), "type": CHANGED}]
+    await server.notify("workspace/didChangeWatchedFiles", {"changes": changes})
+    expected = findings_by_path(run_cli("check", "--format", "json", workspace, cwd=workspace).json())
+    assert "invalid-json" in {code for code, _, _ in expected[str(big)]} and str(deleted) not in expected
+    await server.until(lambda: published(server) == expected and server.indexed(), what="the files as they are now")
+    await asyncio.sleep(0.5)
+    assert published(server) == expected
+
+
+@pytest.mark.parametrize("fault", ["truncated", "deleted"])
+def test_a_fixture_changed_between_two_reads_of_it(
+    workspace: Path, monkeypatch: pytest.MonkeyPatch, fault: str
+) -> None:
+    """The server reads a file in chunks: a truncation between two of them leaves a prefix, which parses to findings."""
+    fixture = workspace / "replay" / "write_note.ultra.json"
+    fixture.write_bytes(fixture.read_bytes() * 300)  # several chunks (and not JSON: the findings say so)
+    whole = fixture.read_bytes()
+    first_read = os.read
+
+    def read(descriptor: int, size: int) -> bytes:
+        chunk = first_read(descriptor, size)
+        monkeypatch.setattr(os, "read", first_read)
+        if fault == "truncated":
+            os.truncate(fixture, len(chunk) + 10)
+        else:
+            fixture.unlink()
+        return chunk
+
+    monkeypatch.setattr(os, "read", read)
+    document = read_disk(fixture, load_project_config(workspace))
+    assert isinstance(document, Document)
+    assert document.source.text.encode("utf-8") == (whole[: (1 << 20) + 10] if fault == "truncated" else whole)
+    assert any(finding.code.name == "invalid-json" for finding in document.parsed.problems)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="server/engine/workspace.py `_relative` calls Path.resolve(), which raises RuntimeError on a symlink "
+    "loop in Python 3.11: `check` prints a traceback and the server's indexing stops (fix it there, then drop this)",
+)
+async def test_a_file_symlink_loop(server: RawServer, workspace: Path) -> None:
+    replay = workspace / "replay"
+    (replay / "loop_a.json").symlink_to(replay / "loop_b.json")
+    (replay / "loop_b.json").symlink_to(replay / "loop_a.json")
+    expected = findings_by_path(run_cli("check", "--format", "json", workspace, cwd=workspace).json())
+    await server.initialize(workspace)
+    await server.until(lambda: published(server) == expected, what="the loop as read errors")
+
+
+def test_a_folder_without_read_permission(workspace: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Root reads every folder, so the refusal is injected into the listing the server's indexing uses."""
+    locked = workspace / "replay" / "locked"
+    locked.mkdir()
+    shutil.copy(workspace / "replay" / "write_note.ultra.json", locked)
+    listable = os.scandir
+
+    def scandir(path: Any = ".") -> Any:
+        if Path(path) == locked:
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(path))
+        return listable(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    assert [scope.root for scope in discover_scopes(workspace, {})] == [workspace]
+    project = Project(workspace, load_project_config(workspace), lambda project, analysis: None)
+    listing, unlistable = list_files([project])
+    assert [(item.path, item.finding().message) for item in unlistable] == [(locked, "cannot read: Permission denied")]
+    assert sorted(path.relative_to(workspace).as_posix() for path in listing[project]) == [
+        "recordings/legacy_search.flash.jsonl",
+        "recordings/translate_cn.flash.jsonl",
+        "recordings/write_note.ultra.jsonl",
+        "replay/legacy_search.flash.json",
+        "replay/translate_cn.flash.json",
+        "replay/write_note.ultra.json",
+    ]
 
 
 # -- a `git checkout` of a large branch -------------------------------------------------------------------------------
