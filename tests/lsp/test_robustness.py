@@ -13,6 +13,7 @@ import errno
 import json
 import os
 import shutil
+import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,7 @@ import pytest
 from server.engine.workspace import load_project_config
 from server.lsp.indexing import discover_scopes, list_files
 from server.lsp.state import Document, Project, read_disk
-from tests.conftest import run_cli
+from tests.conftest import SAMPLES, run_cli
 from tests.lsp.helpers import SERVER_COMMAND, copy_samples
 from tests.lsp.rpc import RawServer, frame
 from tests.lsp.workspaces import Call, ai, message, write_config, write_session
@@ -366,6 +367,29 @@ def test_a_folder_without_read_permission(workspace: Path, monkeypatch: pytest.M
         "replay/translate_cn.flash.json",
         "replay/write_note.ultra.json",
     ]
+
+
+async def test_a_database_locked_by_a_writer_while_sessions_are_listed(server: RawServer, workspace: Path) -> None:
+    shutil.copytree(SAMPLES / "traces", workspace / "traces")
+    audit = workspace / "traces" / "cato" / "audit.db"
+    await server.initialize(workspace)
+    free = (await server.request("replayLens/sessions", {}))["result"]
+    writer = sqlite3.connect(audit, timeout=0.1)
+    writer.execute("BEGIN EXCLUSIVE")  # a producer in the middle of a write
+    try:
+        began = asyncio.get_running_loop().time()
+        locked = (await server.request("replayLens/sessions", {}, timeout=10))["result"]
+        assert asyncio.get_running_loop().time() - began < 5  # reported, not waited on
+        page = (await server.request("replayLens/steps", {"uri": audit.as_uri(), "sessionId": "sess-7f3a"}))["result"]
+    finally:
+        writer.rollback()
+        writer.close()
+    others = [entry for entry in free["sessions"] if entry["path"] != str(audit)]
+    assert [entry for entry in locked["sessions"] if entry["path"] != str(audit)] == others
+    assert any("locked" in finding["message"] for finding in locked["findings"])
+    assert [step["kind"] for step in page["steps"]] == ["opaque"] and "locked" in page["steps"][0]["problem"]
+    assert (await server.request("replayLens/sessions", {}))["result"] == free  # once the writer is done
+    assert popups(server) == []
 
 
 # -- a `git checkout` of a large branch -------------------------------------------------------------------------------
