@@ -44,3 +44,14 @@ def test_file_deleted_between_listing_and_reading(tmp_path: Path, monkeypatch: p
     loaded = load_workspace([tmp_path], default_config(tmp_path))
     (finding,) = loaded.check().findings
     assert finding.code.name == "read-error" and finding.path == gone
+
+
+def test_file_symlink_loop_is_a_read_error(tmp_path: Path) -> None:
+    (tmp_path / "a.json").symlink_to(tmp_path / "b.json")
+    (tmp_path / "b.json").symlink_to(tmp_path / "a.json")
+    result = run_cli("check", "--format", "json", tmp_path)
+    assert result.code == 1
+    assert {(Path(f["path"]).name, f["code"]) for f in result.json()["findings"]} == {
+        ("a.json", "read-error"),
+        ("b.json", "read-error"),
+    }

@@ -76,7 +76,11 @@ def classify(path: Path, data: bytes, config: Config) -> str | None:
 
 def _relative(path: Path, root: Path) -> str:
     try:
-        return path.resolve().relative_to(root).as_posix()
+        resolved = path.resolve()
+    except (OSError, RuntimeError):  # a symlink loop: match the path as written
+        resolved = path.absolute()
+    try:
+        return resolved.relative_to(root).as_posix()
     except ValueError:
         return path.as_posix()
 
