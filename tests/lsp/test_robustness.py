@@ -328,11 +328,6 @@ def test_a_fixture_changed_between_two_reads_of_it(
     assert any(finding.code.name == "invalid-json" for finding in document.parsed.problems)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="server/engine/workspace.py `_relative` calls Path.resolve(), which raises RuntimeError on a symlink "
-    "loop in Python 3.11: `check` prints a traceback and the server's indexing stops (fix it there, then drop this)",
-)
 async def test_a_file_symlink_loop(server: RawServer, workspace: Path) -> None:
     replay = workspace / "replay"
     (replay / "loop_a.json").symlink_to(replay / "loop_b.json")
