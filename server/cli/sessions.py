@@ -2,6 +2,10 @@
 
 Exit codes: 0 clean; 1 replay diverged (a miss, an exhausted key, a tool call
 that differs) or a session could not be read whole; 2 usage or config error.
+
+Reports and listings show API keys, tokens and secret-named values masked, as
+the editor does, unless `--reveal-secrets` asks for them: terminal output ends
+up in CI logs and bug reports.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from typing import Any
 from server.cli.report import display_path
 from server.engine.config import ConfigError
 from server.engine.findings import Finding, Severity
+from server.engine.preview import safe
 from server.engine.replay import (
     FixtureNotFoundError,
     ReplayReport,
@@ -25,6 +30,7 @@ from server.engine.replay import (
     replay_path,
     write_new,
 )
+from server.engine.secrets import mask_json, masked_cut
 from server.engine.sessions import SessionNotFoundError, discover, page_steps, read_session, resolve
 from server.engine.sessions.model import Step, StepPage
 from server.engine.workspace import load_project_config
@@ -32,6 +38,9 @@ from server.engine.writes import AlreadyExistsError, ChangedOnDiskError
 
 EXIT_CLEAN, EXIT_DIVERGED, EXIT_USAGE = 0, 1, 2
 _SESSION_HELP = "a session: recording, fixture, Codex trace folder or rollout, CATO or LangGraph database"
+_REVEAL_HELP = "show API keys, tokens and secret-named values instead of masking them"
+SUMMARY_WIDTH = 80
+"""Width of a step's summary in JSON (`Step.to_json`'s)."""
 
 
 def add_parsers(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -47,11 +56,13 @@ def add_parsers(subparsers: argparse._SubParsersAction[argparse.ArgumentParser])
     replay.add_argument("--session-id", help="which session when the file holds several")
     replay.add_argument("--format", choices=("text", "json"), default="text")
     replay.add_argument("--config", type=Path, help="config file (default: nearest replay-lens.toml or pyproject.toml)")
+    replay.add_argument("--reveal-secrets", action="store_true", help=_REVEAL_HELP)
     replay.set_defaults(run=run_replay)
 
     listing = subparsers.add_parser("sessions", help="list the sessions found under a path")
     listing.add_argument("path", nargs="?", type=Path, help="file or folder (default: the current directory)")
     listing.add_argument("--format", choices=("text", "json"), default="text")
+    listing.add_argument("--reveal-secrets", action="store_true", help=_REVEAL_HELP)
     listing.set_defaults(run=run_sessions)
 
     steps = subparsers.add_parser("steps", help="show the steps of a session, one page at a time")
@@ -60,6 +71,7 @@ def add_parsers(subparsers: argparse._SubParsersAction[argparse.ArgumentParser])
     steps.add_argument("--page", type=int, default=1, help="1-based page number (default: 1)")
     steps.add_argument("--page-size", type=int, default=50, help="steps per page (default: 50, at most 1000)")
     steps.add_argument("--format", choices=("text", "json"), default="text")
+    steps.add_argument("--reveal-secrets", action="store_true", help=_REVEAL_HELP)
     steps.set_defaults(run=run_steps)
 
     record = subparsers.add_parser(
@@ -80,8 +92,8 @@ def _error(message: str) -> int:
     return EXIT_USAGE
 
 
-def _emit_json(document: Any) -> None:
-    print(json.dumps(document, indent=2, ensure_ascii=False))
+def _emit_json(document: Any, reveal: bool) -> None:
+    print(json.dumps(document if reveal else mask_json(document), indent=2, ensure_ascii=False))
 
 
 # -- replay ------------------------------------------------------------------------
@@ -97,9 +109,9 @@ def run_replay(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         return _error(f"config: {exc}")
     if args.format == "json":
-        _emit_json(report.to_json())
+        _emit_json(report.to_json(), args.reveal_secrets)
     else:
-        print(render_replay(report))
+        print(render_replay(report, reveal=args.reveal_secrets))
     return EXIT_DIVERGED if report.failed else EXIT_CLEAN
 
 
@@ -114,8 +126,12 @@ def _table(rows: Sequence[Sequence[str]], right: frozenset[int] = frozenset()) -
     ]
 
 
-def render_replay(report: ReplayReport) -> str:
-    """The replay report as a terminal reads it: a table, the first divergence, then each miss's diff."""
+def render_replay(report: ReplayReport, *, reveal: bool = False) -> str:
+    """The replay report as a terminal reads it: a table, the first divergence, then each miss's diff.
+
+    What comes from the session (callers, tool names, reasons, diffs, messages) has its secrets masked unless
+    `reveal`; paths and places do not, so a file named `secrets.jsonl:3` stays readable.
+    """
     info, fixture = report.session.info, report.fixture
     lines = [
         f"Replay of {display_path(info.path)} ({info.kind} {info.id}, {len(report.session.steps)} steps)",
@@ -129,7 +145,8 @@ def render_replay(report: ReplayReport) -> str:
         status = outcome.tool.verdict.value if outcome.tool else outcome.status.value
         who = step.name if outcome.status is Status.TOOL else (outcome.keys.caller if outcome.keys else step.caller)
         turn = "-" if outcome.turn is None else str(outcome.turn)
-        rows.append((str(step.index), step.kind.value, who or "-", status, turn, _clip(outcome.reason, 70)))
+        detail = _clip(safe(outcome.reason, reveal=reveal), 70)
+        rows.append((str(step.index), step.kind.value, safe(who or "-", reveal=reveal), status, turn, detail))
     lines += _table(rows, right=frozenset({0, 4})) if report.outcomes else ["(no model or tool calls)"]
     lines.append("")
     lines.append(f"Unused turns: {', '.join(map(str, report.unused)) or 'none'}")
@@ -140,13 +157,14 @@ def render_replay(report: ReplayReport) -> str:
         where = f", {divergence.step.source.describe()}" if divergence.step.source else ""
         lines.append(
             f"First divergence: step {divergence.step.index}{where}: "
-            f"{divergence.tool.verdict.value if divergence.tool else divergence.status.value} - {divergence.reason}"
+            f"{divergence.tool.verdict.value if divergence.tool else divergence.status.value} - "
+            f"{safe(divergence.reason, reveal=reveal)}"
         )
     for outcome in report.outcomes:
-        lines.extend(_miss_details(outcome))
+        lines.extend(_miss_details(outcome, reveal))
     problems = [finding for finding in report.session.findings if finding.severity <= Severity.WARNING]
     if problems:
-        lines += ["", "Reading the session:"] + [f"  {_finding_line(finding)}" for finding in problems]
+        lines += ["", "Reading the session:"] + [f"  {_finding_line(finding, reveal)}" for finding in problems]
     summary = report.summary()
     lines += [
         "",
@@ -159,21 +177,23 @@ def render_replay(report: ReplayReport) -> str:
     return "\n".join(lines)
 
 
-def _miss_details(outcome: Any) -> list[str]:
+def _miss_details(outcome: Any, reveal: bool) -> list[str]:
     step = outcome.step
     if outcome.status in (Status.MISS, Status.EXHAUSTED):
-        head = f"Step {step.index} ({outcome.keys.caller if outcome.keys else step.caller}) {outcome.status.value}: "
+        caller = safe(str(outcome.keys.caller if outcome.keys else step.caller), reveal=reveal)
+        head = f"Step {step.index} ({caller}) {outcome.status.value}: "
         nearest = outcome.nearest
         if nearest is None:
-            return ["", head + outcome.reason + ". No recorded input to compare with."]
+            return ["", head + safe(outcome.reason, reveal=reveal) + ". No recorded input to compare with."]
         recorded = f", recorded at {nearest.recorded_at.describe()}" if nearest.recorded_at else ""
         lines = ["", f"{head}nearest recorded input is turn {nearest.turn} ({nearest.similarity:.0%} alike{recorded})"]
-        lines.append(f"  {nearest.note}")
-        lines += [f"  {line}" for line in nearest.diff.splitlines()]
+        lines.append(f"  {safe(nearest.note, reveal=reveal)}")
+        lines += [f"  {line}" for line in safe(nearest.diff, reveal=reveal).splitlines()]
         return lines
     if outcome.tool is not None and outcome.tool.verdict is ToolVerdict.MISMATCH:
-        lines = ["", f"Step {step.index} ({step.name}) differs from the call turn {outcome.turn} asked for:"]
-        return lines + [f"  {difference.describe()}" for difference in outcome.tool.differences]
+        name = safe(step.name, reveal=reveal)
+        lines = ["", f"Step {step.index} ({name}) differs from the call turn {outcome.turn} asked for:"]
+        return lines + [f"  {safe(difference.describe(), reveal=reveal)}" for difference in outcome.tool.differences]
     return []
 
 
@@ -181,10 +201,10 @@ def _clip(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-def _finding_line(finding: Finding) -> str:
+def _finding_line(finding: Finding, reveal: bool) -> str:
     start = finding.range.start
     where = f"{display_path(finding.path)}:{start.line + 1}:"
-    return f"{where} {finding.severity.label}[{finding.code.name}] {finding.message}"
+    return f"{where} {finding.severity.label}[{finding.code.name}] {safe(finding.message, reveal=reveal)}"
 
 
 # -- sessions ----------------------------------------------------------------------
@@ -193,12 +213,14 @@ def run_sessions(args: argparse.Namespace) -> int:
     if not root.exists():
         return _error(f"no such file or directory: {root}")
     found = discover([root])
+    reveal: bool = args.reveal_secrets
     if args.format == "json":
         _emit_json(
             {
                 "sessions": [info.to_json() for info in found.sessions],
                 "findings": [finding.to_json() for finding in found.findings],
-            }
+            },
+            reveal,
         )
         return EXIT_CLEAN
     if not found.sessions:
@@ -206,11 +228,12 @@ def run_sessions(args: argparse.Namespace) -> int:
     else:
         rows = [("kind", "id", "started", "path", "title")]
         rows += [
-            (info.kind, info.id, info.started_at or "-", display_path(info.path), info.title) for info in found.sessions
+            (info.kind, info.id, info.started_at or "-", display_path(info.path), safe(info.title, reveal=reveal))
+            for info in found.sessions
         ]
         print("\n".join(_table(rows)))
     for finding in found.findings:
-        print(_finding_line(finding), file=sys.stderr)
+        print(_finding_line(finding, reveal), file=sys.stderr)
     return EXIT_CLEAN
 
 
@@ -227,13 +250,25 @@ def run_steps(args: argparse.Namespace) -> int:
     page = page_steps(info, args.page, args.page_size)
     page.findings[:0] = problems
     if args.format == "json":
-        _emit_json(page.to_json())
+        _emit_json(page_json(page, args.reveal_secrets), args.reveal_secrets)
     else:
-        print(render_steps(page))
+        print(render_steps(page, reveal=args.reveal_secrets))
     return EXIT_DIVERGED if any(finding.severity is Severity.ERROR for finding in page.findings) else EXIT_CLEAN
 
 
-def render_steps(page: StepPage) -> str:
+def page_json(page: StepPage, reveal: bool) -> dict[str, Any]:
+    """The page as JSON; without `reveal`, each step's summary is masked before it is cut to its width.
+
+    The editor shows the same page (`replayLens/steps`), so the server serializes it here too.
+    """
+    document = page.to_json()
+    if not reveal:
+        for entry, step in zip(document["steps"], page.steps, strict=True):
+            entry["summary"] = masked_cut(step.summary(sys.maxsize), SUMMARY_WIDTH)
+    return document
+
+
+def render_steps(page: StepPage, *, reveal: bool = False) -> str:
     info = page.info
     first = (page.page - 1) * page.page_size
     shown = f"steps {first}-{first + len(page.steps) - 1}" if page.steps else "no steps"
@@ -244,12 +279,12 @@ def render_steps(page: StepPage) -> str:
         rows: list[tuple[str, ...]] = [
             ("#", "kind", "caller / name", "model", "tokens in/out", "started", "ms", "status", "place")
         ]
-        rows += [_step_row(step) for step in page.steps]
+        rows += [_step_row(step, reveal) for step in page.steps]
         table = _table(rows, right=frozenset({0, 6}))
         lines.append(table[0])
         for row, step in zip(table[1:], page.steps, strict=True):
             lines.append(row)
-            lines.append(f"      {step.summary(100)}")
+            lines.append(f"      {step.summary(100) if reveal else masked_cut(step.summary(sys.maxsize), 100)}")
     chain = page.facts.get("chain")
     if isinstance(chain, dict):
         verdict = "verifies" if chain["verified"] else "does NOT verify"
@@ -258,17 +293,17 @@ def render_steps(page: StepPage) -> str:
             f"it does not cover {', '.join(chain['not_covered'])}."
         )
     for finding in page.findings:
-        lines.append(_finding_line(finding))
+        lines.append(_finding_line(finding, reveal))
     return "\n".join(lines)
 
 
-def _step_row(step: Step) -> tuple[str, ...]:
+def _step_row(step: Step, reveal: bool) -> tuple[str, ...]:
     tokens = step.tokens
     return (
         str(step.index),
         step.kind.value,
-        (step.name if step.kind.value != "model" else step.caller) or "-",
-        step.model or "-",
+        safe((step.name if step.kind.value != "model" else step.caller) or "-", reveal=reveal),
+        safe(step.model or "-", reveal=reveal),
         f"{tokens.input if tokens.input is not None else '?'}/{tokens.output if tokens.output is not None else '?'}"
         if tokens
         else "-",

@@ -4,11 +4,15 @@ Previews (hovers, the normalized input, rendered outputs) are shown in editors,
 screenshots and shared logs, so every secret-looking value is replaced by a
 mask before any text leaves the engine. The masks keep the kind of secret
 visible (`sk-…`, `Bearer …`) so the user still understands the text.
+`mask_json` does the same to a JSON document (reports, step pages) without
+breaking it, and `hidden_in` tells whether a text quoted from a file is a
+secret where it was found.
 """
 
 from __future__ import annotations
 
 import re
+from typing import Any
 
 MASK = "****"
 
@@ -18,12 +22,21 @@ _Q = r"\\*[\"']"
 _NAME = (
     r"[A-Za-z0-9_.-]*(?:api[_-]?key|apikey|secret|passw(?:or)?d|pwd|token(?!s)|authorization|auth(?!or)[A-Za-z_-]*"
     r"|credential|private[_-]?key|access[_-]?key|session[_-]?key|cookie)[A-Za-z0-9_.-]*"
+    # ... but not a file name: `secrets.jsonl:3` is a place, not a key and its value.
+    + "".join(rf"(?<!\.{extension})" for extension in ("json", "jsonl", "zst", "toml", "py", "txt", "md", "log", "db"))
 )
 _KEY_VALUE = re.compile(
     rf"(?P<key>(?P<kq>{_Q})?(?P<name>{_NAME})(?(kq){_Q})\s*[:=]\s*)"
-    rf"(?:(?P<vq>{_Q})(?P<quoted>(?:(?!{_Q}).)*?)(?P=vq)|(?P<bare>(?:(?:Bearer|Basic|Token)\s+)?[^\s,;}}\]\"'\\]+))",
+    rf"(?:(?P<vq>{_Q})(?P<quoted>(?:(?!{_Q}).)*?)(?P=vq)|(?P<bare>(?:(?:Bearer|Basic|Token)\s+)?[^\s,;{{}}\[\]\"'\\][^\s,;}}\]\"'\\]*))",
     re.IGNORECASE,
 )
+_REPR = r"(?:'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"|[^,;)\s]+)"
+"""A value as `repr` shows it in a replay's tool-call difference (strings quoted, anything else up to a comma)."""
+_DIFFERENCE = re.compile(
+    rf"(?P<name>{_NAME}): (?:expected {_REPR}, got {_REPR}|missing \(expected {_REPR}\)|not expected \(got {_REPR}\))",
+    re.IGNORECASE,
+)
+"""`args.password: expected 'old', got 'new'`: both values are the secret's."""
 _BEARER = re.compile(r"\b(?P<scheme>Bearer|Basic|Token)\s+(?P<value>[A-Za-z0-9._~+/=-]{8,})", re.IGNORECASE)
 _TOKENS = re.compile(
     r"\b(?P<prefix>sk-(?:proj-|ant-(?:api\d\d-)?|live-|test-)?|rk-live-|pk-live-|sk_live_|sk_test_|rk_live_"
@@ -51,7 +64,50 @@ def _masked(value: str) -> str:
 
 def mask_secrets(text: str) -> str:
     """`text` with API keys, bearer tokens, Authorization values and secret-named values masked."""
+    text = _DIFFERENCE.sub(lambda m: f"{m.group('name')} differs ({MASK})", text)
     text = _KEY_VALUE.sub(_mask_key_value, text)
     text = _BEARER.sub(lambda m: f"{m.group('scheme')} {MASK}", text)
     text = _TOKENS.sub(lambda m: f"{m.group('prefix')}{MASK}", text)
     return _JWT.sub(MASK, text)
+
+
+_SECRET_KEY = re.compile(_NAME, re.IGNORECASE)
+
+
+def mask_json(value: Any) -> Any:
+    """A copy of a JSON value with its secrets masked: every string as in `mask_secrets`, and every string
+    held under a key named like a secret (`api_key`, `Authorization`, `credentials`: …) masked whole."""
+    if isinstance(value, str):
+        return mask_secrets(value)
+    if isinstance(value, list):
+        return [mask_json(item) for item in value]
+    if isinstance(value, dict):
+        path = value.get("path")
+        if isinstance(path, str) and _SECRET_KEY.fullmatch(path.rsplit(".", 1)[-1]):  # a difference in `password`
+            return {key: item if key in ("path", "missing") else _mask_all(item) for key, item in value.items()}
+        return {
+            key: _mask_all(item) if isinstance(key, str) and _SECRET_KEY.fullmatch(key) else mask_json(item)
+            for key, item in value.items()
+        }
+    return value
+
+
+def _mask_all(value: Any) -> Any:
+    if isinstance(value, str):
+        return _masked(value)
+    if isinstance(value, list):
+        return [_mask_all(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _mask_all(item) for key, item in value.items()}
+    return value
+
+
+def masked_cut(text: str, width: int) -> str:
+    """`text` masked, then cut to `width` characters: cut first, half a token is left that no pattern knows."""
+    text = mask_secrets(text)
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def hidden_in(text: str, context: str) -> bool:
+    """Whether `text`, quoted from `context` (say, by a finding), is a secret there: masking the context hides it."""
+    return bool(text) and text in context and text not in mask_secrets(context)

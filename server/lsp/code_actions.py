@@ -68,7 +68,7 @@ def _matching(
     context: Sequence[types.Diagnostic], finding: Finding, document: Document, server: ReplayLensServer
 ) -> list[types.Diagnostic]:
     """The client's diagnostic for `finding` (so the editor links the fix to it), else our own."""
-    ours = diagnostic(finding, document.source, server.encoding)
+    ours = diagnostic(finding, document.source, server.encoding, reveal=server.settings.reveal_secrets)
     same = [d for d in context if d.source == SOURCE and d.code == ours.code and d.range == ours.range]
     return same or [ours]
 

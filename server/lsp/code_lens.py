@@ -14,6 +14,7 @@ from lsprotocol import types
 
 from server.engine.checks import TurnStatus
 from server.engine.fixture import Fixture
+from server.engine.preview import safe
 from server.engine.recording import Recording
 from server.engine.source import Span
 from server.lsp.commands import REHASH
@@ -63,6 +64,7 @@ def fixture_lenses(server: ReplayLensServer, document: Document, analysis: Analy
     for turn_report in report.turns:
         turn = turn_report.turn
         caller = turn.caller if isinstance(turn.caller, str) else "legacy" if turn.is_legacy else "?"
+        caller = safe(caller, reveal=server.settings.reveal_secrets)
         title = f"turn {turn.index} · {caller} · {TURN_LABELS[turn_report.status]}"
         stale_turn = turn_report.status is TurnStatus.STALE and fixture.parsed_cleanly
         lenses.append(

@@ -15,6 +15,7 @@ from pygls.uris import from_fs_path, to_fs_path
 
 from server.engine import findings as codes
 from server.engine.findings import Finding
+from server.engine.secrets import MASK, hidden_in, mask_json, mask_secrets
 from server.engine.source import Position, PositionEncoding, SourceText, Span
 
 SOURCE = "replay-lens"
@@ -49,17 +50,56 @@ def offset_at(source: SourceText, position: types.Position, encoding: PositionEn
     return source.offset(Position(position.line, position.character), encoding)
 
 
-def diagnostic(finding: Finding, source: SourceText | None, encoding: PositionEncoding) -> types.Diagnostic:
-    """A finding as a diagnostic; `data` carries the code and what a quick fix needs."""
+_CONTEXT = 8000
+"""How far around a quoted text to look for the key that makes it a secret."""
+
+
+def _context(source: SourceText, span: Span) -> str:
+    """The line around `span`, at most `_CONTEXT` characters each side (recording lines can be megabytes)."""
+    text = source.text
+    low = max(0, span.start - _CONTEXT)
+    newline = text.rfind("\n", low, span.start)
+    end = text.find("\n", span.end, span.end + _CONTEXT)
+    return text[newline + 1 if newline >= 0 else low : end if end >= 0 else span.end + _CONTEXT]
+
+
+def _secret_quote(finding: Finding, source: SourceText | None) -> str | None:
+    """The text a finding quotes from its file (`data.text`), when it is a secret where it stands there.
+
+    A 32-hex API key reads like any id: only the file says it is the value of `x-api-key`.
+    """
+    quoted = finding.data.get("text")
+    if isinstance(quoted, str) and source is not None and hidden_in(quoted, _context(source, finding.span)):
+        return quoted
+    return None
+
+
+def shown_message(finding: Finding, source: SourceText | None, *, reveal: bool = False) -> str:
+    """The finding's message as users see it: secrets masked, unless they asked to reveal them."""
+    if reveal:
+        return finding.message
+    message = mask_secrets(finding.message)
+    secret = _secret_quote(finding, source)
+    return message.replace(secret, MASK) if secret else message
+
+
+def diagnostic(
+    finding: Finding, source: SourceText | None, encoding: PositionEncoding, *, reveal: bool = False
+) -> types.Diagnostic:
+    """A finding as a diagnostic; `data` carries the code and what a quick fix needs (masked like the message)."""
     if source is not None and finding.code is not codes.CONFIG_ERROR and encoding != "utf-16":
         where = lsp_range(source, finding.span, encoding)
     else:
         start, end = finding.range.start, finding.range.end
         where = types.Range(types.Position(start.line, start.character), types.Position(end.line, end.character))
     data: dict[str, Any] = {"code": finding.code.name, **finding.data}
+    if not reveal:
+        data = mask_json(data)
+        if _secret_quote(finding, source) is not None:
+            data["text"] = MASK
     return types.Diagnostic(
         range=where,
-        message=finding.message,
+        message=shown_message(finding, source, reveal=reveal),
         severity=types.DiagnosticSeverity(int(finding.severity)),
         code=finding.code.name,
         code_description=types.CodeDescription(href=finding.code.docs_url),

@@ -44,8 +44,13 @@ _SERVER_CANCELLED = -32802
 _CONVERTER = get_converter()
 
 
-def diagnostics_of(analysis: Analysis, document: Document, encoding: PositionEncoding) -> list[types.Diagnostic]:
-    return [diagnostic(finding, document.source, encoding) for finding in analysis.findings.get(document.path, [])]
+def diagnostics_of(
+    analysis: Analysis, document: Document, encoding: PositionEncoding, *, reveal: bool = False
+) -> list[types.Diagnostic]:
+    return [
+        diagnostic(finding, document.source, encoding, reveal=reveal)
+        for finding in analysis.findings.get(document.path, [])
+    ]
 
 
 def result_id(items: list[types.Diagnostic]) -> str:
@@ -63,7 +68,8 @@ class Diagnostics:
 
     def items(self, analysis: Analysis, document: Document) -> list[types.Diagnostic]:
         """The check's diagnostics of `document`, plus the last replay's while they still apply to it."""
-        items = diagnostics_of(analysis, document, self.server.encoding)
+        reveal = self.server.settings.reveal_secrets
+        items = diagnostics_of(analysis, document, self.server.encoding, reveal=reveal)
         replayed = self._replayed.get(document.path)
         if replayed is None:
             return items
@@ -71,7 +77,9 @@ class Diagnostics:
         if document.source.text != text or analysis.config.rules.fingerprint() != fingerprint:
             del self._replayed[document.path]
             return items
-        return items + [diagnostic(finding, document.source, self.server.encoding) for finding in findings]
+        return items + [
+            diagnostic(finding, document.source, self.server.encoding, reveal=reveal) for finding in findings
+        ]
 
     def show_replay(self, project: Project, document: Document, fingerprint: str, findings: list[Finding]) -> None:
         """Show a replay's findings on the fixture it ran against (`document`, with the same text)."""
@@ -143,7 +151,9 @@ class Diagnostics:
             self.clear(uri)
         for uri, finding in errors.items():
             log.warning("config error: %s", finding.message)
-            self.publish(uri, [diagnostic(finding, None, self.server.encoding)])
+            self.publish(
+                uri, [diagnostic(finding, None, self.server.encoding, reveal=self.server.settings.reveal_secrets)]
+            )
         self._config_uris[folder] = set(errors)
 
     def show_read_error(self, unreadable: Unreadable) -> None:

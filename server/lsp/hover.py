@@ -15,11 +15,12 @@ from typing import TYPE_CHECKING, Any
 from lsprotocol import types
 
 from server.engine.checks import TurnReport, TurnStatus
+from server.engine.findings import Finding
 from server.engine.fixture import Fixture, Turn
 from server.engine.normalize import Keys
 from server.engine.preview import cut, normalized_input, render_output, safe
 from server.engine.recording import RecordedCall, Recording
-from server.lsp.convert import lsp_range, path_to_uri
+from server.lsp.convert import lsp_range, path_to_uri, shown_message
 from server.lsp.locate import call_at, call_keys, findings_in, turn_at, turn_report
 from server.lsp.state import Analysis, Document
 
@@ -53,8 +54,9 @@ def code(value: Any) -> str:
     return f"`{value}`" if isinstance(value, str) and value and "`" not in value else escape(repr(value))
 
 
-def caller_label(turn: Turn) -> str:
-    return "legacy turn (no caller)" if turn.is_legacy else f"caller {code(turn.caller)}"
+def caller_label(turn: Turn, reveal: bool) -> str:
+    caller = safe(turn.caller, reveal=reveal) if isinstance(turn.caller, str) else turn.caller
+    return "legacy turn (no caller)" if turn.is_legacy else f"caller {code(caller)}"
 
 
 def link(document_uri: str, label: str, line: int) -> str:
@@ -76,6 +78,14 @@ class HoverText:
         self.parts.append(f"**{title}** ({detail})" if detail else f"**{title}**")
         self.parts.append(fence(cut(safe(text, reveal=self.reveal), self.limit), language))
 
+    def findings(self, findings: list[Finding], document: Document) -> None:
+        self.parts.append(
+            "\n".join(
+                f"- `{finding.code.name}` {escape(shown_message(finding, document.source, reveal=self.reveal))}"
+                for finding in findings
+            )
+        )
+
     def rules(self, analysis: Analysis) -> str:
         rules = analysis.config.rules
         return f"rules `{rules.preset}` · fingerprint `{rules.fingerprint()}`"
@@ -92,10 +102,10 @@ def turn_hover(server: ReplayLensServer, current: Current, turn: Turn) -> str:
         status = "checking… (the workspace is still being indexed)" if indexing else "checking…"
     else:
         status = STATUS_TEXT[report.status] if report is not None else STATUS_TEXT[TurnStatus.MALFORMED]
-    text.add(f"**Turn {turn.index}** · {caller_label(turn)} · {status}")
+    text.add(f"**Turn {turn.index}** · {caller_label(turn, text.reveal)} · {status}")
     findings = findings_in(current.analysis, current.document, turn.span)
     if findings:
-        text.add("\n".join(f"- `{finding.code.name}` {escape(finding.message)}" for finding in findings))
+        text.findings(findings, current.document)
     if report is not None and report.link is not None:
         recording, call = report.link.recording, report.link.call
         where = link(path_to_uri(recording.path), f"{recording.path.name}:{call.line + 1}", call.line)
@@ -115,13 +125,14 @@ def call_hover(server: ReplayLensServer, current: Current, call: RecordedCall, k
     text = HoverText(server)
     recording = current.document.parsed
     assert isinstance(recording, Recording)
-    caller = f"caller {code(call.caller)}" if call.caller is not None else "no caller"
+    shown = safe(call.caller, reveal=text.reveal) if isinstance(call.caller, str) else call.caller
+    caller = f"caller {code(shown)}" if call.caller is not None else "no caller"
     text.add(f"**Recorded call {call.index}** · line {call.line + 1} · {caller}")
     if keys is not None:
         text.add(_key_comparison(call, keys))
     findings = findings_in(current.analysis, current.document, call.span)
     if findings:
-        text.add("\n".join(f"- `{finding.code.name}` {escape(finding.message)}" for finding in findings))
+        text.findings(findings, current.document)
     analysis = current.analysis
     report = analysis.recordings.get(current.document.path) if analysis is not None else None
     holders = report.linked.get(call.index, []) if report is not None else []

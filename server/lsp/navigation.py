@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from lsprotocol import types
 
 from server.engine.fixture import Fixture, Turn
+from server.engine.preview import safe
 from server.engine.recording import RecordedCall, Recording
 from server.engine.source import PositionEncoding
 from server.lsp.code_lens import TURN_LABELS
@@ -42,6 +43,7 @@ def symbols(server: ReplayLensServer, current: Current) -> list[types.DocumentSy
             if turn.broken:
                 continue
             caller = turn.caller if isinstance(turn.caller, str) else "legacy" if turn.is_legacy else "?"
+            caller = safe(caller, reveal=server.settings.reveal_secrets)
             report = turn_report(current.analysis, document, turn)
             detail = TURN_LABELS[report.status] if report is not None else ""
             entries.append(
@@ -56,7 +58,7 @@ def symbols(server: ReplayLensServer, current: Current) -> list[types.DocumentSy
     else:
         for call in parsed.calls:
             where = lsp_range(parsed.source, call.span, encoding)
-            caller = call.caller if isinstance(call.caller, str) else "?"
+            caller = safe(call.caller if isinstance(call.caller, str) else "?", reveal=server.settings.reveal_secrets)
             entries.append(
                 (f"call {call.index} · {caller}", f"line {call.line + 1}", types.SymbolKind.Event, where, where)
             )

@@ -22,6 +22,7 @@ from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams
 from server.engine.config import ConfigError
 from server.engine.fixture import Fixture
 from server.engine.replay import FixtureNotFoundError, ReplayReport, replay_path
+from server.engine.secrets import mask_json
 from server.engine.sessions import SessionNotFoundError
 from server.lsp.convert import uri_to_path
 
@@ -64,6 +65,14 @@ def linked_recording(analysis: Analysis, fixture: Path) -> Path | None:
     return ranked[0] if ranked else None
 
 
+def shown(server: ReplayLensServer, document: dict[str, Any]) -> dict[str, Any]:
+    """A report or page as the user sees it: secrets masked unless `revealSecrets` is on (the CLI does the same)."""
+    if server.settings.reveal_secrets:
+        return document
+    masked: dict[str, Any] = mask_json(document)
+    return masked
+
+
 def _run(session: Path, against: Path | None, session_id: str | None) -> tuple[ReplayReport, dict[str, Any]]:
     report = replay_path(session, against=against, session_id=session_id)
     return report, report.to_json()
@@ -101,7 +110,7 @@ async def replay_session(server: ReplayLensServer, lock: asyncio.Lock, *args: An
         except ConfigError as exc:
             raise failed(f"config: {exc}") from None
         await _show(server, report)
-    return document
+    return shown(server, document)
 
 
 async def _held(server: ReplayLensServer, path: Path) -> tuple[Project, Document] | None:

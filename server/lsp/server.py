@@ -193,6 +193,10 @@ def _register_lifecycle(server: ReplayLensServer, log_level: str) -> None:
         server.settings = server.settings.updated(params.settings)
         if server.settings.watch_files != before.watch_files:
             server.watcher.restart()
+        if server.settings.reveal_secrets != before.reveal_secrets:  # diagnostics and lenses show them, or not
+            for project in server.state.projects():
+                if project.analysis is not None:
+                    server._on_analysis(project, project.analysis)
 
     @server.feature(types.WORKSPACE_DID_CHANGE_WORKSPACE_FOLDERS)
     def did_change_folders(params: types.DidChangeWorkspaceFoldersParams) -> None:

@@ -20,13 +20,14 @@ from typing import TYPE_CHECKING, Any
 
 from pygls.exceptions import JsonRpcInvalidParams
 
+from server.cli.sessions import page_json
 from server.engine import findings as codes
 from server.engine.checks import TurnStatus
 from server.engine.findings import Finding, Severity
 from server.engine.sessions import SessionInfo, SessionNotFoundError, discover, page_steps, resolve
 from server.engine.sessions.fixtures import KIND as FIXTURE
 from server.lsp.convert import uri_to_path
-from server.lsp.replay import failed
+from server.lsp.replay import failed, shown
 
 if TYPE_CHECKING:
     from server.lsp.server import ReplayLensServer
@@ -138,7 +139,7 @@ class Sessions:
                 entry["steps"] = steps
             entry["status"] = status
             listed.append(entry)
-        return {"sessions": listed, "findings": [finding.to_json() for finding in findings]}
+        return shown(self.server, {"sessions": listed, "findings": [finding.to_json() for finding in findings]})
 
 
 def _params(params: Any) -> dict[str, Any]:
@@ -161,14 +162,14 @@ def _positive(params: dict[str, Any], name: str, default: int) -> int:
     return value
 
 
-def _page(path: Path, session_id: str | None, page: int, page_size: int) -> dict[str, Any]:
+def _page(path: Path, session_id: str | None, page: int, page_size: int, reveal: bool) -> dict[str, Any]:
     info, problems = resolve(path, session_id)
     steps = page_steps(info, page, page_size)
     steps.findings[:0] = problems
-    return steps.to_json()
+    return page_json(steps, reveal)
 
 
-async def steps(params: Any) -> dict[str, Any]:
+async def steps(params: Any, reveal: bool) -> dict[str, Any]:
     values = _params(params)
     uri, session_id = values.get("uri"), values.get("sessionId")
     path = uri_to_path(uri) if isinstance(uri, str) else None
@@ -180,7 +181,7 @@ async def steps(params: Any) -> dict[str, Any]:
     if not path.exists():
         raise failed(f"no such file or folder: {path}")
     try:
-        return await asyncio.to_thread(_page, path, session_id, page, page_size)
+        return await asyncio.to_thread(_page, path, session_id, page, page_size, reveal)
     except SessionNotFoundError as exc:
         raise failed(str(exc)) from None
 
@@ -194,4 +195,4 @@ def register(server: ReplayLensServer) -> None:
 
     @server.feature(STEPS)
     async def step_page(params: Any) -> dict[str, Any]:
-        return await steps(params)
+        return shown(server, await steps(params, server.settings.reveal_secrets))
