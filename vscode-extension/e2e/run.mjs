@@ -73,6 +73,35 @@ fs.writeFileSync(
 const cliReport = spawnSync(PYTHON, ['-m', 'server', 'replay', 'recordings/write_note.ultra.jsonl', '--format', 'json'], { cwd: workspace, encoding: 'utf8' });
 fs.writeFileSync(path.join(workspace, 'replay-report.json'), cliReport.stdout);
 
+// What the CLI says about the same files: the editor must show the same (the server answers
+// replayLens.replaySession, replayLens/sessions and replayLens/steps with the CLI's JSON).
+function cliJson(...args) {
+  const r = spawnSync(PYTHON, ['-m', 'server', ...args, '--format', 'json'], { cwd: workspace, encoding: 'utf8' });
+  try {
+    return JSON.parse(r.stdout);
+  } catch {
+    throw new Error(`python -m server ${args.join(' ')} gave no JSON (exit ${r.status}): ${r.stderr.slice(0, 300)}`);
+  }
+}
+const expected = (() => {
+  const report = cliJson('replay', 'recordings/write_note.ultra.jsonl');
+  const sessions = cliJson('sessions').sessions;
+  const steps = (rel, id) => cliJson('steps', rel, ...(id ? ['--session-id', id] : []));
+  const trace = sessions.find((s) => s.kind === 'langgraph-checkpoints' && s.id === 'weather-1');
+  return {
+    report,
+    sessions,
+    recordingSteps: steps('recordings/write_note.ultra.jsonl'),
+    trace,
+    traceSteps: trace ? steps(path.relative(workspace, trace.path), trace.id) : undefined,
+  };
+})();
+// The sample session as committed: its 3 stale turns make 3 misses, the first at step 0.
+if (expected.report.summary?.misses !== 3 || expected.report.first_divergence !== 0) {
+  console.error(`e2e: the CLI replay of the sample is not the one this test expects (3 misses, first divergence at step 0): ${JSON.stringify(expected.report.summary)}, first divergence ${expected.report.first_divergence}`);
+  process.exit(1);
+}
+
 let passed = 0;
 let failed = 0;
 let skipped = 0;
@@ -165,14 +194,70 @@ async function waitForHttp(url, ms) {
   throw new Error(`code-server did not answer at ${url}`);
 }
 
+const escapeRe = (text) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+// Runs a command of the palette by its exact title (a click on its row: Enter would run the
+// first row, which is not always the one asked for).
 async function runCommand(title) {
+  const widget = page.locator('.quick-input-widget');
+  if (await widget.isVisible()) {
+    await page.keyboard.press('Escape');
+    await widget.waitFor({ state: 'hidden', timeout: TIMEOUT });
+  }
   await page.keyboard.press('F1');
-  const input = page.locator('.quick-input-widget input');
+  const input = widget.locator('input');
   await input.waitFor({ state: 'visible', timeout: TIMEOUT });
   await input.fill(`>${title}`);
-  const row = page.locator('.quick-input-list .monaco-list-row', { hasText: title }).first();
-  await row.waitFor({ state: 'visible', timeout: TIMEOUT });
-  await page.keyboard.press('Enter');
+  const row = page
+    .locator('.quick-input-list .monaco-list-row')
+    .filter({ has: page.locator('.label-name', { hasText: new RegExp(`^${escapeRe(title)}$`) }) })
+    .first();
+  await row.click({ timeout: TIMEOUT });
+  await widget.waitFor({ state: 'hidden', timeout: TIMEOUT });
+}
+
+// The bottom panel (Problems, Output…), shown or hidden whatever its state. "View: Hide Panel"
+// is only offered while the panel is visible.
+async function setPanelVisible(visible) {
+  const panel = page.locator('.part.panel').first();
+  if ((await panel.isVisible()) === visible) return;
+  await runCommand('View: Toggle Panel Visibility');
+  await panel.waitFor({ state: visible ? 'visible' : 'hidden', timeout: TIMEOUT });
+}
+
+// Ctrl+Shift+M toggles: it closes the Problems view when it is focused, so only press it when
+// the view is not visible.
+async function showProblems() {
+  const markers = page.locator('.markers-panel');
+  if (!(await markers.isVisible())) {
+    await page.keyboard.press('Control+Shift+M');
+    await markers.waitFor({ state: 'visible', timeout: TIMEOUT });
+  }
+}
+
+// The Problems rows of one finding code. The panel is filtered by the code, so rows that would
+// be scrolled out of the (virtualized) list are rendered too.
+async function problemRows(code) {
+  await showProblems();
+  const filter = page.locator('.part.panel .viewpane-filter input').first();
+  if ((await filter.inputValue()) !== code) {
+    await filter.fill(code);
+    await page.waitForTimeout(500);
+  }
+  return page
+    .locator('.markers-panel .monaco-list-row')
+    .filter({ has: page.locator('.marker-code', { hasText: new RegExp(`^\\(?${escapeRe(code)}\\)?$`) }) });
+}
+
+async function waitForProblems(code, count, ms = 30_000) {
+  const rows = await problemRows(code);
+  const deadline = Date.now() + ms;
+  let n = await rows.count();
+  while (n !== count && Date.now() < deadline) {
+    await page.waitForTimeout(250);
+    n = await rows.count();
+  }
+  if (n !== count) throw new Error(`expected ${count} ${code} problem${count === 1 ? '' : 's'}, the Problems panel lists ${n}`);
 }
 
 async function openFile(relative) {
@@ -198,9 +283,8 @@ async function openFile(relative) {
 }
 
 // Selecting a problem and pressing Enter puts the editor's cursor on it.
-async function goToFirstProblem(text) {
-  await page.keyboard.press('Control+Shift+M');
-  const row = problemRows(text).first();
+async function goToFirstProblem(code) {
+  const row = (await problemRows(code)).first();
   await row.click();
   await page.keyboard.press('Enter');
   await page.locator('.monaco-editor.focused').first().waitFor({ timeout: TIMEOUT });
@@ -210,8 +294,9 @@ async function statusBarPosition() {
   return page.locator('.statusbar-item[id="status.editor.selection"]').innerText();
 }
 
-function problemRows(text) {
-  return page.locator('.markers-panel .monaco-list-row', { hasText: text });
+// The webview on screen (report or session steps): its content frame.
+function webview() {
+  return page.locator('iframe.webview.ready').filter({ visible: true }).first().contentFrame().locator('iframe#active-frame').contentFrame();
 }
 
 function fixtureOnDisk() {
@@ -237,13 +322,9 @@ const exitCode = await (async () => {
 
     await check('opening the fixture starts the server and the Problems panel lists stale-key', async () => {
       await openFile(FIXTURE);
-      await page.keyboard.press('Control+Shift+M');
-      await page.locator('.markers-panel').waitFor({ timeout: TIMEOUT });
-      await problemRows('stale-key').first().waitFor({ timeout: 1.5 * TIMEOUT });
-      const deadline = Date.now() + 30_000;
-      while ((await problemRows('stale-key').count()) < 3 && Date.now() < deadline) await page.waitForTimeout(250);
-      const count = await problemRows('stale-key').count();
-      if (count !== 3) throw new Error(`expected 3 stale-key problems, the panel lists ${count}`);
+      await showProblems();
+      await (await problemRows('stale-key')).first().waitFor({ timeout: 1.5 * TIMEOUT });
+      await waitForProblems('stale-key', 3);
       await shot('problems');
     });
 
@@ -260,17 +341,97 @@ const exitCode = await (async () => {
       await page.keyboard.press('Escape');
     });
 
+    // The report shows what the CLI computes for the same files: the verdict, the counts, the
+    // first divergence, one card per miss with its nearest recorded turn and a colored diff. The
+    // first divergent step opens the recording at that call with the keyboard.
+    async function checkReport(screenshot, want) {
+      const frame = webview();
+      await frame.locator('h1', { hasText: 'Replay report' }).waitFor({ timeout: TIMEOUT });
+      const misses = want.summary.misses;
+      const verdict = await frame.locator('.verdict').innerText();
+      if (!verdict.includes(`Replay would fail: ${misses} ${misses === 1 ? 'miss' : 'misses'}`)) throw new Error(`the report does not show ${misses} misses: ${verdict}`);
+      const cards = {};
+      for (const card of await frame.locator('li.card').all()) cards[(await card.locator('.muted').innerText()).trim()] = Number((await card.locator('.n').innerText()).replace(/\D/g, ''));
+      const wantCards = { 'model calls': want.summary.calls, hits: want.summary.hits, misses, 'unused turns': want.summary.unused };
+      for (const [label, n] of Object.entries(wantCards)) if (cards[label] !== n) throw new Error(`the "${label}" card shows ${cards[label]}, the CLI report says ${n} (${JSON.stringify(cards)})`);
+      const divergence = await frame.locator('.divergence').innerText();
+      if (!divergence.includes(`First divergence at step ${want.first_divergence}`)) throw new Error(`not the CLI's first divergence (step ${want.first_divergence}): ${divergence}`);
+      const missSteps = want.steps.filter((s) => s.status === 'miss').map((s) => s.index);
+      const articles = frame.locator('article.miss');
+      const shown = await articles.evaluateAll((els) => els.map((el) => Number(el.id.replace('miss-', ''))));
+      if (JSON.stringify(shown) !== JSON.stringify(missSteps)) throw new Error(`the report shows misses at steps ${shown}, the CLI at ${missSteps}`);
+      const miss = articles.first();
+      const missText = await miss.innerText();
+      if (!/Nearest recorded input: turn \d+/.test(missText)) throw new Error(`the miss does not name the nearest turn: ${missText.slice(0, 300)}`);
+      if ((await miss.locator('pre.diff del, pre.diff ins').count()) === 0) throw new Error('the miss has no colored diff');
+      if ((await frame.locator('.step').count()) !== want.steps.length) throw new Error(`the timeline does not show the ${want.steps.length} steps of the CLI report`);
+      // The report alone, full size, for the screenshot.
+      await setPanelVisible(false);
+      await runCommand('View: Toggle Maximize Editor Group');
+      await page.waitForTimeout(800);
+      await shot(screenshot);
+      const box = await page.locator('.editor-group-container.active').first().boundingBox();
+      if (box) await page.screenshot({ path: path.join(ARTIFACTS, `${screenshot}-webview.png`), clip: box });
+      await miss.scrollIntoViewIfNeeded();
+      await page.waitForTimeout(300);
+      await shot(`${screenshot}-miss`);
+      await runCommand('View: Toggle Maximize Editor Group');
+      const step = frame.locator('.step.divergent').first();
+      const label = await step.getAttribute('aria-label');
+      const html = await step.evaluate((el) => el.outerHTML);
+      const line = Number(/data-range="(\d+)/.exec(html)?.[1]);
+      const file = path.posix.basename(decodeURIComponent(/data-open="([^"]+)"/.exec(html)?.[1] ?? ''));
+      if (!file) throw new Error(`the divergent step has no location: ${html.slice(0, 300)}`);
+      await step.focus();
+      await page.keyboard.press('Enter');
+      await page.locator('.tab.active .label-name', { hasText: new RegExp(`^${escapeRe(file)}$`) }).first().waitFor({ timeout: TIMEOUT });
+      const position = await statusBarPosition();
+      if (!Number.isNaN(line) && !position.includes(`Ln ${line + 1},`)) throw new Error(`Enter on "${label}" did not open the recording at line ${line + 1} (${position})`);
+    }
+
+    // Before any fix: the sample's 3 stale turns are 3 misses, as `python -m server replay` says.
+    await check('Replay Lens: Replay This Session opens the report with the expected miss', async () => {
+      await openFile(FIXTURE);
+      // The fixture's code lens offers the same replay.
+      await page.locator('.codelens-decoration a', { hasText: /▶ Replay/ }).first().waitFor({ timeout: TIMEOUT });
+      await runCommand('Replay Lens: Replay This Session');
+      const unsupported = page.locator('.notifications-toasts', { hasText: /does not support the command replayLens\.replaySession/ });
+      const tab = page.locator('.tab', { hasText: /Replay: / }).first();
+      const which = await Promise.race([
+        tab.waitFor({ timeout: 1.5 * TIMEOUT }).then(() => 'report', () => 'timeout'),
+        unsupported.waitFor({ timeout: 1.5 * TIMEOUT }).then(() => 'unsupported', () => 'timeout'),
+      ]);
+      if (which === 'unsupported') {
+        await shot('replay-unsupported');
+        await page.keyboard.press('Escape');
+        await runCommand('Notifications: Clear All Notifications').catch(() => undefined);
+        throw new Skip('the server does not offer replayLens.replaySession yet (the extension says so in a notification)');
+      }
+      if (which !== 'report') throw new Error('no report and no message');
+      await webview().locator('h1', { hasText: 'Replay report: write_note.ultra.jsonl' }).waitFor({ timeout: TIMEOUT });
+      // The misses are also problems of the fixture, one per missing turn.
+      const wantMisses = expected.report.diagnostics.filter((d) => d.code === 'replay-miss').length;
+      if (wantMisses !== 3) throw new Error(`the CLI report places ${wantMisses} replay-miss findings on the fixture, expected 3`);
+      await waitForProblems('replay-miss', wantMisses);
+      await shot('replay-problems');
+      await checkReport('report', expected.report);
+      await runCommand('View: Close All Editors');
+    });
+
     await check('the quick fix rehashes the stale turn', async () => {
       await goToFirstProblem('stale-key');
       await page.keyboard.press('Control+.');
       const action = page.locator('.action-widget .monaco-list-row', { hasText: /Rehash this turn/i }).first();
       await action.waitFor({ state: 'visible', timeout: TIMEOUT });
       await shot('quick-fix');
+      // The action widget takes no clicks while it settles: move its focus to the action, Enter.
+      const focused = page.locator('.action-widget .monaco-list-row.focused').first();
+      for (let i = 0; i < 10 && !/Rehash this turn/i.test(await focused.innerText().catch(() => '')); i++) await page.keyboard.press('ArrowDown');
+      if (!/Rehash this turn/i.test(await focused.innerText())) throw new Error('could not select "Rehash this turn" in the quick fix menu');
       await page.keyboard.press('Enter');
-      const deadline = Date.now() + 30_000;
-      while ((await problemRows('stale-key').count()) !== 2 && Date.now() < deadline) await page.waitForTimeout(250);
-      const count = await problemRows('stale-key').count();
-      if (count !== 2) throw new Error(`expected 2 stale-key problems after the fix, the panel lists ${count}`);
+      await waitForProblems('stale-key', 2);
+      // The edit clears the replay's findings (they were about the text the replay saw).
+      await waitForProblems('replay-miss', 0);
       await page.keyboard.press('Control+S');
       const saveDeadline = Date.now() + 15_000;
       let after = fixtureOnDisk();
@@ -296,108 +457,96 @@ const exitCode = await (async () => {
       await runCommand('View: Close All Editors');
     });
 
-    const reportFrame = () => page.frameLocator('iframe.webview.ready').frameLocator('iframe#active-frame');
-
-    // The report shows at least one miss, its nearest recorded turn and a diff; the first
-    // divergent step opens the recording at that call with the keyboard.
-    async function checkReport(screenshot) {
-      const frame = reportFrame();
-      await frame.locator('h1', { hasText: 'Replay report' }).waitFor({ timeout: TIMEOUT });
-      const verdict = await frame.locator('.verdict').innerText();
-      if (!/Replay would fail: \d+ miss/.test(verdict)) throw new Error(`the report does not show a miss: ${verdict}`);
-      const divergence = await frame.locator('.divergence').innerText();
-      if (!/First divergence at step \d+/.test(divergence)) throw new Error(`no first divergence: ${divergence}`);
-      const miss = frame.locator('article.miss').first();
-      await miss.waitFor({ timeout: TIMEOUT });
-      const missText = await miss.innerText();
-      if (!/Nearest recorded input: turn \d+/.test(missText)) throw new Error(`the miss does not name the nearest turn: ${missText.slice(0, 300)}`);
-      if ((await miss.locator('pre.diff del, pre.diff ins').count()) === 0) throw new Error('the miss has no colored diff');
-      // The report alone, full size, for the screenshot.
-      await runCommand('View: Hide Panel');
-      await runCommand('View: Toggle Maximize Editor Group');
-      await page.waitForTimeout(800);
-      await shot(screenshot);
-      const box = await page.locator('.editor-group-container.active').first().boundingBox();
-      if (box) await page.screenshot({ path: path.join(ARTIFACTS, `${screenshot}-webview.png`), clip: box });
-      await miss.scrollIntoViewIfNeeded();
-      await page.waitForTimeout(300);
-      await shot(`${screenshot}-miss`);
-      await runCommand('View: Toggle Maximize Editor Group');
-      const step = frame.locator('.step.divergent').first();
-      const label = await step.getAttribute('aria-label');
-      const html = await step.evaluate((el) => el.outerHTML);
-      const line = Number(/data-range="(\d+)/.exec(html)?.[1]);
-      const file = path.posix.basename(decodeURIComponent(/data-open="([^"]+)"/.exec(html)?.[1] ?? ''));
-      if (!file) throw new Error(`the divergent step has no location: ${html.slice(0, 300)}`);
-      await step.focus();
-      await page.keyboard.press('Enter');
-      await page.locator('.tab.active .label-name', { hasText: new RegExp(`^${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`) }).first().waitFor({ timeout: TIMEOUT });
-      const position = await statusBarPosition();
-      if (!Number.isNaN(line) && !position.includes(`Ln ${line + 1},`)) throw new Error(`Enter on "${label}" did not open the recording at line ${line + 1} (${position})`);
-    }
-
-    await check('Replay Lens: Replay This Session opens the report with the expected miss', async () => {
-      await openFile(FIXTURE);
-      await runCommand('Replay Lens: Replay This Session');
-      const unsupported = page.locator('.notifications-toasts', { hasText: /does not support the command replayLens\.replaySession/ });
-      const tab = page.locator('.tab', { hasText: /Replay: / }).first();
-      const which = await Promise.race([
-        tab.waitFor({ timeout: 1.5 * TIMEOUT }).then(() => 'report', () => 'timeout'),
-        unsupported.waitFor({ timeout: 1.5 * TIMEOUT }).then(() => 'unsupported', () => 'timeout'),
-      ]);
-      if (which === 'unsupported') {
-        await shot('replay-unsupported');
-        await page.keyboard.press('Escape');
-        await runCommand('Notifications: Clear All Notifications').catch(() => undefined);
-        throw new Skip('the server does not offer replayLens.replaySession yet (the extension says so in a notification)');
-      }
-      if (which !== 'report') throw new Error('no report and no message');
-      await checkReport('report');
-      await runCommand('View: Close All Editors');
-    });
-
+    // The report a CI job saved before the fix: still 3 misses, whatever the files say now.
     await check('a report saved by `python -m server replay --format json` opens in the report view', async () => {
       if (!cliReport.stdout.trim().startsWith('{')) throw new Error(`the CLI gave no JSON report (exit ${cliReport.status}): ${cliReport.stderr.slice(0, 300)}`);
       await openFile('replay-report.json');
       await runCommand('Replay Lens: Open Replay Report from JSON');
       await page.locator('.tab', { hasText: /Replay: / }).first().waitFor({ timeout: TIMEOUT });
-      await checkReport(fs.existsSync(path.join(ARTIFACTS, 'report.png')) ? 'report-from-json' : 'report');
+      await checkReport(fs.existsSync(path.join(ARTIFACTS, 'report.png')) ? 'report-from-json' : 'report', JSON.parse(cliReport.stdout));
+      await runCommand('View: Close All Editors');
     });
 
     await check('Rehash Stale Turns in This File rehashes the remaining stale turns', async () => {
-      await runCommand('View: Close All Editors');
       await openFile(FIXTURE);
-      await page.keyboard.press('Control+Shift+M');
+      await waitForProblems('stale-key', 2);
       await runCommand('Replay Lens: Rehash Stale Turns in This File');
-      const deadline = Date.now() + 30_000;
-      while ((await problemRows('stale-key').count()) !== 0 && Date.now() < deadline) await page.waitForTimeout(250);
-      const count = await problemRows('stale-key').count();
-      if (count !== 0) throw new Error(`${count} stale-key problems left`);
-      const toast = await page.locator('.notifications-toasts').innerText().catch(() => '');
-      if (!/rehashed 2 turns \(\d+, \d+\)/i.test(toast)) throw new Error(`no "rehashed 2 turns" message: ${toast.slice(0, 200)}`);
+      await page.locator('.notification-toast', { hasText: /rehashed 2 turns \(2, 3\)/i }).first().waitFor({ timeout: TIMEOUT });
+      await waitForProblems('stale-key', 0);
       await shot('rehashed');
       await page.keyboard.press('Control+S');
-      await runCommand('Notifications: Clear All Notifications').catch(() => undefined);
+      const deadline = Date.now() + 15_000;
+      let after = fixtureOnDisk();
+      while (after.turns[3].input_hash === before.turns[3].input_hash && Date.now() < deadline) {
+        await page.waitForTimeout(250);
+        after = fixtureOnDisk();
+      }
+      if (after.turns[2].input_hash === before.turns[2].input_hash || after.turns[3].input_hash === before.turns[3].input_hash) throw new Error('turns 2 and 3 were not rehashed on disk after saving');
+      await runCommand('Notifications: Clear All Notifications');
     });
 
-    await check('the Sessions view lists the sessions, or says the server cannot yet', async () => {
+    // The view lists what `python -m server sessions` finds (recordings, fixtures, traces);
+    // selecting a session opens its steps, as `python -m server steps` gives them.
+    await check('the Sessions view lists the sessions, and a session opens its steps', async () => {
+      await runCommand('View: Close All Editors');
+      await setPanelVisible(false);
       const header = page.locator('.pane-header', { hasText: 'Replay Sessions' }).first();
       await header.waitFor({ timeout: TIMEOUT });
       if ((await header.getAttribute('aria-expanded')) !== 'true') await header.click();
+      // The folder's tree collapsed, the sessions get the height of the side bar.
+      const folders = page.locator('.pane-header', { has: page.locator('h3.title', { hasText: /^workspace$/i }) }).first();
+      if ((await folders.getAttribute('aria-expanded')) === 'true') await folders.click();
       const pane = page.locator('.pane', { has: page.locator('.pane-header', { hasText: 'Replay Sessions' }) }).first();
-      const item = pane.locator('.monaco-list-row', { hasText: 'write_note' }).first();
       const unsupported = pane.locator('.welcome-view-content', { hasText: 'does not list sessions yet' });
-      const which = await Promise.race([
-        item.waitFor({ timeout: TIMEOUT }).then(() => 'listed', () => 'timeout'),
-        unsupported.waitFor({ timeout: TIMEOUT }).then(() => 'unsupported', () => 'timeout'),
-      ]);
+      if (await unsupported.isVisible()) throw new Error(`the view says the server does not list sessions: ${await unsupported.innerText()}`);
+      const rows = pane.locator('.monaco-list-row');
+      const want = expected.sessions.map((s) => s.title || path.relative(workspace, s.path)).sort();
+      if (want.length < 10 || !expected.sessions.some((s) => s.kind === 'fixture') || !expected.sessions.some((s) => s.kind.startsWith('codex'))) {
+        throw new Error(`python -m server sessions lists fewer kinds of sessions than the sample holds: ${want.join(', ')}`);
+      }
+      const labels = async () => (await rows.locator('.label-name').allInnerTexts()).map((t) => t.trim()).sort();
+      const deadline = Date.now() + TIMEOUT;
+      let got = await labels();
+      while (JSON.stringify(got) !== JSON.stringify(want) && Date.now() < deadline) {
+        await page.waitForTimeout(250);
+        got = await labels();
+      }
       await shot('sessions-view');
-      if (which === 'timeout') throw new Error('neither sessions nor a message');
-      if (which === 'unsupported') return;
-      await item.click();
-      const frame = reportFrame();
-      await frame.locator('.step').first().waitFor({ timeout: TIMEOUT });
+      if (JSON.stringify(got) !== JSON.stringify(want)) throw new Error(`the view lists ${got.length} sessions (${got.join(', ')}), the CLI ${want.length} (${want.join(', ')})`);
+
+      // The recording: its 6 steps, and the button to replay it.
+      const recording = rows.filter({ has: page.locator('.label-name', { hasText: /^write_note\.ultra\.jsonl$/ }) }).first();
+      const description = await recording.locator('.label-description').innerText();
+      if (!/recording · 6 steps/.test(description)) throw new Error(`the recording's row says "${description}", not "recording · 6 steps"`);
+      await recording.locator('.label-name').click();
+      const frame = webview();
+      await frame.locator('h1', { hasText: /^write_note\.ultra\.jsonl$/ }).waitFor({ timeout: TIMEOUT });
+      const checkSteps = async (want) => {
+        const whos = want.steps.map((s) => s.caller || s.name || s.model || s.kind);
+        const deadline = Date.now() + 10_000;
+        let shown = await frame.locator('.step .who').allInnerTexts();
+        while (JSON.stringify(shown) !== JSON.stringify(whos) && Date.now() < deadline) {
+          await page.waitForTimeout(250);
+          shown = await frame.locator('.step .who').allInnerTexts();
+        }
+        if (JSON.stringify(shown) !== JSON.stringify(whos)) throw new Error(`the steps page shows ${shown.join(', ')}, python -m server steps ${whos.join(', ')}`);
+        const files = await frame.locator('.files').innerText();
+        if (!files.includes(`${want.total} step${want.total === 1 ? '' : 's'}`)) throw new Error(`the steps page does not say ${want.total} steps: ${files}`);
+      };
+      await checkSteps(expected.recordingSteps);
+      await frame.locator('button[data-action="replay"]', { hasText: 'Replay this session' }).waitFor({ timeout: TIMEOUT });
       await shot('session-steps');
+
+      // A trace that is no fixture: a LangGraph thread of a checkpoint database.
+      if (!expected.trace) throw new Error('python -m server sessions does not list the LangGraph thread weather-1');
+      await rows.filter({ has: page.locator('.label-name', { hasText: expected.trace.title }) }).first().locator('.label-name').click();
+      await frame.locator('h1', { hasText: expected.trace.title }).waitFor({ timeout: TIMEOUT });
+      await checkSteps(expected.traceSteps);
+      await shot('session-steps-trace');
+      if (await frame.locator('button[data-action="replay"]').count()) throw new Error('a LangGraph thread offers "Replay this session"');
+
+      await runCommand('View: Close All Editors');
+      if ((await folders.getAttribute('aria-expanded')) !== 'true') await folders.click();
     });
 
     await check('Restart Server restarts it (status bar back to the rules and counts)', async () => {
@@ -405,7 +554,7 @@ const exitCode = await (async () => {
       const item = page.locator('.statusbar-item', { hasText: /deerflow .* (stale|no stale turns)/ }).first();
       await page.waitForTimeout(500);
       await item.waitFor({ timeout: TIMEOUT });
-      await problemRows('legacy-key').first().waitFor({ timeout: TIMEOUT });
+      await (await problemRows('legacy-key')).first().waitFor({ timeout: TIMEOUT });
     });
 
     if (failed) {
