@@ -24,6 +24,7 @@ lint: $(STAMP)
 
 test: lint
 	$(BIN)/python -m pytest
+	$(MAKE) -C vscode-extension test
 
 # A longer fuzzing run than the one in `make test` (same tests, more examples).
 fuzz: $(STAMP)
