@@ -387,6 +387,18 @@ async def test_a_database_locked_by_a_writer_while_sessions_are_listed(server: R
     assert popups(server) == []
 
 
+async def test_a_catastrophic_rule_is_a_config_error_and_the_server_answers(server: RawServer, workspace: Path) -> None:
+    config = workspace / "replay-lens.toml"
+    config.write_text(config.read_text(encoding="utf-8") + '\n[[rules]]\nname = "slow"\npattern = "(a+)+$"\n')
+    began = asyncio.get_running_loop().time()
+    await server.initialize(workspace)
+    assert len(await outline(server, workspace / "replay" / "write_note.ultra.json")) == 4
+    assert asyncio.get_running_loop().time() - began < 10  # the probe has a budget; the folder is checked anyway
+    problems = server.diagnostics()[config.as_uri()]
+    assert [item["code"] for item in problems] == ["config-error"]
+    assert "rules[0].pattern: pattern takes over" in problems[0]["message"]
+
+
 # -- a `git checkout` of a large branch -------------------------------------------------------------------------------
 SESSIONS = 1000
 STORM_EVENTS = 10_000
