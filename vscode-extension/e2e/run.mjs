@@ -197,23 +197,37 @@ async function waitForHttp(url, ms) {
 const escapeRe = (text) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 // Runs a command of the palette by its exact title (a click on its row: Enter would run the
-// first row, which is not always the one asked for).
+// first row, which is not always the one asked for). A palette opened while a webview held the
+// focus can refuse input: close it, give the focus back to the workbench and open it again.
 async function runCommand(title) {
   const widget = page.locator('.quick-input-widget');
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      await openAndPick(widget, title, attempt < 3 ? 15_000 : TIMEOUT);
+      return;
+    } catch (error) {
+      if (attempt >= 3) throw error;
+      await page.keyboard.press('Escape');
+      await page.locator('.statusbar').first().click({ position: { x: 600, y: 5 } }); // an empty stretch of it
+    }
+  }
+}
+
+async function openAndPick(widget, title, timeout) {
   if (await widget.isVisible()) {
     await page.keyboard.press('Escape');
-    await widget.waitFor({ state: 'hidden', timeout: TIMEOUT });
+    await widget.waitFor({ state: 'hidden', timeout });
   }
   await page.keyboard.press('F1');
   const input = widget.locator('input');
-  await input.waitFor({ state: 'visible', timeout: TIMEOUT });
-  await input.fill(`>${title}`);
+  await input.waitFor({ state: 'visible', timeout });
+  await input.fill(`>${title}`, { timeout });
   const row = page
     .locator('.quick-input-list .monaco-list-row')
     .filter({ has: page.locator('.label-name', { hasText: new RegExp(`^${escapeRe(title)}$`) }) })
     .first();
-  await row.click({ timeout: TIMEOUT });
-  await widget.waitFor({ state: 'hidden', timeout: TIMEOUT });
+  await row.click({ timeout });
+  await widget.waitFor({ state: 'hidden', timeout });
 }
 
 // The bottom panel (Problems, Output…), shown or hidden whatever its state. "View: Hide Panel"
