@@ -7,6 +7,7 @@ single place for that arithmetic.
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Any
 
@@ -50,8 +51,8 @@ def offset_at(source: SourceText, position: types.Position, encoding: PositionEn
     return source.offset(Position(position.line, position.character), encoding)
 
 
-_CONTEXT = 8000
-"""How far around a quoted text to look for the key that makes it a secret."""
+_CONTEXT = 2000
+"""How far around a quoted text to look for the key that makes it a secret (its key is right before it)."""
 
 
 def _context(source: SourceText, span: Span) -> str:
@@ -69,18 +70,30 @@ def _secret_quote(finding: Finding, source: SourceText | None) -> str | None:
     A 32-hex API key reads like any id: only the file says it is the value of `x-api-key`.
     """
     quoted = finding.data.get("text")
-    if isinstance(quoted, str) and source is not None and hidden_in(quoted, _context(source, finding.span)):
+    if isinstance(quoted, str) and source is not None and _hidden(quoted, _context(source, finding.span)):
         return quoted
     return None
 
 
+@functools.lru_cache(maxsize=1024)
+def _hidden(quoted: str, context: str) -> bool:
+    return hidden_in(quoted, context)
+
+
 def shown_message(finding: Finding, source: SourceText | None, *, reveal: bool = False) -> str:
     """The finding's message as users see it: secrets masked, unless they asked to reveal them."""
-    if reveal:
-        return finding.message
-    message = mask_secrets(finding.message)
-    secret = _secret_quote(finding, source)
+    return finding.message if reveal else _masked(finding, _secret_quote(finding, source))
+
+
+def _masked(finding: Finding, secret: str | None) -> str:
+    message = _masked_message(finding.message)
     return message.replace(secret, MASK) if secret else message
+
+
+@functools.lru_cache(maxsize=8192)
+def _masked_message(message: str) -> str:
+    """Messages come back unchanged check after check: each is masked once."""
+    return mask_secrets(message)
 
 
 def diagnostic(
@@ -93,13 +106,15 @@ def diagnostic(
         start, end = finding.range.start, finding.range.end
         where = types.Range(types.Position(start.line, start.character), types.Position(end.line, end.character))
     data: dict[str, Any] = {"code": finding.code.name, **finding.data}
+    message = finding.message
     if not reveal:
-        data = mask_json(data)
-        if _secret_quote(finding, source) is not None:
+        secret = _secret_quote(finding, source)
+        data, message = mask_json(data), _masked(finding, secret)
+        if secret is not None:
             data["text"] = MASK
     return types.Diagnostic(
         range=where,
-        message=shown_message(finding, source, reveal=reveal),
+        message=message,
         severity=types.DiagnosticSeverity(int(finding.severity)),
         code=finding.code.name,
         code_description=types.CodeDescription(href=finding.code.docs_url),
