@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -55,3 +56,14 @@ def test_file_symlink_loop_is_a_read_error(tmp_path: Path) -> None:
         ("a.json", "read-error"),
         ("b.json", "read-error"),
     }
+
+
+def test_fifo_is_never_opened(tmp_path: Path) -> None:
+    (tmp_path / "pipe.json").parent.mkdir(exist_ok=True)
+    os.mkfifo(tmp_path / "pipe.json")
+    os.mkfifo(tmp_path / "pipe.jsonl")
+    shutil.copy(COMPAT / "write_read_file.ultra.json", tmp_path / "real.json")
+    result = run_cli("check", "--format", "json", tmp_path, timeout=30)
+    assert result.json()["summary"]["fixtures"] == 1
+    sessions = run_cli("sessions", "--format", "json", tmp_path, timeout=30)
+    assert sessions.code == 0 and "pipe" not in sessions.stdout

@@ -15,6 +15,7 @@ from typing import Any
 from pydantic import Field, ValidationError
 
 from server.engine import findings as codes
+from server.engine.files import read_regular
 from server.engine.findings import Finding
 from server.engine.presets import DEFAULT_PRESET, PRESETS
 from server.engine.regex_budget import BUDGET_SECONDS, RegexTooSlowError, check_pattern
@@ -106,7 +107,7 @@ def _has_section(pyproject: Path) -> bool:
 def load_config(path: Path) -> Config:
     """Read and validate a config file; raise `ConfigError` for any mistake."""
     try:
-        text = path.read_bytes().decode("utf-8")
+        text = read_regular(path).decode("utf-8")
     except OSError as exc:
         raise ConfigError(path, 1, 1, "", f"cannot read: {exc.strerror or exc}") from None
     except UnicodeDecodeError as exc:

@@ -16,6 +16,7 @@ from pathlib import Path
 from server.engine import findings as codes
 from server.engine.checks import CheckResult, check
 from server.engine.config import Config, default_config, find_config_file, load_config
+from server.engine.files import read_regular, resolved
 from server.engine.findings import Finding
 from server.engine.fixture import Fixture, read_fixture
 from server.engine.recording import Recording, read_recording
@@ -76,11 +77,7 @@ def classify(path: Path, data: bytes, config: Config) -> str | None:
 
 def _relative(path: Path, root: Path) -> str:
     try:
-        resolved = path.resolve()
-    except (OSError, RuntimeError):  # a symlink loop: match the path as written
-        resolved = path.absolute()
-    try:
-        return resolved.relative_to(root).as_posix()
+        return resolved(path).relative_to(root).as_posix()
     except ValueError:
         return path.as_posix()
 
@@ -157,7 +154,7 @@ def _read_into(workspace: Workspace, paths: Iterable[Path], explicit: set[Path],
 
     for path in iter_files(paths, config, unlistable):
         try:
-            data = path.read_bytes()
+            data = read_regular(path)
         except OSError as exc:
             workspace.unreadable.append(_read_error(path, exc))
             continue

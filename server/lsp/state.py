@@ -12,12 +12,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import errno
 import fnmatch
 import hashlib
 import logging
 import os
-import stat
 from collections import defaultdict
 from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass, field
@@ -27,6 +25,7 @@ from typing import Any, Literal
 from server.engine import findings as codes
 from server.engine.checks import CheckResult, FixtureReport, RecordingReport, check
 from server.engine.config import Config, ConfigError
+from server.engine.files import read_regular
 from server.engine.findings import Finding
 from server.engine.fixture import Fixture, read_fixture
 from server.engine.recording import Recording, read_recording
@@ -85,31 +84,6 @@ class Unreadable:
 
     def finding(self) -> Finding:
         return Finding.at(codes.READ_ERROR, self.path, SourceText(""), Span(0, 0), f"cannot read: {self.reason}")
-
-
-_CHUNK = 1 << 20
-
-
-def read_regular(path: Path) -> bytes:
-    """The bytes of a regular file; anything else raises `OSError` before a byte is read.
-
-    A FIFO named `x.json` would block the reading thread forever and a symlink
-    to `/dev/zero` would never end, so the type is checked on the opened
-    descriptor (opened without blocking), where it cannot be swapped meanwhile.
-    """
-    descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-    try:
-        mode = os.fstat(descriptor).st_mode
-        if stat.S_ISDIR(mode):
-            raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(path))
-        if not stat.S_ISREG(mode):
-            raise OSError(errno.EINVAL, "not a regular file (a pipe, socket or device is never read)", str(path))
-        chunks = []
-        while chunk := os.read(descriptor, _CHUNK):
-            chunks.append(chunk)
-        return b"".join(chunks)
-    finally:
-        os.close(descriptor)
 
 
 def read_disk(path: Path, config: Config) -> Document | Unreadable | None:

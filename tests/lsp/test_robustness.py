@@ -322,8 +322,9 @@ def test_a_fixture_changed_between_two_reads_of_it(
             fixture.unlink()
         return chunk
 
+    config = load_project_config(workspace)  # read before the fault: only the fixture's reads are disturbed
     monkeypatch.setattr(os, "read", read)
-    document = read_disk(fixture, load_project_config(workspace))
+    document = read_disk(fixture, config)
     assert isinstance(document, Document)
     assert document.source.text.encode("utf-8") == (whole[: (1 << 20) + 10] if fault == "truncated" else whole)
     assert any(finding.code.name == "invalid-json" for finding in document.parsed.problems)
@@ -388,12 +389,6 @@ async def test_a_database_locked_by_a_writer_while_sessions_are_listed(server: R
     assert popups(server) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="server/engine/sessions/discover.py (and fixtures.py, lines.py, codex_trace.py, workspace.py, config.py) "
-    "open files without checking they are regular: a FIFO blocks the reading thread until a writer comes, so "
-    "replayLens/sessions never answers and `check` hangs (server/lsp/state.py read_regular shows the fix)",
-)
 async def test_sessions_listed_beside_a_fifo(workspace: Path) -> None:
     pipe = workspace / "replay" / "pipe.json"
     os.mkfifo(pipe)

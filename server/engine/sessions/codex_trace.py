@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from server.engine import findings as codes
+from server.engine.files import read_regular, resolved
 from server.engine.sessions import responses
 from server.engine.sessions.lines import Line, iter_lines
 from server.engine.sessions.model import Session, SessionInfo, Step, StepKind, finding, iso_time
@@ -70,7 +71,7 @@ class _Layout:
 def _layout(path: Path, problems: list[Any]) -> _Layout:
     manifest: dict[str, Any] = {}
     try:
-        loaded = json.loads((path / MANIFEST).read_text(encoding="utf-8"))
+        loaded = json.loads(read_regular(path / MANIFEST).decode("utf-8"))
         manifest = loaded if isinstance(loaded, dict) else {}
     except (OSError, ValueError) as exc:
         problems.append(finding(codes.TRACE_ERROR, path / MANIFEST, None, f"manifest unreadable: {exc}"))
@@ -82,8 +83,8 @@ def _layout(path: Path, problems: list[Any]) -> _Layout:
 def _inside(root: Path, relative: Any, default: str) -> Path:
     """`root/relative` when it stays inside the bundle, else `root/default` (a manifest never points outside)."""
     if isinstance(relative, str) and relative:
-        candidate = (root / relative).resolve()
-        if candidate.is_relative_to(root.resolve()):
+        candidate = resolved(root / relative)
+        if candidate.is_relative_to(resolved(root)):
             return candidate
     return root / default
 
@@ -159,12 +160,12 @@ class _Reader:
         """The JSON a payload ref points to, or (None, why not) with a finding."""
         if not isinstance(ref, dict) or not isinstance(ref.get("path"), str):
             return None, None
-        target = (self.layout.root / ref["path"]).resolve()
-        if not target.is_relative_to(self.layout.root.resolve()):
+        target = resolved(self.layout.root / ref["path"])
+        if not target.is_relative_to(resolved(self.layout.root)):
             why = f"payload path {ref['path']!r} points outside the bundle: not read"
         else:
             try:
-                return json.loads(target.read_text(encoding="utf-8")), None
+                return json.loads(read_regular(target).decode("utf-8")), None
             except FileNotFoundError:
                 why = f"payload {ref['path']} is missing"
                 self.sink.findings.append(

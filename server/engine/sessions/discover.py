@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from server.engine import findings as codes
+from server.engine.files import open_regular
 from server.engine.findings import Finding
 from server.engine.sessions import cato, codex_rollout, codex_trace, fixtures, langgraph, recordings
 from server.engine.sessions.model import Session, SessionInfo, Step, StepKind, StepPage, finding
@@ -69,7 +70,7 @@ def detect(path: Path) -> Source | None:
     if path.is_dir():
         return codex_trace if codex_trace.sniff(path, b"") else None
     try:
-        with path.open("rb") as handle:
+        with open_regular(path) as handle:
             head = handle.read(_SNIFF_BYTES)
     except OSError:
         return None

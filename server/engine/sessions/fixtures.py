@@ -16,6 +16,7 @@ from typing import Any
 from server.engine import findings as codes
 from server.engine.checks import Link, check, turn_key
 from server.engine.config import Config, ConfigError
+from server.engine.files import read_regular
 from server.engine.findings import Finding
 from server.engine.fixture import Fixture, Turn, read_fixture
 from server.engine.normalize import HEX64
@@ -41,7 +42,7 @@ def list_sessions(path: Path, problems: list[Any]) -> list[SessionInfo]:
 def read(path: Path, sink: Session) -> Fixture | None:
     """The parsed fixture, or None (with a finding) when it cannot be read."""
     try:
-        data = path.read_bytes()
+        data = read_regular(path)
     except OSError as exc:
         sink.findings.append(finding(codes.READ_ERROR, path, None, f"cannot read: {exc.strerror or exc}"))
         return None

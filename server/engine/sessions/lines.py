@@ -17,6 +17,7 @@ from typing import Any
 import zstandard
 
 from server.engine import findings as codes
+from server.engine.files import open_regular
 from server.engine.findings import Finding
 from server.engine.sessions.model import SourceRef, finding
 from server.engine.source import Position, Range, Span
@@ -60,7 +61,7 @@ def _chunks(path: Path, problems: list[Finding]) -> Iterator[bytes]:
     A `.zst` file cut short decompresses silently to a prefix, so the frame's
     end is checked explicitly and a cut is reported.
     """
-    with path.open("rb") as raw:
+    with open_regular(path) as raw:
         if not path.name.endswith(".zst"):
             while chunk := raw.read(_CHUNK):
                 yield chunk
