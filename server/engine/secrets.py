@@ -5,14 +5,20 @@ screenshots and shared logs, so every secret-looking value is replaced by a
 mask before any text leaves the engine. The masks keep the kind of secret
 visible (`sk-…`, `Bearer …`) so the user still understands the text.
 `mask_json` does the same to a JSON document (reports, step pages) without
-breaking it, and `hidden_in` tells whether a text quoted from a file is a
-secret where it was found.
+breaking it, and `masked_finding` to a finding's message and data, for any report
+of findings (diagnostics, `check`): a text it quotes from its file is masked when
+it is a secret where it stands there.
 """
 
 from __future__ import annotations
 
+import functools
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from server.engine.findings import Finding
+    from server.engine.source import SourceText, Span
 
 MASK = "****"
 
@@ -120,3 +126,42 @@ def masked_cut(text: str, width: int) -> str:
 def hidden_in(text: str, context: str) -> bool:
     """Whether `text`, quoted from `context` (say, by a finding), is a secret there: masking the context hides it."""
     return bool(text) and text in context and text not in mask_secrets(context)
+
+
+_CONTEXT = 2000
+"""How far around a quoted text to look for the key that makes it a secret (its key is right before it)."""
+
+
+def masked_finding(finding: Finding, source: SourceText | None) -> tuple[str, dict[str, Any]]:
+    """A finding's message and data with secrets masked.
+
+    Besides what `mask_secrets` and `mask_json` mask, a text the finding quotes
+    from its file (`data.text`, say a volatile id) is masked when it is a secret
+    where it stands there: a 32-hex API key reads like any id, only the file says
+    it is the value of `x-api-key`.
+    """
+    message, data = _masked_message(finding.message), mask_json(finding.data)
+    quoted = finding.data.get("text")
+    if isinstance(quoted, str) and source is not None and _hidden(quoted, _context(source, finding.span)):
+        message, data["text"] = message.replace(quoted, MASK), MASK
+    return message, data
+
+
+def _context(source: SourceText, span: Span) -> str:
+    """The line around `span`, at most `_CONTEXT` characters each side (recording lines can be megabytes)."""
+    text = source.text
+    low = max(0, span.start - _CONTEXT)
+    newline = text.rfind("\n", low, span.start)
+    end = text.find("\n", span.end, span.end + _CONTEXT)
+    return text[newline + 1 if newline >= 0 else low : end if end >= 0 else span.end + _CONTEXT]
+
+
+@functools.lru_cache(maxsize=1024)
+def _hidden(quoted: str, context: str) -> bool:
+    return hidden_in(quoted, context)
+
+
+@functools.lru_cache(maxsize=8192)
+def _masked_message(message: str) -> str:
+    """Messages come back unchanged check after check: each is masked once."""
+    return mask_secrets(message)

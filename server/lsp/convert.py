@@ -7,16 +7,14 @@ single place for that arithmetic.
 
 from __future__ import annotations
 
-import functools
 from pathlib import Path
-from typing import Any
 
 from lsprotocol import types
 from pygls.uris import from_fs_path, to_fs_path
 
 from server.engine import findings as codes
 from server.engine.findings import Finding
-from server.engine.secrets import MASK, hidden_in, mask_json, mask_secrets
+from server.engine.secrets import masked_finding
 from server.engine.source import Position, PositionEncoding, SourceText, Span
 
 SOURCE = "replay-lens"
@@ -51,49 +49,9 @@ def offset_at(source: SourceText, position: types.Position, encoding: PositionEn
     return source.offset(Position(position.line, position.character), encoding)
 
 
-_CONTEXT = 2000
-"""How far around a quoted text to look for the key that makes it a secret (its key is right before it)."""
-
-
-def _context(source: SourceText, span: Span) -> str:
-    """The line around `span`, at most `_CONTEXT` characters each side (recording lines can be megabytes)."""
-    text = source.text
-    low = max(0, span.start - _CONTEXT)
-    newline = text.rfind("\n", low, span.start)
-    end = text.find("\n", span.end, span.end + _CONTEXT)
-    return text[newline + 1 if newline >= 0 else low : end if end >= 0 else span.end + _CONTEXT]
-
-
-def _secret_quote(finding: Finding, source: SourceText | None) -> str | None:
-    """The text a finding quotes from its file (`data.text`), when it is a secret where it stands there.
-
-    A 32-hex API key reads like any id: only the file says it is the value of `x-api-key`.
-    """
-    quoted = finding.data.get("text")
-    if isinstance(quoted, str) and source is not None and _hidden(quoted, _context(source, finding.span)):
-        return quoted
-    return None
-
-
-@functools.lru_cache(maxsize=1024)
-def _hidden(quoted: str, context: str) -> bool:
-    return hidden_in(quoted, context)
-
-
 def shown_message(finding: Finding, source: SourceText | None, *, reveal: bool = False) -> str:
     """The finding's message as users see it: secrets masked, unless they asked to reveal them."""
-    return finding.message if reveal else _masked(finding, _secret_quote(finding, source))
-
-
-def _masked(finding: Finding, secret: str | None) -> str:
-    message = _masked_message(finding.message)
-    return message.replace(secret, MASK) if secret else message
-
-
-@functools.lru_cache(maxsize=8192)
-def _masked_message(message: str) -> str:
-    """Messages come back unchanged check after check: each is masked once."""
-    return mask_secrets(message)
+    return finding.message if reveal else masked_finding(finding, source)[0]
 
 
 def diagnostic(
@@ -105,13 +63,7 @@ def diagnostic(
     else:
         start, end = finding.range.start, finding.range.end
         where = types.Range(types.Position(start.line, start.character), types.Position(end.line, end.character))
-    data: dict[str, Any] = {"code": finding.code.name, **finding.data}
-    message = finding.message
-    if not reveal:
-        secret = _secret_quote(finding, source)
-        data, message = mask_json(data), _masked(finding, secret)
-        if secret is not None:
-            data["text"] = MASK
+    message, data = (finding.message, finding.data) if reveal else masked_finding(finding, source)
     return types.Diagnostic(
         range=where,
         message=message,
@@ -119,5 +71,5 @@ def diagnostic(
         code=finding.code.name,
         code_description=types.CodeDescription(href=finding.code.docs_url),
         source=SOURCE,
-        data=data,
+        data={"code": finding.code.name, **data},
     )
