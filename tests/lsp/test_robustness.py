@@ -30,7 +30,7 @@ from tests.lsp.helpers import SERVER_COMMAND, copy_samples
 from tests.lsp.rpc import RawServer, frame
 from tests.lsp.workspaces import Call, ai, message, write_config, write_session
 
-PARSE_ERROR, INVALID_REQUEST, METHOD_NOT_FOUND, INVALID_PARAMS, INTERNAL_ERROR = -32700, -32600, -32601, -32602, -32603
+PARSE_ERROR, INVALID_REQUEST, METHOD_NOT_FOUND, INVALID_PARAMS = -32700, -32600, -32601, -32602
 REQUEST_CANCELLED, REQUEST_FAILED = -32800, -32803
 
 
@@ -114,6 +114,24 @@ async def test_malformed_json_rpc_is_answered_or_ignored(server: RawServer, work
     bad_command = frame({"jsonrpc": "2.0", "id": 1004, "method": "workspace/executeCommand", "params": command})
     assert await answered(bad_command) == [{"id": 1004, "code": INVALID_PARAMS}]
     assert popups(server) == []  # no "Error in server" in the user's face
+
+
+async def test_a_malformed_answer_from_the_client_fails_the_request_that_waited_for_it(
+    server: RawServer, workspace: Path
+) -> None:
+    await server.initialize(workspace, workspace={"applyEdit": True})
+    fixture = workspace / "replay" / "write_note.ultra.json"
+    server.hold = True  # the rehash command waits for the client to apply its edit
+    rehash = await server.send_request(
+        "workspace/executeCommand", command("replayLens.rehash", {"uri": fixture.as_uri()})[1]
+    )
+    (edit,) = await server.until(lambda: server.held, what="the applyEdit request")
+    assert edit["method"] == "workspace/applyEdit"
+    await server.send_bytes(frame({"jsonrpc": "2.0", "id": edit["id"], "result": "not an object"}))
+    reply = await server.response(rehash)
+    assert reply["error"]["code"] == INVALID_PARAMS, reply  # not a request waiting forever
+    server.hold = False
+    assert len(await outline(server, fixture)) == 4
 
 
 @pytest.mark.parametrize("folder", ["with space", "東京 fixtures"])
