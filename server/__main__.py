@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
-import argparse
+import os
 import sys
+
+if sys.path and sys.path[0] in ("", os.getcwd()):
+    # `python -m server` puts the current folder first on the import path: run inside a user's
+    # workspace, its `pydantic.py` or `json.py` would shadow ours. Nothing from there is imported.
+    del sys.path[0]
+
+import argparse
 from collections.abc import Sequence
 
 from server.cli import check, sessions

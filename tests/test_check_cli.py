@@ -151,3 +151,29 @@ def test_missing_path_is_a_usage_error(tmp_path: Path) -> None:
 
 def test_unknown_option_is_a_usage_error() -> None:
     assert run_cli("check", "--bogus").code == 2
+
+
+def test_check_masks_secrets_unless_asked(tmp_path: Path) -> None:
+    key = "0123456789abcdef0123456789abcdef"  # reads like any id: only its place says it is a secret
+    record = {
+        "caller": "lead_agent",
+        "input": [{"type": "human", "data": {"content": f"call the API with x-api-key: {key}"}}],
+        "output": {"type": "ai", "data": {"content": "ok"}},
+        "conversation_hash": "a" * 64,
+        "input_hash": "b" * 64,
+    }
+    (tmp_path / "r.jsonl").write_text(json.dumps(record) + "\n", encoding="utf-8")
+    for output_format in ("json", "text", "sarif"):
+        masked = run_cli("check", "--format", output_format, tmp_path)
+        assert key not in masked.stdout, output_format
+    (volatile,) = findings_by_code(run_cli("check", "--format", "json", tmp_path).json(), "volatile-text")
+    assert key not in volatile["message"]
+    revealed = run_cli("check", "--format", "json", "--reveal-secrets", tmp_path).json()
+    assert findings_by_code(revealed, "volatile-text")[0]["data"]["text"] == key
+
+
+def test_a_workspace_module_never_shadows_ours(tmp_path: Path) -> None:
+    (tmp_path / "pydantic.py").write_text("raise SystemExit('workspace code ran')\n", encoding="utf-8")
+    (tmp_path / "f.json").write_bytes((COMPAT / "write_read_file.ultra.json").read_bytes())
+    result = run_cli("check", "--format", "json", cwd=tmp_path)
+    assert result.code == 0 and "workspace code ran" not in result.stderr

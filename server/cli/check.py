@@ -14,6 +14,7 @@ from server.engine.config import Config, ConfigError
 from server.engine.findings import Finding, Severity
 from server.engine.presets import PRESETS
 from server.engine.rehash import apply_edits, rehash_edits
+from server.engine.secrets import masked_finding
 from server.engine.source import SourceText, Span
 from server.engine.workspace import load_project_config, load_workspace
 from server.engine.writes import ChangedOnDiskError, atomic_write, content_hash
@@ -41,6 +42,11 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         help="lowest severity to show (default: info)",
     )
     parser.add_argument("--color", choices=("auto", "always", "never"), default="auto")
+    parser.add_argument(
+        "--reveal-secrets",
+        action="store_true",
+        help="show API keys, tokens and other secrets in messages (masked by default)",
+    )
     parser.set_defaults(run=run)
 
 
@@ -66,6 +72,8 @@ def run(args: argparse.Namespace) -> int:
             result = load_workspace(targets, config).check()
         result.problems.extend(failures)
     findings = [f for f in result.findings if f.severity <= _SEVERITIES[args.severity]]
+    if not args.reveal_secrets:
+        findings = _masked(findings, result)
     summary = Summary(
         fixtures=len(result.fixtures),
         recordings=len(result.recordings),
@@ -79,6 +87,17 @@ def run(args: argparse.Namespace) -> int:
     )
     _emit(findings, summary, args.format, args.color)
     return EXIT_FINDINGS if any(f.severity <= Severity.WARNING for f in result.findings) else EXIT_CLEAN
+
+
+def _masked(findings: list[Finding], result: CheckResult) -> list[Finding]:
+    """Findings with secrets masked in their messages and data, as the editor shows them."""
+    sources = {report.fixture.path: report.fixture.source for report in result.fixtures}
+    sources.update({report.recording.path: report.recording.source for report in result.recordings})
+    masked = []
+    for finding in findings:
+        message, data = masked_finding(finding, sources.get(finding.path))
+        masked.append(replace(finding, message=message, data=data))
+    return masked
 
 
 def _with_preset(config: Config, preset: str) -> Config:
