@@ -38,7 +38,12 @@ class Keys:
     @property
     def canonical(self) -> str:
         """Joined on demand: keeping every call's canonical text would hold O(n²) bytes per session."""
-        return self.whole if self.whole is not None else "[" + ", ".join(self.pieces) + "]"
+        return self.whole if self.whole is not None else joined(self.pieces)
+
+
+def joined(pieces: Sequence[str]) -> str:
+    """The canonical text of normalized message pieces: exactly `json.dumps` of the list."""
+    return "[" + ", ".join(pieces) + "]"
 
 
 def sha256_hex(text: str) -> str:
@@ -144,8 +149,7 @@ class Normalizer:
         return entries
 
     def canonical(self, messages: Sequence[Any]) -> str:
-        pieces = self._normalized_pieces(messages) if self._piecewise else None
-        return "[" + ", ".join(pieces) + "]" if pieces is not None else self._whole(messages)
+        return self.keys(None, messages).canonical
 
     def _whole(self, messages: Sequence[Any]) -> str:
         """The straightforward computation: dump the whole projection, normalize it again."""
@@ -198,15 +202,10 @@ class Normalizer:
     def keys(self, caller: Any, messages: Sequence[Any]) -> Keys:
         normalized_caller = self.caller(caller)
         pieces = self._normalized_pieces(messages) if self._piecewise else None
-        if pieces is None:
-            whole = self._whole(messages)
-            conversation_hash = sha256_hex(whole)
-            return Keys(
-                normalized_caller, conversation_hash, self.input_key(normalized_caller, conversation_hash), whole=whole
-            )
-        conversation_hash = sha256_hex("[" + ", ".join(pieces) + "]")
+        whole = self._whole(messages) if pieces is None else None
+        conversation_hash = sha256_hex(whole if whole is not None else joined(pieces or ()))
         input_hash = self.input_key(normalized_caller, conversation_hash)
-        return Keys(normalized_caller, conversation_hash, input_hash, tuple(pieces))
+        return Keys(normalized_caller, conversation_hash, input_hash, tuple(pieces or ()), whole)
 
 
 @dataclass(slots=True)
