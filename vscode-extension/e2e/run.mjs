@@ -313,6 +313,22 @@ function webview() {
   return page.locator('iframe.webview.ready').filter({ visible: true }).first().contentFrame().locator('iframe#active-frame').contentFrame();
 }
 
+// The content frame of the webview on screen whose heading matches: several webviews can be ready
+// and visible at once (the report's and the steps'), and their order in the page is not fixed.
+async function webviewWithHeading(heading, timeout = TIMEOUT) {
+  const deadline = Date.now() + timeout;
+  for (;;) {
+    const frames = page.locator('iframe.webview.ready').filter({ visible: true });
+    const count = await frames.count();
+    for (let index = 0; index < count; index += 1) {
+      const frame = frames.nth(index).contentFrame().locator('iframe#active-frame').contentFrame();
+      if (await frame.locator('h1', { hasText: heading }).count()) return frame;
+    }
+    if (Date.now() > deadline) throw new Error(`no webview on screen has the heading ${heading}`);
+    await page.waitForTimeout(250);
+  }
+}
+
 function fixtureOnDisk() {
   return JSON.parse(fs.readFileSync(path.join(workspace, FIXTURE), 'utf8'));
 }
@@ -533,8 +549,7 @@ const exitCode = await (async () => {
       const description = await recording.locator('.label-description').innerText();
       if (!/recording · 6 steps/.test(description)) throw new Error(`the recording's row says "${description}", not "recording · 6 steps"`);
       await recording.locator('.label-name').click();
-      const frame = webview();
-      await frame.locator('h1', { hasText: /^write_note\.ultra\.jsonl$/ }).waitFor({ timeout: TIMEOUT });
+      let frame = await webviewWithHeading(/^write_note\.ultra\.jsonl$/);
       const checkSteps = async (want) => {
         const whos = want.steps.map((s) => s.caller || s.name || s.model || s.kind);
         const deadline = Date.now() + 10_000;
@@ -554,7 +569,7 @@ const exitCode = await (async () => {
       // A trace that is no fixture: a LangGraph thread of a checkpoint database.
       if (!expected.trace) throw new Error('python -m server sessions does not list the LangGraph thread weather-1');
       await rows.filter({ has: page.locator('.label-name', { hasText: expected.trace.title }) }).first().locator('.label-name').click();
-      await frame.locator('h1', { hasText: expected.trace.title }).waitFor({ timeout: TIMEOUT });
+      frame = await webviewWithHeading(expected.trace.title);
       await checkSteps(expected.traceSteps);
       await shot('session-steps-trace');
       if (await frame.locator('button[data-action="replay"]').count()) throw new Error('a LangGraph thread offers "Replay this session"');
