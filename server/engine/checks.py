@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
@@ -109,7 +109,7 @@ def check(fixtures: Sequence[Fixture], recordings: Sequence[Recording], config: 
     def keys(call: RecordedCall) -> Keys | InputShapeError:
         return keys_of[id(call)]
 
-    index = _CallIndex(recordings, keys)
+    index = _CallIndex(recordings, normalizer)
 
     fixture_reports = [_check_fixture(fixture, index, normalizer, keys) for fixture in fixtures]
     recording_reports = [RecordingReport(recording, list(recording.problems)) for recording in recordings]
@@ -151,39 +151,24 @@ class _CallIndex:
     A turn links first by the key recorded with the call (SPEC §5); a turn that was
     rehashed since has the current key instead; a turn whose key matches neither
     (rules changed twice) still links by its recorded output, which carries a
-    unique message id.
+    unique message id. Each recording's tables are built once and kept on it, so
+    re-checking after an edit of a fixture costs a lookup per turn.
     """
 
-    def __init__(self, recordings: Iterable[Recording], keys: Callable[[RecordedCall], Keys | InputShapeError]) -> None:
-        self.recorded_input: dict[str, list[Link]] = defaultdict(list)
-        self.recorded_conversation: dict[str, list[Link]] = defaultdict(list)
-        self.current_input: dict[str, list[Link]] = defaultdict(list)
-        self.current_conversation: dict[str, list[Link]] = defaultdict(list)
+    def __init__(self, recordings: Iterable[Recording], normalizer: Normalizer) -> None:
         self.recordings = list(recordings)
-        self._by_output: dict[str, list[Link]] | None = None
-        for recording in self.recordings:
-            for call in recording.calls:
-                link = Link(recording, call)
-                if call.input_hash:
-                    self.recorded_input[call.input_hash].append(link)
-                if call.conversation_hash:
-                    self.recorded_conversation[call.conversation_hash].append(link)
-                computed = keys(call)
-                if isinstance(computed, Keys):
-                    self.current_input[computed.input_hash].append(link)
-                    self.current_conversation[computed.conversation_hash].append(link)
+        tables = [_link_tables(recording, normalizer) for recording in self.recordings]
+        self.recorded_input = _Table([table[0] for table in tables])
+        self.recorded_conversation = _Table([table[1] for table in tables])
+        self.current_input = _Table([table[2] for table in tables])
+        self.current_conversation = _Table([table[3] for table in tables])
+        self._by_output: _Table | None = None
 
     @property
-    def by_output(self) -> dict[str, list[Link]]:
+    def by_output(self) -> _Table:
         """Calls by output digest: built only when a turn is left unlinked by both keys."""
         if self._by_output is None:
-            self._by_output = defaultdict(list)
-            for recording in self.recordings:
-                digests = recording.derived.get("output-digests")
-                if digests is None:
-                    digests = recording.derived["output-digests"] = [output_digest(c.output) for c in recording.calls]
-                for call, digest in zip(recording.calls, digests, strict=True):
-                    self._by_output[digest].append(Link(recording, call))
+            self._by_output = _Table([_output_table(recording) for recording in self.recordings])
         return self._by_output
 
     def link(self, turns: Sequence[tuple[Turn, str]]) -> dict[int, Link]:
@@ -210,6 +195,51 @@ class _CallIndex:
             if turn.index not in links and "output" in turn.members:
                 take(turn, self.by_output.get(output_digest(turn.output), []))
         return links
+
+
+_LinkTable = dict[str, list[Link]]
+
+
+class _Table:
+    """One kind of key across recordings: the links of a key, in recording order."""
+
+    def __init__(self, tables: list[_LinkTable]) -> None:
+        self.tables = tables
+
+    def get(self, key: str, default: list[Link] | None = None) -> list[Link]:
+        found = [table[key] for table in self.tables if key in table]
+        if not found:
+            return default if default is not None else []
+        return found[0] if len(found) == 1 else [link for links in found for link in links]
+
+
+def _link_tables(recording: Recording, normalizer: Normalizer) -> tuple[_LinkTable, ...]:
+    """A recording's calls by recorded input and conversation hash, and by both current keys (kept on it)."""
+    memo_key = f"links:{normalizer.rules.fingerprint()}"
+    cached: tuple[_LinkTable, ...] | None = recording.derived.get(memo_key)
+    if cached is None:
+        tables: tuple[_LinkTable, ...] = ({}, {}, {}, {})
+        recorded_input, recorded_conversation, current_input, current_conversation = tables
+        for call, computed in zip(recording.calls, recording_keys(recording, normalizer), strict=True):
+            link = Link(recording, call)
+            if call.input_hash:
+                recorded_input.setdefault(call.input_hash, []).append(link)
+            if call.conversation_hash:
+                recorded_conversation.setdefault(call.conversation_hash, []).append(link)
+            if isinstance(computed, Keys):
+                current_input.setdefault(computed.input_hash, []).append(link)
+                current_conversation.setdefault(computed.conversation_hash, []).append(link)
+        cached = recording.derived[memo_key] = tables
+    return cached
+
+
+def _output_table(recording: Recording) -> _LinkTable:
+    cached: _LinkTable | None = recording.derived.get("outputs")
+    if cached is None:
+        cached = recording.derived["outputs"] = {}
+        for call in recording.calls:
+            cached.setdefault(output_digest(call.output), []).append(Link(recording, call))
+    return cached
 
 
 def output_digest(output: Any) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+from bisect import bisect_right
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -97,6 +98,63 @@ def read_fixture(path: Path, source: SourceText) -> Fixture:
         )
     _Walker(fixture).walk()
     return fixture
+
+
+def reread_fixture(old: Fixture, text: str, prefix: int, suffix: int) -> Fixture | None:
+    """`old` after an edit inside one of its turns, re-reading only that turn; None to read it whole.
+
+    `text` is the new text: its first `prefix` and last `suffix` characters are
+    unchanged from `old`'s. A keystroke in a 20 MB fixture re-reads a few
+    kilobytes instead of every turn; later turns keep their values and shift
+    their spans. Anything less simple (a problem in `old`, an edit that touches a
+    turn's braces or spans two turns, a turn that no longer parses) returns None,
+    and the whole read (with its error recovery) takes over.
+    """
+    delta = len(text) - len(old.source.text)
+    start, old_end = prefix, len(old.source.text) - suffix
+    if old.problems or start > old_end or old_end + delta < start:
+        return None
+    position = bisect_right([turn.span.start for turn in old.turns], start) - 1
+    if position < 0:
+        return None
+    turn = old.turns[position]
+    if turn.broken or not turn.members or not (turn.span.start < start and old_end < turn.span.end):
+        return None
+    try:
+        members, end = parse_members(text, turn.span.start)
+    except JsonError:
+        return None
+    if end != turn.span.end + delta:
+        return None
+    fixture = Fixture(path=old.path, source=old.source.edited(text, start, old_end), problems=[])
+    fixture.turns = [
+        *old.turns[:position],
+        Turn(turn.index, Span(turn.span.start, end), {member.key: member for member in members}),
+        *(_shifted_turn(later, delta) for later in old.turns[position + 1 :]),
+    ]
+    fixture.top = {key: _shifted(member, delta, start) for key, member in old.top.items()}
+    return fixture
+
+
+def _shifted_turn(turn: Turn, delta: int) -> Turn:
+    if not delta:
+        return turn
+    members = {key: _shifted(member, delta, -1) for key, member in turn.members.items()}
+    return Turn(turn.index, _shift(turn.span, delta, -1), members, turn.broken)
+
+
+def _shifted(member: Member, delta: int, after: int) -> Member:
+    """`member` with the offsets past `after` moved by `delta` (a member holding the edit grows)."""
+    if not delta or member.span.end <= after:
+        return member
+    return Member(member.key, _shift(member.key_span, delta, after), member.value, _shift(member.span, delta, after))
+
+
+def _shift(span: Span, delta: int, after: int) -> Span:
+    def moved(offset: int) -> int:
+        return offset + delta if offset > after else offset
+
+    return Span(moved(span.start), moved(span.end))
 
 
 def _problem(fixture: Fixture, code: codes.Code, span: Span, message: str) -> Finding:

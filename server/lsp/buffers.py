@@ -14,6 +14,7 @@ may hold raw, and then edited the wrong place.
 from __future__ import annotations
 
 from bisect import bisect_left
+from dataclasses import dataclass
 from typing import Any
 
 from lsprotocol import types
@@ -57,16 +58,41 @@ class _Checkpoints:
         self.breaks[kept:] = [count + breaks for count in self.breaks[moved:]]
 
 
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """A buffer's text at one moment, and how it differs from the snapshot before it (`base`).
+
+    `kept` is how many leading and trailing characters are unchanged since
+    `base`; None when that is not known (the first snapshot, a full change).
+    """
+
+    text: str
+    serial: int
+    base: int
+    kept: tuple[int, int] | None
+
+
 class Buffer(TextDocument):
     """A pygls text document with incremental changes applied in place (`\\n` line breaks only; else pygls's way)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._checkpoints: _Checkpoints | None = None
+        self._serial = 0
+        self._kept: tuple[int, int] | None = None
+
+    def snapshot(self) -> Snapshot:
+        """The text now; the next snapshot will say what changed after this one."""
+        text = self.source
+        self._serial += 1
+        taken = Snapshot(text, self._serial, self._serial - 1, self._kept)
+        self._kept = (len(text), len(text))
+        return taken
 
     def _apply_full_change(self, change: types.TextDocumentContentChangeEvent) -> None:
         super()._apply_full_change(change)
         self._checkpoints = None
+        self._kept = None
 
     def _apply_incremental_change(self, change: types.TextDocumentContentChangePartial) -> None:
         text = self.source
@@ -83,7 +109,10 @@ class Buffer(TextDocument):
             self._checkpoints.replaced(text, start, end, change.text)
             if len(change.text) > _BLOCK:  # a large paste: count its lines again on the next edit
                 self._checkpoints = None
-        self._source = "".join((text[:start], change.text, text[max(start, end) :]))
+        end = max(start, end)
+        if self._kept is not None:
+            self._kept = (min(self._kept[0], start), min(self._kept[1], len(text) - end))
+        self._source = "".join((text[:start], change.text, text[end:]))
 
     def _offset_in(self, source: SourceText, position: types.Position) -> int:
         encoding = encoding_of(self.position_codec.encoding)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import gc
 import logging
 import os
 import uuid
@@ -178,6 +179,9 @@ async def index_folder(server: ReplayLensServer, folder: Folder) -> None:
             project.request_check()
         progress.report("checking", 90)
         await asyncio.gather(*checked)
+        # The parsed workspace lives until the next index and holds no cycles: keep the
+        # cyclic collector from walking all of it again during every later check.
+        gc.freeze()
         server.diagnostics.prune(folder.path)
         for problem in unreadable:
             server.diagnostics.show_read_error(problem)

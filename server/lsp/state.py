@@ -27,10 +27,11 @@ from server.engine.checks import CheckResult, FixtureReport, RecordingReport, ch
 from server.engine.config import Config, ConfigError
 from server.engine.files import read_regular
 from server.engine.findings import Finding
-from server.engine.fixture import Fixture, read_fixture
+from server.engine.fixture import Fixture, read_fixture, reread_fixture
 from server.engine.recording import Recording, read_recording
 from server.engine.source import SourceText, Span
 from server.engine.workspace import SKIPPED_DIRS, classify
+from server.lsp.buffers import Snapshot
 from server.lsp.convert import path_to_uri
 
 log = logging.getLogger(__name__)
@@ -45,6 +46,8 @@ class Document:
     parsed: Fixture | Recording
     version: int | None = None
     digest: str | None = None
+    serial: int | None = None
+    """The buffer snapshot it was parsed from, so the next one can re-read only what changed."""
 
     @property
     def source(self) -> SourceText:
@@ -61,14 +64,30 @@ def parse_bytes(path: Path, data: bytes, config: Config) -> Document | None:
     return Document(path, path_to_uri(path), parsed, digest=hashlib.sha256(data).hexdigest())
 
 
-def parse_text(path: Path, uri: str, text: str, version: int, config: Config) -> Document | None:
-    """A document from an editor buffer (the editor already decoded it and hides any BOM)."""
+def parse_text(
+    path: Path, uri: str, snapshot: Snapshot, version: int, config: Config, previous: Document | None = None
+) -> Document | None:
+    """A document from an editor buffer (the editor already decoded it and hides any BOM).
+
+    When `previous` is the fixture parsed from the snapshot before this one, an
+    edit inside one turn re-reads that turn only.
+    """
+    if (
+        previous is not None
+        and previous.serial == snapshot.base
+        and snapshot.kept is not None
+        and isinstance(previous.parsed, Fixture)
+    ):
+        reread = reread_fixture(previous.parsed, snapshot.text, *snapshot.kept)
+        if reread is not None:
+            return Document(path, uri, reread, version=version, serial=snapshot.serial)
+    text = snapshot.text
     kind = classify(path, text.encode("utf-8", errors="surrogatepass"), config)
     if kind is None:
         return None
     source = SourceText(text)
     parsed = read_fixture(path, source) if kind == "fixture" else read_recording(path, source)
-    return Document(path, uri, parsed, version=version)
+    return Document(path, uri, parsed, version=version, serial=snapshot.serial)
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from lsprotocol import types
 
+from server.lsp.buffers import Buffer, Snapshot
 from server.lsp.convert import uri_to_path
 from server.lsp.state import Project, parse_text
 
@@ -85,7 +86,8 @@ class DocumentSync:
             return
         running = self._running.get(uri)
         if running is None or running[0] != key:
-            task = asyncio.get_running_loop().create_task(self._parse(uri, path, buffer.source, key))
+            snapshot = buffer.snapshot() if isinstance(buffer, Buffer) else Snapshot(buffer.source, 0, -1, None)
+            task = asyncio.get_running_loop().create_task(self._parse(uri, path, snapshot, key))
             running = self._running[uri] = (key, task)
         try:
             await asyncio.shield(running[1])
@@ -93,9 +95,10 @@ class DocumentSync:
             if self._running.get(uri) is running and running[1].done():
                 del self._running[uri]
 
-    async def _parse(self, uri: str, path: Path, text: str, key: tuple[int, Project]) -> None:
+    async def _parse(self, uri: str, path: Path, snapshot: Snapshot, key: tuple[int, Project]) -> None:
         version, project = key
-        document = await asyncio.to_thread(parse_text, path, uri, text, version, project.config)
+        previous = project.documents.get(path)
+        document = await asyncio.to_thread(parse_text, path, uri, snapshot, version, project.config, previous)
         if self.server.editor_version(uri) != version or project.stopped:
             log.debug("dropped the parse of %s version %s: outdated", uri, version)
             return
