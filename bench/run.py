@@ -5,8 +5,11 @@
 - floor: read each recording, parse every line with the engine's JSON parser and
   sha256 it — nothing else; no key computation can be faster than this.
 - reference: `bench.reference`, SPEC §4 with no caching, on every line.
-- replay-lens engine: the real workspace load + check, in this process.
-- replay-lens process: `python -m server check --format json` as CI runs it.
+- replay-lens engine: the real workspace load + check, in this process: cold
+  (no cache), cold while filling the persistent cache, and warm (nothing
+  changed since: every recording is its cached summary).
+- replay-lens process: `python -m server check --format json` as CI runs it,
+  cold (`--no-cache`) and warm.
 
 Ratios are what matter (machines are noisy): engine/floor and engine/reference
 throughput. The engine's result must be clean: every turn verified against its
@@ -20,8 +23,10 @@ import argparse
 import gc
 import hashlib
 import json
+import os
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -29,6 +34,7 @@ from typing import Any
 
 from bench import reference
 from bench.generate import Shape, generate
+from server.engine.cache import SummaryCache
 from server.engine.checks import TurnStatus
 from server.engine.workspace import load_project_config, load_workspace
 
@@ -60,9 +66,14 @@ def reference_pass(recordings: list[Path]) -> int:
     return mismatches
 
 
-def engine(root: Path) -> dict[str, int]:
+def engine(root: Path, cache: Path | None = None) -> dict[str, int]:
     config = load_project_config(root)
-    result = load_workspace([root], config).check()
+    store = SummaryCache(cache) if cache is not None else None
+    try:
+        result = load_workspace([root], config, store).check()
+    finally:
+        if store is not None:
+            store.close()
     statuses = [report.status for fixture in result.fixtures for report in fixture.turns]
     return {
         "turns": len(statuses),
@@ -72,11 +83,13 @@ def engine(root: Path) -> dict[str, int]:
     }
 
 
-def whole_process(root: Path) -> int:
+def whole_process(root: Path, cache: Path | None = None) -> int:
+    flags = ["--no-cache"] if cache is None else []
     completed = subprocess.run(
-        [sys.executable, "-m", "server", "check", "--format", "json", "--severity", "error", str(root)],
+        [sys.executable, "-m", "server", "check", "--format", "json", "--severity", "error", *flags, str(root)],
         capture_output=True,
         check=False,
+        env={**os.environ, "REPLAY_LENS_CACHE_DIR": str(cache or "off")},
     )
     return completed.returncode
 
@@ -106,8 +119,17 @@ def main(argv: list[str] | None = None) -> int:
         rows["reference"] = {"seconds": seconds, "mismatches": mismatches}
     seconds, outcome = _timed(lambda: engine(root))
     rows["replay-lens engine (cold)"] = {"seconds": seconds, **outcome}
-    seconds, code = _timed(lambda: whole_process(root))
-    rows["replay-lens process (cold)"] = {"seconds": seconds, "exit": code}
+    with tempfile.TemporaryDirectory(prefix="replay-lens-bench-cache-") as cache_dir:
+        cache = Path(cache_dir)
+        seconds, filled = _timed(lambda: engine(root, cache))
+        rows["engine, filling the cache"] = {"seconds": seconds, **filled}
+        seconds, warm = _timed(lambda: engine(root, cache))
+        rows["replay-lens engine (warm)"] = {"seconds": seconds, **warm}
+        seconds, code = _timed(lambda: whole_process(root))
+        rows["replay-lens process (cold)"] = {"seconds": seconds, "exit": code}
+        seconds, code = _timed(lambda: whole_process(root, cache))
+        rows["replay-lens process (warm)"] = {"seconds": seconds, "exit": code}
+    same = outcome == filled == warm
 
     for row in rows.values():
         row["mb_per_s"] = megabytes / row["seconds"]
@@ -115,10 +137,19 @@ def main(argv: list[str] | None = None) -> int:
         if "reference" in rows:
             row["x_reference"] = rows["reference"]["seconds"] / row["seconds"]
     engine_row = rows["replay-lens engine (cold)"]
-    clean = engine_row["stale"] == 0 and engine_row["valid"] == engine_row["turns"] == lines
-    report = {"shape": vars(shape), "recording_mb": megabytes, "calls": lines, "identical_keys": clean, "rows": rows}
+    clean = engine_row["stale"] == 0 and engine_row["valid"] == engine_row["turns"] == lines and same
+    warm_share = rows["replay-lens engine (warm)"]["seconds"] / engine_row["seconds"]
+    report = {
+        "shape": vars(shape),
+        "recording_mb": megabytes,
+        "calls": lines,
+        "identical_keys": clean,
+        "warm_share_of_cold": warm_share,
+        "rows": rows,
+    }
 
-    print(f"{megabytes:.1f} MB of recordings, {lines} calls, identical keys to reference: {clean}")
+    print(f"{megabytes:.1f} MB of recordings, {lines} calls, identical keys to reference (cold and warm): {clean}")
+    print(f"warm engine re-check: {warm_share:.1%} of the cold one")
     print(f"{'run':<28} {'seconds':>9} {'MB/s':>9} {'x floor':>8} {'x reference':>12}")
     for name, row in rows.items():
         versus_reference = f"{row['x_reference']:.1f}" if "x_reference" in row else "-"

@@ -44,6 +44,12 @@ def run_cli(*args: str | os.PathLike[str], cwd: Path | None = None, timeout: flo
     return CliResult(completed)
 
 
+@pytest.fixture(autouse=True, scope="session")
+def private_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Every test (and every process it starts) caches under a folder of this run, never the user's."""
+    os.environ["REPLAY_LENS_CACHE_DIR"] = str(tmp_path_factory.mktemp("cache"))
+
+
 @pytest.fixture
 def samples(tmp_path: Path) -> Path:
     """A private copy of the sample workspace (tests may rewrite it)."""

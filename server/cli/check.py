@@ -9,6 +9,7 @@ from pathlib import Path
 
 from server.cli.report import Summary, render_json, render_sarif, render_text
 from server.engine import findings as codes
+from server.engine.cache import SummaryCache
 from server.engine.checks import CheckResult, TurnStatus
 from server.engine.config import Config, ConfigError
 from server.engine.findings import Finding, Severity
@@ -43,6 +44,12 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     )
     parser.add_argument("--color", choices=("auto", "always", "never"), default="auto")
     parser.add_argument(
+        "--no-cache",
+        action="store_true",
+        help="read every recording again instead of using the summaries cached by earlier runs "
+        "(cache folder: $REPLAY_LENS_CACHE_DIR, else $XDG_CACHE_HOME/replay-lens or ~/.cache/replay-lens)",
+    )
+    parser.add_argument(
         "--reveal-secrets",
         action="store_true",
         help="show API keys, tokens and other secrets in messages (masked by default)",
@@ -64,13 +71,18 @@ def run(args: argparse.Namespace) -> int:
     if args.preset:
         config = _with_preset(config, args.preset)
     targets = paths or [config.root if config.path else Path.cwd()]
-    result = load_workspace(targets, config).check()
-    fixed = 0
-    if args.fix:
-        fixed, failures = _fix(result)
-        if fixed:
-            result = load_workspace(targets, config).check()
-        result.problems.extend(failures)
+    cache = None if args.no_cache else SummaryCache.default()
+    try:
+        result = load_workspace(targets, config, cache).check()
+        fixed = 0
+        if args.fix:
+            fixed, failures = _fix(result)
+            if fixed:
+                result = load_workspace(targets, config, cache).check()
+            result.problems.extend(failures)
+    finally:
+        if cache is not None:
+            cache.close()
     findings = [f for f in result.findings if f.severity <= _SEVERITIES[args.severity]]
     if not args.reveal_secrets:
         findings = _masked(findings, result)
@@ -93,9 +105,14 @@ def _masked(findings: list[Finding], result: CheckResult) -> list[Finding]:
     """Findings with secrets masked in their messages and data, as the editor shows them."""
     sources = {report.fixture.path: report.fixture.source for report in result.fixtures}
     sources.update({report.recording.path: report.recording.source for report in result.recordings})
+    contexts: dict[tuple[Path, Span], str] = {}  # a summary recording has no text: it keeps what masking reads
+    for report in result.recordings:
+        for span, context in report.recording.derived.get("contexts", {}).items():
+            contexts[report.recording.path, span] = context
     masked = []
     for finding in findings:
-        message, data = masked_finding(finding, sources.get(finding.path))
+        context = contexts.get((finding.path, finding.span))
+        message, data = masked_finding(finding, sources.get(finding.path), context)
         masked.append(replace(finding, message=message, data=data))
     return masked
 

@@ -236,9 +236,10 @@ def _link_tables(recording: Recording, normalizer: Normalizer) -> tuple[_LinkTab
 def _output_table(recording: Recording) -> _LinkTable:
     cached: _LinkTable | None = recording.derived.get("outputs")
     if cached is None:
+        digests = recording.derived.get("output-digests") or [output_digest(call.output) for call in recording.calls]
         cached = recording.derived["outputs"] = {}
-        for call in recording.calls:
-            cached.setdefault(output_digest(call.output), []).append(Link(recording, call))
+        for call, digest in zip(recording.calls, digests, strict=True):
+            cached.setdefault(digest, []).append(Link(recording, call))
     return cached
 
 
@@ -439,37 +440,45 @@ def _check_output(turn: Turn, add: Any) -> None:
 
 def _check_recording(report: RecordingReport, keys: Any, config: Config, *, has_fixtures: bool) -> None:
     recording = report.recording
-    source, path = recording.source, recording.path
     for call in recording.calls:
         computed = keys(call)
         if isinstance(computed, InputShapeError):
             report.findings.append(
-                Finding.at(codes.MALFORMED_RECORDING, path, source, call.span, f"cannot compute the key: {computed}")
+                _call_finding(recording, call, codes.MALFORMED_RECORDING, f"cannot compute the key: {computed}")
             )
         elif has_fixtures and call.index not in report.linked:
-            report.findings.append(
-                Finding.at(
-                    codes.UNLINKED_RECORDING,
-                    path,
-                    source,
-                    call.span,
-                    f"recorded call {call.index} ({computed.caller}) is held by no fixture turn: its replay would miss",
-                    {"call": call.index},
-                )
+            message = (
+                f"recorded call {call.index} ({computed.caller}) is held by no fixture turn: its replay would miss"
             )
-    report.findings.extend(_volatile_findings(recording, keys, config))
+            report.findings.append(
+                _call_finding(recording, call, codes.UNLINKED_RECORDING, message, {"call": call.index})
+            )
+    report.findings.extend(recording_volatile(recording, config))
 
 
-def _volatile_findings(recording: Recording, keys: Any, config: Config) -> list[Finding]:
-    """The recording's volatile-text findings: they depend on it and the rules only, so they are kept."""
+def _call_finding(
+    recording: Recording, call: RecordedCall, code: codes.Code, message: str, data: dict[str, Any] | None = None
+) -> Finding:
+    """A finding on a whole recorded line (a summary recording's call knows its range without the text)."""
+    if call.range is None:
+        return Finding.at(code, recording.path, recording.source, call.span, message, data)
+    return Finding(code, recording.path, call.range, call.span, message, code.severity, data or {})
+
+
+def volatile_memo_key(config: Config) -> str:
     allow = "|".join(pattern.pattern for pattern in config.allow_volatile)
-    memo_key = f"volatile:{config.rules.fingerprint()}:{allow}"
+    return f"volatile:{config.rules.fingerprint()}:{allow}"
+
+
+def recording_volatile(recording: Recording, config: Config) -> list[Finding]:
+    """The recording's volatile-text findings: they depend on it and the rules only, so they are kept."""
+    memo_key = volatile_memo_key(config)
     cached: list[Finding] | None = recording.derived.get(memo_key)
     if cached is not None:
         return cached
+    normalizer = Normalizer(config.rules)
     volatile = _VolatileTally(config)
-    for call in recording.calls:
-        computed = keys(call)
+    for call, computed in zip(recording.calls, recording_keys(recording, normalizer), strict=True):
         if not isinstance(computed, InputShapeError):
             volatile.add(call, computed)
     source = recording.source

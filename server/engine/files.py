@@ -39,6 +39,12 @@ def read_regular(path: Path) -> bytes:
         return b"".join(chunks)
 
 
+def read_head(path: Path, size: int) -> bytes:
+    """The first `size` bytes (or fewer) of a regular file."""
+    with open_regular(path) as handle:
+        return os.read(handle.fileno(), size)
+
+
 def resolved(path: Path) -> Path:
     """`path.resolve()`, or the absolute path when a symlink loop makes resolving impossible."""
     try:

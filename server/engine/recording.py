@@ -14,7 +14,7 @@ from server.engine import findings as codes
 from server.engine.findings import Finding
 from server.engine.jsonscan import JsonError, iter_members, scan_value, skip_ws
 from server.engine.normalize import HEX64
-from server.engine.source import SourceText, Span
+from server.engine.source import Range, SourceText, Span
 
 
 @dataclass(slots=True)
@@ -25,6 +25,8 @@ class RecordedCall:
     line: int
     span: Span
     record: dict[str, Any]
+    range: Range | None = None
+    """Its LSP range, for a call of a summary recording (which has no text to compute it from)."""
 
     @property
     def caller(self) -> Any:

@@ -132,7 +132,9 @@ _CONTEXT = 2000
 """How far around a quoted text to look for the key that makes it a secret (its key is right before it)."""
 
 
-def masked_finding(finding: Finding, source: SourceText | None) -> tuple[str, dict[str, Any]]:
+def masked_finding(
+    finding: Finding, source: SourceText | None, context: str | None = None
+) -> tuple[str, dict[str, Any]]:
     """A finding's message and data with secrets masked.
 
     Besides what `mask_secrets` and `mask_json` mask, a text the finding quotes
@@ -142,12 +144,14 @@ def masked_finding(finding: Finding, source: SourceText | None) -> tuple[str, di
     """
     message, data = _masked_message(finding.message), mask_json(finding.data)
     quoted = finding.data.get("text")
-    if isinstance(quoted, str) and source is not None and _hidden(quoted, _context(source, finding.span)):
+    if context is None and source is not None:
+        context = finding_context(source, finding.span)
+    if isinstance(quoted, str) and context is not None and _hidden(quoted, context):
         message, data["text"] = message.replace(quoted, MASK), MASK
     return message, data
 
 
-def _context(source: SourceText, span: Span) -> str:
+def finding_context(source: SourceText, span: Span) -> str:
     """The line around `span`, at most `_CONTEXT` characters each side (recording lines can be megabytes)."""
     text = source.text
     low = max(0, span.start - _CONTEXT)

@@ -7,16 +7,19 @@ from __future__ import annotations
 
 import fnmatch
 import gc
+import hashlib
 import os
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from server.engine import findings as codes
+from server.engine.cache import SummaryCache
 from server.engine.checks import CheckResult, check
 from server.engine.config import Config, default_config, find_config_file, load_config
-from server.engine.files import read_regular, resolved
+from server.engine.files import read_head, read_regular, resolved
 from server.engine.findings import Finding
 from server.engine.fixture import Fixture, read_fixture
 from server.engine.recording import Recording, read_recording
@@ -135,39 +138,83 @@ def read_document(path: Path, data: bytes, kind: str) -> Fixture | Recording:
     return read_fixture(path, source) if kind == "fixture" else read_recording(path, source)
 
 
-def load_workspace(paths: Iterable[Path], config: Config) -> Workspace:
+def load_workspace(paths: Iterable[Path], config: Config, cache: SummaryCache | None = None) -> Workspace:
     """Read every fixture and recording under `paths`.
 
     A file named explicitly is always read: `.jsonl` as a recording, anything
-    else as a fixture, so a broken file still gets its findings.
+    else as a fixture, so a broken file still gets its findings. With a `cache`,
+    a recording unchanged since it was summarized is its summary recording
+    (enough for `check`, not for readers of its inputs), and a recording that is
+    read gets summarized for the next run.
     """
     workspace = Workspace(config)
     explicit = {path for path in paths if not path.is_dir()}
     with paused_gc():
-        _read_into(workspace, paths, explicit, config)
+        _read_into(workspace, paths, explicit, config, cache)
     return workspace
 
 
-def _read_into(workspace: Workspace, paths: Iterable[Path], explicit: set[Path], config: Config) -> None:
+def _read_into(
+    workspace: Workspace, paths: Iterable[Path], explicit: set[Path], config: Config, cache: SummaryCache | None
+) -> None:
     def unlistable(error: OSError) -> None:
         workspace.unreadable.append(_read_error(Path(str(error.filename or "?")), error))
 
     for path in iter_files(paths, config, unlistable):
         try:
-            data = read_regular(path)
+            cached = _cached(path, config, path in explicit, cache) if cache is not None else None
+            document = cached if cached is not None else _read(path, config, path in explicit, cache)
         except OSError as exc:
             workspace.unreadable.append(_read_error(path, exc))
             continue
-        kind = classify(path, data, config)
-        if kind is None and path in explicit:
-            kind = "recording" if path.suffix == ".jsonl" else "fixture"
-        if kind is None:
-            continue
-        document = read_document(path, data, kind)
         if isinstance(document, Fixture):
             workspace.fixtures.append(document)
-        else:
+        elif document is not None:
             workspace.recordings.append(document)
+
+
+def _kind(path: Path, data: bytes, config: Config, explicit: bool) -> str | None:
+    kind = classify(path, data, config)
+    if kind is None and explicit:
+        kind = "recording" if path.suffix == ".jsonl" else "fixture"
+    return kind
+
+
+def _cached(path: Path, config: Config, explicit: bool, cache: SummaryCache) -> Recording | None:
+    """The summary recording of a recording file that has not changed since the cache saw it."""
+    if config.fixtures or config.recordings:
+        head = b""  # classified by its path alone
+    elif path.suffix == ".jsonl":
+        head = read_head(path, _SNIFF_BYTES)
+    else:
+        return None
+    return cache.load(path, config) if _kind(path, head, config, explicit) == "recording" else None
+
+
+def _read(path: Path, config: Config, explicit: bool, cache: SummaryCache | None) -> Fixture | Recording | None:
+    before = os.stat(path)
+    data = read_regular(path)
+    kind = _kind(path, data, config, explicit)
+    if kind is None:
+        return None
+    if kind == "fixture" or cache is None:
+        return read_document(path, data, kind)
+    after = os.stat(path)
+    unchanged = after if (before.st_size, before.st_mtime_ns) == (after.st_size, after.st_mtime_ns) else None
+    if cache.knows(path):  # touched, maybe not changed (a checkout, a copy back): its content may be known
+        digest = hashlib.sha256(data).hexdigest()
+        known = cache.load_digest(path, digest, config)
+        if known is not None:
+            cache.remember(path, unchanged, digest)
+            return known
+        recording = read_recording(path, SourceText.from_bytes(data))
+    else:
+        with ThreadPoolExecutor(1) as pool:  # sha256 releases the GIL: it runs beside the parse
+            hashing = pool.submit(lambda: hashlib.sha256(data).hexdigest())
+            recording = read_recording(path, SourceText.from_bytes(data))
+            digest = hashing.result()
+    cache.store(path, unchanged, digest, recording, config)
+    return recording
 
 
 @contextmanager

@@ -1,0 +1,245 @@
+"""The persistent cache: recording summaries in an embedded SQLite database under the user's cache folder.
+
+A summary is keyed by the sha256 of the recording's bytes and by a fingerprint
+of everything that shapes it (the rules, the allowed volatile text, the summary
+format and this engine's own code). A file whose path, size, mtime and inode are
+unchanged leads to its content hash without being read again, as git's index
+does; a file modified in the last seconds is not taken by its stat (a write in
+the same clock tick would look unchanged), only by its content.
+
+Several processes may share the database (WAL journal, busy timeout). A database
+that cannot be opened or read is moved aside and built anew; a summary that does
+not read back as one is a miss, and is written again. Summaries are JSON: the
+cache never holds anything that would run when read.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import hashlib
+import json
+import logging
+import os
+import sqlite3
+import time
+import zlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from server.engine.config import Config
+from server.engine.recording import Recording
+from server.engine.summary import FORMAT, SummaryError, from_summary, summarize
+
+log = logging.getLogger(__name__)
+
+ENV_DIR = "REPLAY_LENS_CACHE_DIR"
+"""Where the cache lives; `off` (or empty) turns it off."""
+FILE_NAME = f"cache-v{FORMAT}.sqlite3"
+RACY_SECONDS = 2.0
+"""A file modified this recently is looked up by content only (its next write may keep the same mtime)."""
+UNUSED_DAYS = 30
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS files (
+    path TEXT PRIMARY KEY, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL, inode INTEGER NOT NULL,
+    digest TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS summaries (
+    digest TEXT NOT NULL, fingerprint TEXT NOT NULL, summary BLOB NOT NULL, used REAL NOT NULL,
+    PRIMARY KEY (digest, fingerprint)
+);
+"""
+
+
+def default_directory() -> Path | None:
+    """`$REPLAY_LENS_CACHE_DIR`, else `$XDG_CACHE_HOME/replay-lens`, else `~/.cache/replay-lens`; None when off."""
+    chosen = os.environ.get(ENV_DIR)
+    if chosen is not None:
+        return None if chosen.strip() in ("", "off") else Path(chosen)
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "replay-lens"
+
+
+@functools.cache
+def engine_digest() -> str:
+    """A hash of the engine's own source: a new version of the code never reads an old summary."""
+    digest = hashlib.sha256()
+    for path in sorted(Path(__file__).parent.rglob("*.py")):
+        digest.update(path.relative_to(Path(__file__).parent).as_posix().encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def summary_fingerprint(config: Config) -> str:
+    allowed = [pattern.pattern for pattern in config.allow_volatile]
+    parts = [FORMAT, config.rules.fingerprint(), allowed, engine_digest()]
+    return hashlib.sha256(json.dumps(parts).encode()).hexdigest()
+
+
+class SummaryCache:
+    """Recording summaries by content and fingerprint; every failure is a miss, never an error."""
+
+    def __init__(self, directory: Path) -> None:
+        self.path = directory / FILE_NAME
+        self._connection: sqlite3.Connection | None = None
+        self._broken = False
+
+    @classmethod
+    def default(cls) -> SummaryCache | None:
+        directory = default_directory()
+        return None if directory is None else cls(directory)
+
+    def load(self, path: Path, config: Config) -> Recording | None:
+        """The summary recording of `path` when its file is unchanged since it was summarized, else None."""
+        try:
+            stat = os.stat(path)
+        except OSError:
+            return None
+        row = self._query(
+            "SELECT s.summary FROM files f JOIN summaries s ON s.digest = f.digest "
+            "WHERE f.path = ? AND f.size = ? AND f.mtime_ns = ? AND f.inode = ? AND s.fingerprint = ?",
+            (_key(path), stat.st_size, stat.st_mtime_ns, stat.st_ino, summary_fingerprint(config)),
+        )
+        return None if row is None else self._decoded(path, row[0], config)
+
+    def knows(self, path: Path) -> bool:
+        """True when a file was summarized at `path` before (worth hashing first: it may be touched, not changed)."""
+        return self._query("SELECT 1 FROM files WHERE path = ?", (_key(path),)) is not None
+
+    def load_digest(self, path: Path, digest: str, config: Config) -> Recording | None:
+        """The summary recording of content already read (a file touched but not changed, a copy)."""
+        row = self._query(
+            "SELECT summary FROM summaries WHERE digest = ? AND fingerprint = ?", (digest, summary_fingerprint(config))
+        )
+        return None if row is None else self._decoded(path, row[0], config)
+
+    def store(self, path: Path, stat: os.stat_result | None, digest: str, recording: Recording, config: Config) -> None:
+        """Keep the summary of `recording`, read from `path` (whose stat was `stat` all through the read)."""
+        if self._broken:
+            return
+        blob = zlib.compress(json.dumps(summarize(recording, config), separators=(",", ":")).encode("utf-8"), 1)
+        now = time.time()
+        with self._writing() as connection:
+            if connection is None:
+                return
+            connection.execute(
+                "INSERT OR REPLACE INTO summaries (digest, fingerprint, summary, used) VALUES (?, ?, ?, ?)",
+                (digest, summary_fingerprint(config), blob, now),
+            )
+            if stat is not None and now - stat.st_mtime > RACY_SECONDS:
+                connection.execute(
+                    "INSERT OR REPLACE INTO files (path, size, mtime_ns, inode, digest) VALUES (?, ?, ?, ?, ?)",
+                    (_key(path), stat.st_size, stat.st_mtime_ns, stat.st_ino, digest),
+                )
+
+    def remember(self, path: Path, stat: os.stat_result | None, digest: str) -> None:
+        """Note that `path` (unchanged through its read) holds `digest`, so the next run need not read it."""
+        if stat is None or time.time() - stat.st_mtime <= RACY_SECONDS:
+            return
+        with self._writing() as connection:
+            if connection is not None:
+                connection.execute(
+                    "INSERT OR REPLACE INTO files (path, size, mtime_ns, inode, digest) VALUES (?, ?, ?, ?, ?)",
+                    (_key(path), stat.st_size, stat.st_mtime_ns, stat.st_ino, digest),
+                )
+
+    def close(self) -> None:
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
+
+    def _decoded(self, path: Path, blob: Any, config: Config) -> Recording | None:
+        try:
+            return from_summary(path, json.loads(zlib.decompress(blob)), config)
+        except (zlib.error, TypeError, ValueError, SummaryError) as exc:  # JSON and summary errors are ValueErrors
+            log.warning("cache: a summary of %s does not read back (%s): summarizing it again", path, exc)
+            return None
+
+    def _query(self, sql: str, parameters: tuple[Any, ...]) -> tuple[Any, ...] | None:
+        for attempt in range(2):
+            connection = self._connect()
+            if connection is None:
+                return None
+            try:
+                row: tuple[Any, ...] | None = connection.execute(sql, parameters).fetchone()
+                return row
+            except sqlite3.OperationalError as exc:  # locked past the timeout, disk I/O: a miss this time
+                log.warning("cache: %s", exc)
+                return None
+            except sqlite3.DatabaseError as exc:
+                self._rebuild(exc) if attempt == 0 else self._disable(exc)
+        return None
+
+    @contextlib.contextmanager
+    def _writing(self) -> Iterator[sqlite3.Connection | None]:
+        """One write transaction; a failure to write is logged and forgotten (the cache only saves time)."""
+        connection = self._connect()
+        if connection is not None:
+            try:
+                connection.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as exc:
+                log.warning("cache: not written: %s", exc)
+                connection = None
+        if connection is None:
+            yield None
+            return
+        try:
+            yield connection
+            connection.execute("COMMIT")
+        except sqlite3.Error as exc:
+            log.warning("cache: not written: %s", exc)
+            with contextlib.suppress(sqlite3.Error):
+                connection.execute("ROLLBACK")
+
+    def _connect(self) -> sqlite3.Connection | None:
+        if self._broken:
+            return None
+        if self._connection is None:
+            try:
+                self._connection = self._open()
+            except sqlite3.DatabaseError as exc:
+                self._rebuild(exc)
+                try:
+                    self._connection = self._open()
+                except (sqlite3.Error, OSError) as again:
+                    self._disable(again)
+            except OSError as exc:
+                self._disable(exc)
+        return self._connection
+
+    def _open(self) -> sqlite3.Connection:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        connection = sqlite3.connect(self.path, timeout=10.0, isolation_level=None)
+        try:
+            connection.execute("PRAGMA journal_mode=WAL")
+            connection.execute("PRAGMA synchronous=NORMAL")
+            connection.executescript(_SCHEMA)
+            connection.execute("DELETE FROM summaries WHERE used < ?", (time.time() - UNUSED_DAYS * 86400,))
+        except BaseException:
+            connection.close()
+            raise
+        return connection
+
+    def _rebuild(self, error: Exception) -> None:
+        """A database that does not read as one: set it aside (for a look) and start a new one."""
+        log.warning("cache: %s is not a usable database (%s): starting a new one", self.path, error)
+        self.close()
+        for suffix in ("", "-wal", "-shm"):
+            old = Path(f"{self.path}{suffix}")
+            try:
+                old.replace(Path(f"{old}.broken"))
+            except FileNotFoundError:
+                pass
+            except OSError as exc:
+                self._disable(exc)
+                return
+
+    def _disable(self, error: Exception) -> None:
+        log.warning("cache: off for this run: %s", error)
+        self.close()
+        self._broken = True
+
+
+def _key(path: Path) -> str:
+    return os.path.abspath(path)

@@ -1,0 +1,192 @@
+"""The persistent cache: a warm `check` says what a cold one says; a broken cache is rebuilt, never trusted."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+import time
+import zlib
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from server.engine.cache import FILE_NAME, SummaryCache
+from server.engine.workspace import load_project_config, load_workspace
+from tests.conftest import COMPAT, REPO, run_cli
+from tests.secret_workspace import SECRETS, leaked, secret_session
+
+LONG_AGO = time.time() - 3600
+
+
+def aged(root: Path) -> Path:
+    """Files last written an hour ago, so the cache may take them by their stat (recent ones need their content)."""
+    for path in root.rglob("*"):
+        if path.is_file():
+            os.utime(path, (LONG_AGO, LONG_AGO))
+    return root
+
+
+def check(root: Path, cache: Path, *args: str) -> tuple[int, Any]:
+    result = run_cli_with_cache(cache, "check", "--format", "json", *args, cwd=root)
+    return result.code, result.json()
+
+
+def run_cli_with_cache(cache: Path, *args: str, cwd: Path) -> Any:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("REPLAY_LENS_CACHE_DIR", str(cache))
+        return run_cli(*args, cwd=cwd)
+
+
+def summary_rows(cache: Path) -> int:
+    with sqlite3.connect(cache / FILE_NAME) as connection:
+        count: int = connection.execute("SELECT count(*) FROM summaries").fetchone()[0]
+        return count
+
+
+def summarized(root: Path, cache: Path) -> list[bool]:
+    """For each recording of a load through the cache: was it a summary (True) or read from its text?"""
+    store = SummaryCache(cache)
+    try:
+        workspace = load_workspace([root], load_project_config(root), store)
+    finally:
+        store.close()
+    return [recording.source.text == "" for recording in workspace.recordings]
+
+
+def test_warm_check_is_the_cold_check(samples: Path, tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    aged(samples)
+    cold = check(samples, cache)
+    assert summary_rows(cache) == 3
+    assert summarized(samples, cache) == [True, True, True]
+    assert check(samples, cache) == cold
+    assert check(samples, cache, "--no-cache") == cold
+    text = run_cli_with_cache(cache, "check", cwd=samples)
+    assert "stale-key" in text.stdout and "volatile-text" in text.stdout
+
+
+def test_the_compat_fixtures_warm_and_cold(tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    cold = check(COMPAT, cache, "--no-cache", str(COMPAT))
+    check(COMPAT, cache, str(COMPAT))
+    assert check(COMPAT, cache, str(COMPAT)) == cold
+
+
+def test_secrets_stay_masked_from_a_summary(tmp_path: Path) -> None:
+    root = tmp_path / "secrets"
+    root.mkdir()
+    secret_session(root)
+    aged(root)
+    cache = tmp_path / "cache"
+    cold = run_cli_with_cache(cache, "check", "--format", "json", cwd=root)
+    assert summarized(root, cache) == [True]
+    warm = run_cli_with_cache(cache, "check", "--format", "json", cwd=root)
+    assert warm.stdout == cold.stdout
+    assert not leaked(warm.stdout)
+    revealed = run_cli_with_cache(cache, "check", "--format", "json", "--reveal-secrets", cwd=root)
+    assert any(secret in revealed.stdout for secret in SECRETS)
+
+
+def test_a_changed_recording_is_read_again(samples: Path, tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    aged(samples)
+    _, before = check(samples, cache)
+    recording = samples / "recordings" / "write_note.ultra.jsonl"
+    lines = recording.read_text(encoding="utf-8").splitlines(keepends=True)
+    recording.write_text("".join(lines[:1]), encoding="utf-8")  # the other calls are gone
+    os.utime(recording, (LONG_AGO + 60, LONG_AGO + 60))
+    _, after = check(samples, cache)
+    assert after == check(samples, cache, "--no-cache")[1]
+    assert after != before
+
+
+def test_a_touched_recording_is_known_by_its_content(samples: Path, tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    aged(samples)
+    cold = check(samples, cache)
+    for path in (samples / "recordings").iterdir():
+        os.utime(path, (LONG_AGO + 60, LONG_AGO + 60))  # a checkout wrote the same bytes again
+    assert summarized(samples, cache) == [True, True, True]
+    assert check(samples, cache) == cold
+
+
+def test_new_rules_summarize_again(samples: Path, tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    aged(samples)
+    _, cold = check(samples, cache)
+    assert summary_rows(cache) == 3
+    _, other = check(samples, cache, "--preset", "none")
+    assert summary_rows(cache) == 6
+    assert other == check(samples, cache, "--preset", "none", "--no-cache")[1]
+    assert other["summary"] != cold["summary"]
+
+
+def test_a_corrupt_database_is_set_aside_and_rebuilt(samples: Path, tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    aged(samples)
+    cold = check(samples, cache)
+    (cache / FILE_NAME).write_bytes(b"not a database at all " * 100)
+    for suffix in ("-wal", "-shm"):
+        Path(f"{cache / FILE_NAME}{suffix}").unlink(missing_ok=True)
+    assert check(samples, cache) == cold
+    assert (cache / f"{FILE_NAME}.broken").exists()
+    assert summary_rows(cache) == 3
+    assert check(samples, cache) == cold
+
+
+@pytest.mark.parametrize(
+    "garbage", [b"\x00\x01garbage", zlib.compress(b""), zlib.compress(b"{}"), zlib.compress(b"[1]")]
+)
+def test_a_corrupt_summary_is_a_miss(samples: Path, tmp_path: Path, garbage: bytes) -> None:
+    """Bytes that are not zlib, zlib of nothing, of `{}`, of a list: each read again from the file and rewritten."""
+    cache = tmp_path / "cache"
+    aged(samples)
+    cold = check(samples, cache)
+    with sqlite3.connect(cache / FILE_NAME) as connection:
+        connection.execute("UPDATE summaries SET summary = ?", (garbage,))
+    assert summarized(samples, cache) == [False, False, False]
+    assert summarized(samples, cache) == [True, True, True]
+    assert check(samples, cache) == cold
+
+
+def test_a_summary_with_wrong_values_is_a_miss(samples: Path, tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    aged(samples)
+    cold = check(samples, cache)
+    with sqlite3.connect(cache / FILE_NAME) as connection:
+        for digest, blob in connection.execute("SELECT digest, summary FROM summaries").fetchall():
+            summary = json.loads(zlib.decompress(blob))
+            summary["calls"][0][7] = ["lead_agent", "not a key", "x"]
+            tampered = zlib.compress(json.dumps(summary).encode())
+            connection.execute("UPDATE summaries SET summary = ? WHERE digest = ?", (tampered, digest))
+    assert check(samples, cache) == cold
+
+
+def test_an_unusable_cache_folder_only_costs_time(samples: Path, tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder", encoding="utf-8")
+    cold = check(samples, tmp_path / "cache", "--no-cache")
+    result = run_cli_with_cache(blocker / "cache", "check", "--format", "json", cwd=samples)
+    assert (result.code, result.json()) == cold
+
+
+def test_two_processes_share_the_cache(samples: Path, tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    aged(samples)
+    expected = check(samples, cache, "--no-cache")
+    env = {**os.environ, "PYTHONPATH": str(REPO), "REPLAY_LENS_CACHE_DIR": str(cache)}
+    command = [sys.executable, "-m", "server", "check", "--format", "json"]
+    for _ in range(3):
+        runs = [
+            subprocess.Popen(command, cwd=samples, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            for _ in range(2)
+        ]
+        for run in runs:
+            stdout, stderr = run.communicate(timeout=120)
+            assert "Traceback" not in stderr
+            assert (run.returncode, json.loads(stdout)) == expected
+    assert summary_rows(cache) == 3
