@@ -60,7 +60,7 @@ class Shape:
         )
 
 
-def _text(rng: random.Random, size: int, cjk: float) -> str:
+def prose(rng: random.Random, size: int, cjk: float) -> str:
     parts: list[str] = []
     length = 0
     while length < size:
@@ -81,25 +81,25 @@ def _volatile(rng: random.Random) -> str:
     )
 
 
-def _message(kind: str, content: str, **data: Any) -> dict[str, Any]:
+def message(kind: str, content: str, **data: Any) -> dict[str, Any]:
     return {"type": kind, "data": {"content": content, "additional_kwargs": {}, "type": kind, "name": None, **data}}
 
 
 def session_calls(shape: Shape, index: int) -> list[tuple[str, list[dict[str, Any]], dict[str, Any]]]:
     """The (caller, input, output) of every call of one session."""
     rng = random.Random(shape.seed * 1000 + index)
-    system = _message(
+    system = message(
         "system",
-        f"You are agent {index}. Started {uuid.UUID(int=rng.getrandbits(128))}. " + _text(rng, shape.system_size, 0),
+        f"You are agent {index}. Started {uuid.UUID(int=rng.getrandbits(128))}. " + prose(rng, shape.system_size, 0),
     )
-    history = [system, _message("human", "Task: " + _text(rng, 300, shape.cjk), name="user-input")]
+    history = [system, message("human", "Task: " + prose(rng, 300, shape.cjk), name="user-input")]
     calls = []
     for step in range(shape.calls):
         call_id = f"call_{rng.getrandbits(48):012x}"
-        args = {"path": f"/workspace/{rng.choice(WORDS)}-{step}.txt", "query": _text(rng, 60, shape.cjk)}
-        output = _message(
+        args = {"path": f"/workspace/{rng.choice(WORDS)}-{step}.txt", "query": prose(rng, 60, shape.cjk)}
+        output = message(
             "ai",
-            _text(rng, 120, shape.cjk),
+            prose(rng, 120, shape.cjk),
             tool_calls=[
                 {
                     "name": rng.choice(["read_file", "write_file", "search"]),
@@ -112,13 +112,13 @@ def session_calls(shape: Shape, index: int) -> list[tuple[str, list[dict[str, An
             usage_metadata={"input_tokens": 1000 + step * 50, "output_tokens": 80, "total_tokens": 1080 + step * 50},
         )
         calls.append(("lead_agent", list(history), output))
-        result = _text(rng, shape.tool_output_size, shape.cjk)
+        result = prose(rng, shape.tool_output_size, shape.cjk)
         if rng.random() < shape.volatile:
             result += " " + _volatile(rng)
         history.append(output)
-        history.append(_message("tool", result, name=output["data"]["tool_calls"][0]["name"], tool_call_id=call_id))
+        history.append(message("tool", result, name=output["data"]["tool_calls"][0]["name"], tool_call_id=call_id))
         for _ in range(shape.growth - 2):
-            history.append(_message("human", _text(rng, 200, shape.cjk)))
+            history.append(message("human", prose(rng, 200, shape.cjk)))
     return calls
 
 

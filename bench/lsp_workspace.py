@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import reference
-from bench.generate import WORDS, _message, _text
+from bench.generate import WORDS, message, prose
 
 STALE_EVERY = 100
 
@@ -47,17 +47,17 @@ class LspWorkspace:
 
 def _calls(shape: LspShape) -> list[tuple[str, list[dict[str, Any]], dict[str, Any]]]:
     rng = random.Random(shape.seed)
-    system = _message("system", "You are the benchmark agent. " + _text(rng, shape.system_chars, 0))
+    system = message("system", "You are the benchmark agent. " + prose(rng, shape.system_chars, 0))
     calls = []
     previous: list[dict[str, Any]] = []
     for index in range(shape.turns):
-        task = f"Task {index} (run {uuid.UUID(int=rng.getrandbits(128))}): " + _text(rng, shape.task_chars, shape.cjk)
-        inputs = [system, *previous, _message("human", task)]
+        task = f"Task {index} (run {uuid.UUID(int=rng.getrandbits(128))}): " + prose(rng, shape.task_chars, shape.cjk)
+        inputs = [system, *previous, message("human", task)]
         call_id = f"call_{rng.getrandbits(48):012x}"
         tool = rng.choice(["read_file", "write_file", "search"])
-        output = _message(
+        output = message(
             "ai",
-            _text(rng, shape.answer_chars, shape.cjk),
+            prose(rng, shape.answer_chars, shape.cjk),
             tool_calls=[
                 {
                     "name": tool,
@@ -76,7 +76,7 @@ def _calls(shape: LspShape) -> list[tuple[str, list[dict[str, Any]], dict[str, A
         )
         caller = "middleware:title" if index % 20 == 19 else "lead_agent"
         calls.append((caller, inputs, output))
-        result = _message("tool", _text(rng, 300, shape.cjk), name=tool, tool_call_id=call_id)
+        result = message("tool", prose(rng, 300, shape.cjk), name=tool, tool_call_id=call_id)
         previous = [output, result] if index % 4 == 0 else []
     return calls
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -13,10 +14,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
+from server.engine import workspace
 from server.engine.cache import FILE_NAME, SummaryCache
-from server.engine.workspace import load_project_config, load_workspace
-from tests.conftest import COMPAT, REPO, run_cli
+from server.engine.secrets import finding_context
+from server.engine.summary import summarize_file
+from tests.conftest import COMPAT, REPO, SAMPLES, run_cli
 from tests.secret_workspace import SECRETS, leaked, secret_session
 
 LONG_AGO = time.time() - 3600
@@ -47,14 +52,23 @@ def summary_rows(cache: Path) -> int:
         return count
 
 
-def summarized(root: Path, cache: Path) -> list[bool]:
-    """For each recording of a load through the cache: was it a summary (True) or read from its text?"""
+def summarized(root: Path, cache: Path) -> int:
+    """How many recordings a load through the cache read and summarized (the others came from the cache)."""
     store = SummaryCache(cache)
+    calls = []
+
+    def counting(path: Path, config: Any) -> Any:
+        calls.append(path)
+        return summarize_file(path, config)
+
     try:
-        workspace = load_workspace([root], load_project_config(root), store)
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(workspace, "summarize_file", counting)
+            loaded = workspace.load_workspace([root], workspace.load_project_config(root), store)
     finally:
         store.close()
-    return [recording.source.text == "" for recording in workspace.recordings]
+    assert len(loaded.recordings) == 3
+    return len(calls)
 
 
 def test_warm_check_is_the_cold_check(samples: Path, tmp_path: Path) -> None:
@@ -62,7 +76,7 @@ def test_warm_check_is_the_cold_check(samples: Path, tmp_path: Path) -> None:
     aged(samples)
     cold = check(samples, cache)
     assert summary_rows(cache) == 3
-    assert summarized(samples, cache) == [True, True, True]
+    assert summarized(samples, cache) == 0
     assert check(samples, cache) == cold
     assert check(samples, cache, "--no-cache") == cold
     text = run_cli_with_cache(cache, "check", cwd=samples)
@@ -83,7 +97,6 @@ def test_secrets_stay_masked_from_a_summary(tmp_path: Path) -> None:
     aged(root)
     cache = tmp_path / "cache"
     cold = run_cli_with_cache(cache, "check", "--format", "json", cwd=root)
-    assert summarized(root, cache) == [True]
     warm = run_cli_with_cache(cache, "check", "--format", "json", cwd=root)
     assert warm.stdout == cold.stdout
     assert not leaked(warm.stdout)
@@ -110,7 +123,7 @@ def test_a_touched_recording_is_known_by_its_content(samples: Path, tmp_path: Pa
     cold = check(samples, cache)
     for path in (samples / "recordings").iterdir():
         os.utime(path, (LONG_AGO + 60, LONG_AGO + 60))  # a checkout wrote the same bytes again
-    assert summarized(samples, cache) == [True, True, True]
+    assert summarized(samples, cache) == 0
     assert check(samples, cache) == cold
 
 
@@ -148,8 +161,8 @@ def test_a_corrupt_summary_is_a_miss(samples: Path, tmp_path: Path, garbage: byt
     cold = check(samples, cache)
     with sqlite3.connect(cache / FILE_NAME) as connection:
         connection.execute("UPDATE summaries SET summary = ?", (garbage,))
-    assert summarized(samples, cache) == [False, False, False]
-    assert summarized(samples, cache) == [True, True, True]
+    assert summarized(samples, cache) == 3
+    assert summarized(samples, cache) == 0
     assert check(samples, cache) == cold
 
 
@@ -190,3 +203,67 @@ def test_two_processes_share_the_cache(samples: Path, tmp_path: Path) -> None:
             assert "Traceback" not in stderr
             assert (run.returncode, json.loads(stdout)) == expected
     assert summary_rows(cache) == 3
+
+
+SAMPLE_LINES = (SAMPLES / "recordings" / "write_note.ultra.jsonl").read_bytes().splitlines(keepends=True)
+PIECES = st.sampled_from(
+    [
+        *SAMPLE_LINES,
+        b"\n",
+        b"   \n",
+        b"\r\n",
+        b"\r",
+        b"[1, 2]\n",
+        b'{"input": [], "output": {}}\n',
+        b'{"caller": "x", "input": "no", "output": 1, "input_hash": "' + b"a" * 64 + b'"}\n',
+        b"\xff\xfe not UTF-8\n",
+        b"\xe4\xb8",
+        "中文 😀 req_7Hq2Lm9xPz4Kw8Rt\n".encode(),
+        b'{"broken": \n',
+    ]
+)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    pieces=st.lists(PIECES, min_size=1, max_size=8),
+    bom=st.booleans(),
+    cut=st.integers(min_value=0, max_value=400),
+    carriage=st.booleans(),
+)
+def test_a_recording_summarized_line_by_line_checks_as_read_whole(
+    tmp_path_factory: pytest.TempPathFactory, pieces: list[bytes], bom: bool, cut: int, carriage: bool
+) -> None:
+    """Blank and broken lines, `\\r` breaks, a BOM, bad UTF-8, a cut last line: the same findings to the character."""
+    root = tmp_path_factory.mktemp("stream")
+    shutil.copytree(SAMPLES / "replay", root / "replay")
+    shutil.copy(SAMPLES / "replay-lens.toml", root)
+    data = b"".join(pieces)
+    if carriage:
+        data = data.replace(b"\n", b"\r\n")
+    data = (b"\xef\xbb\xbf" if bom else b"") + data[: max(len(data) - cut, 1)]
+    (root / "recordings").mkdir()
+    (root / "recordings" / "write_note.ultra.jsonl").write_bytes(data)
+    config = workspace.load_project_config(root)
+    whole = workspace.load_workspace([root], config).check()
+    store = SummaryCache(tmp_path_factory.mktemp("cache"))
+    try:
+        streamed = workspace.load_workspace([root], config, store).check()
+    finally:
+        store.close()
+    assert [f.to_json() for f in streamed.findings] == [f.to_json() for f in whole.findings]
+    assert [f.span for f in streamed.findings] == [f.span for f in whole.findings]
+    assert outcome(streamed) == outcome(whole)
+    source = whole.recordings[0].recording.source
+    contexts = streamed.recordings[0].recording.derived["contexts"]
+    for finding in whole.recordings[0].findings:
+        if finding.code.name == "volatile-text":
+            assert contexts[finding.span] == finding_context(source, finding.span)
+
+
+def outcome(result: Any) -> list[tuple[Any, ...]]:
+    return [
+        (t.turn.index, t.status, t.link.call.index if t.link else None, t.keys and t.keys.input_hash)
+        for report in result.fixtures
+        for t in report.turns
+    ]

@@ -30,7 +30,7 @@ from typing import Any
 
 from server.engine.config import Config
 from server.engine.recording import Recording
-from server.engine.summary import FORMAT, SummaryError, from_summary, summarize
+from server.engine.summary import FORMAT, SummaryError, from_summary
 
 log = logging.getLogger(__name__)
 
@@ -114,11 +114,13 @@ class SummaryCache:
         )
         return None if row is None else self._decoded(path, row[0], config)
 
-    def store(self, path: Path, stat: os.stat_result | None, digest: str, recording: Recording, config: Config) -> None:
-        """Keep the summary of `recording`, read from `path` (whose stat was `stat` all through the read)."""
+    def store(
+        self, path: Path, stat: os.stat_result | None, digest: str, summary: dict[str, Any], config: Config
+    ) -> None:
+        """Keep the `summary` of `path`, whose bytes hash to `digest` (its stat was `stat` all through the read)."""
         if self._broken:
             return
-        blob = zlib.compress(json.dumps(summarize(recording, config), separators=(",", ":")).encode("utf-8"), 1)
+        blob = zlib.compress(json.dumps(summary, separators=(",", ":")).encode("utf-8"), 1)
         now = time.time()
         with self._writing() as connection:
             if connection is None:

@@ -8,10 +8,10 @@ and fixes without recomputing anything.
 from __future__ import annotations
 
 import json
-from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
+from pathlib import Path
 from typing import Any
 
 from server.engine import findings as codes
@@ -20,7 +20,7 @@ from server.engine.findings import Finding
 from server.engine.fixture import Fixture, Turn
 from server.engine.normalize import HEX64, InputShapeError, KeyChain, Keys, Normalizer, sha256_hex
 from server.engine.recording import RecordedCall, Recording
-from server.engine.source import Span
+from server.engine.source import Range, Span
 from server.engine.volatile import VolatileMatch, find_volatile
 
 
@@ -477,55 +477,67 @@ def recording_volatile(recording: Recording, config: Config) -> list[Finding]:
     if cached is not None:
         return cached
     normalizer = Normalizer(config.rules)
-    volatile = _VolatileTally(config)
+    tally = VolatileTally(config)
+    source = recording.source
+    where: dict[str, tuple[Span, Range]] = {}
     for call, computed in zip(recording.calls, recording_keys(recording, normalizer), strict=True):
         if not isinstance(computed, InputShapeError):
-            volatile.add(call, computed)
-    source = recording.source
-    cached = []
-    for text, (call, match) in volatile.first.items():
-        later = len(volatile.calls[text]) - 1
-        also = f" (and in {later} later call{'s' if later != 1 else ''})" if later else ""
-        rule = match.suggested_rule()
-        cached.append(
-            Finding.at(
-                codes.VOLATILE_TEXT,
-                recording.path,
-                source,
-                _locate_in_line(source.text, call.span, text),
-                f"{match.detector.what} {text!r} survived normalization{also}; suggested rule: "
-                f"{rule['pattern']} → {rule['replacement']}",
-                {"text": text, "call": call.index, "rule": rule},
-            )
-        )
-    recording.derived[memo_key] = cached
+            for text in tally.add(call.index, computed):
+                span = locate_in_line(source.text, call.span, text)
+                where[text] = (span, source.range(span))
+    cached = recording.derived[memo_key] = tally.findings(recording.path, where)
     return cached
 
 
-class _VolatileTally:
-    """Volatile texts of a recording: where each first appears and in how many calls.
+class VolatileTally:
+    """Volatile texts of a recording's calls, in order: where each first appears and in how many calls.
 
     Each distinct normalized message is scanned once; history re-sent by later
-    calls costs a set lookup, not another regex scan.
+    calls costs a dictionary lookup, not another regex scan.
     """
 
     def __init__(self, config: Config) -> None:
         self.allow = config.allow_volatile
         self.by_piece: dict[str, list[VolatileMatch]] = {}
-        self.first: dict[str, tuple[RecordedCall, VolatileMatch]] = {}
-        self.calls: dict[str, set[int]] = defaultdict(set)
+        self.first: dict[str, tuple[int, VolatileMatch]] = {}
+        self.calls: dict[str, int] = {}
+        self.last: dict[str, int] = {}
 
-    def add(self, call: RecordedCall, computed: Keys) -> None:
+    def add(self, call: int, computed: Keys) -> list[str]:
+        """Tally call number `call`; the texts it is the first to show (to be located in its line now)."""
+        new = []
         for piece in computed.pieces or (computed.canonical,):
             matches = self.by_piece.get(piece)
             if matches is None:
                 matches = self.by_piece[piece] = find_volatile(piece, self.allow)
             for match in matches:
-                self.first.setdefault(match.text, (call, match))
-                self.calls[match.text].add(call.index)
+                text = match.text
+                if text not in self.first:
+                    self.first[text] = (call, match)
+                    new.append(text)
+                if self.last.get(text) != call:
+                    self.last[text] = call
+                    self.calls[text] = self.calls.get(text, 0) + 1
+        return new
+
+    def findings(self, path: Path, where: dict[str, tuple[Span, Range]]) -> list[Finding]:
+        """One finding per volatile text, at the place `where` it was first located."""
+        found = []
+        for text, (call, match) in self.first.items():
+            later = self.calls[text] - 1
+            also = f" (and in {later} later call{'s' if later != 1 else ''})" if later else ""
+            rule = match.suggested_rule()
+            span, place = where[text]
+            message = (
+                f"{match.detector.what} {text!r} survived normalization{also}; suggested rule: "
+                f"{rule['pattern']} → {rule['replacement']}"
+            )
+            data = {"text": text, "call": call, "rule": rule}
+            found.append(Finding(codes.VOLATILE_TEXT, path, place, span, message, codes.VOLATILE_TEXT.severity, data))
+        return found
 
 
-def _locate_in_line(text: str, line: Span, needle: str) -> Span:
+def locate_in_line(text: str, line: Span, needle: str) -> Span:
     for candidate in (needle, json.dumps(needle)[1:-1]):
         found = text.find(candidate, line.start, line.end)
         if found >= 0:

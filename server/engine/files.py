@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import hashlib
 import os
 import stat
 from pathlib import Path
@@ -37,6 +38,15 @@ def read_regular(path: Path) -> bytes:
         while chunk := os.read(handle.fileno(), _CHUNK):
             chunks.append(chunk)
         return b"".join(chunks)
+
+
+def content_digest(path: Path) -> str:
+    """The sha256 of a regular file's bytes, read in chunks (never held whole)."""
+    digest = hashlib.sha256()
+    with open_regular(path) as handle:
+        while chunk := os.read(handle.fileno(), _CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def read_head(path: Path, size: int) -> bytes:

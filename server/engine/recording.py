@@ -68,6 +68,10 @@ def _hex(value: Any) -> str | None:
     return value if isinstance(value, str) and HEX64.fullmatch(value) else None
 
 
+LineProblem = tuple[codes.Code, int, int, str]
+"""A problem of one line: its code, where it starts and ends in the line, its message."""
+
+
 def read_recording(path: Path, source: SourceText) -> Recording:
     recording = Recording(path=path, source=source)
     text = source.text
@@ -78,36 +82,41 @@ def read_recording(path: Path, source: SourceText) -> Recording:
         )
     starts = source.line_starts
     last_line = len(starts) - 1
-    parser = _LineParser()
+    parser = LineParser()
     for line, start in enumerate(starts):
         end = starts[line + 1] if line < last_line else len(text)
         raw = text[start:end].rstrip("\r\n")
         if not raw.strip():
             continue
-        span = Span(start, start + len(raw))
-        try:
-            record = parser.parse(raw)
-        except JsonError as error:
-            truncated = line == last_line and not text.endswith(("\n", "\r"))
-            message = (
-                f"truncated last line ({len(raw)} characters): the recording stopped mid-write; "
-                "the lines before it are read"
-                if truncated
-                else f"invalid JSON on this line: {error.message}"
-            )
-            where = span if truncated else Span(start + error.offset, min(start + error.offset + 1, span.end))
-            recording.problems.append(Finding.at(codes.INVALID_JSON, path, source, where, message))
-            continue
-        shape = shape_problem(record)
-        if shape is not None:
-            recording.problems.append(Finding.at(codes.MALFORMED_RECORDING, path, source, span, shape))
-            if not isinstance(record, dict):
-                continue
-        recording.calls.append(RecordedCall(len(recording.calls), line, span, record))
+        truncated = line == last_line and not text.endswith(("\n", "\r"))
+        record, line_problem = read_line(parser, raw, truncated=truncated)
+        if line_problem is not None:
+            code, low, high, message = line_problem
+            recording.problems.append(Finding.at(code, path, source, Span(start + low, start + high), message))
+        if record is not None:
+            recording.calls.append(RecordedCall(len(recording.calls), line, Span(start, start + len(raw)), record))
     return recording
 
 
-class _LineParser:
+def read_line(parser: LineParser, raw: str, *, truncated: bool) -> tuple[dict[str, Any] | None, LineProblem | None]:
+    """One non-blank recording line: the recorded call it holds (None if none), and its problem."""
+    try:
+        record = parser.parse(raw)
+    except JsonError as error:
+        if truncated:
+            message = (
+                f"truncated last line ({len(raw)} characters): the recording stopped mid-write; "
+                "the lines before it are read"
+            )
+            return None, (codes.INVALID_JSON, 0, len(raw), message)
+        where = (error.offset, min(error.offset + 1, len(raw)))
+        return None, (codes.INVALID_JSON, *where, f"invalid JSON on this line: {error.message}")
+    shape = shape_problem(record)
+    problem = None if shape is None else (codes.MALFORMED_RECORDING, 0, len(raw), shape)
+    return (record if isinstance(record, dict) else None), problem
+
+
+class LineParser:
     """Parse recording lines, sharing the input messages a line re-sends from a recent one.
 
     Each call's `input` repeats an earlier call's messages byte for byte before

@@ -14,8 +14,8 @@ from typing import Literal
 
 PositionEncoding = Literal["utf-16", "utf-8", "utf-32"]
 
-_LINE_BREAK = re.compile(r"\r\n|\r|\n")
-_BOM = "\ufeff"
+LINE_BREAK = re.compile(r"\r\n|\r|\n")
+BOM = "\ufeff"
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +81,7 @@ class SourceText:
             text = data.decode("utf-8", errors="replace")
             prefix = data[: exc.start].decode("utf-8", errors="replace")
             problem = DecodeProblem(len(prefix), f"invalid UTF-8 at byte {exc.start}: {exc.reason}")
-        bom = text.startswith(_BOM)
+        bom = text.startswith(BOM)
         if bom:
             text = text[1:]
             if problem is not None:
@@ -110,7 +110,7 @@ class SourceText:
         return edited
 
     def encode(self) -> bytes:
-        return ((_BOM if self.bom else "") + self.text).encode("utf-8")
+        return ((BOM if self.bom else "") + self.text).encode("utf-8")
 
     @property
     def line_starts(self) -> list[int]:
@@ -157,7 +157,7 @@ class SourceText:
 def _line_starts(text: str) -> list[int]:
     """Offsets where lines start; `str.find` skips long lines at C speed (recordings have few, huge lines)."""
     if "\r" in text:
-        return [0, *(match.end() for match in _LINE_BREAK.finditer(text))]
+        return [0, *(match.end() for match in LINE_BREAK.finditer(text))]
     starts = [0]
     index = text.find("\n")
     while index >= 0:

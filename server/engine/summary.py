@@ -11,17 +11,19 @@ inputs (hover, replay, sessions) read the file itself.
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 from typing import Any
 
 from server.engine import findings as codes
-from server.engine.checks import output_digest, recording_keys, recording_volatile, volatile_memo_key
+from server.engine.checks import VolatileTally, locate_in_line, output_digest, volatile_memo_key
 from server.engine.config import Config
+from server.engine.files import open_regular
 from server.engine.findings import Finding, Severity
-from server.engine.normalize import HEX64, InputShapeError, Keys, Normalizer
-from server.engine.recording import RecordedCall, Recording
+from server.engine.normalize import HEX64, InputShapeError, KeyChain, Keys, Normalizer
+from server.engine.recording import LineParser, RecordedCall, Recording, read_line
 from server.engine.secrets import finding_context
-from server.engine.source import Position, Range, SourceText, Span
+from server.engine.source import BOM, LINE_BREAK, Position, Range, SourceText, Span
 
 FORMAT = 1
 
@@ -30,23 +32,106 @@ class SummaryError(ValueError):
     """A summary that does not have the shape `summarize` writes: never trusted."""
 
 
-def summarize(recording: Recording, config: Config) -> dict[str, Any]:
-    """The JSON-safe summary of a parsed recording under `config`'s rules and allowed volatile text."""
-    normalizer = Normalizer(config.rules)
-    source = recording.source
-    calls = []
-    for call, computed in zip(recording.calls, recording_keys(recording, normalizer), strict=True):
-        keys: list[str] | str = (
+def summarize_file(path: Path, config: Config) -> tuple[dict[str, Any], str]:
+    """The summary of the recording at `path` under `config`, and the sha256 of its bytes.
+
+    The file is read line by line and nothing of a line is kept but its summary
+    (and, for the next calls to share, the history the key chain keeps), so a
+    1 GB recording is summarized in the memory of a few of its lines. Lines,
+    offsets, positions and findings are exactly those of `read_recording` and
+    `check` on the whole text.
+    """
+    summary = _Summarizer(path, config)
+    digest = hashlib.sha256()
+    with open_regular(path) as handle:
+        for chunk in iter(handle.readline, b""):
+            digest.update(chunk)
+            summary.add(chunk)
+    return summary.finish(), digest.hexdigest()
+
+
+class _Summarizer:
+    """The state of `summarize_file` between two lines of the file."""
+
+    def __init__(self, path: Path, config: Config) -> None:
+        self.path = path
+        self.chain = KeyChain(Normalizer(config.rules))
+        self.parser = LineParser()
+        self.tally = VolatileTally(config)
+        self.calls: list[list[Any]] = []
+        self.problems: list[Finding] = []
+        self.decode_problem: Finding | None = None
+        self.where: dict[str, tuple[Span, Range]] = {}
+        self.contexts: dict[str, str] = {}
+        self.line = 0
+        self.offset = 0
+        self.bytes = 0
+
+    def add(self, chunk: bytes) -> None:
+        """One `\\n`-terminated piece of the file (the last may have no terminator)."""
+        try:
+            text = chunk.decode("utf-8")
+            bad = None
+        except UnicodeDecodeError as exc:
+            text = chunk.decode("utf-8", errors="replace")
+            bad = exc
+        bom = self.bytes == 0 and text.startswith(BOM)
+        if bom:
+            text = text[1:]
+        if bad is not None and self.decode_problem is None:
+            at = max(len(chunk[: bad.start].decode("utf-8", errors="replace")) - (1 if bom else 0), 0)
+            breaks = list(LINE_BREAK.finditer(text, 0, at))
+            line_start = breaks[-1].end() if breaks else 0
+            message = f"invalid UTF-8 at byte {self.bytes + bad.start}: {bad.reason}"
+            self.decode_problem = self._finding(
+                codes.INVALID_JSON, text, at, at + 1, message, self.line + len(breaks), line_start
+            )
+        self.bytes += len(chunk)
+        starts = [0, *(m.end() for m in LINE_BREAK.finditer(text))] if "\r" in text else [0]
+        for position, start in enumerate(starts):
+            end = starts[position + 1] if position + 1 < len(starts) else len(text)
+            if start < end or position == 0:
+                self._line(text, start, end)
+        self.offset += len(text)
+
+    def _line(self, text: str, start: int, end: int) -> None:
+        raw = text[start:end].rstrip("\r\n")
+        line, offset = self.line, self.offset + start
+        self.line += 1
+        if not raw.strip():
+            return
+        truncated = not text.endswith(("\n", "\r")) and end == len(text)
+        record, problem = read_line(self.parser, raw, truncated=truncated)
+        if problem is not None:
+            code, low, high, message = problem
+            self.problems.append(self._finding(code, text, start + low, start + high, message, line, start))
+        if record is None:
+            return
+        call = RecordedCall(len(self.calls), line, Span(offset, offset + len(raw)), record)
+        try:
+            computed: Keys | InputShapeError = self.chain.keys(call.caller, call.input)
+        except InputShapeError as exc:
+            computed = exc
+        if isinstance(computed, Keys):
+            for found in self.tally.add(call.index, computed):
+                local = locate_in_line(text, Span(start, start + len(raw)), found)
+                self.where[found] = (
+                    Span(self.offset + local.start, self.offset + local.end),
+                    _line_range(text, local, line, start),
+                )
+                self.contexts[found] = finding_context(SourceText(text), local)
+        keys = (
             [computed.caller, computed.conversation_hash, computed.input_hash]
             if isinstance(computed, Keys)
             else str(computed)
         )
-        calls.append(
+        whole = _line_range(text, Span(start, start + len(raw)), line, start)
+        self.calls.append(
             [
                 call.index,
-                call.line,
+                line,
                 [call.span.start, call.span.end],
-                _range_json(source.range(call.span)),
+                _range_json(whole),
                 call.caller if isinstance(call.caller, str) else None,
                 call.input_hash,
                 call.conversation_hash,
@@ -54,14 +139,36 @@ def summarize(recording: Recording, config: Config) -> dict[str, Any]:
                 output_digest(call.output),
             ]
         )
-    volatile = recording_volatile(recording, config)
-    return {
-        "format": FORMAT,
-        "calls": calls,
-        "problems": [_finding_json(finding) for finding in recording.problems],
-        "volatile": [_finding_json(finding) for finding in volatile],
-        "contexts": [finding_context(source, finding.span) for finding in volatile],
-    }
+
+    def _finding(
+        self, code: codes.Code, text: str, low: int, high: int, message: str, line: int, line_start: int
+    ) -> Finding:
+        """A finding at `text[low:high]` of the current piece of the file, in its line `line` (from `line_start`)."""
+        span = Span(self.offset + low, self.offset + high)
+        return Finding(
+            code, self.path, _line_range(text, Span(low, high), line, line_start), span, message, code.severity
+        )
+
+    def finish(self) -> dict[str, Any]:
+        volatile = self.tally.findings(self.path, self.where)
+        problems = [self.decode_problem, *self.problems] if self.decode_problem else self.problems
+        return {
+            "format": FORMAT,
+            "calls": self.calls,
+            "problems": [_finding_json(finding) for finding in problems],
+            "volatile": [_finding_json(finding) for finding in volatile],
+            "contexts": [self.contexts[finding.data["text"]] for finding in volatile],
+        }
+
+
+def _line_range(text: str, span: Span, line: int, line_start: int) -> Range:
+    """The range of `text[span]`, which lies in the line that starts at `line_start` and is line `line` of the file."""
+    start = Position(line, _units(text[line_start : span.start]))
+    return Range(start, Position(line, start.character + _units(text[span.start : span.end])))
+
+
+def _units(text: str) -> int:
+    return len(text) if text.isascii() else len(text.encode("utf-16-le", errors="surrogatepass")) // 2
 
 
 def from_summary(path: Path, summary: Any, config: Config) -> Recording:

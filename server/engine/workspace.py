@@ -7,10 +7,8 @@ from __future__ import annotations
 
 import fnmatch
 import gc
-import hashlib
 import os
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,11 +17,12 @@ from server.engine import findings as codes
 from server.engine.cache import SummaryCache
 from server.engine.checks import CheckResult, check
 from server.engine.config import Config, default_config, find_config_file, load_config
-from server.engine.files import read_head, read_regular, resolved
+from server.engine.files import content_digest, read_head, read_regular, resolved
 from server.engine.findings import Finding
 from server.engine.fixture import Fixture, read_fixture
 from server.engine.recording import Recording, read_recording
 from server.engine.source import SourceText, Span
+from server.engine.summary import from_summary, summarize_file
 
 SKIPPED_DIRS = frozenset(
     {
@@ -192,29 +191,31 @@ def _cached(path: Path, config: Config, explicit: bool, cache: SummaryCache) -> 
 
 
 def _read(path: Path, config: Config, explicit: bool, cache: SummaryCache | None) -> Fixture | Recording | None:
+    """A fixture, or a recording: read whole without a cache, else summarized line by line (and cached)."""
+    if cache is None or _kind(path, read_head(path, _SNIFF_BYTES), config, explicit) != "recording":
+        data = read_regular(path)
+        kind = _kind(path, data, config, explicit)
+        return None if kind is None else read_document(path, data, kind)
     before = os.stat(path)
-    data = read_regular(path)
-    kind = _kind(path, data, config, explicit)
-    if kind is None:
-        return None
-    if kind == "fixture" or cache is None:
-        return read_document(path, data, kind)
-    after = os.stat(path)
-    unchanged = after if (before.st_size, before.st_mtime_ns) == (after.st_size, after.st_mtime_ns) else None
     if cache.knows(path):  # touched, maybe not changed (a checkout, a copy back): its content may be known
-        digest = hashlib.sha256(data).hexdigest()
+        digest = content_digest(path)
         known = cache.load_digest(path, digest, config)
         if known is not None:
-            cache.remember(path, unchanged, digest)
+            cache.remember(path, _unchanged(path, before), digest)
             return known
-        recording = read_recording(path, SourceText.from_bytes(data))
-    else:
-        with ThreadPoolExecutor(1) as pool:  # sha256 releases the GIL: it runs beside the parse
-            hashing = pool.submit(lambda: hashlib.sha256(data).hexdigest())
-            recording = read_recording(path, SourceText.from_bytes(data))
-            digest = hashing.result()
-    cache.store(path, unchanged, digest, recording, config)
-    return recording
+    summary, digest = summarize_file(path, config)
+    cache.store(path, _unchanged(path, before), digest, summary, config)
+    return from_summary(path, summary, config)
+
+
+def _unchanged(path: Path, before: os.stat_result) -> os.stat_result | None:
+    """The file's stat now, when it is the one it had before it was read (else it changed during the read)."""
+    after = os.stat(path)
+    return (
+        after
+        if (before.st_size, before.st_mtime_ns, before.st_ino) == (after.st_size, after.st_mtime_ns, after.st_ino)
+        else None
+    )
 
 
 @contextmanager
