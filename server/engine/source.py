@@ -73,15 +73,16 @@ class SourceText:
     _line_starts: list[int] | None = field(default=None, repr=False)
 
     @classmethod
-    def from_bytes(cls, data: bytes) -> SourceText:
+    def from_bytes(cls, data: bytes, at_byte: int = 0) -> SourceText:
+        """The text of `data`, which starts at byte `at_byte` of its file (a BOM only stands at byte 0)."""
         try:
             text = data.decode("utf-8")
             problem = None
         except UnicodeDecodeError as exc:
             text = data.decode("utf-8", errors="replace")
             prefix = data[: exc.start].decode("utf-8", errors="replace")
-            problem = DecodeProblem(len(prefix), f"invalid UTF-8 at byte {exc.start}: {exc.reason}")
-        bom = text.startswith(BOM)
+            problem = DecodeProblem(len(prefix), f"invalid UTF-8 at byte {at_byte + exc.start}: {exc.reason}")
+        bom = at_byte == 0 and text.startswith(BOM)
         if bom:
             text = text[1:]
             if problem is not None:

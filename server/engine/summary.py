@@ -23,7 +23,7 @@ from server.engine.findings import Finding, Severity
 from server.engine.normalize import HEX64, InputShapeError, KeyChain, Keys, Normalizer
 from server.engine.recording import LineParser, RecordedCall, Recording, read_line
 from server.engine.secrets import finding_context
-from server.engine.source import BOM, LINE_BREAK, Position, Range, SourceText, Span
+from server.engine.source import LINE_BREAK, Position, Range, SourceText, Span
 
 FORMAT = 1
 
@@ -69,22 +69,13 @@ class _Summarizer:
 
     def add(self, chunk: bytes) -> None:
         """One `\\n`-terminated piece of the file (the last may have no terminator)."""
-        try:
-            text = chunk.decode("utf-8")
-            bad = None
-        except UnicodeDecodeError as exc:
-            text = chunk.decode("utf-8", errors="replace")
-            bad = exc
-        bom = self.bytes == 0 and text.startswith(BOM)
-        if bom:
-            text = text[1:]
+        piece = SourceText.from_bytes(chunk, self.bytes)
+        text, bad = piece.text, piece.decode_problem
         if bad is not None and self.decode_problem is None:
-            at = max(len(chunk[: bad.start].decode("utf-8", errors="replace")) - (1 if bom else 0), 0)
-            breaks = list(LINE_BREAK.finditer(text, 0, at))
+            breaks = list(LINE_BREAK.finditer(text, 0, bad.offset))
             line_start = breaks[-1].end() if breaks else 0
-            message = f"invalid UTF-8 at byte {self.bytes + bad.start}: {bad.reason}"
             self.decode_problem = self._finding(
-                codes.INVALID_JSON, text, at, at + 1, message, self.line + len(breaks), line_start
+                codes.INVALID_JSON, text, bad.offset, bad.offset + 1, bad.message, self.line + len(breaks), line_start
             )
         self.bytes += len(chunk)
         starts = [0, *(m.end() for m in LINE_BREAK.finditer(text))] if "\r" in text else [0]
