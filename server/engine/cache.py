@@ -90,12 +90,8 @@ class SummaryCache:
         directory = default_directory()
         return None if directory is None else cls(directory)
 
-    def load(self, path: Path, config: Config) -> Recording | None:
-        """The summary recording of `path` when its file is unchanged since it was summarized, else None."""
-        try:
-            stat = os.stat(path)
-        except OSError:
-            return None
+    def load(self, path: Path, stat: os.stat_result, config: Config) -> Recording | None:
+        """The summary recording of `path` (whose stat is `stat`) when unchanged since it was summarized, else None."""
         row = self._query(
             "SELECT s.summary FROM files f JOIN summaries s ON s.digest = f.digest "
             "WHERE f.path = ? AND f.size = ? AND f.mtime_ns = ? AND f.inode = ? AND s.fingerprint = ?",
@@ -121,30 +117,19 @@ class SummaryCache:
         if self._broken:
             return
         blob = zlib.compress(json.dumps(summary, separators=(",", ":")).encode("utf-8"), 1)
-        now = time.time()
-        with self._writing() as connection:
-            if connection is None:
-                return
-            connection.execute(
-                "INSERT OR REPLACE INTO summaries (digest, fingerprint, summary, used) VALUES (?, ?, ?, ?)",
-                (digest, summary_fingerprint(config), blob, now),
-            )
-            if stat is not None and now - stat.st_mtime > RACY_SECONDS:
-                connection.execute(
-                    "INSERT OR REPLACE INTO files (path, size, mtime_ns, inode, digest) VALUES (?, ?, ?, ?, ?)",
-                    (_key(path), stat.st_size, stat.st_mtime_ns, stat.st_ino, digest),
-                )
-
-    def remember(self, path: Path, stat: os.stat_result | None, digest: str) -> None:
-        """Note that `path` (unchanged through its read) holds `digest`, so the next run need not read it."""
-        if stat is None or time.time() - stat.st_mtime <= RACY_SECONDS:
-            return
         with self._writing() as connection:
             if connection is not None:
                 connection.execute(
-                    "INSERT OR REPLACE INTO files (path, size, mtime_ns, inode, digest) VALUES (?, ?, ?, ?, ?)",
-                    (_key(path), stat.st_size, stat.st_mtime_ns, stat.st_ino, digest),
+                    "INSERT OR REPLACE INTO summaries (digest, fingerprint, summary, used) VALUES (?, ?, ?, ?)",
+                    (digest, summary_fingerprint(config), blob, time.time()),
                 )
+                _note_file(connection, path, stat, digest)
+
+    def remember(self, path: Path, stat: os.stat_result | None, digest: str) -> None:
+        """Note that `path` (unchanged through its read) holds `digest`, so the next run need not read it."""
+        with self._writing() as connection:
+            if connection is not None:
+                _note_file(connection, path, stat, digest)
 
     def close(self) -> None:
         if self._connection is not None:
@@ -241,6 +226,15 @@ class SummaryCache:
         log.warning("cache: off for this run: %s", error)
         self.close()
         self._broken = True
+
+
+def _note_file(connection: sqlite3.Connection, path: Path, stat: os.stat_result | None, digest: str) -> None:
+    """Let `path`'s stat lead to `digest`, unless it changed during the read or was written too recently to tell."""
+    if stat is not None and time.time() - stat.st_mtime > RACY_SECONDS:
+        connection.execute(
+            "INSERT OR REPLACE INTO files (path, size, mtime_ns, inode, digest) VALUES (?, ?, ?, ?, ?)",
+            (_key(path), stat.st_size, stat.st_mtime_ns, stat.st_ino, digest),
+        )
 
 
 def _key(path: Path) -> str:

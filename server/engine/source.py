@@ -126,7 +126,7 @@ class SourceText:
         offset = max(0, min(offset, len(self.text)))
         line = self.line_of(offset)
         start = self.line_starts[line]
-        return Position(line, _units(self.text[start:offset], encoding))
+        return Position(line, code_units(self.text[start:offset], encoding))
 
     def range(self, span: Span, encoding: PositionEncoding = "utf-16") -> Range:
         return Range(self.position(span.start, encoding), self.position(span.end, encoding))
@@ -167,7 +167,8 @@ def _line_starts(text: str) -> list[int]:
     return starts
 
 
-def _units(text: str, encoding: PositionEncoding) -> int:
+def code_units(text: str, encoding: PositionEncoding = "utf-16") -> int:
+    """How many code units of `encoding` `text` takes (an LSP `character` count)."""
     if encoding == "utf-32" or text.isascii():
         return len(text)
     if encoding == "utf-8":

@@ -2,7 +2,7 @@
 
 A recording's raw inputs are most of its bytes, but a check only needs each
 call's place, recorded keys, current keys and output digest, plus the findings
-that depend on the recording alone. `summarize` keeps exactly that;
+that depend on the recording alone. `summarize_file` keeps exactly that;
 `from_summary` gives back a *summary recording*: a `Recording` whose calls carry
 no input or output, which `check` treats like the parsed one (its keys, link
 tables and volatile findings are already in `derived`). Readers that need the
@@ -23,7 +23,7 @@ from server.engine.findings import Finding, Severity
 from server.engine.normalize import HEX64, InputShapeError, KeyChain, Keys, Normalizer
 from server.engine.recording import LineParser, RecordedCall, Recording, read_line
 from server.engine.secrets import finding_context
-from server.engine.source import LINE_BREAK, Position, Range, SourceText, Span
+from server.engine.source import LINE_BREAK, Position, Range, SourceText, Span, code_units
 
 FORMAT = 1
 
@@ -154,12 +154,8 @@ class _Summarizer:
 
 def _line_range(text: str, span: Span, line: int, line_start: int) -> Range:
     """The range of `text[span]`, which lies in the line that starts at `line_start` and is line `line` of the file."""
-    start = Position(line, _units(text[line_start : span.start]))
-    return Range(start, Position(line, start.character + _units(text[span.start : span.end])))
-
-
-def _units(text: str) -> int:
-    return len(text) if text.isascii() else len(text.encode("utf-16-le", errors="surrogatepass")) // 2
+    start = Position(line, code_units(text[line_start : span.start]))
+    return Range(start, Position(line, start.character + code_units(text[span.start : span.end])))
 
 
 def from_summary(path: Path, summary: Any, config: Config) -> Recording:

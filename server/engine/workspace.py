@@ -161,8 +161,7 @@ def _read_into(
 
     for path in iter_files(paths, config, unlistable):
         try:
-            cached = _cached(path, config, path in explicit, cache) if cache is not None else None
-            document = cached if cached is not None else _read(path, config, path in explicit, cache)
+            document = _read(path, config, path in explicit, cache)
         except OSError as exc:
             workspace.unreadable.append(_read_error(path, exc))
             continue
@@ -179,24 +178,31 @@ def _kind(path: Path, data: bytes, config: Config, explicit: bool) -> str | None
     return kind
 
 
-def _cached(path: Path, config: Config, explicit: bool, cache: SummaryCache) -> Recording | None:
-    """The summary recording of a recording file that has not changed since the cache saw it."""
+def _read(path: Path, config: Config, explicit: bool, cache: SummaryCache | None) -> Fixture | Recording | None:
+    """A fixture, or a recording: read whole without a cache, else its summary (cached, or made line by line)."""
+    if cache is not None and _is_recording(path, config, explicit):
+        return _summary_recording(path, config, cache)
+    data = read_regular(path)
+    kind = _kind(path, data, config, explicit)
+    return None if kind is None else read_document(path, data, kind)
+
+
+def _is_recording(path: Path, config: Config, explicit: bool) -> bool:
+    """Whether `path` is read as a recording, told without reading it whole."""
     if config.fixtures or config.recordings:
         head = b""  # classified by its path alone
     elif path.suffix == ".jsonl":
         head = read_head(path, _SNIFF_BYTES)
     else:
-        return None
-    return cache.load(path, config) if _kind(path, head, config, explicit) == "recording" else None
+        return False  # without globs, only a `.jsonl` file is a recording
+    return _kind(path, head, config, explicit) == "recording"
 
 
-def _read(path: Path, config: Config, explicit: bool, cache: SummaryCache | None) -> Fixture | Recording | None:
-    """A fixture, or a recording: read whole without a cache, else summarized line by line (and cached)."""
-    if cache is None or _kind(path, read_head(path, _SNIFF_BYTES), config, explicit) != "recording":
-        data = read_regular(path)
-        kind = _kind(path, data, config, explicit)
-        return None if kind is None else read_document(path, data, kind)
+def _summary_recording(path: Path, config: Config, cache: SummaryCache) -> Recording:
     before = os.stat(path)
+    known = cache.load(path, before, config)
+    if known is not None:
+        return known
     if cache.knows(path):  # touched, maybe not changed (a checkout, a copy back): its content may be known
         digest = content_digest(path)
         known = cache.load_digest(path, digest, config)
