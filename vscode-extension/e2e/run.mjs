@@ -313,6 +313,22 @@ function webview() {
   return page.locator('iframe.webview.ready').filter({ visible: true }).first().contentFrame().locator('iframe#active-frame').contentFrame();
 }
 
+// Clicks a tree row that opens an editor tab. A click that lands while the tree re-renders (the
+// sessions refresh when files change) is lost: the row is clicked again if no tab opens.
+async function openFromTree(row, tab) {
+  const opened = page.locator('.tab .label-name', { hasText: tab }).first();
+  for (let attempt = 1; ; attempt += 1) {
+    await row.locator('.label-name').click();
+    try {
+      await opened.waitFor({ timeout: attempt < 3 ? 10_000 : TIMEOUT });
+      return;
+    } catch (e) {
+      if (attempt >= 3) throw new Error(`clicking the row opens no tab "${tab}"`);
+      console.log(`     (no tab "${tab}" after clicking its row: clicking again)`);
+    }
+  }
+}
+
 // The content frame of the webview on screen whose heading matches: several webviews can be ready
 // and visible at once (the report's and the steps'), and their order in the page is not fixed.
 async function webviewWithHeading(heading, timeout = TIMEOUT) {
@@ -324,8 +340,39 @@ async function webviewWithHeading(heading, timeout = TIMEOUT) {
       const frame = frames.nth(index).contentFrame().locator('iframe#active-frame').contentFrame();
       if (await frame.locator('h1', { hasText: heading }).count()) return frame;
     }
-    if (Date.now() > deadline) throw new Error(`no webview on screen has the heading ${heading}`);
+    if (Date.now() > deadline) {
+      const headings = [];
+      for (let index = 0; index < count; index += 1) {
+        const frame = frames.nth(index).contentFrame().locator('iframe#active-frame').contentFrame();
+        headings.push(...(await frame.locator('h1').allInnerTexts().catch(() => ['?'])));
+      }
+      const tabs = await page.locator('.tab .label-name').allInnerTexts();
+      throw new Error(`no webview on screen has the heading ${heading} (tabs: ${tabs.join(', ') || 'none'}; headings on screen: ${headings.join(', ') || 'none'})`);
+    }
     await page.waitForTimeout(250);
+  }
+}
+
+// CI keeps only what is printed: the tail of the extension's output channel (its log and the
+// server's stderr) goes there, and the whole file to the artifacts.
+function printExtensionLog() {
+  const found = [];
+  const walk = (dir) => {
+    for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
+      const full = path.join(dir, entry.name);
+      if (entry.isDirectory()) walk(full);
+      else if (/replay lens/i.test(entry.name)) found.push(full);
+    }
+  };
+  try {
+    walk(path.join(userData, 'logs'));
+  } catch {
+    return;
+  }
+  for (const file of found) {
+    const lines = fs.readFileSync(file, 'utf8').trimEnd().split('\n');
+    fs.copyFileSync(file, path.join(ARTIFACTS, path.basename(file)));
+    console.log(`\n--- last lines of ${path.basename(file)} ---\n${lines.slice(-40).join('\n')}`);
   }
 }
 
@@ -548,7 +595,7 @@ const exitCode = await (async () => {
       const recording = rows.filter({ has: page.locator('.label-name', { hasText: /^write_note\.ultra\.jsonl$/ }) }).first();
       const description = await recording.locator('.label-description').innerText();
       if (!/recording · 6 steps/.test(description)) throw new Error(`the recording's row says "${description}", not "recording · 6 steps"`);
-      await recording.locator('.label-name').click();
+      await openFromTree(recording, 'Session: write_note.ultra.jsonl');
       let frame = await webviewWithHeading(/^write_note\.ultra\.jsonl$/);
       const checkSteps = async (want) => {
         const whos = want.steps.map((s) => s.caller || s.name || s.model || s.kind);
@@ -568,7 +615,7 @@ const exitCode = await (async () => {
 
       // A trace that is no fixture: a LangGraph thread of a checkpoint database.
       if (!expected.trace) throw new Error('python -m server sessions does not list the LangGraph thread weather-1');
-      await rows.filter({ has: page.locator('.label-name', { hasText: expected.trace.title }) }).first().locator('.label-name').click();
+      await openFromTree(rows.filter({ has: page.locator('.label-name', { hasText: expected.trace.title }) }).first(), `Session: ${expected.trace.title}`);
       frame = await webviewWithHeading(expected.trace.title);
       await checkSteps(expected.traceSteps);
       await shot('session-steps-trace');
@@ -591,6 +638,7 @@ const exitCode = await (async () => {
       await runCommand('Replay Lens: Show Output').catch(() => undefined);
       await page.waitForTimeout(1000);
       await shot('output').catch(() => undefined);
+      printExtensionLog();
     }
     return failed ? 1 : 0;
   } catch (e) {
