@@ -20,7 +20,8 @@ from hypothesis import strategies as st
 from server.engine import workspace
 from server.engine.cache import FILE_NAME, SummaryCache
 from server.engine.secrets import finding_context
-from server.engine.summary import summarize_file
+from server.engine.summary import read_back, summarize_file
+from server.lsp.locate import input_keys
 from tests.conftest import COMPAT, REPO, SAMPLES, run_cli
 from tests.secret_workspace import SECRETS, leaked, secret_session
 
@@ -259,6 +260,12 @@ def test_a_recording_summarized_line_by_line_checks_as_read_whole(
     for finding in whole.recordings[0].findings:
         if finding.code.name == "volatile-text":
             assert contexts[finding.span] == finding_context(source, finding.span)
+    # Each call's line reads back from the file: the record and the range of the whole read.
+    summary = streamed.recordings[0].recording
+    for kept, read in zip(summary.calls, whole.recordings[0].recording.calls, strict=True):
+        back = read_back(summary.path, kept)
+        assert back is not None and back.record == read.record
+        assert kept.range == source.range(read.span, "utf-16")
 
 
 def outcome(result: Any) -> list[tuple[Any, ...]]:
@@ -267,3 +274,35 @@ def outcome(result: Any) -> list[tuple[Any, ...]]:
         for report in result.fixtures
         for t in report.turns
     ]
+
+
+def test_a_call_is_read_back_only_from_the_file_it_was_summarized_from(samples: Path) -> None:
+    """Hover and "Show Normalized Input" read a summary's call back from disk: a changed file is refused."""
+    config = workspace.load_project_config(samples)
+    path = samples / "recordings" / "write_note.ultra.jsonl"
+    store = SummaryCache(samples / ".cache")
+    try:
+        loaded = workspace.load_workspace([samples], config, store)
+    finally:
+        store.close()
+    report = next(
+        t
+        for r in loaded.check().fixtures
+        for t in r.turns
+        if t.link and t.link.recording.path == path and t.link.call.index == 1
+    )
+    assert report.link is not None and report.link.recording.summary
+    keys = input_keys(config, report)
+    assert keys is not None and "Write a 3-6 word title" in keys.canonical
+    data = path.read_bytes()
+    # The same hashes, another input (as a hand edit would leave it): the keys of the text read back differ.
+    path.write_bytes(data.replace(b"Write a 3-6 word title", b"Write a 3-7 word title", 1))
+    assert read_back(path, report.link.call) is not None
+    assert input_keys(config, report) is None
+    # Lines swapped: the call's place holds another line.
+    lines = data.splitlines(keepends=True)
+    path.write_bytes(b"".join([lines[2], lines[1], lines[0], *lines[3:]]))
+    assert read_back(path, report.link.call) is None
+    path.unlink()
+    assert read_back(path, report.link.call) is None
+    assert input_keys(config, report) is None

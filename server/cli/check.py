@@ -17,6 +17,7 @@ from server.engine.presets import PRESETS
 from server.engine.rehash import apply_edits, rehash_edits
 from server.engine.secrets import masked_finding
 from server.engine.source import SourceText, Span
+from server.engine.summary import kept_context
 from server.engine.workspace import load_project_config, load_workspace
 from server.engine.writes import ChangedOnDiskError, atomic_write, content_hash
 
@@ -105,13 +106,11 @@ def _masked(findings: list[Finding], result: CheckResult) -> list[Finding]:
     """Findings with secrets masked in their messages and data, as the editor shows them."""
     sources = {report.fixture.path: report.fixture.source for report in result.fixtures}
     sources.update({report.recording.path: report.recording.source for report in result.recordings})
-    contexts: dict[tuple[Path, Span], str] = {}  # a summary recording has no text: it keeps what masking reads
-    for report in result.recordings:
-        for span, context in report.recording.derived.get("contexts", {}).items():
-            contexts[report.recording.path, span] = context
+    recordings = {report.recording.path: report.recording for report in result.recordings}
     masked = []
     for finding in findings:
-        context = contexts.get((finding.path, finding.span))
+        recording = recordings.get(finding.path)
+        context = kept_context(recording, finding.span) if recording is not None else None
         message, data = masked_finding(finding, sources.get(finding.path), context)
         masked.append(replace(finding, message=message, data=data))
     return masked

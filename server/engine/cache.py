@@ -22,6 +22,7 @@ import json
 import logging
 import os
 import sqlite3
+import threading
 import time
 import zlib
 from collections.abc import Iterator
@@ -36,7 +37,8 @@ log = logging.getLogger(__name__)
 
 ENV_DIR = "REPLAY_LENS_CACHE_DIR"
 """Where the cache lives; `off` (or empty) turns it off."""
-FILE_NAME = f"cache-v{FORMAT}.sqlite3"
+FILE_NAME = "cache-v1.sqlite3"
+"""Named by its schema (the tables): a new summary format only misses, through the fingerprint."""
 RACY_SECONDS = 2.0
 """A file modified this recently is looked up by content only (its next write may keep the same mtime)."""
 UNUSED_DAYS = 30
@@ -84,20 +86,24 @@ class SummaryCache:
         self.path = directory / FILE_NAME
         self._connection: sqlite3.Connection | None = None
         self._broken = False
+        self._lock = threading.RLock()
+        """One connection for every thread (the server reads in worker threads), one statement at a time."""
 
     @classmethod
     def default(cls) -> SummaryCache | None:
         directory = default_directory()
         return None if directory is None else cls(directory)
 
-    def load(self, path: Path, stat: os.stat_result, config: Config) -> Recording | None:
-        """The summary recording of `path` (whose stat is `stat`) when unchanged since it was summarized, else None."""
+    def load(self, path: Path, stat: os.stat_result, config: Config) -> tuple[Recording, str] | None:
+        """The summary recording of `path` (whose stat is `stat`) and the sha256 of its bytes, when unchanged
+        since it was summarized; else None."""
         row = self._query(
-            "SELECT s.summary FROM files f JOIN summaries s ON s.digest = f.digest "
+            "SELECT s.summary, f.digest FROM files f JOIN summaries s ON s.digest = f.digest "
             "WHERE f.path = ? AND f.size = ? AND f.mtime_ns = ? AND f.inode = ? AND s.fingerprint = ?",
             (_key(path), stat.st_size, stat.st_mtime_ns, stat.st_ino, summary_fingerprint(config)),
         )
-        return None if row is None else self._decoded(path, row[0], config)
+        recording = None if row is None else self._decoded(path, row[0], config)
+        return None if recording is None or row is None else (recording, str(row[1]))
 
     def knows(self, path: Path) -> bool:
         """True when a file was summarized at `path` before (worth hashing first: it may be touched, not changed)."""
@@ -132,9 +138,10 @@ class SummaryCache:
                 _note_file(connection, path, stat, digest)
 
     def close(self) -> None:
-        if self._connection is not None:
-            self._connection.close()
-            self._connection = None
+        with self._lock:
+            if self._connection is not None:
+                self._connection.close()
+                self._connection = None
 
     def _decoded(self, path: Path, blob: Any, config: Config) -> Recording | None:
         try:
@@ -144,6 +151,10 @@ class SummaryCache:
             return None
 
     def _query(self, sql: str, parameters: tuple[Any, ...]) -> tuple[Any, ...] | None:
+        with self._lock:
+            return self._fetch(sql, parameters)
+
+    def _fetch(self, sql: str, parameters: tuple[Any, ...]) -> tuple[Any, ...] | None:
         for attempt in range(2):
             connection = self._connect()
             if connection is None:
@@ -161,6 +172,10 @@ class SummaryCache:
     @contextlib.contextmanager
     def _writing(self) -> Iterator[sqlite3.Connection | None]:
         """One write transaction; a failure to write is logged and forgotten (the cache only saves time)."""
+        with self._lock:
+            yield from self._transaction()
+
+    def _transaction(self) -> Iterator[sqlite3.Connection | None]:
         connection = self._connect()
         if connection is not None:
             try:
@@ -197,7 +212,7 @@ class SummaryCache:
 
     def _open(self) -> sqlite3.Connection:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        connection = sqlite3.connect(self.path, timeout=10.0, isolation_level=None)
+        connection = sqlite3.connect(self.path, timeout=10.0, isolation_level=None, check_same_thread=False)
         try:
             connection.execute("PRAGMA journal_mode=WAL")
             connection.execute("PRAGMA synchronous=NORMAL")

@@ -27,6 +27,9 @@ class RecordedCall:
     record: dict[str, Any]
     range: Range | None = None
     """Its LSP range, for a call of a summary recording (which has no text to compute it from)."""
+    stored: tuple[int, int, int] | None = None
+    """For a call of a summary recording, where to read its line back: the byte offsets of the
+    `\n`-terminated piece of the file it is in, and where the line starts in that piece's text."""
 
     @property
     def caller(self) -> Any:
@@ -56,6 +59,8 @@ class Recording:
     source: SourceText
     calls: list[RecordedCall] = field(default_factory=list)
     problems: list[Finding] = field(default_factory=list)
+    summary: bool = False
+    """A summary recording: calls without inputs or outputs, no text (see `summary.from_summary`)."""
     derived: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
     """Results computed from this parsed recording under a rule set (by fingerprint).
 

@@ -25,7 +25,7 @@ from server.engine.recording import LineParser, RecordedCall, Recording, read_li
 from server.engine.secrets import finding_context
 from server.engine.source import LINE_BREAK, Position, Range, SourceText, Span, code_units
 
-FORMAT = 1
+FORMAT = 2
 
 
 class SummaryError(ValueError):
@@ -66,6 +66,7 @@ class _Summarizer:
         self.line = 0
         self.offset = 0
         self.bytes = 0
+        self.piece = (0, 0)
 
     def add(self, chunk: bytes) -> None:
         """One `\\n`-terminated piece of the file (the last may have no terminator)."""
@@ -77,6 +78,7 @@ class _Summarizer:
             self.decode_problem = self._finding(
                 codes.INVALID_JSON, text, bad.offset, bad.offset + 1, bad.message, self.line + len(breaks), line_start
             )
+        self.piece = (self.bytes, self.bytes + len(chunk))
         self.bytes += len(chunk)
         starts = [0, *(m.end() for m in LINE_BREAK.finditer(text))] if "\r" in text else [0]
         for position, start in enumerate(starts):
@@ -128,6 +130,7 @@ class _Summarizer:
                 call.conversation_hash,
                 keys,
                 output_digest(call.output),
+                [*self.piece, start],
             ]
         )
 
@@ -169,7 +172,7 @@ def from_summary(path: Path, summary: Any, config: Config) -> Recording:
 def _rebuild(path: Path, summary: Any, config: Config) -> Recording:
     if summary["format"] != FORMAT:
         raise SummaryError(f"summary format {summary['format']!r}")
-    recording = Recording(path=path, source=SourceText(""))
+    recording = Recording(path=path, source=SourceText(""), summary=True)
     keys: list[Keys | InputShapeError] = []
     digests: list[str] = []
     for index, (
@@ -182,11 +185,13 @@ def _rebuild(path: Path, summary: Any, config: Config) -> Recording:
         conversation_hash,
         computed,
         digest,
+        (piece_start, piece_end, line_start),
     ) in enumerate(summary["calls"]):
         if position != index:
             raise SummaryError(f"call {position} where call {index} belongs")
         record = {"caller": caller, "input_hash": _hex(input_hash), "conversation_hash": _hex(conversation_hash)}
-        call = RecordedCall(index, _int(line), Span(_int(span[0]), _int(span[1])), record, _range(where))
+        stored = (_int(piece_start), _int(piece_end), _int(line_start))
+        call = RecordedCall(index, _int(line), Span(_int(span[0]), _int(span[1])), record, _range(where), stored)
         recording.calls.append(call)
         if isinstance(computed, str):
             keys.append(InputShapeError(computed))
@@ -208,6 +213,41 @@ def _rebuild(path: Path, summary: Any, config: Config) -> Recording:
         }
     )
     return recording
+
+
+def read_back(path: Path, call: RecordedCall) -> RecordedCall | None:
+    """A call of a summary recording with its record read back from the file (its input and output).
+
+    Only the piece of the file its line is in is read. None when the call was
+    parsed whole already (nothing to read back), or when the file no longer
+    holds that call there (changed since it was summarized: its keys differ).
+    """
+    if call.stored is None:
+        return None
+    start, end, line_start = call.stored
+    try:
+        with open_regular(path) as handle:
+            handle.seek(start)
+            data = handle.read(end - start)
+    except OSError:
+        return None
+    raw = SourceText.from_bytes(data, start).text[line_start : line_start + call.span.end - call.span.start]
+    record, _problem = read_line(LineParser(), raw, truncated=False)
+    if record is None:
+        return None
+    found = RecordedCall(call.index, call.line, call.span, record, call.range, call.stored)
+    same = (found.caller, found.input_hash, found.conversation_hash) == (
+        call.caller,
+        call.input_hash,
+        call.conversation_hash,
+    )
+    return found if same else None
+
+
+def kept_context(recording: Recording, span: Span) -> str | None:
+    """What masking reads around a finding at `span` of a summary recording (which has no text to read it in)."""
+    contexts: dict[Span, str] = recording.derived.get("contexts", {})
+    return contexts.get(span)
 
 
 def _finding_json(finding: Finding) -> dict[str, Any]:

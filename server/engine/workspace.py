@@ -180,14 +180,14 @@ def _kind(path: Path, data: bytes, config: Config, explicit: bool) -> str | None
 
 def _read(path: Path, config: Config, explicit: bool, cache: SummaryCache | None) -> Fixture | Recording | None:
     """A fixture, or a recording: read whole without a cache, else its summary (cached, or made line by line)."""
-    if cache is not None and _is_recording(path, config, explicit):
-        return _summary_recording(path, config, cache)
+    if cache is not None and is_recording(path, config, explicit=explicit):
+        return read_summary(path, config, cache)[0]
     data = read_regular(path)
     kind = _kind(path, data, config, explicit)
     return None if kind is None else read_document(path, data, kind)
 
 
-def _is_recording(path: Path, config: Config, explicit: bool) -> bool:
+def is_recording(path: Path, config: Config, *, explicit: bool = False) -> bool:
     """Whether `path` is read as a recording, told without reading it whole."""
     if config.fixtures or config.recordings:
         head = b""  # classified by its path alone
@@ -198,20 +198,21 @@ def _is_recording(path: Path, config: Config, explicit: bool) -> bool:
     return _kind(path, head, config, explicit) == "recording"
 
 
-def _summary_recording(path: Path, config: Config, cache: SummaryCache) -> Recording:
+def read_summary(path: Path, config: Config, cache: SummaryCache) -> tuple[Recording, str]:
+    """The summary recording of the recording at `path` (cached, or made line by line) and the sha256 of its bytes."""
     before = os.stat(path)
     known = cache.load(path, before, config)
     if known is not None:
         return known
     if cache.knows(path):  # touched, maybe not changed (a checkout, a copy back): its content may be known
         digest = content_digest(path)
-        known = cache.load_digest(path, digest, config)
-        if known is not None:
+        recording = cache.load_digest(path, digest, config)
+        if recording is not None:
             cache.remember(path, _unchanged(path, before), digest)
-            return known
+            return recording, digest
     summary, digest = summarize_file(path, config)
     cache.store(path, _unchanged(path, before), digest, summary, config)
-    return from_summary(path, summary, config)
+    return from_summary(path, summary, config), digest
 
 
 def _unchanged(path: Path, before: os.stat_result) -> os.stat_result | None:

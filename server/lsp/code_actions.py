@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -19,8 +19,9 @@ from server.engine import findings as codes
 from server.engine.checks import FixtureReport, TurnStatus
 from server.engine.findings import Finding
 from server.engine.fixture import Fixture
+from server.engine.recording import Recording
 from server.engine.rehash import rehash_edits
-from server.engine.source import SourceText, Span
+from server.engine.source import Range, SourceText, Span
 from server.lsp import rules_edit
 from server.lsp.convert import SOURCE, diagnostic, lsp_range, offset_at, path_to_uri
 from server.lsp.state import Document
@@ -68,7 +69,7 @@ def _matching(
     context: Sequence[types.Diagnostic], finding: Finding, document: Document, server: ReplayLensServer
 ) -> list[types.Diagnostic]:
     """The client's diagnostic for `finding` (so the editor links the fix to it), else our own."""
-    ours = diagnostic(finding, document.source, server.encoding, reveal=server.settings.reveal_secrets)
+    ours = diagnostic(finding, document.parsed, server.encoding, reveal=server.settings.reveal_secrets)
     same = [d for d in context if d.source == SOURCE and d.code == ours.code and d.range == ours.range]
     return same or [ours]
 
@@ -110,17 +111,22 @@ def _rehash_actions(
     return actions
 
 
+def _overlap(found: Range, wanted: types.Range) -> bool:
+    """Whether a finding's range (UTF-16, as a summary keeps it) meets the requested one."""
+    low, high = (found.start.line, found.start.character), (found.end.line, found.end.character)
+    return low <= (wanted.end.line, wanted.end.character) and (wanted.start.line, wanted.start.character) <= high
+
+
 async def _rule_actions(
-    server: ReplayLensServer, current: Current, span: Span, params: types.CodeActionParams
+    server: ReplayLensServer, current: Current, here: Callable[[Finding], bool], params: types.CodeActionParams
 ) -> list[types.CodeAction]:
+    """Quick fixes for the volatile-text findings `here` selects: a rule that allows the text."""
     analysis = current.analysis
     if analysis is None or not _wanted(types.CodeActionKind.QuickFix, params.context.only):
         return []
     actions = []
     for finding in analysis.findings.get(current.document.path, []):
-        if finding.code is not codes.VOLATILE_TEXT or not (
-            finding.span.start <= span.end and span.start <= finding.span.end
-        ):
+        if finding.code is not codes.VOLATILE_TEXT or not here(finding):
             continue
         rule = finding.data.get("rule")
         edit = await add_rule_edit(server, current, rule) if isinstance(rule, dict) else None
@@ -190,11 +196,16 @@ def register(server: ReplayLensServer) -> None:
         current = await server.current(params.text_document.uri, timeout=2.0)
         if current is None or current.analysis is None:
             return None
-        source = current.document.source
+        parsed = current.document.parsed
+        if isinstance(parsed, Recording) and parsed.summary:  # no text: its findings keep their ranges
+            return await _rule_actions(server, current, lambda finding: _overlap(finding.range, params.range), params)
+        source = parsed.source
         span = Span(
             offset_at(source, params.range.start, server.encoding),
             offset_at(source, params.range.end, server.encoding),
         )
-        if isinstance(current.document.parsed, Fixture):
+        if isinstance(parsed, Fixture):
             return _rehash_actions(server, current, span, params)
-        return await _rule_actions(server, current, span, params)
+        return await _rule_actions(
+            server, current, lambda finding: finding.span.start <= span.end and span.start <= finding.span.end, params
+        )

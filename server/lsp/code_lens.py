@@ -18,7 +18,7 @@ from server.engine.preview import safe
 from server.engine.recording import Recording
 from server.engine.source import Span
 from server.lsp.commands import REHASH
-from server.lsp.convert import lsp_range
+from server.lsp.convert import call_range, lsp_range
 from server.lsp.replay import REPLAY_SESSION
 from server.lsp.state import Analysis, Document
 
@@ -38,17 +38,15 @@ def _plural(count: int, word: str) -> str:
     return f"{count} {word}{'s' * (count != 1)}"
 
 
-def _lens(
-    server: ReplayLensServer, document: Document, span: Span, title: str, rehash: dict[str, object] | None = None
-) -> types.CodeLens:
+def _lens(where: types.Range, title: str, rehash: dict[str, object] | None = None) -> types.CodeLens:
     """A lens; with `rehash` arguments it runs `replayLens.rehash`, else it is a label."""
     command = types.Command(title=title, command=REHASH if rehash else "", arguments=[rehash] if rehash else None)
-    return types.CodeLens(range=lsp_range(document.source, span, server.encoding), command=command)
+    return types.CodeLens(range=where, command=command)
 
 
-def _replay_lens(server: ReplayLensServer, document: Document, span: Span) -> types.CodeLens:
+def _replay_lens(document: Document, where: types.Range) -> types.CodeLens:
     command = types.Command(title="▶ Replay", command=REPLAY_SESSION, arguments=[{"uri": document.uri}])
-    return types.CodeLens(range=lsp_range(document.source, span, server.encoding), command=command)
+    return types.CodeLens(range=where, command=command)
 
 
 def fixture_lenses(server: ReplayLensServer, document: Document, analysis: Analysis) -> list[types.CodeLens]:
@@ -60,7 +58,8 @@ def fixture_lenses(server: ReplayLensServer, document: Document, analysis: Analy
     fixture = report.fixture
     start = len(fixture.source.text) - len(fixture.source.text.lstrip())
     tally = f"{_plural(len(report.turns), 'turn')} · {stale} stale · {unverifiable} unverifiable"
-    lenses = [_lens(server, document, Span(start, start), tally, {"uri": document.uri} if stale else None)]
+    top = lsp_range(fixture.source, Span(start, start), server.encoding)
+    lenses = [_lens(top, tally, {"uri": document.uri} if stale else None)]
     for turn_report in report.turns:
         turn = turn_report.turn
         caller = turn.caller if isinstance(turn.caller, str) else "legacy" if turn.is_legacy else "?"
@@ -68,10 +67,14 @@ def fixture_lenses(server: ReplayLensServer, document: Document, analysis: Analy
         title = f"turn {turn.index} · {caller} · {TURN_LABELS[turn_report.status]}"
         stale_turn = turn_report.status is TurnStatus.STALE and fixture.parsed_cleanly
         lenses.append(
-            _lens(server, document, turn.head, title, {"uri": document.uri, "turn": turn.index} if stale_turn else None)
+            _lens(
+                lsp_range(fixture.source, turn.head, server.encoding),
+                title,
+                {"uri": document.uri, "turn": turn.index} if stale_turn else None,
+            )
         )
     if any(turn_report.link is not None for turn_report in report.turns):  # on the tally's line, after it
-        lenses.append(_replay_lens(server, document, Span(start, start)))
+        lenses.append(_replay_lens(document, top))
     return lenses
 
 
@@ -81,8 +84,8 @@ def recording_lenses(server: ReplayLensServer, document: Document, analysis: Ana
         return []
     held = sum(1 for call in report.recording.calls if call.index in report.linked)
     title = f"{_plural(len(report.recording.calls), 'recorded call')} · {held} held by fixture turns"
-    span = report.recording.calls[0].span
-    return [_lens(server, document, span, title), _replay_lens(server, document, span)]
+    first = call_range(report.recording, report.recording.calls[0], server.encoding)
+    return [_lens(first, title), _replay_lens(document, first)]
 
 
 def refresh(server: ReplayLensServer, analysis: Analysis) -> None:

@@ -28,7 +28,7 @@ from server.engine.rehash import apply_edits, rehash_edits
 from server.engine.source import SourceText
 from server.engine.writes import ChangedOnDiskError, atomic_write, content_hash
 from server.lsp.code_actions import rehash_edit
-from server.lsp.locate import call_at, call_by_index, call_keys, turn_at, turn_report
+from server.lsp.locate import call_at, call_by_index, call_keys, input_keys, turn_at, turn_report
 from server.lsp.state import Document
 
 if TYPE_CHECKING:
@@ -124,16 +124,18 @@ async def show_normalized_input(server: ReplayLensServer, *args: Any) -> dict[st
         report = turn_report(analysis, current.document, turn) if turn is not None else None
         if report is None:
             return {"text": None, "message": "no turn there"}
-        keys = report.keys
-        if keys is None:
+        if report.keys is None:
             return {"text": None, "message": "no recording links to this turn: its input is unknown"}
+        keys = await asyncio.to_thread(input_keys, analysis.config, report)
+        if keys is None:
+            return {"text": None, "message": "the recording changed on disk since the check: try again once checked"}
     else:
         call = call_at(parsed, position.line) if position is not None else None
         if call is None and index is not None:
             call = call_by_index(parsed, index)
         if call is None:
             return {"text": None, "message": "no recorded call there"}
-        keys = await asyncio.to_thread(call_keys, analysis.config, call)
+        keys = await asyncio.to_thread(call_keys, analysis.config, parsed, call)
         if keys is None:
             return {"text": None, "message": "the recorded input cannot be normalized"}
     return {"text": safe(normalized_input(keys.canonical), reveal=server.settings.reveal_secrets)}

@@ -8,14 +8,18 @@ single place for that arithmetic.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from lsprotocol import types
 from pygls.uris import from_fs_path, to_fs_path
 
 from server.engine import findings as codes
 from server.engine.findings import Finding
+from server.engine.fixture import Fixture
+from server.engine.recording import RecordedCall, Recording
 from server.engine.secrets import masked_finding
 from server.engine.source import Position, PositionEncoding, SourceText, Span
+from server.engine.summary import kept_context
 
 SOURCE = "replay-lens"
 _ENCODINGS: dict[str, PositionEncoding] = {"utf-8": "utf-8", "utf-16": "utf-16", "utf-32": "utf-32"}
@@ -45,25 +49,46 @@ def lsp_range(source: SourceText, span: Span, encoding: PositionEncoding) -> typ
     )
 
 
+def call_range(recording: Recording, call: RecordedCall, encoding: PositionEncoding) -> types.Range:
+    """A recorded call's range: from the text, or as a summary recording kept it.
+
+    The server reads recordings as summaries only when positions are UTF-16,
+    the code units summaries count in.
+    """
+    if call.range is None:
+        return lsp_range(recording.source, call.span, encoding)
+    start, end = call.range.start, call.range.end
+    return types.Range(types.Position(start.line, start.character), types.Position(end.line, end.character))
+
+
 def offset_at(source: SourceText, position: types.Position, encoding: PositionEncoding) -> int:
     return source.offset(Position(position.line, position.character), encoding)
 
 
-def shown_message(finding: Finding, source: SourceText | None, *, reveal: bool = False) -> str:
+def masked(finding: Finding, parsed: Fixture | Recording | None) -> tuple[str, dict[str, Any]]:
+    """The finding's message and data with secrets masked, reading its file's text (or what a summary kept of it)."""
+    if parsed is None:
+        return masked_finding(finding, None)
+    context = kept_context(parsed, finding.span) if isinstance(parsed, Recording) else None
+    return masked_finding(finding, parsed.source, context)
+
+
+def shown_message(finding: Finding, parsed: Fixture | Recording | None, *, reveal: bool = False) -> str:
     """The finding's message as users see it: secrets masked, unless they asked to reveal them."""
-    return finding.message if reveal else masked_finding(finding, source)[0]
+    return finding.message if reveal else masked(finding, parsed)[0]
 
 
 def diagnostic(
-    finding: Finding, source: SourceText | None, encoding: PositionEncoding, *, reveal: bool = False
+    finding: Finding, parsed: Fixture | Recording | None, encoding: PositionEncoding, *, reveal: bool = False
 ) -> types.Diagnostic:
-    """A finding as a diagnostic; `data` carries the code and what a quick fix needs (masked like the message)."""
-    if source is not None and finding.code is not codes.CONFIG_ERROR and encoding != "utf-16":
-        where = lsp_range(source, finding.span, encoding)
+    """A finding of the file `parsed` as a diagnostic; `data` carries the code and what a quick fix needs (masked
+    like the message)."""
+    if parsed is not None and finding.code is not codes.CONFIG_ERROR and encoding != "utf-16":
+        where = lsp_range(parsed.source, finding.span, encoding)
     else:
         start, end = finding.range.start, finding.range.end
         where = types.Range(types.Position(start.line, start.character), types.Position(end.line, end.character))
-    message, data = (finding.message, finding.data) if reveal else masked_finding(finding, source)
+    message, data = (finding.message, finding.data) if reveal else masked(finding, parsed)
     return types.Diagnostic(
         range=where,
         message=message,

@@ -48,7 +48,7 @@ def diagnostics_of(
     analysis: Analysis, document: Document, encoding: PositionEncoding, *, reveal: bool = False
 ) -> list[types.Diagnostic]:
     return [
-        diagnostic(finding, document.source, encoding, reveal=reveal)
+        diagnostic(finding, document.parsed, encoding, reveal=reveal)
         for finding in analysis.findings.get(document.path, [])
     ]
 
@@ -78,7 +78,7 @@ class Diagnostics:
             del self._replayed[document.path]
             return items
         return items + [
-            diagnostic(finding, document.source, self.server.encoding, reveal=reveal) for finding in findings
+            diagnostic(finding, document.parsed, self.server.encoding, reveal=reveal) for finding in findings
         ]
 
     def show_replay(self, project: Project, document: Document, fingerprint: str, findings: list[Finding]) -> None:

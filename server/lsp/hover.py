@@ -20,8 +20,8 @@ from server.engine.fixture import Fixture, Turn
 from server.engine.normalize import Keys
 from server.engine.preview import cut, normalized_input, render_output, safe
 from server.engine.recording import RecordedCall, Recording
-from server.lsp.convert import lsp_range, path_to_uri, shown_message
-from server.lsp.locate import call_at, call_keys, findings_in, turn_at, turn_report
+from server.lsp.convert import call_range, lsp_range, path_to_uri, shown_message
+from server.lsp.locate import call_at, call_keys, findings_in, input_keys, turn_at, turn_report
 from server.lsp.state import Analysis, Document
 
 if TYPE_CHECKING:
@@ -81,7 +81,7 @@ class HoverText:
     def findings(self, findings: list[Finding], document: Document) -> None:
         self.parts.append(
             "\n".join(
-                f"- `{finding.code.name}` {escape(shown_message(finding, document.source, reveal=self.reveal))}"
+                f"- `{finding.code.name}` {escape(shown_message(finding, document.parsed, reveal=self.reveal))}"
                 for finding in findings
             )
         )
@@ -94,7 +94,8 @@ class HoverText:
         return "\n\n".join(self.parts)
 
 
-def turn_hover(server: ReplayLensServer, current: Current, turn: Turn) -> str:
+def turn_hover(server: ReplayLensServer, current: Current, turn: Turn, keys: Keys | None) -> str:
+    """The hover of `turn`; `keys` are its report's `input_keys` (with the text they were hashed from)."""
     text = HoverText(server)
     report: TurnReport | None = turn_report(current.analysis, current.document, turn)
     if current.analysis is None:
@@ -110,8 +111,10 @@ def turn_hover(server: ReplayLensServer, current: Current, turn: Turn) -> str:
         recording, call = report.link.recording, report.link.call
         where = link(path_to_uri(recording.path), f"{recording.path.name}:{call.line + 1}", call.line)
         text.add(f"Recorded at {where} (call {call.index})")
-    if report is not None and report.keys is not None and current.analysis is not None:
-        text.preview("Normalized input", normalized_input(report.keys.canonical), "json", text.rules(current.analysis))
+    if keys is not None and current.analysis is not None:
+        text.preview("Normalized input", normalized_input(keys.canonical), "json", text.rules(current.analysis))
+    elif report is not None and report.keys is not None:
+        text.add("_The recording changed on disk since the check: its input is shown once it is checked again._")
     elif report is not None and report.link is not None:
         text.add("_The recorded input cannot be normalized (see the recording's findings)._")
     elif current.analysis is not None:
@@ -174,15 +177,17 @@ def register(server: ReplayLensServer) -> None:
             turn = turn_at(parsed, params.position, encoding)
             if turn is None:
                 return None
-            value, span = turn_hover(server, current, turn), turn.span
+            report = turn_report(current.analysis, document, turn)
+            analysis = current.analysis
+            keys = None
+            if report is not None and analysis is not None:
+                keys = await asyncio.to_thread(input_keys, analysis.config, report)
+            value, where = turn_hover(server, current, turn, keys), lsp_range(parsed.source, turn.span, encoding)
         else:
             call = call_at(parsed, params.position.line)
             if call is None:
                 return None
             config = current.analysis.config if current.analysis is not None else current.project.config
-            keys = await asyncio.to_thread(call_keys, config, call)
-            value, span = call_hover(server, current, call, keys), call.span
-        return types.Hover(
-            contents=types.MarkupContent(kind=types.MarkupKind.Markdown, value=value),
-            range=lsp_range(document.source, span, encoding),
-        )
+            keys = await asyncio.to_thread(call_keys, config, parsed, call)
+            value, where = call_hover(server, current, call, keys), call_range(parsed, call, encoding)
+        return types.Hover(contents=types.MarkupContent(kind=types.MarkupKind.Markdown, value=value), range=where)

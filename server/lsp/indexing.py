@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 
 from lsprotocol import types
 
+from server.engine.cache import SummaryCache
 from server.engine.config import (
     CONFIG_NAMES,
     Config,
@@ -94,8 +95,8 @@ def list_files(projects: list[Project]) -> tuple[dict[Project, list[Path]], list
     return listing, list(unlistable.values())
 
 
-def read_batch(paths: list[Path], config: Config) -> list[Document | Unreadable]:
-    return [document for document in (read_disk(path, config) for path in paths) if document is not None]
+def read_batch(paths: list[Path], config: Config, cache: SummaryCache | None) -> list[Document | Unreadable]:
+    return [document for document in (read_disk(path, config, cache) for path in paths) if document is not None]
 
 
 class Progress:
@@ -162,7 +163,7 @@ async def index_folder(server: ReplayLensServer, folder: Folder) -> None:
                 # An open document is parsed from the editor's text: reading it from disk too is wasted.
                 unopened = [path for path in batch if not server.is_open(path_to_uri(path))]
                 with server.changes.changes_during() as changed:
-                    results = await asyncio.to_thread(read_batch, unopened, project.config)
+                    results = await asyncio.to_thread(read_batch, unopened, project.config, server.summaries)
                 for result in results:  # a file changed meanwhile is the change queue's: its read is newer
                     if server.is_open(result.uri) or result.path in changed:
                         continue

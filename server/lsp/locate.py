@@ -11,6 +11,7 @@ from server.engine.fixture import Fixture, Turn
 from server.engine.normalize import InputShapeError, Keys, Normalizer
 from server.engine.recording import RecordedCall, Recording
 from server.engine.source import PositionEncoding, Span
+from server.engine.summary import read_back
 from server.lsp.convert import offset_at
 from server.lsp.state import Analysis, Document
 
@@ -39,9 +40,33 @@ def findings_in(analysis: Analysis | None, document: Document, span: Span) -> li
     return [f for f in analysis.findings.get(document.path, []) if span.start <= f.span.start <= span.end]
 
 
-def call_keys(config: Config, call: RecordedCall) -> Keys | None:
-    """The keys of a recorded call under `config`'s rules (run it in a worker thread: it normalizes)."""
+def call_keys(config: Config, recording: Recording, call: RecordedCall) -> Keys | None:
+    """The keys of a recorded call under `config`'s rules (run it in a worker thread: it may read and normalizes).
+
+    A call of a summary recording is read back from the file first.
+    """
+    if call.stored is not None:
+        found = read_back(recording.path, call)
+        if found is None:
+            return None
+        call = found
     try:
         return Normalizer(config.rules).keys(call.caller, call.input)
     except InputShapeError:
         return None
+
+
+def input_keys(config: Config, report: TurnReport) -> Keys | None:
+    """A turn's keys with the text they were hashed from (run it in a worker thread: it may read and normalize).
+
+    A summary recording keeps its calls' keys, not their inputs: the linked
+    call's line is read back from the file and normalized again, and used only
+    if it still gives the same keys (else the file changed since the check).
+    """
+    keys, link = report.keys, report.link
+    if keys is None or link is None or link.call.stored is None:
+        return keys
+    again = call_keys(config, link.recording, link.call)
+    if again is None or (again.input_hash, again.conversation_hash) != (keys.input_hash, keys.conversation_hash):
+        return None
+    return again

@@ -17,7 +17,7 @@ from server.engine.preview import safe
 from server.engine.recording import RecordedCall, Recording
 from server.engine.source import PositionEncoding
 from server.lsp.code_lens import TURN_LABELS
-from server.lsp.convert import lsp_range, path_to_uri
+from server.lsp.convert import call_range, lsp_range, path_to_uri
 from server.lsp.locate import call_at, turn_at, turn_report
 
 if TYPE_CHECKING:
@@ -29,7 +29,7 @@ def _turn_location(fixture: Fixture, turn: Turn, encoding: PositionEncoding) -> 
 
 
 def _call_location(recording: Recording, call: RecordedCall, encoding: PositionEncoding) -> types.Location:
-    return types.Location(uri=path_to_uri(recording.path), range=lsp_range(recording.source, call.span, encoding))
+    return types.Location(uri=path_to_uri(recording.path), range=call_range(recording, call, encoding))
 
 
 def symbols(server: ReplayLensServer, current: Current) -> list[types.DocumentSymbol] | list[types.SymbolInformation]:
@@ -57,7 +57,7 @@ def symbols(server: ReplayLensServer, current: Current) -> list[types.DocumentSy
             )
     else:
         for call in parsed.calls:
-            where = lsp_range(parsed.source, call.span, encoding)
+            where = call_range(parsed, call, encoding)
             caller = safe(call.caller if isinstance(call.caller, str) else "?", reveal=server.settings.reveal_secrets)
             entries.append(
                 (f"call {call.index} · {caller}", f"line {call.line + 1}", types.SymbolKind.Event, where, where)

@@ -23,6 +23,7 @@ from lsprotocol import types
 from pygls.lsp.server import LanguageServer
 from pygls.workspace import TextDocument
 
+from server.engine.cache import SummaryCache
 from server.engine.source import PositionEncoding
 from server.lsp import (
     buffers,
@@ -83,10 +84,20 @@ class ReplayLensServer(LanguageServer):
         self.watcher = watching.FileWatcher(self)
         self.log_handler: ClientLogHandler | None = None
         self.background: set[asyncio.Task[None]] = set()
+        self._cache = SummaryCache.default()
 
     @property
     def encoding(self) -> PositionEncoding:
         return encoding_of(self.workspace.position_encoding)
+
+    @property
+    def summaries(self) -> SummaryCache | None:
+        """The cache recordings are read through as summaries, when positions are UTF-16 (what summaries count).
+
+        A client that negotiated UTF-8 or UTF-32 positions gets recordings parsed
+        whole: their ranges are computed from the text.
+        """
+        return self._cache if self.encoding == "utf-16" else None
 
     def buffer(self, uri: str) -> TextDocument | None:
         """The editor's open document at `uri` (pygls keys them unquoted: `with%20space` is `with space`)."""

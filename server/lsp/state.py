@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from server.engine import findings as codes
+from server.engine.cache import SummaryCache
 from server.engine.checks import CheckResult, FixtureReport, RecordingReport, check
 from server.engine.config import Config, ConfigError
 from server.engine.files import read_regular
@@ -30,7 +31,7 @@ from server.engine.findings import Finding
 from server.engine.fixture import Fixture, read_fixture, reread_fixture
 from server.engine.recording import Recording, read_recording
 from server.engine.source import SourceText, Span
-from server.engine.workspace import SKIPPED_DIRS, classify
+from server.engine.workspace import SKIPPED_DIRS, classify, is_recording, read_summary
 from server.lsp.buffers import Snapshot
 from server.lsp.convert import path_to_uri
 
@@ -105,9 +106,17 @@ class Unreadable:
         return Finding.at(codes.READ_ERROR, self.path, SourceText(""), Span(0, 0), f"cannot read: {self.reason}")
 
 
-def read_disk(path: Path, config: Config) -> Document | Unreadable | None:
-    """`parse_bytes` of the file's current bytes; None when it is gone (or a folder), `Unreadable` when it is stuck."""
+def read_disk(path: Path, config: Config, cache: SummaryCache | None) -> Document | Unreadable | None:
+    """The file as it is on disk; None when it is gone (or a folder), `Unreadable` when it is stuck.
+
+    With a `cache`, a recording is its summary recording (cached, or read line
+    by line): the server then holds its keys and places, not its inputs, which
+    readers of the inputs read back from the file. A fixture is `parse_bytes`.
+    """
     try:
+        if cache is not None and is_recording(path, config):
+            recording, digest = read_summary(path, config, cache)
+            return Document(path, path_to_uri(path), recording, digest=digest)
         data = read_regular(path)
     except IsADirectoryError:
         return None

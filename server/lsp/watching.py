@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 import watchfiles
 from lsprotocol import types
 
+from server.engine.cache import SummaryCache
 from server.engine.config import CONFIG_NAMES, Config, find_config_file
 from server.engine.workspace import SKIPPED_DIRS
 from server.lsp.convert import path_to_uri, uri_to_path
@@ -48,8 +49,10 @@ def relevant(path: Path) -> bool:
     return not any(part in SKIPPED_DIRS for part in path.parts)
 
 
-def _read_each(paths: list[Path], config: Config) -> list[tuple[Path, Document | Unreadable | None]]:
-    return [(path, read_disk(path, config)) for path in paths]
+def _read_each(
+    paths: list[Path], config: Config, cache: SummaryCache | None
+) -> list[tuple[Path, Document | Unreadable | None]]:
+    return [(path, read_disk(path, config, cache)) for path in paths]
 
 
 def _is_config(path: Path) -> bool:
@@ -111,7 +114,7 @@ class ChangeQueue:
             elif not path.exists():
                 gone.add(path)
         for project, batch in by_project.items():
-            for path, document in await asyncio.to_thread(_read_each, batch, project.config):
+            for path, document in await asyncio.to_thread(_read_each, batch, project.config, self.server.summaries):
                 if self._apply(project, path, document):
                     gone.add(path)
         if gone:

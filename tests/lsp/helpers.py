@@ -237,7 +237,9 @@ def position_of(text: str, needle: str, encoding: str = "utf-16", after: int = 0
     line = text.count("\n", 0, index)
     start = text.rfind("\n", 0, index) + 1
     prefix = text[start:index]
-    units = len(prefix.encode("utf-8")) if encoding == "utf-8" else len(prefix.encode("utf-16-le")) // 2
+    units = {"utf-8": len(prefix.encode("utf-8")), "utf-32": len(prefix)}.get(
+        encoding, len(prefix.encode("utf-16-le")) // 2
+    )
     return types.Position(line=line, character=units)
 
 

@@ -170,6 +170,20 @@ async def test_add_a_rule_for_volatile_text(client: Client, workspace: Path) -> 
     assert items[0].message == before[0]
 
 
+async def test_add_a_rule_on_a_recording_that_is_not_open(client: Client, workspace: Path) -> None:
+    """An unopened recording is held as a summary (no text): its findings are matched by their ranges."""
+    await start(client, workspace)
+    uri = (workspace / "recordings" / "write_note.ultra.jsonl").as_uri()
+    (volatile,) = await client.diagnostics_for(uri, lambda items: codes(items) == ["volatile-text"])
+    inside = types.Position(volatile.range.start.line, volatile.range.start.character + 3)
+    found = await actions(client, uri, types.Range(inside, inside), [volatile])
+    assert [action.title for action in found] == ["Add a normalization rule for this text"]
+    before = types.Position(volatile.range.start.line, volatile.range.start.character - 2)
+    assert await actions(client, uri, types.Range(before, before), []) == []
+    elsewhere = types.Position(0, 3)
+    assert await actions(client, uri, types.Range(elsewhere, elsewhere), []) == []
+
+
 async def test_add_a_rule_creates_the_config_when_there_is_none(client: Client, workspace: Path) -> None:
     (workspace / "replay-lens.toml").unlink()
     await start(client, workspace)

@@ -10,7 +10,7 @@ import pytest
 from lsprotocol import types
 
 from tests.lsp.helpers import Client, open_document, position_of, start
-from tests.lsp.workspaces import Call, ai, keys_of, message, write_config
+from tests.lsp.workspaces import Call, ai, keys_of, message, write_config, write_session
 
 # Two turns on one line: only exact character arithmetic tells them apart.
 CALLER = "研究员🚀"
@@ -81,3 +81,41 @@ async def test_positions_with_cjk_and_emoji(
         uri, lambda items: all(item.code != "caller-key-mismatch" for item in items), "the fixed hash"
     )
     assert client.published[-1].version == 2
+
+
+@pytest.mark.parametrize(("offered", "negotiated"), [(None, "utf-16"), (["utf-8"], "utf-8"), (["utf-32"], "utf-32")])
+async def test_an_unopened_recording_in_each_encoding(
+    client: Client, tmp_path: Path, offered: list[str] | None, negotiated: str
+) -> None:
+    """Unopened recordings are summaries in UTF-16 and parsed whole otherwise: the same positions either way."""
+    write_config(tmp_path)
+    volatile = "req_7Hq2Lm9xPz4Kw8Rt"
+    calls = [
+        Call(CALLER, [message("human", "你好 👋")], ai("答案 🌈")),
+        Call(CALLER, [message("human", "你好 👋"), message("human", f"再见 🎉 {volatile}")], ai("拜拜 😀")),
+    ]
+    fixture, recording = write_session(tmp_path, "cjk", calls)
+    with recording.open("a", encoding="utf-8") as handle:
+        handle.write('{"caller": "研究员🚀", "input": [')  # cut mid-write
+    text = recording.read_text(encoding="utf-8")
+    await start(client, tmp_path, encodings=offered)
+    items = await client.diagnostics_for(recording.as_uri(), lambda items: len(items) == 2)
+    by_code = {item.code: item.range for item in items}
+    assert by_code["volatile-text"].start == position_of(text, volatile, negotiated)
+    assert by_code["invalid-json"].start == types.Position(line=2, character=0)
+
+    uri = open_document(client, fixture)
+    fixture_text = fixture.read_text(encoding="utf-8")
+    second = position_of(fixture_text, '"caller"', negotiated, after=fixture_text.index('"caller"') + 1)
+    found = await client.text_document_definition_async(
+        types.DefinitionParams(text_document=types.TextDocumentIdentifier(uri=uri), position=second)
+    )
+    assert isinstance(found, list) and len(found) == 1 and isinstance(found[0], types.Location)
+    line = text.splitlines()[1]
+    end = position_of(line + "\n", "\n", negotiated).character
+    assert found[0].range == types.Range(types.Position(1, 0), types.Position(1, end))
+    hover = await client.text_document_hover_async(
+        types.HoverParams(text_document=types.TextDocumentIdentifier(uri=uri), position=second)
+    )
+    assert hover is not None and isinstance(hover.contents, types.MarkupContent)
+    assert "Normalized input" in hover.contents.value and "再见 🎉" in hover.contents.value

@@ -337,7 +337,7 @@ def test_a_fixture_changed_between_two_reads_of_it(
 
     config = load_project_config(workspace)  # read before the fault: only the fixture's reads are disturbed
     monkeypatch.setattr(os, "read", read)
-    document = read_disk(fixture, config)
+    document = read_disk(fixture, config, None)
     assert isinstance(document, Document)
     assert document.source.text.encode("utf-8") == (whole[: (1 << 20) + 10] if fault == "truncated" else whole)
     assert any(finding.code.name == "invalid-json" for finding in document.parsed.problems)
