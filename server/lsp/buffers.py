@@ -112,7 +112,7 @@ class Buffer(TextDocument):
         end = max(start, end)
         if self._kept is not None:
             self._kept = (min(self._kept[0], start), min(self._kept[1], len(text) - end))
-        self._source = "".join((text[:start], change.text, text[end:]))
+        self._source = _spliced(text, start, end, change.text)
 
     def _offset_in(self, source: SourceText, position: types.Position) -> int:
         encoding = encoding_of(self.position_codec.encoding)
@@ -124,6 +124,20 @@ class Buffer(TextDocument):
         end = text.find("\n", start)
         line = SourceText(text[start : end if end >= 0 else len(text)])
         return start + self._offset_in(line, types.Position(0, position.character))
+
+
+def _spliced(text: str, start: int, end: int, new: str) -> str:
+    """`text[:start] + new + text[end:]`, built with one new copy of the text in memory rather than two.
+
+    Joining slices holds the slices and the result at once: three copies of a
+    20 MB document (with the old one) for a keystroke. The tail is appended in
+    blocks instead, and CPython grows a string held only here in place.
+    """
+    spliced = text[:start]
+    spliced += new
+    for block in range(end, len(text), _BLOCK):
+        spliced += text[block : block + _BLOCK]
+    return spliced
 
 
 class BufferWorkspace(Workspace):
