@@ -30,6 +30,13 @@ class RecordedCall:
     stored: tuple[int, int, int] | None = None
     """For a call of a summary recording, where to read its line back: the byte offsets of the
     `\n`-terminated piece of the file it is in, and where the line starts in that piece's text."""
+    input_hash: str | None = field(init=False)
+    """The recorded 64-hex `input_hash` (None when absent or not 64-hex), validated once: checks read it often."""
+    conversation_hash: str | None = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.input_hash = _hex(self.record.get("input_hash"))
+        self.conversation_hash = _hex(self.record.get("conversation_hash"))
 
     @property
     def caller(self) -> Any:
@@ -43,14 +50,6 @@ class RecordedCall:
     @property
     def output(self) -> Any:
         return self.record.get("output")
-
-    @property
-    def input_hash(self) -> str | None:
-        return _hex(self.record.get("input_hash"))
-
-    @property
-    def conversation_hash(self) -> str | None:
-        return _hex(self.record.get("conversation_hash"))
 
 
 @dataclass(slots=True)

@@ -42,7 +42,6 @@ from server.lsp import (
 )
 from server.lsp.convert import encoding_of, path_to_uri, uri_to_path
 from server.lsp.logs import ClientLogHandler, attach_client_handler, setup_logging
-from server.lsp.memory import release_large_blocks
 from server.lsp.settings import Settings
 from server.lsp.state import Analysis, Document, Project, WorkspaceState
 from server.lsp.wire import Protocol, ResyncingInput, answer_unreadable_body
@@ -239,7 +238,6 @@ def _folders(server: ReplayLensServer) -> list[Path]:
 def serve(transport: str, port: int, log_level: str) -> int:
     """Run the server until the client disconnects. stdout is protocol-only in stdio mode."""
     setup_logging(log_level)
-    release_large_blocks()
     server = create_server(log_level)
     if transport == "stdio":
         protocol_out = sys.stdout.buffer
