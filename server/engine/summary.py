@@ -189,9 +189,11 @@ def _rebuild(path: Path, summary: Any, config: Config) -> Recording:
     ) in enumerate(summary["calls"]):
         if position != index:
             raise SummaryError(f"call {position} where call {index} belongs")
-        record = {"caller": caller, "input_hash": _hex(input_hash), "conversation_hash": _hex(conversation_hash)}
+        record = {"caller": caller, "input_hash": input_hash, "conversation_hash": conversation_hash}
         stored = (_int(piece_start), _int(piece_end), _int(line_start))
         call = RecordedCall(index, _int(line), Span(_int(span[0]), _int(span[1])), record, _range(where), stored)
+        if (call.input_hash, call.conversation_hash) != (input_hash, conversation_hash):  # validated by the call
+            raise SummaryError(f"recorded keys {input_hash!r}, {conversation_hash!r} are not 64-hex")
         recording.calls.append(call)
         if isinstance(computed, str):
             keys.append(InputShapeError(computed))
@@ -295,10 +297,6 @@ def _str(value: Any) -> str:
     if not isinstance(value, str):
         raise SummaryError(f"{value!r} is not a string")
     return value
-
-
-def _hex(value: Any) -> str | None:
-    return None if value is None else _hex64(value)
 
 
 def _hex64(value: Any) -> str:

@@ -18,7 +18,7 @@ from server.engine.findings import Finding
 from server.engine.fixture import Fixture
 from server.engine.recording import RecordedCall, Recording
 from server.engine.secrets import masked_finding
-from server.engine.source import Position, PositionEncoding, SourceText, Span
+from server.engine.source import Position, PositionEncoding, Range, SourceText, Span
 from server.engine.summary import kept_context
 
 SOURCE = "replay-lens"
@@ -41,12 +41,15 @@ def encoding_of(kind: str | None) -> PositionEncoding:
     return _ENCODINGS.get(str(kind or "utf-16"), "utf-16")
 
 
-def lsp_range(source: SourceText, span: Span, encoding: PositionEncoding) -> types.Range:
-    found = source.range(span, encoding)
+def to_lsp(where: Range) -> types.Range:
     return types.Range(
-        start=types.Position(found.start.line, found.start.character),
-        end=types.Position(found.end.line, found.end.character),
+        start=types.Position(where.start.line, where.start.character),
+        end=types.Position(where.end.line, where.end.character),
     )
+
+
+def lsp_range(source: SourceText, span: Span, encoding: PositionEncoding) -> types.Range:
+    return to_lsp(source.range(span, encoding))
 
 
 def call_range(recording: Recording, call: RecordedCall, encoding: PositionEncoding) -> types.Range:
@@ -55,10 +58,7 @@ def call_range(recording: Recording, call: RecordedCall, encoding: PositionEncod
     The server reads recordings as summaries only when positions are UTF-16,
     the code units summaries count in.
     """
-    if call.range is None:
-        return lsp_range(recording.source, call.span, encoding)
-    start, end = call.range.start, call.range.end
-    return types.Range(types.Position(start.line, start.character), types.Position(end.line, end.character))
+    return lsp_range(recording.source, call.span, encoding) if call.range is None else to_lsp(call.range)
 
 
 def offset_at(source: SourceText, position: types.Position, encoding: PositionEncoding) -> int:
@@ -86,8 +86,7 @@ def diagnostic(
     if parsed is not None and finding.code is not codes.CONFIG_ERROR and encoding != "utf-16":
         where = lsp_range(parsed.source, finding.span, encoding)
     else:
-        start, end = finding.range.start, finding.range.end
-        where = types.Range(types.Position(start.line, start.character), types.Position(end.line, end.character))
+        where = to_lsp(finding.range)
     message, data = (finding.message, finding.data) if reveal else masked(finding, parsed)
     return types.Diagnostic(
         range=where,

@@ -94,10 +94,12 @@ class HoverText:
         return "\n\n".join(self.parts)
 
 
-def turn_hover(server: ReplayLensServer, current: Current, turn: Turn, keys: Keys | None) -> str:
-    """The hover of `turn`; `keys` are its report's `input_keys` (with the text they were hashed from)."""
+def turn_hover(
+    server: ReplayLensServer, current: Current, turn: Turn, report: TurnReport | None, keys: Keys | None
+) -> str:
+    """The hover of `turn`, whose check says `report`; `keys` are the report's `input_keys` (with the text they
+    were hashed from)."""
     text = HoverText(server)
-    report: TurnReport | None = turn_report(current.analysis, current.document, turn)
     if current.analysis is None:
         indexing = not current.project.ready.is_set()
         status = "checking… (the workspace is still being indexed)" if indexing else "checking…"
@@ -182,7 +184,8 @@ def register(server: ReplayLensServer) -> None:
             keys = None
             if report is not None and analysis is not None:
                 keys = await asyncio.to_thread(input_keys, analysis.config, report)
-            value, where = turn_hover(server, current, turn, keys), lsp_range(parsed.source, turn.span, encoding)
+            value = turn_hover(server, current, turn, report, keys)
+            where = lsp_range(parsed.source, turn.span, encoding)
         else:
             call = call_at(parsed, params.position.line)
             if call is None:
