@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bench import reference
-from server.engine.boundary import Kind, classify
+from server.engine.boundary import Kind, classify, required_literals
 from server.engine.normalize import Normalizer
 from server.engine.presets import DEERFLOW
 from server.engine.rules import Rules, Substitution
@@ -163,3 +163,38 @@ def test_rules_that_can_cross_boundaries_are_unsafe_or_gated() -> None:
     assert kind(r"abc", "{") is Kind.CONTAINED  # a brace inside a string changes nothing outside it
     assert kind(r"\d+", "<N>") is Kind.LOCAL
     assert kind(r'abc[^"]*', "<ABC>") is Kind.CONTAINED
+
+
+# A small regex grammar over few characters, so texts often hold what patterns need.
+ATOMS = ["a", "b", "ab", "-", r"\d", "[ab]", ".", r"\n", r"\b", "^", "$", "(?i:ab)", "(?i:b)"]
+regex = st.recursive(
+    st.sampled_from(ATOMS),
+    lambda inner: st.one_of(
+        st.lists(inner, min_size=1, max_size=4).map("".join),
+        st.lists(inner, min_size=2, max_size=3).map(lambda parts: "(?:" + "|".join(parts) + ")"),
+        st.tuples(inner, st.sampled_from(["?", "*", "+", "{2}", "{0,2}", "+?"])).map(
+            lambda pair: "(?:" + pair[0] + ")" + pair[1]
+        ),
+        inner.map(lambda part: "(" + part + ")"),
+    ),
+    max_leaves=8,
+)
+
+
+@SETTINGS
+@given(regex, st.sampled_from([0, re.MULTILINE, re.DOTALL, re.IGNORECASE]), st.text("abAB-1\n ", max_size=12))
+def test_a_text_without_the_required_literals_has_no_match(source: str, flags: int, sample: str) -> None:
+    pattern = re.compile(source, flags)
+    literals = required_literals(pattern)
+    if literals and not any(literal in sample for literal in literals):
+        assert pattern.search(sample) is None, (literals, sample)
+
+
+def test_required_literals_of_the_deerflow_rules() -> None:
+    gates = {sub.name: required_literals(sub.compile()) for sub in DEERFLOW.substitutions}
+    assert gates["role-label-line"] == ("Assistant:", "User:")
+    assert gates["user-input-end"] == ("--- END USER INPUT ---",)
+    assert gates["temp-path"] == ("/tmp/", "/var/folders/")
+    assert gates["uuid"] == ("-",)
+    assert required_literals(re.compile(r"(?i:abc)d")) == ("d",)  # a scoped case-insensitive group gates nothing
+    assert required_literals(re.compile(r"abc", re.IGNORECASE)) == ()

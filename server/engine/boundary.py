@@ -102,6 +102,22 @@ def classify(pattern: re.Pattern[str], replacement: str) -> RuleSafety:
     return RuleSafety(Kind.UNSAFE)
 
 
+@lru_cache(maxsize=1024)
+def required_literals(pattern: re.Pattern[str]) -> tuple[str, ...]:
+    """Strings one of which every match of `pattern` contains (empty: no such set is known).
+
+    A text that holds none of them has no match, so the pattern need not run over
+    it: a cheap `in` test instead of a regex scan, most of normalizing's cost.
+    """
+    try:
+        parsed = sre_parse.parse(pattern.pattern, pattern.flags)
+    except Exception:  # anything the parser rejects is simply not analysed
+        return ()
+    if parsed.state.flags & re.IGNORECASE:
+        return ()
+    return tuple(sorted(_best_literals(parsed.data) or ()))
+
+
 def risky(safety: RuleSafety, text: str) -> bool:
     """True when `text` (one message object at this rule's stage) breaks the class's assumption."""
     if safety.kind is Kind.UNSAFE:
@@ -293,6 +309,8 @@ def _best_literals(items: list[Any]) -> set[str] | None:
             run.append(exact)
             continue
         close_run()
+        if op is sc.SUBPATTERN and av[1] & re.IGNORECASE:
+            continue  # `(?i:...)`: its literals match in other cases too
         if op in (sc.SUBPATTERN, sc.ATOMIC_GROUP):
             inner = _best_literals(_children(op, av)[0])
             if inner:

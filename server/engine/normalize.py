@@ -13,7 +13,7 @@ from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from server.engine.boundary import Kind, classify, risky
+from server.engine.boundary import Kind, RuleSafety, classify, required_literals, risky
 from server.engine.rules import Rules
 
 _CACHE_ENTRIES = 200_000
@@ -72,6 +72,21 @@ def _as_text(value: Any) -> str:
     raise InputShapeError(f"a content block's 'text' is {type(value).__name__}, not a string")
 
 
+@dataclass(frozen=True, slots=True)
+class _Compiled:
+    """One substitution, ready to run: its pattern, what a text needs for it to match, its second-pass class."""
+
+    pattern: re.Pattern[str]
+    replacement: str
+    gate: tuple[str, ...]
+    safety: RuleSafety
+
+    def apply(self, text: str) -> str:
+        if self.gate and not any(literal in text for literal in self.gate):
+            return text  # no match possible: skip the scan
+        return self.pattern.sub(self.replacement, text)
+
+
 class Normalizer:
     """A compiled rule set: text normalization, projection and keys.
 
@@ -84,16 +99,19 @@ class Normalizer:
 
     def __init__(self, rules: Rules) -> None:
         self.rules = rules
-        self._subs = [(sub.compile(), sub.replacement) for sub in rules.substitutions]
-        self._safety = [classify(pattern, replacement) for pattern, replacement in self._subs]
-        self._piecewise = rules.projection.second_pass and all(s.kind is not Kind.UNSAFE for s in self._safety)
+        self._subs = [
+            _Compiled(pattern, sub.replacement, required_literals(pattern), classify(pattern, sub.replacement))
+            for sub in rules.substitutions
+            for pattern in [sub.compile()]
+        ]
+        self._piecewise = rules.projection.second_pass and all(s.safety.kind is not Kind.UNSAFE for s in self._subs)
         self._texts: dict[str, str] = {}
         self._pieces: dict[Hashable, tuple[str | None, bool]] = {}
 
     def text(self, text: str) -> str:
         """N(s): every substitution in order."""
-        for pattern, replacement in self._subs:
-            text = pattern.sub(replacement, text)
+        for sub in self._subs:
+            text = sub.apply(text)
         return text
 
     def _cached_text(self, text: str) -> str:
@@ -108,7 +126,7 @@ class Normalizer:
         scheme = self.rules.key
         value = str(caller if caller is not None else "").strip()
         if scheme.normalize_caller:
-            value = self.text(value)
+            value = self._cached_text(value)
         if not value:
             return scheme.default_caller
         return scheme.caller_aliases.get(value, value)
@@ -184,10 +202,10 @@ class Normalizer:
         if entry is None:
             return None, False
         text = json.dumps(entry, sort_keys=True, ensure_ascii=False)
-        for (pattern, replacement), safety in zip(self._subs, self._safety, strict=True):
-            if risky(safety, text):
+        for sub in self._subs:
+            if risky(sub.safety, text):
                 return text, True
-            text = pattern.sub(replacement, text)
+            text = sub.apply(text)
         return text, False
 
     def input_key(self, caller: str, conversation_hash: str) -> str:

@@ -10,6 +10,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+Trigger = re.Pattern[str] | tuple[str, ...]
+
 
 @dataclass(frozen=True, slots=True)
 class Detector:
@@ -18,8 +20,9 @@ class Detector:
     pattern: re.Pattern[str]
     rule_pattern: str
     replacement: str
-    trigger: re.Pattern[str]
-    """A cheap necessary condition (starts with a literal, so the regex engine skips ahead fast)."""
+    triggers: tuple[Trigger, ...]
+    """Cheap necessary conditions: regexes that start with a literal (the regex engine skips ahead
+    fast) or sets of strings one of which must be in the text; shared ones are tested once per text."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,8 +36,15 @@ class VolatileMatch:
         return {"name": self.detector.name, "pattern": pattern, "replacement": self.detector.replacement}
 
 
-def _detector(name: str, what: str, pattern: str, rule_pattern: str | None, replacement: str, trigger: str) -> Detector:
-    return Detector(name, what, re.compile(pattern), rule_pattern or pattern, replacement, re.compile(trigger))
+def _detector(
+    name: str, what: str, pattern: str, rule_pattern: str | None, replacement: str, *triggers: str | tuple[str, ...]
+) -> Detector:
+    compiled = tuple(trigger if isinstance(trigger, tuple) else re.compile(trigger) for trigger in triggers)
+    return Detector(name, what, re.compile(pattern), rule_pattern or pattern, replacement, compiled)
+
+
+_HEX_RUN = r"[0-9a-fA-F]{12}"
+"""Held by every text a hex detector matches: one scan rules both out for most texts."""
 
 
 DETECTORS: tuple[Detector, ...] = (
@@ -46,13 +56,16 @@ DETECTORS: tuple[Detector, ...] = (
         "<ID>",
         r"[-_][A-Za-z0-9]{8}",
     ),
-    _detector("compact-uuid", "a UUID without dashes", r"\b[0-9a-fA-F]{32}\b", None, "<UUID>", r"[0-9a-fA-F]{32}"),
+    _detector(
+        "compact-uuid", "a UUID without dashes", r"\b[0-9a-fA-F]{32}\b", None, "<UUID>", _HEX_RUN, r"[0-9a-fA-F]{32}"
+    ),
     _detector(
         "hex-id",
         "a hex id",
         r"\b(?=[0-9a-f]*[a-f])(?=[0-9a-f]*[0-9])[0-9a-f]{12,}\b",
         r"\b(?=[0-9a-f]*[a-f])(?=[0-9a-f]*[0-9])[0-9a-f]{12,}\b",
         "<HEX>",
+        _HEX_RUN,
         r"[0-9a-f]{12}",
     ),
     _detector(
@@ -64,7 +77,7 @@ DETECTORS: tuple[Detector, ...] = (
         r"\b(?:localhost|127\.0\.0\.1|0\.0\.0\.0):\d{2,5}\b",
         r"\b(localhost|127\.0\.0\.1|0\.0\.0\.0):\d{2,5}\b",
         r"\1:<PORT>",
-        r"(?:localhost|127\.0\.0\.1|0\.0\.0\.0):\d",
+        ("localhost:", "127.0.0.1:", "0.0.0.0:"),
     ),
     _detector(
         "temp-path",
@@ -75,7 +88,7 @@ DETECTORS: tuple[Detector, ...] = (
         r"|\btmp[a-z0-9_]{8}\b",
         None,
         "<PATH>",
-        r"tmp|/dev/shm|/run/user/|/home/runner/|pytest-of-|Temp",
+        ("tmp", "/dev/shm", "/run/user/", "/home/runner/", "pytest-of-", "Temp"),
     ),
     _detector("compact-timestamp", "a compact timestamp", r"\b\d{8}T\d{6}(?:\.\d+)?Z?\b", None, "<TS>", r"T\d{6}"),
     _detector("slash-date", "a date", r"\b\d{4}/\d{2}/\d{2}\b", None, "<DATE>", r"/\d{2}/"),
@@ -90,8 +103,20 @@ def find_volatile(text: str, allow: tuple[re.Pattern[str], ...] = ()) -> list[Vo
     same place the detector listed first.
     """
     found: list[tuple[int, int, int]] = []
+    tested: dict[Trigger, bool] = {}
+
+    def holds(trigger: Trigger) -> bool:
+        result = tested.get(trigger)
+        if result is None:
+            if isinstance(trigger, tuple):
+                result = any(literal in text for literal in trigger)
+            else:
+                result = trigger.search(text) is not None
+            tested[trigger] = result
+        return result
+
     for order, detector in enumerate(DETECTORS):
-        if detector.trigger.search(text):
+        if all(holds(trigger) for trigger in detector.triggers):
             found.extend((match.start(), order, match.end()) for match in detector.pattern.finditer(text))
     seen: set[str] = set()
     matches: list[VolatileMatch] = []
