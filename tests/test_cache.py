@@ -17,7 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from server.engine import workspace
+from server.engine import summary, workspace
 from server.engine.cache import FILE_NAME, SummaryCache
 from server.engine.secrets import finding_context
 from server.engine.summary import read_back, summarize_file
@@ -58,9 +58,9 @@ def summarized(root: Path, cache: Path) -> int:
     store = SummaryCache(cache)
     calls = []
 
-    def counting(path: Path, config: Any) -> Any:
+    def counting(path: Path, config: Any, **options: Any) -> Any:
         calls.append(path)
-        return summarize_file(path, config)
+        return summarize_file(path, config, **options)
 
     try:
         with pytest.MonkeyPatch.context() as patch:
@@ -266,6 +266,36 @@ def test_a_recording_summarized_line_by_line_checks_as_read_whole(
         back = read_back(summary.path, kept)
         assert back is not None and back.record == read.record
         assert kept.range == source.range(read.span, "utf-16")
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(pieces=st.lists(PIECES, min_size=1, max_size=12), bom=st.booleans(), carriage=st.booleans())
+def test_a_recording_summarized_in_parts_is_summarized_as_in_one(
+    tmp_path_factory: pytest.TempPathFactory, pieces: list[bytes], bom: bool, carriage: bool
+) -> None:
+    """Cut into parts for child processes (here or not), the summary is the same to the byte: places shifted right."""
+    data = b"".join(pieces)
+    path = tmp_path_factory.mktemp("parts") / "recording.jsonl"
+    path.write_bytes((b"\xef\xbb\xbf" if bom else b"") + (data.replace(b"\n", b"\r\n") if carriage else data))
+    config = workspace.load_project_config(SAMPLES)
+    whole = summarize_file(path, config, cores=1)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(summary, "_PART_BYTES", 96)
+        patch.setattr(summary, "_HEAD_START", 32)
+        assert summarize_file(path, config, cores=3) == whole
+        assert summarize_file(path, config, cores=2, offload=True) == whole
+
+
+def test_a_part_whose_child_fails_is_summarized_here(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    path = tmp_path / "recording.jsonl"
+    path.write_bytes(b"".join(SAMPLE_LINES * 3))
+    config = workspace.load_project_config(SAMPLES)
+    whole = summarize_file(path, config, cores=1)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(summary, "_PART_BYTES", 256)
+        patch.setattr(summary, "_CHILD", "import sys; sys.stderr.write('out of memory'); sys.exit(3)")
+        assert summarize_file(path, config, cores=2, offload=True) == whole
+    assert "a summarizing process failed (exit 3): out of memory" in caplog.text
 
 
 def outcome(result: Any) -> list[tuple[Any, ...]]:

@@ -5,7 +5,8 @@ resolved through its aliases (`import pickle as p; p.loads` is `pickle.loads`).
 No module imports a deserializer that builds objects, a code runner, an import
 machinery or a cipher; no call evaluates, compiles or imports a name; no
 `shell=`; attribute names chosen at run time only where listed below; and the one
-child process (the regex probe) runs a constant program whose arguments are data.
+child processes (the regex probe, the summarizer of a part of a big recording) run
+constant programs and are given data only.
 The scan is itself tested on planted violations, so it can fail.
 
 At run time: a LangGraph database whose pickled, encrypted and msgpack-extension
@@ -91,6 +92,7 @@ DYNAMIC_ATTRIBUTES = {
     ("server/lsp/settings.py", "updated"): "a field of the settings dataclass",
 }
 CHILD_PROCESS = ("server/engine/regex_budget.py", "_probe_in_child")
+PART_CHILD = ("server/engine/summary.py", "_start_part")
 
 
 class Scan(ast.NodeVisitor):
@@ -152,9 +154,9 @@ class Scan(ast.NodeVisitor):
         elif (
             dotted.split(".", maxsplit=1)[0] == "subprocess"
             and dotted != "subprocess.TimeoutExpired"
-            and (self.name, self.function) != CHILD_PROCESS
+            and (self.name, self.function) not in (CHILD_PROCESS, PART_CHILD)
         ):
-            self.flag(node, f"{dotted}: a child process outside the regex probe")
+            self.flag(node, f"{dotted}: a child process outside the regex probe and the part summarizer")
 
     def visit_Name(self, node: ast.Name) -> None:
         if node.id in ("eval", "exec", "__import__", "breakpoint") and node.id not in self.aliases:
@@ -276,6 +278,34 @@ def test_the_one_child_process_runs_a_fixed_program_on_data() -> None:
     assert scan(program) == []  # the child program itself neither runs nor imports anything by name
     assert "re.compile(sys.argv[1]" in program
     assert all(keyword.arg != "shell" for keyword in call.keywords)
+
+
+def test_the_part_summarizer_runs_a_fixed_program_on_data() -> None:
+    """A part of a big recording is summarized by a constant program in the package's folder, given JSON data."""
+    module = ast.parse((REPO / PART_CHILD[0]).read_text(encoding="utf-8"))
+    (function,) = [
+        node for node in ast.walk(module) if isinstance(node, ast.FunctionDef) and node.name == PART_CHILD[1]
+    ]
+    (call,) = [
+        node
+        for node in ast.walk(function)
+        if isinstance(node, ast.Call) and ast.unparse(node.func) == "subprocess.Popen"
+    ]
+    argv = call.args[0]
+    assert isinstance(argv, ast.List)
+    assert [ast.unparse(item) for item in argv.elts] == ["sys.executable", "'-c'", "_CHILD"]
+    (assignment,) = [
+        node
+        for node in module.body
+        if isinstance(node, ast.Assign) and [ast.unparse(target) for target in node.targets] == ["_CHILD"]
+    ]
+    assert isinstance(assignment.value, ast.Constant)
+    assert assignment.value.value == "from server.engine.part_child import main; main()"
+    assert {keyword.arg: ast.unparse(keyword.value) for keyword in call.keywords}["cwd"] == "package"
+    assert all(keyword.arg != "shell" for keyword in call.keywords)
+    child = (REPO / "server/engine/part_child.py").read_text(encoding="utf-8")
+    assert scan(child, "part_child.py") == []
+    assert "json.loads(sys.stdin.buffer.read())" in child
 
 
 # -- at run time --------------------------------------------------------------------------------------------------

@@ -520,6 +520,15 @@ class VolatileTally:
                     self.calls[text] = self.calls.get(text, 0) + 1
         return new
 
+    def merge(self, text: str, match: VolatileMatch, call: int, count: int) -> bool:
+        """Fold in a text that a later part of the recording first shows in `call`, and in `count` calls
+        in all; True when no earlier part showed it."""
+        self.calls[text] = self.calls.get(text, 0) + count
+        if text in self.first:
+            return False
+        self.first[text] = (call, match)
+        return True
+
     def findings(self, path: Path, where: dict[str, tuple[Span, Range]]) -> list[Finding]:
         """One finding per volatile text, at the place `where` it was first located."""
         found = []

@@ -11,9 +11,17 @@ inputs (hover, replay, sessions) read the file itself.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import itertools
+import json
+import logging
+import os
+import subprocess
+import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from server.engine import findings as codes
 from server.engine.checks import VolatileTally, locate_in_line, output_digest, volatile_memo_key
@@ -24,6 +32,9 @@ from server.engine.normalize import HEX64, InputShapeError, KeyChain, Keys, Norm
 from server.engine.recording import LineParser, RecordedCall, Recording, read_line
 from server.engine.secrets import finding_context
 from server.engine.source import LINE_BREAK, Position, Range, SourceText, Span, code_units
+from server.engine.volatile import DETECTOR_NAMED, VolatileMatch
+
+log = logging.getLogger(__name__)
 
 FORMAT = 2
 
@@ -32,7 +43,23 @@ class SummaryError(ValueError):
     """A summary that does not have the shape `summarize` writes: never trusted."""
 
 
-def summarize_file(path: Path, config: Config) -> tuple[dict[str, Any], str]:
+_PART_BYTES = 8 << 20
+"""A part smaller than this is not worth a child process (starting one costs about 0.2 s)."""
+_HEAD_START = 6 << 20
+"""About what this process summarizes while a child process starts: the first part is larger by it."""
+_CHILD = "from server.engine.part_child import main; main()"
+
+
+def usable_cores() -> int:
+    """The cores this process may run on (its CPU affinity where the system tells it)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+def summarize_file(
+    path: Path, config: Config, cores: int | None = None, *, offload: bool = False
+) -> tuple[dict[str, Any], str]:
     """The summary of the recording at `path` under `config`, and the sha256 of its bytes.
 
     The file is read line by line and nothing of a line is kept but its summary
@@ -40,20 +67,155 @@ def summarize_file(path: Path, config: Config) -> tuple[dict[str, Any], str]:
     1 GB recording is summarized in the memory of a few of its lines. Lines,
     offsets, positions and findings are exactly those of `read_recording` and
     `check` on the whole text.
+
+    With several `cores` (by default all there are), a big file is cut at line
+    ends into parts that child processes summarize, this one taking the first
+    unless told to `offload` them all (a server keeps its own core for its
+    requests); the parts are joined, their lines, offsets and calls shifted
+    into place. A part whose child fails is summarized here instead.
     """
-    summary = _Summarizer(path, config)
     digest = hashlib.sha256()
     with open_regular(path) as handle:
-        for chunk in iter(handle.readline, b""):
+        size = os.fstat(handle.fileno()).st_size
+        count = max(1, min(usable_cores() if cores is None else cores, size // _PART_BYTES))
+        local = not offload or size < _PART_BYTES
+        bounds = _bounds(handle, size, count, _HEAD_START if local else 0)
+        children = [(_start_part(path, config, *bound), bound) for bound in bounds[local:]]
+        parts = [_summarize_range(path, config, handle, *bounds[0], digest)] if local else []
+        handle.seek(bounds[0][1] if local else 0)
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    for finish, (start, end) in children:
+        part = finish()
+        if part is None:
+            part = summarize_part(path, config, start, end)
+        parts.append(part)
+    return _joined(path, config, parts), digest.hexdigest()
+
+
+def summarize_part(path: Path, config: Config, start: int, end: int) -> dict[str, Any]:
+    """The part of the summary of bytes `[start, end)` (whole lines), in coordinates relative to `start`."""
+    with open_regular(path) as handle:
+        return _summarize_range(path, config, handle, start, end)
+
+
+def _summarize_range(
+    path: Path, config: Config, handle: BinaryIO, start: int, end: int, digest: Any = None
+) -> dict[str, Any]:
+    summary = _Summarizer(path, config, start)
+    handle.seek(start)
+    while handle.tell() < end:
+        chunk = handle.readline()
+        if not chunk:
+            break
+        if digest is not None:
             digest.update(chunk)
-            summary.add(chunk)
-    return summary.finish(), digest.hexdigest()
+        summary.add(chunk)
+    return summary.part()
+
+
+def _bounds(handle: BinaryIO, size: int, count: int, head_start: int) -> list[tuple[int, int]]:
+    """`count` (or fewer) `[start, end)` byte ranges of whole lines that take about as long to summarize:
+    the first is larger by `head_start`, what this process does while the children start."""
+    first = min(size, (size + (count - 1) * head_start) // count)
+    cuts = [0]
+    for k in range(1, count):
+        handle.seek(first + (size - first) * (k - 1) // (count - 1))
+        handle.readline()  # on to the next line's start
+        if cuts[-1] < handle.tell() < size:
+            cuts.append(handle.tell())
+    cuts.append(size)
+    return list(itertools.pairwise(cuts))
+
+
+def _start_part(path: Path, config: Config, start: int, end: int) -> Callable[[], dict[str, Any] | None]:
+    """Start a child process summarizing bytes `[start, end)` of `path` (a constant program, given data as
+    JSON); wait for its part with the function returned, which gives None when it failed (and logs why)."""
+    request = {
+        "path": str(path),
+        "start": start,
+        "end": end,
+        "rules": config.rules.model_dump(mode="json"),
+        "allow": [[pattern.pattern, pattern.flags] for pattern in config.allow_volatile],
+    }
+    package = Path(__file__).resolve().parents[2]  # where `server` is found: nothing of the user's folder
+    try:
+        child = subprocess.Popen(
+            [sys.executable, "-c", _CHILD],
+            cwd=package,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+    except OSError as exc:
+        log.warning("cannot start a process to summarize part of %s: %s", path, exc)
+        return lambda: None
+    task, child.stdin = child.stdin, None  # sent now, so `communicate` reads only the answer
+    assert task is not None
+    with contextlib.suppress(OSError), task:  # a child gone already: its exit status tells
+        task.write(json.dumps(request).encode("utf-8"))
+
+    def finish() -> dict[str, Any] | None:
+        out, err = child.communicate()
+        if child.returncode == 0:
+            with contextlib.suppress(ValueError):
+                part = json.loads(out)
+                if isinstance(part, dict):
+                    return part
+        why = err.decode(errors="replace")[-500:]
+        log.warning("a summarizing process failed (exit %s): %s", child.returncode, why)
+        return None
+
+    return finish
+
+
+def _joined(path: Path, config: Config, parts: list[dict[str, Any]]) -> dict[str, Any]:
+    """The summary of the whole file from its parts, in order: their relative places shifted into place."""
+    calls: list[list[Any]] = []
+    problems: list[dict[str, Any]] = []
+    decode_problem: dict[str, Any] | None = None
+    tally = VolatileTally(config)
+    where: dict[str, tuple[Span, Range]] = {}
+    contexts: dict[str, str] = {}
+    lines = chars = 0
+    for part in parts:
+        count = len(calls)
+        for call in part["calls"]:
+            index, line, (start, end), place, *rest = call
+            calls.append([index + count, line + lines, [start + chars, end + chars], _shift_lines(place, lines), *rest])
+        if decode_problem is None and part["decode_problem"] is not None:
+            decode_problem = _shifted(part["decode_problem"], lines, chars)
+        problems.extend(_shifted(problem, lines, chars) for problem in part["problems"])
+        for text, detector, call, seen, (start, end), place, context in part["volatile"]:
+            if tally.merge(text, VolatileMatch(text, DETECTOR_NAMED[detector]), call + count, seen):
+                where[text] = (Span(start + chars, end + chars), _range(_shift_lines(place, lines)))
+                contexts[text] = context
+        lines += part["lines"]
+        chars += part["chars"]
+    volatile = tally.findings(path, where)
+    return {
+        "format": FORMAT,
+        "calls": calls,
+        "problems": [decode_problem, *problems] if decode_problem else problems,
+        "volatile": [_finding_json(finding) for finding in volatile],
+        "contexts": [contexts[finding.data["text"]] for finding in volatile],
+    }
+
+
+def _shifted(finding: dict[str, Any], lines: int, chars: int) -> dict[str, Any]:
+    start, end = finding["span"]
+    return {**finding, "range": _shift_lines(finding["range"], lines), "span": [start + chars, end + chars]}
+
+
+def _shift_lines(place: list[int], lines: int) -> list[int]:
+    top, left, bottom, right = place
+    return [top + lines, left, bottom + lines, right]
 
 
 class _Summarizer:
     """The state of `summarize_file` between two lines of the file."""
 
-    def __init__(self, path: Path, config: Config) -> None:
+    def __init__(self, path: Path, config: Config, at_byte: int = 0) -> None:
         self.path = path
         self.chain = KeyChain(Normalizer(config.rules))
         self.parser = LineParser()
@@ -63,10 +225,10 @@ class _Summarizer:
         self.decode_problem: Finding | None = None
         self.where: dict[str, tuple[Span, Range]] = {}
         self.contexts: dict[str, str] = {}
-        self.line = 0
+        self.line = 0  # lines and offsets are counted from `at_byte`: `_joined` shifts them
         self.offset = 0
-        self.bytes = 0
-        self.piece = (0, 0)
+        self.bytes = at_byte
+        self.piece = (at_byte, at_byte)
 
     def add(self, chunk: bytes) -> None:
         """One `\\n`-terminated piece of the file (the last may have no terminator)."""
@@ -143,15 +305,22 @@ class _Summarizer:
             code, self.path, _line_range(text, Span(low, high), line, line_start), span, message, code.severity
         )
 
-    def finish(self) -> dict[str, Any]:
-        volatile = self.tally.findings(self.path, self.where)
-        problems = [self.decode_problem, *self.problems] if self.decode_problem else self.problems
+    def _located(self, text: str) -> list[Any]:
+        span, place = self.where[text]
+        return [[span.start, span.end], _range_json(place), self.contexts[text]]
+
+    def part(self) -> dict[str, Any]:
+        """What `_joined` needs of this part, as JSON data (a child process sends it back so)."""
         return {
-            "format": FORMAT,
             "calls": self.calls,
-            "problems": [_finding_json(finding) for finding in problems],
-            "volatile": [_finding_json(finding) for finding in volatile],
-            "contexts": [self.contexts[finding.data["text"]] for finding in volatile],
+            "problems": [_finding_json(finding) for finding in self.problems],
+            "decode_problem": _finding_json(self.decode_problem) if self.decode_problem else None,
+            "volatile": [
+                [text, match.detector.name, call, self.tally.calls[text], *self._located(text)]
+                for text, (call, match) in self.tally.first.items()
+            ],
+            "lines": self.line,
+            "chars": self.offset,
         }
 
 

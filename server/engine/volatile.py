@@ -96,6 +96,9 @@ DETECTORS: tuple[Detector, ...] = (
 )
 
 
+DETECTOR_NAMED = {detector.name: detector for detector in DETECTORS}
+
+
 def find_volatile(text: str, allow: tuple[re.Pattern[str], ...] = ()) -> list[VolatileMatch]:
     """Distinct volatile-looking substrings of `text`, in order of first appearance.
 

@@ -198,8 +198,10 @@ def is_recording(path: Path, config: Config, *, explicit: bool = False) -> bool:
     return _kind(path, head, config, explicit) == "recording"
 
 
-def read_summary(path: Path, config: Config, cache: SummaryCache) -> tuple[Recording, str]:
-    """The summary recording of the recording at `path` (cached, or made line by line) and the sha256 of its bytes."""
+def read_summary(path: Path, config: Config, cache: SummaryCache, *, offload: bool = False) -> tuple[Recording, str]:
+    """The summary recording of the recording at `path` (cached, or made line by line) and the sha256 of its bytes.
+
+    `offload` as in `summarize_file`."""
     before = os.stat(path)
     known = cache.load(path, before, config)
     if known is not None:
@@ -210,7 +212,7 @@ def read_summary(path: Path, config: Config, cache: SummaryCache) -> tuple[Recor
         if recording is not None:
             cache.remember(path, _unchanged(path, before), digest)
             return recording, digest
-    summary, digest = summarize_file(path, config)
+    summary, digest = summarize_file(path, config, offload=offload)
     cache.store(path, _unchanged(path, before), digest, summary, config)
     return from_summary(path, summary, config), digest
 

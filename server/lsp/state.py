@@ -110,12 +110,12 @@ def read_disk(path: Path, config: Config, cache: SummaryCache | None) -> Documen
     """The file as it is on disk; None when it is gone (or a folder), `Unreadable` when it is stuck.
 
     With a `cache`, a recording is its summary recording (cached, or read line
-    by line): the server then holds its keys and places, not its inputs, which
-    readers of the inputs read back from the file. A fixture is `parse_bytes`.
+    by line, a big one in child processes): the server then holds its keys and
+    places, not its inputs, which readers of the inputs read back from the file. A fixture is `parse_bytes`.
     """
     try:
         if cache is not None and is_recording(path, config):
-            recording, digest = read_summary(path, config, cache)
+            recording, digest = read_summary(path, config, cache, offload=True)
             return Document(path, path_to_uri(path), recording, digest=digest)
         data = read_regular(path)
     except IsADirectoryError:
