@@ -18,7 +18,8 @@ from server.engine import findings as codes
 from server.engine.config import Config
 from server.engine.findings import Finding
 from server.engine.fixture import Fixture, Turn
-from server.engine.normalize import HEX64, InputShapeError, KeyChain, Keys, Normalizer, sha256_hex
+from server.engine.normalize import HEX64, InputShapeError, KeyChain, Keys, Normalizer
+from server.engine.outputs import output_digest
 from server.engine.recording import RecordedCall, Recording
 from server.engine.source import Range, Span
 from server.engine.volatile import VolatileMatch, find_volatile
@@ -171,7 +172,7 @@ class _CallIndex:
             self._by_output = _Table([_output_table(recording) for recording in self.recordings])
         return self._by_output
 
-    def link(self, turns: Sequence[tuple[Turn, str]]) -> dict[int, Link]:
+    def link(self, fixture: Fixture, turns: Sequence[tuple[Turn, str]]) -> dict[int, Link]:
         """Each turn's call, FIFO among equal keys, each call used once per fixture."""
         links: dict[int, Link] = {}
         used: set[int] = set()
@@ -193,7 +194,7 @@ class _CallIndex:
                 take(turn, (self.current_conversation if turn.is_legacy else self.current_input).get(key, []))
         for turn, _ in turns:
             if turn.index not in links and "output" in turn.members:
-                take(turn, self.by_output.get(output_digest(turn.output), []))
+                take(turn, self.by_output.get(output_digest(fixture.output(turn)), []))
         return links
 
 
@@ -243,10 +244,6 @@ def _output_table(recording: Recording) -> _LinkTable:
     return cached
 
 
-def output_digest(output: Any) -> str:
-    return sha256_hex(json.dumps(output, sort_keys=True, ensure_ascii=False, default=str))
-
-
 def _check_fixture(fixture: Fixture, index: _CallIndex, normalizer: Normalizer, keys: Any) -> FixtureReport:
     report = FixtureReport(fixture, findings=list(fixture.problems))
     source, path = fixture.source, fixture.path
@@ -281,7 +278,7 @@ def _check_fixture(fixture: Fixture, index: _CallIndex, normalizer: Normalizer, 
         if turn.is_legacy:
             _legacy_finding(report, turn, normalizer)
         keyed.append((turn, key))
-    links = index.link(keyed)
+    links = index.link(fixture, keyed)
     for turn, key in keyed:
         report.turns.append(_verify(turn, key, links.get(turn.index), normalizer, keys, add))
     report.turns.sort(key=lambda turn_report: turn_report.turn.index)
@@ -399,36 +396,11 @@ def _turn_shape_problems(turn: Turn) -> Iterable[tuple[Span, str]]:
         yield turn.span_of("caller"), f"'caller' of turn {turn.index} is not a string"
 
 
-def output_problem(output: Any) -> str | None:
-    """Why an output would be refused by a replayer (not an AI message dict), or None."""
-    if not isinstance(output, dict):
-        return f"output is {type(output).__name__}, not a message dict"
-    kind = output.get("type")
-    if kind not in ("ai", "AIMessageChunk"):
-        return f"output type is {json.dumps(kind)}, a replayer needs an AI message ('ai')"
-    data = output.get("data")
-    if not isinstance(data, dict):
-        return "output has no 'data' object"
-    if not isinstance(data.get("content"), str | list):
-        return "output data has no 'content' (a string or a list of blocks)"
-    calls = data.get("tool_calls", [])
-    if not isinstance(calls, list):
-        return "output 'tool_calls' is not a list"
-    for position, call in enumerate(calls):
-        if (
-            not isinstance(call, dict)
-            or not isinstance(call.get("name"), str)
-            or not isinstance(call.get("args"), dict)
-        ):
-            return f"tool call {position} needs a string 'name' and an object 'args'"
-    return None
-
-
 def _check_output(turn: Turn, add: Any) -> None:
     if "output" not in turn.members:
         add(codes.MALFORMED_OUTPUT, turn.head, f"turn {turn.index} has no 'output'", {"turn": turn.index})
         return
-    problem = output_problem(turn.output)
+    problem = turn.output_problem
     if problem is not None:
         add(
             codes.MALFORMED_OUTPUT,

@@ -18,6 +18,7 @@ from typing import Any
 from server.engine import findings as codes
 from server.engine.findings import Finding
 from server.engine.jsonscan import JsonError, Member, iter_members, parse_members, scan_value, skip_ws
+from server.engine.outputs import output_problem
 from server.engine.source import SourceText, Span
 
 _TURNS_KEY = re.compile(r'"turns"\s*:\s*\[')
@@ -25,12 +26,17 @@ _TURNS_KEY = re.compile(r'"turns"\s*:\s*\[')
 
 @dataclass(slots=True)
 class Turn:
-    """One fixture turn: its members by key, located."""
+    """One fixture turn: its members by key, located.
+
+    The value of `output` is not kept (outputs are most of a fixture's memory):
+    `output_problem` says what a check needs of it, `Fixture.output` reads it again.
+    """
 
     index: int
     span: Span
     members: dict[str, Member]
     broken: bool = False
+    output_problem: str | None = None
 
     def value(self, key: str) -> Any:
         member = self.members.get(key)
@@ -62,10 +68,6 @@ class Turn:
     def conversation_hash(self) -> Any:
         return self.value("conversation_hash")
 
-    @property
-    def output(self) -> Any:
-        return self.value("output")
-
 
 @dataclass(slots=True)
 class Fixture:
@@ -81,6 +83,11 @@ class Fixture:
     def parsed_cleanly(self) -> bool:
         """True when nothing about the file's syntax or encoding is in doubt (safe to rewrite)."""
         return not any(p.code is codes.INVALID_JSON for p in self.problems)
+
+    def output(self, turn: Turn) -> Any:
+        """The value of the turn's `output` (read again from the text), or None when it has none."""
+        member = turn.members.get("output")
+        return None if member is None else scan_value(self.source.text, member.span.start)[0]
 
     def turn_at(self, offset: int) -> Turn | None:
         for turn in self.turns:
@@ -129,18 +136,28 @@ def reread_fixture(old: Fixture, text: str, prefix: int, suffix: int) -> Fixture
     fixture = Fixture(path=old.path, source=old.source.edited(text, start, old_end), problems=[])
     fixture.turns = [
         *old.turns[:position],
-        Turn(turn.index, Span(turn.span.start, end), {member.key: member for member in members}),
+        _turn(turn.index, Span(turn.span.start, end), members),
         *(_shifted_turn(later, delta) for later in old.turns[position + 1 :]),
     ]
     fixture.top = {key: _shifted(member, delta, start) for key, member in old.top.items()}
     return fixture
 
 
+def _turn(index: int, span: Span, members: list[Member]) -> Turn:
+    """A turn read whole: its output judged, then let go."""
+    by_key = {member.key: member for member in members}
+    output = by_key.get("output")
+    if output is None:
+        return Turn(index, span, by_key)
+    by_key["output"] = Member(output.key, output.key_span, None, output.span)
+    return Turn(index, span, by_key, output_problem=output_problem(output.value))
+
+
 def _shifted_turn(turn: Turn, delta: int) -> Turn:
     if not delta:
         return turn
     members = {key: _shifted(member, delta, -1) for key, member in turn.members.items()}
-    return Turn(turn.index, _shift(turn.span, delta, -1), members, turn.broken)
+    return Turn(turn.index, _shift(turn.span, delta, -1), members, turn.broken, turn.output_problem)
 
 
 def _shifted(member: Member, delta: int, after: int) -> Member:
@@ -288,7 +305,7 @@ class _Walker:
             self.fixture.turns.append(Turn(turn_index, Span(start, end), {}))
             return end
         members, end = parse_members(self.text, start)
-        self.fixture.turns.append(Turn(turn_index, Span(start, end), {m.key: m for m in members}))
+        self.fixture.turns.append(_turn(turn_index, Span(start, end), members))
         return end
 
     def next_turn_start(self, after: int) -> int | None:

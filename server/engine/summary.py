@@ -24,11 +24,12 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from server.engine import findings as codes
-from server.engine.checks import VolatileTally, locate_in_line, output_digest, volatile_memo_key
+from server.engine.checks import VolatileTally, locate_in_line, volatile_memo_key
 from server.engine.config import Config
 from server.engine.files import open_regular
 from server.engine.findings import Finding, Severity
 from server.engine.normalize import HEX64, InputShapeError, KeyChain, Keys, Normalizer
+from server.engine.outputs import output_digest
 from server.engine.recording import LineParser, RecordedCall, Recording, read_line
 from server.engine.secrets import finding_context
 from server.engine.source import LINE_BREAK, Position, Range, SourceText, Span, code_units

@@ -122,7 +122,9 @@ def turn_hover(
     elif current.analysis is not None:
         text.add("_No recording links to this turn: the input its key was computed from is unknown._")
     if "output" in turn.members:
-        text.preview("Recorded output", render_output(turn.output), "text")
+        fixture = current.document.parsed
+        assert isinstance(fixture, Fixture)  # a turn is a fixture's
+        text.preview("Recorded output", render_output(fixture.output(turn)), "text")
     return text.markdown()
 
 

@@ -229,7 +229,7 @@ class _Replayer:
         self.tool_only = not any(step.kind is StepKind.MODEL for step in session.steps)
         if self.tool_only:
             for turn in self.turns.values():
-                self.pending.extend((turn.index, call) for call in _tool_calls(turn.output))
+                self.pending.extend((turn.index, call) for call in _tool_calls(fixture.output(turn)))
 
     def run(self) -> ReplayReport:
         report = ReplayReport(self.session, self.fixture, self.rules)
@@ -255,7 +255,7 @@ class _Replayer:
         status, turn = self.lookup(keys)
         if turn is not None:
             self.consumed[turn] = step.index
-            self.pending.extend((turn, call) for call in _tool_calls(self.turns[turn].output))
+            self.pending.extend((turn, call) for call in _tool_calls(self.fixture.output(self.turns[turn])))
             how = "caller-aware key" if status is Status.HIT else "legacy key (bare conversation hash)"
             return Outcome(step, status, f"turn {turn} by its {how}", keys, turn)
         self.missed = True

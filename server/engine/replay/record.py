@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from server.engine.checks import output_problem
 from server.engine.normalize import InputShapeError, Normalizer
+from server.engine.outputs import output_problem
 from server.engine.rules import Rules
 from server.engine.sessions.model import Session, StepKind, message_parts
 from server.engine.writes import atomic_create, atomic_write, content_hash

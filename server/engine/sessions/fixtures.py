@@ -106,7 +106,8 @@ def iter_steps(info: SessionInfo, sink: Session, *, full_inputs: bool = True) ->
             continue
         inputs, _ = turn_input(turn, links)
         problem = None if inputs is not None else "no recorded input: the turn embeds none and no recording links to it"
-        output_model, tokens = output_facts(turn.output)
+        output = fixture.output(turn)
+        output_model, tokens = output_facts(output)
         caller = turn.caller
         yield Step(
             next(index),
@@ -115,7 +116,7 @@ def iter_steps(info: SessionInfo, sink: Session, *, full_inputs: bool = True) ->
             caller=caller if isinstance(caller, str) else None,
             model=output_model or (model if isinstance(model, str) else None),
             input=inputs,
-            output=turn.output,
+            output=output,
             tokens=tokens,
             recorded_keys=_recorded_keys(turn),
             source=ref,
