@@ -281,7 +281,8 @@ def test_a_recording_summarized_in_parts_is_summarized_as_in_one(
     whole = summarize_file(path, config, cores=1)
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(summary, "_PART_BYTES", 96)
-        patch.setattr(summary, "_HEAD_START", 32)
+        patch.setattr(summary, "_PROBE", -1.0)  # share the rest after the first line
+        patch.setattr(summary, "_CHILD_START", 0.0)
         assert summarize_file(path, config, cores=3) == whole
         assert summarize_file(path, config, cores=2, offload=True) == whole
 

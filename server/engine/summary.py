@@ -19,6 +19,7 @@ import logging
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -45,9 +46,11 @@ class SummaryError(ValueError):
 
 
 _PART_BYTES = 8 << 20
-"""A part smaller than this is not worth a child process (starting one costs about 0.2 s)."""
-_HEAD_START = 6 << 20
-"""About what this process summarizes while a child process starts: the first part is larger by it."""
+"""A file smaller than this is not worth a child process: summarized here."""
+_CHILD_START = 0.2
+"""Seconds a child process takes to start (Python and the engine's imports) before it summarizes."""
+_PROBE = 0.1
+"""Seconds this process summarizes before it tells from its pace whether children would finish sooner."""
 _CHILD = "from server.engine.part_child import main; main()"
 
 
@@ -76,21 +79,34 @@ def summarize_file(
     into place. A part whose child fails is summarized here instead.
     """
     digest = hashlib.sha256()
+    cores = usable_cores() if cores is None else cores
+    children: list[tuple[Callable[[], dict[str, Any] | None], tuple[int, int]]] = []
+    parts = []
     with open_regular(path) as handle:
         size = os.fstat(handle.fileno()).st_size
-        count = max(1, min(usable_cores() if cores is None else cores, size // _PART_BYTES))
-        local = not offload or size < _PART_BYTES
-        bounds = _bounds(handle, size, count, _HEAD_START if local else 0)
-        children = [(_start_part(path, config, *bound), bound) for bound in bounds[local:]]
-        parts = [_summarize_range(path, config, handle, *bounds[0], digest)] if local else []
-        handle.seek(bounds[0][1] if local else 0)
+        if offload and size >= _PART_BYTES:
+            children = [(_start_part(path, config, *bound), bound) for bound in _bounds(handle, 0, size, cores, 0)]
+            handle.seek(0)  # this process only hashes the file
+        else:
+            summary = _Summarizer(path, config)
+            started, end = time.perf_counter(), size
+            while handle.tell() < end and (chunk := handle.readline()):
+                digest.update(chunk)
+                summary.add(chunk)
+                if cores > 1 and not children and time.perf_counter() - started > _PROBE and size >= _PART_BYTES:
+                    done = handle.tell()
+                    pace = done / (time.perf_counter() - started)  # bytes a second
+                    if (size - done) / pace > 2 * _CHILD_START:  # the rest takes long enough to share
+                        bounds = _bounds(handle, done, size, cores, int(pace * _CHILD_START))
+                        children = [(_start_part(path, config, *bound), bound) for bound in bounds[1:]]
+                        end = bounds[0][1]
+                        handle.seek(done)
+            parts.append(summary.part())
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
-    for finish, (start, end) in children:
+    for finish, (start, stop) in children:
         part = finish()
-        if part is None:
-            part = summarize_part(path, config, start, end)
-        parts.append(part)
+        parts.append(summarize_part(path, config, start, stop) if part is None else part)
     return _joined(path, config, parts), digest.hexdigest()
 
 
@@ -100,26 +116,19 @@ def summarize_part(path: Path, config: Config, start: int, end: int) -> dict[str
         return _summarize_range(path, config, handle, start, end)
 
 
-def _summarize_range(
-    path: Path, config: Config, handle: BinaryIO, start: int, end: int, digest: Any = None
-) -> dict[str, Any]:
+def _summarize_range(path: Path, config: Config, handle: BinaryIO, start: int, end: int) -> dict[str, Any]:
     summary = _Summarizer(path, config, start)
     handle.seek(start)
-    while handle.tell() < end:
-        chunk = handle.readline()
-        if not chunk:
-            break
-        if digest is not None:
-            digest.update(chunk)
+    while handle.tell() < end and (chunk := handle.readline()):
         summary.add(chunk)
     return summary.part()
 
 
-def _bounds(handle: BinaryIO, size: int, count: int, head_start: int) -> list[tuple[int, int]]:
-    """`count` (or fewer) `[start, end)` byte ranges of whole lines that take about as long to summarize:
-    the first is larger by `head_start`, what this process does while the children start."""
-    first = min(size, (size + (count - 1) * head_start) // count)
-    cuts = [0]
+def _bounds(handle: BinaryIO, start: int, size: int, count: int, head_start: int) -> list[tuple[int, int]]:
+    """`count` (or fewer) `[start, end)` ranges of whole lines from `start` on that take about as long to
+    summarize: the first is larger by `head_start`, what this process does while the children start."""
+    first = min(size, start + (size - start + (count - 1) * head_start) // count)
+    cuts = [start]
     for k in range(1, count):
         handle.seek(first + (size - first) * (k - 1) // (count - 1))
         handle.readline()  # on to the next line's start
