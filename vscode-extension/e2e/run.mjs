@@ -304,8 +304,16 @@ async function goToFirstProblem(code) {
   await page.locator('.monaco-editor.focused').first().waitFor({ timeout: TIMEOUT });
 }
 
-async function statusBarPosition() {
-  return page.locator('.statusbar-item[id="status.editor.selection"]').innerText();
+// The cursor's "Ln, Col" of the active text editor. It shows only while a text editor has focus:
+// when the editor opened beside a webview that kept it, a click on the editor's tab gives it focus
+// (and leaves its cursor where it is).
+async function statusBarPosition(tabName) {
+  const item = page.locator('.statusbar-item[id="status.editor.selection"]');
+  const shown = await item.waitFor({ timeout: 10_000 }).then(() => true, () => false);
+  if (!shown && tabName) {
+    await page.locator('.tab.active', { has: page.locator('.label-name', { hasText: new RegExp(`^${escapeRe(tabName)}$`) }) }).first().click();
+  }
+  return item.innerText();
 }
 
 // The webview on screen (report or session steps): its content frame.
@@ -462,7 +470,7 @@ const exitCode = await (async () => {
       await step.focus();
       await page.keyboard.press('Enter');
       await page.locator('.tab.active .label-name', { hasText: new RegExp(`^${escapeRe(file)}$`) }).first().waitFor({ timeout: TIMEOUT });
-      const position = await statusBarPosition();
+      const position = await statusBarPosition(file);
       if (!Number.isNaN(line) && !position.includes(`Ln ${line + 1},`)) throw new Error(`Enter on "${label}" did not open the recording at line ${line + 1} (${position})`);
     }
 
