@@ -90,10 +90,12 @@ def summarize_file(
         else:
             summary = _Summarizer(path, config)
             started, end = time.perf_counter(), size
+            probing = cores > 1 and size >= _PART_BYTES  # until the pace is known: sharing is decided once
             while handle.tell() < end and (chunk := handle.readline()):
                 digest.update(chunk)
                 summary.add(chunk)
-                if cores > 1 and not children and time.perf_counter() - started > _PROBE and size >= _PART_BYTES:
+                if probing and time.perf_counter() - started > _PROBE:
+                    probing = False
                     done = handle.tell()
                     pace = done / (time.perf_counter() - started)  # bytes a second
                     if (size - done) / pace > 2 * _CHILD_START:  # the rest takes long enough to share
@@ -112,15 +114,11 @@ def summarize_file(
 
 def summarize_part(path: Path, config: Config, start: int, end: int) -> dict[str, Any]:
     """The part of the summary of bytes `[start, end)` (whole lines), in coordinates relative to `start`."""
-    with open_regular(path) as handle:
-        return _summarize_range(path, config, handle, start, end)
-
-
-def _summarize_range(path: Path, config: Config, handle: BinaryIO, start: int, end: int) -> dict[str, Any]:
     summary = _Summarizer(path, config, start)
-    handle.seek(start)
-    while handle.tell() < end and (chunk := handle.readline()):
-        summary.add(chunk)
+    with open_regular(path) as handle:
+        handle.seek(start)
+        while handle.tell() < end and (chunk := handle.readline()):
+            summary.add(chunk)
     return summary.part()
 
 

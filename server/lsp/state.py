@@ -111,7 +111,8 @@ def read_disk(path: Path, config: Config, cache: SummaryCache | None) -> Documen
 
     With a `cache`, a recording is its summary recording (cached, or read line
     by line, a big one in child processes): the server then holds its keys and
-    places, not its inputs, which readers of the inputs read back from the file. A fixture is `parse_bytes`.
+    places, not its inputs, which readers of the inputs read back from the
+    file. A fixture is `parse_bytes`.
     """
     try:
         if cache is not None and is_recording(path, config):
