@@ -34,7 +34,8 @@ from server.engine.config import (
     load_config,
 )
 from server.engine.fixture import Fixture
-from server.engine.workspace import SKIPPED_DIRS, iter_files, load_project_config
+from server.engine.summary import worth_children
+from server.engine.workspace import SKIPPED_DIRS, is_recording, iter_files, load_project_config, paused_gc
 from server.lsp import status
 from server.lsp.convert import path_to_uri
 from server.lsp.state import Document, Folder, Project, Unreadable, owner, read_disk
@@ -45,7 +46,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 _BATCH = 32
-_PROGRESS_TIMEOUT = 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,50 +95,85 @@ def list_files(projects: list[Project]) -> tuple[dict[Project, list[Path]], list
     return listing, list(unlistable.values())
 
 
+def split_offloaded(paths: list[Path], config: Config) -> tuple[list[Path], list[Path]]:
+    """The recordings big enough for child processes to summarize, and the other files, in order."""
+    offloaded: list[Path] = []
+    others: list[Path] = []
+    for path in paths:
+        try:
+            big = worth_children(os.stat(path).st_size) and is_recording(path, config)
+        except OSError:
+            big = False  # reading it tells what is wrong
+        (offloaded if big else others).append(path)
+    return offloaded, others
+
+
 def read_batch(paths: list[Path], config: Config, cache: SummaryCache | None) -> list[Document | Unreadable]:
     return [document for document in (read_disk(path, config, cache) for path in paths) if document is not None]
 
 
 class Progress:
-    """Work-done progress for one indexing run, when the client supports it."""
+    """Work-done progress for one indexing run, when the client supports it.
+
+    Indexing does not wait for the client to accept the progress token: an
+    editor restoring its tabs sends their text first, and the answer queues
+    behind megabytes of `didOpen`. Progress is shown from whenever the token is
+    accepted, starting at the latest percentage (and ending at once if indexing
+    is already over).
+    """
 
     def __init__(self, server: ReplayLensServer, title: str) -> None:
         self.server = server
         self.title = title
         self.token: str | None = None
-        self.percentage = -1
+        self.message: str | None = None
+        self.percentage = 0
         self.summary = ""
+        self._ended: str | None = None
 
     async def __aenter__(self) -> Progress:
         window = self.server.client_capabilities.window
-        if window is None or not window.work_done_progress:
-            return self
-        token = f"replay-lens/indexing/{uuid.uuid4()}"
-        try:
-            await asyncio.wait_for(self.server.work_done_progress.create_async(token), _PROGRESS_TIMEOUT)
-        except Exception as exc:  # the client refused or does not answer: index without progress
-            log.debug("no work-done progress: %s", exc)
-            return self
-        self.token = token
-        self.server.work_done_progress.begin(
-            token, types.WorkDoneProgressBegin(title=self.title, cancellable=False, percentage=0)
-        )
+        if window is not None and window.work_done_progress:
+            self.server.spawn(self._create())
         return self
 
+    async def _create(self) -> None:
+        token = f"replay-lens/indexing/{uuid.uuid4()}"
+        try:  # no timeout: a late answer still shows the progress, and nothing waits for it
+            await self.server.work_done_progress.create_async(token)
+        except Exception as exc:  # the client refused: index without progress
+            log.debug("no work-done progress: %s", exc)
+            return
+        self.token = token
+        self.server.work_done_progress.begin(
+            token,
+            types.WorkDoneProgressBegin(
+                title=self.title, cancellable=False, message=self.message, percentage=self.percentage
+            ),
+        )
+        if self._ended is not None:
+            self._end(self._ended)
+
     def report(self, message: str, percentage: int) -> None:
-        if self.token is not None and percentage != self.percentage:
-            self.percentage = percentage
+        if percentage == self.percentage and self.message is not None:
+            return
+        self.message, self.percentage = message, percentage
+        if self.token is not None:
             self.server.work_done_progress.report(
                 self.token, types.WorkDoneProgressReport(message=message, percentage=percentage)
             )
 
+    def _end(self, message: str) -> None:
+        assert self.token is not None
+        with contextlib.suppress(Exception):
+            self.server.work_done_progress.end(self.token, types.WorkDoneProgressEnd(message=message))
+
     async def __aexit__(
         self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
     ) -> None:
+        self._ended = self.summary if error is None else "stopped"
         if self.token is not None:
-            message = self.summary if error is None else "stopped"
-            with contextlib.suppress(Exception):
-                self.server.work_done_progress.end(self.token, types.WorkDoneProgressEnd(message=message))
+            self._end(self._ended)
 
 
 async def index_folder(server: ReplayLensServer, folder: Folder) -> None:
@@ -153,36 +188,48 @@ async def index_folder(server: ReplayLensServer, folder: Folder) -> None:
         folder.discovered.set()
         server.diagnostics.show_config_errors(folder.path, projects)
         status.send(server)
-        listing, unreadable = await asyncio.to_thread(list_files, projects)
-        total = sum(len(paths) for paths in listing.values())
-        done = 0
-        progress.report(f"0/{total} files", 0)
-        for project, paths in listing.items():
-            for start in range(0, len(paths), _BATCH):
-                batch = paths[start : start + _BATCH]
-                # An open document is parsed from the editor's text: reading it from disk too is wasted.
-                unopened = [path for path in batch if not server.is_open(path_to_uri(path))]
-                with server.changes.changes_during() as changed:
-                    results = await asyncio.to_thread(read_batch, unopened, project.config, server.summaries)
-                for result in results:  # a file changed meanwhile is the change queue's: its read is newer
-                    if server.is_open(result.uri) or result.path in changed:
-                        continue
-                    if isinstance(result, Unreadable):
-                        unreadable.append(result)
-                    else:
-                        project.put(result)
-                done += len(batch)
-                progress.report(f"{done}/{total} files", done * 90 // max(total, 1))
-        await server.sync.reparse_open(projects)
-        checked = [project.next_analysis() for project in projects]
-        for project in projects:
-            project.ready.set()
-            project.request_check()
-        progress.report("checking", 90)
-        await asyncio.gather(*checked)
-        # The parsed workspace lives until the next index and holds no cycles: keep the
-        # cyclic collector from walking all of it again during every later check.
-        gc.freeze()
+        # Reading builds millions of acyclic objects: the cyclic collector would walk them again
+        # and again (0.13 s of the first diagnostics of a 20 MB fixture). Requests answered
+        # meanwhile still free their garbage by reference counting.
+        with paused_gc():
+            listing, unreadable = await asyncio.to_thread(list_files, projects)
+            total = sum(len(paths) for paths in listing.values())
+            done = 0
+            progress.report(f"0/{total} files", 0)
+
+            async def read(project: Project, paths: list[Path], batch_size: int) -> None:
+                nonlocal done
+                for start in range(0, len(paths), batch_size):
+                    batch = paths[start : start + batch_size]
+                    # An open document is parsed from the editor's text: reading it from disk too is wasted.
+                    unopened = [path for path in batch if not server.is_open(path_to_uri(path))]
+                    with server.changes.changes_during() as changed:
+                        results = await asyncio.to_thread(read_batch, unopened, project.config, server.summaries)
+                    for result in results:  # a file changed meanwhile is the change queue's: its read is newer
+                        if server.is_open(result.uri) or result.path in changed:
+                            continue
+                        if isinstance(result, Unreadable):
+                            unreadable.append(result)
+                        else:
+                            project.put(result)
+                    done += len(batch)
+                    progress.report(f"{done}/{total} files", done * 90 // max(total, 1))
+
+            for project, paths in listing.items():
+                # Big recordings are read beside the other files: child processes summarize them
+                # while this process parses the fixtures.
+                offloaded, others = await asyncio.to_thread(split_offloaded, paths, project.config)
+                await asyncio.gather(read(project, offloaded, 1), read(project, others, _BATCH))
+            await server.sync.reparse_open(projects)
+            checked = [project.next_analysis() for project in projects]
+            for project in projects:
+                project.ready.set()
+                project.request_check()
+            progress.report("checking", 90)
+            await asyncio.gather(*checked)
+            # The parsed workspace lives until the next index and holds no cycles: keep the
+            # cyclic collector from walking all of it again during every later check.
+            gc.freeze()
         server.diagnostics.prune(folder.path)
         for problem in unreadable:
             server.diagnostics.show_read_error(problem)
