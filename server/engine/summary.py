@@ -54,6 +54,11 @@ _PROBE = 0.1
 _CHILD = "from server.engine.part_child import main; main()"
 
 
+def worth_children(size: int) -> bool:
+    """Whether a recording of `size` bytes is big enough to be summarized by child processes."""
+    return size >= _PART_BYTES
+
+
 def usable_cores() -> int:
     """The cores this process may run on (its CPU affinity where the system tells it)."""
     if hasattr(os, "sched_getaffinity"):
@@ -84,13 +89,13 @@ def summarize_file(
     parts = []
     with open_regular(path) as handle:
         size = os.fstat(handle.fileno()).st_size
-        if offload and size >= _PART_BYTES:
+        if offload and worth_children(size):
             children = [(_start_part(path, config, *bound), bound) for bound in _bounds(handle, 0, size, cores, 0)]
             handle.seek(0)  # this process only hashes the file
         else:
             summary = _Summarizer(path, config)
             started, end = time.perf_counter(), size
-            probing = cores > 1 and size >= _PART_BYTES  # until the pace is known: sharing is decided once
+            probing = cores > 1 and worth_children(size)  # until the pace is known: sharing is decided once
             while handle.tell() < end and (chunk := handle.readline()):
                 digest.update(chunk)
                 summary.add(chunk)

@@ -71,18 +71,19 @@ def parse_text(
     """A document from an editor buffer (the editor already decoded it and hides any BOM).
 
     When `previous` is the fixture parsed from the snapshot before this one, an
-    edit inside one turn re-reads that turn only.
+    edit inside one turn re-reads that turn only. When it is the fixture read
+    from disk with the same text (a file opened as it is, often just after
+    indexing read it), its parse is taken as it is.
     """
-    if (
-        previous is not None
-        and previous.serial == snapshot.base
-        and snapshot.kept is not None
-        and isinstance(previous.parsed, Fixture)
-    ):
-        reread = reread_fixture(previous.parsed, snapshot.text, *snapshot.kept)
-        if reread is not None:
-            return Document(path, uri, reread, version=version, serial=snapshot.serial)
     text = snapshot.text
+    if previous is not None and isinstance(previous.parsed, Fixture):
+        if previous.serial == snapshot.base and snapshot.kept is not None:
+            reread = reread_fixture(previous.parsed, text, *snapshot.kept)
+            if reread is not None:
+                return Document(path, uri, reread, version=version, serial=snapshot.serial)
+        source = previous.parsed.source
+        if previous.version is None and source.text == text and not source.bom and source.decode_problem is None:
+            return Document(path, uri, previous.parsed, version=version, serial=snapshot.serial)
     kind = classify(path, text.encode("utf-8", errors="surrogatepass"), config)
     if kind is None:
         return None
