@@ -85,7 +85,7 @@ class Diagnostics:
         """Show a replay's findings on the fixture it ran against (`document`, with the same text)."""
         self._replayed[document.path] = (document.source.text, fingerprint, findings)
         if project.analysis is not None and project.analysis.covers(document):
-            self.on_analysis(project, project.analysis)
+            self.on_analysis(project, project.analysis, only=document.path)
 
     @property
     def pull_mode(self) -> bool:
@@ -118,11 +118,13 @@ class Diagnostics:
         if self.pull_mode:
             self.clear(uri)
 
-    def on_analysis(self, project: Project, analysis: Analysis) -> None:
+    def on_analysis(self, project: Project, analysis: Analysis, only: Path | None = None) -> None:
+        """Publish (or have pulled again) the diagnostics of the documents `analysis` covers, or `only` one."""
         if project.stopped:
             return
         changed_open = False
-        for path, document in analysis.documents.items():
+        documents = analysis.documents.items()
+        for path, document in documents if only is None else [(only, analysis.documents[only])]:
             if project.documents.get(path) is not document:
                 log.debug("dropped diagnostics of %s: a newer version is being checked", document.uri)
                 continue
