@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import fnmatch
 import hashlib
 import logging
@@ -55,16 +56,6 @@ class Document:
         return self.parsed.source
 
 
-def parse_bytes(path: Path, data: bytes, config: Config) -> Document | None:
-    """A document read from disk, or None when the file is neither a fixture nor a recording."""
-    kind = classify(path, data, config)
-    if kind is None:
-        return None
-    source = SourceText.from_bytes(data)
-    parsed = read_fixture(path, source) if kind == "fixture" else read_recording(path, source)
-    return Document(path, path_to_uri(path), parsed, digest=hashlib.sha256(data).hexdigest())
-
-
 def parse_text(
     path: Path, uri: str, snapshot: Snapshot, version: int, config: Config, previous: Document | None = None
 ) -> Document | None:
@@ -83,7 +74,9 @@ def parse_text(
                 return Document(path, uri, reread, version=version, serial=snapshot.serial)
         source = previous.parsed.source
         if previous.version is None and source.text == text and not source.bom and source.decode_problem is None:
-            return Document(path, uri, previous.parsed, version=version, serial=snapshot.serial)
+            # Over the editor's string (an empty edit keeps the line index): the disk's copy is freed.
+            same = dataclasses.replace(previous.parsed, source=source.edited(text, 0, 0))
+            return Document(path, uri, same, version=version, serial=snapshot.serial)
     kind = classify(path, text.encode("utf-8", errors="surrogatepass"), config)
     if kind is None:
         return None
@@ -113,7 +106,7 @@ def read_disk(path: Path, config: Config, cache: SummaryCache | None) -> Documen
     With a `cache`, a recording is its summary recording (cached, or read line
     by line, a big one in child processes): the server then holds its keys and
     places, not its inputs, which readers of the inputs read back from the
-    file. A fixture is `parse_bytes`.
+    file. Other files are parsed whole.
     """
     try:
         if cache is not None and is_recording(path, config):
@@ -127,7 +120,14 @@ def read_disk(path: Path, config: Config, cache: SummaryCache | None) -> Documen
             return None  # gone; a dangling symlink is there, and `check` reports it
         log.warning("cannot read %s: %s", path, exc.strerror or exc)
         return Unreadable(path, str(exc.strerror or exc))
-    return parse_bytes(path, data, config)
+    kind = classify(path, data, config)
+    if kind is None:
+        return None
+    digest = hashlib.sha256(data).hexdigest()
+    source = SourceText.from_bytes(data)
+    del data  # the parse needs the text only: a big fixture's bytes are freed before it is parsed
+    parsed = read_fixture(path, source) if kind == "fixture" else read_recording(path, source)
+    return Document(path, path_to_uri(path), parsed, digest=digest)
 
 
 def walk_order(path: Path, root: Path) -> tuple[tuple[int, str], ...]:
