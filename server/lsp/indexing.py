@@ -46,6 +46,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 _BATCH = 32
+_OPEN_GRACE = 0.5
+"""Seconds after a folder's first indexing starts before its big fixtures are read from disk."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,17 +97,21 @@ def list_files(projects: list[Project]) -> tuple[dict[Project, list[Path]], list
     return listing, list(unlistable.values())
 
 
-def split_offloaded(paths: list[Path], config: Config) -> tuple[list[Path], list[Path]]:
-    """The recordings big enough for child processes to summarize, and the other files, in order."""
-    offloaded: list[Path] = []
+def split_big(paths: list[Path], config: Config) -> tuple[list[Path], list[Path], list[Path]]:
+    """The recordings of `worth_children` size, the other files of that size, and the rest, each in walk order."""
+    recordings: list[Path] = []
+    big: list[Path] = []
     others: list[Path] = []
     for path in paths:
         try:
-            big = worth_children(os.stat(path).st_size) and is_recording(path, config)
+            size = os.stat(path).st_size
         except OSError:
-            big = False  # reading it tells what is wrong
-        (offloaded if big else others).append(path)
-    return offloaded, others
+            size = 0  # reading it tells what is wrong
+        if not worth_children(size):
+            others.append(path)
+        else:
+            (recordings if is_recording(path, config) else big).append(path)
+    return recordings, big, others
 
 
 def read_batch(paths: list[Path], config: Config, cache: SummaryCache | None) -> list[Document | Unreadable]:
@@ -179,6 +185,7 @@ class Progress:
 async def index_folder(server: ReplayLensServer, folder: Folder) -> None:
     async with Progress(server, f"Replay Lens: indexing {folder.path.name}") as progress:
         previous = {project.root: project.config for project in folder.projects}
+        first = not folder.projects
         scopes = await asyncio.to_thread(discover_scopes, folder.path, previous)
         old = folder.projects
         projects = [server.new_project(scope) for scope in scopes]
@@ -203,8 +210,16 @@ async def index_folder(server: ReplayLensServer, folder: Folder) -> None:
                     batch = paths[start : start + batch_size]
                     # An open document is parsed from the editor's text: reading it from disk too is wasted.
                     unopened = [path for path in batch if not server.is_open(path_to_uri(path))]
-                    with server.changes.changes_during() as changed:
-                        results = await asyncio.to_thread(read_batch, unopened, project.config, server.summaries)
+                    read_now: asyncio.Future[dict[Path, Document]] = asyncio.get_running_loop().create_future()
+                    server.sync.disk_reads.update((path, (project, read_now)) for path in unopened)
+                    results: list[Document | Unreadable] = []
+                    try:
+                        with server.changes.changes_during() as changed:
+                            results = await asyncio.to_thread(read_batch, unopened, project.config, server.summaries)
+                    finally:
+                        for path in unopened:
+                            server.sync.disk_reads.pop(path, None)
+                        read_now.set_result({r.path: r for r in results if isinstance(r, Document)})
                     for result in results:  # a file changed meanwhile is the change queue's: its read is newer
                         if server.is_open(result.uri) or result.path in changed:
                             continue
@@ -215,11 +230,20 @@ async def index_folder(server: ReplayLensServer, folder: Folder) -> None:
                     done += len(batch)
                     progress.report(f"{done}/{total} files", done * 90 // max(total, 1))
 
+            async def read_big(project: Project, recordings: list[Path], big: list[Path]) -> None:
+                await read(project, recordings, 1)
+                await asyncio.sleep(max(0.0, open_by - loop.time()))
+                await read(project, big, 1)
+
+            # Big files are read beside the others: child processes summarize a big recording while this
+            # process parses the small files. Other big files wait until an editor restoring its tabs has
+            # sent their text (`_OPEN_GRACE`): an open one is parsed once, and its two copies never
+            # take memory at once.
+            loop = asyncio.get_running_loop()
+            open_by = loop.time() + (_OPEN_GRACE if first else 0.0)
             for project, paths in listing.items():
-                # Big recordings are read beside the other files: child processes summarize them
-                # while this process parses the fixtures.
-                offloaded, others = await asyncio.to_thread(split_offloaded, paths, project.config)
-                await asyncio.gather(read(project, offloaded, 1), read(project, others, _BATCH))
+                recordings, big, others = await asyncio.to_thread(split_big, paths, project.config)
+                await asyncio.gather(read_big(project, recordings, big), read(project, others, _BATCH))
             await server.sync.reparse_open(projects)
             checked = [project.next_analysis() for project in projects]
             for project in projects:

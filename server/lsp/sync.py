@@ -17,7 +17,7 @@ from lsprotocol import types
 
 from server.lsp.buffers import Buffer, Snapshot
 from server.lsp.convert import uri_to_path
-from server.lsp.state import Project, parse_text
+from server.lsp.state import Document, Project, parse_text
 
 if TYPE_CHECKING:
     from server.lsp.server import ReplayLensServer
@@ -31,6 +31,8 @@ class DocumentSync:
         self._pending: dict[str, asyncio.Task[None]] = {}
         self._running: dict[str, tuple[tuple[int, Project], asyncio.Task[None]]] = {}
         self._done: dict[str, tuple[int, Project]] = {}
+        self.disk_reads: dict[Path, tuple[Project, asyncio.Future[dict[Path, Document]]]] = {}
+        """Files indexing is reading from disk now: opened meanwhile, the read is awaited and its parse reused."""
 
     def changed(self, uri: str) -> None:
         self._cancel(uri)
@@ -98,6 +100,9 @@ class DocumentSync:
     async def _parse(self, uri: str, path: Path, snapshot: Snapshot, key: tuple[int, Project]) -> None:
         version, project = key
         previous = project.documents.get(path)
+        reading = self.disk_reads.get(path)
+        if reading is not None and reading[0] is project:  # parsing the same text twice at once costs twice
+            previous = (await asyncio.shield(reading[1])).get(path, previous)
         document = await asyncio.to_thread(parse_text, path, uri, snapshot, version, project.config, previous)
         if self.server.editor_version(uri) != version or project.stopped:
             log.debug("dropped the parse of %s version %s: outdated", uri, version)
