@@ -123,8 +123,8 @@ class Diagnostics:
         if project.stopped:
             return
         changed_open = False
-        documents = analysis.documents.items()
-        for path, document in documents if only is None else [(only, analysis.documents[only])]:
+        covered = analysis.documents.items() if only is None else [(only, analysis.documents[only])]
+        for path, document in covered:
             if project.documents.get(path) is not document:
                 log.debug("dropped diagnostics of %s: a newer version is being checked", document.uri)
                 continue

@@ -182,6 +182,50 @@ class Progress:
             self._end(self._ended)
 
 
+class _Reader:
+    """Reads files from disk into their projects (as `read_batch` in worker threads), counting them for the progress."""
+
+    def __init__(self, server: ReplayLensServer, progress: Progress, total: int, unreadable: list[Unreadable]) -> None:
+        self.server = server
+        self.progress = progress
+        self.total = total
+        self.done = 0
+        self.unreadable = unreadable
+        progress.report(f"0/{total} files", 0)
+
+    async def read(self, project: Project, paths: list[Path], batch_size: int = _BATCH) -> None:
+        server = self.server
+        for start in range(0, len(paths), batch_size):
+            batch = paths[start : start + batch_size]
+            # An open document is parsed from the editor's text: reading it from disk too is wasted.
+            unopened = [path for path in batch if not server.is_open(path_to_uri(path))]
+            read_now: asyncio.Future[dict[Path, Document]] = asyncio.get_running_loop().create_future()
+            server.sync.disk_reads.update((path, (project, read_now)) for path in unopened)
+            results: list[Document | Unreadable] = []
+            try:
+                with server.changes.changes_during() as changed:
+                    results = await asyncio.to_thread(read_batch, unopened, project.config, server.summaries)
+            finally:
+                for path in unopened:
+                    server.sync.disk_reads.pop(path, None)
+                read_now.set_result({r.path: r for r in results if isinstance(r, Document)})
+            for result in results:  # a file changed meanwhile is the change queue's: its read is newer
+                if server.is_open(result.uri) or result.path in changed:
+                    continue
+                if isinstance(result, Unreadable):
+                    self.unreadable.append(result)
+                else:
+                    project.put(result)
+            self.done += len(batch)
+            self.progress.report(f"{self.done}/{self.total} files", self.done * 90 // max(self.total, 1))
+
+    async def read_big(self, project: Project, recordings: list[Path], big: list[Path], open_by: float) -> None:
+        """Big recordings at once; the other big files one by one from the loop time `open_by` on."""
+        await self.read(project, recordings, 1)
+        await asyncio.sleep(max(0.0, open_by - asyncio.get_running_loop().time()))
+        await self.read(project, big, 1)
+
+
 async def index_folder(server: ReplayLensServer, folder: Folder) -> None:
     async with Progress(server, f"Replay Lens: indexing {folder.path.name}") as progress:
         previous = {project.root: project.config for project in folder.projects}
@@ -200,50 +244,15 @@ async def index_folder(server: ReplayLensServer, folder: Folder) -> None:
         # meanwhile still free their garbage by reference counting.
         with paused_gc():
             listing, unreadable = await asyncio.to_thread(list_files, projects)
-            total = sum(len(paths) for paths in listing.values())
-            done = 0
-            progress.report(f"0/{total} files", 0)
-
-            async def read(project: Project, paths: list[Path], batch_size: int) -> None:
-                nonlocal done
-                for start in range(0, len(paths), batch_size):
-                    batch = paths[start : start + batch_size]
-                    # An open document is parsed from the editor's text: reading it from disk too is wasted.
-                    unopened = [path for path in batch if not server.is_open(path_to_uri(path))]
-                    read_now: asyncio.Future[dict[Path, Document]] = asyncio.get_running_loop().create_future()
-                    server.sync.disk_reads.update((path, (project, read_now)) for path in unopened)
-                    results: list[Document | Unreadable] = []
-                    try:
-                        with server.changes.changes_during() as changed:
-                            results = await asyncio.to_thread(read_batch, unopened, project.config, server.summaries)
-                    finally:
-                        for path in unopened:
-                            server.sync.disk_reads.pop(path, None)
-                        read_now.set_result({r.path: r for r in results if isinstance(r, Document)})
-                    for result in results:  # a file changed meanwhile is the change queue's: its read is newer
-                        if server.is_open(result.uri) or result.path in changed:
-                            continue
-                        if isinstance(result, Unreadable):
-                            unreadable.append(result)
-                        else:
-                            project.put(result)
-                    done += len(batch)
-                    progress.report(f"{done}/{total} files", done * 90 // max(total, 1))
-
-            async def read_big(project: Project, recordings: list[Path], big: list[Path]) -> None:
-                await read(project, recordings, 1)
-                await asyncio.sleep(max(0.0, open_by - loop.time()))
-                await read(project, big, 1)
-
+            reader = _Reader(server, progress, sum(len(paths) for paths in listing.values()), unreadable)
             # Big files are read beside the others: child processes summarize a big recording while this
             # process parses the small files. Other big files wait until an editor restoring its tabs has
             # sent their text (`_OPEN_GRACE`): an open one is parsed once, and its two copies never
             # take memory at once.
-            loop = asyncio.get_running_loop()
-            open_by = loop.time() + (_OPEN_GRACE if first else 0.0)
+            open_by = asyncio.get_running_loop().time() + (_OPEN_GRACE if first else 0.0)
             for project, paths in listing.items():
                 recordings, big, others = await asyncio.to_thread(split_big, paths, project.config)
-                await asyncio.gather(read_big(project, recordings, big), read(project, others, _BATCH))
+                await asyncio.gather(reader.read_big(project, recordings, big, open_by), reader.read(project, others))
             await server.sync.reparse_open(projects)
             checked = [project.next_analysis() for project in projects]
             for project in projects:
