@@ -151,6 +151,12 @@ def test_fix_never_rewrites_a_broken_fixture(samples: Path) -> None:
             "string",
         ),
         ("preset = \n", 1, "", "invalid TOML"),
+        ("fixtures = " + "[" * 5000 + "]" * 5000 + "\n", 1, "", "nested too deeply"),
+        ('[[rules]]\npattern = "a"\nbogus = 1\n', 3, "rules[0].bogus", "unknown key"),
+        ("[projection]\nbogus = 1\n", 2, "projection.bogus", "unknown key"),
+        ('[[rules]]\npattern = "(?u)x"\nflags = ["ascii"]\n', 2, "rules[0].pattern", "flags are incompatible"),
+        ('[[rules]]\npattern = "a{99999999999}"\n', 2, "rules[0].pattern", "repetition number is too large"),
+        ('allow-volatile = ["' + "(" * 2000 + ")" * 2000 + '"]\n', 1, "allow-volatile[0]", "invalid regular"),
     ],
 )
 def test_config_errors_name_file_line_and_key(tmp_path: Path, config: str, line: int, key: str, message: str) -> None:

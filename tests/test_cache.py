@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 
 from server.engine import summary, workspace
 from server.engine.cache import FILE_NAME, SummaryCache
+from server.engine.rules import Rules
 from server.engine.secrets import finding_context
 from server.engine.summary import read_back, summarize_file
 from server.lsp.locate import input_keys
@@ -271,9 +272,16 @@ def test_a_recording_summarized_line_by_line_checks_as_read_whole(
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(pieces=st.lists(PIECES, min_size=1, max_size=12), bom=st.booleans(), carriage=st.booleans())
 def test_a_recording_summarized_in_parts_is_summarized_as_in_one(
-    tmp_path_factory: pytest.TempPathFactory, pieces: list[bytes], bom: bool, carriage: bool
+    tmp_path_factory: pytest.TempPathFactory,
+    caplog: pytest.LogCaptureFixture,
+    pieces: list[bytes],
+    bom: bool,
+    carriage: bool,
 ) -> None:
-    """Cut into parts for child processes (here or not), the summary is the same to the byte: places shifted right."""
+    """Cut into parts for child processes (here or not), the summary is the same to the byte: places shifted right.
+
+    The children must succeed (a failed one's part is summarized here, which would hide it).
+    """
     data = b"".join(pieces)
     path = tmp_path_factory.mktemp("parts") / "recording.jsonl"
     path.write_bytes((b"\xef\xbb\xbf" if bom else b"") + (data.replace(b"\n", b"\r\n") if carriage else data))
@@ -285,6 +293,19 @@ def test_a_recording_summarized_in_parts_is_summarized_as_in_one(
         patch.setattr(summary, "_CHILD_START", 0.0)
         assert summarize_file(path, config, cores=3) == whole
         assert summarize_file(path, config, cores=2, offload=True) == whole
+    assert "a summarizing process failed" not in caplog.text
+
+
+def test_rules_reach_a_child_process_unchanged(tmp_path: Path) -> None:
+    """A child gets the rules as JSON (`Rules.to_json`) and rebuilds them without validating again."""
+    (tmp_path / "replay-lens.toml").write_text(
+        'replace-rules = true\n[[rules]]\nname = "x"\npattern = "a+b"\nflags = ["dotall", "ascii"]\n'
+        '[projection]\nskip-types = ["system", "tool"]\nsecond-pass = false\n'
+        '[key]\ncaller-aliases = { a = "b" }\n',
+        encoding="utf-8",
+    )
+    rules = workspace.load_project_config(tmp_path).rules
+    assert Rules.from_json(json.loads(json.dumps(rules.to_json()))) == rules
 
 
 def test_a_part_whose_child_fails_is_summarized_here(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:

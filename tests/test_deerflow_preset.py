@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 from typing import Any
@@ -163,6 +164,6 @@ def test_caller_normalization(raw: Any, expected: str) -> None:
 
 def test_fingerprint_is_stable_and_sensitive() -> None:
     assert DEERFLOW.fingerprint() == Normalizer(DEERFLOW).rules.fingerprint()
-    changed = DEERFLOW.model_copy(update={"substitutions": DEERFLOW.substitutions[:-1]})
+    changed = dataclasses.replace(DEERFLOW, substitutions=DEERFLOW.substitutions[:-1])
     assert changed.fingerprint() != DEERFLOW.fingerprint()
-    assert DEERFLOW.model_copy(update={"preset": "renamed"}).fingerprint() == DEERFLOW.fingerprint()
+    assert dataclasses.replace(DEERFLOW, preset="renamed").fingerprint() == DEERFLOW.fingerprint()

@@ -12,32 +12,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, ValidationError
-
 from server.engine import findings as codes
 from server.engine.files import read_regular
 from server.engine.findings import Finding
 from server.engine.presets import DEFAULT_PRESET, PRESETS
 from server.engine.regex_budget import BUDGET_SECONDS, RegexTooSlowError, check_pattern
-from server.engine.rules import KeyScheme, Projection, Rules, StrictModel, Substitution
+from server.engine.rules import Rules
 from server.engine.source import Position, Range, Span
 
 CONFIG_NAMES = ("replay-lens.toml", "pyproject.toml")
 PYPROJECT_SECTION = "tool.replay-lens"
-
-
-class UserConfig(StrictModel):
-    """The keys a user may write (kebab-case in TOML)."""
-
-    preset: str = DEFAULT_PRESET
-    rules: tuple[Substitution, ...] = ()
-    replace_rules: bool = False
-    projection: dict[str, Any] = Field(default_factory=dict)
-    key: dict[str, Any] = Field(default_factory=dict)
-    fixtures: tuple[str, ...] = ()
-    recordings: tuple[str, ...] = ()
-    exclude: tuple[str, ...] = ()
-    allow_volatile: tuple[str, ...] = ()
+REGEX_ERRORS = (re.error, ValueError, OverflowError, RecursionError)
+"""What `re.compile` raises on a bad pattern: `re.error`, and these for incompatible flags, a huge
+repeat count (`a{99999999999}`) and deep nesting."""
 
 
 @dataclass(frozen=True)
@@ -117,6 +104,8 @@ def load_config(path: Path) -> Config:
     except tomllib.TOMLDecodeError as exc:
         line, column = _toml_error_place(str(exc))
         raise ConfigError(path, line, column, "", f"invalid TOML: {str(exc).split(' (at ')[0]}") from None
+    except RecursionError:
+        raise ConfigError(path, 1, 1, "", "invalid TOML: arrays or tables nested too deeply") from None
     in_pyproject = path.name == "pyproject.toml"
     section = document.get("tool", {}).get("replay-lens", {}) if in_pyproject else document
     prefix = PYPROJECT_SECTION if in_pyproject else ""
@@ -126,21 +115,25 @@ def load_config(path: Path) -> Config:
 
 
 def _build(path: Path, text: str, prefix: str, section: dict[str, Any]) -> Config:
+    # pydantic only where a config file is read: a child summarizing a recording never imports it.
+    from server.engine.config_schema import SchemaError, overridden, user_config  # noqa: PLC0415
+
     def fail(loc: tuple[str | int, ...], message: str) -> ConfigError:
         line, column = _locate(text, prefix, loc)
         return ConfigError(path, line, column, _dotted(prefix, loc), message)
 
     try:
-        user = UserConfig.model_validate(section)
-    except ValidationError as exc:
-        error = exc.errors()[0]
-        raise fail(tuple(error["loc"]), _pydantic_message(error)) from None
+        user = user_config(section)
+    except SchemaError as exc:
+        raise fail(exc.loc, exc.message) from None
     preset = PRESETS.get(user.preset)
     if preset is None:
         raise fail(("preset",), f"unknown preset {user.preset!r} (known: {', '.join(sorted(PRESETS))})")
     for position, rule in enumerate(user.rules):
         try:
             check_pattern(rule.compile())
+        except REGEX_ERRORS as exc:
+            raise fail(("rules", position, "pattern"), f"invalid regular expression: {exc}") from None
         except RegexTooSlowError:
             raise fail(
                 ("rules", position, "pattern"),
@@ -148,21 +141,18 @@ def _build(path: Path, text: str, prefix: str, section: dict[str, Any]) -> Confi
                 "(catastrophic backtracking): avoid nested or overlapping quantifiers like (a+)+",
             ) from None
     substitutions = user.rules if user.replace_rules else preset.substitutions + user.rules
-    parts: dict[str, Any] = {}
-    for name, model, override in (("projection", Projection, user.projection), ("key", KeyScheme, user.key)):
-        base = getattr(preset, name).model_dump(by_alias=True)
-        try:
-            parts[name] = model.model_validate({**base, **override})
-        except ValidationError as exc:
-            error = exc.errors()[0]
-            raise fail((name, *error["loc"]), _pydantic_message(error)) from None
+    try:
+        projection = overridden("projection", preset.projection, user.projection)
+        key = overridden("key", preset.key, user.key)
+    except SchemaError as exc:
+        raise fail(exc.loc, exc.message) from None
     allow: list[re.Pattern[str]] = []
     for position, pattern in enumerate(user.allow_volatile):
         try:
             allow.append(re.compile(pattern))
-        except re.error as exc:
+        except REGEX_ERRORS as exc:
             raise fail(("allow-volatile", position), f"invalid regular expression: {exc}") from None
-    rules = Rules(preset=user.preset, substitutions=substitutions, **parts)
+    rules = Rules(preset=user.preset, substitutions=substitutions, projection=projection, key=key)
     return Config(
         root=path.parent,
         path=path,
@@ -172,13 +162,6 @@ def _build(path: Path, text: str, prefix: str, section: dict[str, Any]) -> Confi
         exclude=user.exclude,
         allow_volatile=tuple(allow),
     )
-
-
-def _pydantic_message(error: Any) -> str:
-    message = str(error["msg"])
-    if error["type"] == "extra_forbidden":
-        return "unknown key"
-    return message.removeprefix("Value error, ")
 
 
 def _dotted(prefix: str, loc: tuple[str | int, ...]) -> str:

@@ -47,7 +47,7 @@ class SummaryError(ValueError):
 
 _PART_BYTES = 8 << 20
 """A file smaller than this is not worth a child process: summarized here."""
-_CHILD_START = 0.2
+_CHILD_START = 0.1
 """Seconds a child process takes to start (Python and the engine's imports) before it summarizes."""
 _PROBE = 0.1
 """Seconds this process summarizes before it tells from its pace whether children would finish sooner."""
@@ -148,13 +148,13 @@ def _start_part(path: Path, config: Config, start: int, end: int) -> Callable[[]
         "path": str(path),
         "start": start,
         "end": end,
-        "rules": config.rules.model_dump(mode="json"),
+        "rules": config.rules.to_json(),
         "allow": [[pattern.pattern, pattern.flags] for pattern in config.allow_volatile],
     }
     package = Path(__file__).resolve().parents[2]  # where `server` is found: nothing of the user's folder
     try:
         child = subprocess.Popen(
-            [sys.executable, "-c", _CHILD],
+            [sys.executable, "-S", "-c", _CHILD],
             cwd=package,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,

@@ -23,6 +23,9 @@ from lsprotocol import types
 from pygls.lsp.server import LanguageServer
 from pygls.workspace import TextDocument
 
+# `server.engine.config` imports pydantic only when it reads a config file (a summarizing child never
+# does): imported here at start, it is not on the first indexing's way to the first diagnostics.
+from server.engine import config_schema  # noqa: F401
 from server.engine.cache import SummaryCache
 from server.engine.source import PositionEncoding
 from server.lsp import (

@@ -9,6 +9,7 @@ diff show the text as it was hashed.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from itertools import combinations
@@ -53,17 +54,16 @@ def _changes(rules: Rules) -> list[_Change]:
 
 def _variant(rules: Rules, picked: Sequence[_Change]) -> Rules:
     dropped = {change.substitution for change in picked if change.substitution is not None}
-    projection = rules.projection.model_copy(
-        update={
-            "skip_types": tuple(kind for kind in rules.projection.skip_types if kind != "system")
-            if any(change.include_system for change in picked)
-            else rules.projection.skip_types,
-            "skip_hidden": rules.projection.skip_hidden and not any(change.keep_hidden for change in picked),
-            "second_pass": rules.projection.second_pass and not any(change.no_second_pass for change in picked),
-        }
+    projection = dataclasses.replace(
+        rules.projection,
+        skip_types=tuple(kind for kind in rules.projection.skip_types if kind != "system")
+        if any(change.include_system for change in picked)
+        else rules.projection.skip_types,
+        skip_hidden=rules.projection.skip_hidden and not any(change.keep_hidden for change in picked),
+        second_pass=rules.projection.second_pass and not any(change.no_second_pass for change in picked),
     )
     substitutions = tuple(sub for position, sub in enumerate(rules.substitutions) if position not in dropped)
-    return rules.model_copy(update={"substitutions": substitutions, "projection": projection})
+    return dataclasses.replace(rules, substitutions=substitutions, projection=projection)
 
 
 def _describe(picked: Sequence[_Change]) -> str:
