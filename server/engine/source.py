@@ -119,6 +119,11 @@ class SourceText:
             self._line_starts = _line_starts(self.text)
         return self._line_starts
 
+    def index_lines(self) -> None:
+        """Find the line starts now (a server does it in the worker thread that parses a document): every
+        finding and request on the document converts positions, the first check need not pay for it."""
+        _ = self.line_starts
+
     def line_of(self, offset: int) -> int:
         return bisect_right(self.line_starts, offset) - 1
 

@@ -55,8 +55,13 @@ def load_project_config(start: Path, explicit: Path | None = None) -> Config:
     return load_config(path)
 
 
-def classify(path: Path, data: bytes, config: Config) -> str | None:
-    """'fixture', 'recording' or None, by the config's globs or else by content."""
+def classify(path: Path, data: bytes | str, config: Config) -> str | None:
+    """'fixture', 'recording' or None, by the config's globs or else by content.
+
+    The content is bytes from disk or an editor's text: the markers are ASCII,
+    so they are in the text exactly when they are in its UTF-8 bytes (20 MB of
+    text need not be encoded to be told).
+    """
     relative = _relative(path, config.root)
     if config.fixtures or config.recordings:
         if _matches(relative, config.fixtures):
@@ -64,10 +69,17 @@ def classify(path: Path, data: bytes, config: Config) -> str | None:
         if _matches(relative, config.recordings):
             return "recording"
         return None
-    if path.suffix == ".json" and b'"turns"' in data and (b'"input_hash"' in data or b'"conversation_hash"' in data):
+    if (
+        path.suffix == ".json"
+        and _holds(data, '"turns"')
+        and any(_holds(data, key) for key in ('"input_hash"', '"conversation_hash"'))
+    ):
         return "fixture"
     if path.suffix == ".jsonl":
-        first = data[:_SNIFF_BYTES].split(b"\n", 1)[0]
+        head = data[:_SNIFF_BYTES]
+        if isinstance(head, str):
+            head = head.encode("utf-8", errors="surrogatepass")
+        first = head[:_SNIFF_BYTES].split(b"\n", 1)[0]
         if (
             b'"input"' in first
             and b'"output"' in first
@@ -75,6 +87,10 @@ def classify(path: Path, data: bytes, config: Config) -> str | None:
         ):
             return "recording"
     return None
+
+
+def _holds(data: bytes | str, marker: str) -> bool:
+    return marker in data if isinstance(data, str) else marker.encode() in data
 
 
 def _relative(path: Path, root: Path) -> str:

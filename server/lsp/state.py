@@ -77,11 +77,12 @@ def parse_text(
             # Over the editor's string (an empty edit keeps the line index): the disk's copy is freed.
             same = dataclasses.replace(previous.parsed, source=source.edited(text, 0, 0))
             return Document(path, uri, same, version=version, serial=snapshot.serial)
-    kind = classify(path, text.encode("utf-8", errors="surrogatepass"), config)
+    kind = classify(path, text, config)
     if kind is None:
         return None
     source = SourceText(text)
     parsed = read_fixture(path, source) if kind == "fixture" else read_recording(path, source)
+    source.index_lines()
     return Document(path, uri, parsed, version=version, serial=snapshot.serial)
 
 
@@ -127,6 +128,7 @@ def read_disk(path: Path, config: Config, cache: SummaryCache | None) -> Documen
     source = SourceText.from_bytes(data)
     del data  # the parse needs the text only: a big fixture's bytes are freed before it is parsed
     parsed = read_fixture(path, source) if kind == "fixture" else read_recording(path, source)
+    source.index_lines()
     return Document(path, path_to_uri(path), parsed, digest=digest)
 
 

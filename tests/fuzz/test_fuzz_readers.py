@@ -23,6 +23,7 @@ from server.engine.recording import read_recording
 from server.engine.rehash import apply_edits, rehash_edits
 from server.engine.sessions import discover, page_steps, read_session
 from server.engine.source import SourceText
+from server.engine.workspace import classify
 from tests.conftest import SAMPLES
 
 EXAMPLES = int(os.environ.get("REPLAY_LENS_FUZZ_EXAMPLES", "150"))
@@ -111,6 +112,18 @@ def test_random_bytes(data: bytes) -> None:
         [read_recording(Path("r.jsonl"), SourceText.from_bytes(data))],
         default_config(Path(".")),
     )
+
+
+@FUZZ
+@given(
+    fixture_bytes() | recording_bytes() | st.text().map(str.encode),
+    st.sampled_from(["f.json", "r.jsonl", "notes.txt"]),
+)
+def test_an_editor_text_is_told_as_its_bytes_are(data: bytes, name: str) -> None:
+    """A buffer is classified from its text, not encoded again: the same answer as for its bytes on disk."""
+    text = SourceText.from_bytes(data).text
+    config = default_config(Path("."))
+    assert classify(Path(name), text, config) == classify(Path(name), text.encode("utf-8", "surrogatepass"), config)
 
 
 CONFIG_KEYS = ["preset", "fixtures", "recordings", "exclude", "allow-volatile", "replace-rules", "colour"]
