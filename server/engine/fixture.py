@@ -17,7 +17,7 @@ from typing import Any
 
 from server.engine import findings as codes
 from server.engine.findings import Finding
-from server.engine.jsonscan import JsonError, Member, iter_members, parse_members, scan_value, skip_ws
+from server.engine.jsonscan import JsonError, Member, parse_members, read_members, scan_value, skip_ws
 from server.engine.outputs import output_problem
 from server.engine.source import SourceText, Span
 
@@ -244,13 +244,11 @@ class _Walker:
 
     def walk_top(self, start: int) -> int:
         """Walk the top-level object; its `turns` array is walked turn by turn."""
-        walker = iter_members(self.text, start, {"turns": self.turns_value})
-        while True:
-            try:
-                member = next(walker)
-            except StopIteration as stop:
-                return int(stop.value)
-            self.fixture.top[member.key] = member
+        members: list[Member] = []
+        try:
+            return read_members(self.text, start, members, {"turns": self.turns_value})
+        finally:  # what was read before a syntax error is kept
+            self.fixture.top.update((member.key, member) for member in members)
 
     def turns_value(self, text: str, index: int) -> tuple[Any, int]:
         self.turns_seen = True

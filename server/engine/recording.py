@@ -12,7 +12,7 @@ from typing import Any
 
 from server.engine import findings as codes
 from server.engine.findings import Finding
-from server.engine.jsonscan import JsonError, iter_members, scan_value, skip_ws
+from server.engine.jsonscan import JsonError, Member, read_members, scan_value, skip_ws
 from server.engine.normalize import HEX64
 from server.engine.source import Range, SourceText, Span
 
@@ -136,16 +136,9 @@ class LineParser:
     def parse(self, raw: str) -> Any:
         index = skip_ws(raw, 0)
         if index < len(raw) and raw[index] == "{":
-            record: dict[str, Any] = {}
-            walker = iter_members(raw, index, {"input": self._input})
-            while True:
-                try:
-                    member = next(walker)
-                except StopIteration as stop:
-                    end = int(stop.value)
-                    break
-                record[member.key] = member.value
-            value: Any = record
+            members: list[Member] = []
+            end = read_members(raw, index, members, {"input": self._input})
+            value: Any = {member.key: member.value for member in members}
         else:
             value, end = scan_value(raw, index)
         rest = skip_ws(raw, end)

@@ -10,6 +10,7 @@ of a recording imports them, and pydantic alone would double its start-up time.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 import re
@@ -94,6 +95,10 @@ class Rules:
 
     def fingerprint(self) -> str:
         """A short hash of everything that affects keys (the preset name does not)."""
+        return self._fingerprint
+
+    @functools.cached_property
+    def _fingerprint(self) -> str:  # a check asks for it once per memo it keeps: it is computed once
         payload = {name: value for name, value in self.to_json().items() if name != "preset"}
         digest = hashlib.sha256(json.dumps(payload, sort_keys=True, ensure_ascii=False).encode("utf-8"))
         return digest.hexdigest()[:16]
