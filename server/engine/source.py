@@ -120,8 +120,7 @@ class SourceText:
         return self._line_starts
 
     def index_lines(self) -> None:
-        """Find the line starts now (a server does it in the worker thread that parses a document): every
-        finding and request on the document converts positions, the first check need not pay for it."""
+        """Find the line starts now rather than at the first position asked for (a server does it off its loop)."""
         _ = self.line_starts
 
     def line_of(self, offset: int) -> int:

@@ -149,7 +149,11 @@ class Workspace:
 
 
 def read_document(path: Path, data: bytes, kind: str) -> Fixture | Recording:
-    source = SourceText.from_bytes(data)
+    return read_source(path, SourceText.from_bytes(data), kind)
+
+
+def read_source(path: Path, source: SourceText, kind: str) -> Fixture | Recording:
+    """The fixture or recording (`kind`, as `classify` tells) in `source`, read whole."""
     return read_fixture(path, source) if kind == "fixture" else read_recording(path, source)
 
 

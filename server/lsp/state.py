@@ -29,10 +29,10 @@ from server.engine.checks import CheckResult, FixtureReport, RecordingReport, ch
 from server.engine.config import Config, ConfigError
 from server.engine.files import read_regular
 from server.engine.findings import Finding
-from server.engine.fixture import Fixture, read_fixture, reread_fixture
-from server.engine.recording import Recording, read_recording
+from server.engine.fixture import Fixture, reread_fixture
+from server.engine.recording import Recording
 from server.engine.source import SourceText, Span
-from server.engine.workspace import SKIPPED_DIRS, classify, is_recording, read_summary
+from server.engine.workspace import SKIPPED_DIRS, classify, is_recording, read_source, read_summary
 from server.lsp.buffers import Snapshot
 from server.lsp.convert import path_to_uri
 
@@ -80,10 +80,16 @@ def parse_text(
     kind = classify(path, text, config)
     if kind is None:
         return None
-    source = SourceText(text)
-    parsed = read_fixture(path, source) if kind == "fixture" else read_recording(path, source)
-    source.index_lines()
+    parsed = _parsed(path, SourceText(text), kind)
     return Document(path, uri, parsed, version=version, serial=snapshot.serial)
+
+
+def _parsed(path: Path, source: SourceText, kind: str) -> Fixture | Recording:
+    """The document read whole, its line index built here in the parsing worker thread: every finding
+    and request on it converts positions, and the first check need not pay for the index."""
+    parsed = read_source(path, source, kind)
+    source.index_lines()
+    return parsed
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,9 +133,7 @@ def read_disk(path: Path, config: Config, cache: SummaryCache | None) -> Documen
     digest = hashlib.sha256(data).hexdigest()
     source = SourceText.from_bytes(data)
     del data  # the parse needs the text only: a big fixture's bytes are freed before it is parsed
-    parsed = read_fixture(path, source) if kind == "fixture" else read_recording(path, source)
-    source.index_lines()
-    return Document(path, path_to_uri(path), parsed, digest=digest)
+    return Document(path, path_to_uri(path), _parsed(path, source, kind), digest=digest)
 
 
 def walk_order(path: Path, root: Path) -> tuple[tuple[int, str], ...]:
