@@ -287,11 +287,7 @@ def render_steps(page: StepPage, *, reveal: bool = False) -> str:
             lines.append(f"      {step.summary(100) if reveal else masked_cut(step.summary(sys.maxsize), 100)}")
     chain = page.facts.get("chain")
     if isinstance(chain, dict):
-        verdict = "verifies" if chain["verified"] else "does NOT verify"
-        lines.append(
-            f"Hash chain: {verdict} over {chain['rows']} rows (layout {chain['layout'] or 'unknown'}); "
-            f"it does not cover {', '.join(chain['not_covered'])}."
-        )
+        lines.append(str(chain["statement"]))
     for finding in page.findings:
         lines.append(_finding_line(finding, reveal))
     return "\n".join(lines)

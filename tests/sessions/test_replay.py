@@ -91,19 +91,16 @@ def test_tool_calls_are_compared_value_by_value(tmp_path: Path) -> None:
         "mode": "flash",
         "model": "m",
         "turns": [
-            turn("web_search", {"query": "deer-flow replay fixtures"}),
-            turn("read_file", {"path": "notes/links.md"}),
-            turn("write_file", {"path": "notes/summary.md", "content": "Fixtures key outputs by input."}),
+            turn("session_checkpoint", {"threshold": 0.8, "context_limit": 200000}),
+            turn("shell", {"command": "ls /tmp"}),
         ],
     }
     fixture.write_text(json.dumps(document, indent=2), encoding="utf-8")
-    report = replay_path(CATO_DB, against=fixture, session_id="sess-91c2", config=default_config(tmp_path))
-    assert statuses(report) == ["match", "match", "mismatch"]
-    mismatch = report.outcomes[2].tool
+    report = replay_path(CATO_DB, against=fixture, session_id="sess-gamma", config=default_config(tmp_path))
+    assert statuses(report) == ["match", "mismatch"]
+    mismatch = report.outcomes[1].tool
     assert mismatch is not None and mismatch.verdict is ToolVerdict.MISMATCH
-    assert [(d.path, d.expected, d.actual) for d in mismatch.differences] == [
-        ("args.content", "Fixtures key outputs by input.", "Fixtures key outputs.")
-    ]
+    assert [(d.path, d.expected, d.actual) for d in mismatch.differences] == [("args.command", "ls /tmp", "ls /nope")]
     assert report.failed and report.unused == []
     assert [d.code.name for d in report.diagnostics] == ["tool-mismatch"]
 
