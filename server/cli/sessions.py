@@ -288,6 +288,9 @@ def render_steps(page: StepPage, *, reveal: bool = False) -> str:
     chain = page.facts.get("chain")
     if isinstance(chain, dict):
         lines.append(str(chain["statement"]))
+    run = page.facts.get("run")
+    if isinstance(run, dict) and "statement" in run:
+        lines.append(str(run["statement"]))
     for finding in page.findings:
         lines.append(_finding_line(finding, reveal))
     return "\n".join(lines)
@@ -329,7 +332,8 @@ def run_record(args: argparse.Namespace) -> int:
     for index, why in draft.skipped:
         print(f"skipped step {index}: {why}", file=sys.stderr)
     if not turns:
-        return _error(f"{display_path(args.session)}: no model call with an input and an AI output to record")
+        why = session.facts.get("not_replayable") or "no model call with an input and an AI output to record"
+        return _error(f"{display_path(args.session)}: {why}")
     try:
         write_new(args.output, draft.text, replace=args.force)
         if args.recording is not None:

@@ -16,7 +16,7 @@ from typing import Any, Protocol
 from server.engine import findings as codes
 from server.engine.files import open_regular
 from server.engine.findings import Finding
-from server.engine.sessions import cato, codex_rollout, codex_trace, fixtures, langgraph, recordings
+from server.engine.sessions import cato, codex_rollout, codex_trace, fixtures, langgraph, majordomo, recordings
 from server.engine.sessions.model import Session, SessionInfo, Step, StepKind, StepPage, finding
 from server.engine.sessions.sqlite import SUFFIXES, DatabaseError, looks_like_database, tables
 from server.engine.workspace import SKIPPED_DIRS
@@ -53,7 +53,8 @@ class _Unreadable:
 
 UNREADABLE = _Unreadable()
 SOURCES: dict[str, Source] = {
-    source.KIND: source for source in (recordings, fixtures, codex_trace, codex_rollout, cato, langgraph, UNREADABLE)
+    source.KIND: source
+    for source in (recordings, fixtures, codex_trace, codex_rollout, cato, langgraph, majordomo, UNREADABLE)
 }
 
 
@@ -87,6 +88,8 @@ def detect(path: Path) -> Source | None:
             return cato
         if langgraph.TABLE in found:
             return langgraph
+        if {majordomo.RUNS, majordomo.LOGS} <= found:
+            return majordomo
         return None
     for source in (codex_rollout, recordings, fixtures):
         if source.sniff(path, head):
