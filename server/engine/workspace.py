@@ -16,7 +16,7 @@ from pathlib import Path
 from server.engine import findings as codes
 from server.engine.cache import SummaryCache
 from server.engine.checks import CheckResult, check
-from server.engine.config import Config, default_config, find_config_file, load_config
+from server.engine.config import Config, default_config, find_config_file, load_config, project_root
 from server.engine.files import content_digest, read_head, read_regular, resolved
 from server.engine.findings import Finding
 from server.engine.fixture import Fixture, read_fixture
@@ -51,7 +51,7 @@ def load_project_config(start: Path, explicit: Path | None = None) -> Config:
     """The config for `start` (raises `ConfigError`); defaults when there is none."""
     path = explicit or find_config_file(start.resolve())
     if path is None:
-        return default_config(start.resolve() if start.is_dir() else start.resolve().parent)
+        return default_config(project_root(start.resolve()))
     return load_config(path)
 
 

@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from server.engine.config import default_config
 from server.engine.presets import DEERFLOW
 from server.engine.replay import Status, ToolVerdict, build_fixture, replay_path
@@ -129,3 +131,31 @@ def test_fixture_keeps_non_ascii_as_is(tmp_path: Path) -> None:
     assert "今天天气很好 ☀️🌈" in draft.text and draft.text.endswith("}\n")
     assert [turn["caller"] for turn in draft.document["turns"]] == ["lead_agent", "lead_agent", "suggest_agent"]
     assert Status.HIT.value == "hit"
+
+
+@pytest.mark.parametrize("marker", ["pyproject.toml", ".git"])
+@pytest.mark.parametrize("where", [".", "tests"])
+def test_the_project_root_without_a_config_is_the_nearest_project_folder(
+    tmp_path: Path, marker: str, where: str
+) -> None:
+    """A deer-flow-like checkout: fixtures in tests/fixtures/replay/, recordings in recordings/, no config."""
+    checkout = tmp_path / "deer-flow"
+    (checkout / "tests" / "fixtures" / "replay").mkdir(parents=True)
+    (checkout / "recordings").mkdir()
+    (checkout / "runs").mkdir()
+    if marker == ".git":
+        (checkout / ".git").mkdir()
+    else:
+        (checkout / "pyproject.toml").write_text('[project]\nname = "deer-flow"\n', encoding="utf-8")
+    fixture = checkout / "tests" / "fixtures" / "replay" / "x.json"
+    fixture.write_bytes((SAMPLES / "replay" / "write_note.ultra.json").read_bytes())
+    (checkout / "recordings" / "x.jsonl").write_bytes(WRITE_NOTE.read_bytes())
+    lines = WRITE_NOTE.read_text(encoding="utf-8").splitlines(keepends=True)
+    (checkout / "runs" / "new.jsonl").write_text(lines[0].replace("hi from replay.", "hello from replay."), "utf-8")
+    cwd = checkout / where
+    result = run_cli("replay", checkout / "runs" / "new.jsonl", "--against", fixture, cwd=cwd)
+    assert "No recorded input to compare with" not in result.stdout
+    assert "nearest recorded input is turn 0" in result.stdout
+    assert "+  Create /mnt/user-data/outputs/note.txt containing exactly: hello from replay." in result.stdout
+    recorded = run_cli("record-fixture", checkout / "runs" / "new.jsonl", "-o", checkout / "runs" / "new.json", cwd=cwd)
+    assert recorded.code == 0 and "keyed under rules deerflow" in recorded.stdout
