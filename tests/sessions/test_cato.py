@@ -307,3 +307,24 @@ def test_page_steps_marks_an_altered_row_on_its_own_page(tmp_path: Path) -> None
     assert [[step.data["row"] for step in p.steps] for p in pages] == [[2, 5], [7, 9], [12]]
     assert ["row altered" in (step.problem or "") for p in pages for step in p.steps] == [False] * 3 + [True, False]
     assert all(p.facts["chain"]["altered_rows"] == [9] for p in pages)
+
+
+def test_null_fields_are_hashed_as_cato_formats_them(tmp_path: Path) -> None:
+    """CATO's f-string writes None as "None": a log whose tool_name or cost_cents is NULL still verifies."""
+    path = tmp_path / "audit.db"
+    with sqlite3.connect(path) as connection:
+        connection.execute(
+            "CREATE TABLE audit_log (id INTEGER PRIMARY KEY AUTOINCREMENT, session_id TEXT, action_type TEXT, "
+            "tool_name TEXT, inputs_json TEXT, outputs_json TEXT, cost_cents INTEGER, error TEXT, timestamp REAL, "
+            "prev_hash TEXT, row_hash TEXT)"
+        )
+        digest = hashlib.sha256(b"1:s:llm_response:None:None:1796524994.25:").hexdigest()
+        connection.execute(
+            "INSERT INTO audit_log VALUES (1, 's', 'llm_response', NULL, '{}', 'ok', NULL, '', 1796524994.25, '', ?)",
+            (digest,),
+        )
+    connection.close()
+    assert cato_verify_chain(path, "s") is True
+    session = session_of(path, "s")
+    assert session.facts["chain"]["verified"] is True and session.findings == []
+    assert (session.steps[0].kind, session.steps[0].name) == (StepKind.TOOL, "llm_response")

@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
-from collections import deque
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -93,16 +92,14 @@ def iter_steps(info: SessionInfo, sink: Session, *, full_inputs: bool = True) ->
             sink.facts["run"] = _run_facts(connection, info.id)
             query = f"SELECT sequence, event_type, payload, created_at FROM {LOGS} WHERE run_id = ? ORDER BY sequence"
             for row in connection.execute(query, (info.id,)):
-                yield from events.add(row)
+                step = events.add(row)
+                if step is not None:
+                    yield step
     except DatabaseError as problem:
-        yield from events.flush()
         yield events.unreadable(str(problem))
-        return
     except sqlite3.Error as exc:
-        yield from events.flush()
         yield events.unreadable(describe(exc))
-        return
-    yield from events.flush()
+    events.close()
 
 
 def _run_facts(connection: sqlite3.Connection, run_id: str) -> dict[str, Any]:
@@ -189,16 +186,20 @@ def _number(payload: dict[str, Any], name: str) -> int | None:
 
 
 class _Events:
-    """Turns a run's events into steps in event order, holding a tool call until its result arrives."""
+    """Turns a run's events into steps in event order.
+
+    A tool call is emitted at once and completed in place when its result
+    arrives (callers keep the step objects: `read_session` all, `page_steps`
+    its page), so only the calls still waiting are held.
+    """
 
     def __init__(self, info: SessionInfo, sink: Session) -> None:
         self.info = info
         self.sink = sink
         self.count = 0
-        self.queue: deque[Step] = deque()  # steps not yet emitted, in event order
         self.open: dict[str, Step] = {}  # tool calls by id, waiting for their result
 
-    def add(self, row: sqlite3.Row) -> Iterator[Step]:
+    def add(self, row: sqlite3.Row) -> Step | None:
         kind = str(row["event_type"])
         source = SourceRef(self.info.path, label=f"{LOGS} {self.info.id} #{row['sequence']}")
         payload, problem = _parsed(row["payload"])
@@ -208,12 +209,10 @@ class _Events:
         if problem is not None:
             message = f"run {self.info.id}, event {row['sequence']} ({kind}): payload {problem}"
             self.sink.findings.append(finding(codes.TRACE_ERROR, self.info.path, source, message))
-            self.queue.append(Step(0, StepKind.OPAQUE, name=kind, started_at=when, source=source, problem=message))
-        elif kind == "tool_result":
-            self._result(payload, source, when)
-        else:
-            self.queue.append(self._step(kind, payload, source, when))
-        return self._ready()
+            return self._numbered(Step(0, StepKind.OPAQUE, name=kind, started_at=when, source=source, problem=message))
+        if kind == "tool_result":
+            return self._result(payload, source, when)
+        return self._numbered(self._step(kind, payload, source, when))
 
     def _step(self, kind: str, payload: dict[str, Any], source: SourceRef, when: str | None) -> Step:
         if kind == "step":
@@ -271,14 +270,15 @@ class _Events:
             data=data,
         )
 
-    def _result(self, payload: dict[str, Any], source: SourceRef, when: str | None) -> None:
+    def _result(self, payload: dict[str, Any], source: SourceRef, when: str | None) -> Step | None:
+        """Complete the call of the same id (already emitted: it is updated in place), or a step of its own."""
         call_id = payload.get("id")
         step = self.open.pop(str(call_id), None) if call_id is not None else None
+        orphan = step is None
         if step is None:
-            orphan = "a tool_result with no tool_call of its id before it"
-            step = Step(0, StepKind.TOOL, name=str(payload.get("name") or ""), source=source, problem=orphan)
+            problem = "a tool_result with no tool_call of its id before it"
+            step = Step(0, StepKind.TOOL, name=str(payload.get("name") or ""), source=source, problem=problem)
             step.call_id = str(call_id) if call_id is not None else None
-            self.queue.append(step)
         result = payload.get("result")
         cut = _cut(result)
         step.result = result
@@ -288,18 +288,12 @@ class _Events:
             more = f" ({cut} more bytes)" if cut is not None else ""
             note = f"result cut by the writer at 4000 bytes{more}"
             step.problem = f"{step.problem}; {note}" if step.problem else note
+        return self._numbered(step) if orphan else None
 
-    def _ready(self) -> Iterator[Step]:
-        """Emit the queued steps up to the first tool call still waiting for its result."""
-        while self.queue and not (self.queue[0].kind is StepKind.TOOL and self.queue[0].call_id in self.open):
-            yield self._numbered(self.queue.popleft())
-
-    def flush(self) -> Iterator[Step]:
-        for step in self.queue:
-            if step.kind is StepKind.TOOL and step.call_id in self.open:
-                step.problem = "no tool_result was logged for this call (the run stopped before it?)"
-            yield self._numbered(step)
-        self.queue.clear()
+    def close(self) -> None:
+        """Mark the calls whose result never came (the steps were emitted already; they are updated in place)."""
+        for step in self.open.values():
+            step.problem = "no tool_result was logged for this call (the run stopped before it?)"
         self.open.clear()
 
     def _numbered(self, step: Step) -> Step:
