@@ -102,7 +102,7 @@ def run_replay(args: argparse.Namespace) -> int:
         if path is not None and not path.exists():
             return _error(f"no such file or directory: {path}")
     try:
-        config = load_project_config(args.against or args.session, args.config)
+        config = load_project_config(args.against or args.session, args.config, Path.cwd())
         report = replay_path(args.session, against=args.against, session_id=args.session_id, config=config)
     except (SessionNotFoundError, FixtureNotFoundError) as exc:
         return _error(str(exc))
@@ -321,7 +321,7 @@ def run_record(args: argparse.Namespace) -> int:
         return _error(f"no such directory: {args.output.parent}")
     try:
         info, _ = resolve(args.session, args.session_id)
-        config = load_project_config(args.session, args.config)
+        config = load_project_config(args.session, args.config, Path.cwd())
     except SessionNotFoundError as exc:
         return _error(str(exc))
     except ConfigError as exc:

@@ -47,11 +47,17 @@ SKIPPED_DIRS = frozenset(
 _SNIFF_BYTES = 64 * 1024
 
 
-def load_project_config(start: Path, explicit: Path | None = None) -> Config:
-    """The config for `start` (raises `ConfigError`); defaults when there is none."""
+def load_project_config(start: Path, explicit: Path | None = None, default_root: Path | None = None) -> Config:
+    """The config for `start` (raises `ConfigError`); defaults when there is none.
+
+    Without a config the root is the nearest project folder (`project_root`), else
+    `default_root`: the CLI passes its current directory; the server, which has no
+    meaningful one, keeps the folder of `start`.
+    """
     path = explicit or find_config_file(start.resolve())
     if path is None:
-        return default_config(project_root(start.resolve()))
+        start = start.resolve()
+        return default_config(project_root(start, default_root or (start if start.is_dir() else start.parent)))
     return load_config(path)
 
 

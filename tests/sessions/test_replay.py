@@ -133,19 +133,24 @@ def test_fixture_keeps_non_ascii_as_is(tmp_path: Path) -> None:
     assert Status.HIT.value == "hit"
 
 
-@pytest.mark.parametrize("marker", ["pyproject.toml", ".git"])
-@pytest.mark.parametrize("where", [".", "tests"])
+@pytest.mark.parametrize(
+    ("marker", "where"),
+    [("pyproject.toml", "."), ("pyproject.toml", "tests"), (".git", "."), (".git", "tests"), (None, ".")],
+)
 def test_the_project_root_without_a_config_is_the_nearest_project_folder(
-    tmp_path: Path, marker: str, where: str
+    tmp_path: Path, marker: str | None, where: str
 ) -> None:
-    """A deer-flow-like checkout: fixtures in tests/fixtures/replay/, recordings in recordings/, no config."""
+    """A deer-flow-like checkout: fixtures in tests/fixtures/replay/, recordings in recordings/, no config.
+
+    Without a pyproject.toml or .git anywhere above, the root is the current directory.
+    """
     checkout = tmp_path / "deer-flow"
     (checkout / "tests" / "fixtures" / "replay").mkdir(parents=True)
     (checkout / "recordings").mkdir()
     (checkout / "runs").mkdir()
     if marker == ".git":
         (checkout / ".git").mkdir()
-    else:
+    elif marker == "pyproject.toml":
         (checkout / "pyproject.toml").write_text('[project]\nname = "deer-flow"\n', encoding="utf-8")
     fixture = checkout / "tests" / "fixtures" / "replay" / "x.json"
     fixture.write_bytes((SAMPLES / "replay" / "write_note.ultra.json").read_bytes())
