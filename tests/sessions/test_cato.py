@@ -328,3 +328,12 @@ def test_null_fields_are_hashed_as_cato_formats_them(tmp_path: Path) -> None:
     session = session_of(path, "s")
     assert session.facts["chain"]["verified"] is True and session.findings == []
     assert (session.steps[0].kind, session.steps[0].name) == (StepKind.TOOL, "llm_response")
+
+
+def test_a_too_deeply_nested_input_is_kept_as_text(tmp_path: Path) -> None:
+    deep = "[" * 100_000
+    copy = edited_copy(tmp_path, "UPDATE audit_log SET inputs_json = ?, outputs_json = ? WHERE id = 4", deep, deep)
+    result = run_cli("steps", copy, "--session-id", "sess-alpha", "--format", "json")
+    assert result.code == 0
+    step = result.json()["steps"][2]
+    assert step["arguments"] == deep and step["result"] == deep

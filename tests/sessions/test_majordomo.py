@@ -130,7 +130,9 @@ def test_no_replay_is_said_plainly(store: tuple[Path, list[dict[str, Any]]], com
     assert not (path.parent / "fixture.json").exists()
 
 
-@pytest.mark.parametrize("payload", ["{not json", "", "[1, 2]", "null"], ids=["broken", "empty", "array", "null"])
+@pytest.mark.parametrize(
+    "payload", ["{not json", "", "[1, 2]", "null", "[" * 100_000], ids=["broken", "empty", "array", "null", "deep"]
+)
 def test_a_payload_that_is_not_a_json_object_is_a_finding(
     store: tuple[Path, list[dict[str, Any]]], payload: str
 ) -> None:

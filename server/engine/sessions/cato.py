@@ -325,7 +325,7 @@ def _output(value: Any) -> tuple[Any, int | None]:
         return value, int(cut.group(1))
     try:
         return json.loads(value), None
-    except ValueError:
+    except (ValueError, RecursionError):  # too deeply nested: kept as text
         return value, None
 
 
@@ -334,7 +334,7 @@ def _inputs(value: Any) -> Any:
         return value
     try:
         return json.loads(value)
-    except ValueError:
+    except (ValueError, RecursionError):  # too deeply nested: kept as text
         return value
 
 

@@ -162,7 +162,7 @@ def _parsed(text: Any) -> tuple[Any, str | None]:
         return text, None
     try:
         return json.loads(text), None
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:
         return text, f"not JSON ({exc})"
 
 
