@@ -66,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     start = paths[0] if paths else Path.cwd()
     try:
-        config = load_project_config(start, args.config)
+        config = load_project_config(start, args.config, Path.cwd())
     except ConfigError as error:
         return _config_failure(error, args.format)
     if args.preset:

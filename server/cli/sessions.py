@@ -102,7 +102,7 @@ def run_replay(args: argparse.Namespace) -> int:
         if path is not None and not path.exists():
             return _error(f"no such file or directory: {path}")
     try:
-        config = load_project_config(args.against or args.session, args.config)
+        config = load_project_config(args.against or args.session, args.config, Path.cwd())
         report = replay_path(args.session, against=args.against, session_id=args.session_id, config=config)
     except (SessionNotFoundError, FixtureNotFoundError) as exc:
         return _error(str(exc))
@@ -287,11 +287,10 @@ def render_steps(page: StepPage, *, reveal: bool = False) -> str:
             lines.append(f"      {step.summary(100) if reveal else masked_cut(step.summary(sys.maxsize), 100)}")
     chain = page.facts.get("chain")
     if isinstance(chain, dict):
-        verdict = "verifies" if chain["verified"] else "does NOT verify"
-        lines.append(
-            f"Hash chain: {verdict} over {chain['rows']} rows (layout {chain['layout'] or 'unknown'}); "
-            f"it does not cover {', '.join(chain['not_covered'])}."
-        )
+        lines.append(str(chain["statement"]))
+    run = page.facts.get("run")
+    if isinstance(run, dict) and "statement" in run:
+        lines.append(str(run["statement"]))
     for finding in page.findings:
         lines.append(_finding_line(finding, reveal))
     return "\n".join(lines)
@@ -322,7 +321,7 @@ def run_record(args: argparse.Namespace) -> int:
         return _error(f"no such directory: {args.output.parent}")
     try:
         info, _ = resolve(args.session, args.session_id)
-        config = load_project_config(args.session, args.config)
+        config = load_project_config(args.session, args.config, Path.cwd())
     except SessionNotFoundError as exc:
         return _error(str(exc))
     except ConfigError as exc:
@@ -333,7 +332,8 @@ def run_record(args: argparse.Namespace) -> int:
     for index, why in draft.skipped:
         print(f"skipped step {index}: {why}", file=sys.stderr)
     if not turns:
-        return _error(f"{display_path(args.session)}: no model call with an input and an AI output to record")
+        why = session.facts.get("not_replayable") or "no model call with an input and an AI output to record"
+        return _error(f"{display_path(args.session)}: {why}")
     try:
         write_new(args.output, draft.text, replace=args.force)
         if args.recording is not None:

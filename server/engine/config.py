@@ -72,6 +72,23 @@ def default_config(root: Path) -> Config:
     return Config(root=root, path=None, rules=PRESETS[DEFAULT_PRESET])
 
 
+PROJECT_MARKERS = ("pyproject.toml", ".git")
+
+
+def project_root(start: Path, default: Path) -> Path:
+    """The root of a project without a config, as ruff finds its project.
+
+    The nearest folder at or above `start` holding a `pyproject.toml` or a `.git`,
+    else `default` (the CLI's current directory), so a fixture deep in
+    `tests/fixtures/replay/` still sees the project's `recordings/`.
+    """
+    directory = start if start.is_dir() else start.parent
+    for candidate in (directory, *directory.parents):
+        if any((candidate / marker).exists() for marker in PROJECT_MARKERS):
+            return candidate
+    return default
+
+
 def find_config_file(start: Path) -> Path | None:
     """The nearest config at or above `start`: `replay-lens.toml` wins over `pyproject.toml`."""
     directory = start if start.is_dir() else start.parent

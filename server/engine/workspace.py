@@ -16,7 +16,7 @@ from pathlib import Path
 from server.engine import findings as codes
 from server.engine.cache import SummaryCache
 from server.engine.checks import CheckResult, check
-from server.engine.config import Config, default_config, find_config_file, load_config
+from server.engine.config import Config, default_config, find_config_file, load_config, project_root
 from server.engine.files import content_digest, read_head, read_regular, resolved
 from server.engine.findings import Finding
 from server.engine.fixture import Fixture, read_fixture
@@ -47,11 +47,17 @@ SKIPPED_DIRS = frozenset(
 _SNIFF_BYTES = 64 * 1024
 
 
-def load_project_config(start: Path, explicit: Path | None = None) -> Config:
-    """The config for `start` (raises `ConfigError`); defaults when there is none."""
+def load_project_config(start: Path, explicit: Path | None = None, default_root: Path | None = None) -> Config:
+    """The config for `start` (raises `ConfigError`); defaults when there is none.
+
+    Without a config the root is the nearest project folder (`project_root`), else
+    `default_root`: the CLI passes its current directory; the server, which has no
+    meaningful one, keeps the folder of `start`.
+    """
     path = explicit or find_config_file(start.resolve())
     if path is None:
-        return default_config(start.resolve() if start.is_dir() else start.resolve().parent)
+        start = start.resolve()
+        return default_config(project_root(start, default_root or (start if start.is_dir() else start.parent)))
     return load_config(path)
 
 

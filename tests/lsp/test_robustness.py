@@ -404,7 +404,7 @@ async def test_a_database_locked_by_a_writer_while_sessions_are_listed(server: R
         began = asyncio.get_running_loop().time()
         locked = (await server.request("replayLens/sessions", {}, timeout=10))["result"]
         assert asyncio.get_running_loop().time() - began < 5  # reported, not waited on
-        page = (await server.request("replayLens/steps", {"uri": audit.as_uri(), "sessionId": "sess-7f3a"}))["result"]
+        page = (await server.request("replayLens/steps", {"uri": audit.as_uri(), "sessionId": "sess-alpha"}))["result"]
     finally:
         writer.rollback()
         writer.close()

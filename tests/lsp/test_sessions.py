@@ -57,7 +57,7 @@ async def test_sessions_of_the_workspace(client: Client, traced: Path) -> None:
     assert seen("write_note.ultra.jsonl", "write_note.ultra") == ("stale", 6)
     assert seen("translate_cn.flash.json", "translate_cn.flash") == ("error", 4)  # a caller-key mismatch
     assert seen("legacy_search.flash.json", "legacy_search.flash") == ("ok", 2)
-    assert seen("audit.db", "sess-7f3a") == ("ok", 4)
+    assert seen("audit.db", "sess-alpha") == ("ok", 5)
     bundles = [s for s in listing["sessions"] if s["kind"] == "codex-bundle"]
     assert sorted((Path(s["path"]).name.endswith("-broken"), s["status"]) for s in bundles) == [
         (False, "ok"),
@@ -84,10 +84,12 @@ async def test_steps_page_by_page(client: Client, traced: Path) -> None:
     assert page["steps"][1]["uri"] == recording.as_uri() and page["steps"][1]["range"]["start"]["line"] == 3
 
     audit = traced / "traces" / "cato" / "audit.db"
-    chosen = await request(client, "replayLens/steps", {"uri": audit.as_uri(), "sessionId": "sess-7f3a", "pageSize": 2})
-    assert (chosen["session"]["id"], chosen["total"], len(chosen["steps"])) == ("sess-7f3a", 4, 2)
+    chosen = await request(
+        client, "replayLens/steps", {"uri": audit.as_uri(), "sessionId": "sess-alpha", "pageSize": 2}
+    )
+    assert (chosen["session"]["id"], chosen["total"], len(chosen["steps"])) == ("sess-alpha", 5, 2)
     assert chosen["facts"]["chain"]["verified"] is True
-    with pytest.raises(JsonRpcException, match="holds 2 sessions"):
+    with pytest.raises(JsonRpcException, match="holds 3 sessions"):
         await request(client, "replayLens/steps", {"uri": audit.as_uri(), "page": 1, "pageSize": 10})
     with pytest.raises(JsonRpcException, match="'page' must be an integer from 1"):
         await request(client, "replayLens/steps", {"uri": recording.as_uri(), "page": 0, "pageSize": 10})

@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from server.engine.config import default_config
 from server.engine.presets import DEERFLOW
 from server.engine.replay import Status, ToolVerdict, build_fixture, replay_path
@@ -91,19 +93,16 @@ def test_tool_calls_are_compared_value_by_value(tmp_path: Path) -> None:
         "mode": "flash",
         "model": "m",
         "turns": [
-            turn("web_search", {"query": "deer-flow replay fixtures"}),
-            turn("read_file", {"path": "notes/links.md"}),
-            turn("write_file", {"path": "notes/summary.md", "content": "Fixtures key outputs by input."}),
+            turn("session_checkpoint", {"threshold": 0.8, "context_limit": 200000}),
+            turn("shell", {"command": "ls /tmp"}),
         ],
     }
     fixture.write_text(json.dumps(document, indent=2), encoding="utf-8")
-    report = replay_path(CATO_DB, against=fixture, session_id="sess-91c2", config=default_config(tmp_path))
-    assert statuses(report) == ["match", "match", "mismatch"]
-    mismatch = report.outcomes[2].tool
+    report = replay_path(CATO_DB, against=fixture, session_id="sess-gamma", config=default_config(tmp_path))
+    assert statuses(report) == ["match", "mismatch"]
+    mismatch = report.outcomes[1].tool
     assert mismatch is not None and mismatch.verdict is ToolVerdict.MISMATCH
-    assert [(d.path, d.expected, d.actual) for d in mismatch.differences] == [
-        ("args.content", "Fixtures key outputs by input.", "Fixtures key outputs.")
-    ]
+    assert [(d.path, d.expected, d.actual) for d in mismatch.differences] == [("args.command", "ls /tmp", "ls /nope")]
     assert report.failed and report.unused == []
     assert [d.code.name for d in report.diagnostics] == ["tool-mismatch"]
 
@@ -132,3 +131,36 @@ def test_fixture_keeps_non_ascii_as_is(tmp_path: Path) -> None:
     assert "今天天气很好 ☀️🌈" in draft.text and draft.text.endswith("}\n")
     assert [turn["caller"] for turn in draft.document["turns"]] == ["lead_agent", "lead_agent", "suggest_agent"]
     assert Status.HIT.value == "hit"
+
+
+@pytest.mark.parametrize(
+    ("marker", "where"),
+    [("pyproject.toml", "."), ("pyproject.toml", "tests"), (".git", "."), (".git", "tests"), (None, ".")],
+)
+def test_the_project_root_without_a_config_is_the_nearest_project_folder(
+    tmp_path: Path, marker: str | None, where: str
+) -> None:
+    """A deer-flow-like checkout: fixtures in tests/fixtures/replay/, recordings in recordings/, no config.
+
+    Without a pyproject.toml or .git anywhere above, the root is the current directory.
+    """
+    checkout = tmp_path / "deer-flow"
+    (checkout / "tests" / "fixtures" / "replay").mkdir(parents=True)
+    (checkout / "recordings").mkdir()
+    (checkout / "runs").mkdir()
+    if marker == ".git":
+        (checkout / ".git").mkdir()
+    elif marker == "pyproject.toml":
+        (checkout / "pyproject.toml").write_text('[project]\nname = "deer-flow"\n', encoding="utf-8")
+    fixture = checkout / "tests" / "fixtures" / "replay" / "x.json"
+    fixture.write_bytes((SAMPLES / "replay" / "write_note.ultra.json").read_bytes())
+    (checkout / "recordings" / "x.jsonl").write_bytes(WRITE_NOTE.read_bytes())
+    lines = WRITE_NOTE.read_text(encoding="utf-8").splitlines(keepends=True)
+    (checkout / "runs" / "new.jsonl").write_text(lines[0].replace("hi from replay.", "hello from replay."), "utf-8")
+    cwd = checkout / where
+    result = run_cli("replay", checkout / "runs" / "new.jsonl", "--against", fixture, cwd=cwd)
+    assert "No recorded input to compare with" not in result.stdout
+    assert "nearest recorded input is turn 0" in result.stdout
+    assert "+  Create /mnt/user-data/outputs/note.txt containing exactly: hello from replay." in result.stdout
+    recorded = run_cli("record-fixture", checkout / "runs" / "new.jsonl", "-o", checkout / "runs" / "new.json", cwd=cwd)
+    assert recorded.code == 0 and "keyed under rules deerflow" in recorded.stdout

@@ -32,6 +32,7 @@ export type SessionKind =
   | 'codex-rollout'
   | 'cato-audit'
   | 'langgraph-checkpoints'
+  | 'majordomo-run'
   | string;
 export type SessionStatus = 'ok' | 'stale' | 'error' | 'unknown' | string;
 

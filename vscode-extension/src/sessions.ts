@@ -12,6 +12,7 @@ export const KIND_LABELS: Record<string, string> = {
   'codex-rollout': 'Codex rollout',
   'cato-audit': 'CATO audit log',
   'langgraph-checkpoints': 'LangGraph checkpoints',
+  'majordomo-run': 'majordomo run',
 };
 
 const KIND_ICONS: Record<string, string> = {
@@ -21,6 +22,7 @@ const KIND_ICONS: Record<string, string> = {
   'codex-rollout': 'history',
   'cato-audit': 'shield',
   'langgraph-checkpoints': 'database',
+  'majordomo-run': 'checklist',
 };
 
 /** Sessions that `replayLens.replaySession` accepts from the tree: fixtures and recordings. */

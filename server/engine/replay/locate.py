@@ -83,6 +83,8 @@ def replay_path(
     info, problems = resolve(path, session_id)
     session = read_session(info)
     session.findings[:0] = problems
+    if isinstance(session.facts.get("not_replayable"), str):
+        raise FixtureNotFoundError(f"{info.kind} {info.id} cannot be replayed: {session.facts['not_replayable']}")
     config = config or load_project_config(against or path)
     workspace = load_workspace([config.root], config)
     normalizer = Normalizer(config.rules)

@@ -8,7 +8,7 @@ where it can, and is the only place that walks directories for sessions.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -16,7 +16,7 @@ from typing import Any, Protocol
 from server.engine import findings as codes
 from server.engine.files import open_regular
 from server.engine.findings import Finding
-from server.engine.sessions import cato, codex_rollout, codex_trace, fixtures, langgraph, recordings
+from server.engine.sessions import cato, codex_rollout, codex_trace, fixtures, langgraph, majordomo, recordings
 from server.engine.sessions.model import Session, SessionInfo, Step, StepKind, StepPage, finding
 from server.engine.sessions.sqlite import SUFFIXES, DatabaseError, looks_like_database, tables
 from server.engine.workspace import SKIPPED_DIRS
@@ -53,8 +53,13 @@ class _Unreadable:
 
 UNREADABLE = _Unreadable()
 SOURCES: dict[str, Source] = {
-    source.KIND: source for source in (recordings, fixtures, codex_trace, codex_rollout, cato, langgraph, UNREADABLE)
+    source.KIND: source
+    for source in (recordings, fixtures, codex_trace, codex_rollout, cato, langgraph, majordomo, UNREADABLE)
 }
+
+
+# Databases that can hold millions of rows page in SQL: (info, sink, first, size) -> (steps, total).
+PAGED: dict[str, Callable[[SessionInfo, Session, int, int], tuple[list[Step], int]]] = {cato.KIND: cato.page}
 
 
 def _database_reason(path: Path) -> str:
@@ -83,6 +88,8 @@ def detect(path: Path) -> Source | None:
             return cato
         if langgraph.TABLE in found:
             return langgraph
+        if {majordomo.RUNS, majordomo.LOGS} <= found:
+            return majordomo
         return None
     for source in (codex_rollout, recordings, fixtures):
         if source.sniff(path, head):
@@ -164,6 +171,10 @@ def page_steps(info: SessionInfo, page: int = 1, page_size: int = 50) -> StepPag
     page_size = min(max(page_size, 1), MAX_PAGE_SIZE)
     first = (page - 1) * page_size
     sink = Session(info)
+    pager = PAGED.get(info.kind)
+    if pager is not None:
+        steps, total = pager(info, sink, first, page_size)
+        return StepPage(info, page, page_size, total, steps, sink.findings, sink.facts)
     kept: list[Step] = []
     total = 0
     for step in SOURCES[info.kind].iter_steps(info, sink, full_inputs=False):

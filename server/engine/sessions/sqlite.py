@@ -29,9 +29,24 @@ def _uri(path: Path, *, immutable: bool) -> str:
     return path.resolve().as_uri() + ("?mode=ro&immutable=1" if immutable else "?mode=ro")
 
 
+def _settled_wal(path: Path) -> bool:
+    """A WAL-mode database with no `-wal` file beside it: all its content is in the main file.
+
+    A plain read-only open of it would create `-wal` and `-shm` files (and fail
+    in a read-only folder), so it is read as immutable instead.
+    """
+    try:
+        with path.open("rb") as handle:
+            header = handle.read(20)
+    except OSError:
+        return False
+    return header[18:20] == b"\x02\x02" and not path.with_name(path.name + "-wal").exists()
+
+
 @contextlib.contextmanager
 def connect(path: Path, *, immutable: bool = False) -> Iterator[sqlite3.Connection]:
     """A read-only connection; `immutable` skips locking (for a schema peek while a writer holds a lock)."""
+    immutable = immutable or _settled_wal(path)
     try:
         connection = sqlite3.connect(_uri(path, immutable=immutable), uri=True, timeout=BUSY_TIMEOUT_SECONDS)
     except sqlite3.Error as exc:
