@@ -3,9 +3,12 @@
 A rollout logs the conversation, not the calls: `response_item` lines are the
 history items, in order. A model call is a run of consecutive model-produced
 items (assistant text, reasoning, tool calls); its input is the history before
-the run, and the `token_count` event that follows it gives its tokens. Tool
-calls join their results on `call_id`. The file is streamed; paging keeps only
-the items since the previous call.
+the run. Its tokens are the `token_usage_record` that follows it (0.171: one
+per response, with the response id), else the next `token_count` event's
+`last_token_usage` (older CLIs). Tool calls join their results on `call_id`; a
+command's exit code and failed status come from its `item_completed` event
+(the output text only says "Process exited with code 2"). The file is
+streamed; paging keeps only the items since the previous call.
 """
 
 from __future__ import annotations
@@ -33,7 +36,9 @@ from server.engine.sessions.model import (
 )
 
 KIND = "codex-rollout"
-_LINE_TYPES = frozenset({"session_meta", "response_item", "event_msg", "turn_context", "compacted"})
+_LINE_TYPES = frozenset(
+    {"session_meta", "response_item", "event_msg", "turn_context", "compacted", "world_state", "token_usage_record"}
+)
 _INPUT_ITEMS = frozenset({"message", "function_call_output", "custom_tool_call_output", "local_shell_call_output"})
 _IGNORED_ITEMS = frozenset({"ghost_snapshot", "compaction", "compaction_summary", "other"})
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
@@ -89,6 +94,8 @@ class _Reader:
         self.queue: deque[tuple[Step, bool]] = deque()
         self.open: dict[str, Step] = {}
         self.awaiting_tokens: Step | None = None
+        self.tools: dict[str, Step] = {}  # tool steps queued and not yet emitted, by call id
+        self.commands: dict[str, dict[str, Any]] = {}  # `CommandExecution` items completed before their output
         self.emitted = 0
 
     def _done(self, step: Step, done: bool) -> bool:
@@ -98,6 +105,8 @@ class _Reader:
     def ready(self, *, flush: bool = False) -> Iterator[Step]:
         while self.queue and (flush or self._done(*self.queue[0])):
             step, _ = self.queue.popleft()
+            if step.kind is StepKind.TOOL and step.call_id is not None:
+                self.tools.pop(step.call_id, None)
             if step.kind is StepKind.TOOL and step.call_id in self.open:
                 del self.open[step.call_id]
                 step.status = "incomplete"
@@ -111,16 +120,16 @@ class _Reader:
         payload = record.get("payload") if isinstance(record, dict) else None
         when = iso_time(record.get("timestamp")) if isinstance(record, dict) else None
         if kind not in _LINE_TYPES or not isinstance(payload, dict):
-            why = f"unknown line type {kind!r}: kept as is" if isinstance(kind, str) else "not a rollout line"
+            why = f"unknown line type {kind!r} (kept as is)" if isinstance(kind, str) else "not a rollout line"
             code = codes.UNKNOWN_EVENT if isinstance(kind, str) else codes.TRACE_ERROR
             self.sink.findings.append(finding(code, self.info.path, line.ref, why))
             self.opaque(Step(0, StepKind.OPAQUE, name=str(kind), source=line.ref, problem=why, data=record))
             return
-        if kind == "event_msg" and payload.get("type") == "token_count":
-            self._tokens(payload)
-            return
-        self._settle()
-        if kind == "session_meta":
+        if kind == "event_msg":
+            self._event(payload)
+        elif kind == "token_usage_record":
+            self._usage_record(payload)
+        elif kind == "session_meta":
             self._meta(payload)
         elif kind == "turn_context":
             self._close_run()
@@ -131,6 +140,19 @@ class _Reader:
             self._compacted(line, payload, when)
         elif kind == "response_item":
             self._item(line, payload, when)
+        # `world_state` (0.171: the environment the session saw, once) is context, not a step.
+
+    def _event(self, payload: dict[str, Any]) -> None:
+        """Events repeat the history for a UI; only tokens and a command's outcome add to it."""
+        if payload.get("type") == "token_count":
+            self._tokens(payload)
+        elif payload.get("type") == "item_completed":
+            item = payload.get("item")
+            if isinstance(item, dict) and item.get("type") == "CommandExecution" and isinstance(item.get("id"), str):
+                self.commands[item["id"]] = item
+                step = self.tools.get(item["id"])
+                if step is not None and step.status is not None:
+                    _apply_command(step, item)
 
     def _meta(self, payload: dict[str, Any]) -> None:
         instructions = payload.get("instructions") or payload.get("base_instructions")
@@ -162,7 +184,7 @@ class _Reader:
             self.history.extend(converted)
             self.last_input_at = when
         elif kind not in _IGNORED_ITEMS:
-            why = f"unknown response item type {kind!r}: kept as is"
+            why = f"unknown response item type {kind!r} (kept as is)"
             self.sink.findings.append(finding(codes.UNKNOWN_EVENT, self.info.path, line.ref, why))
             self.opaque(Step(0, StepKind.OPAQUE, name=str(kind), source=line.ref, problem=why, data=item))
 
@@ -173,13 +195,16 @@ class _Reader:
         del self.open[str(item.get("call_id"))]
         step.result, step.ended_at = _tool_output(data.get("content")), when
         step.status = "completed"
+        command = self.commands.pop(str(item.get("call_id")), None)
+        if command is not None:
+            _apply_command(step, command)
 
     def _close_run(self) -> None:
         """End the current model call: queue it, then the tool calls it made."""
-        self._settle()
         run, self.run = self.run, None
         if run is None:
             return
+        self._settle()
         output = responses.output_message(run.items, model=self.model)
         step = Step(
             0,
@@ -207,6 +232,7 @@ class _Reader:
             )
             if call["id"]:
                 self.open[call["id"]] = tool
+                self.tools[call["id"]] = tool
             self.queue.append((tool, False))
         self.history.append(output)
         if not self.full_inputs:
@@ -214,20 +240,34 @@ class _Reader:
             self.history = []
 
     def _tokens(self, payload: dict[str, Any]) -> None:
+        """`token_count`: the last call's tokens, for CLIs that write no `token_usage_record`."""
         info = payload.get("info")
         usage = info.get("last_token_usage") if isinstance(info, dict) else None
         self._close_run()
+        if self.awaiting_tokens is not None:
+            self._set_tokens(self.awaiting_tokens, usage)
+        self._settle()
+
+    def _usage_record(self, payload: dict[str, Any]) -> None:
+        """`token_usage_record` (0.171): the tokens of the response that just ended, and its id."""
+        self._close_run()
         step = self.awaiting_tokens
         if step is not None:
-            step.tokens = responses.tokens_of(usage)
-            _, data = message_parts(step.output)
-            if step.tokens is not None and isinstance(data, dict):
-                data["usage_metadata"] = {
-                    "input_tokens": step.tokens.input or 0,
-                    "output_tokens": step.tokens.output or 0,
-                    "total_tokens": step.tokens.total or 0,
-                }
+            self._set_tokens(step, payload.get("usage"))
+            if isinstance(payload.get("response_id"), str):
+                responses.set_response_id(step.output, payload["response_id"])
         self._settle()
+
+    @staticmethod
+    def _set_tokens(step: Step, usage: Any) -> None:
+        step.tokens = responses.tokens_of(usage)
+        _, data = message_parts(step.output)
+        if step.tokens is not None and isinstance(data, dict):
+            data["usage_metadata"] = {
+                "input_tokens": step.tokens.input or 0,
+                "output_tokens": step.tokens.output or 0,
+                "total_tokens": step.tokens.total or 0,
+            }
 
     def _settle(self) -> None:
         """The model call awaiting its token count is done once any other line arrives."""
@@ -261,6 +301,15 @@ class _Reader:
     def finish(self) -> None:
         self._close_run()
         self._settle()
+
+
+def _apply_command(step: Step, command: dict[str, Any]) -> None:
+    """A command's own outcome: `status: "failed"` and its exit code, which the output text does not carry."""
+    status, exit_code = command.get("status"), command.get("exit_code")
+    if isinstance(status, str) and status:
+        step.status = status
+    if isinstance(exit_code, int) and not isinstance(exit_code, bool):
+        step.data = {**(step.data or {}), "exitCode": exit_code}
 
 
 def _tool_output(content: Any) -> Any:
