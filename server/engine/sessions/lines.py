@@ -86,13 +86,14 @@ def iter_lines(path: Path, problems: list[Finding]) -> Iterator[Line]:
     skipping = 0  # bytes of an overlong line skipped so far
     try:
         for chunk in _chunks(path, problems):
+            data = chunk
             if skipping:
-                cut, newline, chunk = chunk.partition(b"\n")
+                cut, newline, data = chunk.partition(b"\n")
                 skipping += len(cut)
                 if not newline:
                     continue
                 offset, number, skipping = offset + skipping + 1, number + 1, 0
-            pending += chunk
+            pending += data
             *whole, pending = pending.split(b"\n")
             for raw in whole:
                 line, width = _line(path, number, offset, raw, complete=True, problems=problems)
@@ -101,7 +102,7 @@ def iter_lines(path: Path, problems: list[Finding]) -> Iterator[Line]:
                 if line is not None:
                     yield line
             if len(pending) > MAX_LINE:
-                why = f"line {number + 1} is longer than {MAX_LINE >> 20} MiB: skipped (positions after it are in bytes)"
+                why = f"line {number + 1} is longer than {MAX_LINE >> 20} MiB: skipped (later positions count bytes)"
                 problems.append(finding(codes.TRACE_ERROR, path, None, why))
                 skipping, pending = len(pending), b""
         if pending:

@@ -143,9 +143,11 @@ def output_message(
 def _reasoning(item: dict[str, Any]) -> dict[str, Any]:
     """A reasoning item's id and summary texts (encrypted content is not kept: nobody can read it)."""
     summary = item.get("summary")
-    texts = [
-        part["text"] for part in summary if isinstance(part, dict) and isinstance(part.get("text"), str)
-    ] if isinstance(summary, list) else []
+    texts = (
+        [part["text"] for part in summary if isinstance(part, dict) and isinstance(part.get("text"), str)]
+        if isinstance(summary, list)
+        else []
+    )
     item_id = item.get("id")
     return {
         "type": "reasoning",

@@ -73,7 +73,7 @@ def _handler(script: Script) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
+        def log_message(self, format: str, *args: Any) -> None:
             del format, args
 
         def _record(self, body: Any, status: int, sent: Any) -> None:
@@ -91,13 +91,13 @@ def _handler(script: Script) -> type[BaseHTTPRequestHandler]:
             self.wfile.write(raw)
             self._record(body, status, document)
 
-        def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+        def do_GET(self) -> None:
             if self.path.split("?")[0].endswith("/models"):
                 self._json(200, {"object": "list", "data": [], "models": []})
             else:
                 self._json(404, {"error": {"message": f"no route {self.path}"}})
 
-        def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+        def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             raw = self.rfile.read(length)
             try:

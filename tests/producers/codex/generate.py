@@ -94,7 +94,7 @@ def script() -> list[dict[str, Any]]:
         {
             "id": "resp_003_answer",
             "output": [
-                _message("msg_003", "notes.txt a 3 lignes ; le build a échoué (code 2) ; le journal compte 1500 lignes ✓"),
+                _message("msg_003", "notes.txt a 3 lignes ; le build a échoué (code 2) ; le journal a 1500 lignes ✓"),
             ],
             "usage": _usage(3100, 1280, 40, 0),
         },
@@ -228,7 +228,8 @@ def generate(target: Path, prefix: Path) -> None:
         if remote:
             raise SystemExit(f"the CLI tried to reach {remote}: not offline")
         if script_state.served != len(script_state.responses):
-            raise SystemExit(f"the CLI made {script_state.served} model calls, the script has {len(script_state.responses)}")
+            scripted = len(script_state.responses)
+            raise SystemExit(f"the CLI made {script_state.served} model calls, the script has {scripted}")
         if target.exists():
             shutil.rmtree(target)
         target.mkdir(parents=True)
