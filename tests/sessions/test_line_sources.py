@@ -135,7 +135,7 @@ def test_pages_hold_only_their_steps_and_new_inputs() -> None:
     page = page_steps(info, page=2, page_size=2)
     assert (page.total, page.pages, [step.index for step in page.steps]) == (3, 2, [2])
     last = page.steps[0]
-    assert last.input_omitted == 3 and [m["type"] for m in last.input or []] == ["ai", "tool"]
+    assert last.input_omitted == 4 and [m["type"] for m in last.input or []] == ["ai", "tool"]
     rollout = next(p for p in ROLLOUTS.iterdir() if p.name.endswith("b.jsonl"))
     paged = page_steps(resolve(rollout)[0], page=1, page_size=10)
     assert paged.steps[2].input_omitted > 0

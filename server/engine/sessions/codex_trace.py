@@ -247,25 +247,29 @@ class _Reader:
     def on_inference_started(self, line: Line, payload: dict[str, Any], when: str | None) -> None:
         request, problem = self.payload(payload.get("request_payload"), line)
         items = request.get("input") if isinstance(request, dict) else None
-        if not isinstance(items, list):
-            items, prepared_problem = self._prepared_items(payload.get("prepared_prompt_payload"), line)
-            request = {} if items is not None and request is None else request
-            problem = problem if items is None else prepared_problem
-        items = items if isinstance(items, list) else []
+        messages: list[Any] | None = None
+        if isinstance(request, dict) and isinstance(items, list):
+            messages = responses.to_messages(items, request.get("instructions"))
+        else:
+            parts, why = self._prepared_items(payload.get("prepared_prompt_payload"), line)
+            if parts is not None:
+                messages, problem = responses.to_messages(parts), why
+            elif request is not None:
+                messages = []
         thread = str(payload.get("thread_id") or "")
         omitted = 0
-        if not self.full_inputs:
-            omitted = min(self.seen_inputs.get(thread, 0), len(items))
-            self.seen_inputs[thread] = len(items)
-            items = items[omitted:]
-        instructions = request.get("instructions") if isinstance(request, dict) and not omitted else None
+        if not self.full_inputs and messages is not None:
+            # Counted in messages (not request items: reasoning items become none), so pages add up.
+            omitted = min(self.seen_inputs.get(thread, 0), len(messages))
+            self.seen_inputs[thread] = len(messages)
+            messages = messages[omitted:]
         mode = payload.get("request_input_mode")
         step = Step(
             0,
             StepKind.MODEL,
             caller=self.agents.get(thread, thread or None),
             model=payload.get("model") if isinstance(payload.get("model"), str) else None,
-            input=responses.to_messages(items, instructions) if request is not None else None,
+            input=messages,
             input_omitted=omitted,
             started_at=when,
             source=line.ref,
