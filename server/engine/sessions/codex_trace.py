@@ -293,7 +293,7 @@ class _Reader:
                 problems.append(why)
             elif item is not None:
                 items.append(item)
-        return items, "; ".join(problems) or None
+        return (items or None), "; ".join(problems) or None
 
     def _end_inference(self, line: Line, payload: dict[str, Any], when: str | None, status: str) -> None:
         step = self.finish(f"inference:{payload.get('inference_call_id')}")

@@ -1,0 +1,114 @@
+"""Damaged copies of the real CLI's schema-3 bundle and rollout: each fault is a finding, never a traceback.
+
+Every broken file starts from what Codex 0.171.0 wrote (`data/0.171.0/`), cut
+or rewritten the way a crash, a full disk or a hostile file would.
+"""
+
+from __future__ import annotations
+
+import shutil
+import struct
+from pathlib import Path
+
+import pytest
+import zstandard
+
+from server.engine.sessions import lines, read_session, resolve
+from server.engine.sessions.codex_shard import read_shard
+from tests.conftest import run_cli
+from tests.producers.codex.test_codex_conformance import BUNDLES, ROLLOUT
+
+SHARD = Path("payloads") / "000001.zst"
+
+
+def _copy(tmp_path: Path) -> Path:
+    bundle = tmp_path / BUNDLES[0].name
+    shutil.copytree(BUNDLES[0], bundle)
+    return bundle
+
+
+def _records(bundle: Path) -> bytes:
+    return zstandard.ZstdDecompressor().decompressobj().decompress((bundle / SHARD).read_bytes())
+
+
+def _codes(bundle: Path) -> list[str]:
+    return [finding.code.name for finding in read_session(resolve(bundle)[0]).findings]
+
+
+def test_truncated_shard_keeps_the_records_before_the_cut(tmp_path: Path) -> None:
+    bundle = _copy(tmp_path)
+    whole = (bundle / SHARD).read_bytes()
+    (bundle / SHARD).write_bytes(whole[: len(whole) * 2 // 3])
+    session = read_session(resolve(bundle)[0])
+    cut = [finding for finding in session.findings if finding.path.name == "000001.zst"]
+    assert len(cut) == 1 and "cut short" in cut[0].message and "records read" in cut[0].message
+    assert any(finding.code.name == "missing-payload" for finding in session.findings)
+    first = session.steps[0]
+    assert first.kind.value == "model" and first.input  # its request payload lies before the cut
+    assert any(step.problem and "not in payloads/000001.zst" in step.problem for step in session.steps)
+    result = run_cli("steps", bundle, "--format", "json")
+    assert result.code == 1 and result.json()["findings"]  # 1: error findings, no traceback
+
+
+def test_record_whose_length_runs_past_the_end(tmp_path: Path) -> None:
+    bundle = _copy(tmp_path)
+    data = _records(bundle)
+    bogus = struct.pack("<HQ", 14, 1 << 40) + b"raw_payload:99" + b"{}"
+    (bundle / SHARD).write_bytes(zstandard.ZstdCompressor().compress(data + bogus))
+    shard = read_shard(bundle / SHARD)
+    assert shard.problem is not None and "declares" in shard.problem and "only 26 follow" in shard.problem
+    assert len(shard.records) == data.count(b"raw_payload:")  # every whole record is kept
+    session = read_session(resolve(bundle)[0])
+    assert [finding.code.name for finding in session.findings] == ["trace-error"]
+    assert len([step for step in session.steps if step.kind.value == "model"]) == 3
+
+
+def test_record_cut_inside_its_payload(tmp_path: Path) -> None:
+    bundle = _copy(tmp_path)
+    data = _records(bundle)
+    (bundle / SHARD).write_bytes(zstandard.ZstdCompressor().compress(data[:-7]))
+    shard = read_shard(bundle / SHARD)
+    assert shard.problem is not None and "only" in shard.problem
+    # The cut record is the last protocol event, which no step needs: one finding says the shard is damaged.
+    assert _codes(bundle) == ["trace-error"]
+
+
+def test_zstd_bomb_is_capped_not_held(tmp_path: Path) -> None:
+    """A few kilobytes that expand to 64 MiB: reading stops at the cap, with a finding."""
+    bomb = tmp_path / "000001.zst"
+    compressor = zstandard.ZstdCompressor(level=19)
+    bomb.write_bytes(compressor.compress(struct.pack("<HQ", 1, 64 << 20) + b"x" + bytes(64 << 20)))
+    assert bomb.stat().st_size < 64 << 10
+    shard = read_shard(bomb, limit=4 << 20)
+    assert shard.records == {} and shard.problem is not None and "more than 4 MiB" in shard.problem
+
+
+def test_missing_shard_payload_not_json_and_bad_shard_number(tmp_path: Path) -> None:
+    bundle = _copy(tmp_path)
+    (bundle / SHARD).unlink()
+    session = read_session(resolve(bundle)[0])
+    assert "missing-payload" in [finding.code.name for finding in session.findings]
+    assert all(step.kind.value != "model" or step.input is None for step in session.steps)
+
+    bundle = _copy(tmp_path / "second")
+    record = struct.pack("<HQ", 13, 5) + b"raw_payload:5" + b"{nope"
+    (bundle / SHARD).write_bytes(zstandard.ZstdCompressor().compress(_records(bundle) + record))
+    session = read_session(resolve(bundle)[0])
+    assert any("is not JSON" in finding.message for finding in session.findings)
+
+    bundle = _copy(tmp_path / "third")
+    events = bundle / "trace.jsonl"
+    events.write_text(events.read_text(encoding="utf-8").replace('"shard":1', '"shard":"one"'), encoding="utf-8")
+    assert any("names no valid shard" in finding.message for finding in read_session(resolve(bundle)[0]).findings)
+
+
+def test_rollout_bomb_line_is_skipped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A compressed rollout whose one line expands past the line cap: skipped with a finding, later lines read."""
+    monkeypatch.setattr(lines, "MAX_LINE", 1 << 20)
+    text = ROLLOUT.read_bytes()
+    first, rest = text.split(b"\n", 1)
+    bomb = tmp_path / ROLLOUT.name.replace(".jsonl", ".jsonl.zst")
+    bomb.write_bytes(zstandard.ZstdCompressor().compress(first + b"\n" + b" " * (8 << 20) + b"\n" + rest))
+    session = read_session(resolve(bomb)[0])
+    assert any("longer than 1 MiB" in finding.message for finding in session.findings)
+    assert len([step for step in session.steps if step.kind.value == "model"]) == 4
