@@ -10,7 +10,7 @@ import zstandard
 from server.engine.recording import read_recording
 from server.engine.sessions import StepKind, discover, page_steps, read_session, resolve
 from server.engine.source import SourceText
-from tests.conftest import SAMPLES
+from tests.conftest import SAMPLES, run_cli
 from tests.sessions.conftest import BROKEN_BUNDLE, CLEAN_BUNDLE, ROLLOUTS
 
 WRITE_NOTE = SAMPLES / "recordings" / "write_note.ultra.jsonl"
@@ -149,3 +149,16 @@ def test_discover_finds_every_sample_session() -> None:
     assert kinds == ["cato-audit", "codex-bundle", "codex-rollout", "fixture", "langgraph-checkpoints", "recording"]
     assert len(found.sessions) == 16
     assert all(info.path.exists() for info in found.sessions)
+
+
+def test_unknown_rollout_line_keeps_its_words_through_the_mask(tmp_path: Path) -> None:
+    """`'token_usage_summary': kept as is` read like a secret-named key and its value, and the mask
+    turned "kept" into "****": the message no longer has that shape, whatever the type is called."""
+    rollout = tmp_path / "rollout-2026-12-06T00-00-00-01a24990-0000-7000-8000-000000000001.jsonl"
+    source = next(path for path in ROLLOUTS.glob("*.jsonl") if "truncated" not in path.name)
+    extra = '{"timestamp": "2026-12-06T00:00:00Z", "type": "token_usage_summary", "payload": {"auth_total": 3}}\n'
+    rollout.write_text(source.read_text(encoding="utf-8") + extra, encoding="utf-8")
+    document = run_cli("steps", rollout, "--format", "json").json()
+    problems = [step.get("problem") for step in document["steps"] if step["kind"] == "opaque"]
+    assert problems == ["unknown line type 'token_usage_summary' (kept as is)"]
+    assert [finding["message"] for finding in document["findings"]] == problems
