@@ -4,7 +4,8 @@ Installs `@openai/codex` (pinned) from npm into a private folder outside the
 repository, points it at the fake Responses API of `fake_responses.py` on
 127.0.0.1, runs `codex exec` then `codex exec resume --last`, and copies what
 the CLI wrote (session rollouts, rollout-trace bundles) plus the server's log
-(the ground truth) into `data/<version>/`. Tests read only those committed
+(the ground truth) and what Codex's own `codex debug trace-reduce` makes of
+each bundle into `data/<version>/`. Tests read only those committed
 files, so CI never needs the binary. Under `strace` (when installed) every
 `connect()` the CLI makes is logged, and any address other than loopback or a
 local socket fails the run: nothing may leave the machine.
@@ -187,6 +188,45 @@ def run_codex(launcher: Path, args: list[str], *, cwd: Path, env: dict[str, str]
     return completed.stdout
 
 
+def reduced(launcher: Path, bundle: Path, *, env: dict[str, str], scratch: Path) -> dict[str, Any]:
+    """What Codex's own reader (`codex debug trace-reduce`) makes of a bundle: its calls, in start order.
+
+    Only what the readers are compared on is kept (the reduced state repeats every payload).
+    """
+    out = scratch / f"{bundle.name}.state.json"
+    completed = subprocess.run(
+        [str(launcher), "debug", "trace-reduce", str(bundle), "-o", str(out)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    if completed.returncode != 0:
+        raise SystemExit(f"codex debug trace-reduce failed:\n{completed.stderr[-4000:]}")
+    state = json.loads(out.read_text(encoding="utf-8"))
+    terminals = {op["tool_call_id"]: op for op in state["terminal_operations"].values()}
+    inferences = sorted(state["inference_calls"].values(), key=lambda call: call["execution"]["started_seq"])
+    tools = sorted(state["tool_calls"].values(), key=lambda call: call["execution"]["started_seq"])
+    return {
+        "schema_version": state["schema_version"],
+        "rollout_id": state["rollout_id"],
+        "inference_calls": [
+            {"response_id": call["response_id"], "status": call["execution"]["status"], "usage": call["usage"]}
+            for call in inferences
+        ],
+        "tool_calls": [
+            {
+                "call_id": call["model_visible_call_id"],
+                "status": call["execution"]["status"],
+                "terminal_status": terminals[call["tool_call_id"]]["execution"]["status"],
+                "exit_code": terminals[call["tool_call_id"]]["result"]["exit_code"],
+            }
+            for call in tools
+        ],
+    }
+
+
 _ADDRESS = re.compile(r'sin6?_addr=inet_(?:addr|pton)\((?:AF_INET6?, )?"([^"]+)"')
 
 
@@ -242,6 +282,9 @@ def generate(target: Path, prefix: Path) -> None:
             "workdir": str(work),
             "network_checked_with_strace": use_strace,
             "exchange": script_state.log,
+            "codex_trace_reduce": {
+                bundle.name: reduced(launcher, bundle, env=env, scratch=root) for bundle in sorted(traces.iterdir())
+            },
         }
         (target / "ground_truth.json").write_text(
             json.dumps(truth, indent=1, ensure_ascii=False, sort_keys=True) + "\n", encoding="utf-8"

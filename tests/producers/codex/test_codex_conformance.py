@@ -261,3 +261,18 @@ def test_record_fixture_then_replay_hits_every_call(session: Path, tmp_path: Pat
     statuses = [step["status"] for step in report["steps"] if step["kind"] == "model"]
     assert statuses == ["hit"] * len(calls)
     assert report["unused"] == []
+
+
+@pytest.mark.parametrize("bundle", BUNDLES, ids=["bundle", "resumed-bundle"])
+def test_bundles_read_as_codex_own_reducer_reads_them(bundle: Path) -> None:
+    """`codex debug trace-reduce` (logged by the generator) finds the same calls, ids, tokens and outcomes."""
+    reduced = TRUTH["codex_trace_reduce"][bundle.name]
+    steps = _steps(bundle)["steps"]
+    models = [step for step in steps if step["kind"] == "model"]
+    tools = [step for step in steps if step["kind"] == "tool"]
+    assert [
+        (step["output"]["data"]["response_metadata"]["id"], step["status"], step["tokens"]["input"]) for step in models
+    ] == [(call["response_id"], call["status"], call["usage"]["input_tokens"]) for call in reduced["inference_calls"]]
+    assert [(step["callId"], step["status"], step["data"]["exitCode"]) for step in tools] == [
+        (call["call_id"], call["terminal_status"], call["exit_code"]) for call in reduced["tool_calls"]
+    ]
