@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import zstandard
 
 from tests.conftest import run_cli
 
@@ -276,3 +277,14 @@ def test_bundles_read_as_codex_own_reducer_reads_them(bundle: Path) -> None:
     assert [(step["callId"], step["status"], step["data"]["exitCode"]) for step in tools] == [
         (call["call_id"], call["terminal_status"], call["exit_code"]) for call in reduced["tool_calls"]
     ]
+
+
+def test_archived_rollout_reads_as_the_plain_one(tmp_path: Path) -> None:
+    """Codex compresses rollouts older than a week (`.jsonl.zst`): the same steps, places included."""
+    archived = tmp_path / f"{ROLLOUT.name}.zst"
+    archived.write_bytes(zstandard.ZstdCompressor().compress(ROLLOUT.read_bytes()))
+    plain, compressed = _steps(ROLLOUT), _steps(archived)
+    for document in (plain, compressed):
+        for step in document["steps"]:
+            del step["uri"]
+    assert compressed["steps"] == plain["steps"] and compressed["findings"] == []
