@@ -251,9 +251,9 @@ class _Reader:
         if isinstance(request, dict) and isinstance(items, list):
             messages = responses.to_messages(items, request.get("instructions"))
         else:
-            parts, why = self._prepared_items(payload.get("prepared_prompt_payload"), line)
-            if parts is not None:
-                messages, problem = responses.to_messages(parts), why
+            prepared, why = self._prepared_prompt(payload.get("prepared_prompt_payload"), line)
+            if prepared is not None:
+                messages, problem = prepared, why
             elif request is not None:
                 messages = []
         thread = str(payload.get("thread_id") or "")
@@ -280,8 +280,15 @@ class _Reader:
         )
         self.start(f"inference:{payload.get('inference_call_id')}", step)
 
-    def _prepared_items(self, prepared: Any, line: Line) -> tuple[list[Any] | None, str | None]:
-        """The model items of a schema-3 prepared prompt (its `parts`), when the request itself is unreadable."""
+    def _prepared_prompt(self, prepared: Any, line: Line) -> tuple[list[Any] | None, str | None]:
+        """The input of a schema-3 prepared prompt, for a request payload that cannot be read.
+
+        The prepared payload is a list of JSON text fragments that, interleaved
+        with its `parts` (one model item each), spell the prompt `{"input": [...],
+        "base_instructions": {"text"}, ...}`; its base instructions are the
+        developer message sent first. When the fragments cannot be read, the
+        parts alone give every message after that one.
+        """
         parts = prepared.get("parts") if isinstance(prepared, dict) else None
         if not isinstance(parts, list) or not parts:
             return None, None
@@ -293,7 +300,17 @@ class _Reader:
                 problems.append(why)
             elif item is not None:
                 items.append(item)
-        return (items or None), "; ".join(problems) or None
+        if problems:
+            return (responses.to_messages(items) if items else None), "; ".join(problems)
+        fragments, why = self.payload(prepared, line)
+        prompt = _spelled_prompt(fragments, items)
+        if prompt is None:
+            why = why or "the prepared prompt's text does not spell a prompt"
+            return responses.to_messages(items), f"{why}: base instructions left out"
+        instructions = prompt.get("base_instructions")
+        text = instructions.get("text") if isinstance(instructions, dict) else None
+        prompt_items = prompt.get("input")
+        return responses.to_messages(prompt_items if isinstance(prompt_items, list) else items, text), None
 
     def _end_inference(self, line: Line, payload: dict[str, Any], when: str | None, status: str) -> None:
         step = self.finish(f"inference:{payload.get('inference_call_id')}")
@@ -401,6 +418,22 @@ class _Reader:
 def _incremental(mode: Any) -> bool:
     """True when a request payload holds only the items after a previous response."""
     return isinstance(mode, dict) and mode.get("type") != "full_snapshot"
+
+
+def _spelled_prompt(fragments: Any, items: list[Any]) -> dict[str, Any] | None:
+    """The prompt that text fragments and the items between them spell, when they spell one JSON object."""
+    if not isinstance(fragments, list) or len(fragments) != len(items) + 1:
+        return None
+    if not all(isinstance(fragment, str) for fragment in fragments):
+        return None
+    pieces = [fragments[0]]
+    for item, fragment in zip(items, fragments[1:], strict=True):
+        pieces += [json.dumps(item, ensure_ascii=False), fragment]
+    try:
+        prompt = json.loads("".join(pieces))
+    except (ValueError, RecursionError):
+        return None
+    return prompt if isinstance(prompt, dict) else None
 
 
 def _tool_identity(payload: dict[str, Any], invocation: Any) -> tuple[str, Any]:

@@ -6,17 +6,19 @@ or rewritten the way a crash, a full disk or a hostile file would.
 
 from __future__ import annotations
 
+import json
 import shutil
 import struct
 from pathlib import Path
+from typing import Any
 
 import pytest
 import zstandard
 
-from server.engine.sessions import lines, read_session, resolve
+from server.engine.sessions import Step, lines, read_session, resolve
 from server.engine.sessions.codex_shard import read_shard
 from tests.conftest import run_cli
-from tests.producers.codex.test_codex_conformance import BUNDLES, ROLLOUT
+from tests.producers.codex.test_codex_conformance import BUNDLES, CALLS, ROLLOUT, _read_input, _wire_input
 
 SHARD = Path("payloads") / "000001.zst"
 
@@ -112,3 +114,49 @@ def test_rollout_bomb_line_is_skipped(tmp_path: Path, monkeypatch: pytest.Monkey
     session = read_session(resolve(bomb)[0])
     assert any("longer than 1 MiB" in finding.message for finding in session.findings)
     assert len([step for step in session.steps if step.kind.value == "model"]) == 4
+
+
+def _without(bundle: Path, kind: str) -> list[str]:
+    """Rewrite the bundle's shard without the payloads its `inference_started` events name under `kind`."""
+    events = [json.loads(line) for line in (bundle / "trace.jsonl").read_text(encoding="utf-8").splitlines()]
+    dropped = [
+        event["payload"][kind]["raw_payload_id"] for event in events if event["payload"]["type"] == "inference_started"
+    ]
+    records = read_shard(bundle / SHARD).records
+    kept = b"".join(
+        struct.pack("<HQ", len(key.encode()), len(value)) + key.encode() + value
+        for key, value in records.items()
+        if key not in dropped
+    )
+    (bundle / SHARD).write_bytes(zstandard.ZstdCompressor().compress(kept))
+    return dropped
+
+
+def _wire_inputs(session_steps: list[Step]) -> tuple[list[list[tuple[Any, ...]]], list[list[tuple[Any, ...]]]]:
+    models = [step for step in session_steps if step.kind.value == "model"]
+    read = [_read_input(step.input or []) for step in models]
+    sent = [_wire_input(call["input"]) for call in CALLS[: len(models)]]
+    return read, sent
+
+
+def test_unreadable_request_payload_is_rebuilt_from_the_prepared_prompt(tmp_path: Path) -> None:
+    """Schema 3 also stores each prompt as text fragments around its model items: with the request payload
+    gone, the input is spelled from them, base instructions (the first developer message) included."""
+    bundle = _copy(tmp_path)
+    dropped = _without(bundle, "request_payload")
+    session = read_session(resolve(bundle)[0])
+    read, sent = _wire_inputs(session.steps)
+    assert read == sent and len(read) == 3
+    assert {finding.data.get("payload") for finding in session.findings} == set(dropped)
+    assert all(step.problem is None for step in session.steps)
+
+
+def test_unreadable_prompt_text_leaves_only_the_base_instructions_out(tmp_path: Path) -> None:
+    bundle = _copy(tmp_path)
+    _without(bundle, "request_payload")
+    _without(bundle, "prepared_prompt_payload")
+    session = read_session(resolve(bundle)[0])
+    read, sent = _wire_inputs(session.steps)
+    assert read == [messages[1:] for messages in sent]
+    models = [step for step in session.steps if step.kind.value == "model"]
+    assert all((step.problem or "").endswith(": base instructions left out") for step in models)
