@@ -252,7 +252,7 @@ def generate(target: Path, prefix: Path) -> None:
         (home / "config.toml").write_text(config(port), encoding="utf-8")
         (work / "notes.txt").write_text("première ligne\nzweite Zeile\n第三行\n", encoding="utf-8")
         env = _environment(root, home, traces)
-        flags = ["--skip-git-repo-check", "--color", "never"]
+        flags = ["--skip-git-repo-check", "--color", "never", "--strict-config"]
         connects = [root / "connect-1.strace", root / "connect-2.strace"] if use_strace else [None, None]
         try:
             run_codex(launcher, ["exec", *flags, FIRST_PROMPT], cwd=work, env=env, connects=connects[0])
