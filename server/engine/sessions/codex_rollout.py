@@ -95,7 +95,7 @@ class _Reader:
         self.open: dict[str, Step] = {}
         self.awaiting_tokens: Step | None = None
         self.tools: dict[str, Step] = {}  # tool steps queued and not yet emitted, by call id
-        self.commands: dict[str, dict[str, Any]] = {}  # `CommandExecution` items completed before their output
+        self.commands: dict[str, dict[str, Any]] = {}  # `CommandExecution` items waiting for their output
         self.emitted = 0
 
     def _done(self, step: Step, done: bool) -> bool:
@@ -149,10 +149,11 @@ class _Reader:
         elif payload.get("type") == "item_completed":
             item = payload.get("item")
             if isinstance(item, dict) and item.get("type") == "CommandExecution" and isinstance(item.get("id"), str):
-                self.commands[item["id"]] = item
                 step = self.tools.get(item["id"])
                 if step is not None and step.status is not None:
                     _apply_command(step, item)
+                else:
+                    self.commands[item["id"]] = item
 
     def _meta(self, payload: dict[str, Any]) -> None:
         instructions = payload.get("instructions") or payload.get("base_instructions")
@@ -270,7 +271,7 @@ class _Reader:
             }
 
     def _settle(self) -> None:
-        """The model call awaiting its token count is done once any other line arrives."""
+        """The model call awaiting its tokens is done once they arrive, or once the next call closes."""
         step, self.awaiting_tokens = self.awaiting_tokens, None
         if step is None:
             return

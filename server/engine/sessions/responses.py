@@ -125,7 +125,7 @@ def output_message(
         elif item.get("type") in _CALL_TYPES:
             calls.append(tool_call(item))
         elif item.get("type") == "reasoning":
-            reasoning.append(_reasoning(item))
+            reasoning.append(item)
     response = response_id if isinstance(response_id, str) else None
     output = ai_message(
         "".join(texts),
@@ -133,22 +133,24 @@ def output_message(
         message_id=message_id or response,
         model=model,
         tokens=tokens,
-        extra={"reasoning": reasoning[0] if len(reasoning) == 1 else reasoning} if reasoning else None,
+        extra={"reasoning": _reasoning(reasoning)} if reasoning else None,
     )
     if response is not None:
         output["data"]["response_metadata"]["id"] = response
     return output
 
 
-def _reasoning(item: dict[str, Any]) -> dict[str, Any]:
-    """A reasoning item's id and summary texts (encrypted content is not kept: nobody can read it)."""
-    summary = item.get("summary")
-    texts = (
-        [part["text"] for part in summary if isinstance(part, dict) and isinstance(part.get("text"), str)]
-        if isinstance(summary, list)
-        else []
-    )
-    item_id = item.get("id")
+def _reasoning(items: list[dict[str, Any]]) -> dict[str, Any]:
+    """The reasoning of a response as LangChain keeps it: the first item's id and every summary text, in order
+    (encrypted content is not kept: nobody can read it)."""
+    texts = [
+        part["text"]
+        for item in items
+        if isinstance(item.get("summary"), list)
+        for part in item["summary"]
+        if isinstance(part, dict) and isinstance(part.get("text"), str)
+    ]
+    item_id = items[0].get("id")
     return {
         "type": "reasoning",
         "id": item_id if isinstance(item_id, str) else None,
