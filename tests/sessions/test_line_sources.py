@@ -162,3 +162,24 @@ def test_unknown_rollout_line_keeps_its_words_through_the_mask(tmp_path: Path) -
     problems = [step.get("problem") for step in document["steps"] if step["kind"] == "opaque"]
     assert problems == ["unknown line type 'token_usage_summary' (kept as is)"]
     assert [finding["message"] for finding in document["findings"]] == problems
+
+
+def test_compressed_rollout_in_several_frames_reads_whole(tmp_path: Path) -> None:
+    """Frames with a checksum, without a content size, and a skippable frame between them: whole means no
+    finding; a cut inside any of them is reported, never a traceback."""
+    source = next(path for path in ROLLOUTS.glob("*.jsonl") if "truncated" not in path.name)
+    data = source.read_bytes()
+    middle = data.index(b"\n", len(data) // 2) + 1
+    first = zstandard.ZstdCompressor(write_checksum=True).compress(data[:middle])
+    skippable = (0x184D2A53).to_bytes(4, "little") + (3).to_bytes(4, "little") + b"abc"
+    second = zstandard.ZstdCompressor(write_content_size=False).compress(data[middle:])
+    framed = first + skippable + second
+    whole = tmp_path / f"{source.name}.zst"
+    whole.write_bytes(framed)
+    plain, packed = read_session(resolve(source)[0]), read_session(resolve(whole)[0])
+    assert packed.findings == [] and [s.summary() for s in packed.steps] == [s.summary() for s in plain.steps]
+    for cut in (5, len(first) - 2, len(first) + 6, len(first) + len(skippable) + len(second) // 2, len(framed) - 1):
+        broken = tmp_path / f"cut{cut}" / whole.name
+        broken.parent.mkdir()
+        broken.write_bytes(framed[:cut])
+        assert any("cut short" in finding.message for finding in read_session(resolve(broken)[0]).findings), cut
