@@ -4,11 +4,15 @@ A rollout logs the conversation, not the calls: `response_item` lines are the
 history items, in order. A model call is a run of consecutive model-produced
 items (assistant text, reasoning, tool calls); its input is the history before
 the run. Its tokens are the `token_usage_record` that follows it (0.171: one
-per response, with the response id), else the next `token_count` event's
-`last_token_usage` (older CLIs). Tool calls join their results on `call_id`; a
-command's exit code and failed status come from its `item_completed` event
-(the output text only says "Process exited with code 2"). The file is
-streamed; paging keeps only the items since the previous call.
+per response, with the response id); older CLIs write only `token_count`
+events, whose `last_token_usage` is the tokens of one response when their
+running total moves: 0.58.0 writes it before that response's items (and
+repeats it unchanged at each turn), so a count arriving between calls belongs
+to the next one. Tool calls join their results on `call_id`; a command's exit
+code and failed status come from its `item_completed` event (0.171.0: the
+output text only says "Process exited with code 2") or the output's
+`metadata` (0.58.0). The file is streamed; paging keeps only the items since
+the previous call.
 """
 
 from __future__ import annotations
@@ -39,7 +43,8 @@ KIND = "codex-rollout"
 _LINE_TYPES = frozenset(
     {"session_meta", "response_item", "event_msg", "turn_context", "compacted", "world_state", "token_usage_record"}
 )
-_INPUT_ITEMS = frozenset({"message", "function_call_output", "custom_tool_call_output", "local_shell_call_output"})
+_TOOL_OUTPUTS = frozenset({"function_call_output", "custom_tool_call_output", "local_shell_call_output"})
+_INPUT_ITEMS = frozenset({"message", *_TOOL_OUTPUTS})
 _IGNORED_ITEMS = frozenset({"ghost_snapshot", "compaction", "compaction_summary", "other"})
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 
@@ -77,7 +82,10 @@ class _Run:
     items: list[dict[str, Any]] = field(default_factory=list)
     first: SourceRef | None = None
     ended_at: str | None = None
-    calls: dict[str, SourceRef] = field(default_factory=dict)
+    calls: dict[str, tuple[SourceRef, str | None]] = field(default_factory=dict)  # each call's place and time
+    usage: Any = None
+    counted: bool = False  # a new token total arrived after its first item
+    outputs: list[tuple[dict[str, Any], str | None]] = field(default_factory=list)  # tool outputs held until it ends
 
 
 class _Reader:
@@ -96,6 +104,9 @@ class _Reader:
         self.awaiting_tokens: Step | None = None
         self.tools: dict[str, Step] = {}  # tool steps queued and not yet emitted, by call id
         self.commands: dict[str, dict[str, Any]] = {}  # `CommandExecution` items waiting for their output
+        self.usage_records = False  # a `token_usage_record` was seen: `token_count` events are only totals
+        self.last_total: Any = None  # `total_token_usage` of the last `token_count`
+        self.pending_usage: Any = None  # a response's tokens that came before its items
         self.emitted = 0
 
     def _done(self, step: Step, done: bool) -> bool:
@@ -165,37 +176,58 @@ class _Reader:
     def _item(self, line: Line, item: dict[str, Any], when: str | None) -> None:
         kind = item.get("type")
         if responses.is_model_output(item):
+            if self.run is not None and self.run.outputs and self.run.counted:
+                self._close_run()  # tool outputs, then a new token total: this item starts the next response
             if self.run is None:
-                self.run = _Run(first=line.ref)
+                self.run = _Run(first=line.ref, usage=self.pending_usage)
+                self.pending_usage = None
             self.run.items.append(item)
             self.run.ended_at = when
             if kind in ("function_call", "custom_tool_call", "local_shell_call"):
                 call = responses.tool_call(item)
                 self.names[call["id"] or ""] = call["name"]
-                self.run.calls[call["id"] or ""] = line.ref
+                self.run.calls[call["id"] or ""] = (line.ref, when)
+            return
+        run = self.run
+        if kind in _TOOL_OUTPUTS and run is not None and self._holds(run, item):
+            run.outputs.append((item, when))
             return
         self._close_run()
         if kind in _INPUT_ITEMS:
-            converted = responses.to_messages([item])
-            for entry in converted:
-                call_kind, data = message_parts(entry)
-                if call_kind == "tool":
-                    data["name"] = self.names.get(str(data.get("tool_call_id")))
-                    self._tool_result(item, data, when)
-            self.history.extend(converted)
-            self.last_input_at = when
+            self._input(item, when)
         elif kind not in _IGNORED_ITEMS:
             why = f"unknown response item type {kind!r} (kept as is)"
             self.sink.findings.append(finding(codes.UNKNOWN_EVENT, self.info.path, line.ref, why))
             self.opaque(Step(0, StepKind.OPAQUE, name=str(kind), source=line.ref, problem=why, data=item))
+
+    def _holds(self, run: _Run, item: dict[str, Any]) -> bool:
+        """Whether a tool output waits inside its call's run: CLIs that count tokens before each response
+        (0.58.0) interleave parallel calls with their outputs, so only a new total ends the response."""
+        return str(item.get("call_id")) in run.calls and not self.usage_records and self.last_total is not None
+
+    def _input(self, item: dict[str, Any], when: str | None) -> None:
+        """A history item the model did not produce: a message, or a tool output (its call's result)."""
+        converted = responses.to_messages([item])
+        for entry in converted:
+            call_kind, data = message_parts(entry)
+            if call_kind == "tool":
+                data["name"] = self.names.get(str(data.get("tool_call_id")))
+                self._tool_result(item, data, when)
+        self.history.extend(converted)
+        self.last_input_at = when
 
     def _tool_result(self, item: dict[str, Any], data: dict[str, Any], when: str | None) -> None:
         step = self.open.get(str(item.get("call_id")))
         if step is None:
             return
         del self.open[str(item.get("call_id"))]
+        output = responses.parse_arguments(data.get("content"))
         step.result, step.ended_at = _tool_output(data.get("content")), when
         step.status = "completed"
+        metadata = output.get("metadata") if isinstance(output, dict) else None
+        if isinstance(metadata, dict):  # 0.58.0: `{"output", "metadata": {"exit_code", "duration_seconds"}}`
+            exit_code = metadata.get("exit_code")
+            _apply_command(step, {"exit_code": exit_code, "status": "failed" if exit_code not in (0, None) else None})
         command = self.commands.pop(str(item.get("call_id")), None)
         if command is not None:
             _apply_command(step, command)
@@ -206,6 +238,7 @@ class _Reader:
         if run is None:
             return
         self._settle()
+        usage = run.usage
         output = responses.output_message(run.items, model=self.model)
         step = Step(
             0,
@@ -218,8 +251,12 @@ class _Reader:
             ended_at=run.ended_at,
             source=run.first,
         )
-        self.queue.append((step, False))
-        self.awaiting_tokens = step
+        if usage is not None:
+            self._set_tokens(step, usage)
+            self.queue.append((step, True))
+        else:
+            self.queue.append((step, False))
+            self.awaiting_tokens = step
         _, data = message_parts(output)
         for call in data["tool_calls"]:
             tool = Step(
@@ -228,8 +265,8 @@ class _Reader:
                 name=call["name"],
                 arguments=call["args"],
                 call_id=call["id"],
-                started_at=run.ended_at,
-                source=run.calls.get(call["id"] or "", run.first),
+                started_at=run.calls.get(call["id"] or "", (None, run.ended_at))[1],
+                source=run.calls.get(call["id"] or "", (run.first, None))[0],
             )
             if call["id"]:
                 self.open[call["id"]] = tool
@@ -239,18 +276,28 @@ class _Reader:
         if not self.full_inputs:
             self.omitted += len(self.history)
             self.history = []
+        for item, when in run.outputs:
+            self._input(item, when)
 
     def _tokens(self, payload: dict[str, Any]) -> None:
-        """`token_count`: the last call's tokens, for CLIs that write no `token_usage_record`."""
+        """`token_count`, for CLIs that write no `token_usage_record`: a new total is one response's tokens,
+        for the call whose items are arriving, else for the next one (0.58.0 writes them first)."""
         info = payload.get("info")
-        usage = info.get("last_token_usage") if isinstance(info, dict) else None
-        self._close_run()
-        if self.awaiting_tokens is not None:
-            self._set_tokens(self.awaiting_tokens, usage)
-        self._settle()
+        if self.usage_records or not isinstance(info, dict) or not isinstance(info.get("last_token_usage"), dict):
+            return
+        if info.get("total_token_usage") == self.last_total:
+            return  # repeated unchanged (0.58.0 writes the count again at each turn)
+        self.last_total = info.get("total_token_usage")
+        if self.run is not None and self.run.outputs:
+            self._close_run()  # its tools have answered: the count is the next response's
+        if self.run is not None:
+            self.run.usage, self.run.counted = info["last_token_usage"], True
+        else:
+            self.pending_usage = info["last_token_usage"]
 
     def _usage_record(self, payload: dict[str, Any]) -> None:
         """`token_usage_record` (0.171): the tokens of the response that just ended, and its id."""
+        self.usage_records = True
         self._close_run()
         step = self.awaiting_tokens
         if step is not None:
