@@ -85,7 +85,8 @@ class _Run:
     calls: dict[str, tuple[SourceRef, str | None]] = field(default_factory=dict)  # each call's place and time
     usage: Any = None
     counted: bool = False  # a new token total arrived after its first item
-    outputs: list[tuple[dict[str, Any], str | None]] = field(default_factory=list)  # tool outputs held until it ends
+    outputs: list[tuple[int, dict[str, Any], str | None]] = field(default_factory=list)
+    """Tool outputs held until the call ends: (number of its items before each, output item, time)."""
 
 
 class _Reader:
@@ -190,7 +191,7 @@ class _Reader:
             return
         run = self.run
         if kind in _TOOL_OUTPUTS and run is not None and self._holds(run, item):
-            run.outputs.append((item, when))
+            run.outputs.append((len(run.items), item, when))
             return
         self._close_run()
         if kind in _INPUT_ITEMS:
@@ -272,12 +273,20 @@ class _Reader:
                 self.open[call["id"]] = tool
                 self.tools[call["id"]] = tool
             self.queue.append((tool, False))
-        self.history.append(output)
+        # The next call's input holds this response as the model was sent it: one message, or (0.58.0's
+        # interleaved parallel calls) its items up to each tool output, then that output, and so on.
+        first = run.outputs[0][0] if run.outputs else len(run.items)
+        self.history.extend(responses.to_messages(run.items[:first]) if run.outputs else [output])
         if not self.full_inputs:
             self.omitted += len(self.history)
             self.history = []
-        for item, when in run.outputs:
+        start = first
+        for position, item, when in run.outputs:
+            self.history.extend(responses.to_messages(run.items[start:position]))
             self._input(item, when)
+            start = position
+        if run.outputs:
+            self.history.extend(responses.to_messages(run.items[start:]))
 
     def _tokens(self, payload: dict[str, Any]) -> None:
         """`token_count`, for CLIs that write no `token_usage_record`: a new total is one response's tokens,
