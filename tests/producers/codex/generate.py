@@ -1,15 +1,15 @@
 """Regenerate the Codex conformance data by running the real Codex CLI offline (`make producers`).
 
-Installs `@openai/codex` (pinned) from npm into a private folder outside the
-repository, points it at the fake Responses API of `fake_responses.py` on
-127.0.0.1, runs `codex exec` then `codex exec resume --last`, and copies what
-the CLI wrote (session rollouts, rollout-trace bundles) plus the server's log
-(the ground truth) and what Codex's own `codex debug trace-reduce` makes of
-each bundle into `data/<version>/`. Tests read only those committed
-files, so CI never needs the binary. Under `strace` (when installed) every
-`connect()` the CLI makes is logged, and any address other than loopback or a
-local socket fails the run: nothing may leave the machine.
-"""
+For each release in `VERSIONS`: installs `@openai/codex@<version>` from npm
+into a private folder outside the repository, points it at the fake Responses
+API of `fake_responses.py` on 127.0.0.1, runs `codex exec` then resumes the
+session (`codex exec resume --last`; by id on 0.58.0), and copies what the CLI
+wrote (session rollouts, rollout-trace bundles) plus the server's log (the
+ground truth) and what Codex's own `codex debug trace-reduce` makes of each
+bundle into `data/<version>/`. Tests read only those committed files, so CI
+never needs the binary. Under `strace` (when installed) every `connect()` the
+CLI makes is logged, and any address other than loopback or a local socket
+fails the run: nothing may leave the machine."""
 
 from __future__ import annotations
 
