@@ -198,9 +198,9 @@ class _Reader:
             path = self.layout.payloads / shard_name(number)
             shard = self.shards[number] = read_shard(path)
             if shard.problem is not None:
-                code = codes.MISSING_PAYLOAD if not shard.records else codes.TRACE_ERROR
+                code = codes.MISSING_PAYLOAD if not shard else codes.TRACE_ERROR
                 self.sink.findings.append(finding(code, path, None, shard.problem))
-        record = shard.records.get(ref["raw_payload_id"])
+        record = shard.get(ref["raw_payload_id"])
         where = f"payloads/{shard_name(number)}"
         if record is None:
             why = f"payload {ref['raw_payload_id']} is not in {where}"

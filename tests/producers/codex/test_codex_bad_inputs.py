@@ -55,11 +55,11 @@ def test_truncated_shard_keeps_the_records_before_the_cut(tmp_path: Path) -> Non
 def test_record_whose_length_runs_past_the_end(tmp_path: Path) -> None:
     bundle = _copy(tmp_path)
     data = _records(bundle)
-    bogus = struct.pack("<HQ", 14, 1 << 40) + b"raw_payload:99" + b"{}"
+    bogus = struct.pack("<HQ", 14, 1000) + b"raw_payload:99" + b"{}"
     (bundle / SHARD).write_bytes(zstandard.ZstdCompressor().compress(data + bogus))
     shard = read_shard(bundle / SHARD)
-    assert shard.problem is not None and "declares" in shard.problem and "only 26 follow" in shard.problem
-    assert len(shard.records) == data.count(b"raw_payload:")  # every whole record is kept
+    assert shard.problem is not None and "declares 1024 bytes" in shard.problem and "only 26 follow" in shard.problem
+    assert len(shard) == data.count(b"raw_payload:")  # every whole record is kept
     session = read_session(resolve(bundle)[0])
     assert [finding.code.name for finding in session.findings] == ["trace-error"]
     assert len([step for step in session.steps if step.kind.value == "model"]) == 3
@@ -75,14 +75,37 @@ def test_record_cut_inside_its_payload(tmp_path: Path) -> None:
     assert _codes(bundle) == ["trace-error"]
 
 
+def _bomb(path: Path, records: int, size: int) -> None:
+    """A few kilobytes of zstd that expand to `records` well-formed records of `size` bytes each."""
+    compressor = zstandard.ZstdCompressor(level=19).compressobj()
+    chunks = [compressor.compress(b"")]
+    payload = b'{"x":"' + b"a" * (size - 8) + b'"}'
+    for number in range(records):
+        record_id = f"raw_payload:{number + 1}".encode()
+        chunks.append(compressor.compress(struct.pack("<HQ", len(record_id), len(payload)) + record_id + payload))
+    path.write_bytes(b"".join(chunks) + compressor.flush())
+
+
 def test_zstd_bomb_is_capped_not_held(tmp_path: Path) -> None:
-    """A few kilobytes that expand to 64 MiB: reading stops at the cap, with a finding."""
+    """Records that expand past the cap: reading stops there, with a finding; what was read is kept."""
     bomb = tmp_path / "000001.zst"
-    compressor = zstandard.ZstdCompressor(level=19)
-    bomb.write_bytes(compressor.compress(struct.pack("<HQ", 1, 64 << 20) + b"x" + bytes(64 << 20)))
+    _bomb(bomb, 64, 1 << 20)
     assert bomb.stat().st_size < 64 << 10
     shard = read_shard(bomb, limit=4 << 20)
-    assert shard.records == {} and shard.problem is not None and "more than 4 MiB" in shard.problem
+    assert shard.problem is not None and "past the 4 MiB read at most" in shard.problem
+    assert len(shard) == 3 and all(len(shard.get(record_id) or b"") == 1 << 20 for record_id in shard)
+
+
+def test_bomb_of_zeros_or_of_one_huge_record_stops_at_once(tmp_path: Path) -> None:
+    """Zeros read as empty records, a header can declare a terabyte: neither is read on to the cap."""
+    zeros = tmp_path / "zeros.zst"
+    zeros.write_bytes(zstandard.ZstdCompressor(level=19).compress(bytes(64 << 20)))
+    shard = read_shard(zeros)
+    assert len(shard) == 0 and shard.problem is not None and "has no id" in shard.problem
+    huge = tmp_path / "huge.zst"
+    huge.write_bytes(zstandard.ZstdCompressor().compress(struct.pack("<HQ", 13, 1 << 40) + b"raw_payload:1" + b"{}"))
+    shard = read_shard(huge)
+    assert len(shard) == 0 and shard.problem is not None and "past the 256 MiB read at most" in shard.problem
 
 
 def test_missing_shard_payload_not_json_and_bad_shard_number(tmp_path: Path) -> None:
@@ -122,7 +145,8 @@ def _without(bundle: Path, kind: str) -> list[str]:
     dropped = [
         event["payload"][kind]["raw_payload_id"] for event in events if event["payload"]["type"] == "inference_started"
     ]
-    records = read_shard(bundle / SHARD).records
+    shard = read_shard(bundle / SHARD)
+    records = {record_id: shard.get(record_id) or b"" for record_id in shard}
     kept = b"".join(
         struct.pack("<HQ", len(key.encode()), len(value)) + key.encode() + value
         for key, value in records.items()
