@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test lint bench lsp-bench memory-bench fuzz clean
+.PHONY: setup demo test lint bench lsp-bench memory-bench fuzz producers clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,11 @@ lsp-bench: $(STAMP)
 
 memory-bench: $(STAMP)
 	$(BIN)/python -m bench.memory
+
+# Regenerate the conformance data from the real producers (not part of `make test`: tests read the
+# committed output). Codex: the pinned CLI from npm, run offline against tests/producers/codex/fake_responses.py.
+producers: $(STAMP)
+	$(BIN)/python -m tests.producers.codex.generate
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

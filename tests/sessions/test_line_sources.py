@@ -10,7 +10,7 @@ import zstandard
 from server.engine.recording import read_recording
 from server.engine.sessions import StepKind, discover, page_steps, read_session, resolve
 from server.engine.source import SourceText
-from tests.conftest import SAMPLES
+from tests.conftest import SAMPLES, run_cli
 from tests.sessions.conftest import BROKEN_BUNDLE, CLEAN_BUNDLE, ROLLOUTS
 
 WRITE_NOTE = SAMPLES / "recordings" / "write_note.ultra.jsonl"
@@ -135,7 +135,7 @@ def test_pages_hold_only_their_steps_and_new_inputs() -> None:
     page = page_steps(info, page=2, page_size=2)
     assert (page.total, page.pages, [step.index for step in page.steps]) == (3, 2, [2])
     last = page.steps[0]
-    assert last.input_omitted == 3 and [m["type"] for m in last.input or []] == ["ai", "tool"]
+    assert last.input_omitted == 4 and [m["type"] for m in last.input or []] == ["ai", "tool"]
     rollout = next(p for p in ROLLOUTS.iterdir() if p.name.endswith("b.jsonl"))
     paged = page_steps(resolve(rollout)[0], page=1, page_size=10)
     assert paged.steps[2].input_omitted > 0
@@ -149,3 +149,37 @@ def test_discover_finds_every_sample_session() -> None:
     assert kinds == ["cato-audit", "codex-bundle", "codex-rollout", "fixture", "langgraph-checkpoints", "recording"]
     assert len(found.sessions) == 17
     assert all(info.path.exists() for info in found.sessions)
+
+
+def test_unknown_rollout_line_keeps_its_words_through_the_mask(tmp_path: Path) -> None:
+    """`'token_usage_summary': kept as is` read like a secret-named key and its value, and the mask
+    turned "kept" into "****": the message no longer has that shape, whatever the type is called."""
+    rollout = tmp_path / "rollout-2026-12-06T00-00-00-01a24990-0000-7000-8000-000000000001.jsonl"
+    source = next(path for path in ROLLOUTS.glob("*.jsonl") if "truncated" not in path.name)
+    extra = '{"timestamp": "2026-12-06T00:00:00Z", "type": "token_usage_summary", "payload": {"auth_total": 3}}\n'
+    rollout.write_text(source.read_text(encoding="utf-8") + extra, encoding="utf-8")
+    document = run_cli("steps", rollout, "--format", "json").json()
+    problems = [step.get("problem") for step in document["steps"] if step["kind"] == "opaque"]
+    assert problems == ["unknown line type 'token_usage_summary' (kept as is)"]
+    assert [finding["message"] for finding in document["findings"]] == problems
+
+
+def test_compressed_rollout_in_several_frames_reads_whole(tmp_path: Path) -> None:
+    """Frames with a checksum, without a content size, and a skippable frame between them: whole means no
+    finding; a cut inside any of them is reported, never a traceback."""
+    source = next(path for path in ROLLOUTS.glob("*.jsonl") if "truncated" not in path.name)
+    data = source.read_bytes()
+    middle = data.index(b"\n", len(data) // 2) + 1
+    first = zstandard.ZstdCompressor(write_checksum=True).compress(data[:middle])
+    skippable = (0x184D2A53).to_bytes(4, "little") + (3).to_bytes(4, "little") + b"abc"
+    second = zstandard.ZstdCompressor(write_content_size=False).compress(data[middle:])
+    framed = first + skippable + second
+    whole = tmp_path / f"{source.name}.zst"
+    whole.write_bytes(framed)
+    plain, packed = read_session(resolve(source)[0]), read_session(resolve(whole)[0])
+    assert packed.findings == [] and [s.summary() for s in packed.steps] == [s.summary() for s in plain.steps]
+    for cut in (5, len(first) - 2, len(first) + 6, len(first) + len(skippable) + len(second) // 2, len(framed) - 1):
+        broken = tmp_path / f"cut{cut}" / whole.name
+        broken.parent.mkdir()
+        broken.write_bytes(framed[:cut])
+        assert any("cut short" in finding.message for finding in read_session(resolve(broken)[0]).findings), cut

@@ -1,11 +1,13 @@
 """Codex rollout-trace bundles as sessions.
 
 A bundle is a folder with `manifest.json`, an append-only event log
-(`trace.jsonl`, one raw event a line) and `payloads/<n>.json` files that events
-point to. Inference and tool calls each span a start and an end event; a step
-is emitted when it ends, in the order calls started, so the log is streamed
-once. A payload that is missing, an event type this version does not know, or
-a broken line becomes a marked step and a finding; nothing stops the read.
+(`trace.jsonl`, one raw event a line) and the payloads events point to: one
+`payloads/<n>.json` file each (schema 1), or records of a zstd shard
+`payloads/000001.zst` (schema 3, see `codex_shard`). Inference and tool calls
+each span a start and an end event; a step is emitted when it ends, in the
+order calls started, so the log is streamed once. A payload that is missing,
+an event type this version does not know, or a broken line becomes a marked
+step and a finding; nothing stops the read.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from typing import Any
 from server.engine import findings as codes
 from server.engine.files import read_regular, resolved
 from server.engine.sessions import responses
+from server.engine.sessions.codex_shard import Shard, read_shard, shard_name
 from server.engine.sessions.lines import Line, iter_lines
 from server.engine.sessions.model import Session, SessionInfo, Step, StepKind, finding, iso_time
 
@@ -36,10 +39,11 @@ _QUIET = frozenset(
         "codex_turn_started",
         "codex_turn_ended",
         "tool_call_runtime_started",
-        "tool_call_runtime_ended",
         "mcp_tool_call_correlation_assigned",
         "code_cell_initial_response",
         "protocol_event_observed",
+        "history_item_accepted",
+        "recording_completed",
     }
 )
 # Known events shown as they are (no model or tool call of their own).
@@ -118,6 +122,8 @@ class _Reader:
         self.emitted = 0
         self.agents: dict[str, str] = {}
         self.seen_inputs: dict[str, int] = {}
+        self.shards: dict[int, Shard] = {}
+        self.runtime: dict[str, dict[str, Any]] = {}  # how each tool's runtime ended (status, exit code)
         self.handlers: dict[str, Callable[[Line, dict[str, Any], str | None], None]] = {
             "thread_started": self.on_thread_started,
             "inference_started": self.on_inference_started,
@@ -125,6 +131,7 @@ class _Reader:
             "inference_failed": self.on_inference_failed,
             "inference_cancelled": self.on_inference_cancelled,
             "tool_call_started": self.on_tool_call_started,
+            "tool_call_runtime_ended": self.on_tool_call_runtime_ended,
             "tool_call_ended": self.on_tool_call_ended,
             "code_cell_started": self.on_code_cell_started,
             "code_cell_ended": self.on_code_cell_ended,
@@ -158,6 +165,8 @@ class _Reader:
     # -- payloads ------------------------------------------------------------
     def payload(self, ref: Any, line: Line) -> tuple[Any, str | None]:
         """The JSON a payload ref points to, or (None, why not) with a finding."""
+        if isinstance(ref, dict) and isinstance(ref.get("raw_payload_id"), str) and "path" not in ref:
+            return self.shard_payload(ref, line)
         if not isinstance(ref, dict) or not isinstance(ref.get("path"), str):
             return None, None
         target = resolved(self.layout.root / ref["path"])
@@ -177,6 +186,36 @@ class _Reader:
         self.sink.findings.append(finding(codes.TRACE_ERROR, self.layout.events, line.ref, why))
         return None, why
 
+    def shard_payload(self, ref: dict[str, Any], line: Line) -> tuple[Any, str | None]:
+        """A payload from a schema-3 shard (read once, on the first ref to it)."""
+        number = ref.get("shard", 1)
+        if not isinstance(number, int) or isinstance(number, bool) or not 0 < number < 1_000_000:
+            why = f"payload {ref['raw_payload_id']} names no valid shard ({number!r})"
+            self.sink.findings.append(finding(codes.TRACE_ERROR, self.layout.events, line.ref, why))
+            return None, why
+        shard = self.shards.get(number)
+        if shard is None:
+            path = self.layout.payloads / shard_name(number)
+            shard = self.shards[number] = read_shard(path)
+            if shard.problem is not None:
+                code = codes.MISSING_PAYLOAD if not shard else codes.TRACE_ERROR
+                self.sink.findings.append(finding(code, path, None, shard.problem))
+        record = shard.get(ref["raw_payload_id"])
+        where = f"payloads/{shard_name(number)}"
+        if record is None:
+            why = f"payload {ref['raw_payload_id']} is not in {where}"
+            why += f" ({shard.problem})" if shard.problem else ""
+            self.sink.findings.append(
+                finding(codes.MISSING_PAYLOAD, self.layout.events, line.ref, why, {"payload": ref["raw_payload_id"]})
+            )
+            return None, why
+        try:
+            return json.loads(record.decode("utf-8")), None
+        except (ValueError, RecursionError) as exc:
+            why = f"payload {ref['raw_payload_id']} in {where} is not JSON: {exc}"
+        self.sink.findings.append(finding(codes.TRACE_ERROR, self.layout.events, line.ref, why))
+        return None, why
+
     # -- events --------------------------------------------------------------
     def event(self, line: Line, event: Any) -> None:
         payload = event.get("payload") if isinstance(event, dict) else None
@@ -193,7 +232,7 @@ class _Reader:
         elif kind in _SHOWN:
             self.start(None, Step(0, StepKind.OPAQUE, name=kind, source=line.ref, started_at=when, data=payload))
         elif kind not in _QUIET:
-            why = f"unknown event type {kind!r}: kept as is"
+            why = f"unknown event type {kind!r} (kept as is)"
             self.sink.findings.append(finding(codes.UNKNOWN_EVENT, self.layout.events, line.ref, why))
             self.start(
                 None, Step(0, StepKind.OPAQUE, name=kind, source=line.ref, started_at=when, problem=why, data=payload)
@@ -208,21 +247,29 @@ class _Reader:
     def on_inference_started(self, line: Line, payload: dict[str, Any], when: str | None) -> None:
         request, problem = self.payload(payload.get("request_payload"), line)
         items = request.get("input") if isinstance(request, dict) else None
-        items = items if isinstance(items, list) else []
+        messages: list[Any] | None = None
+        if isinstance(request, dict) and isinstance(items, list):
+            messages = responses.to_messages(items, request.get("instructions"))
+        else:
+            prepared, why = self._prepared_prompt(payload.get("prepared_prompt_payload"), line)
+            if prepared is not None:
+                messages, problem = prepared, why
+            elif request is not None:
+                messages = []
         thread = str(payload.get("thread_id") or "")
         omitted = 0
-        if not self.full_inputs:
-            omitted = min(self.seen_inputs.get(thread, 0), len(items))
-            self.seen_inputs[thread] = len(items)
-            items = items[omitted:]
-        instructions = request.get("instructions") if isinstance(request, dict) and not omitted else None
+        if not self.full_inputs and messages is not None:
+            # Counted in messages (not request items: reasoning items become none), so pages add up.
+            omitted = min(self.seen_inputs.get(thread, 0), len(messages))
+            self.seen_inputs[thread] = len(messages)
+            messages = messages[omitted:]
         mode = payload.get("request_input_mode")
         step = Step(
             0,
             StepKind.MODEL,
             caller=self.agents.get(thread, thread or None),
             model=payload.get("model") if isinstance(payload.get("model"), str) else None,
-            input=responses.to_messages(items, instructions) if request is not None else None,
+            input=messages,
             input_omitted=omitted,
             started_at=when,
             source=line.ref,
@@ -232,6 +279,38 @@ class _Reader:
             else None,
         )
         self.start(f"inference:{payload.get('inference_call_id')}", step)
+
+    def _prepared_prompt(self, prepared: Any, line: Line) -> tuple[list[Any] | None, str | None]:
+        """The input of a schema-3 prepared prompt, for a request payload that cannot be read.
+
+        The prepared payload is a list of JSON text fragments that, interleaved
+        with its `parts` (one model item each), spell the prompt `{"input": [...],
+        "base_instructions": {"text"}, ...}`; its base instructions are the
+        developer message sent first. When the fragments cannot be read, the
+        parts alone give every message after that one.
+        """
+        parts = prepared.get("parts") if isinstance(prepared, dict) else None
+        if not isinstance(parts, list) or not parts:
+            return None, None
+        items: list[Any] = []
+        problems: list[str] = []
+        for part in parts:
+            item, why = self.payload(part, line)
+            if why is not None:
+                problems.append(why)
+            elif item is not None:
+                items.append(item)
+        if problems:
+            return (responses.to_messages(items) if items else None), "; ".join(problems)
+        fragments, why = self.payload(prepared, line)
+        prompt = _spelled_prompt(fragments, items)
+        if prompt is None:
+            why = why or "the prepared prompt's text does not spell a prompt"
+            return responses.to_messages(items), f"{why}: base instructions left out"
+        instructions = prompt.get("base_instructions")
+        text = instructions.get("text") if isinstance(instructions, dict) else None
+        prompt_items = prompt.get("input")
+        return responses.to_messages(prompt_items if isinstance(prompt_items, list) else items, text), None
 
     def _end_inference(self, line: Line, payload: dict[str, Any], when: str | None, status: str) -> None:
         step = self.finish(f"inference:{payload.get('inference_call_id')}")
@@ -265,6 +344,9 @@ class _Reader:
     def on_tool_call_started(self, line: Line, payload: dict[str, Any], when: str | None) -> None:
         invocation, problem = self.payload(payload.get("invocation_payload"), line)
         name, arguments = _tool_identity(payload, invocation)
+        summary = payload.get("summary")
+        if arguments is None and isinstance(summary, dict) and isinstance(summary.get("input_preview"), str):
+            arguments = responses.parse_arguments(summary["input_preview"])
         call_id = payload.get("model_visible_call_id")
         step = Step(
             0,
@@ -286,8 +368,24 @@ class _Reader:
         result, problem = self.payload(payload.get("result_payload"), line)
         step.result = _result_value(result)
         step.status = str(payload.get("status") or "completed")
+        runtime = self.runtime.pop(str(payload.get("tool_call_id")), None)
+        if runtime is not None:
+            # `tool_call_ended` says "completed" for a command that ran and exited 2: its runtime says "failed".
+            if isinstance(runtime.get("status"), str) and runtime["status"] != "completed":
+                step.status = runtime["status"]
+            if isinstance(runtime.get("exit_code"), int):
+                step.data = {**(step.data or {}), "exitCode": runtime["exit_code"]}
         step.ended_at = when
         step.problem = step.problem or problem
+
+    def on_tool_call_runtime_ended(self, line: Line, payload: dict[str, Any], when: str | None) -> None:
+        del when
+        details, _ = self.payload(payload.get("runtime_payload"), line)
+        exit_code = details.get("exit_code") if isinstance(details, dict) else None
+        self.runtime[str(payload.get("tool_call_id"))] = {
+            "status": payload.get("status"),
+            "exit_code": exit_code if isinstance(exit_code, int) and not isinstance(exit_code, bool) else None,
+        }
 
     def on_code_cell_started(self, line: Line, payload: dict[str, Any], when: str | None) -> None:
         call_id = payload.get("model_visible_call_id")
@@ -322,6 +420,22 @@ def _incremental(mode: Any) -> bool:
     return isinstance(mode, dict) and mode.get("type") != "full_snapshot"
 
 
+def _spelled_prompt(fragments: Any, items: list[Any]) -> dict[str, Any] | None:
+    """The prompt that text fragments and the items between them spell, when they spell one JSON object."""
+    if not isinstance(fragments, list) or len(fragments) != len(items) + 1:
+        return None
+    if not all(isinstance(fragment, str) for fragment in fragments):
+        return None
+    pieces = [fragments[0]]
+    for item, fragment in zip(items, fragments[1:], strict=True):
+        pieces += [json.dumps(item, ensure_ascii=False), fragment]
+    try:
+        prompt = json.loads("".join(pieces))
+    except (ValueError, RecursionError):
+        return None
+    return prompt if isinstance(prompt, dict) else None
+
+
 def _tool_identity(payload: dict[str, Any], invocation: Any) -> tuple[str, Any]:
     """A tool's name and parsed arguments, from its invocation payload or else its kind."""
     kind = payload.get("kind")
@@ -345,6 +459,8 @@ def _tool_identity(payload: dict[str, Any], invocation: Any) -> tuple[str, Any]:
 
 def _result_value(result: Any) -> Any:
     """The caller-facing value of a tool result payload (its output or error), else the payload."""
+    if isinstance(result, dict) and isinstance(result.get("response_item"), dict):
+        result = result["response_item"]  # schema 3: `{"type": "direct_response", "response_item": {...}}`
     if isinstance(result, dict):
         for key in ("output", "content", "error"):
             if key in result:

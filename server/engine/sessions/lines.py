@@ -3,7 +3,9 @@
 Line-based traces can be far larger than an editor will open, so they are never
 read whole: each line is decoded and parsed on its own, and its range (in
 UTF-16 code units, as LSP clients count) is computed from the line alone.
-`.zst` files are decompressed as a stream, frame by frame.
+`.zst` files are decompressed as a bounded stream (`zstd_stream`), and a line
+longer than `MAX_LINE` is skipped with a finding, so no file, however it
+expands, takes more memory than one line.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import zstandard
 from server.engine import findings as codes
 from server.engine.files import open_regular
 from server.engine.findings import Finding
+from server.engine.sessions import zstd_stream
 from server.engine.sessions.model import SourceRef, finding
 from server.engine.source import Position, Range, Span
 
@@ -53,33 +56,26 @@ def utf16_length(text: str) -> int:
 
 
 _CHUNK = 1 << 16
+MAX_LINE = 64 << 20
+"""Characters of one line held at most: a longer line (or a decompression bomb without line breaks) is skipped."""
 
 
 def _chunks(path: Path, problems: list[Finding]) -> Iterator[bytes]:
-    """The file's bytes in chunks, decompressed frame by frame when the name ends in `.zst`.
+    """The file's bytes in chunks, decompressed as a bounded stream when the name ends in `.zst`.
 
-    A `.zst` file cut short decompresses silently to a prefix, so the frame's
-    end is checked explicitly and a cut is reported.
+    A `.zst` file cut short decompresses silently to a prefix, so whether its
+    frames end is checked from their headers and a cut is reported.
     """
     with open_regular(path) as raw:
         if not path.name.endswith(".zst"):
             while chunk := raw.read(_CHUNK):
                 yield chunk
             return
-        decompressor = zstandard.ZstdDecompressor()
-        frame = decompressor.decompressobj()
-        in_frame = False
-        while chunk := raw.read(_CHUNK):
-            while chunk:
-                in_frame = True
-                yield frame.decompress(chunk)
-                if not frame.eof:
-                    break
-                chunk, frame, in_frame = frame.unused_data, decompressor.decompressobj(), False
-        if in_frame:
-            problems.append(
-                finding(codes.TRACE_ERROR, path, None, "compressed file is cut short: its last frame is incomplete")
-            )
+        cut = zstd_stream.cut_short(raw)
+        raw.seek(0)
+        yield from zstd_stream.chunks(raw)
+        if cut is not None:
+            problems.append(finding(codes.TRACE_ERROR, path, None, f"compressed file is cut short: {cut}"))
 
 
 def iter_lines(path: Path, problems: list[Finding]) -> Iterator[Line]:
@@ -87,9 +83,17 @@ def iter_lines(path: Path, problems: list[Finding]) -> Iterator[Line]:
     offset = 0
     number = 0
     pending = b""
+    skipping = 0  # bytes of an overlong line skipped so far
     try:
         for chunk in _chunks(path, problems):
-            pending += chunk
+            data = chunk
+            if skipping:
+                cut, newline, data = chunk.partition(b"\n")
+                skipping += len(cut)
+                if not newline:
+                    continue
+                offset, number, skipping = offset + skipping + 1, number + 1, 0
+            pending += data
             *whole, pending = pending.split(b"\n")
             for raw in whole:
                 line, width = _line(path, number, offset, raw, complete=True, problems=problems)
@@ -97,6 +101,10 @@ def iter_lines(path: Path, problems: list[Finding]) -> Iterator[Line]:
                 number += 1
                 if line is not None:
                     yield line
+            if len(pending) > MAX_LINE:
+                why = f"line {number + 1} is longer than {MAX_LINE >> 20} MiB: skipped (later positions count bytes)"
+                problems.append(finding(codes.TRACE_ERROR, path, None, why))
+                skipping, pending = len(pending), b""
         if pending:
             line, _ = _line(path, number, offset, pending, complete=False, problems=problems)
             if line is not None:

@@ -104,23 +104,66 @@ def _ai(item: dict[str, Any]) -> dict[str, Any]:
 def output_message(
     items: list[Any], *, model: str | None = None, tokens: Tokens | None = None, response_id: Any = None
 ) -> dict[str, Any]:
-    """One AI message dict for a model response's output items."""
+    """One AI message dict for a model response's output items.
+
+    Its id is the assistant message item's (`msg_...`), else the response's;
+    the response id is also kept in `response_metadata.id` and the reasoning
+    summaries in `additional_kwargs.reasoning`, as LangChain's OpenAI client
+    keeps them, so nothing the model said is dropped.
+    """
     texts: list[str] = []
     calls: list[dict[str, Any]] = []
+    reasoning: list[dict[str, Any]] = []
+    message_id: str | None = None
     for item in items:
         if not isinstance(item, dict):
             continue
         if item.get("type") == "message":
             texts.append(text_of(item.get("content")))
+            item_id = item.get("id")
+            message_id = message_id or (item_id if isinstance(item_id, str) else None)
         elif item.get("type") in _CALL_TYPES:
             calls.append(tool_call(item))
-    return ai_message(
+        elif item.get("type") == "reasoning":
+            reasoning.append(item)
+    response = response_id if isinstance(response_id, str) else None
+    output = ai_message(
         "".join(texts),
         calls,
-        message_id=response_id if isinstance(response_id, str) else None,
+        message_id=message_id or response,
         model=model,
         tokens=tokens,
+        extra={"reasoning": _reasoning(reasoning)} if reasoning else None,
     )
+    if response is not None:
+        output["data"]["response_metadata"]["id"] = response
+    return output
+
+
+def _reasoning(items: list[dict[str, Any]]) -> dict[str, Any]:
+    """The reasoning of a response as LangChain keeps it: the first item's id and every summary text, in order
+    (encrypted content is not kept: nobody can read it)."""
+    texts = [
+        part["text"]
+        for item in items
+        if isinstance(item.get("summary"), list)
+        for part in item["summary"]
+        if isinstance(part, dict) and isinstance(part.get("text"), str)
+    ]
+    item_id = items[0].get("id")
+    return {
+        "type": "reasoning",
+        "id": item_id if isinstance(item_id, str) else None,
+        "summary": [{"type": "summary_text", "text": text} for text in texts],
+    }
+
+
+def set_response_id(output: Any, response_id: str) -> None:
+    """Record a response id learnt after the output was built (rollouts give it with the tokens)."""
+    if isinstance(output, dict) and isinstance(output.get("data"), dict):
+        data = output["data"]
+        data["response_metadata"]["id"] = response_id
+        data["id"] = data.get("id") or response_id
 
 
 def tokens_of(usage: Any) -> Tokens | None:
