@@ -18,7 +18,7 @@ from server.engine import findings as codes
 from server.engine.config import Config
 from server.engine.findings import Finding
 from server.engine.fixture import Fixture, Turn
-from server.engine.normalize import HEX64, InputShapeError, KeyChain, Keys, Normalizer
+from server.engine.normalize import HEX64, InputShapeError, KeyChain, Keys, Normalizer, RuleTimeoutError
 from server.engine.outputs import output_digest
 from server.engine.recording import RecordedCall, Recording
 from server.engine.source import Range, Span
@@ -414,7 +414,9 @@ def _check_recording(report: RecordingReport, keys: Any, config: Config, *, has_
     recording = report.recording
     for call in recording.calls:
         computed = keys(call)
-        if isinstance(computed, InputShapeError):
+        if isinstance(computed, RuleTimeoutError):
+            report.findings.append(_call_finding(recording, call, codes.RULE_TIMEOUT, str(computed)))
+        elif isinstance(computed, InputShapeError):
             report.findings.append(
                 _call_finding(recording, call, codes.MALFORMED_RECORDING, f"cannot compute the key: {computed}")
             )
@@ -513,6 +515,8 @@ class VolatileTally:
                 f"{match.detector.what} {text!r} survived normalization{also}; suggested rule: "
                 f"{rule['pattern']} → {rule['replacement']}"
             )
+            if match.note:
+                message += f" ({match.note})"
             data = {"text": text, "call": call, "rule": rule}
             found.append(Finding(codes.VOLATILE_TEXT, path, place, span, message, codes.VOLATILE_TEXT.severity, data))
         return found

@@ -12,19 +12,25 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import regex
+
 from server.engine import findings as codes
 from server.engine.files import read_regular
 from server.engine.findings import Finding
 from server.engine.presets import DEFAULT_PRESET, PRESETS
-from server.engine.regex_budget import BUDGET_SECONDS, RegexTooSlowError, check_pattern
+from server.engine.regex_budget import BUDGET_SECONDS, RegexTooSlowError, check_pattern, check_template
 from server.engine.rules import Rules
 from server.engine.source import Position, Range, Span
 
 CONFIG_NAMES = ("replay-lens.toml", "pyproject.toml")
 PYPROJECT_SECTION = "tool.replay-lens"
-REGEX_ERRORS = (re.error, ValueError, OverflowError, RecursionError)
+REGEX_ERRORS = (re.error, regex.error, ValueError, OverflowError, RecursionError)
 """What `re.compile` raises on a bad pattern: `re.error`, and these for incompatible flags, a huge
-repeat count (`a{99999999999}`) and deep nesting."""
+repeat count (`a{99999999999}`) and deep nesting; `regex.error` for one `regex` (what runs it) refuses."""
+_TOO_SLOW = (
+    f"pattern takes over {BUDGET_SECONDS} s on a short probe "
+    "(catastrophic backtracking): avoid nested or overlapping quantifiers like (a|aa)+"
+)
 
 
 @dataclass(frozen=True)
@@ -131,15 +137,16 @@ def _build(path: Path, text: str, prefix: str, section: dict[str, Any]) -> Confi
         raise fail(("preset",), f"unknown preset {user.preset!r} (known: {', '.join(sorted(PRESETS))})")
     for position, rule in enumerate(user.rules):
         try:
-            check_pattern(rule.compile())
+            compiled = rule.compile()
+            check_pattern(compiled)
         except REGEX_ERRORS as exc:
             raise fail(("rules", position, "pattern"), f"invalid regular expression: {exc}") from None
         except RegexTooSlowError:
-            raise fail(
-                ("rules", position, "pattern"),
-                f"pattern takes over {BUDGET_SECONDS} s on a short probe "
-                "(catastrophic backtracking): avoid nested or overlapping quantifiers like (a+)+",
-            ) from None
+            raise fail(("rules", position, "pattern"), _TOO_SLOW) from None
+        try:
+            check_template(compiled, rule.replacement)
+        except REGEX_ERRORS as exc:
+            raise fail(("rules", position, "replacement"), f"invalid replacement: {exc}") from None
     substitutions = user.rules if user.replace_rules else preset.substitutions + user.rules
     try:
         projection = overridden("projection", preset.projection, user.projection)
@@ -150,8 +157,11 @@ def _build(path: Path, text: str, prefix: str, section: dict[str, Any]) -> Confi
     for position, pattern in enumerate(user.allow_volatile):
         try:
             allow.append(re.compile(pattern))
+            check_pattern(allow[-1])
         except REGEX_ERRORS as exc:
             raise fail(("allow-volatile", position), f"invalid regular expression: {exc}") from None
+        except RegexTooSlowError:
+            raise fail(("allow-volatile", position), _TOO_SLOW) from None
     rules = Rules(preset=user.preset, substitutions=substitutions, projection=projection, key=key)
     return Config(
         root=path.parent,
