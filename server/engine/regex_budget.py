@@ -82,7 +82,10 @@ def check_pattern(pattern: re.Pattern[str], budget: float = BUDGET_SECONDS) -> N
 def check_template(pattern: re.Pattern[str], replacement: str) -> None:
     """Raise `re.error` when `replacement` names a group `pattern` does not have (`\\1`, `\\g<name>`) or holds a
     bad escape: `re.sub` would raise it only at the first match, in the middle of a check."""
-    sre_parse.parse_template(replacement, pattern)
+    try:
+        sre_parse.parse_template(replacement, pattern)
+    except IndexError as exc:  # an unknown group name is an IndexError there, as in `re.sub`
+        raise re.error(str(exc)) from None
 
 
 def _probes(pattern: re.Pattern[str]) -> Iterator[str]:
