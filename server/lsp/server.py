@@ -41,6 +41,7 @@ from server.lsp import (
     sessions,
     status,
     sync,
+    transports,
     watching,
 )
 from server.lsp.convert import encoding_of, path_to_uri, uri_to_path
@@ -118,6 +119,17 @@ class ReplayLensServer(LanguageServer):
         """A body that is not JSON gets a JSON-RPC parse error; anything else is reported as pygls does."""
         if not answer_unreadable_body(self.protocol, error):
             super().report_server_error(error, source)
+
+    def stop_serving(self) -> None:
+        """End this server's work when its client left a TCP or WebSocket connection (the process goes on)."""
+        self.watcher.stop()
+        self.state.stop()
+        if self.log_handler is not None:
+            logging.getLogger("server").removeHandler(self.log_handler)
+        if self._thread_pool is not None:
+            self._thread_pool.shutdown(wait=False, cancel_futures=True)
+        for task in list(self.background):
+            task.cancel()
 
     def spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
         """Run a coroutine in the background, keeping a reference so it is not collected mid-flight."""
@@ -238,18 +250,32 @@ def _folders(server: ReplayLensServer) -> list[Path]:
     return [path for path in map(uri_to_path, uris) if path is not None]
 
 
-def serve(transport: str, port: int, log_level: str) -> int:
-    """Run the server until the client disconnects. stdout is protocol-only in stdio mode."""
+def serve(transport: str, port: int, log_level: str, token: str | None = None) -> int:
+    """Run the server: over stdio until the client disconnects (stdout is protocol-only then); over TCP or
+    WebSocket until interrupted, one client at a time (`server.lsp.transports`)."""
     setup_logging(log_level)
-    server = create_server(log_level)
     if transport == "stdio":
+        server = create_server(log_level)
         protocol_out = sys.stdout.buffer
         sys.stdout = sys.stderr  # a stray print() from any library must not corrupt the stream
         server.start_io(cast(BinaryIO, ResyncingInput(sys.stdin.buffer)), protocol_out)
-    elif transport == "tcp":
-        log.info("listening on %s:%d (TCP, loopback only)", HOST, port)
-        server.start_tcp(HOST, port)
-    else:
-        log.info("listening on %s:%d (WebSocket, loopback only)", HOST, port)
-        server.start_ws(HOST, port)
+        return 0
+
+    def per_connection() -> ReplayLensServer:
+        server = create_server(log_level)
+        cast(Protocol, server.protocol).exit_ends_process = False
+        return server
+
+    with contextlib.suppress(KeyboardInterrupt):
+        if transport == "tcp":
+            log.info("listening on %s:%d (TCP, loopback only), one client at a time", HOST, port)
+            transports.serve_tcp(per_connection, HOST, port)
+        else:
+            log.info(
+                "listening on %s:%d (WebSocket, loopback only), one client at a time, local origins, %s",
+                HOST,
+                port,
+                "token required" if token else "no token",
+            )
+            transports.serve_ws(per_connection, HOST, port, token)
     return 0
