@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO, cast
 from urllib.parse import unquote
 
 from lsprotocol import types
+from pygls.exceptions import JsonRpcException
 from pygls.lsp.server import LanguageServer
 from pygls.workspace import TextDocument
 
@@ -56,6 +57,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 HOST = "127.0.0.1"
+REQUEST_FAILED = -32803
 
 try:
     VERSION = version("replay-lens")
@@ -153,12 +155,21 @@ class ReplayLensServer(LanguageServer):
         status.send(self)
 
     async def project_for(self, path: Path) -> Project | None:
-        """The project that holds `path`; a file outside every folder gets a project of its own."""
+        """The project that holds `path`; a file outside every folder gets a project of its own only when the
+        editor opened it: a request merely naming a file elsewhere never indexes it (another project's)."""
         project = await self.state.project_for(path)
-        outside = project is None and self.state.folder_of(path) is None
-        if outside and (self.is_open(path_to_uri(path)) or path.is_file()):  # never for a file that does not exist
+        if project is None and self.state.folder_of(path) is None and self.is_open(path_to_uri(path)):
             project = await indexing.adopt(self, path)
         return project
+
+    def inside_workspace(self, path: Path) -> bool:
+        """Whether `path` is in a workspace folder: the server writes, indexes or reads sessions only there."""
+        return self.state.folder_of(path) is not None
+
+    def refuse_outside(self, path: Path) -> None:
+        """Fail a request about `path` when it is outside every workspace folder."""
+        if not self.inside_workspace(path):
+            raise JsonRpcException(f"outside the workspace: {path}", code=REQUEST_FAILED)
 
     async def current(self, uri: str, *, timeout: float = 5.0, wait_ready: bool = False) -> Current | None:
         """The document at `uri` as the editor shows it now, and its check.
