@@ -89,6 +89,24 @@ def test_a_rule_that_times_out_on_a_file_is_a_finding_and_the_rest_is_checked(sa
         assert len(findings_by_code(report, "stale-key")) == len(findings_by_code(before, "stale-key"))
 
 
+def test_a_rule_that_times_out_on_a_fixture_caller_is_a_finding_on_that_turn(samples: Path) -> None:
+    """A turn no recording links to is checked from its own caller, which the rules normalize: a timeout there
+    is a finding on that turn; a replay against the fixture ranks its nearest turns without that caller."""
+    config_with(samples, f'\n[[rules]]\nname = "slow"\npattern = "{SLOW_ON_TEXT}"\n')
+    fixture = samples / "replay" / "adversarial.json"
+    output = {"type": "ai", "data": {"content": "a reply no recording holds", "type": "ai", "tool_calls": []}}
+    turn = {"caller": ADVERSARIAL, "conversation_hash": "1" * 64, "input_hash": "0" * 64, "output": output}
+    document = {"scenario": "adversarial", "mode": "replay", "model": "m", "turns": [turn]}
+    fixture.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+    report = run_cli("check", "--format", "json", "--no-cache", cwd=samples).json()
+    (timeout,) = findings_by_code(report, "rule-timeout")
+    assert timeout["message"].startswith("turn 0: rule 'slow'") and timeout["path"].endswith(fixture.name)
+    assert report["summary"]["stale"] == 3  # the other fixtures are checked as before
+    recording = samples / "recordings" / "write_note.ultra.jsonl"
+    replayed = run_cli("replay", recording, "--against", fixture, "--format", "json", cwd=samples)
+    assert replayed.code == 1 and replayed.json()["steps"]  # every call misses: a report, not a traceback
+
+
 def test_an_allow_volatile_pattern_that_times_out_is_named_and_the_text_reported(samples: Path) -> None:
     config_with(samples, f'\nallow-volatile = ["{SLOW_ON_TEXT}"]\n')
     recording = samples / "recordings" / "translate_cn.flash.jsonl"

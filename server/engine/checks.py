@@ -280,7 +280,11 @@ def _check_fixture(fixture: Fixture, index: _CallIndex, normalizer: Normalizer, 
         keyed.append((turn, key))
     links = index.link(fixture, keyed)
     for turn, key in keyed:
-        report.turns.append(_verify(turn, key, links.get(turn.index), normalizer, keys, add))
+        try:
+            report.turns.append(_verify(turn, key, links.get(turn.index), normalizer, keys, add))
+        except RuleTimeoutError as exc:  # the turn's caller: the rule is named, the next turns are checked
+            add(codes.RULE_TIMEOUT, turn.span_of("caller"), f"turn {turn.index}: {exc}", {"turn": turn.index})
+            report.turns.append(TurnReport(turn, TurnStatus.UNVERIFIABLE))
     report.turns.sort(key=lambda turn_report: turn_report.turn.index)
     return report
 
