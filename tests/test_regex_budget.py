@@ -235,3 +235,19 @@ def test_regex_runs_in_re_mode() -> None:
         pattern = re.compile(source, flags)
         assert budgeted(pattern).sub("-", text) == pattern.sub("-", text)
     assert budgeted(re.compile("a", re.IGNORECASE)).flags & regex.IGNORECASE
+
+
+def test_config_files_are_scanned_in_linear_time(tmp_path: Path) -> None:
+    """The config reader's own patterns on adversarial files: 100,000 blank lines before a pyproject's section
+    (each rescanned the whole run: about 40 s) and a table header of 100,000 spaces (50 s), each within the
+    CLI's kill timeout."""
+    pyproject = tmp_path / "blank-lines" / "pyproject.toml"
+    pyproject.parent.mkdir()
+    pyproject.write_text("\n" * 100_000 + '[tool.replay-lens]\npreset = "nope"\n', encoding="utf-8")
+    result = run_cli("check", cwd=pyproject.parent, timeout=60)
+    assert result.code == 2 and "unknown preset" in result.stderr
+    config = tmp_path / "long-header" / "replay-lens.toml"
+    config.parent.mkdir()
+    config.write_text("[projection" + " " * 100_000 + "]\nnope = 1\n", encoding="utf-8")
+    result = run_cli("check", cwd=config.parent, timeout=60)
+    assert result.code == 2 and "replay-lens.toml:2:1: projection.nope: unknown key" in result.stderr, result.stderr

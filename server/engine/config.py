@@ -94,7 +94,8 @@ def _has_section(pyproject: Path) -> bool:
         text = pyproject.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError):
         return False
-    return re.search(r"^\s*\[\[?\s*tool\s*\.\s*[\"']?replay-lens", text, re.MULTILINE) is not None
+    # Horizontal space only: `\s*` after `^` would rescan a run of blank lines from each of them (quadratic).
+    return re.search(r"^[ \t]*\[\[?[ \t]*tool[ \t]*\.[ \t]*[\"']?replay-lens", text, re.MULTILINE) is not None
 
 
 def load_config(path: Path) -> Config:
@@ -189,7 +190,9 @@ def _toml_error_place(message: str) -> tuple[int, int]:
     return (int(match.group(1)), int(match.group(2))) if match else (1, 1)
 
 
-_HEADER = re.compile(r"^\s*(\[\[?)\s*([^\]]+?)\s*\]\]?")
+_HEADER = re.compile(r"^\s*(\[\[?)([^\]]*)\]")
+"""A table header's brackets and name (stripped after): a lazy name followed by `\s*` was quadratic on a long
+header of spaces."""
 
 
 def _locate(text: str, prefix: str, loc: tuple[str | int, ...]) -> tuple[int, int]:
@@ -204,7 +207,8 @@ def _locate(text: str, prefix: str, loc: tuple[str | int, ...]) -> tuple[int, in
     for number, line in enumerate(lines):
         match = _HEADER.match(line)
         if match:
-            tables.append((re.sub(r"\s*\.\s*", ".", match.group(2)).replace('"', ""), number))
+            name = ".".join(part.strip() for part in match.group(2).split("."))
+            tables.append((name.replace('"', ""), number))
 
     def body(name: str, occurrence: int = 0) -> tuple[int, int] | None:
         found = [i for i, (table, _) in enumerate(tables) if table == name]
