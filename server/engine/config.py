@@ -191,7 +191,7 @@ def _toml_error_place(message: str) -> tuple[int, int]:
 
 
 _HEADER = re.compile(r"^\s*(\[\[?)([^\]]*)\]")
-"""A table header's brackets and name (stripped after): a lazy name followed by `\s*` was quadratic on a long
+r"""A table header's brackets and name (stripped after): a lazy name followed by `\s*` was quadratic on a long
 header of spaces."""
 
 
