@@ -531,6 +531,20 @@ async def test_a_catastrophic_rule_is_a_config_error_and_the_server_answers(serv
     assert "rules[0].pattern: pattern takes over" in problems[0]["message"]
 
 
+async def test_a_replacement_naming_a_missing_group_is_a_config_error_in_the_server(
+    server: RawServer, workspace: Path
+) -> None:
+    """Issue 18: a `\\1` with no group failed the folder's indexing silently; it is the config's diagnostic."""
+    config = workspace / "replay-lens.toml"
+    rule = '\n[[rules]]\nname = "ids"\npattern = "req_[a-z]+"\nreplacement = "\\\\1"\n'
+    config.write_text(config.read_text(encoding="utf-8") + rule)
+    await server.initialize(workspace)
+    assert len(await outline(server, workspace / "replay" / "write_note.ultra.json")) == 4
+    problems = server.diagnostics()[config.as_uri()]
+    assert [item["code"] for item in problems] == ["config-error"]
+    assert "rules[0].replacement: invalid replacement" in problems[0]["message"]
+
+
 # -- a `git checkout` of a large branch -------------------------------------------------------------------------------
 SESSIONS = 1000
 STORM_EVENTS = 10_000
