@@ -158,7 +158,7 @@ class Normalizer:
                 text = sub.apply(text)
         except RuleTimeoutError as exc:
             if len(self._timed_out) < _TIMED_OUT_ENTRIES:
-                self._timed_out[original] = exc
+                self._timed_out[original] = exc.with_traceback(None)  # its frames would hold every text
             raise
         return text
 

@@ -49,14 +49,15 @@ ORIGINS = re.compile(r"(?:vscode-webview|vscode-file)://[^\s]*|http://(?:127\.0\
 """Origins of local tools a `--ws` handshake may come from (besides none at all)."""
 _MAX_MESSAGE = MAX_BODY_BYTES
 """The largest WebSocket message, as for a stdio frame."""
+_FIRST_LINE_SECONDS = 30
+"""How long a TCP client may hold the one place before its first line (an editor sends `initialize` at once)."""
 _LSP_HEADER = re.compile(rb"Content-(?:Length|Type):", re.IGNORECASE)
 
 
 class _OneClient:
     """The client being served, if any: a second connection is refused while it is."""
 
-    def __init__(self, make_server: Callable[[], ReplayLensServer]) -> None:
-        self.make_server = make_server
+    def __init__(self) -> None:
         self.busy = False
 
     def take(self, peer: Any, transport: str) -> bool:
@@ -76,7 +77,7 @@ class _OneClient:
 
 def serve_tcp(make_server: Callable[[], ReplayLensServer], host: str, port: int) -> None:
     """Listen on `host:port` until interrupted, serving one client at a time."""
-    clients = _OneClient(make_server)
+    clients = _OneClient()
 
     async def connection(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         peer = writer.get_extra_info("peername")
@@ -85,7 +86,7 @@ def serve_tcp(make_server: Callable[[], ReplayLensServer], host: str, port: int)
             return
         server: ReplayLensServer | None = None
         try:
-            first = await reader.readline()
+            first = await asyncio.wait_for(reader.readline(), _FIRST_LINE_SECONDS)
             if not _LSP_HEADER.match(first):
                 log.warning("refused a TCP client from %s: its first line is not an LSP header", peer)
                 return
@@ -99,7 +100,9 @@ def serve_tcp(make_server: Callable[[], ReplayLensServer], host: str, port: int)
                 logger=log,
                 error_handler=server.report_server_error,
             )
-        except (ConnectionError, asyncio.IncompleteReadError) as exc:
+        except TimeoutError:
+            log.warning("refused a TCP client from %s: it sent nothing in %d s", peer, _FIRST_LINE_SECONDS)
+        except (ConnectionError, asyncio.IncompleteReadError, ValueError) as exc:
             log.info("TCP client %s: %s", peer, exc)
         finally:
             clients.release(server, peer)
@@ -117,10 +120,11 @@ def serve_ws(make_server: Callable[[], ReplayLensServer], host: str, port: int, 
     """Listen for WebSocket clients on `host:port` until interrupted, one at a time, from local origins only."""
     from websockets.asyncio.server import serve  # noqa: PLC0415  (pygls's ws extra)
 
-    clients = _OneClient(make_server)
+    clients = _OneClient()
 
     def vet(connection: ServerConnection, request: Request) -> Response | None:
-        origin = request.headers.get("Origin")
+        origins = request.headers.get_all("Origin")
+        origin = origins[0] if len(origins) == 1 else None if not origins else "several"
         if origin is not None and not ORIGINS.fullmatch(origin):
             log.warning("refused a WebSocket handshake from origin %r: not a local tool's", origin)
             return connection.respond(HTTPStatus.FORBIDDEN, "Replay Lens accepts no web page's connection.\n")
