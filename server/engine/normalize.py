@@ -96,7 +96,8 @@ class _Compiled:
     pattern: re.Pattern[str]
     """`re`'s compilation: what `server.engine.boundary` analyses."""
     runner: regex.Pattern[str]
-    """The same pattern compiled by `regex`: what runs, under the time budget."""
+    """The same pattern compiled by `regex`: what runs, under the time budget, releasing the interpreter lock
+    (`concurrent=True`) so a server's requests are answered while a long match runs in a worker thread."""
     replacement: str
     gate: tuple[str, ...]
     safety: RuleSafety
@@ -119,7 +120,7 @@ class _Compiled:
         if self.gate and not any(literal in text for literal in self.gate):
             return text  # no match possible: skip the scan
         try:
-            return self.runner.sub(self.replacement, text, timeout=BUDGET_SECONDS)
+            return self.runner.sub(self.replacement, text, timeout=BUDGET_SECONDS, concurrent=True)
         except TimeoutError:
             raise RuleTimeoutError(
                 f"rule {self.label} {RuleTimeoutError.MARK} ({BUDGET_SECONDS} s) on this input "
