@@ -531,6 +531,27 @@ async def test_a_catastrophic_rule_is_a_config_error_and_the_server_answers(serv
     assert "rules[0].pattern: pattern takes over" in problems[0]["message"]
 
 
+async def test_a_rule_that_backtracks_on_real_text_is_a_finding_and_the_server_answers(
+    server: RawServer, workspace: Path
+) -> None:
+    """Issue 18: a rule that passed the load-time probe froze the whole server on real text (no request
+    answered, indexing never ended). It is stopped at its budget: a `rule-timeout` on that call."""
+    config = workspace / "replay-lens.toml"
+    config.write_text(config.read_text(encoding="utf-8") + '\n[[rules]]\nname = "slow"\npattern = "x(a|aa)+y"\n')
+    recording = workspace / "recordings" / "write_note.ultra.jsonl"
+    lines = recording.read_text(encoding="utf-8").splitlines()
+    record = json.loads(lines[-1])
+    record["input"].append({"type": "human", "data": {"content": "x" + "a" * 64, "additional_kwargs": {}}})
+    recording.write_text("\n".join([*lines, json.dumps(record)]) + "\n", encoding="utf-8")
+    await server.initialize(workspace)
+    assert len(await outline(server, workspace / "replay" / "write_note.ultra.json")) == 4
+    problems = await server.until(
+        lambda: [d for d in server.diagnostics().get(recording.as_uri(), []) if d["code"] == "rule-timeout"],
+        what="the rule-timeout diagnostic",
+    )
+    assert "rule 'slow'" in problems[0]["message"] and problems[0]["range"]["start"]["line"] == len(lines)
+
+
 async def test_a_replacement_naming_a_missing_group_is_a_config_error_in_the_server(
     server: RawServer, workspace: Path
 ) -> None:
