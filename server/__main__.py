@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from server.cli import check, sessions
 
 DEFAULT_PORT = 2087
+TOKEN_VARIABLE = "REPLAY_LENS_TOKEN"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -30,6 +31,12 @@ def build_parser() -> argparse.ArgumentParser:
     modes.add_argument("--ws", action="store_true", help="serve LSP over WebSocket on 127.0.0.1")
     transport.add_argument(
         "--port", type=int, default=DEFAULT_PORT, help=f"port for --tcp/--ws (default: {DEFAULT_PORT})"
+    )
+    transport.add_argument(
+        "--token",
+        default=os.environ.get(TOKEN_VARIABLE) or None,
+        help=f"--ws only: a secret every WebSocket client must send (?token=... in its URL or an "
+        f"'Authorization: Bearer' header); default: ${TOKEN_VARIABLE}",
     )
     transport.add_argument(
         "--log-level",
@@ -52,7 +59,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.stdio or args.tcp or args.ws:
         from server.lsp.server import serve  # noqa: PLC0415  (the CLI does not pay for pygls)
 
-        return serve("stdio" if args.stdio else "tcp" if args.tcp else "ws", args.port, args.log_level)
+        return serve("stdio" if args.stdio else "tcp" if args.tcp else "ws", args.port, args.log_level, args.token)
     parser.print_help(sys.stderr)
     return 2
 

@@ -189,7 +189,7 @@ def test_unreadable_config_file_is_a_clear_error(tmp_path: Path) -> None:
     assert result.code == 2 and "not UTF-8" in result.stderr
 
 
-@pytest.mark.parametrize("pattern", ["(a+)+$", "(x|x)*y", "(\\\\d+)*\\\\.", "(\\\\w+\\\\s?)+$"])
+@pytest.mark.parametrize("pattern", ["(a|aa)+$", "^(a|a)*$", "(\\\\d|\\\\d\\\\d)+$"])
 def test_catastrophic_pattern_is_a_config_error(tmp_path: Path, pattern: str) -> None:
     (tmp_path / "replay-lens.toml").write_text(f'[[rules]]\nname = "slow"\npattern = "{pattern}"\n', encoding="utf-8")
     result = run_cli("check", cwd=tmp_path, timeout=30)

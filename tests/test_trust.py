@@ -5,8 +5,8 @@ resolved through its aliases (`import pickle as p; p.loads` is `pickle.loads`).
 No module imports a deserializer that builds objects, a code runner, an import
 machinery or a cipher; no call evaluates, compiles or imports a name; no
 `shell=`; attribute names chosen at run time only where listed below; and the one
-child processes (the regex probe, the summarizer of a part of a big recording) run
-constant programs and are given data only.
+child process (the summarizer of a part of a big recording) runs a constant
+program, isolated (`-I`), and is given data only.
 The scan is itself tested on planted violations, so it can fail.
 
 At run time: a LangGraph database whose pickled, encrypted and msgpack-extension
@@ -90,7 +90,6 @@ DYNAMIC_ATTRIBUTES = {
     ("server/engine/checks.py", "_changes"): "a key field, from a literal tuple of names",
     ("server/lsp/settings.py", "updated"): "a field of the settings dataclass",
 }
-CHILD_PROCESS = ("server/engine/regex_budget.py", "_probe_in_child")
 PART_CHILD = ("server/engine/summary.py", "_start_part")
 
 
@@ -153,9 +152,9 @@ class Scan(ast.NodeVisitor):
         elif (
             dotted.split(".", maxsplit=1)[0] == "subprocess"
             and dotted != "subprocess.TimeoutExpired"
-            and (self.name, self.function) not in (CHILD_PROCESS, PART_CHILD)
+            and (self.name, self.function) != PART_CHILD
         ):
-            self.flag(node, f"{dotted}: a child process outside the regex probe and the part summarizer")
+            self.flag(node, f"{dotted}: a child process outside the part summarizer")
 
     def visit_Name(self, node: ast.Name) -> None:
         if node.id in ("eval", "exec", "__import__", "breakpoint") and node.id not in self.aliases:
@@ -248,37 +247,6 @@ def test_the_scan_finds_what_it_looks_for(planted: str) -> None:
     assert scan(planted), planted
 
 
-def test_the_one_child_process_runs_a_fixed_program_on_data() -> None:
-    """The regex probe's child runs a constant program; the user's pattern is an argument that `re` compiles."""
-    module = ast.parse((REPO / CHILD_PROCESS[0]).read_text(encoding="utf-8"))
-    (function,) = [
-        node for node in ast.walk(module) if isinstance(node, ast.FunctionDef) and node.name == CHILD_PROCESS[1]
-    ]
-    calls = [
-        node for node in ast.walk(function) if isinstance(node, ast.Call) and ast.unparse(node.func) == "subprocess.run"
-    ]
-    (call,) = calls
-    argv = call.args[0]
-    assert isinstance(argv, ast.List)
-    assert [ast.unparse(item) for item in argv.elts] == [
-        "sys.executable",
-        "'-c'",
-        "program",
-        "pattern.pattern",
-        "str(pattern.flags)",
-    ]
-    (assignment,) = [
-        node
-        for node in ast.walk(function)
-        if isinstance(node, ast.Assign) and [ast.unparse(target) for target in node.targets] == ["program"]
-    ]
-    assert isinstance(assignment.value, ast.Constant) and isinstance(assignment.value.value, str)
-    program = assignment.value.value
-    assert scan(program) == []  # the child program itself neither runs nor imports anything by name
-    assert "re.compile(sys.argv[1]" in program
-    assert all(keyword.arg != "shell" for keyword in call.keywords)
-
-
 def test_the_part_summarizer_runs_a_fixed_program_on_data() -> None:
     """A part of a big recording is summarized by a constant program in the package's folder, given JSON data."""
     module = ast.parse((REPO / PART_CHILD[0]).read_text(encoding="utf-8"))
@@ -292,14 +260,16 @@ def test_the_part_summarizer_runs_a_fixed_program_on_data() -> None:
     ]
     argv = call.args[0]
     assert isinstance(argv, ast.List)
-    assert [ast.unparse(item) for item in argv.elts] == ["sys.executable", "'-S'", "'-c'", "_CHILD"]
+    assert [ast.unparse(item) for item in argv.elts] == ["sys.executable", "'-I'", "'-S'", "'-c'", "_CHILD", "*found"]
     (assignment,) = [
         node
         for node in module.body
         if isinstance(node, ast.Assign) and [ast.unparse(target) for target in node.targets] == ["_CHILD"]
     ]
     assert isinstance(assignment.value, ast.Constant)
-    assert assignment.value.value == "from server.engine.part_child import main; main()"
+    assert assignment.value.value == (
+        "import sys; sys.path[:0] = sys.argv[1:]; from server.engine.part_child import main; main()"
+    )
     assert {keyword.arg: ast.unparse(keyword.value) for keyword in call.keywords}["cwd"] == "package"
     assert all(keyword.arg != "shell" for keyword in call.keywords)
     child = (REPO / "server/engine/part_child.py").read_text(encoding="utf-8")
@@ -424,4 +394,53 @@ async def test_a_workspace_full_of_modules_named_like_ours_runs_none_of_them(tmp
             assert len(symbols["result"]) == 4
         finally:
             assert await server.close() == 0
+    assert list(markers.iterdir()) == []
+
+
+def child_modules() -> list[str]:
+    """The top-level names of every module a summarizing child imports, started as the server starts it."""
+    import regex  # noqa: PLC0415
+
+    probe = "import sys; sys.path[:0] = sys.argv[1:]; import server.engine.part_child; print(' '.join(sys.modules))"
+    found = [str(REPO), str(Path(regex.__file__).resolve().parents[1])]
+    names = subprocess.run(
+        [sys.executable, "-I", "-S", "-c", probe, *found], capture_output=True, text=True, check=True
+    ).stdout.split()
+    return sorted({name.split(".", maxsplit=1)[0] for name in names})
+
+
+@pytest.mark.parametrize(
+    "inherited",
+    [{"PYTHONSAFEPATH": "1"}, {"PYTHONPATH": str(REPO)}, {"PYTHONSAFEPATH": "1", "PYTHONPATH": str(REPO)}],
+    ids=["safe-path", "pythonpath", "both"],
+)
+async def test_child_processes_run_isolated_under_any_environment(tmp_path: Path, inherited: dict[str, str]) -> None:
+    """A workspace holding a module named like every module the server and its children import, a config with
+    rules, and a recording big enough to be summarized by child processes, is served from inside under each
+    inherited environment: nothing of the workspace runs, and the children really summarize (their parts
+    are logged; a child that failed would leave its part to the server and log why)."""
+    workspace, markers = copy_samples(tmp_path / "workspace"), tmp_path / "markers"
+    markers.mkdir()
+    names = sorted({*imported_modules(), *child_modules(), "sys", "sitecustomize", "usercustomize"})
+    assert {"json", "re", "regex", "zlib", "hashlib", "server"} <= set(names)
+    for name in names:
+        (workspace / f"{name}.py").write_text(f"open({str(markers / name)!r}, 'w').close()\n", encoding="utf-8")
+    (workspace / "server").mkdir()
+    (workspace / "server" / "__init__.py").write_text(f"open({str(markers / 'server')!r}, 'w').close()\n")
+    config = workspace / "replay-lens.toml"
+    config.write_text(config.read_text(encoding="utf-8") + '\n[[rules]]\nname = "squares"\npattern = "squared"\n')
+    lines = (workspace / "recordings" / "write_note.ultra.jsonl").read_bytes().splitlines(keepends=True)
+    big = workspace / "recordings" / "big.jsonl"
+    big.write_bytes(b"".join(lines) * (9_000_000 // sum(map(len, lines)) + 1))  # over summary._PART_BYTES
+    clean = {key: value for key, value in os.environ.items() if key not in ("PYTHONPATH", "PYTHONSAFEPATH")}
+    command = [sys.executable, "-P", "-m", "server", "--stdio", "--log-level", "debug"]
+    server = await RawServer.start(cwd=workspace, env={**clean, **inherited}, command=command)
+    try:
+        await server.initialize(workspace)
+        await server.until(lambda: big.as_uri() in server.diagnostics(), what="the big recording's diagnostics")
+    finally:
+        assert await server.close() == 0
+    log = server.stderr.decode(errors="replace")
+    assert "summarized bytes 0-" in log and str(big) in log, log[-2000:]
+    assert "summarizing process failed" not in log and "No module named" not in log
     assert list(markers.iterdir()) == []

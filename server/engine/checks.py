@@ -18,7 +18,7 @@ from server.engine import findings as codes
 from server.engine.config import Config
 from server.engine.findings import Finding
 from server.engine.fixture import Fixture, Turn
-from server.engine.normalize import HEX64, InputShapeError, KeyChain, Keys, Normalizer
+from server.engine.normalize import HEX64, InputShapeError, KeyChain, Keys, Normalizer, RuleTimeoutError
 from server.engine.outputs import output_digest
 from server.engine.recording import RecordedCall, Recording
 from server.engine.source import Range, Span
@@ -280,7 +280,11 @@ def _check_fixture(fixture: Fixture, index: _CallIndex, normalizer: Normalizer, 
         keyed.append((turn, key))
     links = index.link(fixture, keyed)
     for turn, key in keyed:
-        report.turns.append(_verify(turn, key, links.get(turn.index), normalizer, keys, add))
+        try:
+            report.turns.append(_verify(turn, key, links.get(turn.index), normalizer, keys, add))
+        except RuleTimeoutError as exc:  # the turn's caller: the rule is named, the next turns are checked
+            add(codes.RULE_TIMEOUT, turn.span_of("caller"), f"turn {turn.index}: {exc}", {"turn": turn.index})
+            report.turns.append(TurnReport(turn, TurnStatus.UNVERIFIABLE))
     report.turns.sort(key=lambda turn_report: turn_report.turn.index)
     return report
 
@@ -414,7 +418,9 @@ def _check_recording(report: RecordingReport, keys: Any, config: Config, *, has_
     recording = report.recording
     for call in recording.calls:
         computed = keys(call)
-        if isinstance(computed, InputShapeError):
+        if isinstance(computed, RuleTimeoutError):
+            report.findings.append(_call_finding(recording, call, codes.RULE_TIMEOUT, str(computed)))
+        elif isinstance(computed, InputShapeError):
             report.findings.append(
                 _call_finding(recording, call, codes.MALFORMED_RECORDING, f"cannot compute the key: {computed}")
             )
@@ -513,6 +519,8 @@ class VolatileTally:
                 f"{match.detector.what} {text!r} survived normalization{also}; suggested rule: "
                 f"{rule['pattern']} → {rule['replacement']}"
             )
+            if match.note:
+                message += f" ({match.note})"
             data = {"text": text, "call": call, "rule": rule}
             found.append(Finding(codes.VOLATILE_TEXT, path, place, span, message, codes.VOLATILE_TEXT.severity, data))
         return found

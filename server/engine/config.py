@@ -12,19 +12,25 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import regex
+
 from server.engine import findings as codes
 from server.engine.files import read_regular
 from server.engine.findings import Finding
 from server.engine.presets import DEFAULT_PRESET, PRESETS
-from server.engine.regex_budget import BUDGET_SECONDS, RegexTooSlowError, check_pattern
+from server.engine.regex_budget import BUDGET_SECONDS, RegexTooSlowError, check_pattern, check_template
 from server.engine.rules import Rules
 from server.engine.source import Position, Range, Span
 
 CONFIG_NAMES = ("replay-lens.toml", "pyproject.toml")
 PYPROJECT_SECTION = "tool.replay-lens"
-REGEX_ERRORS = (re.error, ValueError, OverflowError, RecursionError)
+REGEX_ERRORS = (re.error, regex.error, ValueError, OverflowError, RecursionError)
 """What `re.compile` raises on a bad pattern: `re.error`, and these for incompatible flags, a huge
-repeat count (`a{99999999999}`) and deep nesting."""
+repeat count (`a{99999999999}`) and deep nesting; `regex.error` for one `regex` (what runs it) refuses."""
+_TOO_SLOW = (
+    f"pattern takes over {BUDGET_SECONDS} s on a short probe "
+    "(catastrophic backtracking): avoid nested or overlapping quantifiers like (a|aa)+"
+)
 
 
 @dataclass(frozen=True)
@@ -105,7 +111,8 @@ def _has_section(pyproject: Path) -> bool:
         text = pyproject.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError):
         return False
-    return re.search(r"^\s*\[\[?\s*tool\s*\.\s*[\"']?replay-lens", text, re.MULTILINE) is not None
+    # Horizontal space only: `\s*` after `^` would rescan a run of blank lines from each of them (quadratic).
+    return re.search(r"^[ \t]*\[\[?[ \t]*tool[ \t]*\.[ \t]*[\"']?replay-lens", text, re.MULTILINE) is not None
 
 
 def load_config(path: Path) -> Config:
@@ -148,15 +155,16 @@ def _build(path: Path, text: str, prefix: str, section: dict[str, Any]) -> Confi
         raise fail(("preset",), f"unknown preset {user.preset!r} (known: {', '.join(sorted(PRESETS))})")
     for position, rule in enumerate(user.rules):
         try:
-            check_pattern(rule.compile())
+            compiled = rule.compile()
+            check_pattern(compiled)
         except REGEX_ERRORS as exc:
             raise fail(("rules", position, "pattern"), f"invalid regular expression: {exc}") from None
         except RegexTooSlowError:
-            raise fail(
-                ("rules", position, "pattern"),
-                f"pattern takes over {BUDGET_SECONDS} s on a short probe "
-                "(catastrophic backtracking): avoid nested or overlapping quantifiers like (a+)+",
-            ) from None
+            raise fail(("rules", position, "pattern"), _TOO_SLOW) from None
+        try:
+            check_template(compiled, rule.replacement)
+        except REGEX_ERRORS as exc:
+            raise fail(("rules", position, "replacement"), f"invalid replacement: {exc}") from None
     substitutions = user.rules if user.replace_rules else preset.substitutions + user.rules
     try:
         projection = overridden("projection", preset.projection, user.projection)
@@ -167,8 +175,11 @@ def _build(path: Path, text: str, prefix: str, section: dict[str, Any]) -> Confi
     for position, pattern in enumerate(user.allow_volatile):
         try:
             allow.append(re.compile(pattern))
+            check_pattern(allow[-1])
         except REGEX_ERRORS as exc:
             raise fail(("allow-volatile", position), f"invalid regular expression: {exc}") from None
+        except RegexTooSlowError:
+            raise fail(("allow-volatile", position), _TOO_SLOW) from None
     rules = Rules(preset=user.preset, substitutions=substitutions, projection=projection, key=key)
     return Config(
         root=path.parent,
@@ -196,7 +207,9 @@ def _toml_error_place(message: str) -> tuple[int, int]:
     return (int(match.group(1)), int(match.group(2))) if match else (1, 1)
 
 
-_HEADER = re.compile(r"^\s*(\[\[?)\s*([^\]]+?)\s*\]\]?")
+_HEADER = re.compile(r"^\s*(\[\[?)([^\]]*)\]")
+r"""A table header's brackets and name (stripped after): a lazy name followed by `\s*` was quadratic on a long
+header of spaces."""
 
 
 def _locate(text: str, prefix: str, loc: tuple[str | int, ...]) -> tuple[int, int]:
@@ -211,7 +224,8 @@ def _locate(text: str, prefix: str, loc: tuple[str | int, ...]) -> tuple[int, in
     for number, line in enumerate(lines):
         match = _HEADER.match(line)
         if match:
-            tables.append((re.sub(r"\s*\.\s*", ".", match.group(2)).replace('"', ""), number))
+            name = ".".join(part.strip() for part in match.group(2).split("."))
+            tables.append((name.replace('"', ""), number))
 
     def body(name: str, occurrence: int = 0) -> tuple[int, int] | None:
         found = [i for i, (table, _) in enumerate(tables) if table == name]

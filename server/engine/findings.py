@@ -76,6 +76,11 @@ UNLINKED_RECORDING = _code(
 VOLATILE_TEXT = _code(
     "volatile-text", Severity.WARNING, "Text that looks volatile survived normalization in a recorded input."
 )
+RULE_TIMEOUT = _code(
+    "rule-timeout",
+    Severity.ERROR,
+    "A normalization rule ran over its time budget on a recorded input: that call's key is not computed.",
+)
 INVALID_JSON = _code("invalid-json", Severity.ERROR, "The file is not valid JSON (or not UTF-8) at this place.")
 CONFIG_ERROR = _code("config-error", Severity.ERROR, "The Replay Lens configuration is invalid.")
 READ_ERROR = _code("read-error", Severity.ERROR, "The file could not be read.")

@@ -13,14 +13,31 @@ from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import regex
+
 from server.engine.boundary import Kind, RuleSafety, classify, required_literals, risky
-from server.engine.rules import Rules
+from server.engine.regex_budget import BUDGET_SECONDS, budgeted
+from server.engine.rules import Rules, Substitution
 
 _CACHE_ENTRIES = 200_000
 
 
 class InputShapeError(ValueError):
     """A recorded input that cannot be projected (the producer would have crashed too)."""
+
+
+class RuleTimeoutError(InputShapeError):
+    """A rule ran over its time budget on this input: the key is not computed, and the rule is named."""
+
+    MARK = "ran over its time budget"
+
+
+def shape_error(message: str) -> InputShapeError:
+    """The error a stored message stands for (a summary keeps errors as their messages)."""
+    return RuleTimeoutError(message) if RuleTimeoutError.MARK in message else InputShapeError(message)
+
+
+_TIMED_OUT_ENTRIES = 1_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,14 +94,38 @@ class _Compiled:
     """One substitution, ready to run: its pattern, what a text needs for it to match, its second-pass class."""
 
     pattern: re.Pattern[str]
+    """`re`'s compilation: what `server.engine.boundary` analyses."""
+    runner: regex.Pattern[str]
+    """The same pattern compiled by `regex`: what runs, under the time budget, releasing the interpreter lock
+    (`concurrent=True`) so a server's requests are answered while a long match runs in a worker thread."""
     replacement: str
     gate: tuple[str, ...]
     safety: RuleSafety
+    label: str
+
+    @classmethod
+    def of(cls, sub: Substitution) -> _Compiled:
+        pattern = sub.compile()
+        label = f"{sub.name!r} ({sub.pattern})" if sub.name else repr(sub.pattern)
+        return cls(
+            pattern,
+            budgeted(pattern),
+            sub.replacement,
+            required_literals(pattern),
+            classify(pattern, sub.replacement),
+            label,
+        )
 
     def apply(self, text: str) -> str:
         if self.gate and not any(literal in text for literal in self.gate):
             return text  # no match possible: skip the scan
-        return self.pattern.sub(self.replacement, text)
+        try:
+            return self.runner.sub(self.replacement, text, timeout=BUDGET_SECONDS, concurrent=True)
+        except TimeoutError:
+            raise RuleTimeoutError(
+                f"rule {self.label} {RuleTimeoutError.MARK} ({BUDGET_SECONDS} s) on this input "
+                f"({len(text)} characters): catastrophic backtracking? avoid nested or overlapping quantifiers"
+            ) from None
 
 
 class Normalizer:
@@ -99,19 +140,27 @@ class Normalizer:
 
     def __init__(self, rules: Rules) -> None:
         self.rules = rules
-        self._subs = [
-            _Compiled(pattern, sub.replacement, required_literals(pattern), classify(pattern, sub.replacement))
-            for sub in rules.substitutions
-            for pattern in [sub.compile()]
-        ]
+        self._subs = [_Compiled.of(sub) for sub in rules.substitutions]
         self._piecewise = rules.projection.second_pass and all(s.safety.kind is not Kind.UNSAFE for s in self._subs)
         self._texts: dict[str, str] = {}
         self._pieces: dict[Hashable, tuple[str | None, bool]] = {}
+        self._timed_out: dict[str, RuleTimeoutError] = {}
+        """Texts a rule ran over its budget on: a recording re-sends its history with every call, and each
+        would spend the budget again."""
 
     def text(self, text: str) -> str:
-        """N(s): every substitution in order."""
-        for sub in self._subs:
-            text = sub.apply(text)
+        """N(s): every substitution in order; raises `RuleTimeoutError` when one runs over its time budget."""
+        failed = self._timed_out.get(text)
+        if failed is not None:
+            raise failed
+        original = text
+        try:
+            for sub in self._subs:
+                text = sub.apply(text)
+        except RuleTimeoutError as exc:
+            if len(self._timed_out) < _TIMED_OUT_ENTRIES:
+                self._timed_out[original] = exc.with_traceback(None)  # its frames would hold every text
+            raise
         return text
 
     def _cached_text(self, text: str) -> str:

@@ -1,24 +1,30 @@
-"""Refuse user patterns that backtrack catastrophically, before they can hang a check.
+"""User patterns run under a time budget: probed when the config is loaded, and bounded every time they match.
 
-Each user substitution is tried on short adversarial probes built from its own
-characters (a run of them, then a character that breaks the match: the input that
-makes nested quantifiers explode). Python's regex engine checks for signals while
-it matches, so on the main thread a timer interrupts a runaway match; elsewhere the
-probe runs in a child process that is killed at the budget.
+Python's `re` cannot be stopped off the main thread, and a pattern that passes
+any probe can still backtrack catastrophically on real text (`x(c+)+y`). So
+every substitution and every `allow-volatile` pattern runs on the `regex`
+package, in its `VERSION0` mode (the syntax and semantics of `re`), with its
+`timeout=`: a match that takes longer than `BUDGET_SECONDS` raises
+`TimeoutError` in whatever thread it runs, and the caller turns that into a
+finding naming the rule. `re` still parses each pattern (its errors are the
+config errors users see, and `server.engine.boundary` analyses its parse).
+
+At load, each pattern is also tried on short adversarial probes built from its
+own characters (a run of them, then a character that breaks the match): a rule
+that exceeds the budget there is a config error on its line, before any file
+is checked.
 """
 
 from __future__ import annotations
 
+import functools
 import itertools
-import json
 import re
-import signal
-import subprocess
-import sys
-import threading
 import time
 import warnings
 from collections.abc import Iterator
+
+import regex
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)
@@ -26,58 +32,60 @@ with warnings.catch_warnings():
     import sre_parse
 
 BUDGET_SECONDS = 0.25
+"""The longest one match or substitution of a user pattern may run, and all the load-time probes of one pattern."""
 _RUN = 32
 _BREAKERS = ("!", "\x00", "\n", " ")
+_FLAGS = (
+    (re.IGNORECASE, regex.IGNORECASE),
+    (re.MULTILINE, regex.MULTILINE),
+    (re.DOTALL, regex.DOTALL),
+    (re.VERBOSE, regex.VERBOSE),
+    (re.ASCII, regex.ASCII),
+)
 
 
 class RegexTooSlowError(Exception):
-    """The pattern took longer than the budget on a short probe."""
+    """The pattern took longer than the budget on the load-time probes."""
+
+
+@functools.lru_cache(maxsize=1024)
+def _budgeted(source: str, flags: int) -> regex.Pattern[str]:
+    bits = regex.VERSION0
+    for re_flag, regex_flag in _FLAGS:
+        if flags & re_flag:
+            bits |= regex_flag
+    return regex.compile(source, bits)
+
+
+def budgeted(pattern: re.Pattern[str]) -> regex.Pattern[str]:
+    """`pattern` compiled by `regex` with the same flags, to be run with `timeout=BUDGET_SECONDS`.
+
+    Raises `regex.error` for the rare pattern `re` accepts and `regex` does not (a config error).
+    """
+    return _budgeted(pattern.pattern, pattern.flags)
 
 
 def check_pattern(pattern: re.Pattern[str], budget: float = BUDGET_SECONDS) -> None:
-    """Raise `RegexTooSlowError` when any probe takes longer than `budget` seconds in all."""
-    probes = list(_probes(pattern))
-    if threading.current_thread() is threading.main_thread() and hasattr(signal, "setitimer"):
-        _probe_here(pattern, probes, budget)
-    else:
-        _probe_in_child(pattern, probes, budget)
+    """Raise `RegexTooSlowError` when the probes take longer than `budget` seconds in all."""
+    runner = budgeted(pattern)
+    deadline = time.perf_counter() + budget
+    for probe in _probes(pattern):
+        remaining = deadline - time.perf_counter()
+        if remaining <= 0:
+            raise RegexTooSlowError
+        try:
+            runner.sub("", probe, timeout=remaining)
+        except TimeoutError:
+            raise RegexTooSlowError from None
 
 
-def _probe_here(pattern: re.Pattern[str], probes: list[str], budget: float) -> None:
-    def expire(signum: int, frame: object) -> None:
-        raise RegexTooSlowError
-
-    previous = signal.signal(signal.SIGALRM, expire)
-    signal.setitimer(signal.ITIMER_REAL, budget)
+def check_template(pattern: re.Pattern[str], replacement: str) -> None:
+    """Raise `re.error` when `replacement` names a group `pattern` does not have (`\\1`, `\\g<name>`) or holds a
+    bad escape: `re.sub` would raise it only at the first match, in the middle of a check."""
     try:
-        for probe in probes:
-            pattern.sub("", probe)
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
-
-
-def _probe_in_child(pattern: re.Pattern[str], probes: list[str], budget: float) -> None:
-    program = (
-        "import re, sys, json\n"
-        "p = re.compile(sys.argv[1], int(sys.argv[2]))\n"
-        "for probe in json.loads(sys.stdin.read()):\n"
-        "    p.sub('', probe)\n"
-    )
-    started = time.perf_counter()
-    try:
-        subprocess.run(
-            [sys.executable, "-c", program, pattern.pattern, str(pattern.flags)],
-            input=json.dumps(probes),
-            text=True,
-            capture_output=True,
-            timeout=budget + 1.0,  # the interpreter's own start-up is not the pattern's fault
-            check=False,
-        )
-    except subprocess.TimeoutExpired:
-        raise RegexTooSlowError from None
-    if time.perf_counter() - started > budget + 1.0:
-        raise RegexTooSlowError
+        sre_parse.parse_template(replacement, pattern)
+    except IndexError as exc:  # an unknown group name is an IndexError there, as in `re.sub`
+        raise re.error(str(exc)) from None
 
 
 def _probes(pattern: re.Pattern[str]) -> Iterator[str]:

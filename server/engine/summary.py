@@ -24,12 +24,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, BinaryIO
 
+import regex
+
 from server.engine import findings as codes
 from server.engine.checks import VolatileTally, locate_in_line, volatile_memo_key
 from server.engine.config import Config
 from server.engine.files import open_regular
 from server.engine.findings import Finding, Severity
-from server.engine.normalize import HEX64, InputShapeError, KeyChain, Keys, Normalizer
+from server.engine.normalize import HEX64, InputShapeError, KeyChain, Keys, Normalizer, shape_error
 from server.engine.outputs import output_digest
 from server.engine.recording import LineParser, RecordedCall, Recording, read_line
 from server.engine.secrets import finding_context
@@ -51,7 +53,10 @@ _CHILD_START = 0.1
 """Seconds a child process takes to start (Python and the engine's imports) before it summarizes."""
 _PROBE = 0.1
 """Seconds this process summarizes before it tells from its pace whether children would finish sooner."""
-_CHILD = "from server.engine.part_child import main; main()"
+_CHILD = "import sys; sys.path[:0] = sys.argv[1:]; from server.engine.part_child import main; main()"
+"""The child's program: isolated (`-I`: no environment variable, no user site, no current folder on the path)
+and without `site`, it finds the engine and `regex` only in the folders it is given as arguments, where this
+process found them, whatever `PYTHONPATH`, `PYTHONSAFEPATH` or working folder the parent has."""
 
 
 def worth_children(size: int) -> bool:
@@ -152,9 +157,10 @@ def _start_part(path: Path, config: Config, start: int, end: int) -> Callable[[]
         "allow": [[pattern.pattern, pattern.flags] for pattern in config.allow_volatile],
     }
     package = Path(__file__).resolve().parents[2]  # where `server` is found: nothing of the user's folder
+    found = [str(package), str(Path(regex.__file__).resolve().parents[1])]
     try:
         child = subprocess.Popen(
-            [sys.executable, "-S", "-c", _CHILD],
+            [sys.executable, "-I", "-S", "-c", _CHILD, *found],
             cwd=package,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
@@ -174,6 +180,7 @@ def _start_part(path: Path, config: Config, start: int, end: int) -> Callable[[]
             with contextlib.suppress(ValueError):
                 part = json.loads(out)
                 if isinstance(part, dict):
+                    log.debug("child process %d summarized bytes %d-%d of %s", child.pid, start, end, path)
                     return part
         why = err.decode(errors="replace")[-500:]
         log.warning("a summarizing process failed (exit %s): %s", child.returncode, why)
@@ -378,7 +385,7 @@ def _rebuild(path: Path, summary: Any, config: Config) -> Recording:
             raise SummaryError(f"recorded keys {input_hash!r}, {conversation_hash!r} are not 64-hex")
         recording.calls.append(call)
         if isinstance(computed, str):
-            keys.append(InputShapeError(computed))
+            keys.append(shape_error(computed))
         else:
             caller_key, conversation_key, input_key = computed
             keys.append(Keys(_str(caller_key), _hex64(conversation_key), _hex64(input_key)))

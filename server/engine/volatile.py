@@ -1,7 +1,14 @@
 """Detect text that looks volatile but survived normalization, and suggest a rule for it.
 
 Each detector is a regex over the normalized (canonical) input plus a rule the
-user could add so the text stops changing the key from run to run.
+user could add so the text stops changing the key from run to run. Detectors
+run on `re` and are linear in the text: every unbounded repeat is either the
+last item of its pattern or stops at a character the next item needs, and the
+parts that must precede a fixed word are bounded (a user name, at most eight
+folders), so no start position scans ahead further than a bounded distance or
+the end of its own match (`tests/test_regex_budget.py` runs each on
+adversarial text). `allow-volatile` patterns are the user's: they run on
+`regex` under the time budget (`server.engine.regex_budget`).
 """
 
 from __future__ import annotations
@@ -9,6 +16,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from typing import Any
+
+from server.engine.regex_budget import BUDGET_SECONDS, budgeted
 
 Trigger = re.Pattern[str] | tuple[str, ...]
 
@@ -29,6 +38,8 @@ class Detector:
 class VolatileMatch:
     text: str
     detector: Detector
+    note: str = ""
+    """Why an `allow-volatile` pattern could not tell whether the text is allowed (it ran over its budget)."""
 
     def suggested_rule(self) -> dict[str, Any]:
         prefix = re.match(r"[A-Za-z]*", self.text)
@@ -83,8 +94,8 @@ DETECTORS: tuple[Detector, ...] = (
         "temp-path",
         "a temporary path",
         r"(?:/var/tmp|/dev/shm|/run/user/\d+|/home/runner/work)/[^\s\"'\\]*"
-        r"|\bpytest-of-[^\s/\"']+/pytest-\d+[^\s\"'\\]*"
-        r"|[A-Za-z]:(?:\\\\|\\)Users(?:\\\\|\\)[^\s\"']*?(?:\\\\|\\)Temp(?:\\\\|\\)[^\s\"']*"
+        r"|\bpytest-of-[^\s/\"']{1,64}/pytest-\d+[^\s\"'\\]*"
+        r"|[A-Za-z]:(?:\\\\|\\)Users(?:\\\\|\\)(?:[^\s\"'\\]{1,255}(?:\\\\|\\)){1,8}?Temp(?:\\\\|\\)[^\s\"']*"
         r"|\btmp[a-z0-9_]{8}\b",
         None,
         "<PATH>",
@@ -129,8 +140,22 @@ def find_volatile(text: str, allow: tuple[re.Pattern[str], ...] = ()) -> list[Vo
             continue
         covered = end
         piece = text[start:end]
-        if piece in seen or any(pattern.search(piece) for pattern in allow):
+        if piece in seen:
+            continue
+        allowed, note = _allowed(piece, allow)
+        if allowed:
             continue
         seen.add(piece)
-        matches.append(VolatileMatch(piece, DETECTORS[order]))
+        matches.append(VolatileMatch(piece, DETECTORS[order], note))
     return matches
+
+
+def _allowed(piece: str, allow: tuple[re.Pattern[str], ...]) -> tuple[bool, str]:
+    """Whether an `allow-volatile` pattern matches `piece`; one that runs over its budget is named in the note."""
+    for pattern in allow:
+        try:
+            if budgeted(pattern).search(piece, timeout=BUDGET_SECONDS, concurrent=True):
+                return True, ""
+        except TimeoutError:
+            return False, f"allow-volatile pattern {pattern.pattern!r} ran over its time budget ({BUDGET_SECONDS} s)"
+    return False, ""

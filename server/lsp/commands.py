@@ -28,6 +28,7 @@ from server.engine.rehash import apply_edits, rehash_edits
 from server.engine.source import SourceText
 from server.engine.writes import ChangedOnDiskError, atomic_write, content_hash
 from server.lsp.code_actions import rehash_edit
+from server.lsp.convert import uri_to_path
 from server.lsp.locate import call_at, call_by_index, call_keys, input_keys, turn_at, turn_report
 from server.lsp.state import Document
 
@@ -63,6 +64,9 @@ def _arguments(args: tuple[Any, ...]) -> tuple[str, int | None, types.Position |
 
 
 async def _current(server: ReplayLensServer, uri: str) -> Current:
+    path = uri_to_path(uri)
+    if path is not None and not server.is_open(uri):
+        server.refuse_outside(path)
     current = await server.current(uri, timeout=30.0, wait_ready=True)
     if current is None:
         raise JsonRpcInvalidParams(f"not a fixture or recording of the workspace: {uri}")
@@ -103,6 +107,7 @@ async def rehash(server: ReplayLensServer, *args: Any) -> dict[str, Any]:
     if server.is_open(uri):
         raise _failed("the client cannot apply edits to the open document")
     try:
+        server.refuse_outside(document.path)  # an editor's document from elsewhere is never written on disk
         await asyncio.to_thread(_write, document, report, turns)
     except (ChangedOnDiskError, OSError) as exc:
         raise _failed(f"not rewritten: {exc}") from None

@@ -7,6 +7,7 @@ single place for that arithmetic.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -25,10 +26,28 @@ SOURCE = "replay-lens"
 _ENCODINGS: dict[str, PositionEncoding] = {"utf-8": "utf-8", "utf-16": "utf-16", "utf-32": "utf-32"}
 
 
+_NAME_MAX = 255
+"""The longest file name (bytes) a file system holds: a longer one names nothing."""
+
+
 def uri_to_path(uri: str) -> Path | None:
-    """The file system path of a `file:` URI (None for other schemes)."""
-    path = to_fs_path(uri) if uri.startswith("file:") else None
-    return Path(path) if path else None
+    """The file system path of a `file:` URI: None for other schemes and for a path that cannot name a file
+    (a lone surrogate that has no bytes, a name over `_NAME_MAX` bytes). `..` is resolved lexically, so a
+    path is inside a folder exactly when its text says so."""
+    path = to_fs_path(uri) if uri.startswith("file:") and len(uri) <= _URI_MAX else None
+    if not path:
+        return None
+    try:
+        encoded = os.fsencode(path)
+    except UnicodeEncodeError:
+        return None
+    if any(len(name) > _NAME_MAX for name in encoded.split(b"/")):
+        return None
+    return Path(os.path.normpath(path))
+
+
+_URI_MAX = 1 << 16
+"""A URI longer than this (64 KiB, with every byte escaped three times a `PATH_MAX` path) names nothing."""
 
 
 def path_to_uri(path: Path) -> str:

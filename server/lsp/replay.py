@@ -81,7 +81,10 @@ def _run(session: Path, against: Path | None, session_id: str | None) -> tuple[R
 async def replay_session(server: ReplayLensServer, lock: asyncio.Lock, *args: Any) -> dict[str, Any]:
     uri, session_id = _arguments(args)
     path = uri_to_path(uri)
-    if path is None or not path.exists():
+    if path is None:
+        raise JsonRpcInvalidParams(f"no such file or folder: {uri}")
+    server.refuse_outside(path)
+    if not path.exists():
         raise JsonRpcInvalidParams(f"no such file or folder: {uri}")
     session, against = path, None
     project = await server.project_for(path) if path.is_file() else None

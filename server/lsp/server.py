@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO, cast
 from urllib.parse import unquote
 
 from lsprotocol import types
+from pygls.exceptions import JsonRpcException
 from pygls.lsp.server import LanguageServer
 from pygls.workspace import TextDocument
 
@@ -41,6 +42,7 @@ from server.lsp import (
     sessions,
     status,
     sync,
+    transports,
     watching,
 )
 from server.lsp.convert import encoding_of, path_to_uri, uri_to_path
@@ -55,6 +57,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 HOST = "127.0.0.1"
+REQUEST_FAILED = -32803
 
 try:
     VERSION = version("replay-lens")
@@ -119,6 +122,17 @@ class ReplayLensServer(LanguageServer):
         if not answer_unreadable_body(self.protocol, error):
             super().report_server_error(error, source)
 
+    def stop_serving(self) -> None:
+        """End this server's work when its client left a TCP or WebSocket connection (the process goes on)."""
+        self.watcher.stop()
+        self.state.stop()
+        if self.log_handler is not None:
+            logging.getLogger("server").removeHandler(self.log_handler)
+        if self._thread_pool is not None:
+            self._thread_pool.shutdown(wait=False, cancel_futures=True)
+        for task in list(self.background):
+            task.cancel()
+
     def spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
         """Run a coroutine in the background, keeping a reference so it is not collected mid-flight."""
         task = asyncio.get_running_loop().create_task(coroutine)
@@ -141,12 +155,21 @@ class ReplayLensServer(LanguageServer):
         status.send(self)
 
     async def project_for(self, path: Path) -> Project | None:
-        """The project that holds `path`; a file outside every folder gets a project of its own."""
+        """The project that holds `path`; a file outside every folder gets a project of its own only when the
+        editor opened it: a request merely naming a file elsewhere never indexes it (another project's)."""
         project = await self.state.project_for(path)
-        outside = project is None and self.state.folder_of(path) is None
-        if outside and (self.is_open(path_to_uri(path)) or path.is_file()):  # never for a file that does not exist
+        if project is None and self.state.folder_of(path) is None and self.is_open(path_to_uri(path)):
             project = await indexing.adopt(self, path)
         return project
+
+    def inside_workspace(self, path: Path) -> bool:
+        """Whether `path` is in a workspace folder: the server writes, indexes or reads sessions only there."""
+        return self.state.folder_of(path) is not None
+
+    def refuse_outside(self, path: Path) -> None:
+        """Fail a request about `path` when it is outside every workspace folder."""
+        if not self.inside_workspace(path):
+            raise JsonRpcException(f"outside the workspace: {path}", code=REQUEST_FAILED)
 
     async def current(self, uri: str, *, timeout: float = 5.0, wait_ready: bool = False) -> Current | None:
         """The document at `uri` as the editor shows it now, and its check.
@@ -238,18 +261,32 @@ def _folders(server: ReplayLensServer) -> list[Path]:
     return [path for path in map(uri_to_path, uris) if path is not None]
 
 
-def serve(transport: str, port: int, log_level: str) -> int:
-    """Run the server until the client disconnects. stdout is protocol-only in stdio mode."""
+def serve(transport: str, port: int, log_level: str, token: str | None = None) -> int:
+    """Run the server: over stdio until the client disconnects (stdout is protocol-only then); over TCP or
+    WebSocket until interrupted, one client at a time (`server.lsp.transports`)."""
     setup_logging(log_level)
-    server = create_server(log_level)
     if transport == "stdio":
+        server = create_server(log_level)
         protocol_out = sys.stdout.buffer
         sys.stdout = sys.stderr  # a stray print() from any library must not corrupt the stream
         server.start_io(cast(BinaryIO, ResyncingInput(sys.stdin.buffer)), protocol_out)
-    elif transport == "tcp":
-        log.info("listening on %s:%d (TCP, loopback only)", HOST, port)
-        server.start_tcp(HOST, port)
-    else:
-        log.info("listening on %s:%d (WebSocket, loopback only)", HOST, port)
-        server.start_ws(HOST, port)
+        return 0
+
+    def per_connection() -> ReplayLensServer:
+        server = create_server(log_level)
+        cast(Protocol, server.protocol).exit_ends_process = False
+        return server
+
+    with contextlib.suppress(KeyboardInterrupt):
+        if transport == "tcp":
+            log.info("listening on %s:%d (TCP, loopback only), one client at a time", HOST, port)
+            transports.serve_tcp(per_connection, HOST, port)
+        else:
+            log.info(
+                "listening on %s:%d (WebSocket, loopback only), one client at a time, local origins, %s",
+                HOST,
+                port,
+                "token required" if token else "no token",
+            )
+            transports.serve_ws(per_connection, HOST, port, token)
     return 0

@@ -169,12 +169,13 @@ def _page(path: Path, session_id: str | None, page: int, page_size: int, reveal:
     return page_json(steps, reveal)
 
 
-async def steps(params: Any, reveal: bool) -> dict[str, Any]:
+async def steps(server: ReplayLensServer, params: Any, reveal: bool) -> dict[str, Any]:
     values = _params(params)
     uri, session_id = values.get("uri"), values.get("sessionId")
     path = uri_to_path(uri) if isinstance(uri, str) else None
     if path is None:
         raise JsonRpcInvalidParams("'uri' must be the file: URI of a session")
+    server.refuse_outside(path)
     if session_id is not None and not isinstance(session_id, str):
         raise JsonRpcInvalidParams("'sessionId' must be a string")
     page, page_size = _positive(values, "page", 1), _positive(values, "pageSize", 50)
@@ -195,4 +196,4 @@ def register(server: ReplayLensServer) -> None:
 
     @server.feature(STEPS)
     async def step_page(params: Any) -> dict[str, Any]:
-        return shown(server, await steps(params, server.settings.reveal_secrets))
+        return shown(server, await steps(server, params, server.settings.reveal_secrets))

@@ -17,23 +17,58 @@ Three kinds of bad input cost more than the message itself without this module:
 
 A change to a document that was never opened is ignored with a warning, where
 pygls raised (another popup): there is no text to apply it to.
+
+Framing limits: a `Content-Length` over `MAX_BODY_BYTES` (or with more digits
+than any real length) is skipped with an error on stderr, where pygls tried to
+read 100 GB or failed on a 5,000-digit number and the server died; the reader
+finds the next header again. A body nested too deeply for the JSON parser gets
+a ParseError answer. Requests before `initialize` get ServerNotInitialized, and
+requests after `shutdown` get InvalidRequest: the client is never left waiting.
 """
 
 from __future__ import annotations
 
+import asyncio
+import inspect
 import json
 import logging
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from typing import Any, BinaryIO
 from urllib.parse import unquote
 
 from lsprotocol import types
-from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams, JsonRpcInvalidRequest, JsonRpcParseError
+from pygls.exceptions import (
+    JsonRpcException,
+    JsonRpcInvalidParams,
+    JsonRpcInvalidRequest,
+    JsonRpcParseError,
+    JsonRpcServerNotInitialized,
+)
 from pygls.protocol import LanguageServerProtocol, lsp_method
 
 log = logging.getLogger(__name__)
 
 _HEADER = b"Content-Length:"
+MAX_BODY_BYTES = 256 << 20
+"""The largest message body read (a `didOpen` of a 200 MB recording fits; editors sync less)."""
+_SKIPPED = b"X-Replay-Lens-Skipped: frame over the size limit\r\n"
+"""What an oversized frame's header line is read as: a header pygls ignores, so its length is never used."""
+
+
+def guard_header(line: bytes) -> bytes:
+    """`line`, or a harmless header in place of a `Content-Length` over the limit (logged as an error)."""
+    if line.startswith(_HEADER):
+        digits = line[len(_HEADER) :].strip()
+        if digits.isdigit() and (len(digits) > 12 or int(digits) > MAX_BODY_BYTES):
+            shown = digits[:20].decode() + ("..." if len(digits) > 20 else "")
+            log.error(
+                "a frame announces a body of %s bytes (%d digits), over the limit of %d: skipped",
+                shown,
+                len(digits),
+                MAX_BODY_BYTES,
+            )
+            return _SKIPPED
+    return line
 
 
 class ResyncingInput:
@@ -47,8 +82,8 @@ class ResyncingInput:
         start = line.rfind(_HEADER)
         if start > 0:
             log.warning("skipped %d bytes that were not a well-framed message", start)
-            return line[start:]
-        return line
+            line = line[start:]
+        return guard_header(line)
 
     def read(self, size: int) -> bytes | str:
         """A message body, decoded here when it is UTF-8: `json.loads` of bytes would hold the bytes and a decoded
@@ -58,6 +93,35 @@ class ResyncingInput:
             return body.decode("utf-8")
         except UnicodeDecodeError:
             return body  # as pygls reads it: `json.loads` decides (and a body that is not UTF-8 gets a parse error)
+
+
+class FramedStream:
+    """A TCP connection's reader for pygls's frame loop, with the framing limits of stdio.
+
+    `first` is the line already read (to tell an LSP client from an HTTP request). A header line longer
+    than the stream's limit is skipped, where asyncio raised and ended the connection."""
+
+    def __init__(self, reader: asyncio.StreamReader, first: bytes) -> None:
+        self.reader = reader
+        self.first: bytes | None = first
+
+    async def readline(self) -> bytes:
+        if self.first is not None:
+            line, self.first = self.first, None
+        else:
+            try:
+                line = await self.reader.readline()
+            except ValueError:  # over the limit: asyncio dropped the line's bytes read so far
+                log.warning("skipped a line too long to be a header")
+                return b"X-Replay-Lens-Skipped: a line over the limit\r\n"
+        start = line.rfind(_HEADER)
+        if start > 0:
+            log.warning("skipped %d bytes that were not a well-framed message", start)
+            line = line[start:]
+        return guard_header(line)
+
+    async def readexactly(self, size: int) -> bytes:
+        return await self.reader.readexactly(size)
 
 
 class _Rejected:
@@ -93,6 +157,11 @@ class Protocol(LanguageServerProtocol):
         else:
             log.warning("ignored notification %r: invalid params", method)
 
+    exit_ends_process = True
+    """`exit` ends the process (stdio); over TCP and WebSocket it ends only the client's connection."""
+    _initialize_seen = False
+    _closing: asyncio.Future[Any] | None = None
+
     def handle_message(self, message: Any) -> None:
         if isinstance(message, _Rejected):
             return
@@ -100,7 +169,33 @@ class Protocol(LanguageServerProtocol):
             log.warning("ignored a body that is not a JSON-RPC message: answered with an error")
             self.answer_without_id(JsonRpcInvalidRequest("not a JSON-RPC message"))
             return
+        method, identifier = getattr(message, "method", None), getattr(message, "id", None)
+        if method == types.INITIALIZE:
+            self._initialize_seen = True
+        elif method is not None and method != types.EXIT and not self._initialize_seen:
+            log.warning("%r before initialize: %s", method, "answered with an error" if identifier else "ignored")
+            if identifier is not None:
+                self._send_response(identifier, None, JsonRpcServerNotInitialized().to_response_error())
+            return
+        if self._shutdown and method not in (None, types.EXIT):
+            log.warning("%r after shutdown: %s", method, "answered with an error" if identifier else "ignored")
+            if identifier is not None:
+                error = JsonRpcInvalidRequest("the server is shutting down: only exit is accepted")
+                self._send_response(identifier, None, error.to_response_error())
+            return
         super().handle_message(message)
+
+    @lsp_method(types.EXIT)
+    def lsp_exit(self, *args: Any) -> Generator[Any, Any, None]:
+        if self.exit_ends_process:
+            yield from super().lsp_exit(*args)
+            return
+        stop = self._server._stop_event
+        if stop is not None:
+            stop.set()
+        closed = self.writer.close() if self.writer is not None else None
+        if inspect.isawaitable(closed):
+            self._closing = asyncio.ensure_future(closed)  # kept: a task only weakly referenced may be collected
 
     @lsp_method(types.TEXT_DOCUMENT_DID_CHANGE)
     def lsp_text_document__did_change(self, params: types.DidChangeTextDocumentParams) -> Iterator[Any]:
@@ -116,8 +211,15 @@ class Protocol(LanguageServerProtocol):
 
 
 def answer_unreadable_body(protocol: LanguageServerProtocol, error: Exception) -> bool:
-    """Answer a frame whose body is not JSON (or not UTF-8) with ParseError; False for any other error."""
-    if not isinstance(error, json.JSONDecodeError | UnicodeDecodeError) or not isinstance(protocol, Protocol):
+    """Answer a frame whose body is not JSON (not UTF-8, or nested too deeply) with ParseError; False for any
+    other error."""
+    if not isinstance(protocol, Protocol):
+        return False
+    if isinstance(error, RecursionError):
+        log.warning("a message body is nested too deeply to parse: answered with a parse error")
+        protocol.answer_without_id(JsonRpcParseError("the body is nested too deeply to parse"))
+        return True
+    if not isinstance(error, json.JSONDecodeError | UnicodeDecodeError):
         return False
     log.warning("a message body is not JSON (%s): answered with a parse error", error)
     protocol.answer_without_id(JsonRpcParseError(f"the body is not JSON: {error}"))

@@ -116,6 +116,95 @@ async def test_malformed_json_rpc_is_answered_or_ignored(server: RawServer, work
     assert popups(server) == []  # no "Error in server" in the user's face
 
 
+async def test_framing_limits_and_bodies_nested_too_deeply(server: RawServer, workspace: Path) -> None:
+    """Issue 18: `Content-Length: 99999999999` and a 5,000-digit length killed the server; a body nested 1e5
+    deep gave an "Error in server" popup and no answer; a 100 KB URI and a lone surrogate in a URI gave
+    internal errors with tracebacks."""
+    await server.initialize(workspace)
+    fixture = workspace / "replay" / "write_note.ultra.json"
+    expected = await outline(server, fixture)
+
+    async def answered(data: bytes) -> list[dict[str, Any]]:
+        start = len(server.received)
+        await server.send_bytes(data)
+        assert await outline(server, fixture) == expected
+        return [{"id": error.get("id"), "code": error["error"]["code"]} for error in errors_since(server, start)]
+
+    body = json.dumps({"jsonrpc": "2.0", "id": 77, "method": "shutdown"}).encode()
+    assert await answered(b"Content-Length: 99999999999\r\n\r\n" + body) == []
+    assert await answered(b"Content-Length: " + b"7" * 5000 + b"\r\n\r\n" + body) == []
+    assert not any(message.get("id") == 77 for message in server.received)  # the skipped bodies never ran
+    assert b"over the limit of" in server.stderr
+    deep = b"[" * 100_000 + b"]" * 100_000
+    assert await answered(frame(deep)) == [{"id": None, "code": PARSE_ERROR}]
+    deep_object = b'{"a": ' * 100_000 + b"1" + b"}" * 100_000
+    assert await answered(frame(deep_object)) == [{"id": None, "code": PARSE_ERROR}]
+    for uri in ("file:///" + "a" * 100_000 + ".json", "file:///tmp/\udfff.json", workspace.as_uri() + "/\udfff.json"):
+        for method, params in [
+            ("textDocument/hover", {"textDocument": {"uri": uri}, "position": {"line": 0, "character": 0}}),
+            ("textDocument/documentSymbol", {"textDocument": {"uri": uri}}),
+            ("replayLens/steps", {"uri": uri}),
+            ("workspace/executeCommand", {"command": "replayLens.rehash", "arguments": [{"uri": uri}]}),
+        ]:
+            identifier, _ = server.request_frame(method)
+            message = {"jsonrpc": "2.0", "id": identifier, "method": method, "params": params}
+            await server.send_bytes(frame(json.dumps(message).encode("ascii")))  # a surrogate goes escaped
+            reply = await server.response(identifier)
+            assert reply.get("error", {}).get("code") != -32603, (method, uri[:40], reply)  # no internal error
+            assert "Traceback" not in json.dumps(reply)
+    assert popups(server) == []
+
+
+async def test_requests_before_initialize_and_after_shutdown_are_answered(workspace: Path) -> None:
+    server = await RawServer.start()
+    try:
+        early = await server.request("textDocument/documentSymbol", symbols_request(workspace / "replay" / "x.json"))
+        assert early["error"]["code"] == -32002  # ServerNotInitialized
+        await server.notify("textDocument/didOpen", {})  # a notification before initialize: ignored
+        await server.initialize(workspace)
+        assert len(await outline(server, workspace / "replay" / "write_note.ultra.json")) == 4
+        assert "result" in await server.request("shutdown")
+        late = await server.request("textDocument/documentSymbol", symbols_request(workspace / "replay" / "x.json"))
+        assert late["error"]["code"] == INVALID_REQUEST
+        await server.notify("exit")
+        assert await asyncio.wait_for(server.process.wait(), 20) == 0
+    finally:
+        await server.close()
+
+
+async def test_the_server_acts_only_inside_its_workspace_folders(
+    server: RawServer, workspace: Path, tmp_path: Path
+) -> None:
+    """Issue 18, item 7: a request naming another project's fixture indexed that project, and `rehash` from a
+    client without `applyEdit` rewrote its file on disk. Every such request is now answered "outside the
+    workspace"; nothing there is indexed or written, and the same requests inside the workspace still work."""
+    elsewhere = copy_samples(tmp_path / "elsewhere")
+    fixture = elsewhere / "replay" / "write_note.ultra.json"
+    before = fixture.read_bytes()
+    await server.initialize(workspace)  # no `workspace.applyEdit`: a rehash would write the file itself
+    sneaky = (workspace / ".." / "elsewhere" / "replay" / "write_note.ultra.json").as_uri().replace("%2E", ".")
+    for uri in (fixture.as_uri(), sneaky):
+        for method, params in document_requests(uri):
+            reply = await server.request(method, params, timeout=20)
+            if "error" in reply:
+                assert reply["error"]["code"] in (INVALID_PARAMS, REQUEST_FAILED), (method, reply)
+                assert "outside the workspace" in reply["error"]["message"] or method.startswith("textDocument/")
+            else:
+                assert reply["result"] in (None, []), (method, reply)
+        for name in ("replayLens.rehash", "replayLens.replaySession"):
+            reply = await server.request("workspace/executeCommand", {"command": name, "arguments": [{"uri": uri}]})
+            assert "outside the workspace" in reply["error"]["message"], reply
+        reply = await server.request("replayLens/steps", {"uri": (elsewhere / "recordings").as_uri()})
+        assert "outside the workspace" in reply["error"]["message"]
+    assert fixture.read_bytes() == before
+    assert not any(uri.startswith(elsewhere.as_uri()) for uri in server.diagnostics())  # nothing indexed there
+    inside = workspace / "replay" / "write_note.ultra.json"
+    rehash = {"command": "replayLens.rehash", "arguments": [inside.as_uri()]}
+    reply = await server.request("workspace/executeCommand", rehash)
+    assert reply["result"]["applied"] and len(reply["result"]["turns"]) == 3  # inside, it is written
+    assert inside.read_bytes() != before
+
+
 async def test_a_malformed_answer_from_the_client_fails_the_request_that_waited_for_it(
     server: RawServer, workspace: Path
 ) -> None:
@@ -432,7 +521,7 @@ async def test_sessions_listed_beside_a_fifo(workspace: Path) -> None:
 
 async def test_a_catastrophic_rule_is_a_config_error_and_the_server_answers(server: RawServer, workspace: Path) -> None:
     config = workspace / "replay-lens.toml"
-    config.write_text(config.read_text(encoding="utf-8") + '\n[[rules]]\nname = "slow"\npattern = "(a+)+$"\n')
+    config.write_text(config.read_text(encoding="utf-8") + '\n[[rules]]\nname = "slow"\npattern = "(a|aa)+$"\n')
     began = asyncio.get_running_loop().time()
     await server.initialize(workspace)
     assert len(await outline(server, workspace / "replay" / "write_note.ultra.json")) == 4
@@ -440,6 +529,41 @@ async def test_a_catastrophic_rule_is_a_config_error_and_the_server_answers(serv
     problems = server.diagnostics()[config.as_uri()]
     assert [item["code"] for item in problems] == ["config-error"]
     assert "rules[0].pattern: pattern takes over" in problems[0]["message"]
+
+
+async def test_a_rule_that_backtracks_on_real_text_is_a_finding_and_the_server_answers(
+    server: RawServer, workspace: Path
+) -> None:
+    """Issue 18: a rule that passed the load-time probe froze the whole server on real text (no request
+    answered, indexing never ended). It is stopped at its budget: a `rule-timeout` on that call."""
+    config = workspace / "replay-lens.toml"
+    config.write_text(config.read_text(encoding="utf-8") + '\n[[rules]]\nname = "slow"\npattern = "x(a|aa)+y"\n')
+    recording = workspace / "recordings" / "write_note.ultra.jsonl"
+    lines = recording.read_text(encoding="utf-8").splitlines()
+    record = json.loads(lines[-1])
+    record["input"].append({"type": "human", "data": {"content": "x" + "a" * 64, "additional_kwargs": {}}})
+    recording.write_text("\n".join([*lines, json.dumps(record)]) + "\n", encoding="utf-8")
+    await server.initialize(workspace)
+    assert len(await outline(server, workspace / "replay" / "write_note.ultra.json")) == 4
+    problems = await server.until(
+        lambda: [d for d in server.diagnostics().get(recording.as_uri(), []) if d["code"] == "rule-timeout"],
+        what="the rule-timeout diagnostic",
+    )
+    assert "rule 'slow'" in problems[0]["message"] and problems[0]["range"]["start"]["line"] == len(lines)
+
+
+async def test_a_replacement_naming_a_missing_group_is_a_config_error_in_the_server(
+    server: RawServer, workspace: Path
+) -> None:
+    """Issue 18: a `\\1` with no group failed the folder's indexing silently; it is the config's diagnostic."""
+    config = workspace / "replay-lens.toml"
+    rule = '\n[[rules]]\nname = "ids"\npattern = "req_[a-z]+"\nreplacement = "\\\\1"\n'
+    config.write_text(config.read_text(encoding="utf-8") + rule)
+    await server.initialize(workspace)
+    assert len(await outline(server, workspace / "replay" / "write_note.ultra.json")) == 4
+    problems = server.diagnostics()[config.as_uri()]
+    assert [item["code"] for item in problems] == ["config-error"]
+    assert "rules[0].replacement: invalid replacement" in problems[0]["message"]
 
 
 # -- a `git checkout` of a large branch -------------------------------------------------------------------------------

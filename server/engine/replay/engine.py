@@ -300,7 +300,7 @@ class _Replayer:
 
         def rank(turn: int, score: float) -> tuple[float, bool, bool, int]:
             caller = self.turns[turn].caller
-            same_caller = caller is None or self.normalizer.caller(caller) == keys.caller
+            same_caller = caller is None or _normalized_caller(self.normalizer, caller) == keys.caller
             return score, same_caller, turn not in self.consumed, -turn
 
         quick = sorted(
@@ -319,7 +319,7 @@ class _Replayer:
         before = render(explanation.normalizer, recorded.messages) if explanation else self.render_turn(turn)
         label = f"turn {turn} as keyed {explanation.description}" if explanation else f"turn {turn} (current rules)"
         diff = line_diff(before, lines, label, f"step {step.index} (current rules)")
-        turn_caller = self.normalizer.caller(fixture_turn.caller) if not fixture_turn.is_legacy else None
+        turn_caller = _normalized_caller(self.normalizer, fixture_turn.caller) if not fixture_turn.is_legacy else None
         if explanation:
             note = f"turn {turn} is stale: keyed {explanation.description}; rehash it from its recorded input"
         elif not diff and turn_caller is not None and turn_caller != keys.caller:
@@ -440,3 +440,11 @@ def _tool_calls(output: Any) -> list[dict[str, Any]]:
 def replay(session: Session, fixture: Fixture, rules: Rules, inputs: Mapping[int, RecordedInput]) -> ReplayReport:
     """Replay `session` against `fixture` under `rules`; `inputs` are the turns' recorded inputs."""
     return _Replayer(session, fixture, rules, inputs).run()
+
+
+def _normalized_caller(normalizer: Normalizer, caller: Any) -> str | None:
+    """The turn's normalized caller, or None when a rule cannot normalize it (the report still ranks and notes)."""
+    try:
+        return normalizer.caller(caller)
+    except InputShapeError:
+        return None

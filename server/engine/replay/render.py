@@ -29,7 +29,11 @@ def render(normalizer: Normalizer, messages: Sequence[Any]) -> list[str]:
             lines.extend(f"  {line}" for line in str(entry["content"]).split("\n"))
         for call in entry.get("tool_calls", []):
             args = json.dumps(call.get("args"), sort_keys=True, ensure_ascii=False)
-            lines.append(f"  -> {call.get('name')}({normalizer.text(args)})")
+            try:
+                args = normalizer.text(args)
+            except InputShapeError as exc:  # a rule ran over its budget: shown as recorded, and why
+                args = f"{args} (not normalized: {exc})"
+            lines.append(f"  -> {call.get('name')}({args})")
     return lines
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from server.engine.normalize import Normalizer
+from server.engine.normalize import InputShapeError, Normalizer
 
 _ABSENT = object()
 
@@ -69,7 +69,10 @@ def compare(normalizer: Normalizer, expected: Any, actual: Any, path: str = "arg
             )
         return differences
     if isinstance(expected, str) and isinstance(actual, str):
-        same = normalizer.text(expected) == normalizer.text(actual)
+        try:
+            same = normalizer.text(expected) == normalizer.text(actual)
+        except InputShapeError:  # a rule ran over its budget: compared as recorded
+            same = expected == actual
     elif _number(expected) and _number(actual):
         same = expected == actual
     else:
