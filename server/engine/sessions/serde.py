@@ -48,7 +48,7 @@ def is_opaque_type(kind: str) -> str | None:
 
 def decode(kind: str | None, blob: Any) -> Any:
     """The value of a `(type, blob)` pair as JSON-safe data (raises `OpaqueBlobError` or `UndecodableError`)."""
-    if kind is None or kind == "null":
+    if kind is None or kind in ("null", "empty"):
         return None
     reason = is_opaque_type(kind)
     if reason is not None:

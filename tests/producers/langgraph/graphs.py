@@ -121,15 +121,15 @@ class Truth(BaseCallbackHandler):
     def on_tool_start(
         self, serialized: Any, input_str: str, *, run_id: UUID, metadata: Any = None, inputs: Any = None, **kw: Any
     ) -> None:
-        self._start(run_id, metadata, {"kind": "tool", "name": serialized.get("name"), "args": inputs})
-        self._open[run_id]["raw"] = repr((input_str, kw))
+        entry = {"kind": "tool", "name": serialized.get("name"), "args": inputs, "call_id": kw.get("tool_call_id")}
+        self._start(run_id, metadata, entry)
 
     def on_tool_end(self, output: Any, *, run_id: UUID, **kw: Any) -> None:
         entry = self._open.pop(run_id)
-        entry.update(result=output.content, status=output.status, call_id=output.tool_call_id)
+        entry.update(result=output.content, status=output.status)
 
     def on_tool_error(self, error: BaseException, *, run_id: UUID, **kw: Any) -> None:
-        self._open.pop(run_id).update(result=repr(error), status="error")
+        self._open.pop(run_id).update(error=repr(error), status="error")
 
 
 # -- graphs --------------------------------------------------------------------------------
