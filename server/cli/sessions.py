@@ -31,9 +31,8 @@ from server.engine.replay import (
     write_new,
 )
 from server.engine.secrets import mask_json, masked_cut
-from server.engine.sessions import SessionNotFoundError, discover, page_steps, read_session, resolve
-from server.engine.sessions import postgres
-from server.engine.sessions.model import Step, StepPage, location
+from server.engine.sessions import SessionNotFoundError, discover, page_steps, postgres, read_session, resolve
+from server.engine.sessions.model import Step, StepPage
 from server.engine.workspace import load_project_config
 from server.engine.writes import AlreadyExistsError, ChangedOnDiskError
 

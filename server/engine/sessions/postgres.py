@@ -92,7 +92,7 @@ def _safe(exc: BaseException, url: str) -> str:
 
 
 def _reason(exc: BaseException, url: str) -> str:
-    import psycopg
+    import psycopg  # noqa: PLC0415  # only when a URL is used
 
     where = mask(url)
     text = _safe(exc, url)
@@ -112,7 +112,7 @@ def _reason(exc: BaseException, url: str) -> str:
 @contextlib.contextmanager
 def connect(url: str) -> Iterator[psycopg.Connection[Any]]:
     """A read-only connection (raises `PostgresError` with a safe message)."""
-    import psycopg
+    import psycopg  # noqa: PLC0415  # only when a URL is used
 
     try:
         connection = psycopg.connect(url, connect_timeout=CONNECT_TIMEOUT_SECONDS, application_name="replay-lens")
@@ -199,17 +199,16 @@ def _checkpoint(
             (thread, namespace, [c for c, _ in missing], [v for _, v in missing]),
         ).fetchall()
         for channel, version, kind, blob in rows:
-            decoded = langgraph.decode_checkpoint(checkpoint_id, kind, blob)
-            blobs[(str(channel), str(version))] = decoded
+            blobs[(str(channel), str(version))] = langgraph.decode_checkpoint(checkpoint_id, kind, blob)
     values = dict(state.get("channel_values") or {})
     for key in sorted(wanted):
-        decoded = blobs.get(key)
-        if decoded is None or decoded.kind in ("empty", "null"):
+        stored = blobs.get(key)
+        if stored is None or stored.kind in ("empty", "null"):
             continue
-        if decoded.error is not None:
-            record.error, record.kind, record.size = decoded.error, decoded.kind, decoded.size
+        if stored.error is not None:
+            record.error, record.kind, record.size = stored.error, stored.kind, stored.size
             return record
-        values[key[0]] = decoded.state
+        values[key[0]] = stored.state
     for key in [key for key in blobs if key not in wanted]:
         del blobs[key]
     record.state = {**state, "channel_values": values}
