@@ -12,13 +12,21 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+import sqlite3
 import subprocess
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
+from langgraph.checkpoint.postgres import PostgresSaver
+from langgraph.checkpoint.sqlite import SqliteSaver
+
+from tests.producers.langgraph.graphs import generate
+
+Truth = dict[str, list[dict[str, Any]]]
 
 SUPERUSER = "replay"
 PASSWORD = "s3cret-Pw-not-for-reports"
@@ -105,3 +113,35 @@ def postgres() -> Iterator[Postgres]:
     finally:
         server.ctl("-m", "immediate", "-w", "stop")
         shutil.rmtree(root, ignore_errors=True)
+
+
+# -- LangGraph runs, generated once per test session ------------------------------------------
+@pytest.fixture(scope="session")
+def pg_env(postgres: Postgres) -> Iterator[None]:
+    """libpq reads the password from PGPASSWORD, in this process and in the CLI processes it starts."""
+    before = os.environ.get("PGPASSWORD")
+    os.environ["PGPASSWORD"] = PASSWORD
+    yield
+    if before is None:
+        os.environ.pop("PGPASSWORD", None)
+    else:
+        os.environ["PGPASSWORD"] = before
+
+
+@pytest.fixture(scope="session")
+def sqlite_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Truth]:
+    path = tmp_path_factory.mktemp("langgraph") / "checkpoints.sqlite"
+    connection = sqlite3.connect(path, check_same_thread=False)
+    truth = generate(SqliteSaver(connection))
+    connection.close()
+    return str(path), truth
+
+
+@pytest.fixture(scope="session")
+def postgres_run(postgres: Postgres, pg_env: None) -> tuple[str, Truth]:
+    postgres.psql("CREATE DATABASE langgraph")
+    url = postgres.url("langgraph")
+    with PostgresSaver.from_conn_string(url) as saver:
+        saver.setup()
+        truth = generate(saver)
+    return url, truth

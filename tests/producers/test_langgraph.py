@@ -14,21 +14,15 @@ writes, so its calls have no caller.
 from __future__ import annotations
 
 import json
-import os
-import sqlite3
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from langgraph.checkpoint.postgres import PostgresSaver
-from langgraph.checkpoint.sqlite import SqliteSaver
 
 from tests.conftest import run_cli
-from tests.producers.conftest import PASSWORD, Postgres
-from tests.producers.langgraph.graphs import SYSTEM_PROMPT, generate
+from tests.producers.conftest import Truth
+from tests.producers.langgraph.graphs import SYSTEM_PROMPT
 
-Truth = dict[str, list[dict[str, Any]]]
 THREADS = [
     "react-1",
     "team|alpha",
@@ -42,37 +36,6 @@ THREADS = [
     "long-1",
 ]
 NO_WRITES = {"exit-1"}
-
-
-@pytest.fixture(scope="session")
-def pg_env(postgres: Postgres) -> Iterator[None]:
-    """libpq reads the password from PGPASSWORD, in this process and in the CLI processes it starts."""
-    before = os.environ.get("PGPASSWORD")
-    os.environ["PGPASSWORD"] = PASSWORD
-    yield
-    if before is None:
-        os.environ.pop("PGPASSWORD", None)
-    else:
-        os.environ["PGPASSWORD"] = before
-
-
-@pytest.fixture(scope="session")
-def sqlite_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Truth]:
-    path = tmp_path_factory.mktemp("langgraph") / "checkpoints.sqlite"
-    connection = sqlite3.connect(path, check_same_thread=False)
-    truth = generate(SqliteSaver(connection))
-    connection.close()
-    return str(path), truth
-
-
-@pytest.fixture(scope="session")
-def postgres_run(postgres: Postgres, pg_env: None) -> tuple[str, Truth]:
-    postgres.psql("CREATE DATABASE langgraph")
-    url = postgres.url("langgraph")
-    with PostgresSaver.from_conn_string(url) as saver:
-        saver.setup()
-        truth = generate(saver)
-    return url, truth
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

@@ -102,10 +102,13 @@ def _reason(exc: BaseException, url: str) -> str:
         return f"{where}: permission denied reading the checkpoint tables ({text})"
     if isinstance(exc, psycopg.errors.QueryCanceled):
         return f"{where}: a query took longer than {STATEMENT_TIMEOUT_MS // 1000} s and was cancelled ({text})"
+    lowered = text.lower()
+    if isinstance(exc, ValueError) or ("invalid" in lowered and ("option" in lowered or "uri" in lowered)):
+        return f"{where}: not a valid PostgreSQL URL ({text})"
+    if isinstance(exc, psycopg.OperationalError) and "authentication failed" in text:
+        return f"{where}: the server refused the credentials ({text}; set PGPASSWORD or ~/.pgpass)"
     if isinstance(exc, psycopg.OperationalError):
         return f"{where}: cannot reach the database or it went away ({text})"
-    if isinstance(exc, psycopg.ProgrammingError | psycopg.InterfaceError) and "invalid" in text.lower():
-        return f"{where}: not a valid PostgreSQL URL ({text})"
     return f"{where}: the database cannot be read ({text})"
 
 

@@ -124,12 +124,18 @@ def _revive(value: Any, depth: int) -> Any:
     return revived
 
 
-def jsonable(value: Any) -> Any:
-    """Tuples as lists, bytes as base64, non-string keys as strings: what JSON can carry."""
+def jsonable(value: Any, depth: int = 0) -> Any:
+    """Tuples as lists, bytes as base64, non-string keys as strings: what JSON can carry.
+
+    Values nested deeper than `_MAX_DEPTH` are replaced by a marker, so a hostile
+    checkpoint cannot exhaust the stack here or in whatever walks the result next.
+    """
+    if depth > _MAX_DEPTH and isinstance(value, dict | list | tuple):
+        return {"$cut": f"nested more than {_MAX_DEPTH} levels deep"}
     if isinstance(value, dict):
-        return {key if isinstance(key, str) else str(key): jsonable(item) for key, item in value.items()}
+        return {key if isinstance(key, str) else str(key): jsonable(item, depth + 1) for key, item in value.items()}
     if isinstance(value, list | tuple):
-        return [jsonable(item) for item in value]
+        return [jsonable(item, depth + 1) for item in value]
     if isinstance(value, bytes | bytearray):
         return {"$base64": base64.b64encode(value).decode("ascii")}
     if isinstance(value, str | int | float | bool) or value is None:
