@@ -283,7 +283,9 @@ def build_steps(
             yield from _interrupts(current, following is None, source, index)
             if isinstance(current.state, dict):
                 thread.previous_ts = iso_time(current.state.get("ts"))
-        thread.pending = current.writes
+        # After an unreadable checkpoint, the next readable one is diffed against the last readable one:
+        # the writes of both are who wrote its new messages.
+        thread.pending = current.writes if current.error is None else thread.pending + current.writes
         current = following
 
 
