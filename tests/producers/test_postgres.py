@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
+import pytest_lsp
+from pygls.exceptions import JsonRpcException
+from pytest_lsp import ClientServerConfig
 
 from server.engine.sessions import StepKind, resolve
 from server.engine.sessions.model import Session
 from server.engine.sessions.postgres import connect, iter_steps
 from tests.conftest import run_cli
+from tests.lsp.helpers import SERVER_COMMAND, SERVER_ENV, Client, make_client, start
+from tests.lsp.test_sessions import plain
 from tests.producers.conftest import PASSWORD, Postgres, Truth, free_port
 
 
@@ -64,3 +72,35 @@ def test_a_server_that_goes_away_mid_read_is_a_finding(postgres: Postgres, postg
     rest = list(steps)
     assert rest[-1].kind is StepKind.OPAQUE and "went away" in (rest[-1].problem or "")
     assert [f.code.name for f in sink.findings] == ["trace-error"]
+
+
+@pytest_lsp.fixture(  # type: ignore[untyped-decorator]
+    config=ClientServerConfig(server_command=SERVER_COMMAND, client_factory=make_client, server_env=SERVER_ENV)
+)
+async def client(lsp_client: Client) -> AsyncIterator[None]:
+    """A real language server, started without PGPASSWORD: the configured URL carries the password."""
+    yield
+    await lsp_client.shutdown_session()
+
+
+async def request(client: Client, method: str, params: dict[str, Any]) -> Any:
+    return plain(await client.protocol.send_request_async(method, params))  # type: ignore[no-untyped-call]
+
+
+async def test_the_sessions_view_lists_the_configured_databases(
+    client: Client, postgres: Postgres, postgres_run: tuple[str, Truth], tmp_path: Path
+) -> None:
+    url = postgres.url("langgraph", password=PASSWORD)
+    await start(client, tmp_path, options={"databases": [url]})
+    listing = await request(client, "replayLens/sessions", {})
+    listed = [entry for entry in listing["sessions"] if entry["kind"] == "langgraph-postgres"]
+    cli = run_cli("sessions", url, "--format", "json").json()
+    assert [(s["id"], s["uri"], s["startedAt"]) for s in listed] == [
+        (s["id"], s["uri"], s["startedAt"]) for s in cli["sessions"]
+    ]
+    assert "react-1" in [s["id"] for s in listed] and listed[0]["uri"].startswith("postgresql://replay:****@")
+    page = await request(client, "replayLens/steps", {"uri": listed[0]["uri"], "sessionId": "react-1"})
+    assert page == run_cli("steps", url, "--session-id", "react-1", "--format", "json").json()
+    assert PASSWORD not in json.dumps(listing) + json.dumps(page)
+    with pytest.raises(JsonRpcException, match=r"not in the replayLens\.databases"):
+        await request(client, "replayLens/steps", {"uri": f"postgresql://replay@127.0.0.1:{free_port()}/x"})
