@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from server.engine import findings as codes
+from server.engine.findings import Severity
 from server.engine.sessions.messages import output_facts, tool_call_index, tool_step
 from server.engine.sessions.model import (
     Session,
@@ -41,7 +42,7 @@ from server.engine.sessions.model import (
     iso_time,
     message_parts,
 )
-from server.engine.sessions.serde import OpaqueBlobError, UndecodableError, decode
+from server.engine.sessions.serde import DELTA_SNAPSHOT, OpaqueBlobError, UndecodableError, decode
 from server.engine.sessions.sqlite import DatabaseError, connect, describe
 
 KIND = "langgraph-checkpoints"
@@ -181,7 +182,13 @@ def _merge(current: list[Any], written: Any) -> list[Any]:
     merged = list(current)
     where = {_identity(entry): position for position, entry in enumerate(merged)}
     for entry in written if isinstance(written, list) else [written]:
-        if message_parts(entry)[0] is None:
+        kind, data = message_parts(entry)
+        if kind is None:
+            continue
+        if kind == "remove":  # RemoveMessage: by id, or every message before it (`__remove_all__`)
+            gone = data.get("id")
+            merged = [] if gone == "__remove_all__" else [m for m in merged if message_parts(m)[1].get("id") != gone]
+            where = {_identity(item): position for position, item in enumerate(merged)}
             continue
         position = where.get(_identity(entry))
         if position is None:
@@ -238,6 +245,7 @@ class _Thread:
     pending: list[Write] = field(default_factory=list)
     previous_ts: str | None = None
     budget: int = INPUT_BUDGET
+    budget_exhausted: bool = False
 
     def subgraph_task(self, write: Write) -> bool:
         """Whether the task is a subgraph whose own checkpoints hold its calls (namespace `node:task_id`)."""
@@ -296,17 +304,13 @@ def _message_lists(checkpoint: Checkpoint, thread: _Thread) -> dict[str, list[An
     values = values if isinstance(values, dict) else {}
     versions = state.get("channel_versions")
     lists: dict[str, list[Any]] = {}
-    for key, value in values.items():
-        snapshot = (
-            value.get("$value") if isinstance(value, dict) and "_DeltaSnapshot" in str(value.get("$type")) else None
-        )
+    for key, stored in values.items():
+        # A DeltaChannel's periodic full value, else the channel's own value.
+        value = stored[DELTA_SNAPSHOT] if isinstance(stored, dict) and DELTA_SNAPSHOT in stored else stored
         if _is_message_list(value):
             lists[key] = value
-        elif snapshot is not None:
-            inner = snapshot.get("value") if isinstance(snapshot, dict) else snapshot
-            lists[key] = inner if isinstance(inner, list) else []
     written = {write.channel for write in thread.pending if _is_message_list(write.value)}
-    for key in sorted((set(thread.lists) | written) - set(lists)):
+    for key in sorted((set(thread.lists) | written) - set(values)):
         if key.startswith("__") or (isinstance(versions, dict) and key not in versions and key not in thread.lists):
             continue
         merged = thread.lists.get(key, [])
@@ -379,14 +383,16 @@ def _model_step(
         source=source,
     )
     size = position - start
-    if size > thread.budget:
+    if thread.budget_exhausted or size > thread.budget:
         step.problem = (
             f"input of {position} messages not kept: this session's model inputs exceed {INPUT_BUDGET:,} messages "
             "in all, so this call cannot be keyed or replayed"
         )
-        if thread.budget != -1:
-            sink.findings.append(finding(codes.TRACE_ERROR, source.path, source, step.problem))
-            thread.budget = -1
+        if not thread.budget_exhausted:
+            sink.findings.append(
+                finding(codes.TRACE_ERROR, source.path, source, step.problem, severity=Severity.WARNING)
+            )
+            thread.budget_exhausted = True
     else:
         step.input = messages[start:position]
         thread.budget -= size

@@ -5,7 +5,8 @@ Python class to rebuild: `(module, class, data[, method])` under codes 0-5.
 Rebuilding would import and call whatever a file names, so this decoder never
 does: a LangChain message (code 5 or 4, a `langchain_core.messages` class)
 becomes its `messages_to_dict` entry, anything else a `{"$type", "$value"}`
-record, and unknown codes an opaque marker. `pickle` and encrypted (`*+aes`)
+record, a `DeltaChannel` snapshot (code 7) `{"$delta_snapshot": value}`, and
+unknown codes an opaque marker. `pickle` and encrypted (`*+aes`)
 blobs are not decoded at all.
 """
 
@@ -23,7 +24,10 @@ EXT_CONSTRUCTOR_KW_ARGS = 2
 EXT_METHOD_SINGLE_ARG = 3
 EXT_PYDANTIC_V1 = 4
 EXT_PYDANTIC_V2 = 5
+EXT_DELTA_SNAPSHOT = 7
+"""A `DeltaChannel` snapshot (langgraph-checkpoint 4.x): the packed value itself, no class to name."""
 _KNOWN_EXT = range(EXT_CONSTRUCTOR_SINGLE_ARG, EXT_PYDANTIC_V2 + 1)
+DELTA_SNAPSHOT = "$delta_snapshot"
 _MESSAGE_MODULE = "langchain_core.messages"
 _MAX_DEPTH = 200
 
@@ -86,6 +90,8 @@ def _unpack(data: bytes, depth: int) -> Any:
 
 def _ext(code: int, payload: bytes, depth: int) -> Any:
     """An extension value as data. Class names are read as text; nothing is imported or called."""
+    if code == EXT_DELTA_SNAPSHOT:
+        return {DELTA_SNAPSHOT: _unpack(payload, depth)}
     if code not in _KNOWN_EXT:
         return {"$ext": code, "$bytes": len(payload)}
     parts = _unpack(payload, depth)

@@ -145,7 +145,7 @@ def _delta_messages(state: list[AnyMessage], writes: Sequence[Any]) -> list[AnyM
 
 
 class DeltaState(TypedDict):
-    messages: Annotated[list[AnyMessage], DeltaChannel(_delta_messages)]
+    messages: Annotated[list[AnyMessage], DeltaChannel(_delta_messages, snapshot_frequency=3)]
 
 
 class Plain(TypedDict):
@@ -308,11 +308,11 @@ def generate(saver: BaseCheckpointSaver[Any]) -> dict[str, list[dict[str, Any]]]
         {"messages": [HumanMessage("Oslo weather, briefly.")]}, _config("exit-1", truth), durability="exit"
     )
 
-    # Messages in a DeltaChannel (writes only).
-    model = ScriptedChatModel(script=[reply("Hello!"), reply("Still here.")])
+    # Messages in a DeltaChannel: in the writes only, with a full snapshot every third update.
+    model = ScriptedChatModel(script=[reply("Hello!"), reply("Still here."), reply("Yes."), reply("Bye.")])
     graph = delta_graph(model, saver)
-    graph.invoke({"messages": [HumanMessage("Hi")]}, _config("delta-1", truth))
-    graph.invoke({"messages": [HumanMessage("Still there?")]}, _config("delta-1", truth))
+    for text in ("Hi", "Still there?", "Sure?", "Bye then."):
+        graph.invoke({"messages": [HumanMessage(text)]}, _config("delta-1", truth))
 
     # A 50-call thread.
     script = [reply("", [("count_step", {"n": n})]) for n in range(49)] + [reply("Counted 49 steps.")]
