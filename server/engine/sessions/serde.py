@@ -59,7 +59,7 @@ def decode(kind: str | None, blob: Any) -> Any:
         raise OpaqueBlobError(reason)
     data = bytes(blob) if isinstance(blob, bytes | bytearray | memoryview) else str(blob or "").encode()
     if kind == "msgpack":
-        return _unpack(data, 0)
+        return jsonable(_unpack(data, 0))
     if kind == "json":
         try:
             return _revive(json.loads(data), 0)
@@ -71,6 +71,7 @@ def decode(kind: str | None, blob: Any) -> Any:
 
 
 def _unpack(data: bytes, depth: int) -> Any:
+    """msgpack as Python values (made JSON-safe once, by the caller of the outermost one)."""
     if depth > _MAX_DEPTH:
         raise UndecodableError("msgpack nested too deeply")
     try:
@@ -85,7 +86,7 @@ def _unpack(data: bytes, depth: int) -> Any:
         raise
     except (ValueError, TypeError, RecursionError, msgpack.UnpackException) as exc:
         raise UndecodableError(f"invalid msgpack: {exc}") from None
-    return jsonable(value)
+    return value
 
 
 def _ext(code: int, payload: bytes, depth: int) -> Any:
