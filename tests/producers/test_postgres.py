@@ -16,7 +16,7 @@ from pytest_lsp import ClientServerConfig
 from server.engine.sessions import StepKind, resolve
 from server.engine.sessions.model import Session
 from server.engine.sessions.postgres import connect, iter_steps
-from tests.conftest import run_cli
+from tests.conftest import SAMPLES, run_cli
 from tests.lsp.helpers import SERVER_COMMAND, SERVER_ENV, Client, make_client, start
 from tests.lsp.test_sessions import plain
 from tests.producers.conftest import PASSWORD, Postgres, Truth, free_port
@@ -24,11 +24,21 @@ from tests.producers.conftest import PASSWORD, Postgres, Truth, free_port
 
 def test_a_password_in_the_url_is_never_shown(postgres: Postgres, postgres_run: tuple[str, Truth]) -> None:
     url = postgres.url("langgraph", password=PASSWORD)
-    for args in (("sessions", url), ("sessions", url, "--format", "json"), ("steps", url, "--session-id", "react-1")):
+    alias = url.replace("postgresql://", "postgres://")
+    for args in (
+        ("sessions", url),
+        ("sessions", url, "--format", "json"),
+        ("steps", url, "--session-id", "react-1"),
+        ("steps", alias, "--session-id", "team|alpha", "--format", "json"),
+    ):
         result = run_cli(*args)
         assert result.code == 0, result.stderr
         assert PASSWORD not in result.stdout + result.stderr
         assert "replay:****@127.0.0.1" in result.stdout
+    replayed = run_cli(
+        "replay", url, "--session-id", "react-1", "--against", SAMPLES / "replay" / "write_note.ultra.json"
+    )
+    assert replayed.code == 1 and PASSWORD not in replayed.stdout + replayed.stderr
 
 
 @pytest.mark.parametrize(

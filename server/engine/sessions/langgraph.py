@@ -204,11 +204,9 @@ class _Writers:
 
     def __init__(self, writes: list[Write]) -> None:
         self.by_key: dict[str, Write] = {}
-        self.channels: dict[str, list[Write]] = {}
         for write in writes:
             if not isinstance(write.value, list):
                 continue
-            self.channels.setdefault(write.channel, []).append(write)
             for entry in write.value:
                 for key in self._keys(entry):
                     self.by_key.setdefault(key, write)
@@ -264,7 +262,6 @@ def build_steps(
     full_inputs: bool,
     namespaces: set[str],
     namespace: str,
-    place: str = "checkpoint",
 ) -> Iterator[Step]:
     """The steps of one thread namespace from its checkpoints in order (each with its own pending writes)."""
     thread = _Thread(namespace, namespaces, full_inputs)
@@ -273,7 +270,7 @@ def build_steps(
     current = next(rows, None)
     while current is not None:
         following = next(rows, None)
-        source = SourceRef(info.path, label=f"{place} {current.id}")
+        source = SourceRef(info.path, label=f"checkpoint {current.id}")
         if current.error is not None:
             exc = current.error
             code = codes.OPAQUE_DATA if isinstance(exc, OpaqueBlobError) else codes.TRACE_ERROR
