@@ -25,7 +25,7 @@ lint: $(STAMP)
 # The LangGraph conformance tests start a private PostgreSQL server (tests/producers/conftest.py):
 # Debian's package, installed when missing (CI runs as root); a failed install stops `make test`.
 postgres:
-	@ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || { apt-get update && apt-get install -y postgresql; }
+	@ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y postgresql; }
 
 test: lint postgres
 	$(BIN)/python -m pytest

@@ -33,9 +33,13 @@ THREADS = [
     "notes-1",
     "exit-1",
     "delta-1",
+    "fanout-1",
+    "mapreduce-1",
     "long-1",
 ]
 NO_WRITES = {"exit-1"}
+PARALLEL = {"fanout-1", "mapreduce-1"}
+"""Threads with model calls in one superstep: they run in threads, in no fixed order."""
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -92,7 +96,14 @@ def test_every_call_matches_the_ground_truth_and_replays(run: tuple[str, Truth],
         assert recorded.code == 0, recorded.stderr
         lines = [json.loads(line) for line in recording.read_text(encoding="utf-8").splitlines()]
         assert len(lines) == len(real_models)
-        for step, line, real in zip(models, lines, real_models, strict=True):
+        by_id = {real["output"]["data"]["id"]: real for real in real_models}
+        order = [step["output"]["data"]["id"] for step in models]
+        if thread in PARALLEL:  # only the call after the parallel ones has its place
+            assert sorted(order) == sorted(by_id) and order[-1] == real_models[-1]["output"]["data"]["id"]
+        else:
+            assert order == list(by_id)
+        for step, line in zip(models, lines, strict=True):
+            real = by_id[step["output"]["data"]["id"]]
             assert step.get("caller") == (None if thread in NO_WRITES else real["node"])
             same_message(step["output"], real["output"])
             usage = real["output"]["data"]["usage_metadata"]

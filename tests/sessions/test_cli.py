@@ -35,9 +35,8 @@ def test_sessions_and_steps_pages() -> None:
     listed = run_cli("sessions", SAMPLES / "traces", "--format", "json")
     kinds = [session["kind"] for session in listed.json()["sessions"]]
     assert listed.code == 0 and len(kinds) - kinds.count("langgraph-checkpoints") == 7
-    assert (
-        kinds.count("langgraph-checkpoints") == 11
-    )  # 10 threads (tests/producers/langgraph/sample.py), a subgraph nested
+    # 11 threads (tests/producers/langgraph/sample.py) and the 2 namespaces of a nested subgraph
+    assert kinds.count("langgraph-checkpoints") == 13
     page = run_cli("steps", CATO_DB, "--session-id", "sess-91c2", "--page", "2", "--page-size", "2", "--format", "json")
     assert page.code == 1  # the session's hash chain is broken: an error finding
     document = page.json()

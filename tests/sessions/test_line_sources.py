@@ -148,5 +148,5 @@ def test_discover_finds_every_sample_session() -> None:
     kinds = sorted({info.kind for info in found.sessions})
     assert kinds == ["cato-audit", "codex-bundle", "codex-rollout", "fixture", "langgraph-checkpoints", "recording"]
     langgraph = [info for info in found.sessions if info.kind == "langgraph-checkpoints"]
-    assert len(found.sessions) - len(langgraph) == 13 and len(langgraph) == 11
+    assert len(found.sessions) - len(langgraph) == 13 and len(langgraph) == 13
     assert all(info.path.exists() for info in found.sessions)

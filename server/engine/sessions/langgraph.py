@@ -48,6 +48,7 @@ from server.engine.sessions.sqlite import DatabaseError, connect, describe
 KIND = "langgraph-checkpoints"
 TABLE = "checkpoints"
 SEPARATOR = "|"
+TASKS = "__pregel_tasks"
 INPUT_BUDGET = 200_000
 """Input messages kept over a whole session's model calls (full inputs); past it, calls carry no input.
 
@@ -244,10 +245,30 @@ class _Thread:
     previous_ts: str | None = None
     budget: int = INPUT_BUDGET
     budget_exhausted: bool = False
+    sends: list[tuple[str, Any]] = field(default_factory=list)
 
-    def subgraph_task(self, write: Write) -> bool:
-        """Whether the task is a subgraph whose own checkpoints hold its calls (namespace `node:task_id`)."""
+    def node_of(self, write: Write | None) -> str | None:
+        """The node of the task that made a write: named by a pull task's path, or by its `Send`."""
+        if write is None:
+            return None
         node = _node(write.task_path)
+        send = self._send(write)
+        return node if node is not None else send[0] if send is not None else None
+
+    def send_payload(self, write: Write) -> Any:
+        send = self._send(write)
+        return send[1] if send is not None else None
+
+    def _send(self, write: Write) -> tuple[str, Any] | None:
+        """The `Send` a push task ran (`~__pregel_push, <index into the __pregel_tasks channel>, ...`)."""
+        parts = [part.strip() for part in write.task_path.split(",")]
+        if len(parts) < 2 or parts[0] != "~__pregel_push" or not parts[1].isdigit():
+            return None
+        number = int(parts[1])
+        return self.sends[number] if number < len(self.sends) else None
+
+    def subgraph_task(self, write: Write, node: str | None) -> bool:
+        """Whether the task is a subgraph whose own checkpoints hold its calls (namespace `node:task_id`)."""
         if node is None:
             return False
         child = f"{node}:{write.task_id}"
@@ -288,10 +309,25 @@ def build_steps(
             yield from _interrupts(current, following is None, source, index)
             if isinstance(current.state, dict):
                 thread.previous_ts = iso_time(current.state.get("ts"))
+            thread.sends = _sends(current.state)
         # After an unreadable checkpoint, the next readable one is diffed against the last readable one:
         # the writes of both are who wrote its new messages.
         thread.pending = current.writes if current.error is None else thread.pending + current.writes
         current = following
+
+
+def _sends(state: Any) -> list[tuple[str, Any]]:
+    """The pending `Send`s of a checkpoint (`__pregel_tasks`), as (node, payload): push tasks index them."""
+    values = state.get("channel_values") if isinstance(state, dict) else None
+    tasks = values.get(TASKS) if isinstance(values, dict) else None
+    sends: list[tuple[str, Any]] = []
+    for task in tasks if isinstance(tasks, list) else []:
+        packed = task.get("$value") if isinstance(task, dict) else None
+        if isinstance(packed, list) and len(packed) == 2 and isinstance(packed[0], str):
+            sends.append((packed[0], packed[1]))
+        else:
+            sends.append(("", None))
+    return sends
 
 
 def _message_lists(checkpoint: Checkpoint, thread: _Thread) -> dict[str, list[Any]]:
@@ -331,6 +367,11 @@ def _diff(
     writers = _Writers(thread.pending)
     for key, messages in lists.items():
         calls: dict[str, tuple[str, Any]] | None = None
+        # Where this superstep's messages begin: the tasks that wrote them all read the state before it.
+        superstep = next(
+            (at for at, entry in enumerate(messages) if thread.seen.get(_identity(entry)) != _fingerprint(entry)),
+            len(messages),
+        )
         for position, entry in enumerate(messages):
             identity, fingerprint = _identity(entry), _fingerprint(entry)
             known = thread.seen.get(identity)
@@ -338,13 +379,18 @@ def _diff(
                 continue
             thread.seen[identity] = fingerprint
             write = writers.of(entry)
-            if write is not None and (_node(write.task_path) == "__start__" or thread.subgraph_task(write)):
+            node = thread.node_of(write)
+            if node == "__start__" or (write is not None and thread.subgraph_task(write, node)):
                 continue  # the run's input, or a subgraph's answer (its calls are in its own session)
             kind, data = message_parts(entry)
             if edited or known is not None or (write is not None and _is_update(write.task_path)):
                 yield _edit(next(index), key, entry, replaced=known is not None, source=source, when=when)
             elif kind in _AI_KINDS:
-                yield _model_step(next(index), key, messages, position, entry, write, thread, source, sink, when)
+                given = _input_of(key, messages, position, superstep, write, thread)
+                step = _model_step(next(index), key, given, position, entry, thread, source, sink)
+                step.caller = node or _named(entry)
+                step.ended_at = when
+                yield step
             elif kind == "tool" and isinstance(data.get("tool_call_id"), str):
                 calls = tool_call_index(messages[:position]) if calls is None else calls
                 step = tool_step(next(index), data["tool_call_id"], data, calls, source)
@@ -352,37 +398,57 @@ def _diff(
                 yield step
 
 
+def _input_of(
+    key: str, messages: list[Any], position: int, superstep: int, write: Write | None, thread: _Thread
+) -> tuple[list[Any], int]:
+    """(the messages a call read, how many of them are its state's): see `_model_step`.
+
+    A task known from its write read the state as it was before its superstep (parallel nodes do
+    not see each other's answers); a `Send` task read the message list of its `Send` payload when it
+    has one. Without writes (`durability="exit"`), every message before the answer is its input.
+    """
+    if write is None:
+        return messages, position
+    payload = thread.send_payload(write)
+    if isinstance(payload, dict) and _is_message_list(payload.get(key)):
+        sent: list[Any] = payload[key]
+        return sent, len(sent)
+    return messages, superstep
+
+
 def _model_step(
     number: int,
     key: str,
-    messages: list[Any],
+    given: tuple[list[Any], int],
     position: int,
     entry: Any,
-    write: Write | None,
     thread: _Thread,
     source: SourceRef,
     sink: Session,
-    when: str | None,
 ) -> Step:
+    """A model call; `given` is its input list and where its input ends in it.
+
+    With full inputs, the call carries all of them; on a page (`full_inputs=False`), only those
+    not shown with an earlier call of the same list (`input_omitted` counts the others).
+    """
+    messages, end = given
     model, tokens = output_facts(entry)
-    start = 0 if thread.full_inputs else min(thread.shown.get(key, 0), position)
-    thread.shown[key] = position + 1
+    start = 0 if thread.full_inputs or messages is not thread.lists.get(key) else min(thread.shown.get(key, 0), end)
+    thread.shown[key] = max(thread.shown.get(key, 0), position + 1)
     step = Step(
         number,
         StepKind.MODEL,
-        caller=_caller(write, entry),
         model=model,
         input_omitted=start,
         output=entry,
         tokens=tokens,
         started_at=thread.previous_ts,
-        ended_at=when,
         source=source,
     )
-    size = position - start
+    size = end - start
     if thread.budget_exhausted or size > thread.budget:
         step.problem = (
-            f"input of {position} messages not kept: this session's model inputs exceed {INPUT_BUDGET:,} messages "
+            f"input of {end} messages not kept: this session's model inputs exceed {INPUT_BUDGET:,} messages "
             "in all, so this call cannot be keyed or replayed"
         )
         if not thread.budget_exhausted:
@@ -391,16 +457,13 @@ def _model_step(
             )
             thread.budget_exhausted = True
     else:
-        step.input = messages[start:position]
+        step.input = messages[start:end]
         thread.budget -= size
     return step
 
 
-def _caller(write: Write | None, entry: Any) -> str | None:
-    """The node that wrote the message; else the message's own `name` (an agent's name)."""
-    node = _node(write.task_path) if write is not None else None
-    if node:
-        return node
+def _named(entry: Any) -> str | None:
+    """The message's own `name` (an agent's name), when no task is known to have written it."""
     _, data = message_parts(entry)
     name = data.get("name")
     return name if isinstance(name, str) and name else None

@@ -36,7 +36,8 @@ PAGE = 100
 """Checkpoints fetched per query."""
 CONNECT_TIMEOUT_SECONDS = 10
 STATEMENT_TIMEOUT_MS = 60_000
-_SKIPPED_CHANNELS = ("branch:", "__")
+_SKIPPED_CHANNELS = ("branch:", "__start__")
+"""Channels never holding messages or `Send`s (`__pregel_tasks` names the node of each push task)."""
 _real_urls: dict[str, str] = {}
 """Masked URL -> URL as given, so a listed session can be opened again without showing its password."""
 

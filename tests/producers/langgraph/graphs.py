@@ -23,7 +23,7 @@ from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.message import add_messages
 from langgraph.prebuilt import ToolNode, create_react_agent
-from langgraph.types import Command, interrupt
+from langgraph.types import Command, Send, interrupt
 from typing_extensions import TypedDict
 
 SYSTEM_PROMPT = "You are a terse travel assistant. Answer in one sentence."
@@ -232,6 +232,32 @@ def delta_graph(model: BaseChatModel, saver: BaseCheckpointSaver[Any]) -> Any:
     return graph.compile(checkpointer=saver)
 
 
+def fanout_graph(model: BaseChatModel, saver: BaseCheckpointSaver[Any]) -> Any:
+    """Two model nodes in parallel (both read the same state), then a judge that reads both answers."""
+    graph = StateGraph(Plain)
+    for name in ("optimist", "pessimist"):
+        graph.add_node(name, _model_node(model))
+        graph.add_edge(START, name)
+        graph.add_edge(name, "judge")
+    graph.add_node("judge", _model_node(model))
+    return graph.compile(checkpointer=saver)
+
+
+def mapreduce_graph(model: BaseChatModel, saver: BaseCheckpointSaver[Any]) -> Any:
+    """A `Send` per topic to a model node whose input is the `Send`'s own messages, then a summary."""
+
+    def dispatch(state: Plain) -> list[Send]:
+        topics = str(state["messages"][-1].content).split(", ")
+        return [Send("summarize", {"messages": [HumanMessage(f"One line on {topic}.")]}) for topic in topics]
+
+    graph = StateGraph(Plain)
+    graph.add_node("summarize", _model_node(model))
+    graph.add_node("combine", _model_node(model))
+    graph.add_conditional_edges(START, dispatch, ["summarize"])
+    graph.add_edge("summarize", "combine")
+    return graph.compile(checkpointer=saver)
+
+
 # -- the scenarios -------------------------------------------------------------------------
 def _config(thread: str, truth: Truth, **extra: Any) -> dict[str, Any]:
     return {"configurable": {"thread_id": thread}, "callbacks": [truth], **extra}
@@ -313,6 +339,16 @@ def generate(saver: BaseCheckpointSaver[Any]) -> dict[str, list[dict[str, Any]]]
     graph = delta_graph(model, saver)
     for text in ("Hi", "Still there?", "Sure?", "Bye then."):
         graph.invoke({"messages": [HumanMessage(text)]}, _config("delta-1", truth))
+
+    # Parallel model nodes (a superstep of two calls), then one reading both.
+    model = ScriptedChatModel(script=[reply("Sunny soon."), reply("Rain soon."), reply("Bring both.")])
+    fanout_graph(model, saver).invoke(
+        {"messages": [HumanMessage("Will it rain in Bergen?")]}, _config("fanout-1", truth)
+    )
+
+    # Send: a model node per topic, reading the Send's payload, not the state.
+    model = ScriptedChatModel(script=[reply("Oslo: cold."), reply("Bergen: wet."), reply("Norway: cold and wet.")])
+    mapreduce_graph(model, saver).invoke({"messages": [HumanMessage("Oslo, Bergen")]}, _config("mapreduce-1", truth))
 
     # A 50-call thread.
     script = [reply("", [("count_step", {"n": n})]) for n in range(49)] + [reply("Counted 49 steps.")]
