@@ -14,8 +14,9 @@ from pygls.exceptions import JsonRpcException
 from pytest_lsp import ClientServerConfig
 
 from server.engine.sessions import StepKind, resolve
+from server.engine.sessions import postgres as source
 from server.engine.sessions.model import Session
-from server.engine.sessions.postgres import connect, iter_steps
+from server.engine.sessions.postgres import connect, iter_steps, list_sessions
 from tests.conftest import SAMPLES, run_cli
 from tests.lsp.helpers import SERVER_COMMAND, SERVER_ENV, Client, make_client, start
 from tests.lsp.test_sessions import plain
@@ -65,6 +66,14 @@ def test_unreadable_databases_are_clear_errors(
     steps = run_cli("steps", url)
     assert steps.code == 1 and expected in steps.stdout, steps.stdout + steps.stderr
     assert "wrong-password" not in listed.stderr + steps.stdout and PASSWORD not in listed.stderr + steps.stdout
+
+
+def test_the_listing_is_bounded(postgres_run: tuple[str, Truth], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(source, "MAX_SESSIONS", 3)
+    problems: list[Any] = []
+    listed = list_sessions(Path(postgres_run[0]), problems)
+    assert len(listed) == 3 and "only the first 3 threads" in problems[0].message
+    assert problems[0].severity.name == "WARNING"
 
 
 def test_reading_is_read_only(postgres: Postgres, postgres_run: tuple[str, Truth]) -> None:

@@ -116,6 +116,12 @@ def session_id(thread: str, namespace: str) -> str:
     return thread if not namespace else f"{thread}{SEPARATOR}{namespace}"
 
 
+def thread_candidates(wanted: str) -> list[str]:
+    """The thread ids a session id may start with (`a|b|c`: `a`, `a|b`, `a|b|c`): a thread id may hold `|`."""
+    parts = wanted.split(SEPARATOR)
+    return [SEPARATOR.join(parts[:count]) for count in range(1, len(parts) + 1)]
+
+
 def split_session_id(wanted: str, pairs: Iterable[tuple[str, str]]) -> tuple[str, str]:
     """(thread, namespace) of a session id, resolved against the real pairs: a thread id may hold `|`."""
     for thread, namespace in pairs:
@@ -552,7 +558,12 @@ def iter_steps(info: SessionInfo, sink: Session, *, full_inputs: bool = True) ->
     produced = 0
     try:
         with connect(info.path) as connection:
-            pairs = [(thread, ns) for thread, ns, _, _ in _pairs(connection)]
+            candidates = thread_candidates(info.id)
+            pairs = connection.execute(
+                f"SELECT DISTINCT thread_id, checkpoint_ns FROM {TABLE} "
+                f"WHERE thread_id IN ({', '.join('?' * len(candidates))})",
+                candidates,
+            ).fetchall()
             thread, namespace = split_session_id(info.id, pairs)
             namespaces = {ns for other, ns in pairs if other == thread}
             rows = _sqlite_rows(connection, thread, namespace)

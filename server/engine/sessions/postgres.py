@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
 from server.engine import findings as codes
+from server.engine.findings import Severity
 from server.engine.sessions import langgraph
 from server.engine.sessions.model import Session, SessionInfo, Step, StepKind, finding
 
@@ -34,6 +35,8 @@ KIND = "langgraph-postgres"
 SCHEMES = ("postgresql://", "postgres://")
 PAGE = 100
 """Checkpoints fetched per query."""
+MAX_SESSIONS = 10_000
+"""Sessions listed from one database (the listing query is bounded); past it a warning says the list is cut."""
 CONNECT_TIMEOUT_SECONDS = 10
 STATEMENT_TIMEOUT_MS = 60_000
 _SKIPPED_CHANNELS = ("branch:", "__start__")
@@ -135,9 +138,11 @@ def connect(url: str) -> Iterator[psycopg.Connection[Any]]:
 
 
 def _pairs(connection: psycopg.Connection[Any]) -> list[tuple[str, str, str, int]]:
+    """Every (thread, namespace) with its first checkpoint and count, at most `MAX_SESSIONS` of them."""
     rows = connection.execute(
         "SELECT thread_id, checkpoint_ns, MIN(checkpoint_id), COUNT(*) FROM checkpoints "
-        "GROUP BY thread_id, checkpoint_ns ORDER BY thread_id, checkpoint_ns"
+        "GROUP BY thread_id, checkpoint_ns ORDER BY thread_id, checkpoint_ns LIMIT %s",
+        (MAX_SESSIONS + 1,),
     ).fetchall()
     return [(str(thread), str(namespace or ""), str(first), int(total)) for thread, namespace, first, total in rows]
 
@@ -151,6 +156,10 @@ def list_sessions(path: Path, problems: list[Any]) -> list[SessionInfo]:
     except PostgresError as exc:
         problems.append(finding(codes.TRACE_ERROR, path, None, f"cannot list sessions: {exc}"))
         return [SessionInfo(KIND, path, mask(url), title=f"unreadable checkpoints: {exc}")]
+    if len(pairs) > MAX_SESSIONS:
+        del pairs[MAX_SESSIONS:]
+        message = f"{mask(url)}: only the first {MAX_SESSIONS:,} threads and namespaces are listed"
+        problems.append(finding(codes.TRACE_ERROR, path, None, message, severity=Severity.WARNING))
     return [
         langgraph.session_info(KIND, path, thread, ns, first, total, " (PostgreSQL)")
         for thread, ns, first, total in pairs
@@ -232,7 +241,10 @@ def iter_steps(info: SessionInfo, sink: Session, *, full_inputs: bool = True) ->
     produced = 0
     try:
         with connect(url) as connection:
-            pairs = [(thread, ns) for thread, ns, _, _ in _pairs(connection)]
+            pairs = connection.execute(
+                "SELECT DISTINCT thread_id, checkpoint_ns FROM checkpoints WHERE thread_id = ANY(%s)",
+                (langgraph.thread_candidates(info.id),),
+            ).fetchall()
             thread, namespace = langgraph.split_session_id(info.id, pairs)
             namespaces = {ns for other, ns in pairs if other == thread}
             rows = _rows(connection, thread, namespace)
