@@ -6,7 +6,8 @@ primitive channel values; every other channel (the message lists) is a row of
 `channel_versions`; pending writes are `checkpoint_writes`. This module only
 fetches rows and hands them to `langgraph.build_steps`, so both savers read the same.
 
-Reading is read-only (a read-only transaction, a statement timeout), paged in
+Reading is read-only (one read-only repeatable-read transaction, so every page
+comes from the same snapshot, and a statement timeout), paged in
 SQL (checkpoints by keyset, a page at a time), and `psycopg` is imported only
 when a URL is used. The password (in the URL, `PGPASSWORD` or `~/.pgpass`,
 as libpq does) is never shown: every message and every listed path carries the
@@ -127,6 +128,8 @@ def connect(url: str) -> Iterator[psycopg.Connection[Any]]:
         raise PostgresError(_reason(exc, url)) from None
     try:
         connection.read_only = True
+        # One snapshot for the whole read: pages, blobs and writes agree even while a graph writes.
+        connection.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
         connection.execute(f"SET statement_timeout = {STATEMENT_TIMEOUT_MS}")
         yield connection
     except psycopg.Error as exc:
