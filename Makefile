@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test lint bench lsp-bench memory-bench fuzz producers clean
+.PHONY: setup demo test lint postgres bench lsp-bench memory-bench fuzz producers clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,7 +22,12 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check server tests fixtures bench
 	$(BIN)/mypy
 
-test: lint
+# The LangGraph conformance tests start a private PostgreSQL server (tests/producers/conftest.py):
+# Debian's package, installed when missing (CI runs as root); a failed install stops `make test`.
+postgres:
+	@ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y postgresql; }
+
+test: lint postgres
 	$(BIN)/python -m pytest
 	$(MAKE) -C vscode-extension test
 

@@ -31,13 +31,16 @@ from server.engine.replay import (
     write_new,
 )
 from server.engine.secrets import mask_json, masked_cut
-from server.engine.sessions import SessionNotFoundError, discover, page_steps, read_session, resolve
+from server.engine.sessions import SessionNotFoundError, discover, page_steps, postgres, read_session, resolve
 from server.engine.sessions.model import Step, StepPage
 from server.engine.workspace import load_project_config
 from server.engine.writes import AlreadyExistsError, ChangedOnDiskError
 
 EXIT_CLEAN, EXIT_DIVERGED, EXIT_USAGE = 0, 1, 2
-_SESSION_HELP = "a session: recording, fixture, Codex trace folder or rollout, CATO or LangGraph database"
+_SESSION_HELP = (
+    "a session: recording, fixture, Codex trace folder or rollout, CATO or LangGraph database, "
+    "or a postgresql:// URL of a LangGraph PostgresSaver database"
+)
 _REVEAL_HELP = "show API keys, tokens and secret-named values instead of masking them"
 SUMMARY_WIDTH = 80
 """Width of a step's summary in JSON (`Step.to_json`'s)."""
@@ -87,6 +90,21 @@ def add_parsers(subparsers: argparse._SubParsersAction[argparse.ArgumentParser])
     record.set_defaults(run=run_record)
 
 
+def _where(path: Path) -> str:
+    """A file as the terminal shows it, or a database URL with its password masked."""
+    return postgres.mask(postgres.location_text(path)) if postgres.is_url(path) else display_path(path)
+
+
+def _missing(path: Path) -> bool:
+    """Whether a session source given on the command line is absent (a database URL is checked when read)."""
+    return not postgres.is_url(path) and not path.exists()
+
+
+def _config_base(path: Path) -> Path:
+    """Where the config search starts for a session: its file, or the current directory for a database URL."""
+    return Path.cwd() if postgres.is_url(path) else path
+
+
 def _error(message: str) -> int:
     print(f"error: {message}", file=sys.stderr)
     return EXIT_USAGE
@@ -99,10 +117,10 @@ def _emit_json(document: Any, reveal: bool) -> None:
 # -- replay ------------------------------------------------------------------------
 def run_replay(args: argparse.Namespace) -> int:
     for path in (args.session, args.against):
-        if path is not None and not path.exists():
+        if path is not None and _missing(path):
             return _error(f"no such file or directory: {path}")
     try:
-        config = load_project_config(args.against or args.session, args.config, Path.cwd())
+        config = load_project_config(args.against or _config_base(args.session), args.config, Path.cwd())
         report = replay_path(args.session, against=args.against, session_id=args.session_id, config=config)
     except (SessionNotFoundError, FixtureNotFoundError) as exc:
         return _error(str(exc))
@@ -134,7 +152,7 @@ def render_replay(report: ReplayReport, *, reveal: bool = False) -> str:
     """
     info, fixture = report.session.info, report.fixture
     lines = [
-        f"Replay of {display_path(info.path)} ({info.kind} {info.id}, {len(report.session.steps)} steps)",
+        f"Replay of {_where(info.path)} ({info.kind} {info.id}, {len(report.session.steps)} steps)",
         f"against {display_path(fixture.path)} ({len(fixture.turns)} turns) "
         f"under rules {report.rules.preset} ({report.rules.fingerprint()})",
         "",
@@ -203,14 +221,14 @@ def _clip(text: str, width: int) -> str:
 
 def _finding_line(finding: Finding, reveal: bool) -> str:
     start = finding.range.start
-    where = f"{display_path(finding.path)}:{start.line + 1}:"
+    where = f"{_where(finding.path)}:{start.line + 1}:"
     return f"{where} {finding.severity.label}[{finding.code.name}] {safe(finding.message, reveal=reveal)}"
 
 
 # -- sessions ----------------------------------------------------------------------
 def run_sessions(args: argparse.Namespace) -> int:
     root: Path = args.path or Path.cwd()
-    if not root.exists():
+    if _missing(root):
         return _error(f"no such file or directory: {root}")
     found = discover([root])
     reveal: bool = args.reveal_secrets
@@ -224,11 +242,11 @@ def run_sessions(args: argparse.Namespace) -> int:
         )
         return EXIT_CLEAN
     if not found.sessions:
-        print(f"No sessions under {display_path(root)}.")
+        print(f"No sessions under {_where(root)}.")
     else:
         rows = [("kind", "id", "started", "path", "title")]
         rows += [
-            (info.kind, info.id, info.started_at or "-", display_path(info.path), safe(info.title, reveal=reveal))
+            (info.kind, info.id, info.started_at or "-", _where(info.path), safe(info.title, reveal=reveal))
             for info in found.sessions
         ]
         print("\n".join(_table(rows)))
@@ -239,7 +257,7 @@ def run_sessions(args: argparse.Namespace) -> int:
 
 # -- steps -------------------------------------------------------------------------
 def run_steps(args: argparse.Namespace) -> int:
-    if not args.session.exists():
+    if _missing(args.session):
         return _error(f"no such file or directory: {args.session}")
     if args.page < 1 or args.page_size < 1:
         return _error("--page and --page-size start at 1")
@@ -272,9 +290,7 @@ def render_steps(page: StepPage, *, reveal: bool = False) -> str:
     info = page.info
     first = (page.page - 1) * page.page_size
     shown = f"steps {first}-{first + len(page.steps) - 1}" if page.steps else "no steps"
-    lines = [
-        f"{info.kind} {info.id} ({display_path(info.path)}): page {page.page} of {page.pages}, {shown} of {page.total}"
-    ]
+    lines = [f"{info.kind} {info.id} ({_where(info.path)}): page {page.page} of {page.pages}, {shown} of {page.total}"]
     if page.steps:
         rows: list[tuple[str, ...]] = [
             ("#", "kind", "caller / name", "model", "tokens in/out", "started", "ms", "status", "place")
@@ -315,13 +331,13 @@ def _step_row(step: Step, reveal: bool) -> tuple[str, ...]:
 
 # -- record-fixture ----------------------------------------------------------------
 def run_record(args: argparse.Namespace) -> int:
-    if not args.session.exists():
+    if _missing(args.session):
         return _error(f"no such file or directory: {args.session}")
     if not args.output.parent.is_dir():
         return _error(f"no such directory: {args.output.parent}")
     try:
         info, _ = resolve(args.session, args.session_id)
-        config = load_project_config(args.session, args.config, Path.cwd())
+        config = load_project_config(_config_base(args.session), args.config, Path.cwd())
     except SessionNotFoundError as exc:
         return _error(str(exc))
     except ConfigError as exc:
@@ -333,7 +349,7 @@ def run_record(args: argparse.Namespace) -> int:
         print(f"skipped step {index}: {why}", file=sys.stderr)
     if not turns:
         why = session.facts.get("not_replayable") or "no model call with an input and an AI output to record"
-        return _error(f"{display_path(args.session)}: {why}")
+        return _error(f"{_where(args.session)}: {why}")
     try:
         write_new(args.output, draft.text, replace=args.force)
         if args.recording is not None:

@@ -26,6 +26,7 @@ from server.engine.checks import TurnStatus
 from server.engine.findings import Finding, Severity
 from server.engine.sessions import SessionInfo, SessionNotFoundError, discover, page_steps, resolve
 from server.engine.sessions.fixtures import KIND as FIXTURE
+from server.engine.sessions.postgres import is_url, mask
 from server.lsp.convert import uri_to_path
 from server.lsp.replay import failed, shown
 
@@ -123,7 +124,7 @@ class Sessions:
         for folder in state.folders.values():
             await folder.discovered.wait()
         known = checked(project.analysis for project in state.projects() if project.analysis is not None)
-        folders = sorted(state.folders)
+        folders = sorted(state.folders) + [Path(url) for url in self.server.settings.databases]
         sessions, findings, counts = await asyncio.to_thread(_list, folders, self._counts)
         self._counts = counts
         listed = []
@@ -169,17 +170,27 @@ def _page(path: Path, session_id: str | None, page: int, page_size: int, reveal:
     return page_json(steps, reveal)
 
 
+def _database(uri: str, databases: tuple[str, ...]) -> Path | None:
+    """The configured database a session URI names (its masked URL, as listed), or None: no other is opened."""
+    return next((Path(url) for url in databases if mask(url) == uri), None)
+
+
 async def steps(server: ReplayLensServer, params: Any, reveal: bool) -> dict[str, Any]:
     values = _params(params)
     uri, session_id = values.get("uri"), values.get("sessionId")
-    path = uri_to_path(uri) if isinstance(uri, str) else None
-    if path is None:
-        raise JsonRpcInvalidParams("'uri' must be the file: URI of a session")
-    server.refuse_outside(path)
+    if isinstance(uri, str) and is_url(uri):
+        path = _database(uri, server.settings.databases)
+        if path is None:
+            raise JsonRpcInvalidParams("'uri' names a database that is not in the replayLens.databases setting")
+    else:
+        path = uri_to_path(uri) if isinstance(uri, str) else None
+        if path is None:
+            raise JsonRpcInvalidParams("'uri' must be the file: URI of a session")
+        server.refuse_outside(path)
     if session_id is not None and not isinstance(session_id, str):
         raise JsonRpcInvalidParams("'sessionId' must be a string")
     page, page_size = _positive(values, "page", 1), _positive(values, "pageSize", 50)
-    if not path.exists():
+    if not is_url(path) and not path.exists():
         raise failed(f"no such file or folder: {path}")
     try:
         return await asyncio.to_thread(_page, path, session_id, page, page_size, reveal)

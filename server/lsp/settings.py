@@ -11,6 +11,8 @@ import logging
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
+from server.engine.sessions.postgres import is_url
+
 log = logging.getLogger(__name__)
 
 SECTION = "replayLens"
@@ -28,6 +30,8 @@ class Settings:
     """Show API keys and tokens in previews instead of masking them."""
     preview_chars: int = 4000
     """Longest text shown in a hover before it is cut (0: never cut)."""
+    databases: tuple[str, ...] = ()
+    """`postgresql://` URLs of LangGraph `PostgresSaver` databases listed in the sessions view."""
 
     def updated(self, value: Any) -> Settings:
         """These settings with the known keys of `value` applied (camelCase as in editor configs)."""
@@ -45,12 +49,26 @@ class Settings:
                 log.warning("unknown setting %s.%s (ignored)", SECTION, key)
                 continue
             expected = type(getattr(self, field.name))
+            if expected is tuple:
+                urls = _urls(raw)
+                if urls is None:
+                    log.warning("setting %s.%s must be a list of postgresql:// URLs (ignored)", SECTION, key)
+                else:
+                    changes[field.name] = urls
+                continue
             valid_int = expected is int and isinstance(raw, int) and not isinstance(raw, bool) and raw >= 0
             if valid_int or (expected is bool and isinstance(raw, bool)):
                 changes[field.name] = raw
             else:
                 log.warning("setting %s.%s must be a %s, not %r (ignored)", SECTION, key, expected.__name__, raw)
         return replace(self, **changes)
+
+
+def _urls(raw: Any) -> tuple[str, ...] | None:
+    """A list of database URLs, or None when it is not one (the value is never logged: it may hold a password)."""
+    if not isinstance(raw, list) or not all(isinstance(item, str) and is_url(item) for item in raw):
+        return None
+    return tuple(raw)
 
 
 def _camel(name: str) -> str:

@@ -28,7 +28,7 @@ from server.engine.replay.explain import Explanation, explain
 from server.engine.replay.render import line_diff, render, similarity
 from server.engine.replay.values import Difference, compare
 from server.engine.rules import Rules
-from server.engine.sessions.model import Session, SourceRef, Step, StepKind, message_parts
+from server.engine.sessions.model import Session, SourceRef, Step, StepKind, location, location_uri, message_parts
 from server.engine.source import Span
 
 _SHORTLIST = 5
@@ -186,8 +186,8 @@ class ReplayReport:
             "session": {
                 "id": info.id,
                 "kind": info.kind,
-                "path": str(info.path),
-                "uri": info.path.resolve().as_uri(),
+                "path": location(info.path),
+                "uri": location_uri(info.path),
                 "title": info.title,
             },
             "fixture": {"path": str(self.fixture.path), "uri": self.fixture.path.resolve().as_uri()},

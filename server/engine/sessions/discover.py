@@ -16,7 +16,16 @@ from typing import Any, Protocol
 from server.engine import findings as codes
 from server.engine.files import open_regular
 from server.engine.findings import Finding
-from server.engine.sessions import cato, codex_rollout, codex_trace, fixtures, langgraph, majordomo, recordings
+from server.engine.sessions import (
+    cato,
+    codex_rollout,
+    codex_trace,
+    fixtures,
+    langgraph,
+    majordomo,
+    postgres,
+    recordings,
+)
 from server.engine.sessions.model import Session, SessionInfo, Step, StepKind, StepPage, finding
 from server.engine.sessions.sqlite import SUFFIXES, DatabaseError, looks_like_database, tables
 from server.engine.workspace import SKIPPED_DIRS
@@ -54,7 +63,7 @@ class _Unreadable:
 UNREADABLE = _Unreadable()
 SOURCES: dict[str, Source] = {
     source.KIND: source
-    for source in (recordings, fixtures, codex_trace, codex_rollout, cato, langgraph, majordomo, UNREADABLE)
+    for source in (recordings, fixtures, codex_trace, codex_rollout, cato, langgraph, majordomo, postgres, UNREADABLE)
 }
 
 
@@ -72,6 +81,8 @@ def _database_reason(path: Path) -> str:
 
 def detect(path: Path) -> Source | None:
     """The source that reads `path`, or None when it is not a session this engine knows."""
+    if postgres.is_url(path):
+        return postgres
     if path.is_dir():
         return codex_trace if codex_trace.sniff(path, b"") else None
     try:
@@ -115,7 +126,7 @@ def discover(paths: Iterable[Path]) -> Discovery:
 
 def _candidates(paths: Iterable[Path]) -> Iterator[Path]:
     for path in paths:
-        if not path.is_dir() or codex_trace.sniff(path, b""):
+        if postgres.is_url(path) or not path.is_dir() or codex_trace.sniff(path, b""):
             yield path
             continue
         for directory, dirnames, filenames in os.walk(path, followlinks=False):

@@ -132,7 +132,7 @@ class Step:
             "recordedKeys": self.recorded_keys or None,
             "problem": self.problem,
             "data": self.data,
-            "uri": self.source.path.resolve().as_uri() if self.source else None,
+            "uri": location_uri(self.source.path) if self.source else None,
             "range": self.source.range.to_json() if self.source and self.source.range else None,
             "place": self.source.label or None if self.source else None,
         }
@@ -171,8 +171,8 @@ class SessionInfo:
     def to_json(self) -> dict[str, Any]:
         return {
             "kind": self.kind,
-            "path": str(self.path),
-            "uri": self.path.resolve().as_uri(),
+            "path": location(self.path),
+            "uri": location_uri(self.path),
             "id": self.id,
             "key": self.key,
             "title": self.title,
@@ -218,6 +218,24 @@ class StepPage:
             "findings": [finding.to_json() for finding in self.findings],
             "facts": self.facts,
         }
+
+
+_URL_SCHEMES = ("postgresql:/", "postgres:/")
+
+
+def location(path: Path) -> str:
+    """A session's place as text: a file path, or a database URL (password already masked) given as a `Path`."""
+    text = str(path)
+    for folded in _URL_SCHEMES:
+        if text.startswith(folded) and not text.startswith(folded + "/"):
+            return folded + "/" + text[len(folded) :]
+    return text
+
+
+def location_uri(path: Path) -> str:
+    """The URI clients open: `file:` for files, the (masked) database URL for a database."""
+    text = location(path)
+    return text if text.startswith(_URL_SCHEMES) else path.resolve().as_uri()
 
 
 def finding(

@@ -5,7 +5,8 @@ Python class to rebuild: `(module, class, data[, method])` under codes 0-5.
 Rebuilding would import and call whatever a file names, so this decoder never
 does: a LangChain message (code 5 or 4, a `langchain_core.messages` class)
 becomes its `messages_to_dict` entry, anything else a `{"$type", "$value"}`
-record, and unknown codes an opaque marker. `pickle` and encrypted (`*+aes`)
+record, a `DeltaChannel` snapshot (code 7) `{"$delta_snapshot": value}`, and
+unknown codes an opaque marker. `pickle` and encrypted (`*+aes`)
 blobs are not decoded at all.
 """
 
@@ -23,7 +24,10 @@ EXT_CONSTRUCTOR_KW_ARGS = 2
 EXT_METHOD_SINGLE_ARG = 3
 EXT_PYDANTIC_V1 = 4
 EXT_PYDANTIC_V2 = 5
+EXT_DELTA_SNAPSHOT = 7
+"""A `DeltaChannel` snapshot (langgraph-checkpoint 4.x): the packed value itself, no class to name."""
 _KNOWN_EXT = range(EXT_CONSTRUCTOR_SINGLE_ARG, EXT_PYDANTIC_V2 + 1)
+DELTA_SNAPSHOT = "$delta_snapshot"
 _MESSAGE_MODULE = "langchain_core.messages"
 _MAX_DEPTH = 200
 
@@ -48,14 +52,14 @@ def is_opaque_type(kind: str) -> str | None:
 
 def decode(kind: str | None, blob: Any) -> Any:
     """The value of a `(type, blob)` pair as JSON-safe data (raises `OpaqueBlobError` or `UndecodableError`)."""
-    if kind is None or kind == "null":
+    if kind is None or kind in ("null", "empty"):
         return None
     reason = is_opaque_type(kind)
     if reason is not None:
         raise OpaqueBlobError(reason)
     data = bytes(blob) if isinstance(blob, bytes | bytearray | memoryview) else str(blob or "").encode()
     if kind == "msgpack":
-        return _unpack(data, 0)
+        return jsonable(_unpack(data, 0))
     if kind == "json":
         try:
             return _revive(json.loads(data), 0)
@@ -67,6 +71,7 @@ def decode(kind: str | None, blob: Any) -> Any:
 
 
 def _unpack(data: bytes, depth: int) -> Any:
+    """msgpack as Python values (made JSON-safe once, by the caller of the outermost one)."""
     if depth > _MAX_DEPTH:
         raise UndecodableError("msgpack nested too deeply")
     try:
@@ -81,11 +86,13 @@ def _unpack(data: bytes, depth: int) -> Any:
         raise
     except (ValueError, TypeError, RecursionError, msgpack.UnpackException) as exc:
         raise UndecodableError(f"invalid msgpack: {exc}") from None
-    return jsonable(value)
+    return value
 
 
 def _ext(code: int, payload: bytes, depth: int) -> Any:
     """An extension value as data. Class names are read as text; nothing is imported or called."""
+    if code == EXT_DELTA_SNAPSHOT:
+        return {DELTA_SNAPSHOT: _unpack(payload, depth)}
     if code not in _KNOWN_EXT:
         return {"$ext": code, "$bytes": len(payload)}
     parts = _unpack(payload, depth)
@@ -124,12 +131,18 @@ def _revive(value: Any, depth: int) -> Any:
     return revived
 
 
-def jsonable(value: Any) -> Any:
-    """Tuples as lists, bytes as base64, non-string keys as strings: what JSON can carry."""
+def jsonable(value: Any, depth: int = 0) -> Any:
+    """Tuples as lists, bytes as base64, non-string keys as strings: what JSON can carry.
+
+    Values nested deeper than `_MAX_DEPTH` are replaced by a marker, so a hostile
+    checkpoint cannot exhaust the stack here or in whatever walks the result next.
+    """
+    if depth > _MAX_DEPTH and isinstance(value, dict | list | tuple):
+        return {"$cut": f"nested more than {_MAX_DEPTH} levels deep"}
     if isinstance(value, dict):
-        return {key if isinstance(key, str) else str(key): jsonable(item) for key, item in value.items()}
+        return {key if isinstance(key, str) else str(key): jsonable(item, depth + 1) for key, item in value.items()}
     if isinstance(value, list | tuple):
-        return [jsonable(item) for item in value]
+        return [jsonable(item, depth + 1) for item in value]
     if isinstance(value, bytes | bytearray):
         return {"$base64": base64.b64encode(value).decode("ascii")}
     if isinstance(value, str | int | float | bool) or value is None:

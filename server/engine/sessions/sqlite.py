@@ -1,20 +1,34 @@
 """Open SQLite trace databases read-only, turning every failure into a message.
 
-Databases are opened through a `mode=ro` URI, so reading never creates,
-migrates or writes a file (no journal, no WAL checkpoint), with a short busy
-timeout so a database locked by its producer is reported, not waited on.
+Databases are opened through a `mode=ro` URI, so reading never migrates or
+writes a file, with a short busy timeout so a database locked by its producer
+is reported, not waited on. A database in WAL mode (LangGraph's `SqliteSaver`
+writes one) needs more care, because SQLite creates `-wal`/`-shm` files beside
+a WAL database even to read it, and cannot on a read-only folder:
+- no `-wal` file, or an empty one: nothing is pending, so the file alone is
+  the database and it is opened `immutable` (no lock, no side file);
+- a `-wal` file with frames (commits not yet checkpointed, usually a writer
+  still running): the database and its `-wal` are copied into a private temp
+  folder and read there, so those commits are seen and nothing is created
+  beside the original. A writer checkpointing during the copy can make the
+  copy miss its newest commits; it is never torn (SQLite ignores WAL frames
+  whose checksums do not match the copied database).
 """
 
 from __future__ import annotations
 
 import contextlib
+import shutil
 import sqlite3
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 HEADER = b"SQLite format 3\x00"
 SUFFIXES = (".db", ".sqlite", ".sqlite3")
 BUSY_TIMEOUT_SECONDS = 0.2
+_WAL_VERSION = 2
+"""Header bytes 18-19 (file format write/read versions) are 2 in WAL mode."""
 
 
 class DatabaseError(Exception):
@@ -29,32 +43,53 @@ def _uri(path: Path, *, immutable: bool) -> str:
     return path.resolve().as_uri() + ("?mode=ro&immutable=1" if immutable else "?mode=ro")
 
 
-def _settled_wal(path: Path) -> bool:
-    """A WAL-mode database with no `-wal` file beside it: all its content is in the main file.
-
-    A plain read-only open of it would create `-wal` and `-shm` files (and fail
-    in a read-only folder), so it is read as immutable instead.
-    """
+def _in_wal_mode(path: Path) -> bool:
     try:
         with path.open("rb") as handle:
-            header = handle.read(20)
+            head = handle.read(20)
     except OSError:
         return False
-    return header[18:20] == b"\x02\x02" and not path.with_name(path.name + "-wal").exists()
+    return len(head) == 20 and head[18] == _WAL_VERSION and head[19] == _WAL_VERSION
+
+
+def _pending_wal(path: Path) -> Path | None:
+    wal = path.with_name(path.name + "-wal")
+    try:
+        return wal if wal.stat().st_size > 0 else None
+    except OSError:
+        return None
 
 
 @contextlib.contextmanager
 def connect(path: Path, *, immutable: bool = False) -> Iterator[sqlite3.Connection]:
-    """A read-only connection; `immutable` skips locking (for a schema peek while a writer holds a lock)."""
-    immutable = immutable or _settled_wal(path)
-    try:
-        connection = sqlite3.connect(_uri(path, immutable=immutable), uri=True, timeout=BUSY_TIMEOUT_SECONDS)
-    except sqlite3.Error as exc:
-        raise DatabaseError(describe(exc)) from None
-    try:
-        yield connection
-    finally:
-        connection.close()
+    """A read-only connection that creates no file beside the database (see the module's docstring).
+
+    `immutable` skips locking (for a schema peek while a writer holds a lock).
+    """
+    with contextlib.ExitStack() as cleanup:
+        target = path
+        if _in_wal_mode(path):
+            wal = _pending_wal(path)
+            if wal is None:
+                immutable = True
+            else:
+                folder = Path(tempfile.mkdtemp(prefix="replay-lens-wal-"))
+                cleanup.callback(shutil.rmtree, folder, ignore_errors=True)
+                target = folder / path.name
+                try:
+                    shutil.copyfile(path, target)
+                    shutil.copyfile(wal, folder / wal.name)
+                except OSError as exc:
+                    raise DatabaseError(f"the database cannot be read ({exc.strerror or exc})") from None
+                immutable = False
+        try:
+            connection = sqlite3.connect(_uri(target, immutable=immutable), uri=True, timeout=BUSY_TIMEOUT_SECONDS)
+        except sqlite3.Error as exc:
+            raise DatabaseError(describe(exc)) from None
+        try:
+            yield connection
+        finally:
+            connection.close()
 
 
 def tables(path: Path) -> set[str]:
