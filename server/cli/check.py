@@ -7,6 +7,7 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
+from server.cli.output import configure_streams
 from server.cli.report import Summary, render_json, render_sarif, render_text
 from server.engine import findings as codes
 from server.engine.cache import SummaryCache
@@ -59,6 +60,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
 
 def run(args: argparse.Namespace) -> int:
+    configure_streams()
     paths: list[Path] = args.paths or []
     missing = [path for path in paths if not path.exists()]
     if missing:

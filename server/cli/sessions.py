@@ -11,12 +11,12 @@ up in CI logs and bug reports.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from server.cli.output import configure_streams, json_text
 from server.cli.report import display_path
 from server.engine.config import ConfigError
 from server.engine.findings import Finding, Severity
@@ -93,11 +93,12 @@ def _error(message: str) -> int:
 
 
 def _emit_json(document: Any, reveal: bool) -> None:
-    print(json.dumps(document if reveal else mask_json(document), indent=2, ensure_ascii=False))
+    print(json_text(document if reveal else mask_json(document)))
 
 
 # -- replay ------------------------------------------------------------------------
 def run_replay(args: argparse.Namespace) -> int:
+    configure_streams()
     for path in (args.session, args.against):
         if path is not None and not path.exists():
             return _error(f"no such file or directory: {path}")
@@ -209,6 +210,7 @@ def _finding_line(finding: Finding, reveal: bool) -> str:
 
 # -- sessions ----------------------------------------------------------------------
 def run_sessions(args: argparse.Namespace) -> int:
+    configure_streams()
     root: Path = args.path or Path.cwd()
     if not root.exists():
         return _error(f"no such file or directory: {root}")
@@ -239,6 +241,7 @@ def run_sessions(args: argparse.Namespace) -> int:
 
 # -- steps -------------------------------------------------------------------------
 def run_steps(args: argparse.Namespace) -> int:
+    configure_streams()
     if not args.session.exists():
         return _error(f"no such file or directory: {args.session}")
     if args.page < 1 or args.page_size < 1:
@@ -316,6 +319,7 @@ def _step_row(step: Step, reveal: bool) -> tuple[str, ...]:
 
 # -- record-fixture ----------------------------------------------------------------
 def run_record(args: argparse.Namespace) -> int:
+    configure_streams()
     if not args.session.exists():
         return _error(f"no such file or directory: {args.session}")
     if not args.output.parent.is_dir():

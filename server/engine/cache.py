@@ -44,7 +44,7 @@ RACY_SECONDS = 2.0
 UNUSED_DAYS = 30
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS files (
-    path TEXT PRIMARY KEY, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL, inode INTEGER NOT NULL,
+    path BLOB PRIMARY KEY, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL, inode INTEGER NOT NULL,
     digest TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS summaries (
@@ -254,5 +254,7 @@ def _note_file(connection: sqlite3.Connection, path: Path, stat: os.stat_result 
         )
 
 
-def _key(path: Path) -> str:
-    return os.path.abspath(path)
+def _key(path: Path) -> bytes:
+    """The absolute path as the bytes the file system holds: a name that is not UTF-8 (`bad\\xffname.jsonl`,
+    decoded with surrogates) has no text SQLite could store, and no two names share their bytes."""
+    return os.fsencode(os.path.abspath(path))

@@ -7,8 +7,10 @@ single place for that arithmetic.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote, unquote_to_bytes, urlsplit
 
 from lsprotocol import types
 from pygls.uris import from_fs_path, to_fs_path
@@ -26,14 +28,36 @@ _ENCODINGS: dict[str, PositionEncoding] = {"utf-8": "utf-8", "utf-16": "utf-16",
 
 
 def uri_to_path(uri: str) -> Path | None:
-    """The file system path of a `file:` URI (None for other schemes)."""
-    path = to_fs_path(uri) if uri.startswith("file:") else None
+    """The file system path of a `file:` URI (None for other schemes).
+
+    A path whose bytes are not UTF-8 (`%FF`) is decoded as Python names such files
+    (`surrogateescape`), so it names the file on disk, not one with U+FFFD in its name.
+    """
+    if not uri.startswith("file:"):
+        return None
+    parts = urlsplit(uri)
+    raw = unquote_to_bytes(parts.path)
+    if os.name == "posix" and not parts.netloc and not _is_utf8(raw):
+        return Path(os.fsdecode(raw))
+    path = to_fs_path(uri)
     return Path(path) if path else None
 
 
 def path_to_uri(path: Path) -> str:
-    uri = from_fs_path(str(path))
+    """The `file:` URI of `path`; a name that is not UTF-8 is percent-encoded byte by byte (`%FF`)."""
+    text = str(path)
+    if not _is_utf8(text):
+        return "file://" + quote(os.fsencode(path.absolute()))
+    uri = from_fs_path(text)
     return uri if uri is not None else path.as_uri()
+
+
+def _is_utf8(value: str | bytes) -> bool:
+    try:
+        value.decode("utf-8") if isinstance(value, bytes) else value.encode("utf-8")
+    except UnicodeError:
+        return False
+    return True
 
 
 def encoding_of(kind: str | None) -> PositionEncoding:

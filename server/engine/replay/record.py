@@ -9,12 +9,12 @@ makes every key verifiable later by `check`.
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from server.engine.jsontext import dumps
 from server.engine.normalize import InputShapeError, Normalizer
 from server.engine.outputs import output_problem
 from server.engine.rules import Rules
@@ -34,11 +34,11 @@ class FixtureDraft:
 
     @property
     def text(self) -> str:
-        return json.dumps(self.document, indent=2, ensure_ascii=False) + "\n"
+        return dumps(self.document, indent=2) + "\n"
 
     @property
     def recording_text(self) -> str:
-        return "".join(json.dumps(line, ensure_ascii=False) + "\n" for line in self.recording)
+        return "".join(dumps(line) + "\n" for line in self.recording)
 
 
 def _first_human_text(messages: list[Any]) -> str | None:

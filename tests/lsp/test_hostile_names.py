@@ -1,0 +1,65 @@
+"""A file name that is not UTF-8 does not stop a folder's indexing (issue 18, item 4): the real server process."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, unquote_to_bytes, urlsplit
+
+import pytest
+
+from tests.conftest import run_cli
+from tests.lsp.helpers import copy_samples
+from tests.lsp.rpc import RawServer
+
+BAD_RECORDING = os.fsdecode(b"bad\xffname.jsonl")
+BAD_FIXTURE = os.fsdecode(b"bad\xfefix.json")
+
+
+@pytest.fixture
+async def server() -> AsyncIterator[RawServer]:
+    process = await RawServer.start()
+    yield process
+    assert await process.close() == 0, process.stderr[-3000:].decode("utf-8", "replace")
+
+
+def _path(uri: str) -> str:
+    return os.fsdecode(unquote_to_bytes(urlsplit(uri).path))
+
+
+def published(server: RawServer) -> dict[str, list[tuple[str, str, str]]]:
+    return {
+        _path(uri): sorted((item["code"], json.dumps(item["range"], sort_keys=True), item["message"]) for item in items)
+        for uri, items in server.diagnostics().items()
+        if items
+    }
+
+
+def expected(report: dict[str, Any]) -> dict[str, list[tuple[str, str, str]]]:
+    found: dict[str, list[tuple[str, str, str]]] = {}
+    for finding in report["findings"]:
+        found.setdefault(finding["path"], []).append(
+            (finding["code"], json.dumps(finding["range"], sort_keys=True), finding["message"])
+        )
+    return {path: sorted(items) for path, items in found.items()}
+
+
+async def test_a_folder_with_names_that_are_not_utf8_is_indexed(server: RawServer, tmp_path: Path) -> None:
+    workspace = copy_samples(tmp_path / "workspace")
+    recording = workspace / "recordings" / BAD_RECORDING
+    recording.write_bytes((workspace / "recordings" / "translate_cn.flash.jsonl").read_bytes() + b'{"caller": "cut')
+    shutil.copy(workspace / "replay" / "legacy_search.flash.json", workspace / "replay" / BAD_FIXTURE)
+    report = run_cli("check", "--format", "json", workspace, cwd=workspace).json()
+    want = expected(report)
+    assert {str(recording), str(workspace / "replay" / BAD_FIXTURE)} <= set(want)
+    await server.initialize(workspace)
+    await server.until(lambda: published(server) == want, what="the same findings as check, names included")
+    reply = await server.request(
+        "textDocument/documentSymbol",
+        {"textDocument": {"uri": "file://" + quote(os.fsencode(workspace / "replay" / BAD_FIXTURE))}},
+    )
+    assert reply["result"], reply  # the URI names the file on disk, byte for byte
