@@ -48,8 +48,8 @@ def shallow(value: Any, depth: int) -> Any:
         if isinstance(item, dict | list) and level >= depth:
             into[at] = "…"
         elif isinstance(item, dict):
-            into[at] = copy = dict.fromkeys(item)
-            pending.extend((child, copy, key, level + 1) for key, child in item.items())
+            into[at] = mapping = dict.fromkeys(item)
+            pending.extend((child, mapping, key, level + 1) for key, child in item.items())
         elif isinstance(item, list):
             into[at] = copy = [None] * len(item)
             pending.extend((child, copy, position, level + 1) for position, child in enumerate(item))

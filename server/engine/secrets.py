@@ -106,15 +106,15 @@ def mask_json(value: Any) -> Any:
             into[at] = copy = [None] * len(item)
             pending.extend((child, whole, copy, position) for position, child in enumerate(item))
         elif isinstance(item, dict):
-            into[at] = copy = dict.fromkeys(item)
+            into[at] = mapping = dict.fromkeys(item)
             path = item.get("path")
             difference = not whole and isinstance(path, str) and _SECRET_KEY.fullmatch(path.rsplit(".", 1)[-1])
             for key, child in item.items():
                 if difference and key in ("path", "missing"):  # a difference in `password`: only its values
-                    copy[key] = child
+                    mapping[key] = child
                     continue
                 secret = whole or bool(difference) or (isinstance(key, str) and bool(_SECRET_KEY.fullmatch(key)))
-                pending.append((child, secret, copy, key))
+                pending.append((child, secret, mapping, key))
         else:
             into[at] = item
     return top[0]
