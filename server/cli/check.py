@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -123,12 +124,17 @@ def _with_preset(config: Config, preset: str) -> Config:
 
 
 def _fix(result: CheckResult) -> tuple[int, list[Finding]]:
-    """Rewrite every fixture with stale turns; return turns fixed and write failures."""
+    """Rewrite every fixture with stale turns; return the turns rewritten and the write failures.
+
+    A symlinked fixture is written through to its target, once however many paths lead to it.
+    """
     fixed = 0
     failures: list[Finding] = []
+    written: set[str] = set()
     for report in result.fixtures:
         edits = rehash_edits(report)
-        if not edits:
+        target = os.path.realpath(report.fixture.path)
+        if not edits or target in written:
             continue
         source = report.fixture.source
         new = SourceText(apply_edits(source.text, edits), bom=source.bom)
@@ -139,7 +145,8 @@ def _fix(result: CheckResult) -> tuple[int, list[Finding]]:
                 Finding.at(codes.READ_ERROR, report.fixture.path, source, Span(0, 0), f"not rewritten: {exc}")
             )
             continue
-        fixed += report.count(TurnStatus.STALE)
+        written.add(target)
+        fixed += sum(1 for turn in report.turns if turn.rehash is not None)
     return fixed, failures
 
 

@@ -34,7 +34,7 @@ from server.engine.secrets import mask_json, masked_cut
 from server.engine.sessions import SessionNotFoundError, discover, page_steps, read_session, resolve
 from server.engine.sessions.model import Step, StepPage
 from server.engine.workspace import load_project_config
-from server.engine.writes import AlreadyExistsError, ChangedOnDiskError
+from server.engine.writes import AlreadyExistsError, ChangedOnDiskError, NotRegularError, write_target
 
 EXIT_CLEAN, EXIT_DIVERGED, EXIT_USAGE = 0, 1, 2
 _SESSION_HELP = "a session: recording, fixture, Codex trace folder or rollout, CATO or LangGraph database"
@@ -322,8 +322,14 @@ def run_record(args: argparse.Namespace) -> int:
     configure_streams()
     if not args.session.exists():
         return _error(f"no such file or directory: {args.session}")
-    if not args.output.parent.is_dir():
-        return _error(f"no such directory: {args.output.parent}")
+    outputs = [path for path in (args.output, args.recording) if path is not None]
+    for path in outputs:
+        if not path.parent.is_dir():
+            return _error(f"no such directory: {path.parent}")
+        try:
+            write_target(path)  # a FIFO would block the write and /dev/zero never ends: refused before any work
+        except NotRegularError as exc:
+            return _error(str(exc))
     try:
         info, _ = resolve(args.session, args.session_id)
         config = load_project_config(args.session, args.config)
@@ -338,12 +344,15 @@ def run_record(args: argparse.Namespace) -> int:
         print(f"skipped step {index}: {why}", file=sys.stderr)
     if not turns:
         return _error(f"{display_path(args.session)}: no model call with an input and an AI output to record")
+    files = [(args.output, draft.text)]
+    if args.recording is not None:
+        files.append((args.recording, draft.recording_text))
     try:
-        write_new(args.output, draft.text, replace=args.force)
-        if args.recording is not None:
-            write_new(args.recording, draft.recording_text, replace=args.force)
-    except (AlreadyExistsError, ChangedOnDiskError) as exc:
+        write_new(files, replace=args.force)  # both or neither
+    except AlreadyExistsError as exc:
         return _error(f"{exc} (use --force to replace it)")
+    except ChangedOnDiskError as exc:
+        return _error(str(exc))
     except OSError as exc:
         return _error(f"cannot write: {exc}")
     also = f" and {display_path(args.recording)}" if args.recording else ""
