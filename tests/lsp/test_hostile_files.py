@@ -1,4 +1,9 @@
-"""A file name that is not UTF-8 does not stop a folder's indexing (issue 18, item 4): the real server process."""
+"""Hostile files do not stop a folder's indexing (issue 18, items 4 and 6): the real server process.
+
+A name that is not UTF-8, a 3 GiB sparse `.json` (too large to read whole: a
+`read-error`), a 1 GiB sparse `.jsonl` that is not a recording (never read): the
+server publishes exactly what `check` finds.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +17,7 @@ from urllib.parse import quote, unquote_to_bytes, urlsplit
 
 import pytest
 
-from tests.conftest import run_cli
+from tests.conftest import SAMPLES, run_cli
 from tests.lsp.helpers import copy_samples
 from tests.lsp.rpc import RawServer
 
@@ -63,3 +68,22 @@ async def test_a_folder_with_names_that_are_not_utf8_is_indexed(server: RawServe
         {"textDocument": {"uri": "file://" + quote(os.fsencode(workspace / "replay" / BAD_FIXTURE))}},
     )
     assert reply["result"], reply  # the URI names the file on disk, byte for byte
+
+
+async def test_huge_sparse_files_are_findings_or_skipped(server: RawServer, tmp_path: Path) -> None:
+    workspace = tmp_path / "workspace"
+    workspace.mkdir()
+    for name in ("replay", "recordings"):
+        shutil.copytree(SAMPLES / name, workspace / name)
+    huge = workspace / "replay" / "huge.json"
+    with huge.open("wb") as handle:
+        handle.write(b'{"turns": [')
+        handle.truncate(3 << 30)
+    with (workspace / "events.jsonl").open("wb") as handle:
+        handle.write(b'{"event": "started"}\n')
+        handle.truncate(1 << 30)
+    want = expected(run_cli("check", "--format", "json", workspace, cwd=workspace).json())
+    assert [code for code, _, _ in want[str(huge)]] == ["read-error"]
+    await server.initialize(workspace)
+    await server.until(lambda: published(server) == want, what="the huge file as a read-error, the rest checked")
+    assert server.rss_kib() < 512 * 1024
