@@ -87,3 +87,52 @@ async def test_huge_sparse_files_are_findings_or_skipped(server: RawServer, tmp_
     await server.initialize(workspace)
     await server.until(lambda: published(server) == want, what="the huge file as a read-error, the rest checked")
     assert server.rss_kib() < 512 * 1024
+
+
+@pytest.mark.parametrize("count", [1000, 5000])
+async def test_a_replace_all_in_a_20_mb_fixture(server: RawServer, tmp_path: Path, count: int) -> None:
+    """One `didChange` carrying an editor's Replace All inside the 20 MB prompt line: applied in one pass, and
+    the server then answers with the document as edited (its outline, its diagnostics for the new version)."""
+    workspace = copy_samples(tmp_path / "workspace")
+    fixture = workspace / "replay" / "write_note.ultra.json"
+    document = json.loads(fixture.read_text(encoding="utf-8"))
+    document["prompt"] = "请 lorem ipsum " * 1_500_000
+    text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+    fixture.write_text(text, encoding="utf-8")
+    await server.initialize(workspace)
+    uri = fixture.as_uri()
+    opened = {"uri": uri, "languageId": "json", "version": 1, "text": text}
+    await server.notify("textDocument/didOpen", {"textDocument": opened})
+    line = text[: text.index('"prompt"')].count("\n")
+    start = text.index('"prompt"') - text.rfind("\n", 0, text.index('"prompt"')) - 1 + len('"prompt": "')
+    width = len("请 lorem ipsum ")
+    changes = [  # from the end backwards, as VS Code sends them: "lorem" -> "LOREM" in the first `count` repeats
+        {
+            "range": {
+                "start": {"line": line, "character": start + k * width + 2},
+                "end": {"line": line, "character": start + k * width + 7},
+            },
+            "text": "LOREM",
+        }
+        for k in reversed(range(count))
+    ]
+    await server.notify(
+        "textDocument/didChange", {"textDocument": {"uri": uri, "version": 2}, "contentChanges": changes}
+    )
+    reply = await server.request("textDocument/documentSymbol", {"textDocument": {"uri": uri}}, timeout=120)
+    assert len(reply["result"]) == len(document["turns"]), reply
+    other = copy_samples(tmp_path / "saved")  # the edited text saved in a copy of the workspace, as `check` sees it
+    saved = other / "replay" / fixture.name
+    saved.write_text(text.replace("lorem", "LOREM", count), encoding="utf-8")
+    want = expected(run_cli("check", "--format", "json", other, cwd=other).json())[str(saved)]
+    await server.until(
+        lambda: (
+            sorted(
+                (item["code"], json.dumps(item["range"], sort_keys=True), item["message"])
+                for item in server.diagnostics().get(uri, [])
+            )
+            == want
+        ),
+        timeout=120,
+        what="the diagnostics of the edited text",
+    )
