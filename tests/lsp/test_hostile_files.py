@@ -136,3 +136,25 @@ async def test_a_replace_all_in_a_20_mb_fixture(server: RawServer, tmp_path: Pat
         timeout=120,
         what="the diagnostics of the edited text",
     )
+
+
+@pytest.mark.parametrize("depth", [600, 960])
+async def test_deeply_nested_values_through_the_server(server: RawServer, tmp_path: Path, depth: int) -> None:
+    """A recorded output nested `depth` levels deep: its step page and the fixture turn's hover are answered."""
+    workspace = copy_samples(tmp_path / "workspace")
+    recording = workspace / "recordings" / "translate_cn.flash.jsonl"
+    lines = recording.read_text(encoding="utf-8").splitlines()
+    first = json.loads(lines[0])
+    first["output"]["data"]["additional_kwargs"] = {"deep": "@DEEP@", "api_key": "@DEEP@"}
+    lines[0] = json.dumps(first).replace('"@DEEP@"', "[" * depth + '"sk-proj-aaaaaaaaaaaaaaaaaaaa"' + "]" * depth)
+    recording.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    await server.initialize(workspace)
+    page = await server.request("replayLens/steps", {"uri": recording.as_uri()}, timeout=60)
+    assert "result" in page, page
+    assert "sk-proj-aaaa" not in json.dumps(page)
+    fixture = workspace / "replay" / "translate_cn.flash.json"
+    hover = await server.request(
+        "textDocument/hover", {"textDocument": {"uri": fixture.as_uri()}, "position": {"line": 14, "character": 10}}
+    )
+    assert "result" in hover, hover
+    assert server.notifications("window/showMessage") == []
