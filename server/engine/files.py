@@ -15,8 +15,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
-import zstandard
-
 _CHUNK = 1 << 20
 MAX_DOCUMENT_BYTES = 256 << 20
 """The largest file read whole (a fixture, a config, a recording without the cache): parsed, it takes several
@@ -98,6 +96,8 @@ def zstd_chunks(raw: BinaryIO) -> Iterator[bytes]:
     Raises `TooLargeError` once the output passes its budget (see `ZSTD_MAX_RATIO`), `CutShortError` at the
     end when the last frame is incomplete (zstd itself would silently stop), `zstandard.ZstdError` on damage.
     """
+    import zstandard  # noqa: PLC0415  (the part summarizer's children run without site-packages and never need it)
+
     budget = max(ZSTD_MIN_BUDGET, ZSTD_MAX_RATIO * os.fstat(raw.fileno()).st_size)
     produced = 0
     decompressor = zstandard.ZstdDecompressor()
