@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -48,7 +49,7 @@ def run_cli_with_cache(cache: Path, *args: str, cwd: Path) -> Any:
 
 
 def summary_rows(cache: Path) -> int:
-    with sqlite3.connect(cache / FILE_NAME) as connection:
+    with contextlib.closing(sqlite3.connect(cache / FILE_NAME)) as connection:
         count: int = connection.execute("SELECT count(*) FROM summaries").fetchone()[0]
         return count
 
@@ -356,3 +357,29 @@ def test_a_call_is_read_back_only_from_the_file_it_was_summarized_from(samples: 
     path.unlink()
     assert read_back(path, report.link.call) is None
     assert input_keys(config, report) is None
+
+
+@pytest.mark.parametrize("hold", ["exclusive-mode", "write-transaction"])
+def test_a_cache_locked_by_another_process_is_skipped_and_left_intact(samples: Path, tmp_path: Path, hold: str) -> None:
+    """Issue 18: the run waited 10 s, then moved the other process's database aside as broken."""
+    cache = tmp_path / "cache"
+    aged(samples)
+    expected = check(samples, cache, "--no-cache")
+    assert check(samples, cache) == expected  # the cache now holds the samples' summaries
+    database = cache / FILE_NAME
+    rows, inode = summary_rows(cache), database.stat().st_ino
+    other = sqlite3.connect(database, isolation_level=None)  # another process's hold, as the kernel sees it
+    try:
+        if hold == "exclusive-mode":
+            other.execute("PRAGMA locking_mode=EXCLUSIVE")
+        other.execute("BEGIN EXCLUSIVE")
+        other.execute("DELETE FROM files WHERE 0")
+        (samples / "recordings" / "write_note.ultra.jsonl").touch()  # a summary to store: a write is tried
+        result = run_cli_with_cache(cache, "check", "--format", "json", cwd=samples)
+        assert (result.code, result.json()) == expected
+        assert "cache: off for this run: database is locked" in result.stderr
+    finally:
+        other.close()
+    assert sorted(p.name for p in cache.iterdir() if "broken" in p.name) == []
+    assert database.stat().st_ino == inode and summary_rows(cache) == rows
+    assert check(samples, cache) == expected  # and used again once free

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from dataclasses import replace
 from pathlib import Path
 
+from server.cli.output import configure_streams
 from server.cli.report import Summary, render_json, render_sarif, render_text
 from server.engine import findings as codes
 from server.engine.cache import SummaryCache
@@ -59,6 +61,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
 
 def run(args: argparse.Namespace) -> int:
+    configure_streams()
     paths: list[Path] = args.paths or []
     missing = [path for path in paths if not path.exists()]
     if missing:
@@ -121,12 +124,17 @@ def _with_preset(config: Config, preset: str) -> Config:
 
 
 def _fix(result: CheckResult) -> tuple[int, list[Finding]]:
-    """Rewrite every fixture with stale turns; return turns fixed and write failures."""
+    """Rewrite every fixture with stale turns; return the turns rewritten and the write failures.
+
+    A symlinked fixture is written through to its target, once however many paths lead to it.
+    """
     fixed = 0
     failures: list[Finding] = []
+    written: set[str] = set()
     for report in result.fixtures:
         edits = rehash_edits(report)
-        if not edits:
+        target = os.path.realpath(report.fixture.path)
+        if not edits or target in written:
             continue
         source = report.fixture.source
         new = SourceText(apply_edits(source.text, edits), bom=source.bom)
@@ -137,7 +145,8 @@ def _fix(result: CheckResult) -> tuple[int, list[Finding]]:
                 Finding.at(codes.READ_ERROR, report.fixture.path, source, Span(0, 0), f"not rewritten: {exc}")
             )
             continue
-        fixed += report.count(TurnStatus.STALE)
+        written.add(target)
+        fixed += sum(1 for turn in report.turns if turn.rehash is not None)
     return fixed, failures
 
 

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import json
 import os
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
+from server.cli.output import json_text
 from server.engine.findings import CODES, DOCS_URL, Finding, Severity
 
 
@@ -92,7 +93,7 @@ def render_json(findings: Sequence[Finding], summary: Summary) -> str:
         "findings": [finding.to_json() for finding in findings],
         "summary": summary.to_json(findings),
     }
-    return json.dumps(document, indent=2, ensure_ascii=False)
+    return json_text(document)
 
 
 _SARIF_LEVEL = {
@@ -101,6 +102,12 @@ _SARIF_LEVEL = {
     Severity.INFO: "note",
     Severity.HINT: "note",
 }
+
+
+def _uri_reference(path: Path) -> str:
+    """A relative URI reference for SARIF: the path's bytes percent-encoded where URIs need it
+    (a space, a byte that is not UTF-8), so every consumer reads the name on disk."""
+    return quote(os.fsencode(Path(display_path(path)).as_posix()), safe="/:@!$&'()*+,;=-._~")
 
 
 def render_sarif(findings: Sequence[Finding], summary: Summary) -> str:
@@ -121,7 +128,7 @@ def render_sarif(findings: Sequence[Finding], summary: Summary) -> str:
             "locations": [
                 {
                     "physicalLocation": {
-                        "artifactLocation": {"uri": Path(display_path(finding.path)).as_posix()},
+                        "artifactLocation": {"uri": _uri_reference(finding.path)},
                         "region": {
                             "startLine": finding.range.start.line + 1,
                             "startColumn": finding.range.start.character + 1,
@@ -146,4 +153,4 @@ def render_sarif(findings: Sequence[Finding], summary: Summary) -> str:
             }
         ],
     }
-    return json.dumps(document, indent=2, ensure_ascii=False)
+    return json_text(document)

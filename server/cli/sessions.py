@@ -11,12 +11,12 @@ up in CI logs and bug reports.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from server.cli.output import configure_streams, json_text
 from server.cli.report import display_path
 from server.engine.config import ConfigError
 from server.engine.findings import Finding, Severity
@@ -34,7 +34,7 @@ from server.engine.secrets import mask_json, masked_cut
 from server.engine.sessions import SessionNotFoundError, discover, page_steps, postgres, read_session, resolve
 from server.engine.sessions.model import Step, StepPage
 from server.engine.workspace import load_project_config
-from server.engine.writes import AlreadyExistsError, ChangedOnDiskError
+from server.engine.writes import AlreadyExistsError, ChangedOnDiskError, NotRegularError, write_target
 
 EXIT_CLEAN, EXIT_DIVERGED, EXIT_USAGE = 0, 1, 2
 _SESSION_HELP = (
@@ -111,11 +111,12 @@ def _error(message: str) -> int:
 
 
 def _emit_json(document: Any, reveal: bool) -> None:
-    print(json.dumps(document if reveal else mask_json(document), indent=2, ensure_ascii=False))
+    print(json_text(document if reveal else mask_json(document)))
 
 
 # -- replay ------------------------------------------------------------------------
 def run_replay(args: argparse.Namespace) -> int:
+    configure_streams()
     for path in (args.session, args.against):
         if path is not None and _missing(path):
             return _error(f"no such file or directory: {path}")
@@ -227,6 +228,7 @@ def _finding_line(finding: Finding, reveal: bool) -> str:
 
 # -- sessions ----------------------------------------------------------------------
 def run_sessions(args: argparse.Namespace) -> int:
+    configure_streams()
     root: Path = args.path or Path.cwd()
     if _missing(root):
         return _error(f"no such file or directory: {root}")
@@ -257,6 +259,7 @@ def run_sessions(args: argparse.Namespace) -> int:
 
 # -- steps -------------------------------------------------------------------------
 def run_steps(args: argparse.Namespace) -> int:
+    configure_streams()
     if _missing(args.session):
         return _error(f"no such file or directory: {args.session}")
     if args.page < 1 or args.page_size < 1:
@@ -331,10 +334,17 @@ def _step_row(step: Step, reveal: bool) -> tuple[str, ...]:
 
 # -- record-fixture ----------------------------------------------------------------
 def run_record(args: argparse.Namespace) -> int:
+    configure_streams()
     if _missing(args.session):
         return _error(f"no such file or directory: {args.session}")
-    if not args.output.parent.is_dir():
-        return _error(f"no such directory: {args.output.parent}")
+    outputs = [path for path in (args.output, args.recording) if path is not None]
+    for path in outputs:
+        if not path.parent.is_dir():
+            return _error(f"no such directory: {path.parent}")
+        try:
+            write_target(path)  # a FIFO would block the write and /dev/zero never ends: refused before any work
+        except NotRegularError as exc:
+            return _error(str(exc))
     try:
         info, _ = resolve(args.session, args.session_id)
         config = load_project_config(_config_base(args.session), args.config, Path.cwd())
@@ -350,12 +360,15 @@ def run_record(args: argparse.Namespace) -> int:
     if not turns:
         why = session.facts.get("not_replayable") or "no model call with an input and an AI output to record"
         return _error(f"{_where(args.session)}: {why}")
+    files = [(args.output, draft.text)]
+    if args.recording is not None:
+        files.append((args.recording, draft.recording_text))
     try:
-        write_new(args.output, draft.text, replace=args.force)
-        if args.recording is not None:
-            write_new(args.recording, draft.recording_text, replace=args.force)
-    except (AlreadyExistsError, ChangedOnDiskError) as exc:
+        write_new(files, replace=args.force)  # both or neither
+    except AlreadyExistsError as exc:
         return _error(f"{exc} (use --force to replace it)")
+    except ChangedOnDiskError as exc:
+        return _error(str(exc))
     except OSError as exc:
         return _error(f"cannot write: {exc}")
     also = f" and {display_path(args.recording)}" if args.recording else ""

@@ -8,8 +8,10 @@ does; a file modified in the last seconds is not taken by its stat (a write in
 the same clock tick would look unchanged), only by its content.
 
 Several processes may share the database (WAL journal, busy timeout). A database
-that cannot be opened or read is moved aside and built anew; a summary that does
-not read back as one is a miss, and is written again. Summaries are JSON: the
+locked by another process past the short busy timeout is not used for the rest
+of the run, and left as it is; one that cannot be opened or read as a database
+is moved aside and built anew; a summary that does not read back as one is a
+miss, and is written again. Summaries are JSON: the
 cache never holds anything that would run when read.
 """
 
@@ -42,9 +44,12 @@ also tells the compressed summaries of earlier versions from today's plain JSON)
 RACY_SECONDS = 2.0
 """A file modified this recently is looked up by content only (its next write may keep the same mtime)."""
 UNUSED_DAYS = 30
+BUSY_SECONDS = 1.0
+"""How long a statement waits for another process's lock: longer than any write of ours takes, and once
+past it the cache is off for the run (a process holding the lock for good would cost this on every query)."""
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS files (
-    path TEXT PRIMARY KEY, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL, inode INTEGER NOT NULL,
+    path BLOB PRIMARY KEY, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL, inode INTEGER NOT NULL,
     digest TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS summaries (
@@ -165,7 +170,7 @@ class SummaryCache:
                 row: tuple[Any, ...] | None = connection.execute(sql, parameters).fetchone()
                 return row
             except sqlite3.OperationalError as exc:  # locked past the timeout, disk I/O: a miss this time
-                log.warning("cache: %s", exc)
+                self._disable(exc) if _locked(exc) else log.warning("cache: %s", exc)
                 return None
             except sqlite3.DatabaseError as exc:
                 self._rebuild(exc) if attempt == 0 else self._disable(exc)
@@ -183,7 +188,7 @@ class SummaryCache:
             try:
                 connection.execute("BEGIN IMMEDIATE")
             except sqlite3.Error as exc:
-                log.warning("cache: not written: %s", exc)
+                self._disable(exc) if _locked(exc) else log.warning("cache: not written: %s", exc)
                 connection = None
         if connection is None:
             yield None
@@ -203,6 +208,9 @@ class SummaryCache:
             try:
                 self._connection = self._open()
             except sqlite3.DatabaseError as exc:
+                if _locked(exc):  # another process's database, not a broken one: leave it as it is
+                    self._disable(exc)
+                    return None
                 self._rebuild(exc)
                 try:
                     self._connection = self._open()
@@ -214,7 +222,7 @@ class SummaryCache:
 
     def _open(self) -> sqlite3.Connection:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        connection = sqlite3.connect(self.path, timeout=10.0, isolation_level=None, check_same_thread=False)
+        connection = sqlite3.connect(self.path, timeout=BUSY_SECONDS, isolation_level=None, check_same_thread=False)
         try:
             connection.execute("PRAGMA journal_mode=WAL")
             connection.execute("PRAGMA synchronous=NORMAL")
@@ -245,6 +253,11 @@ class SummaryCache:
         self._broken = True
 
 
+def _locked(error: sqlite3.Error) -> bool:
+    """Whether `error` says another connection holds a lock (the database itself may be fine)."""
+    return getattr(error, "sqlite_errorname", "").startswith(("SQLITE_BUSY", "SQLITE_LOCKED"))
+
+
 def _note_file(connection: sqlite3.Connection, path: Path, stat: os.stat_result | None, digest: str) -> None:
     """Let `path`'s stat lead to `digest`, unless it changed during the read or was written too recently to tell."""
     if stat is not None and time.time() - stat.st_mtime > RACY_SECONDS:
@@ -254,5 +267,7 @@ def _note_file(connection: sqlite3.Connection, path: Path, stat: os.stat_result 
         )
 
 
-def _key(path: Path) -> str:
-    return os.path.abspath(path)
+def _key(path: Path) -> bytes:
+    """The absolute path as the bytes the file system holds: a name that is not UTF-8 (`bad\\xffname.jsonl`,
+    decoded with surrogates) has no text SQLite could store, and no two names share their bytes."""
+    return os.fsencode(os.path.abspath(path))

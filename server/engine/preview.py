@@ -22,15 +22,46 @@ def normalized_input(canonical: str) -> str:
     """
     try:
         value = json.loads(canonical)
-    except ValueError:
+    except (ValueError, RecursionError):  # nested deeper than the parser goes from here
         return canonical
-    return json.dumps(value, indent=2, ensure_ascii=False)
+    return _pretty(value)
+
+
+PREVIEW_DEPTH = 64
+"""Levels of a value a preview shows; deeper ones read `…`. JSON may nest about 1,000 levels, and
+pretty-printing that deep from a request handler's stack exceeds Python's recursion limit."""
+
+
+def _pretty(value: Any, indent: int | None = 2) -> str:
+    return json.dumps(shallow(value, PREVIEW_DEPTH), indent=indent, ensure_ascii=False)
+
+
+def shallow(value: Any, depth: int) -> Any:
+    """A copy of a JSON value whose containers deeper than `depth` levels are replaced by `"…"`.
+
+    Walked with a stack of its own, never by recursion, so any depth the parser accepts is fine.
+    """
+    top: list[Any] = [None]
+    pending: list[tuple[Any, Any, Any, int]] = [(value, top, 0, 0)]
+    while pending:
+        item, into, at, level = pending.pop()
+        if isinstance(item, dict | list) and level >= depth:
+            into[at] = "…"
+        elif isinstance(item, dict):
+            into[at] = mapping = dict.fromkeys(item)
+            pending.extend((child, mapping, key, level + 1) for key, child in item.items())
+        elif isinstance(item, list):
+            into[at] = copy = [None] * len(item)
+            pending.extend((child, copy, position, level + 1) for position, child in enumerate(item))
+        else:
+            into[at] = item
+    return top[0]
 
 
 def render_output(output: Any) -> str:
     """A recorded output as plain text: the assistant's text, then each tool call with its args."""
     if not isinstance(output, dict) or not isinstance(output.get("data"), dict):
-        return json.dumps(output, indent=2, ensure_ascii=False)
+        return _pretty(output)
     data: dict[str, Any] = output["data"]
     lines: list[str] = []
     text = _content_text(data.get("content", ""))
@@ -38,7 +69,7 @@ def render_output(output: Any) -> str:
     calls = data.get("tool_calls")
     for call in calls if isinstance(calls, list) else []:
         if isinstance(call, dict):
-            args = json.dumps(call.get("args"), indent=2, ensure_ascii=False)
+            args = _pretty(call.get("args"))
             lines.append(f"→ tool call {call.get('name')}({args})")
     invalid = data.get("invalid_tool_calls")
     if isinstance(invalid, list) and invalid:
@@ -50,7 +81,7 @@ def _content_text(content: Any) -> str:
     try:
         return content_to_text(content)
     except InputShapeError:
-        return json.dumps(content, ensure_ascii=False)
+        return _pretty(content, indent=None)
 
 
 def cut(text: str, limit: int) -> str:

@@ -7,11 +7,11 @@ both use these edits, so they produce identical bytes.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 from server.engine.checks import FixtureReport
+from server.engine.jsontext import dumps
 from server.engine.source import Span
 
 
@@ -36,7 +36,7 @@ def rehash_edits(report: FixtureReport, turns: Iterable[int] | None = None) -> l
         for key, value in values.items():
             member = turn_report.turn.members[key]
             if member.value != value:
-                edits.append(Edit(member.span, json.dumps(value, ensure_ascii=False)))
+                edits.append(Edit(member.span, dumps(value)))  # a lone surrogate is written escaped
     return sorted(edits, key=lambda edit: edit.span.start)
 
 

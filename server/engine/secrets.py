@@ -91,30 +91,33 @@ _SECRET_KEY = re.compile(_NAME, re.IGNORECASE)
 
 def mask_json(value: Any) -> Any:
     """A copy of a JSON value with its secrets masked: every string as in `mask_secrets`, and every string
-    held under a key named like a secret (`api_key`, `Authorization`, `credentials`: …) masked whole."""
-    if isinstance(value, str):
-        return mask_secrets(value)
-    if isinstance(value, list):
-        return [mask_json(item) for item in value]
-    if isinstance(value, dict):
-        path = value.get("path")
-        if isinstance(path, str) and _SECRET_KEY.fullmatch(path.rsplit(".", 1)[-1]):  # a difference in `password`
-            return {key: item if key in ("path", "missing") else _mask_all(item) for key, item in value.items()}
-        return {
-            key: _mask_all(item) if isinstance(key, str) and _SECRET_KEY.fullmatch(key) else mask_json(item)
-            for key, item in value.items()
-        }
-    return value
+    held under a key named like a secret (`api_key`, `Authorization`, `credentials`: …) masked whole.
 
-
-def _mask_all(value: Any) -> Any:
-    if isinstance(value, str):
-        return _masked(value)
-    if isinstance(value, list):
-        return [_mask_all(item) for item in value]
-    if isinstance(value, dict):
-        return {key: _mask_all(item) for key, item in value.items()}
-    return value
+    Walked with a stack of its own, not by recursion: a value nested as deep as
+    the JSON parser allows (about 1,000 levels) is masked like any other.
+    """
+    top: list[Any] = [None]
+    pending: list[tuple[Any, bool, Any, Any]] = [(value, False, top, 0)]  # (value, masked whole, into, at)
+    while pending:
+        item, whole, into, at = pending.pop()
+        if isinstance(item, str):
+            into[at] = _masked(item) if whole else mask_secrets(item)
+        elif isinstance(item, list):
+            into[at] = copy = [None] * len(item)
+            pending.extend((child, whole, copy, position) for position, child in enumerate(item))
+        elif isinstance(item, dict):
+            into[at] = mapping = dict.fromkeys(item)
+            path = item.get("path")
+            difference = not whole and isinstance(path, str) and _SECRET_KEY.fullmatch(path.rsplit(".", 1)[-1])
+            for key, child in item.items():
+                if difference and key in ("path", "missing"):  # a difference in `password`: only its values
+                    mapping[key] = child
+                    continue
+                secret = whole or bool(difference) or (isinstance(key, str) and bool(_SECRET_KEY.fullmatch(key)))
+                pending.append((child, secret, mapping, key))
+        else:
+            into[at] = item
+    return top[0]
 
 
 def masked_cut(text: str, width: int) -> str:

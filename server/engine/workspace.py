@@ -17,7 +17,7 @@ from server.engine import findings as codes
 from server.engine.cache import SummaryCache
 from server.engine.checks import CheckResult, check
 from server.engine.config import Config, default_config, find_config_file, load_config, project_root
-from server.engine.files import content_digest, read_head, read_regular, resolved
+from server.engine.files import content_digest, open_regular, read_all, read_head, resolved
 from server.engine.findings import Finding
 from server.engine.fixture import Fixture, read_fixture
 from server.engine.recording import Recording, read_recording
@@ -208,9 +208,29 @@ def _read(path: Path, config: Config, explicit: bool, cache: SummaryCache | None
     """A fixture, or a recording: read whole without a cache, else its summary (cached, or made line by line)."""
     if cache is not None and is_recording(path, config, explicit=explicit):
         return read_summary(path, config, cache)[0]
-    data = read_regular(path)
-    kind = _kind(path, data, config, explicit)
-    return None if kind is None else read_document(path, data, kind)
+    data = read_candidate(path, config, explicit=explicit)
+    kind = None if data is None else _kind(path, data, config, explicit)
+    return None if kind is None or data is None else read_document(path, data, kind)
+
+
+def read_candidate(path: Path, config: Config, *, explicit: bool = False) -> bytes | None:
+    """The bytes of a file that may be a fixture or a recording; None when its path or head says it is neither.
+
+    The file is opened first (a FIFO, a device or a dangling link is an `OSError`, whatever its name), then
+    only what may be one is read whole, up to `MAX_DOCUMENT_BYTES` (else `TooLargeError`, an `OSError`):
+    a 1 GiB `.jsonl` log that is not a recording is told by its first line, never read.
+    """
+    with open_regular(path) as handle:
+        if not explicit:
+            if config.fixtures or config.recordings:
+                head = b""  # classified by its path alone
+            elif path.suffix == ".jsonl":
+                head = os.pread(handle.fileno(), _SNIFF_BYTES, 0)
+            else:
+                head = None  # a fixture's markers may come after megabytes of prompt: read whole
+            if head is not None and classify(path, head, config) is None:
+                return None
+        return read_all(handle, path)
 
 
 def is_recording(path: Path, config: Config, *, explicit: bool = False) -> bool:

@@ -6,6 +6,12 @@ line per keystroke, on the event loop. A `Buffer` finds the edited line from
 checkpoints (the number of line breaks before every 64K characters, counted at C
 speed and shifted along with each edit) and splices the text once.
 
+The changes of a `didChange` (an editor's Replace All sends thousands) are held
+until the text is next read, then applied in one pass: a run of changes each
+before the previous one (as VS Code sends them) or each after it (as Neovim does)
+is resolved against the text before the run and spliced with one copy of the
+text, not one copy per change.
+
 Lines end at `\\n`, `\\r\\n` or `\\r` as LSP specifies (and as the engine counts
 them); pygls also broke lines at U+2028 and other separators, which JSON strings
 may hold raw, and then edited the wrong place.
@@ -14,6 +20,7 @@ may hold raw, and then edited the wrong place.
 from __future__ import annotations
 
 from bisect import bisect_left
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -80,6 +87,31 @@ class Buffer(TextDocument):
         self._checkpoints: _Checkpoints | None = None
         self._serial = 0
         self._kept: tuple[int, int] | None = None
+        self._pending: list[types.TextDocumentContentChangePartial] = []
+
+    @property
+    def source(self) -> str:
+        """The text, with the changes received since it was last read applied."""
+        if self._pending:
+            self._apply_pending()
+        return self._source or ""
+
+    def apply_change(self, change: types.TextDocumentContentChangeEvent) -> None:
+        """Hold an incremental change until the text is read; a full change replaces the text and what was held."""
+        if isinstance(change, types.TextDocumentContentChangePartial) and self._is_sync_kind_incremental:
+            self._pending.append(change)
+            return
+        self._pending.clear()
+        super().apply_change(change)
+
+    def _apply_pending(self) -> None:
+        changes, self._pending = self._pending, []
+        text = self._source or ""
+        plain = "\r" not in text and not any("\r" in change.text for change in changes)
+        for run in _runs(changes, self._units) if plain else [[change] for change in changes]:
+            if len(run) == 1 or not self._apply_run(run):
+                for change in run:
+                    self._apply_incremental_change(change)
 
     def snapshot(self) -> Snapshot:
         """The text now; the next snapshot will say what changed after this one."""
@@ -95,7 +127,7 @@ class Buffer(TextDocument):
         self._kept = None
 
     def _apply_incremental_change(self, change: types.TextDocumentContentChangePartial) -> None:
-        text = self.source
+        text = self._source or ""
         if "\r" in change.text or (self._checkpoints is None and "\r" in text):
             self._checkpoints = None
             source = SourceText(text)  # line breaks of every kind: the engine's own line index
@@ -122,8 +154,140 @@ class Buffer(TextDocument):
         """The string offset of an LSP position: its line found from the checkpoints, its column in that line."""
         start = checkpoints.line_start(text, position.line)
         end = text.find("\n", start)
-        line = SourceText(text[start : end if end >= 0 else len(text)])
-        return start + self._offset_in(line, types.Position(0, position.character))
+        return _advance(text, start, end if end >= 0 else len(text), position.character, self._encoding)
+
+    @property
+    def _encoding(self) -> str:
+        return encoding_of(self.position_codec.encoding)
+
+    def _units(self, text: str) -> int:
+        """`text`'s length in the negotiated position units."""
+        if self._encoding == "utf-32" or text.isascii():
+            return len(text)
+        if self._encoding == "utf-8":
+            return len(text.encode("utf-8", "surrogatepass"))
+        return len(text.encode("utf-16-le", "surrogatepass")) // 2
+
+    def _apply_run(self, run: Sequence[types.TextDocumentContentChangePartial]) -> bool:
+        """Apply a run of changes (see `_runs`) with one copy of the text; False when their ranges overlap."""
+        text = self._source or ""
+        if self._checkpoints is None:
+            self._checkpoints = _Checkpoints(text)
+        edits = _base_ranges(run, self._units)
+        positions = sorted({position for start, end, _ in edits for position in (start, end)})
+        offsets = self._offsets(text, self._checkpoints, positions)
+        spans = sorted(
+            (offsets[start], order, max(offsets[start], offsets[end]), new)
+            for order, (start, end, new) in enumerate(edits)
+        )
+        if any(spans[k][2] > spans[k + 1][0] for k in range(len(spans) - 1)):
+            return False
+        pieces = []
+        position = 0
+        for start, _, end, new in spans:
+            pieces += [text[position:start], new]
+            position = end
+        pieces.append(text[position:])
+        if self._kept is not None:
+            self._kept = (min(self._kept[0], spans[0][0]), min(self._kept[1], len(text) - spans[-1][2]))
+        self._checkpoints = None  # counted again on the next edit (C speed)
+        self._source = "".join(pieces)
+        return True
+
+    def _offsets(
+        self, text: str, checkpoints: _Checkpoints, positions: Sequence[tuple[int, int]]
+    ) -> dict[tuple[int, int], int]:
+        """The offsets of sorted positions, in one sweep: each line found once, each column from the last."""
+        found: dict[tuple[int, int], int] = {}
+        line = -1
+        start = end = origin = column = 0
+        for position in positions:
+            if position[0] != line:
+                line = position[0]
+                start = origin = checkpoints.line_start(text, line)
+                stop = text.find("\n", start)
+                end, column = (stop if stop >= 0 else len(text)), 0
+            origin = _advance(text, origin, end, position[1] - column, self._encoding)
+            column = position[1]
+            found[position] = origin
+        return found
+
+
+def _advance(text: str, origin: int, limit: int, units: int, encoding: str) -> int:
+    """The offset `units` position units after `origin`, at most `limit` (the end of its line), at C speed."""
+    segment = text[origin : min(limit, origin + max(units, 0))]  # a unit is at most a character
+    if encoding == "utf-32" or segment.isascii():
+        return origin + len(segment)
+    codec, width = ("utf-8", 1) if encoding == "utf-8" else ("utf-16-le", 2)
+    data = segment.encode(codec, "surrogatepass")[: units * width]
+    return origin + len(data.decode(codec, "replace"))  # a character cut in two counts whole, as editors mean
+
+
+_Position = tuple[int, int]
+
+
+def _runs(
+    changes: Sequence[types.TextDocumentContentChangePartial], units: Any
+) -> list[list[types.TextDocumentContentChangePartial]]:
+    """The changes cut into runs, each either descending (every change ends before the previous one starts)
+    or ascending (every change starts after where the previous one's new text ends)."""
+    runs: list[list[types.TextDocumentContentChangePartial]] = []
+    direction = 0
+    for change in changes:
+        if runs:
+            previous = runs[-1][-1]
+            before = _pos(change.range.end) <= _pos(previous.range.start)
+            after = _pos(change.range.start) >= _end_after(previous, units)
+            step = -1 if before else 1 if after else 0
+            if step and direction in (0, step):
+                runs[-1].append(change)
+                direction = step
+                continue
+        runs.append([change])
+        direction = 0
+    return runs
+
+
+def _pos(position: types.Position) -> _Position:
+    return (position.line, position.character)
+
+
+def _end_after(change: types.TextDocumentContentChangePartial, units: Any) -> _Position:
+    """Where a change's new text ends, once applied."""
+    start = change.range.start
+    breaks = change.text.count("\n")
+    last = change.text[change.text.rfind("\n") + 1 :]
+    return (start.line + breaks, (0 if breaks else start.character) + units(last))
+
+
+def _base_ranges(
+    run: Sequence[types.TextDocumentContentChangePartial], units: Any
+) -> list[tuple[_Position, _Position, str]]:
+    """Each change of a run as a range of the text before the run, and its new text, in document order
+    (inserts at one place in the order their texts end up in).
+
+    In a descending run nothing before a change has moved. In an ascending run a
+    position after the previous change is moved back by the lines that change
+    added, and on the line where its new text ends, by the columns it added.
+    """
+    if len(run) < 2 or _pos(run[1].range.end) <= _pos(run[0].range.start):
+        return [(_pos(change.range.start), _pos(change.range.end), change.text) for change in reversed(run)]
+    edits = []
+    lines = 0  # lines added so far
+    now_end: _Position | None = None  # where the previous change's new text ends, and
+    was_end: _Position = (0, 0)  # where its range ended before it was applied
+
+    def before(position: types.Position) -> _Position:
+        if now_end is not None and position.line == now_end[0]:
+            return (was_end[0], was_end[1] + position.character - now_end[1])
+        return (position.line - lines, position.character)
+
+    for change in run:
+        start, end = before(change.range.start), before(change.range.end)
+        edits.append((start, end, change.text))
+        lines += change.text.count("\n") - (end[0] - start[0])
+        now_end, was_end = _end_after(change, units), end
+    return edits
 
 
 def _spliced(text: str, start: int, end: int, new: str) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote, unquote_to_bytes, urlsplit
 
 from lsprotocol import types
 from pygls.uris import from_fs_path, to_fs_path
@@ -33,8 +34,16 @@ _NAME_MAX = 255
 def uri_to_path(uri: str) -> Path | None:
     """The file system path of a `file:` URI: None for other schemes and for a path that cannot name a file
     (a lone surrogate that has no bytes, a name over `_NAME_MAX` bytes). `..` is resolved lexically, so a
-    path is inside a folder exactly when its text says so."""
-    path = to_fs_path(uri) if uri.startswith("file:") and len(uri) <= _URI_MAX else None
+    path is inside a folder exactly when its text says so.
+
+    A path whose bytes are not UTF-8 (`%FF`) is decoded as Python names such files
+    (`surrogateescape`), so it names the file on disk, not one with U+FFFD in its name.
+    """
+    if not uri.startswith("file:") or len(uri) > _URI_MAX:
+        return None
+    parts = urlsplit(uri)
+    raw = unquote_to_bytes(parts.path)
+    path = os.fsdecode(raw) if os.name == "posix" and not parts.netloc and not _is_utf8(raw) else to_fs_path(uri)
     if not path:
         return None
     try:
@@ -51,8 +60,20 @@ _URI_MAX = 1 << 16
 
 
 def path_to_uri(path: Path) -> str:
-    uri = from_fs_path(str(path))
+    """The `file:` URI of `path`; a name that is not UTF-8 is percent-encoded byte by byte (`%FF`)."""
+    text = str(path)
+    if not _is_utf8(text):
+        return "file://" + quote(os.fsencode(path.absolute()))
+    uri = from_fs_path(text)
     return uri if uri is not None else path.as_uri()
+
+
+def _is_utf8(value: str | bytes) -> bool:
+    try:
+        value.decode("utf-8") if isinstance(value, bytes) else value.encode("utf-8")
+    except UnicodeError:
+        return False
+    return True
 
 
 def encoding_of(kind: str | None) -> PositionEncoding:

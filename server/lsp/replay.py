@@ -21,6 +21,7 @@ from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams
 
 from server.engine.config import ConfigError
 from server.engine.fixture import Fixture
+from server.engine.preview import shallow
 from server.engine.replay import FixtureNotFoundError, ReplayReport, replay_path
 from server.engine.secrets import mask_json
 from server.engine.sessions import SessionNotFoundError
@@ -65,12 +66,19 @@ def linked_recording(analysis: Analysis, fixture: Path) -> Path | None:
     return ranked[0] if ranked else None
 
 
+WIRE_DEPTH = 100
+"""Levels of a value the server sends in a report or page."""
+
+
 def shown(server: ReplayLensServer, document: dict[str, Any]) -> dict[str, Any]:
-    """A report or page as the user sees it: secrets masked unless `revealSecrets` is on (the CLI does the same)."""
-    if server.settings.reveal_secrets:
-        return document
-    masked: dict[str, Any] = mask_json(document)
-    return masked
+    """A report or page as the user sees it: secrets masked unless `revealSecrets` is on (the CLI does the same).
+
+    Values are sent to `WIRE_DEPTH` levels, deeper ones as `…`: the answer is serialized by recursion (cattrs,
+    three frames a level), and JSON may nest about 1,000 levels.
+    """
+    masked: dict[str, Any] = document if server.settings.reveal_secrets else mask_json(document)
+    limited: dict[str, Any] = shallow(masked, WIRE_DEPTH)
+    return limited
 
 
 def _run(session: Path, against: Path | None, session_id: str | None) -> tuple[ReplayReport, dict[str, Any]]:

@@ -27,12 +27,11 @@ from server.engine import findings as codes
 from server.engine.cache import SummaryCache
 from server.engine.checks import CheckResult, FixtureReport, RecordingReport, check
 from server.engine.config import Config, ConfigError
-from server.engine.files import read_regular
 from server.engine.findings import Finding
 from server.engine.fixture import Fixture, reread_fixture
 from server.engine.recording import Recording
 from server.engine.source import SourceText, Span
-from server.engine.workspace import SKIPPED_DIRS, classify, is_recording, read_source, read_summary
+from server.engine.workspace import SKIPPED_DIRS, classify, is_recording, read_candidate, read_source, read_summary
 from server.lsp.buffers import Snapshot
 from server.lsp.convert import path_to_uri
 
@@ -119,7 +118,7 @@ def read_disk(path: Path, config: Config, cache: SummaryCache | None) -> Documen
         if cache is not None and is_recording(path, config):
             recording, digest = read_summary(path, config, cache, offload=True)
             return Document(path, path_to_uri(path), recording, digest=digest)
-        data = read_regular(path)
+        data = read_candidate(path, config)  # only what may be a fixture or recording, up to a size
     except IsADirectoryError:
         return None
     except OSError as exc:
@@ -127,8 +126,8 @@ def read_disk(path: Path, config: Config, cache: SummaryCache | None) -> Documen
             return None  # gone; a dangling symlink is there, and `check` reports it
         log.warning("cannot read %s: %s", path, exc.strerror or exc)
         return Unreadable(path, str(exc.strerror or exc))
-    kind = classify(path, data, config)
-    if kind is None:
+    kind = None if data is None else classify(path, data, config)
+    if kind is None or data is None:
         return None
     digest = hashlib.sha256(data).hexdigest()
     source = SourceText.from_bytes(data)

@@ -9,17 +9,19 @@ makes every key verifiable later by `check`.
 
 from __future__ import annotations
 
-import json
+import os
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from server.engine.jsontext import dumps
 from server.engine.normalize import InputShapeError, Normalizer
 from server.engine.outputs import output_problem
 from server.engine.rules import Rules
 from server.engine.sessions.model import Session, StepKind, message_parts
-from server.engine.writes import atomic_create, atomic_write, content_hash
+from server.engine.writes import StagedWrite, commit_all, stage_create, stage_replace
 
 _NAMED = re.compile(r"^(?P<scenario>.+)\.(?P<mode>[A-Za-z0-9_-]+)\.json$")
 
@@ -34,11 +36,11 @@ class FixtureDraft:
 
     @property
     def text(self) -> str:
-        return json.dumps(self.document, indent=2, ensure_ascii=False) + "\n"
+        return dumps(self.document, indent=2) + "\n"
 
     @property
     def recording_text(self) -> str:
-        return "".join(json.dumps(line, ensure_ascii=False) + "\n" for line in self.recording)
+        return "".join(dumps(line) + "\n" for line in self.recording)
 
 
 def _first_human_text(messages: list[Any]) -> str | None:
@@ -104,10 +106,17 @@ def build_fixture(session: Session, rules: Rules, target: Path) -> FixtureDraft:
     return draft
 
 
-def write_new(path: Path, text: str, *, replace: bool = False) -> None:
-    """Create `path` atomically; with `replace`, an existing file is replaced atomically instead."""
-    data = text.encode("utf-8")
-    if replace and path.exists():
-        atomic_write(path, data, content_hash(path.read_bytes()))
-    else:
-        atomic_create(path, data)
+def write_new(files: Sequence[tuple[Path, str]], *, replace: bool = False) -> None:
+    """Create every `(path, text)` atomically, all of them or none; with `replace`, an existing file is
+    replaced instead (a symlink written through to its target; a FIFO or a device refused, never opened)."""
+    staged: list[StagedWrite] = []
+    try:
+        for path, text in files:
+            data = text.encode("utf-8")
+            exists = replace and os.path.lexists(path)
+            staged.append(stage_replace(path, data, None) if exists else stage_create(path, data))
+    except BaseException:
+        for write in staged:
+            write.discard()
+        raise
+    commit_all(staged)

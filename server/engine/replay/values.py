@@ -48,33 +48,38 @@ def _short(value: Any) -> str:
 
 
 def compare(normalizer: Normalizer, expected: Any, actual: Any, path: str = "args") -> list[Difference]:
-    """Every place where `actual` differs from `expected`, in a stable order."""
-    if isinstance(expected, dict) and isinstance(actual, dict):
-        differences: list[Difference] = []
-        for key in sorted(set(expected) | set(actual), key=str):
-            differences.extend(
-                compare(normalizer, expected.get(key, _ABSENT), actual.get(key, _ABSENT), f"{path}.{key}")
-            )
-        return differences
-    if isinstance(expected, list) and isinstance(actual, list):
-        differences = []
-        for position in range(max(len(expected), len(actual))):
-            differences.extend(
-                compare(
-                    normalizer,
-                    expected[position] if position < len(expected) else _ABSENT,
-                    actual[position] if position < len(actual) else _ABSENT,
-                    f"{path}[{position}]",
+    """Every place where `actual` differs from `expected`, in a stable order (depth first, keys sorted).
+
+    Walked with a stack of its own, not by recursion: arguments nested as deep as
+    the JSON parser allows (about 1,000 levels) are compared like any other.
+    """
+    differences: list[Difference] = []
+    pending: list[tuple[Any, Any, str]] = [(expected, actual, path)]
+    while pending:
+        want, got, where = pending.pop()
+        if isinstance(want, dict) and isinstance(got, dict):
+            keys = sorted(set(want) | set(got), key=str)
+            pending.extend((want.get(key, _ABSENT), got.get(key, _ABSENT), f"{where}.{key}") for key in reversed(keys))
+        elif isinstance(want, list) and isinstance(got, list):
+            pending.extend(
+                (
+                    want[position] if position < len(want) else _ABSENT,
+                    got[position] if position < len(got) else _ABSENT,
+                    f"{where}[{position}]",
                 )
+                for position in reversed(range(max(len(want), len(got))))
             )
-        return differences
+        elif not _same(normalizer, want, got):
+            differences.append(Difference(where, want, got))
+    return differences
+
+
+def _same(normalizer: Normalizer, expected: Any, actual: Any) -> bool:
     if isinstance(expected, str) and isinstance(actual, str):
         try:
-            same = normalizer.text(expected) == normalizer.text(actual)
+            return normalizer.text(expected) == normalizer.text(actual)
         except InputShapeError:  # a rule ran over its budget: compared as recorded
-            same = expected == actual
-    elif _number(expected) and _number(actual):
-        same = expected == actual
-    else:
-        same = type(expected) is type(actual) and expected == actual
-    return [] if same else [Difference(path, expected, actual)]
+            return expected == actual
+    if _number(expected) and _number(actual):
+        return bool(expected == actual)
+    return type(expected) is type(actual) and bool(expected == actual)

@@ -17,11 +17,11 @@ import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 import zstandard
 
-from server.engine.files import open_regular
-from server.engine.sessions import zstd_stream
+from server.engine.files import CutShortError, TooLargeError, open_regular, zstd_chunks
 
 MAX_BYTES = 256 << 20
 """Decompressed bytes read from one shard at most: a few KiB of zstd can expand to gigabytes."""
@@ -59,35 +59,33 @@ def read_shard(path: Path, limit: int = MAX_BYTES) -> Shard:
     shard = Shard()
     try:
         with open_regular(path) as raw:
-            cut = zstd_stream.cut_short(raw)
-            raw.seek(0)
             _read_records(raw, shard, limit)
     except FileNotFoundError:
         shard.problem = f"the payload shard {path.name} is missing"
-        return shard
+    except TooLargeError as exc:
+        shard.problem = f"the payload shard {path.name} {exc.strerror}: {len(shard)} records read"
     except OSError as exc:
         shard.problem = f"the payload shard {path.name} cannot be read: {exc.strerror or exc}"
-        return shard
+    except CutShortError as exc:
+        shard.problem = f"the payload shard {path.name}: {exc}; {len(shard)} records read"
     except zstandard.ZstdError as exc:
         shard.problem = f"the payload shard {path.name} is damaged after {len(shard)} records: {exc}"
-        return shard
-    if cut is not None:
-        shard.problem = f"the payload shard {path.name} is cut short ({cut}): {len(shard)} records read"
     return shard
 
 
-def _read_records(raw: object, shard: Shard, limit: int) -> None:
+def _read_records(raw: BinaryIO, shard: Shard, limit: int) -> None:
     buffer = bytearray()
     total = 0
-    for chunk in zstd_stream.chunks(raw):  # type: ignore[arg-type]
-        total += len(chunk)
-        if total > limit:
-            shard.problem = f"the payload shard expands past the {limit >> 20} MiB read at most: read stopped there"
-            return
-        buffer += chunk
+    for chunk in zstd_chunks(raw):
+        kept = chunk[: limit - total]  # one chunk may hold many MiB: records before the cap are still read
+        total += len(kept)
+        buffer += kept
         consumed = _take_records(buffer, shard, total - len(buffer), limit)
         del buffer[:consumed]
         if shard.problem is not None:
+            return
+        if len(kept) < len(chunk):
+            shard.problem = f"the payload shard expands past the {limit >> 20} MiB read at most: read stopped there"
             return
     if buffer:
         shard.problem = _runs_past_end(buffer, total - len(buffer))

@@ -3,14 +3,15 @@
 Line-based traces can be far larger than an editor will open, so they are never
 read whole: each line is decoded and parsed on its own, and its range (in
 UTF-16 code units, as LSP clients count) is computed from the line alone.
-`.zst` files are decompressed as a bounded stream (`zstd_stream`), and a line
-longer than `MAX_LINE` is skipped with a finding, so no file, however it
-expands, takes more memory than one line.
+`.zst` files are decompressed as a stream, frame by frame, within a budget
+(`server.engine.files.zstd_chunks`), and a line too long to hold is skipped.
 """
 
 from __future__ import annotations
 
+import codecs
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,9 +20,8 @@ from typing import Any
 import zstandard
 
 from server.engine import findings as codes
-from server.engine.files import open_regular
+from server.engine.files import CutShortError, TooLargeError, open_regular, size_text, zstd_chunks
 from server.engine.findings import Finding
-from server.engine.sessions import zstd_stream
 from server.engine.sessions.model import SourceRef, finding
 from server.engine.source import Position, Range, Span
 
@@ -56,57 +56,80 @@ def utf16_length(text: str) -> int:
 
 
 _CHUNK = 1 << 16
-MAX_LINE = 64 << 20
-"""Characters of one line held at most: a longer line (or a decompression bomb without line breaks) is skipped."""
+_BREAKS = re.compile(rb"\n+")
+MAX_LINE_BYTES = 64 << 20
+"""A longer line is skipped with a finding: a file with no line break (a sparse file, a bomb of zeros) would
+otherwise be held whole."""
 
 
 def _chunks(path: Path, problems: list[Finding]) -> Iterator[bytes]:
-    """The file's bytes in chunks, decompressed as a bounded stream when the name ends in `.zst`.
-
-    A `.zst` file cut short decompresses silently to a prefix, so whether its
-    frames end is checked from their headers and a cut is reported.
-    """
+    """The file's bytes in chunks, decompressed frame by frame, within a budget, when the name ends in `.zst`."""
     with open_regular(path) as raw:
         if not path.name.endswith(".zst"):
             while chunk := raw.read(_CHUNK):
                 yield chunk
             return
-        cut = zstd_stream.cut_short(raw)
-        raw.seek(0)
-        yield from zstd_stream.chunks(raw)
-        if cut is not None:
-            problems.append(finding(codes.TRACE_ERROR, path, None, f"compressed file is cut short: {cut}"))
+        try:
+            yield from zstd_chunks(raw)
+        except CutShortError as exc:
+            problems.append(finding(codes.TRACE_ERROR, path, None, str(exc)))
+        except TooLargeError as exc:
+            problems.append(finding(codes.TRACE_ERROR, path, None, str(exc.strerror)))
 
 
 def iter_lines(path: Path, problems: list[Finding]) -> Iterator[Line]:
-    """Every non-empty line of `path`; unreadable bytes become findings, never exceptions."""
+    """Every non-empty line of `path`; unreadable bytes become findings, never exceptions.
+
+    A line is held in pieces until its break (never copied as it grows); one past
+    `MAX_LINE_BYTES` is skipped, its characters only counted so later places stay exact.
+    """
     offset = 0
     number = 0
-    pending = b""
-    skipping = 0  # bytes of an overlong line skipped so far
+    parts: list[bytes] = []
+    held = 0
+    skipping: codecs.IncrementalDecoder | None = None
+    skipped = 0
     try:
         for chunk in _chunks(path, problems):
-            data = chunk
-            if skipping:
-                cut, newline, data = chunk.partition(b"\n")
-                skipping += len(cut)
-                if not newline:
+            start = 0
+            while start <= len(chunk):
+                if not parts and skipping is None and (run := _BREAKS.match(chunk, start)):
+                    count = run.end() - start  # blank lines, counted at once (a bomb of line breaks)
+                    number, offset, start = number + count, offset + count, run.end()
                     continue
-                offset, number, skipping = offset + skipping + 1, number + 1, 0
-            pending += data
-            *whole, pending = pending.split(b"\n")
-            for raw in whole:
-                line, width = _line(path, number, offset, raw, complete=True, problems=problems)
+                end = chunk.find(b"\n", start)
+                piece = chunk[start:] if end < 0 else chunk[start:end]
+                if skipping is None and held + len(piece) > MAX_LINE_BYTES:
+                    problems.append(
+                        finding(
+                            codes.TRACE_ERROR,
+                            path,
+                            None,
+                            f"line {number + 1} is longer than {size_text(MAX_LINE_BYTES)}: skipped",
+                        )
+                    )
+                    skipping = codecs.getincrementaldecoder("utf-8")("replace")
+                    skipped = sum(len(skipping.decode(part)) for part in parts)
+                    parts, held = [], 0
+                if skipping is not None:
+                    skipped += len(skipping.decode(piece, final=end >= 0))
+                else:
+                    parts.append(piece)
+                    held += len(piece)
+                if end < 0:
+                    break
+                if skipping is not None:
+                    width, skipping = skipped, None
+                else:
+                    line, width = _line(path, number, offset, b"".join(parts), complete=True, problems=problems)
+                    if line is not None:
+                        yield line
+                parts, held = [], 0
                 offset += width + 1
                 number += 1
-                if line is not None:
-                    yield line
-            if len(pending) > MAX_LINE:
-                why = f"line {number + 1} is longer than {MAX_LINE >> 20} MiB: skipped (later positions count bytes)"
-                problems.append(finding(codes.TRACE_ERROR, path, None, why))
-                skipping, pending = len(pending), b""
-        if pending:
-            line, _ = _line(path, number, offset, pending, complete=False, problems=problems)
+                start = end + 1
+        if parts and skipping is None:
+            line, _ = _line(path, number, offset, b"".join(parts), complete=False, problems=problems)
             if line is not None:
                 yield line
     except OSError as exc:

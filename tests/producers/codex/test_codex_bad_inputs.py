@@ -129,13 +129,13 @@ def test_missing_shard_payload_not_json_and_bad_shard_number(tmp_path: Path) -> 
 
 def test_rollout_bomb_line_is_skipped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A compressed rollout whose one line expands past the line cap: skipped with a finding, later lines read."""
-    monkeypatch.setattr(lines, "MAX_LINE", 1 << 20)
+    monkeypatch.setattr(lines, "MAX_LINE_BYTES", 1 << 20)
     text = ROLLOUT.read_bytes()
     first, rest = text.split(b"\n", 1)
     bomb = tmp_path / ROLLOUT.name.replace(".jsonl", ".jsonl.zst")
     bomb.write_bytes(zstandard.ZstdCompressor().compress(first + b"\n" + b" " * (8 << 20) + b"\n" + rest))
     session = read_session(resolve(bomb)[0])
-    assert any("longer than 1 MiB" in finding.message for finding in session.findings)
+    assert any("longer than 1.0 MiB" in finding.message for finding in session.findings)
     assert len([step for step in session.steps if step.kind.value == "model"]) == 4
 
 
