@@ -44,9 +44,26 @@ def workspace(tmp_path: Path) -> Path:
         ),
         ("args.api_key: missing (expected 'sk-1')", "args.api_key differs (****)"),
         ("args.token: not expected (got 'x, y')", "args.token differs (****)"),
+        # Token counts are not tokens: a Codex line type or usage field keeps its value.
+        ("'token_usage_record': kept as is", "'token_usage_record': kept as is"),
+        ('"turn_token_usage": 12, "access_token": "abc"', '"turn_token_usage": 12, "access_token": "****"'),
     ],
 )
 def test_mask_secrets(text: str, masked: str) -> None:
+    assert mask_secrets(text) == masked
+
+
+@pytest.mark.parametrize(
+    ("text", "masked"),
+    [
+        ("token" * 40_000, "token" * 40_000),
+        ("api_key" * 30_000 + ": v", "api_key" * 30_000 + f": {MASK}"),
+        (("a" * 50 + "token=") * 4_000, "a" * 50 + f"token={MASK}"),  # the value runs to the end
+        ("args." + "password" * 25_000 + ": x", "args." + "password" * 25_000 + f": {MASK}"),
+    ],
+)
+def test_masking_is_linear_on_adversarial_names(text: str, masked: str) -> None:
+    """A name pattern that backtracked into its run took O(n²): 6-7 s on `"token" * 4000`, minutes here."""
     assert mask_secrets(text) == masked
 
 

@@ -25,10 +25,15 @@ MASK = "****"
 # Optional backslashes let the patterns see through JSON-escaped quotes (`\"api_key\": \"…\"`),
 # as found in a message content dumped inside the canonical JSON.
 _Q = r"\\*[\"']"
+_WORD = (
+    r"(?:api[_-]?key|apikey|secret|passw(?:or)?d|pwd|token(?!s|_usage|_count)|authorization|auth(?!or)"
+    r"|credential|private[_-]?key|access[_-]?key|session[_-]?key|cookie)"
+)
+"""What makes a name a secret's (`token_usage`, `max_tokens` and `author` are not)."""
 _NAME = (
-    # A name starts where a run of name characters starts: trying every position inside one costs O(n²).
-    r"(?<![A-Za-z0-9_.-])[A-Za-z0-9_.-]*(?:api[_-]?key|apikey|secret|passw(?:or)?d|pwd|token(?!s)|authorization|auth(?!or)[A-Za-z_-]*"
-    r"|credential|private[_-]?key|access[_-]?key|session[_-]?key|cookie)[A-Za-z0-9_.-]*"
+    # A name is a whole run of name characters (taken possessively: backtracking into it is O(n²) on
+    # `tokentoken…`) holding a secret word somewhere (a lazy lookahead, linear in the run).
+    rf"(?<![A-Za-z0-9_.-])(?=[A-Za-z0-9_.-]*?{_WORD})[A-Za-z0-9_.-]++"
     # ... but not a file name: `secrets.jsonl:3` is a place, not a key and its value.
     + "".join(rf"(?<!\.{extension})" for extension in ("json", "jsonl", "zst", "toml", "py", "txt", "md", "log", "db"))
 )
