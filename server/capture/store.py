@@ -18,14 +18,16 @@ from pathlib import Path
 from typing import Any
 
 from server.capture.calls import Call, TestCalls
+from server.engine.capture_files import CAPTURES_DIR
 from server.engine.config import Config
 from server.engine.normalize import InputShapeError, Normalizer
 from server.engine.replay.record import build_fixture
 from server.engine.sessions.model import Session, SessionInfo, Step, StepKind
-from server.engine.capture_files import CAPTURES_DIR
 
 GITIGNORE = "# Written by Replay Lens: what the last test run's models received (pytest --replay-lens).\n*\n"
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+_UMASK = os.umask(0)
+os.umask(_UMASK)
 
 
 def captures_dir(config: Config) -> Path:
@@ -44,6 +46,7 @@ def replace_file(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.chmod(temporary, 0o666 & ~_UMASK)  # mkstemp makes it private; a capture is an ordinary file
         with os.fdopen(handle, "w", encoding="utf-8", newline="\n") as stream:
             stream.write(text)
             stream.flush()

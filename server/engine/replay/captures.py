@@ -41,7 +41,7 @@ from server.engine.checks import (
 )
 from server.engine.config import Config
 from server.engine.findings import Finding
-from server.engine.fixture import Fixture, Turn
+from server.engine.fixture import Turn
 from server.engine.normalize import InputShapeError, Keys, Normalizer
 from server.engine.recording import RecordedCall, Recording
 from server.engine.replay.engine import Outcome, RecordedInput, ReplayReport, Status, replay
