@@ -109,7 +109,10 @@ def capture_lines(test: TestCalls, config: Config, scenario: Scenario | None) ->
 def write_capture(path: Path, lines: list[dict[str, Any]]) -> None:
     """The capture of one test (removed when the test made no call)."""
     if not lines:
-        path.unlink(missing_ok=True)
+        try:
+            path.unlink(missing_ok=True)
+        except NotADirectoryError:
+            pass  # no capture folder: no old capture to remove
         return
     replace_file(path, "".join(json.dumps(line, ensure_ascii=False) + "\n" for line in lines))
 
