@@ -8,6 +8,7 @@ removed), so the folder holds what the last run of each test sent.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -109,10 +110,8 @@ def capture_lines(test: TestCalls, config: Config, scenario: Scenario | None) ->
 def write_capture(path: Path, lines: list[dict[str, Any]]) -> None:
     """The capture of one test (removed when the test made no call)."""
     if not lines:
-        try:
+        with contextlib.suppress(NotADirectoryError):  # no capture folder: no old capture to remove
             path.unlink(missing_ok=True)
-        except NotADirectoryError:
-            pass  # no capture folder: no old capture to remove
         return
     replace_file(path, "".join(json.dumps(line, ensure_ascii=False) + "\n" for line in lines))
 

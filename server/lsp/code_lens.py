@@ -31,6 +31,8 @@ TURN_LABELS = {
     TurnStatus.UNVERIFIABLE: "? unverifiable",
     TurnStatus.MISMATCH: "✗ caller-key mismatch",
     TurnStatus.MALFORMED: "✗ malformed",
+    TurnStatus.MISSED: "✗ missed by the captured tests",
+    TurnStatus.UNUSED: "✗ unused by the captured tests",
 }
 
 

@@ -30,7 +30,10 @@ if TYPE_CHECKING:
 STATUS_TEXT = {
     TurnStatus.VALID: "✓ key valid under current rules",
     TurnStatus.STALE: "✗ stale: the key differs under current rules",
-    TurnStatus.UNVERIFIABLE: "? unverifiable: no recording links to this key",
+    TurnStatus.UNVERIFIABLE: "? unverifiable: no recording links to this key; run the replay tests with "
+    "`pytest --replay-lens=capture` to verify it",
+    TurnStatus.MISSED: "✗ missed: a captured call of the replay tests found no turn, and this one is its nearest",
+    TurnStatus.UNUSED: "✗ unused: the captured replay tests never consumed this turn",
     TurnStatus.MISMATCH: "✗ input_hash is not the key of this caller and conversation hash",
     TurnStatus.MALFORMED: "✗ malformed turn",
 }

@@ -20,6 +20,7 @@ test('the status bar: preset, fingerprint and stale count', () => {
   assert.match(v.tooltip, /fingerprint 78bb2da9a05118ae/);
   assert.match(v.tooltip, /Unverifiable turns: 1/);
   assert.equal(statusView('running', { preset: 'deerflow', stale: 0 }).text, '$(check) deerflow · no stale turns');
+  assert.equal(statusView('running', { preset: 'deerflow', stale: 0, unverifiable: 19 }).text, '$(question) deerflow · 19 unverifiable');
   assert.equal(statusView('running', { preset: 'deerflow', indexing: true, stale: 2 }).text, '$(sync~spin) deerflow · indexing…');
   assert.equal(statusView('failed', undefined, 'did not start').severity, 'error');
   assert.match(statusView('starting', undefined).text, /loading~spin/);
