@@ -69,6 +69,13 @@ async def test_run_replay_tests_runs_the_tests_of_a_fixture_and_shows_the_miss(c
     await client.until(
         lambda: any(".replay-lens" in uri for uri in client.diagnostics), what="the captures being checked"
     )
+    lenses = await client.text_document_code_lens_async(
+        types.CodeLensParams(text_document=types.TextDocumentIdentifier(uri=greet.as_uri()))
+    )
+    (run,) = [
+        lens.command for lens in lenses or [] if lens.command and lens.command.command == "replayLens.runReplayTests"
+    ]
+    assert run.title == "▶ Run Replay Tests" and run.arguments == [{"uri": greet.as_uri()}]
     change_title_prompt(project)
     result = await client.workspace_execute_command_async(
         types.ExecuteCommandParams(command="replayLens.runReplayTests", arguments=[{"uri": greet.as_uri()}])

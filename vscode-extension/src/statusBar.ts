@@ -9,6 +9,8 @@ export interface StatusView {
   text: string;
   tooltip: string;
   severity: 'none' | 'warning' | 'error';
+  /** What a click runs: the replay tests when keys are unverifiable, else the output. */
+  command?: string;
 }
 
 export function statusView(state: ServerState, status: StatusParams | undefined, detail?: string): StatusView {
@@ -47,12 +49,13 @@ export function statusView(state: ServerState, status: StatusParams | undefined,
       ? ['', 'Unverifiable keys have no recorded input. Run the replay tests with the capture', '(pytest --replay-lens=capture) to give every turn a verdict.']
       : []),
     '',
-    'Click to show the output.',
+    stale === 0 && unverifiable > 0 ? 'Click to run the replay tests with the capture.' : 'Click to show the output.',
   ];
   return {
     text: `${icon} ${rules ? `${rules} · ` : 'Replay Lens · '}${staleText}`,
     tooltip: lines.join('\n'),
     severity: stale > 0 && !status.indexing ? 'warning' : 'none',
+    command: stale === 0 && unverifiable > 0 && !status.indexing ? 'replayLens.runTests' : undefined,
   };
 }
 
@@ -88,6 +91,7 @@ export class StatusBar implements vscode.Disposable {
     const view = statusView(this.state, this.status, this.detail);
     this.item.text = view.text;
     this.item.tooltip = view.tooltip;
+    this.item.command = view.command ?? 'replayLens.showOutput';
     this.item.backgroundColor =
       view.severity === 'error'
         ? new vscode.ThemeColor('statusBarItem.errorBackground')
