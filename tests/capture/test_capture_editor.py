@@ -75,7 +75,7 @@ async def test_run_replay_tests_runs_the_tests_of_a_fixture_and_shows_the_miss(c
     (run,) = [
         lens.command for lens in lenses or [] if lens.command and lens.command.command == "replayLens.runReplayTests"
     ]
-    assert run.title == "▶ Run Replay Tests" and run.arguments == [{"uri": greet.as_uri()}]
+    assert run.title == "▶ Run Replay Tests" and list(run.arguments or []) == [{"uri": greet.as_uri()}]
     change_title_prompt(project)
     result = await client.workspace_execute_command_async(
         types.ExecuteCommandParams(command="replayLens.runReplayTests", arguments=[{"uri": greet.as_uri()}])
