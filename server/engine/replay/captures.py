@@ -14,7 +14,8 @@ against its fixture with the exact lookup of SPEC §4 (the replay engine):
   it missed or failed (a replay that stopped early proves nothing about the turns after it).
 
 The fixture a capture is compared against is the one holding most of its keys, else the one
-its lines name (the test's `replay_lens` marker), else the fixture with the nearest turn.
+its lines name (the test's `replay_lens` marker), else the fixture with the nearest turn, else
+the fixture named in the test's id (`test_replay[write_read_file.ultra]`).
 Summary recordings keep no inputs: the lines a diff needs are read back from their files.
 """
 
@@ -47,6 +48,7 @@ from server.engine.recording import RecordedCall, Recording
 from server.engine.replay.engine import Outcome, RecordedInput, ReplayReport, Status, replay
 from server.engine.replay.explain import explain
 from server.engine.sessions.model import Session, SessionInfo, SourceRef, Step, StepKind
+from server.engine.source import Span
 from server.engine.summary import read_back
 
 
@@ -167,7 +169,8 @@ def _target(
     inputs: _TurnInputs,
     root: Path,
 ) -> FixtureReport | None:
-    """The fixture the capture replays: most keys held, else the one its lines name, else the nearest turn."""
+    """The fixture the capture replays: most keys held, else the one its lines name, else the nearest turn,
+    else the one the test id names."""
     keys = _capture_keys(capture, normalizer)
     wanted = {key for computed in keys for key in (computed.input_hash, computed.conversation_hash)}
 
@@ -186,10 +189,12 @@ def _target(
         for report in fixtures
         if inputs.of(report)
     ]
-    if not scored:
-        return None
-    score, path = max(scored)
-    return next(report for report in fixtures if str(report.fixture.path) == path) if score > 0 else None
+    if scored and max(scored)[0] > 0:
+        path = max(scored)[1]
+        return next(report for report in fixtures if str(report.fixture.path) == path)
+    tests = " ".join(str(call.record.get("test")) for call in capture.calls)
+    named_like = [report for report in fixtures if report.fixture.path.name.removesuffix(".json") in tests]
+    return max(named_like, key=lambda report: len(report.fixture.path.name), default=None)
 
 
 def _capture_keys(capture: Recording, normalizer: Normalizer) -> list[Keys]:
@@ -221,18 +226,31 @@ def _fallback_turn(outcome: Outcome, target: _Target, normalizer: Normalizer) ->
     return None
 
 
-def _missed_turn(outcome: Outcome, target: _Target, normalizer: Normalizer) -> Turn | None:
+def _missed_turn(outcome: Outcome, target: _Target, normalizer: Normalizer) -> tuple[Turn | None, bool]:
+    """The turn a miss is reported on, and whether it is the replay's nearest (with a diff).
+
+    The nearest recorded input wins when it is a turn of the call's caller that no capture
+    consumed; else an unconsumed turn of that caller without a recorded input is the better
+    guess (deer-flow's title turn, when only the lead agent's inputs are known)."""
     turns = {report.turn.index: report.turn for report in target.report.turns}
+    fallback = _fallback_turn(outcome, target, normalizer)
     if outcome.nearest is not None:
-        return turns.get(outcome.nearest.turn)
-    return _fallback_turn(outcome, target, normalizer)
+        nearest = turns.get(outcome.nearest.turn)
+        fits = (
+            nearest is not None
+            and nearest.index not in target.consumed
+            and (nearest.is_legacy or outcome.keys is None or normalizer.caller(nearest.caller) == outcome.keys.caller)
+        )
+        if fits or (fallback is None and nearest is not None and nearest.index not in target.consumed):
+            return nearest, True
+    return fallback, False  # None: no turn of that caller is left (reported on the fixture's "turns")
 
 
 def _link_by_explanation(
     outcome: Outcome, capture: Recording, target: _Target, normalizer: Normalizer, inputs: _TurnInputs
 ) -> bool:
     """Link a missed call to the unverifiable turn its input hashes to under rules close to the current ones."""
-    turn = _missed_turn(outcome, target, normalizer)
+    turn, _ = _missed_turn(outcome, target, normalizer)
     if turn is None or outcome.step.input is None:
         return False
     reports = {report.turn.index: position for position, report in enumerate(target.report.turns)}
@@ -280,15 +298,16 @@ def _report_miss(outcome: Outcome, capture: RecordingReport, target: _Target, no
     who = f"call {call.index} ({outcome.keys.caller if outcome.keys else call.caller})"
     if isinstance(test, str):
         who += f" of {test}"
-    turn = _missed_turn(outcome, target, normalizer)
+    turn, is_nearest = _missed_turn(outcome, target, normalizer)
     code = codes.REPLAY_MISS if outcome.status is Status.MISS else codes.REPLAY_EXHAUSTED
-    nearest = outcome.nearest
+    nearest = outcome.nearest if is_nearest else None
+    caller = outcome.keys.caller if outcome.keys else call.caller
     if nearest is not None:
         why = nearest.note
     elif turn is not None:
         why = f"turn {turn.index} ({turn.caller or 'legacy'}) has no recorded input to compare with: re-record it"
     else:
-        why = "no turn to compare with"
+        why = f"the fixture has no turn of caller {caller!r} left: the call is new, or its turn was never recorded"
     data: dict[str, Any] = {
         "call": call.index,
         "fixture": str(fixture.path),
@@ -301,9 +320,13 @@ def _report_miss(outcome: Outcome, capture: RecordingReport, target: _Target, no
     capture.findings.append(
         call_finding(recording, call, code, f"{who}: {outcome.reason}; nearest is {where}: {why}", data)
     )
-    if turn is None:
-        return
     report = target.report
+    if turn is None:
+        message = f"{who} in {recording.path.name}:{call.line + 1} misses: {why}"
+        head = fixture.top.get("turns")
+        span = head.key_span if head is not None else Span(0, 0)
+        report.findings.append(Finding.at(code, fixture.path, fixture.source, span, message, data))
+        return
     report.findings = [
         found
         for found in report.findings
