@@ -9,6 +9,7 @@ makes the next run clean, and that the tests' outcomes never depend on the plugi
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -154,3 +155,47 @@ def test_a_rules_change_is_stale_then_rehashed_then_clean(recorded: Path) -> Non
             path.write_text(text, encoding="utf-8")
         for path, data in saved_fixtures.items():
             path.write_bytes(data)
+
+
+def test_a_turn_no_captured_call_consumes_is_unused(recorded: Path, tmp_path: Path) -> None:
+    root = Path(shutil.copytree(recorded, tmp_path / "copy"))
+    greet = root / "tests" / "fixtures" / "replay" / "greet.ultra.json"
+    document = json.loads(greet.read_text(encoding="utf-8"))
+    weather = json.loads((greet.parent / "weather.ultra.json").read_text(encoding="utf-8"))
+    document["turns"].append(weather["turns"][0])  # a dead turn: greet's test never sends that conversation
+    greet.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    assert same_outcomes(root) == {"passed": 3}
+    found = findings(root)
+    assert sorted(where(f, root) for f in found if f["code"] == "unused-turn") == [
+        ("unused-turn", "tests/fixtures/replay/greet.ultra.json", 2)
+    ]
+    assert errors(root) == []
+
+
+def test_without_raw_inputs_a_rules_change_is_found_stale_from_the_capture_and_rehashed(
+    recorded: Path, tmp_path: Path
+) -> None:
+    """deer-flow's case: fixtures with no recording. The missed call's input, keyed under the current
+    rules minus the new one, reproduces the turn's key: the turn is stale, and `check --fix` rehashes it."""
+    root = Path(shutil.copytree(recorded, tmp_path / "bare"))
+    for recording in (root / "tests" / "fixtures" / "replay").glob("*.jsonl"):
+        recording.unlink()
+    shutil.rmtree(root / ".replay-lens")
+    (root / "pyproject.toml").write_text((root / "pyproject.toml").read_text("utf-8") + RULE, encoding="utf-8")
+    keys = root / "replaykeys.py"
+    keys.write_text(keys.read_text(encoding="utf-8").replace("\n]\n", "\n" + USER_RULE, 1), encoding="utf-8")
+    rounds = []
+    for _ in range(3):  # a miss stops the graph: each round rehashes the next turn it reaches
+        outcomes = same_outcomes(root)
+        stale = sorted(where(f, root) for f in findings(root) if f["code"] == "stale-key")
+        rounds.append((outcomes, stale))
+        if not stale:
+            break
+        assert run_cli("check", "--fix", cwd=root).code in (0, 1)
+    greet, weather = "tests/fixtures/replay/greet.ultra.json", "tests/fixtures/replay/weather.ultra.json"
+    assert rounds == [
+        ({"failed": 2, "passed": 1}, [("stale-key", greet, 0), ("stale-key", weather, 0)]),
+        ({"failed": 2, "passed": 1}, [("stale-key", greet, 1), ("stale-key", weather, 1)]),
+        ({"passed": 3}, []),
+    ]
+    assert errors(root) == []
