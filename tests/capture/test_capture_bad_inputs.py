@@ -116,3 +116,16 @@ def test_without_langchain_the_option_is_a_usage_error(tmp_path: Path) -> None:
     run = run_pytest(root, "--replay-lens=capture", env=env)
     assert run.code == 4 and "Traceback" not in run.output
     assert "LangChain cannot be imported here" in run.output
+
+
+def test_a_mistake_in_the_capture_config_is_a_usage_error_naming_the_key(tmp_path: Path) -> None:
+    root = make_project(tmp_path / "demo")
+    pyproject = root / "pyproject.toml"
+    pyproject.write_text(
+        pyproject.read_text(encoding="utf-8").replace('fixtures-dir = "', 'fixture-dir = "'), encoding="utf-8"
+    )
+    run = run_pytest(root, "--replay-lens=capture")
+    assert run.code == 4 and "Traceback" not in run.output
+    assert "invalid Replay Lens configuration" in run.output
+    assert "tool.replay-lens.capture.fixture-dir: unknown key" in run.output
+    assert run_cli("check", cwd=root).code == 2

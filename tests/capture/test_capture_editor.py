@@ -13,6 +13,7 @@ import pytest
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException
 
+from tests.capture.deerflow_project import make_deerflow_project
 from tests.capture.project import make_project, run_pytest
 from tests.lsp.helpers import Client, codes, start
 
@@ -132,3 +133,26 @@ async def test_cancel_kills_pytest_and_the_processes_it_started(client: Client, 
     result = await asyncio.wait_for(task, 30)
     assert result["cancelled"] is True and result["exitCode"] is None
     await client.until(lambda: gone(child), what="the test's child process to be killed")
+
+
+async def test_a_fixture_without_recordings_says_unverifiable_and_points_to_the_capture(
+    client: Client, tmp_path: Path
+) -> None:
+    root = make_deerflow_project(tmp_path / "deerflow")
+    await start(client, root)
+    fixture = root / "tests" / "fixtures" / "replay" / "write_read_file.ultra.json"
+    await client.diagnostics_for(fixture.as_uri(), what="the fixture's diagnostics")
+    status = await client.until(
+        lambda: next((s for s in reversed(client.statuses) if s.get("fixtures") == 2 and not s["indexing"]), None),
+        what="the status after the check",
+    )
+    assert (status["stale"], status["unverifiable"], status["missed"]) == (0, 9, 0)
+    text = fixture.read_text(encoding="utf-8")
+    line = text[: text.index('"input_hash"')].count("\n")
+    hover = await client.text_document_hover_async(
+        types.HoverParams(
+            text_document=types.TextDocumentIdentifier(uri=fixture.as_uri()),
+            position=types.Position(line=line, character=8),
+        )
+    )
+    assert hover is not None and "pytest --replay-lens=capture" in str(hover.contents)
