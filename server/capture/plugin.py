@@ -77,6 +77,8 @@ class CapturePlugin:
         self.problems: list[str] = []
         self.tests = 0
         self.calls = 0
+        self.collected: set[str] = set()
+        self.deselected = False
         handler.attach(self.log)
 
     @pytest.hookimpl(wrapper=True)
@@ -133,13 +135,53 @@ class CapturePlugin:
             path = self.project.root / str(fixture)
         return store.Scenario(name, mode, path)
 
-    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+    def pytest_deselected(self, items: list[pytest.Item]) -> None:
+        self.deselected = self.deselected or bool(items)
+
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        self.collected.update(item.nodeid for item in session.items)
+
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         workeroutput = getattr(session.config, "workeroutput", None)
         if workeroutput is not None:  # a pytest-xdist worker: the controller tells
             workeroutput[_WORKER_KEY] = json.dumps(
-                {"problems": self.problems, "tests": self.tests, "calls": self.calls}
+                {
+                    "problems": self.problems,
+                    "tests": self.tests,
+                    "calls": self.calls,
+                    "collected": sorted(self.collected),
+                    "deselected": self.deselected,
+                }
             )
+        else:
+            self._prune(session, exitstatus)
         self.handler.detach()
+
+    def _prune(self, session: pytest.Session, exitstatus: int) -> None:
+        """After a whole-suite run, remove the captures of tests that no longer exist (renamed, deleted):
+        they would report misses nobody can reproduce. A run of some tests only keeps the others'."""
+        from server.capture import store  # noqa: PLC0415
+
+        option = session.config.option
+        whole = (
+            exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED)
+            and not session.shouldstop
+            and not session.shouldfail
+            and not self.deselected
+            and not getattr(option, "keyword", "")
+            and not getattr(option, "markexpr", "")
+            and session.config.args_source != pytest.Config.ArgsSource.ARGS
+            and bool(self.collected)
+        )
+        if not whole:
+            return
+        kept = {store.capture_path(self.project, nodeid).name for nodeid in self.collected}
+        try:
+            for path in store.captures_dir(self.project).glob("*.jsonl"):
+                if path.name not in kept:
+                    path.unlink(missing_ok=True)
+        except OSError as exc:
+            self.problems.append(f"old captures not removed: {exc.strerror or exc}")
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_testnodedown(self, node: Any, error: Any) -> None:
@@ -150,6 +192,8 @@ class CapturePlugin:
             self.problems.extend(document["problems"])
             self.tests += document["tests"]
             self.calls += document["calls"]
+            self.collected.update(document["collected"])
+            self.deselected = self.deselected or document["deselected"]
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         if getattr(self.config, "workerinput", None) is not None:

@@ -199,3 +199,18 @@ def test_without_raw_inputs_a_rules_change_is_found_stale_from_the_capture_and_r
         ({"passed": 3}, []),
     ]
     assert errors(root) == []
+
+
+def test_a_whole_run_removes_the_captures_of_tests_that_no_longer_exist(recorded: Path, tmp_path: Path) -> None:
+    root = Path(shutil.copytree(recorded, tmp_path / "renamed"))
+    folder = root / ".replay-lens" / "captures"
+    assert run_pytest(root, "--replay-lens=capture").outcomes == {"passed": 3}
+    before = sorted(path.name for path in folder.glob("*.jsonl"))
+    tests = root / "tests" / "test_agent.py"
+    tests.write_text(tests.read_text(encoding="utf-8").replace("def test_weather(", "def test_lisbon("), "utf-8")
+    assert run_pytest(root, "--replay-lens=capture", "-k", "greet").outcomes == {"passed": 1}
+    assert sorted(path.name for path in folder.glob("*.jsonl")) == before  # a partial run keeps the others
+    assert run_pytest(root, "--replay-lens=capture").outcomes == {"passed": 3}
+    after = sorted(path.name.split(".py--")[1].split(".")[0] for path in folder.glob("*.jsonl"))
+    assert after == ["test_greet", "test_lisbon"]
+    assert errors(root) == []
