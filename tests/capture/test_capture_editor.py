@@ -59,6 +59,14 @@ async def test_a_test_run_updates_the_fixture_diagnostics_without_an_editor_even
     found = await client.diagnostics_for(greet, lambda items: "replay-miss" in codes(items), what="the miss")
     miss = next(item for item in found if item.code == "replay-miss")
     assert miss.range.start.line == 32  # turn 1's input_hash: the title turn
+    hover = await client.text_document_hover_async(
+        types.HoverParams(text_document=types.TextDocumentIdentifier(uri=greet), position=miss.range.start)
+    )
+    assert hover is not None
+    shown = str(hover.contents)
+    assert "Captured call 1 against this turn" in shown
+    assert "-  Write a short title for this conversation:" in shown
+    assert "+  Write a concise title for this conversation:" in shown
     assert not client.registrations  # the server's own watcher saw the capture
 
 
