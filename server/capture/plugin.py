@@ -14,9 +14,13 @@ import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
+
+if TYPE_CHECKING:
+    from server.capture.calls import TestCalls
+    from server.capture.store import Scenario
 
 OPTION = "--replay-lens"
 MODES = ("capture", "record")
@@ -109,15 +113,29 @@ class CapturePlugin:
                 self.tests += 1
                 self.calls += len(lines)
             if self.mode == "record" and scenario is not None and test.calls:
-                left_out = store.write_fixture(test, scenario, self.project)
-                self.problems.extend(f"{test.nodeid}: {problem}" for problem in left_out)
+                self._record(test, scenario, store)
         except OSError as exc:
             where = f" {exc.filename}" if exc.filename else ""
             self.problems.append(f"{test.nodeid}: capture not written:{where}: {exc.strerror or exc}")
         except Exception as exc:  # never fail or change a test because of the capture
             self.problems.append(f"{test.nodeid}: capture not written: {type(exc).__name__}: {exc}")
 
-    def _scenario(self, item: pytest.Item, store: Any) -> Any:
+    def _record(self, test: TestCalls, scenario: Scenario, store: Any) -> None:
+        """Write the scenario's fixture, unless a call failed: a half-recorded run never replaces a fixture."""
+        failed = [call for call in test.calls if call.input is None or call.error is not None]
+        if failed:
+            first = failed[0]
+            why = first.error or "its input could not be captured"
+            self.problems.append(
+                f"{test.nodeid}: fixture {scenario.fixture.name} not written: call {first.seq} "
+                f"({first.caller or 'default caller'}) "
+                f"failed ({why})"
+            )
+            return
+        left_out = store.write_fixture(test, scenario, self.project)
+        self.problems.extend(f"{test.nodeid}: {problem}" for problem in left_out)
+
+    def _scenario(self, item: pytest.Item, store: Any) -> Scenario | None:
         """The marker's scenario (with `record`, every test has one: named after the test by default)."""
         marker = item.get_closest_marker(MARKER)
         options = dict(marker.kwargs) if marker is not None else {}
@@ -133,7 +151,8 @@ class CapturePlugin:
             path = self.project.root / self.project.capture.fixtures_dir / f"{stem}.json"
         else:
             path = self.project.root / str(fixture)
-        return store.Scenario(name, mode, path)
+        scenario: Scenario = store.Scenario(name, mode, path)
+        return scenario
 
     def pytest_deselected(self, items: list[pytest.Item]) -> None:
         self.deselected = self.deselected or bool(items)

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from server.capture.calls import Call, TestCalls
+from server.capture.calls import TestCalls
 from server.engine.capture_files import CAPTURES_DIR
 from server.engine.config import Config
 from server.engine.normalize import InputShapeError, Normalizer
@@ -118,11 +118,12 @@ def write_capture(path: Path, lines: list[dict[str, Any]]) -> None:
 
 def write_fixture(test: TestCalls, scenario: Scenario, config: Config) -> list[str]:
     """The scenario's fixture (deer-flow layout) and, beside it, its recording with the raw inputs
-    (`<fixture stem>.jsonl`), so every turn is verifiable from the start; the calls left out."""
+    (`<fixture stem>.jsonl`), so every turn is verifiable from the start; the calls left out (an
+    output that is not an AI message, an input that cannot be keyed). The caller refuses a test
+    whose calls did not all complete."""
     steps = [
         Step(call.seq, StepKind.MODEL, caller=call.caller, model=call.model, input=call.input, output=call.output)
         for call in test.calls
-        if call.input is not None and call.error is None
     ]
     session = Session(SessionInfo("capture", Path(test.nodeid.split("::")[0]), test.nodeid), steps)
     draft = build_fixture(session, config.rules, scenario.fixture)
@@ -133,14 +134,7 @@ def write_fixture(test: TestCalls, scenario: Scenario, config: Config) -> list[s
         line["test"] = test.nodeid
     replace_file(scenario.fixture, draft.text)
     replace_file(scenario.fixture.with_suffix(".jsonl"), draft.recording_text)
-    skipped = [
-        f"call {call.seq} ({call.caller}): {call.error}; left out of the fixture" for call in _failed(test.calls)
-    ]
-    return skipped + [f"call {index}: {why}; left out of the fixture" for index, why in draft.skipped]
-
-
-def _failed(calls: list[Call]) -> list[Call]:
-    return [call for call in calls if call.input is not None and call.error is not None]
+    return [f"call {index}: {why}; left out of the fixture" for index, why in draft.skipped]
 
 
 def _relative(path: Path, root: Path) -> str:
