@@ -51,6 +51,11 @@ from server.engine.sessions.model import Session, SessionInfo, SourceRef, Step, 
 from server.engine.source import Span
 from server.engine.summary import read_back
 
+_NEAREST_FIXTURE = 0.5
+"""How alike a missed call's input and a fixture's nearest turn must be for the capture to be compared with
+that fixture when nothing else names one: a test that drives a model of its own (a unit test with a fake
+model) is no replay of the fixture whose text happens to be closest."""
+
 
 @dataclass
 class _Target:
@@ -189,7 +194,7 @@ def _target(
         for report in fixtures
         if inputs.of(report)
     ]
-    if scored and max(scored)[0] > 0:
+    if scored and max(scored)[0] >= _NEAREST_FIXTURE:
         path = max(scored)[1]
         return next(report for report in fixtures if str(report.fixture.path) == path)
     tests = " ".join(str(call.record.get("test")) for call in capture.calls)
