@@ -91,6 +91,8 @@ DYNAMIC_ATTRIBUTES = {
     ("server/lsp/settings.py", "updated"): "a field of the settings dataclass",
 }
 PART_CHILD = ("server/engine/summary.py", "_start_part")
+RUN_TESTS = ("server/lsp/run_tests.py", "_start_pytest")
+"""The one place the server runs the user's code: pytest, on the user's command, in a trusted workspace."""
 
 
 class Scan(ast.NodeVisitor):
@@ -145,6 +147,8 @@ class Scan(ast.NodeVisitor):
         return None
 
     def check_call_name(self, node: ast.AST, dotted: str) -> None:
+        if dotted == "asyncio.create_subprocess_exec" and (self.name, self.function) == RUN_TESTS:
+            return
         if dotted in FORBIDDEN_CALLS:
             self.flag(node, f"{dotted}: {FORBIDDEN_CALLS[dotted]}")
         elif dotted.startswith(FORBIDDEN_PREFIXES):
@@ -245,6 +249,32 @@ def test_nothing_in_the_package_can_run_import_unpickle_or_decrypt() -> None:
 )
 def test_the_scan_finds_what_it_looks_for(planted: str) -> None:
     assert scan(planted), planted
+
+
+def test_the_replay_tests_command_runs_pytest_with_the_capture_and_nothing_else() -> None:
+    """The command runs `python -m pytest --replay-lens=capture` (node ids as arguments), never a shell."""
+    module = ast.parse((REPO / RUN_TESTS[0]).read_text(encoding="utf-8"))
+    (function,) = [
+        node for node in ast.walk(module) if isinstance(node, ast.AsyncFunctionDef) and node.name == RUN_TESTS[1]
+    ]
+    (call,) = [
+        node
+        for node in ast.walk(function)
+        if isinstance(node, ast.Call) and ast.unparse(node.func) == "asyncio.create_subprocess_exec"
+    ]
+    assert [ast.unparse(item) for item in call.args] == [
+        "sys.executable",
+        "'-m'",
+        "'pytest'",
+        "'--replay-lens=capture'",
+        "'-q'",
+        "'-p'",
+        "'no:cacheprovider'",
+        "*tests",
+    ]
+    assert "shell" not in {keyword.arg for keyword in call.keywords}
+    guard = ast.unparse(module)
+    assert "if not server.workspace_trusted:" in guard
 
 
 def test_the_part_summarizer_runs_a_fixed_program_on_data() -> None:

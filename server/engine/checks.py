@@ -31,6 +31,10 @@ class TurnStatus(StrEnum):
     UNVERIFIABLE = "unverifiable"
     MISMATCH = "caller-key-mismatch"
     MALFORMED = "malformed"
+    MISSED = "missed"
+    """No recording links it, and a captured call missed with this turn as its nearest (see replay.captures)."""
+    UNUSED = "unused"
+    """No recording links it, and the captured test run that replays its fixture never consumed it."""
 
 
 @dataclass(slots=True)
@@ -122,9 +126,15 @@ def check(fixtures: Sequence[Fixture], recordings: Sequence[Recording], config: 
                 target.linked.setdefault(turn_report.link.call.index, []).append(
                     (fixture_report.fixture, turn_report.turn)
                 )
+    held = {key for fixture in fixtures for turn in fixture.turns if (key := turn_key(turn)) is not None}
     for report in recording_reports:
-        _check_recording(report, keys, config, has_fixtures=bool(fixtures))
-    return CheckResult(fixture_reports, recording_reports)
+        _check_recording(report, keys, config, held, has_fixtures=bool(fixtures))
+    result = CheckResult(fixture_reports, recording_reports)
+    # Imported here: the replay engine builds on this module.
+    from server.engine.replay.captures import check_captures  # noqa: PLC0415
+
+    check_captures(result, config)
+    return result
 
 
 def recording_keys(recording: Recording, normalizer: Normalizer) -> list[Keys | InputShapeError]:
@@ -240,7 +250,8 @@ def _output_table(recording: Recording) -> _LinkTable:
         digests = recording.derived.get("output-digests") or [output_digest(call.output) for call in recording.calls]
         cached = recording.derived["outputs"] = {}
         for call, digest in zip(recording.calls, digests, strict=True):
-            cached.setdefault(digest, []).append(Link(recording, call))
+            if call.output is not None or recording.summary:  # a captured call that failed answered nothing
+                cached.setdefault(digest, []).append(Link(recording, call))
     return cached
 
 
@@ -281,7 +292,7 @@ def _check_fixture(fixture: Fixture, index: _CallIndex, normalizer: Normalizer, 
     links = index.link(fixture, keyed)
     for turn, key in keyed:
         try:
-            report.turns.append(_verify(turn, key, links.get(turn.index), normalizer, keys, add))
+            report.turns.append(verify_turn(turn, key, links.get(turn.index), normalizer, keys, add))
         except RuleTimeoutError as exc:  # the turn's caller: the rule is named, the next turns are checked
             add(codes.RULE_TIMEOUT, turn.span_of("caller"), f"turn {turn.index}: {exc}", {"turn": turn.index})
             report.turns.append(TurnReport(turn, TurnStatus.UNVERIFIABLE))
@@ -305,7 +316,8 @@ def _legacy_finding(report: FixtureReport, turn: Turn, normalizer: Normalizer) -
     )
 
 
-def _verify(turn: Turn, key: str, link: Link | None, normalizer: Normalizer, keys: Any, add: Any) -> TurnReport:
+def verify_turn(turn: Turn, key: str, link: Link | None, normalizer: Normalizer, keys: Any, add: Any) -> TurnReport:
+    """A keyed turn's verdict from its linked call (valid or stale), or without one (unverifiable or mismatch)."""
     if link is None:
         if not turn.is_legacy:
             caller = normalizer.caller(turn.caller)
@@ -414,7 +426,9 @@ def _check_output(turn: Turn, add: Any) -> None:
         )
 
 
-def _check_recording(report: RecordingReport, keys: Any, config: Config, *, has_fixtures: bool) -> None:
+def _check_recording(report: RecordingReport, keys: Any, config: Config, held: set[str], *, has_fixtures: bool) -> None:
+    """Shape, volatile text, and calls no turn holds (`held`: every turn's key; a call another recording of
+    the same run linked first, such as a capture of it, is held all the same)."""
     recording = report.recording
     for call in recording.calls:
         computed = keys(call)
@@ -422,19 +436,23 @@ def _check_recording(report: RecordingReport, keys: Any, config: Config, *, has_
             report.findings.append(_call_finding(recording, call, codes.RULE_TIMEOUT, str(computed)))
         elif isinstance(computed, InputShapeError):
             report.findings.append(
-                _call_finding(recording, call, codes.MALFORMED_RECORDING, f"cannot compute the key: {computed}")
+                call_finding(recording, call, codes.MALFORMED_RECORDING, f"cannot compute the key: {computed}")
             )
-        elif has_fixtures and call.index not in report.linked:
+        elif (
+            has_fixtures
+            and call.index not in report.linked
+            and not {call.input_hash, call.conversation_hash, computed.input_hash, computed.conversation_hash} & held
+        ):
             message = (
                 f"recorded call {call.index} ({computed.caller}) is held by no fixture turn: its replay would miss"
             )
             report.findings.append(
-                _call_finding(recording, call, codes.UNLINKED_RECORDING, message, {"call": call.index})
+                call_finding(recording, call, codes.UNLINKED_RECORDING, message, {"call": call.index})
             )
     report.findings.extend(recording_volatile(recording, config))
 
 
-def _call_finding(
+def call_finding(
     recording: Recording, call: RecordedCall, code: codes.Code, message: str, data: dict[str, Any] | None = None
 ) -> Finding:
     """A finding on a whole recorded line (a summary recording's call knows its range without the text)."""

@@ -34,6 +34,21 @@ _TOO_SLOW = (
 
 
 @dataclass(frozen=True)
+class CaptureSettings:
+    """`[capture]` of the config: what the pytest plugin (server/capture) needs from the project.
+
+    `callers` maps a LangGraph node, a run tag or a run name to the caller a call is keyed
+    with; a call that none of them maps gets `default_caller` (empty: the key scheme's own
+    default). `fixtures_dir` is where `--replay-lens=record` writes a scenario's fixture when
+    its test does not name one.
+    """
+
+    callers: tuple[tuple[str, str], ...] = ()
+    default_caller: str = ""
+    fixtures_dir: str = "tests/fixtures/replay"
+
+
+@dataclass(frozen=True)
 class Config:
     """The effective configuration of one project root."""
 
@@ -44,6 +59,7 @@ class Config:
     recordings: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
     allow_volatile: tuple[re.Pattern[str], ...] = ()
+    capture: CaptureSettings = CaptureSettings()
 
 
 @dataclass(frozen=True)
@@ -189,6 +205,11 @@ def _build(path: Path, text: str, prefix: str, section: dict[str, Any]) -> Confi
         recordings=user.recordings,
         exclude=user.exclude,
         allow_volatile=tuple(allow),
+        capture=CaptureSettings(
+            callers=tuple(user.capture.callers.items()),
+            default_caller=user.capture.default_caller,
+            fixtures_dir=user.capture.fixtures_dir,
+        ),
     )
 
 

@@ -15,6 +15,16 @@ from server.engine.presets import DEFAULT_PRESET
 from server.engine.rules import VALIDATION, KeyScheme, Projection, Substitution
 
 
+class CaptureSchema(BaseModel):
+    """`[capture]`: how the pytest plugin names callers and where `--replay-lens=record` writes fixtures."""
+
+    model_config = ConfigDict(frozen=True, **VALIDATION)  # type: ignore[typeddict-item]
+
+    callers: dict[str, str] = Field(default_factory=dict)
+    default_caller: str = ""
+    fixtures_dir: str = "tests/fixtures/replay"
+
+
 class UserConfig(BaseModel):
     """The keys a user may write (kebab-case in TOML)."""
 
@@ -29,6 +39,7 @@ class UserConfig(BaseModel):
     recordings: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
     allow_volatile: tuple[str, ...] = ()
+    capture: CaptureSchema = Field(default_factory=CaptureSchema)
 
 
 class SchemaError(ValueError):

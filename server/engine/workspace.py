@@ -15,6 +15,7 @@ from pathlib import Path
 
 from server.engine import findings as codes
 from server.engine.cache import SummaryCache
+from server.engine.capture_files import is_capture
 from server.engine.checks import CheckResult, check
 from server.engine.config import Config, default_config, find_config_file, load_config, project_root
 from server.engine.files import content_digest, open_regular, read_all, read_head, resolved
@@ -68,6 +69,8 @@ def classify(path: Path, data: bytes | str, config: Config) -> str | None:
     so they are in the text exactly when they are in its UTF-8 bytes (20 MB of
     text need not be encoded to be told).
     """
+    if is_capture(path, config.root):
+        return "recording"
     relative = _relative(path, config.root)
     if config.fixtures or config.recordings:
         if _matches(relative, config.fixtures):
@@ -234,7 +237,12 @@ def read_candidate(path: Path, config: Config, *, explicit: bool = False) -> byt
 
 
 def is_recording(path: Path, config: Config, *, explicit: bool = False) -> bool:
-    """Whether `path` is read as a recording, told without reading it whole."""
+    """Whether `path` is read as a recording summary, told without reading it whole.
+
+    A capture is not: it is small, and its calls' inputs are replayed against the fixtures
+    (a summary keeps no inputs), so it is read whole like a fixture."""
+    if is_capture(path, config.root):
+        return False
     if config.fixtures or config.recordings:
         head = b""  # classified by its path alone
     elif path.suffix == ".jsonl":

@@ -20,6 +20,7 @@ from server.engine.source import Span
 from server.lsp.commands import REHASH
 from server.lsp.convert import call_range, lsp_range
 from server.lsp.replay import REPLAY_SESSION
+from server.lsp.run_tests import RUN_REPLAY_TESTS
 from server.lsp.state import Analysis, Document
 
 if TYPE_CHECKING:
@@ -31,6 +32,8 @@ TURN_LABELS = {
     TurnStatus.UNVERIFIABLE: "? unverifiable",
     TurnStatus.MISMATCH: "✗ caller-key mismatch",
     TurnStatus.MALFORMED: "✗ malformed",
+    TurnStatus.MISSED: "✗ missed by the captured tests",
+    TurnStatus.UNUSED: "✗ unused by the captured tests",
 }
 
 
@@ -75,6 +78,10 @@ def fixture_lenses(server: ReplayLensServer, document: Document, analysis: Analy
         )
     if any(turn_report.link is not None for turn_report in report.turns):  # on the tally's line, after it
         lenses.append(_replay_lens(document, top))
+    if server.workspace_trusted:  # the one command that runs the project's code: trusted workspaces only
+        title = "▶ Run Replay Tests (capture)" if unverifiable else "▶ Run Replay Tests"
+        command = types.Command(title=title, command=RUN_REPLAY_TESTS, arguments=[{"uri": document.uri}])
+        lenses.append(types.CodeLens(range=top, command=command))
     return lenses
 
 

@@ -9,7 +9,7 @@
   fixture, a call index in a recording; or `position`) → `{text}`: the
   normalized input a key is computed from; `text` is null when it is unknown.
 
-`replayLens.replaySession` is in `replay.py`.
+`replayLens.replaySession` is in `replay.py`, `replayLens.runReplayTests` in `run_tests.py`.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from server.engine.writes import ChangedOnDiskError, atomic_write, content_hash
 from server.lsp.code_actions import rehash_edit
 from server.lsp.convert import uri_to_path
 from server.lsp.locate import call_at, call_by_index, call_keys, input_keys, turn_at, turn_report
+from server.lsp.run_tests import RUN_REPLAY_TESTS, run_replay_tests
 from server.lsp.state import Document
 
 if TYPE_CHECKING:
@@ -154,3 +155,7 @@ def register(server: ReplayLensServer) -> None:
     @server.command(SHOW_NORMALIZED_INPUT)
     async def show_normalized_input_command(*args: Any) -> dict[str, Any]:
         return await show_normalized_input(server, *args)
+
+    @server.command(RUN_REPLAY_TESTS)
+    async def run_replay_tests_command(*args: Any) -> dict[str, Any]:
+        return await run_replay_tests(server, *args)

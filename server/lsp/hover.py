@@ -30,7 +30,10 @@ if TYPE_CHECKING:
 STATUS_TEXT = {
     TurnStatus.VALID: "✓ key valid under current rules",
     TurnStatus.STALE: "✗ stale: the key differs under current rules",
-    TurnStatus.UNVERIFIABLE: "? unverifiable: no recording links to this key",
+    TurnStatus.UNVERIFIABLE: "? unverifiable: no recording links to this key; run the replay tests with "
+    "`pytest --replay-lens=capture` to verify it",
+    TurnStatus.MISSED: "✗ missed: a captured call of the replay tests found no turn, and this one is its nearest",
+    TurnStatus.UNUSED: "✗ unused: the captured replay tests never consumed this turn",
     TurnStatus.MISMATCH: "✗ input_hash is not the key of this caller and conversation hash",
     TurnStatus.MALFORMED: "✗ malformed turn",
 }
@@ -86,6 +89,13 @@ class HoverText:
             )
         )
 
+    def miss_diffs(self, findings: list[Finding]) -> None:
+        """The diff a captured call's miss carries (its input against its nearest turn's), below the findings."""
+        for finding in findings:
+            diff = finding.data.get("diff") if finding.code.name == "replay-miss" else None
+            if isinstance(diff, str) and diff:
+                self.preview(f"Captured call {finding.data.get('call')} against this turn", diff, "diff")
+
     def rules(self, analysis: Analysis) -> str:
         rules = analysis.config.rules
         return f"rules `{rules.preset}` · fingerprint `{rules.fingerprint()}`"
@@ -109,6 +119,7 @@ def turn_hover(
     findings = findings_in(current.analysis, current.document, turn.span)
     if findings:
         text.findings(findings, current.document)
+        text.miss_diffs(findings)
     if report is not None and report.link is not None:
         recording, call = report.link.recording, report.link.call
         where = link(path_to_uri(recording.path), f"{recording.path.name}:{call.line + 1}", call.line)
@@ -140,6 +151,7 @@ def call_hover(server: ReplayLensServer, current: Current, call: RecordedCall, k
     findings = findings_in(current.analysis, current.document, call.span)
     if findings:
         text.findings(findings, current.document)
+        text.miss_diffs(findings)
     analysis = current.analysis
     report = analysis.recordings.get(current.document.path) if analysis is not None else None
     holders = report.linked.get(call.index, []) if report is not None else []

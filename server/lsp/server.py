@@ -91,6 +91,8 @@ class ReplayLensServer(LanguageServer):
         self.log_handler: ClientLogHandler | None = None
         self.background: set[asyncio.Task[None]] = set()
         self._cache = SummaryCache.default()
+        self.workspace_trusted = False
+        """What the client said in `initializationOptions.workspaceTrusted`: only then may it run the tests."""
 
     @property
     def encoding(self) -> PositionEncoding:
@@ -214,6 +216,8 @@ def _register_lifecycle(server: ReplayLensServer, log_level: str) -> None:
         server.log_handler = attach_client_handler(server, log_level)
         server.log_handler.loop = asyncio.get_running_loop()
         server.settings = server.settings.updated(params.initialization_options)
+        options = params.initialization_options
+        server.workspace_trusted = isinstance(options, dict) and options.get("workspaceTrusted") is True
         server.diagnostics.negotiate()
         log.info("Replay Lens %s (position encoding %s)", VERSION, server.encoding)
 

@@ -27,6 +27,7 @@ def summary(server: ReplayLensServer) -> dict[str, Any]:
         "turns": sum(len(report.turns) for report in reports),
         "stale": sum(report.count(TurnStatus.STALE) for report in reports),
         "unverifiable": sum(report.count(TurnStatus.UNVERIFIABLE) for report in reports),
+        "missed": sum(report.count(TurnStatus.MISSED) for report in reports),
         "indexing": indexing,
     }
 

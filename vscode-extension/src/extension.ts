@@ -7,6 +7,7 @@ import { onDidChangeInterpreter } from './python';
 import { Commands, isReplayReport, NormalizedInputResult, RehashResult, ReplayReport, SessionInfo } from './protocol';
 import { ServerManager } from './server';
 import { isReplayable, KIND_LABELS, SessionItem, SessionsProvider } from './sessions';
+import { registerRunTests, showRunTestsResult } from './runTests';
 import { RESTART_SETTINGS } from './settings';
 import { StatusBar } from './statusBar';
 import { isRecordingPath, turnAtCursor } from './turns';
@@ -105,6 +106,8 @@ export async function activate(context: vscode.ExtensionContext): Promise<Replay
       void showNormalized(arg.uri, arg.turn, result as NormalizedInputResult);
     } else if (command === Commands.rehash && result && typeof result === 'object') {
       reportRehash(arg.uri, result as RehashResult);
+    } else if (command === Commands.runReplayTests) {
+      showRunTestsResult(result, arg.uri, log);
     }
   };
 
@@ -188,6 +191,8 @@ export async function activate(context: vscode.ExtensionContext): Promise<Replay
       fail(e, 'Replay');
     }
   });
+
+  registerRunTests(context, manager, log, fail);
 
   register('replayLens.rehashStaleTurns', async (arg?: unknown) => {
     const uri = documentUri(arg);

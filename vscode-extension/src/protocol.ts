@@ -14,7 +14,18 @@ export const Commands = {
   rehash: 'replayLens.rehash',
   showNormalizedInput: 'replayLens.showNormalizedInput',
   replaySession: 'replayLens.replaySession',
+  runReplayTests: 'replayLens.runReplayTests',
 } as const;
+
+/** The result of `replayLens.runReplayTests` (docs/protocol.md). */
+export interface RunReplayTestsResult {
+  cancelled: boolean;
+  exitCode: number | null;
+  tests: string[];
+  outcomes: Record<string, number>;
+  summary: string;
+  output: string[];
+}
 
 export const Requests = {
   sessions: 'replayLens/sessions',

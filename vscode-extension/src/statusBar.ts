@@ -9,6 +9,8 @@ export interface StatusView {
   text: string;
   tooltip: string;
   severity: 'none' | 'warning' | 'error';
+  /** What a click runs: the replay tests when keys are unverifiable, else the output. */
+  command?: string;
 }
 
 export function statusView(state: ServerState, status: StatusParams | undefined, detail?: string): StatusView {
@@ -27,21 +29,33 @@ export function statusView(state: ServerState, status: StatusParams | undefined,
   const fingerprint = status.fingerprint ? status.fingerprint.slice(0, 8) : '';
   const rules = [status.preset, fingerprint].filter(Boolean).join(' ');
   const stale = status.stale ?? 0;
-  const icon = status.indexing ? '$(sync~spin)' : stale > 0 ? '$(warning)' : '$(check)';
-  const staleText = status.indexing ? 'indexing…' : stale > 0 ? `${stale} stale` : 'no stale turns';
+  const unverifiable = status.unverifiable ?? 0;
+  // "✓ no stale turns" would be a false all-clear when keys could not be checked at all.
+  const icon = status.indexing ? '$(sync~spin)' : stale > 0 ? '$(warning)' : unverifiable > 0 ? '$(question)' : '$(check)';
+  const staleText = status.indexing
+    ? 'indexing…'
+    : stale > 0
+      ? `${stale} stale`
+      : unverifiable > 0
+        ? `${unverifiable} unverifiable`
+        : 'no stale turns';
   const lines = [
     `Replay Lens${status.indexing ? ' (indexing)' : ''}`,
     `Rules: ${status.preset ?? 'unknown'}${status.fingerprint ? ` (fingerprint ${status.fingerprint})` : ''}`,
     `Fixtures: ${status.fixtures ?? 0}, turns: ${status.turns ?? 0}`,
     `Stale turns: ${stale}`,
-    `Unverifiable turns: ${status.unverifiable ?? 0}`,
+    `Unverifiable turns: ${unverifiable}`,
+    ...(unverifiable > 0
+      ? ['', 'Unverifiable keys have no recorded input. Run the replay tests with the capture', '(pytest --replay-lens=capture) to give every turn a verdict.']
+      : []),
     '',
-    'Click to show the output.',
+    stale === 0 && unverifiable > 0 ? 'Click to run the replay tests with the capture.' : 'Click to show the output.',
   ];
   return {
     text: `${icon} ${rules ? `${rules} · ` : 'Replay Lens · '}${staleText}`,
     tooltip: lines.join('\n'),
     severity: stale > 0 && !status.indexing ? 'warning' : 'none',
+    command: stale === 0 && unverifiable > 0 && !status.indexing ? 'replayLens.runTests' : undefined,
   };
 }
 
@@ -77,6 +91,7 @@ export class StatusBar implements vscode.Disposable {
     const view = statusView(this.state, this.status, this.detail);
     this.item.text = view.text;
     this.item.tooltip = view.tooltip;
+    this.item.command = view.command ?? 'replayLens.showOutput';
     this.item.backgroundColor =
       view.severity === 'error'
         ? new vscode.ThemeColor('statusBarItem.errorBackground')

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { errorMessage, isMethodNotFound, UnsupportedError } from '../src/errors';
+import { runTestsMessage } from '../src/runTests';
 import { isReplayable, sessionItemView } from '../src/sessions';
 import { statusView } from '../src/statusBar';
 
@@ -20,9 +21,27 @@ test('the status bar: preset, fingerprint and stale count', () => {
   assert.match(v.tooltip, /fingerprint 78bb2da9a05118ae/);
   assert.match(v.tooltip, /Unverifiable turns: 1/);
   assert.equal(statusView('running', { preset: 'deerflow', stale: 0 }).text, '$(check) deerflow · no stale turns');
+  const unverifiable = statusView('running', { preset: 'deerflow', stale: 0, unverifiable: 19 });
+  assert.equal(unverifiable.text, '$(question) deerflow · 19 unverifiable');
+  assert.equal(unverifiable.command, 'replayLens.runTests');
+  assert.match(unverifiable.tooltip, /Click to run the replay tests with the capture/);
+  assert.equal(v.command, undefined);
   assert.equal(statusView('running', { preset: 'deerflow', indexing: true, stale: 2 }).text, '$(sync~spin) deerflow · indexing…');
   assert.equal(statusView('failed', undefined, 'did not start').severity, 'error');
   assert.match(statusView('starting', undefined).text, /loading~spin/);
+});
+
+test('the result of a replay tests run', () => {
+  const failed = runTestsMessage(
+    { cancelled: false, exitCode: 1, tests: ['tests/test_agent.py::test_greet'], outcomes: { failed: 1 }, summary: '1 failed in 6.8s', output: [] },
+    'greet.ultra.json',
+  );
+  assert.equal(failed.severity, 'warning');
+  assert.match(failed.text, /the replay tests of greet\.ultra\.json with the capture: 1 failed\. See Problems/);
+  const passed = runTestsMessage({ cancelled: false, exitCode: 0, tests: [], outcomes: { passed: 3 }, summary: '3 passed', output: [] });
+  assert.equal(passed.severity, 'info');
+  assert.match(passed.text, /the replay tests with the capture: 3 passed\./);
+  assert.match(runTestsMessage({ cancelled: true, exitCode: null, tests: [], outcomes: {}, summary: 'cancelled', output: [] }).text, /cancelled/);
 });
 
 test('session items: status icons and which can be replayed', () => {
