@@ -235,7 +235,7 @@ const PAIRS: Array<[string, string]> = [
 function fromPair(value: Record<string, unknown>): Part[] | undefined {
   for (const [x, y] of PAIRS) {
     if (typeof value[x] === 'string' && typeof value[y] === 'string') {
-      return diffTexts(value[x] as string, value[y] as string);
+      return diffTexts(value[x], value[y]);
     }
   }
   return undefined;
@@ -248,7 +248,7 @@ function fromEntry(entry: unknown): Part[] | undefined {
   }
   if (entry && typeof entry === 'object') {
     const e = entry as Record<string, unknown>;
-    const text = [e.text, e.value, e.content].find((t) => typeof t === 'string') as string | undefined;
+    const text = [e.text, e.value, e.content].find((t): t is string => typeof t === 'string');
     const op = opOf(e.op ?? e.type ?? e.kind ?? e.tag ?? e.operation);
     if (op && text !== undefined) {
       return [{ op, text }];
@@ -263,7 +263,8 @@ function fromEntry(entry: unknown): Part[] | undefined {
       return [{ op: 'equal', text }];
     }
     // difflib-style opcode with both texts: {tag: "replace", a: "...", b: "..."}
-    if (String(e.tag ?? e.op ?? '').toLowerCase() === 'replace') {
+    const tag = e.tag ?? e.op;
+    if (typeof tag === 'string' && tag.toLowerCase() === 'replace') {
       return fromPair(e);
     }
   }

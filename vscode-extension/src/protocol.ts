@@ -148,10 +148,14 @@ export interface ReplayReport {
 export interface RehashResult {
   applied: boolean;
   turns: number[];
+  /** Why nothing was applied ("nothing to rehash", "the file has syntax errors"). */
+  message?: string | null;
 }
 
 export interface NormalizedInputResult {
-  text: string;
+  /** null when the server cannot tell the input; `message` then says why. */
+  text: string | null;
+  message?: string;
 }
 
 /** Whether a parsed JSON value is a replay report (`python -m server replay --format json`). */

@@ -142,7 +142,7 @@ export class ServerManager implements vscode.Disposable {
       markdown: { isTrusted: false, supportHtml: false },
       middleware: {
         executeCommand: async (command, args, next) => {
-          const result = await next(command, args);
+          const result: unknown = await next(command, args);
           try {
             this.onCommandResult(command, args, result);
           } catch (e) {
@@ -246,7 +246,7 @@ export class ServerManager implements vscode.Disposable {
   async request<T>(method: string, params: unknown): Promise<T> {
     const client = await this.ready();
     try {
-      return (await client.sendRequest(method, params)) as T;
+      return (await client.sendRequest(method, params));
     } catch (e) {
       if (isMethodNotFound(e)) {
         throw new UnsupportedError(`the request ${method}`);

@@ -12,7 +12,7 @@ import { StatusBar } from '../src/statusBar';
 import { ReportPanel } from '../src/panels';
 import { findOnPath } from '../src/settings';
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
+ 
 const mock = vscode as any;
 const pkg = require('../package.json');
 
@@ -25,7 +25,7 @@ beforeEach(() => mock.resetMock());
 test('activation registers every contributed command and reports a server that cannot start', async () => {
   mock.testState.config['replayLens.interpreter'] = { defaultValue: [], globalValue: ['/nonexistent/bin/python'] };
   const ctx = context();
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+   
   await activate(ctx as any);
   for (const c of pkg.contributes.commands) {
     assert.ok(mock.recorded.commands.has(c.command), c.command);
@@ -56,7 +56,7 @@ test('an untrusted workspace ignores the workspace interpreter setting', async (
   mock.testState.trusted = false;
   mock.testState.config['replayLens.interpreter'] = { defaultValue: [], globalValue: ['/user/python'], workspaceValue: ['/workspace/evil'] };
   const ctx = context();
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+   
   await activate(ctx as any);
   assert.ok(mock.recorded.logs.some((l: string) => l.includes('/user/python')));
   assert.ok(!mock.recorded.logs.some((l: string) => l.includes('/workspace/evil')));
@@ -66,9 +66,9 @@ test('an untrusted workspace ignores the workspace interpreter setting', async (
 
 function runningManager(sendRequest: (method: unknown, params: unknown) => Promise<unknown>, commands: string[] = []) {
   const log = mock.window.createOutputChannel('t', { log: true });
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+   
   const manager = new ServerManager(context() as any, log, new StatusBar(), () => undefined);
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+   
   const m = manager as any;
   m.client = { sendRequest, initializeResult: { capabilities: { executeCommandProvider: { commands } } } };
   m.state = 'running';
@@ -120,7 +120,7 @@ test('the Sessions view lists what the server found', async () => {
 test('the report panel renders with a nonce and opens files from its messages', async () => {
   const log = mock.window.createOutputChannel('t', { log: true });
   const reruns: string[] = [];
-  const panel = new ReportPanel(log, async (uri) => {
+  const panel = new ReportPanel(mock.Uri.file('/ext'), log, async (uri) => {
     reruns.push(uri);
   });
   panel.show({ session: { id: 's', uri: 'file:///ws/recordings/a.jsonl', kind: 'recording' }, steps: [{ index: 0, status: 'hit' }], first_divergence: null });
@@ -128,7 +128,12 @@ test('the report panel renders with a nonce and opens files from its messages', 
   assert.equal(webviewPanel.viewType, 'replayLens.report');
   assert.equal(webviewPanel.title, 'Replay: a.jsonl');
   assert.equal(webviewPanel.options.enableScripts, true);
-  assert.deepEqual(webviewPanel.options.localResourceRoots, []);
+  assert.deepEqual(
+    webviewPanel.options.localResourceRoots.map((u: { path: string }) => u.path),
+    ['/ext/media', '/ext/dist'],
+  );
+  assert.match(webviewPanel.webview.html, /<script nonce="[0-9a-f]{32}" src="[^"]*\/ext\/dist\/webview\.js"><\/script>/);
+  assert.match(webviewPanel.webview.html, /<link rel="stylesheet" href="[^"]*\/ext\/media\/webview\.css">/);
   const nonce = /nonce="([0-9a-f]{32})"/.exec(webviewPanel.webview.html)?.[1];
   assert.ok(nonce);
   webviewPanel.webview.received.fire({ type: 'rerun' });
@@ -144,13 +149,13 @@ test('the session panel asks for steps page by page and replays on request', asy
   const requests: Array<{ method: unknown; params: { page: number; pageSize: number; uri: string; sessionId?: string } }> = [];
   const { manager, log } = runningManager(async (method, params) => {
     const p = params as { page: number; pageSize: number; uri: string };
-    requests.push({ method, params: p as never });
+    requests.push({ method, params: p });
     const steps = Array.from({ length: p.page === 3 ? 20 : 50 }, (_, i) => ({ index: (p.page - 1) * 50 + i, kind: 'model', summary: `s${i}` }));
     return { page: p.page, pageSize: p.pageSize, total: 120, steps };
   });
   const replays: string[] = [];
   const { SessionPanel } = await import('../src/panels');
-  const panel = new SessionPanel(log, manager, async (uri) => void replays.push(uri), () => true);
+  const panel = new SessionPanel(mock.Uri.file('/ext'), log, manager, async (uri) => void replays.push(uri), () => true);
   const session = { id: 'abc', uri: 'file:///ws/recordings/a.jsonl', kind: 'recording', title: 'a' };
   await panel.show(session);
   assert.deepEqual(requests[0], { method: 'replayLens/steps', params: { uri: session.uri, sessionId: 'abc', page: 1, pageSize: 50 } });
@@ -174,7 +179,7 @@ test('the session panel shows a clear message when the server has no steps reque
     throw Object.assign(new Error('Method not found'), { code: -32601 });
   });
   const { SessionPanel } = await import('../src/panels');
-  const panel = new SessionPanel(log, manager, async () => undefined, () => false);
+  const panel = new SessionPanel(mock.Uri.file('/ext'), log, manager, async () => undefined, () => false);
   await assert.rejects(panel.show({ id: '', uri: 'file:///ws/x.jsonl', kind: 'recording' }), UnsupportedError);
   assert.match(mock.recorded.panels[0].webview.html, /does not support the request replayLens\/steps yet/);
 });
@@ -182,7 +187,7 @@ test('the session panel shows a clear message when the server has no steps reque
 test('a change of the interpreter, server arguments or fixture globs restarts the server; the trace level does not', async () => {
   mock.testState.config['replayLens.interpreter'] = { defaultValue: [], globalValue: ['/nonexistent/python'] };
   const ctx = context();
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+   
   const api = await activate(ctx as any);
   const reasons: string[] = [];
   api.server.scheduleRestart = (reason: string) => void reasons.push(reason);
@@ -210,7 +215,7 @@ test('without the setting, the Python extension selected interpreter runs the se
     const savedPath = process.env.PATH;
     process.env.PATH = '/nonexistent-bin'; // python3 is "not on the PATH": nothing is spawned
     const ctx = context();
-    // eslint-disable-next-line @typescript-eslint/no-explicit-any
+     
     await activate(ctx as any);
     process.env.PATH = savedPath;
     const start = mock.recorded.logs.find((l: string) => l.includes('does not exist') || l.includes('not on the PATH')) ?? '';

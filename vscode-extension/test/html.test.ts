@@ -5,7 +5,12 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { ReplayReport } from '../src/protocol';
 
-const ctx = { nonce: 'abc123', cspSource: 'vscode-webview://x', label: (uri: string) => uri.replace('file:///ws/', '') };
+const ctx = {
+  nonce: 'abc123',
+  cspSource: 'vscode-webview://x',
+  styleUri: 'vscode-webview://x/ext/media/webview.css',
+  scriptUri: 'vscode-webview://x/ext/dist/webview.js',
+  label: (uri: string) => uri.replace('file:///ws/', '') };
 
 const REPORT: ReplayReport = {
   session: { id: 'write_note', uri: 'file:///ws/recordings/write_note.ultra.jsonl', kind: 'recording' },
@@ -36,20 +41,24 @@ test('a strict content security policy with a nonce, no inline styles or remote 
   const policy = csp(ctx);
   assert.match(policy, /default-src 'none'/);
   assert.match(policy, /script-src 'nonce-abc123'/);
-  assert.match(policy, /style-src 'nonce-abc123'/);
+  assert.match(policy, /style-src vscode-webview:\/\/x(;|$)/, 'style sheets from the extension only');
   assert.doesNotMatch(policy, /unsafe-inline|unsafe-eval|https?:/);
   assert.ok(html.includes(`content="${policy.replace(/'/g, '&#39;')}"`));
   assert.doesNotMatch(html, /\sstyle="/, 'no style attributes (blocked by the policy)');
   assert.doesNotMatch(html, /\son[a-z]+="/, 'no inline event handlers (blocked by the policy)');
   const scripts = html.match(/<script[^>]*>/g) ?? [];
   assert.equal(scripts.length, 1);
-  assert.equal(scripts[0], '<script nonce="abc123">');
-  assert.doesNotMatch(html, /<(img|link|iframe)\b/);
+  assert.equal(scripts[0], '<script nonce="abc123" src="vscode-webview://x/ext/dist/webview.js">');
+  assert.doesNotMatch(html, /<style\b/, 'the styles are media/webview.css');
+  assert.deepEqual(html.match(/<link[^>]*>/g), ['<link rel="stylesheet" href="vscode-webview://x/ext/media/webview.css">']);
+  assert.doesNotMatch(html, /<(img|iframe)\b/);
 });
 
-test('theme colors only', () => {
+test('theme colors only, in the page and in media/webview.css', () => {
   const html = renderReport(REPORT, ctx);
-  const colors = html.match(/(?:color|background)\s*:\s*[^;]+;/g) ?? [];
+  const css = fs.readFileSync(path.join(__dirname, '..', 'media', 'webview.css'), 'utf8');
+  const colors = (html + css).match(/(?:color|background)\s*:\s*[^;]+;/g) ?? [];
+  assert.ok(colors.length > 20, 'the style sheet sets colors');
   for (const c of colors) {
     assert.match(c, /var\(--vscode-|none|inherit|transparent|currentColor/, c);
   }
@@ -94,8 +103,9 @@ test('a miss shows the nearest recorded turn and a colored diff', () => {
   assert.match(html, /data-open="file:\/\/\/ws\/replay\/write_note\.ultra\.json" data-turn="1">Open recorded turn 1/);
   assert.match(html, /<del>Write a Note<\/del>/);
   assert.match(html, /<ins>Write &lt;script&gt;alert\(1\)&lt;\/script&gt;<\/ins>/);
-  assert.match(html, /var\(--vscode-diffEditor-removedTextBackground/);
-  assert.match(html, /var\(--vscode-diffEditor-insertedTextBackground/);
+  const css = fs.readFileSync(path.join(__dirname, '..', 'media', 'webview.css'), 'utf8');
+  assert.match(css, /del, \.del \{ background: var\(--vscode-diffEditor-removedTextBackground/);
+  assert.match(css, /ins, \.ins \{ background: var\(--vscode-diffEditor-insertedTextBackground/);
 });
 
 test('unused turns open the fixture', () => {
@@ -161,7 +171,7 @@ test('the report of the real `python -m server replay --format json`', () => {
   assert.match(html, /turn 0 is stale: keyed under the current rules without rules user-input-begin/);
   assert.match(html, /<del>− turn 0 as keyed under the current rules/);
   assert.match(html, /<ins>\+ step 0 \(current rules\)<\/ins>/);
-  assert.match(html, /<del>  --- BEGIN USER INPUT ---\n<\/del>/);
+  assert.match(html, /<del> {2}--- BEGIN USER INPUT ---\n<\/del>/);
   assert.match(html, /data-open="file:\/\/\/ws\/replay\/write_note\.ultra\.json" data-range="6,4,41,5" data-turn="0">Open recorded turn 0/);
   assert.match(html, /recorded as <code>aa1a42486f3f…<\/code>/);
   // the timeline: steps open the recording line; tool steps show their name and reason

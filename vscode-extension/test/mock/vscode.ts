@@ -190,6 +190,9 @@ export class StatusBarItem {
 export class Webview {
   html = '';
   cspSource = 'vscode-webview://test';
+  asWebviewUri(uri: Uri): Uri {
+    return Uri.from({ scheme: 'vscode-webview', path: uri.path });
+  }
   readonly received = new EventEmitter<unknown>();
   onDidReceiveMessage = (listener: (m: unknown) => void, _thisArg?: unknown, disposables?: Disposable[]) => {
     const d = this.received.event(listener);
