@@ -32,6 +32,10 @@ for (const [what, file] of [['the .vsix (make package)', VSIX], ['the repository
   }
 }
 
+// The interpreter of the editor: a fresh virtual environment with nothing installed (not even
+// pip), as a user's bare Python 3.11+: the extension must run its bundled server with it.
+const BASE_PYTHON = process.env.REPLAY_LENS_BARE_PYTHON ?? 'python3';
+
 fs.rmSync(ARTIFACTS, { recursive: true, force: true });
 fs.mkdirSync(ARTIFACTS, { recursive: true });
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'replay-lens-e2e-'));
@@ -40,12 +44,24 @@ const userData = path.join(tmp, 'user-data');
 const extensions = path.join(tmp, 'extensions');
 // A copy of the sample workspace: the test rehashes a fixture, the committed one stays as is.
 fs.cpSync(path.join(REPO, 'fixtures'), workspace, { recursive: true, filter: (src) => !src.includes('__pycache__') });
-fs.mkdirSync(path.join(userData, 'User'), { recursive: true });
-fs.writeFileSync(
-  path.join(userData, 'User', 'settings.json'),
+const barePython = path.join(tmp, 'bare-python', 'bin', 'python');
+{
+  const venv = spawnSync(BASE_PYTHON, ['-m', 'venv', '--without-pip', path.join(tmp, 'bare-python')], { encoding: 'utf8' });
+  if (venv.status !== 0) {
+    console.error(`e2e: ${BASE_PYTHON} -m venv failed: ${venv.stderr}`);
+    process.exit(1);
+  }
+  const probe = spawnSync(barePython, ['-I', '-c', 'import sys; import pydantic'], { encoding: 'utf8' });
+  if (probe.status === 0) {
+    console.error(`e2e: the bare Python ${barePython} imports pydantic: it is not bare`);
+    process.exit(1);
+  }
+}
+const noPython = path.join(tmp, 'no-such-python', 'bin', 'python3');
+const userSettings = (interpreter) =>
   JSON.stringify(
     {
-      'replayLens.interpreter': [PYTHON],
+      'replayLens.interpreter': [interpreter],
       'replayLens.trace.server': 'messages',
       'security.workspace.trust.enabled': false,
       'workbench.startupEditor': 'none',
@@ -66,8 +82,9 @@ fs.writeFileSync(
     },
     null,
     2,
-  ),
-);
+  );
+fs.mkdirSync(path.join(userData, 'User'), { recursive: true });
+fs.writeFileSync(path.join(userData, 'User', 'settings.json'), userSettings(barePython));
 
 // The report a CI job would save, written before VS Code starts (the sample's state: 3 stale turns).
 const cliReport = spawnSync(PYTHON, ['-m', 'server', 'replay', 'recordings/write_note.ultra.jsonl', '--format', 'json'], { cwd: workspace, encoding: 'utf8' });
@@ -144,25 +161,33 @@ if (install.status !== 0) {
   process.exit(1);
 }
 
-const port = await freePort();
-const serverLog = fs.createWriteStream(path.join(ARTIFACTS, 'code-server.log'));
-const codeServer = spawn(
-  CODE_SERVER,
-  [
-    ...baseArgs,
-    '--auth', 'none',
-    '--bind-addr', `127.0.0.1:${port}`,
-    '--disable-telemetry',
-    '--disable-update-check',
-    '--disable-workspace-trust',
-    '--disable-getting-started-override',
-    '--ignore-last-opened',
-    workspace,
-  ],
-  { stdio: ['ignore', 'pipe', 'pipe'], detached: true, env: { ...process.env, VSCODE_PROXY_URI: '' } },
-);
-codeServer.stdout.pipe(serverLog);
-codeServer.stderr.pipe(serverLog);
+// A code-server on a free port with the given user data (its settings: a "profile").
+async function startCodeServer(dataDir, logName) {
+  const port = await freePort();
+  const log = fs.createWriteStream(path.join(ARTIFACTS, logName));
+  const child = spawn(
+    CODE_SERVER,
+    [
+      '--user-data-dir', dataDir,
+      '--extensions-dir', extensions,
+      '--auth', 'none',
+      '--bind-addr', `127.0.0.1:${port}`,
+      '--disable-telemetry',
+      '--disable-update-check',
+      '--disable-workspace-trust',
+      '--disable-getting-started-override',
+      '--ignore-last-opened',
+      workspace,
+    ],
+    { stdio: ['ignore', 'pipe', 'pipe'], detached: true, env: { ...process.env, VSCODE_PROXY_URI: '' } },
+  );
+  child.stdout.pipe(log);
+  child.stderr.pipe(log);
+  codeServers.push(child);
+  return { port, child };
+}
+const codeServers = [];
+const { port } = await startCodeServer(userData, 'code-server.log');
 
 let browser;
 let page;
@@ -172,10 +197,12 @@ async function shot(name) {
 
 async function cleanup() {
   await browser?.close().catch(() => undefined);
-  try {
-    process.kill(-codeServer.pid, 'SIGTERM');
-  } catch {
-    // already gone
+  for (const child of codeServers) {
+    try {
+      process.kill(-child.pid, 'SIGTERM');
+    } catch {
+      // already gone
+    }
   }
   if (!process.env.REPLAY_LENS_E2E_KEEP) fs.rmSync(tmp, { recursive: true, force: true });
 }
@@ -384,6 +411,24 @@ function printExtensionLog() {
   }
 }
 
+// The lines of the extension's log channel (VS Code writes it to the profile's logs folder).
+function extensionLog(dataDir) {
+  const found = [];
+  const walk = (dir) => {
+    for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
+      const full = path.join(dir, entry.name);
+      if (entry.isDirectory()) walk(full);
+      else if (/replay lens/i.test(entry.name)) found.push(full);
+    }
+  };
+  try {
+    walk(path.join(dataDir, 'logs'));
+  } catch {
+    return [];
+  }
+  return found.flatMap((file) => fs.readFileSync(file, 'utf8').split('\n'));
+}
+
 function fixtureOnDisk() {
   return JSON.parse(fs.readFileSync(path.join(workspace, FIXTURE), 'utf8'));
 }
@@ -405,12 +450,17 @@ const exitCode = await (async () => {
 
     const before = fixtureOnDisk();
 
-    await check('opening the fixture starts the server and the Problems panel lists stale-key', async () => {
+    // The profile's interpreter is a bare Python (nothing installed): the findings come from the
+    // server bundled in the .vsix, started by its script path in isolated mode.
+    await check('with only a bare Python 3.11+ (nothing installed), the bundled server lists the stale-key problems', async () => {
       await openFile(FIXTURE);
       await showProblems();
       await (await problemRows('stale-key')).first().waitFor({ timeout: 1.5 * TIMEOUT });
       await waitForProblems('stale-key', 3);
       await shot('problems');
+      await shot('bare-python-findings');
+      const start = extensionLog(userData).find((l) => l.includes('Starting the server:')) ?? '';
+      if (!start.includes(`${barePython} -I `) || !/bundled\/tool\/lsp_server\.py --stdio/.test(start)) throw new Error(`the server was not started from the bundle with the bare Python: ${start}`);
     });
 
     await check('hovering a stale turn shows its normalized input', async () => {
@@ -639,6 +689,63 @@ const exitCode = await (async () => {
       await page.waitForTimeout(500);
       await item.waitFor({ timeout: TIMEOUT });
       await (await problemRows('legacy-key')).first().waitFor({ timeout: TIMEOUT });
+    });
+
+    // The channel holds each line once at its level: the server's stderr is the one copy of its log
+    // (its window/logMessage copies are dropped), the client's own messages keep their levels.
+    await check('the output channel: each server line once, at its level, no stray lines', async () => {
+      const lines = extensionLog(userData);
+      const starts = lines.filter((l) => /\[info\] Starting the server: /.test(l));
+      const hello = lines.filter((l) => /server\.lsp\.server: Replay Lens \S+ \(position encoding/.test(l));
+      if (starts.length < 2) throw new Error(`expected a start and a restart in the log, found ${starts.length}`);
+      if (hello.length !== starts.length) throw new Error(`the server's first line appears ${hello.length} times for ${starts.length} starts:\n${hello.join('\n')}`);
+      if (!hello.every((l) => /\[info\]/.test(l))) throw new Error(`the server's info line is not at [info]: ${hello[0]}`);
+      const copies = lines.filter((l) => /\] (DEBUG|INFO|WARNING|ERROR) server[\w.]*: /.test(l));
+      if (copies.length) throw new Error(`window/logMessage copies in the channel: ${copies.slice(0, 3).join(' | ')}`);
+      const stray = lines.filter((l) => /\] (true|false)\s*$/.test(l));
+      if (stray.length) throw new Error(`stray lines: ${stray.slice(0, 3).join(' | ')}`);
+      await runCommand('Replay Lens: Show Output');
+      // The Output view shares the panel's filter box with Problems: clear it.
+      const filter = page.locator('.part.panel .viewpane-filter input').filter({ visible: true }).first();
+      if (await filter.count()) await filter.fill('');
+      await page.locator('.part.panel .monaco-editor .view-lines', { hasText: 'Server running' }).first().waitFor({ timeout: TIMEOUT });
+      await shot('output');
+      await setPanelVisible(false);
+    });
+
+    // A second profile whose interpreter does not exist: one notification that says what was tried
+    // and offers the two fixes; no language client is created, so nothing is spawned again.
+    await check('a profile with no Python: exactly one notification, naming what was tried, with Select Interpreter and Open Settings', async () => {
+      const noPythonData = path.join(tmp, 'user-data-no-python');
+      fs.mkdirSync(path.join(noPythonData, 'User'), { recursive: true });
+      fs.writeFileSync(path.join(noPythonData, 'User', 'settings.json'), userSettings(noPython));
+      const second = await startCodeServer(noPythonData, 'code-server-no-python.log');
+      await waitForHttp(`http://127.0.0.1:${second.port}/healthz`, TIMEOUT);
+      await page.close();
+      page = await context.newPage();
+      page.setDefaultTimeout(TIMEOUT);
+      await page.goto(`http://127.0.0.1:${second.port}/?folder=${encodeURIComponent(workspace)}`);
+      await page.locator('.monaco-workbench').waitFor({ timeout: TIMEOUT });
+      const toast = page.locator('.notification-toast', { hasText: /Replay Lens needs Python 3\.11 or newer/ }).first();
+      await toast.waitFor({ timeout: 1.5 * TIMEOUT });
+      const text = (await toast.locator('.notification-list-item-message').innerText()).trim();
+      if (!text.includes(`Tried: ${noPython} (from replayLens.interpreter): does not exist`)) throw new Error(`the notification does not say what was tried: ${text}`);
+      const buttons = (await toast.locator('.monaco-button').allInnerTexts()).map((b) => b.trim()).filter(Boolean);
+      if (JSON.stringify(buttons) !== JSON.stringify(['Select Interpreter', 'Open Settings'])) throw new Error(`the notification offers ${JSON.stringify(buttons)}`);
+      await shot('no-python-notification');
+      // The notification is shown once doStart has finished: no client exists that could spawn again.
+      const log = extensionLog(noPythonData);
+      if (log.some((l) => l.includes('Starting the server'))) throw new Error('a server was started without a Python');
+      if (log.filter((l) => /\[error\] Replay Lens needs Python/.test(l)).length !== 1) throw new Error(`the failure is logged ${log.filter((l) => /needs Python/.test(l)).length} times`);
+      await runCommand('Notifications: Show Notifications');
+      const all = page.locator('.notifications-center .notification-list-item');
+      await all.first().waitFor({ timeout: TIMEOUT });
+      const texts = await all.locator('.notification-list-item-message').allInnerTexts();
+      if (texts.length !== 1) throw new Error(`${texts.length} notifications: ${texts.join(' | ')}`);
+      await page.locator('.notifications-center .monaco-button', { hasText: 'Open Settings' }).first().click();
+      // The settings editor, searched for the interpreter setting.
+      await page.locator('.settings-editor .setting-item-contents', { hasText: /Replay Lens: Interpreter/ }).first().waitFor({ timeout: TIMEOUT });
+      await shot('no-python-open-settings');
     });
 
     if (failed) {

@@ -47,6 +47,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<Replay
       if (changed.length) manager.scheduleRestart(`settings changed: ${changed.join(', ')}`);
     }),
     vscode.workspace.onDidGrantWorkspaceTrust(() => manager.scheduleRestart('the workspace is now trusted')),
+    log.onDidChangeLogLevel(() => manager.onLogLevelChanged()),
     manager.onDidChangeState(() => sessions.refresh(200)),
     manager.onDidChangeStatus((status) => status.indexing || sessions.refresh(500)),
   );

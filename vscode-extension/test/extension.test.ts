@@ -36,8 +36,15 @@ test('activation registers every contributed command and reports a server that c
   const item = mock.recorded.statusItems[0];
   assert.equal(item.command, 'replayLens.showOutput');
   assert.match(item.text, /\$\(error\)/);
-  assert.ok(mock.recorded.logs.some((l: string) => l.includes('/nonexistent/bin/python') && l.includes('does not exist')));
-  assert.ok(mock.recorded.messages.some((m: { level: string; message: string }) => m.level === 'error' && /does not exist/.test(m.message)));
+  assert.ok(mock.recorded.logs.some((l: string) => l.startsWith('[error]') && l.includes('/nonexistent/bin/python') && l.includes('does not exist')));
+  // Exactly one notification: what was tried, and two ways out.
+  assert.deepEqual(mock.recorded.messages, [
+    {
+      level: 'error',
+      message: 'Replay Lens needs Python 3.11 or newer to run its server. Tried: /nonexistent/bin/python (from replayLens.interpreter): does not exist.',
+      items: ['Select Interpreter', 'Open Settings'],
+    },
+  ]);
 
   // Commands do not throw while the server is down: they say so.
   mock.recorded.messages.length = 0;
@@ -213,16 +220,17 @@ test('without the setting, the Python extension selected interpreter runs the se
     mock.recorded.commands.clear();
     mock.testState.trusted = trusted;
     const savedPath = process.env.PATH;
-    process.env.PATH = '/nonexistent-bin'; // python3 is "not on the PATH": nothing is spawned
+    process.env.PATH = '/nonexistent-bin'; // python3 is not on the PATH: nothing is spawned
     const ctx = context();
      
     await activate(ctx as any);
     process.env.PATH = savedPath;
-    const start = mock.recorded.logs.find((l: string) => l.includes('does not exist') || l.includes('not on the PATH')) ?? '';
+    const start = mock.recorded.logs.find((l: string) => l.includes('Tried: ')) ?? '';
     if (trusted) {
-      assert.match(start, /\/nonexistent\/ws\/\.venv\/bin\/python \(from python-extension\) does not exist/);
+      assert.match(start, /Tried: \/nonexistent\/ws\/\.venv\/bin\/python \(from the Python extension\): does not exist\.$/);
     } else {
-      assert.match(start, /python3 \(from default\) is not on the PATH/);
+      // python3, then python, from the PATH
+      assert.match(start, /Tried: python3 \(from the PATH\): not found; python \(from the PATH\): not found\.$/);
     }
     ctx.subscriptions.forEach((d) => d.dispose());
     await deactivate();

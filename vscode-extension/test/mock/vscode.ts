@@ -221,6 +221,15 @@ export class WebviewPanel {
   }
 }
 
+export enum LogLevel {
+  Off = 0,
+  Trace = 1,
+  Debug = 2,
+  Info = 3,
+  Warning = 4,
+  Error = 5,
+}
+
 function logChannel(name: string) {
   const write = (level: string) => (message: string) => recorded.logs.push(`[${level}] ${message}`);
   return {
