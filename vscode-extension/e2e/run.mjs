@@ -58,7 +58,7 @@ const barePython = path.join(tmp, 'bare-python', 'bin', 'python');
   }
 }
 const noPython = path.join(tmp, 'no-such-python', 'bin', 'python3');
-const userSettings = (interpreter) =>
+const userSettings = (interpreter, theme = 'Default Dark Modern') =>
   JSON.stringify(
     {
       'replayLens.interpreter': [interpreter],
@@ -67,7 +67,7 @@ const userSettings = (interpreter) =>
       'workbench.startupEditor': 'none',
       'workbench.tips.enabled': false,
       'workbench.enableExperiments': false,
-      'workbench.colorTheme': 'Default Dark Modern',
+      'workbench.colorTheme': theme,
       'window.restoreWindows': 'none',
       'telemetry.telemetryLevel': 'off',
       'extensions.autoUpdate': false,
@@ -257,6 +257,22 @@ async function openAndPick(widget, title, timeout) {
   await widget.waitFor({ state: 'hidden', timeout });
 }
 
+// Preferences: Color Theme, filtered by typing, then Enter on the focused theme once it is the one
+// asked for (a click on a row only previews it).
+async function setColorTheme(filter, label) {
+  await runCommand('Preferences: Color Theme');
+  const input = page.locator('.quick-input-widget input');
+  await input.waitFor({ state: 'visible', timeout: TIMEOUT });
+  await input.focus();
+  await page.keyboard.type(filter);
+  const focused = page.locator('.quick-input-list .monaco-list-row.focused .label-name').first();
+  const deadline = Date.now() + TIMEOUT;
+  while (!label.test((await focused.innerText().catch(() => '')).trim()) && Date.now() < deadline) await page.waitForTimeout(100);
+  if (!label.test((await focused.innerText()).trim())) throw new Error(`the theme picker does not offer ${label}`);
+  await page.keyboard.press('Enter');
+  await page.locator('.quick-input-widget').waitFor({ state: 'hidden', timeout: TIMEOUT });
+}
+
 // The bottom panel (Problems, Output…), shown or hidden whatever its state. "View: Hide Panel"
 // is only offered while the panel is visible.
 async function setPanelVisible(visible) {
@@ -411,6 +427,48 @@ function printExtensionLog() {
   }
 }
 
+// Runs in the webview: the contrast of each status pill, summary number and verdict with the
+// background behind it (its own translucent background composited over its ancestors').
+function measureContrast() {
+  const parse = (value) => {
+    let m = /^rgba?\(([^)]+)\)$/.exec(value);
+    if (m) {
+      const p = m[1].split(/[\s,/]+/).filter(Boolean).map(Number);
+      return [p[0] / 255, p[1] / 255, p[2] / 255, p.length > 3 ? p[3] : 1];
+    }
+    m = /^color\(srgb ([^)]+)\)$/.exec(value);
+    if (m) {
+      const p = m[1].split(/[\s/]+/).filter(Boolean).map(Number);
+      return [p[0], p[1], p[2], p.length > 3 ? p[3] : 1];
+    }
+    throw new Error(`a color the test cannot read: ${value}`);
+  };
+  const over = (top, bottom) => {
+    const a = top[3] + bottom[3] * (1 - top[3]);
+    return [0, 1, 2].map((i) => (top[i] * top[3] + bottom[i] * bottom[3] * (1 - top[3])) / (a || 1)).concat([a]);
+  };
+  const backgroundOf = (el) => {
+    const layers = [];
+    for (let e = el; e; e = e.parentElement) {
+      const c = parse(getComputedStyle(e).backgroundColor);
+      if (c[3] > 0) layers.push(c);
+      if (c[3] >= 1) break;
+    }
+    return layers.reduceRight((below, layer) => over(layer, below), [1, 1, 1, 1]);
+  };
+  const luminance = (c) => {
+    const f = (v) => (v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4);
+    return 0.2126 * f(c[0]) + 0.7152 * f(c[1]) + 0.0722 * f(c[2]);
+  };
+  const items = [...document.querySelectorAll('.badge, .card .n, .verdict')].map((el) => {
+    const bg = backgroundOf(el);
+    const fg = over(parse(getComputedStyle(el).color), bg);
+    const [hi, lo] = [luminance(fg), luminance(bg)].sort((x, y) => y - x);
+    return { text: el.textContent.trim().slice(0, 40), cls: el.className, ratio: (hi + 0.05) / (lo + 0.05) };
+  });
+  return { bodyLuminance: luminance(backgroundOf(document.body)), items };
+}
+
 // The lines of the extension's log channel (VS Code writes it to the profile's logs folder).
 function extensionLog(dataDir) {
   const found = [];
@@ -550,6 +608,23 @@ const exitCode = await (async () => {
       await waitForProblems('replay-miss', wantMisses);
       await shot('replay-problems');
       await checkReport('report', expected.report);
+      // The first miss in VS Code's diff editor: the recorded turn's normalized input (keyed
+      // without the user-input rules, so with the BEGIN/END markers) against this call's.
+      await webview().locator('article#miss-0 button[data-action="diff"]', { hasText: 'Open in diff editor' }).click();
+      const diffEditor = page.locator('.monaco-diff-editor').filter({ visible: true }).first();
+      await diffEditor.waitFor({ timeout: TIMEOUT });
+      const sideText = async (side) => (await diffEditor.locator(`.editor.${side} .view-lines`).first().innerText()).replace(/\u00a0/g, ' ');
+      let original = await sideText('original');
+      const diffDeadline = Date.now() + 10_000;
+      while (!original.includes('BEGIN USER INPUT') && Date.now() < diffDeadline) {
+        await page.waitForTimeout(250);
+        original = await sideText('original');
+      }
+      const modified = await sideText('modified');
+      if (!original.includes('--- BEGIN USER INPUT ---') || modified.includes('BEGIN USER INPUT') || !modified.includes('Create /mnt/user-data/outputs/note.txt')) {
+        throw new Error(`the diff editor does not show the two inputs: ${original.slice(0, 200)} | ${modified.slice(0, 200)}`);
+      }
+      await shot('report-diff-editor');
       await runCommand('View: Close All Editors');
     });
 
@@ -599,14 +674,59 @@ const exitCode = await (async () => {
       await runCommand('Replay Lens: Open Replay Report from JSON');
       await page.locator('.tab', { hasText: /Replay: / }).first().waitFor({ timeout: TIMEOUT });
       await checkReport(fs.existsSync(path.join(ARTIFACTS, 'report.png')) ? 'report-from-json' : 'report', JSON.parse(cliReport.stdout));
+      // The miss at step 3 is stale turn 2: its Rehash button rehashes that turn only.
+      await webview().locator('article#miss-3 button[data-action="rehash"]', { hasText: 'Rehash turn 2' }).click();
+      await page.locator('.notification-toast', { hasText: /rehashed turn 2 of write_note\.ultra\.json/ }).first().waitFor({ timeout: TIMEOUT });
+      await waitForProblems('stale-key', 1);
+      await shot('report-rehash-button');
+      await runCommand('Notifications: Clear All Notifications');
       await runCommand('View: Close All Editors');
     });
 
-    await check('Rehash Stale Turns in This File rehashes the remaining stale turns', async () => {
+    // WCAG AA: every status pill, summary number and verdict of the report has a contrast of at
+    // least 4.5:1 with what is behind it, computed from the styles the webview really has in a
+    // light, a dark and a high-contrast theme (switched through the user settings file).
+    await check('the report passes WCAG AA contrast (4.5:1) in light, dark and high-contrast themes', async () => {
+      await openFile('replay-report.json');
+      await runCommand('Replay Lens: Open Replay Report from JSON');
+      const frame = webview();
+      await frame.locator('.badge').first().waitFor({ timeout: TIMEOUT });
+      const worst = {};
+      try {
+        for (const [filter, label, cls, name] of [
+          ['Light Modern', /^(Default )?Light Modern$/, 'vs', 'light'],
+          ['Dark Modern', /^(Default )?Dark Modern$/, 'vs-dark', 'dark'],
+          ['High Contrast', /^(Default |Dark )?High Contrast$/, 'hc-black', 'high-contrast'],
+        ]) {
+          await setColorTheme(filter, label);
+          await page.locator(`.monaco-workbench.${cls}`).waitFor({ timeout: TIMEOUT });
+          const light = name === 'light';
+          const deadline = Date.now() + TIMEOUT;
+          let measured = await frame.locator('body').evaluate(measureContrast);
+          while ((measured.bodyLuminance > 0.5) !== light && Date.now() < deadline) {
+            await page.waitForTimeout(250);
+            measured = await frame.locator('body').evaluate(measureContrast);
+          }
+          if ((measured.bodyLuminance > 0.5) !== light) throw new Error(`the webview did not take the ${name} theme`);
+          await shot(`contrast-${name}`);
+          if (measured.items.length < 10) throw new Error(`only ${measured.items.length} pills and numbers measured`);
+          const bad = measured.items.filter((i) => i.ratio < 4.5);
+          worst[name] = Math.min(...measured.items.map((i) => i.ratio)).toFixed(2);
+          if (bad.length) throw new Error(`${name} theme: ${bad.length} texts below 4.5:1, e.g. ${bad.slice(0, 3).map((b) => `"${b.text}" (${b.cls}) ${b.ratio.toFixed(2)}:1`).join(', ')}`);
+        }
+      } finally {
+        await setColorTheme('Dark Modern', /^(Default )?Dark Modern$/);
+        await page.locator('.monaco-workbench.vs-dark').waitFor({ timeout: TIMEOUT });
+      }
+      console.log(`     lowest contrast: ${Object.entries(worst).map(([k, v]) => `${k} ${v}:1`).join(', ')}`);
+      await runCommand('View: Close All Editors');
+    });
+
+    await check('Rehash Stale Turns in This File rehashes the remaining stale turn (the report rehashed turn 2)', async () => {
       await openFile(FIXTURE);
-      await waitForProblems('stale-key', 2);
+      await waitForProblems('stale-key', 1);
       await runCommand('Replay Lens: Rehash Stale Turns in This File');
-      await page.locator('.notification-toast', { hasText: /rehashed 2 turns \(2, 3\)/i }).first().waitFor({ timeout: TIMEOUT });
+      await page.locator('.notification-toast', { hasText: /rehashed turn 3 of write_note\.ultra\.json/i }).first().waitFor({ timeout: TIMEOUT });
       await waitForProblems('stale-key', 0);
       await shot('rehashed');
       await page.keyboard.press('Control+S');

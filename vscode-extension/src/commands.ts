@@ -86,6 +86,12 @@ async function pickSession(deps: CommandDeps, placeHolder: string, filter: (s: S
   return picked?.session;
 }
 
+/** Rehashes one turn (the report's button on a stale miss). */
+export async function rehashTurn(deps: Pick<CommandDeps, 'manager' | 'results'>, uri: string, turn: number): Promise<void> {
+  const result = await deps.manager.executeCommand<RehashResult>(Commands.rehash, { uri, turn });
+  deps.results.showRehash(uri, result);
+}
+
 async function replayThisSession(deps: CommandDeps, arg?: unknown): Promise<void> {
   const session = asSession(arg);
   if (session) {
@@ -203,6 +209,7 @@ export function registerCommands(deps: CommandDeps): vscode.Disposable[] {
     'replayLens.rehashStaleTurns': guarded('Rehash', rehashStaleTurns),
     'replayLens.showNormalizedInputAtCursor': guarded('Show Normalized Input', showNormalizedInputAtCursor),
     'replayLens.openSession': guarded('Open Session', openSession),
+    'replayLens.openAsSession': guarded('Open Session', openSession),
     'replayLens.openReportFile': guarded('Open Replay Report', openReportFile),
     'replayLens.restartServer': () => deps.manager.restart('Restart Server command'),
     'replayLens.refreshSessions': () => deps.sessions.refresh(),

@@ -348,3 +348,46 @@ export function changeCounts(parts: Part[]): { inserted: number; deleted: number
   }
   return { inserted, deleted };
 }
+
+/**
+ * The two texts a diff compares (the recorded turn's input and this call's), for VS Code's own
+ * diff editor. A unified diff leaves unchanged lines out between its hunks: each gap is marked on
+ * both sides, so the editor never shows text the report does not have as if it were there.
+ */
+export function diffSides(diff: unknown, nearest?: Record<string, unknown>): { left: string; right: string } | undefined {
+  if (typeof diff === 'string' && looksUnified(diff) && /^@@ /m.test(diff)) {
+    const left: string[] = [];
+    const right: string[] = [];
+    let nextLeft = 1;
+    let nextRight = 1;
+    let inHeader = true;
+    for (const line of diff.split('\n')) {
+      if (inHeader && (line.startsWith('--- ') || line.startsWith('+++ '))) continue;
+      inHeader = false;
+      const hunk = /^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@/.exec(line);
+      if (hunk) {
+        const [a, b, c, d] = [Number(hunk[1]), Number(hunk[2] ?? 1), Number(hunk[3]), Number(hunk[4] ?? 1)];
+        if (a > nextLeft) left.push(`⋯ ${a - nextLeft} unchanged line${a - nextLeft === 1 ? '' : 's'} not in the report ⋯`);
+        if (c > nextRight) right.push(`⋯ ${c - nextRight} unchanged line${c - nextRight === 1 ? '' : 's'} not in the report ⋯`);
+        nextLeft = a + b;
+        nextRight = c + d;
+      } else if (line.startsWith('-')) {
+        left.push(line.slice(1));
+      } else if (line.startsWith('+')) {
+        right.push(line.slice(1));
+      } else if (line.startsWith(' ')) {
+        left.push(line.slice(1));
+        right.push(line.slice(1));
+      }
+    }
+    return { left: left.join('\n') + '\n', right: right.join('\n') + '\n' };
+  }
+  const parts = normalizeDiff(diff, nearest);
+  if (!parts) return undefined;
+  const side = (skip: Op) =>
+    parts
+      .filter((p) => p.op !== skip)
+      .map((p) => p.text)
+      .join('');
+  return { left: side('insert'), right: side('delete') };
+}

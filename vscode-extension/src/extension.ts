@@ -1,7 +1,7 @@
 // Replay Lens for VS Code, a client of the Python language server: this file only composes the
 // parts (server, status bar, views, panels, commands) and wires the events that restart the server.
 import * as vscode from 'vscode';
-import { registerCommands, replay, reportFailure } from './commands';
+import { registerCommands, rehashTurn, replay, reportFailure } from './commands';
 import { ReportPanel, SessionPanel } from './panels';
 import { onDidChangeInterpreter } from './python';
 import { NORMALIZED_SCHEME, NormalizedInputProvider, ResultViews } from './results';
@@ -28,7 +28,10 @@ export async function activate(context: vscode.ExtensionContext): Promise<Replay
   const results = new ResultViews(normalized, () => reports);
   const manager = (server = new ServerManager(context, log, statusBar, (command, args, result) => results.onCommandResult(command, args, result)));
   const replayAgain = (uri: string, id?: string) => replay({ manager, reports }, uri, id).catch((e) => reportFailure(log, e, 'Replay'));
-  const reports: ReportPanel = new ReportPanel(context.extensionUri, log, replayAgain);
+  const reports: ReportPanel = new ReportPanel(context.extensionUri, log, replayAgain, {
+    rehash: (uri, turn) => rehashTurn({ manager, results }, uri, turn).catch((e) => reportFailure(log, e, 'Rehash')),
+    diff: (report, step) => results.openDiff(report, step),
+  });
   const sessionsPanel = new SessionPanel(context.extensionUri, log, manager, replayAgain, isReplayable);
   const sessions = new SessionsProvider(manager, log);
   context.subscriptions.push(

@@ -256,10 +256,17 @@ function renderNearest(step: ReplayStep, report: ReplayReport, ctx: RenderContex
   } else {
     diffHtml = '<p class="muted">The server sent no diff for this miss.</p>';
   }
+  // A stale nearest turn of a fixture can be rehashed from here; any diff opens in VS Code's diff editor.
+  const stale = typeof nearest.note === 'string' && /\bis stale\b/.test(nearest.note) && typeof nearest.turn === 'number' && !!nearestUri;
+  const rehash = stale
+    ? `<button class="primary" data-action="rehash" data-args="${escapeHtml(JSON.stringify({ uri: nearestUri, turn: nearest.turn }))}">Rehash ${escapeHtml(turnLabel)}</button> `
+    : '';
+  const openDiff = parts && parts.length > 0 ? `<button class="secondary" data-action="diff" data-args="${escapeHtml(JSON.stringify({ step: step.index }))}">Open in diff editor</button>` : '';
+  const actions = rehash || openDiff ? `<p class="actions">${rehash}${openDiff}</p>` : '';
   return `<article class="miss" id="miss-${step.index}" aria-label="Miss at step ${step.index}">${head}
 ${reason}${renderKeys(step)}
 <p>Nearest recorded input: <strong>${escapeHtml(turnLabel)}</strong>${similarity}. ${openNearest} · ${gotoStep}</p>
-${note}
+${note}${actions}
 ${diffHtml}</article>`;
 }
 

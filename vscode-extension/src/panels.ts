@@ -16,7 +16,19 @@ interface OpenMessage {
   range?: Range;
   turn?: number;
 }
-type WebviewMessage = OpenMessage | { type: 'page'; page: number } | { type: 'rerun' } | { type: 'replay' };
+type WebviewMessage =
+  | OpenMessage
+  | { type: 'page'; page: number }
+  | { type: 'rerun' }
+  | { type: 'replay' }
+  | { type: 'rehash'; uri: string; turn: number }
+  | { type: 'diff'; step: number };
+
+/** What the report's buttons do beside "Replay again". */
+export interface ReportActions {
+  rehash(uri: string, turn: number): Promise<void>;
+  diff(report: ReplayReport, step: number): Promise<void>;
+}
 
 function nonce(): string {
   return crypto.randomBytes(16).toString('hex');
@@ -148,6 +160,7 @@ export class ReportPanel extends Panel {
     extensionUri: vscode.Uri,
     log: vscode.LogOutputChannel,
     private readonly rerun: (uri: string, sessionId?: string) => Promise<void>,
+    private readonly actions?: ReportActions,
   ) {
     super('replayLens.report', extensionUri, log);
   }
@@ -168,6 +181,10 @@ export class ReportPanel extends Panel {
   protected async onMessage(message: WebviewMessage): Promise<void> {
     if (message.type === 'rerun' && this.report?.session?.uri) {
       await this.rerun(this.report.session.uri, this.report.session.id);
+    } else if (message.type === 'rehash' && typeof message.uri === 'string' && Number.isInteger(message.turn)) {
+      await this.actions?.rehash(message.uri, message.turn);
+    } else if (message.type === 'diff' && this.report && Number.isInteger(message.step)) {
+      await this.actions?.diff(this.report, message.step);
     }
   }
 }

@@ -3,6 +3,7 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { ReportPanel } from './panels';
+import { diffSides, unifiedLabels } from './diff';
 import { Commands, NormalizedInputResult, RehashResult, ReplayReport } from './protocol';
 import { plural } from './text';
 
@@ -79,6 +80,27 @@ export class ResultViews {
       );
     }
     await vscode.window.showTextDocument(document, { viewColumn: vscode.ViewColumn.Beside, preview: true, preserveFocus: true });
+  }
+
+  /** A miss of the report in VS Code's diff editor: the recorded turn's normalized input against this call's. */
+  async openDiff(report: ReplayReport, stepIndex: number): Promise<void> {
+    const step = report.steps?.find((s) => s.index === stepIndex);
+    const nearest = step?.nearest && typeof step.nearest === 'object' ? (step.nearest as Record<string, unknown>) : undefined;
+    const sides = nearest ? diffSides(nearest.diff, nearest) : undefined;
+    if (!step || !nearest || !sides) {
+      void vscode.window.showWarningMessage(`Replay Lens: the report has no diff for step ${stepIndex}.`);
+      return;
+    }
+    const labels = unifiedLabels(nearest.diff);
+    const turn = typeof nearest.turn === 'number' ? `turn ${nearest.turn}` : 'nearest turn';
+    const fixture = typeof nearest.uri === 'string' ? fileName(nearest.uri) : report.fixture?.uri ? fileName(report.fixture.uri) : 'fixture';
+    const session = report.session?.uri ? fileName(report.session.uri) : 'session';
+    const left = vscode.Uri.from({ scheme: NORMALIZED_SCHEME, path: `/${fixture} ${turn} recorded`, query: `report-step=${stepIndex}&side=left` });
+    const right = vscode.Uri.from({ scheme: NORMALIZED_SCHEME, path: `/${session} step ${stepIndex} this call`, query: `report-step=${stepIndex}&side=right` });
+    this.normalized.set(left, sides.left);
+    this.normalized.set(right, sides.right);
+    const title = `${labels.from ?? `${fixture} ${turn}`} ↔ ${labels.to ?? `step ${stepIndex}`}`;
+    await vscode.commands.executeCommand('vscode.diff', left, right, title, { preview: true });
   }
 
   showRehash(uri: string | vscode.Uri | undefined, result: RehashResult | undefined): void {

@@ -243,3 +243,16 @@ test('the interpreter is looked up on the PATH before it is started', () => {
   assert.equal(findOnPath('surely-not-a-command-xyz', process.env), undefined);
   assert.equal(findOnPath('node', { PATH: '' }), undefined);
 });
+
+test('Rehash on a file that is not a fixture says so (not "the server is not running", not a URI error)', async () => {
+  mock.testState.config['replayLens.interpreter'] = { defaultValue: [], globalValue: ['/nonexistent/bin/python'] };
+  const ctx = context();
+  await activate(ctx as any);
+  mock.recorded.messages.length = 0;
+  await mock.commands.executeCommand('replayLens.rehashStaleTurns', mock.Uri.file('/ws/src/app.py'));
+  assert.deepEqual(mock.recorded.messages, [
+    { level: 'info', message: 'Replay Lens: Rehash works on a fixture file (.json); app.py is not one. Open a fixture to rehash its stale turns.', items: [] },
+  ]);
+  ctx.subscriptions.forEach((d) => d.dispose());
+  await deactivate();
+});

@@ -180,3 +180,20 @@ test('the report of the real `python -m server replay --format json`', () => {
   assert.match(html, /not checked: the model call that asked for it missed/);
   assert.match(html, /3,664 in · 434 out/);
 });
+
+test('a miss offers "Open in diff editor"; a stale nearest turn also "Rehash turn N"', () => {
+  const plain = renderReport(REPORT, ctx);
+  assert.match(plain, /<button class="secondary" data-action="diff" data-args="\{&quot;step&quot;:2\}">Open in diff editor<\/button>/);
+  assert.doesNotMatch(plain, /data-action="rehash"/, 'no Rehash when the nearest turn is not stale');
+  const stale: ReplayReport = {
+    ...REPORT,
+    steps: REPORT.steps!.map((s) =>
+      s.index === 2 ? { ...s, nearest: { turn: 1, uri: 'file:///ws/replay/write_note.ultra.json', note: 'turn 1 is stale: keyed under the current rules without rules x', diff: '@@ -1 +1 @@\n-a\n+b' } } : s,
+    ),
+  };
+  const html = renderReport(stale, ctx);
+  assert.match(
+    html,
+    /<button class="primary" data-action="rehash" data-args="\{&quot;uri&quot;:&quot;file:\/\/\/ws\/replay\/write_note\.ultra\.json&quot;,&quot;turn&quot;:1\}">Rehash turn 1<\/button>/,
+  );
+});

@@ -17,18 +17,19 @@ EXIT_NOT_BUNDLED = 4
 
 
 def main() -> None:
-    version = "%d.%d" % sys.version_info[:2]
-    if sys.version_info[:2] < MINIMUM:
-        sys.stderr.write("Replay Lens needs Python %d.%d or newer; %s is %s.\n" % (MINIMUM + (sys.executable, version)))
+    major, minor = sys.version_info[:2]
+    if (major, minor) < MINIMUM:
+        sys.stderr.write(f"Replay Lens needs Python 3.11 or newer; {sys.executable} is {major}.{minor}.\n")
         sys.exit(EXIT_TOO_OLD)
     bundled = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    libs = os.path.join(bundled, "libs", "cp%d%d" % sys.version_info[:2])
+    libs = os.path.join(bundled, "libs", f"cp{major}{minor}")
     if not os.path.isdir(libs):
-        available = sorted(name for name in os.listdir(os.path.join(bundled, "libs")) if name.startswith("cp"))
+        names = sorted(name for name in os.listdir(os.path.join(bundled, "libs")) if name.startswith("cp"))
+        available = ", ".join(f"{name[2]}.{name[3:]}" for name in names)
         sys.stderr.write(
-            "This Replay Lens package bundles the server for CPython %s, not %s (%s). "
-            "Set replayLens.importStrategy to fromEnvironment and install replay-lens in that interpreter.\n"
-            % (", ".join("%s.%s" % (name[2], name[3:]) for name in available), version, sys.executable)
+            f"This Replay Lens package bundles the server for CPython {available}, not {major}.{minor}"
+            f" ({sys.executable}). Set replayLens.importStrategy to fromEnvironment and install"
+            " replay-lens in that interpreter.\n"
         )
         sys.exit(EXIT_NOT_BUNDLED)
     sys.path.insert(0, libs)

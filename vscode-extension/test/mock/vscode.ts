@@ -221,6 +221,12 @@ export class WebviewPanel {
   }
 }
 
+export enum ConfigurationTarget {
+  Global = 1,
+  Workspace = 2,
+  WorkspaceFolder = 3,
+}
+
 export enum LogLevel {
   Off = 0,
   Trace = 1,
