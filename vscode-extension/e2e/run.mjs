@@ -79,6 +79,9 @@ const userSettings = (interpreter, theme = 'Default Dark Modern') =>
       'chat.commandCenter.enabled': false,
       'workbench.secondarySideBar.defaultVisibility': 'hidden',
       'files.autoSave': 'off',
+      // The report's "Open in diff editor" is checked on the two sides of the diff.
+      'diffEditor.renderSideBySide': true,
+      'diffEditor.useInlineViewWhenSpaceIsLimited': false,
     },
     null,
     2,
@@ -257,20 +260,31 @@ async function openAndPick(widget, title, timeout) {
   await widget.waitFor({ state: 'hidden', timeout });
 }
 
-// Preferences: Color Theme, filtered by typing, then Enter on the focused theme once it is the one
-// asked for (a click on a row only previews it).
+// Preferences: Color Theme, filtered, then Enter on the focused theme once it is the one asked
+// for (a click on a row only previews it). The picker takes no input while a webview holds the
+// focus: the focus goes to the workbench first (an empty stretch of the status bar), and a picker
+// that ignored the filter is closed and opened again.
 async function setColorTheme(filter, label) {
-  await runCommand('Preferences: Color Theme');
-  const input = page.locator('.quick-input-widget input');
-  await input.waitFor({ state: 'visible', timeout: TIMEOUT });
-  await input.focus();
-  await page.keyboard.type(filter);
-  const focused = page.locator('.quick-input-list .monaco-list-row.focused .label-name').first();
-  const deadline = Date.now() + TIMEOUT;
-  while (!label.test((await focused.innerText().catch(() => '')).trim()) && Date.now() < deadline) await page.waitForTimeout(100);
-  if (!label.test((await focused.innerText()).trim())) throw new Error(`the theme picker does not offer ${label}`);
-  await page.keyboard.press('Enter');
-  await page.locator('.quick-input-widget').waitFor({ state: 'hidden', timeout: TIMEOUT });
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      await page.locator('.statusbar').first().click({ position: { x: 600, y: 5 } });
+      await runCommand('Preferences: Color Theme');
+      const input = page.locator('.quick-input-widget input');
+      await input.waitFor({ state: 'visible', timeout: 10_000 });
+      await input.fill(filter, { timeout: 10_000 });
+      if ((await input.inputValue()) !== filter) throw new Error('the theme picker took no input');
+      const focused = page.locator('.quick-input-list .monaco-list-row.focused .label-name').first();
+      const deadline = Date.now() + 10_000;
+      while (!label.test((await focused.innerText().catch(() => '')).trim()) && Date.now() < deadline) await page.waitForTimeout(100);
+      if (!label.test((await focused.innerText()).trim())) throw new Error(`the theme picker does not offer ${label}`);
+      await page.keyboard.press('Enter');
+      await page.locator('.quick-input-widget').waitFor({ state: 'hidden', timeout: 10_000 });
+      return;
+    } catch (error) {
+      if (attempt >= 3) throw error;
+      await page.keyboard.press('Escape');
+    }
+  }
 }
 
 // The bottom panel (Problems, Output…), shown or hidden whatever its state. "View: Hide Panel"
@@ -680,6 +694,8 @@ const exitCode = await (async () => {
       await waitForProblems('stale-key', 1);
       await shot('report-rehash-button');
       await runCommand('Notifications: Clear All Notifications');
+      // The rehash is an unsaved edit of the fixture (as the quick fix's): save it.
+      await runCommand('File: Save All Files');
       await runCommand('View: Close All Editors');
     });
 
@@ -742,32 +758,63 @@ const exitCode = await (async () => {
 
     // The view lists what `python -m server sessions` finds (recordings, fixtures, traces);
     // selecting a session opens its steps, as `python -m server steps` gives them.
-    await check('the Sessions view lists the sessions, and a session opens its steps', async () => {
+    // The view, in its own activity-bar container, lists what `python -m server sessions` finds
+    // (recordings, fixtures, traces) grouped by kind, each with a distinct label; a filter narrows
+    // it; selecting a session opens its steps, as `python -m server steps` gives them.
+    await check('the Sessions view (own container) groups the sessions by kind with distinct labels, filters, and a session opens its steps', async () => {
       await runCommand('View: Close All Editors');
       await setPanelVisible(false);
-      const header = page.locator('.pane-header', { hasText: 'Replay Sessions' }).first();
-      await header.waitFor({ timeout: TIMEOUT });
-      if ((await header.getAttribute('aria-expanded')) !== 'true') await header.click();
-      // The folder's tree collapsed, the sessions get the height of the side bar.
-      const folders = page.locator('.pane-header', { has: page.locator('h3.title', { hasText: /^workspace$/i }) }).first();
-      if ((await folders.getAttribute('aria-expanded')) === 'true') await folders.click();
-      const pane = page.locator('.pane', { has: page.locator('.pane-header', { hasText: 'Replay Sessions' }) }).first();
+      await page.locator('.part.activitybar .action-item .action-label[aria-label^="Replay Lens"]').first().click();
+      const pane = page.locator('.part.sidebar').first();
+      await pane.locator('.monaco-list-row').first().waitFor({ timeout: TIMEOUT });
       const unsupported = pane.locator('.welcome-view-content', { hasText: 'does not list sessions yet' });
       if (await unsupported.isVisible()) throw new Error(`the view says the server does not list sessions: ${await unsupported.innerText()}`);
       const rows = pane.locator('.monaco-list-row');
-      const want = expected.sessions.map((s) => s.title || path.relative(workspace, s.path)).sort();
-      if (want.length < 10 || !expected.sessions.some((s) => s.kind === 'fixture') || !expected.sessions.some((s) => s.kind.startsWith('codex'))) {
-        throw new Error(`python -m server sessions lists fewer kinds of sessions than the sample holds: ${want.join(', ')}`);
+      if (expected.sessions.length < 10 || !expected.sessions.some((s) => s.kind === 'fixture') || !expected.sessions.some((s) => s.kind.startsWith('codex'))) {
+        throw new Error(`python -m server sessions lists fewer kinds of sessions than the sample holds: ${expected.sessions.map((s) => s.title).join(', ')}`);
       }
-      const labels = async () => (await rows.locator('.label-name').allInnerTexts()).map((t) => t.trim()).sort();
+      // What the tree shows: groups (no description) and sessions (kind · steps).
+      const tree = async () =>
+        rows.evaluateAll((els) =>
+          els.map((el) => ({
+            label: (el.querySelector('.label-name')?.textContent ?? '').trim(),
+            description: (el.querySelector('.label-description')?.textContent ?? '').trim(),
+          })),
+        );
+      const headings = { recording: 'Recordings', fixture: 'Fixtures', 'codex-bundle': 'Codex traces', 'codex-rollout': 'Codex rollouts', 'cato-audit': 'CATO audit logs', 'langgraph-checkpoints': 'LangGraph checkpoints' };
+      const wantGroups = Object.entries(headings)
+        .map(([kind, heading]) => [heading, expected.sessions.filter((s) => s.kind === kind).length])
+        .filter(([, n]) => n > 0)
+        .map(([heading, n]) => `${heading} (${n})`);
       const deadline = Date.now() + TIMEOUT;
-      let got = await labels();
-      while (JSON.stringify(got) !== JSON.stringify(want) && Date.now() < deadline) {
+      let shown = await tree();
+      const sessionRows = () => shown.filter((r) => r.description);
+      while (sessionRows().length !== expected.sessions.length && Date.now() < deadline) {
         await page.waitForTimeout(250);
-        got = await labels();
+        shown = await tree();
       }
       await shot('sessions-view');
-      if (JSON.stringify(got) !== JSON.stringify(want)) throw new Error(`the view lists ${got.length} sessions (${got.join(', ')}), the CLI ${want.length} (${want.join(', ')})`);
+      const labels = sessionRows().map((r) => r.label);
+      if (labels.length !== expected.sessions.length) throw new Error(`the view lists ${labels.length} sessions (${labels.join(', ')}), the CLI ${expected.sessions.length}`);
+      if (new Set(labels).size !== labels.length) throw new Error(`two sessions share a label: ${labels.join(', ')}`);
+      for (const s of expected.sessions) {
+        const title = s.title || path.relative(workspace, s.path);
+        if (!labels.some((l) => l === title || l.startsWith(`${title} · `))) throw new Error(`no row for "${title}" (${s.path})`);
+      }
+      const groups = shown.filter((r) => !r.description && / \(\d+\)$/.test(r.label)).map((r) => r.label);
+      if (JSON.stringify(groups) !== JSON.stringify(wantGroups)) throw new Error(`the groups are ${groups.join(', ')}, not ${wantGroups.join(', ')}`);
+
+      // The filter: only the LangGraph threads, and the view says how many of all.
+      await runCommand('Replay Lens: Filter Sessions');
+      await page.locator('.quick-input-widget input').fill('langgraph');
+      await page.keyboard.press('Enter');
+      const langgraph = expected.sessions.filter((s) => s.kind === 'langgraph-checkpoints').length;
+      await pane.locator('.message', { hasText: `Filter "langgraph": ${langgraph} of ${expected.sessions.length} sessions` }).first().waitFor({ timeout: TIMEOUT });
+      const filtered = (await tree()).filter((r) => r.description);
+      if (filtered.length !== langgraph || !filtered.every((r) => /LangGraph/.test(r.description))) throw new Error(`the filter shows ${filtered.map((r) => r.label).join(', ')}`);
+      await shot('sessions-filtered');
+      await runCommand('Replay Lens: Clear Sessions Filter');
+      await pane.locator('.monaco-list-row', { hasText: 'Recordings' }).first().waitFor({ timeout: TIMEOUT });
 
       // The recording: its 6 steps, and the button to replay it.
       const recording = rows.filter({ has: page.locator('.label-name', { hasText: /^write_note\.ultra\.jsonl$/ }) }).first();
@@ -800,7 +847,7 @@ const exitCode = await (async () => {
       if (await frame.locator('button[data-action="replay"]').count()) throw new Error('a LangGraph thread offers "Replay this session"');
 
       await runCommand('View: Close All Editors');
-      if ((await folders.getAttribute('aria-expanded')) !== 'true') await folders.click();
+      await page.locator('.part.activitybar .action-item .action-label[aria-label^="Explorer"]').first().click();
     });
 
     await check('Restart Server restarts it (status bar back to the rules and counts)', async () => {

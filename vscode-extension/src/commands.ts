@@ -213,6 +213,15 @@ export function registerCommands(deps: CommandDeps): vscode.Disposable[] {
     'replayLens.openReportFile': guarded('Open Replay Report', openReportFile),
     'replayLens.restartServer': () => deps.manager.restart('Restart Server command'),
     'replayLens.refreshSessions': () => deps.sessions.refresh(),
+    'replayLens.filterSessions': async () => {
+      const text = await vscode.window.showInputBox({
+        title: 'Filter sessions',
+        prompt: 'Part of a name, a kind (recording, fixture, Codex, CATO, LangGraph), a path or a status (stale, error)',
+        value: deps.sessions.filter,
+      });
+      if (text !== undefined) deps.sessions.setFilter(text);
+    },
+    'replayLens.clearSessionsFilter': () => deps.sessions.setFilter(''),
     'replayLens.showOutput': () => deps.log.show(true),
   };
   return Object.entries(commands).map(([id, handler]) => vscode.commands.registerCommand(id, handler));

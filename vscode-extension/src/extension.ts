@@ -43,7 +43,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<Replay
     reports,
     sessionsPanel,
     vscode.workspace.registerTextDocumentContentProvider(NORMALIZED_SCHEME, normalized),
-    vscode.window.createTreeView('replayLens.sessions', { treeDataProvider: sessions, showCollapseAll: false }),
+    (sessions.view = vscode.window.createTreeView('replayLens.sessions', { treeDataProvider: sessions, showCollapseAll: true })),
     ...registerCommands({ manager, log, sessions, reports, sessionsPanel, results }),
     vscode.workspace.onDidChangeConfiguration((e) => {
       const changed = RESTART_SETTINGS.filter((s) => e.affectsConfiguration(s));

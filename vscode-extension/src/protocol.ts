@@ -38,14 +38,25 @@ export type SessionStatus = 'ok' | 'stale' | 'error' | 'unknown' | string;
 export interface SessionInfo {
   id: string;
   uri: string;
+  /** The file or folder, as a path (the server sends it beside the URI). */
+  path?: string;
   kind: SessionKind;
   title?: string;
   steps?: number;
   status?: SessionStatus;
 }
 
+/** A problem found while listing (a trace that cannot be read): path, message. */
+export interface ListingFinding {
+  path?: string;
+  uri?: string;
+  message?: string;
+  severity?: string;
+}
+
 export interface SessionsResult {
   sessions: SessionInfo[];
+  findings?: ListingFinding[];
 }
 
 export type Tokens = number | { input?: number; output?: number; total?: number; [k: string]: unknown };

@@ -116,11 +116,17 @@ test('the Sessions view lists what the server found', async () => {
     return { sessions: [{ id: 'a', uri: 'file:///ws/recordings/a.jsonl', kind: 'recording', title: 'a', steps: 3, status: 'stale' }] };
   });
   const provider = new SessionsProvider(manager, log);
-  const items = await provider.getChildren();
+  const groups = await provider.getChildren();
+  assert.deepEqual(
+    groups.map((g) => g.label),
+    ['Recordings (1)'],
+  );
+  const items = await provider.getChildren(groups[0]);
   assert.equal(items.length, 1);
   assert.equal(items[0].label, 'a');
   assert.equal(items[0].description, 'recording · 3 steps');
   assert.equal(items[0].command?.command, 'replayLens.openSession');
+  assert.match(items[0].tooltip as string, /Has stale turns: .* Rehash them/);
   assert.equal(mock.recorded.context.get('replayLens.sessionsUnsupported'), false);
 });
 

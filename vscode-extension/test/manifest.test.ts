@@ -57,8 +57,11 @@ test('workspace trust: limited support, interpreter and server arguments restric
   assert.deepEqual(trust.restrictedConfigurations.sort(), ['replayLens.interpreter', 'replayLens.serverArgs']);
 });
 
-test('the Sessions view is in the Explorer, with messages for an empty list and an older server', () => {
-  assert.equal(pkg.contributes.views.explorer[0].id, 'replayLens.sessions');
+test('the Sessions view has its own activity-bar container, with messages for an empty list and an older server', () => {
+  assert.deepEqual(pkg.contributes.viewsContainers.activitybar, [{ id: 'replayLens', title: 'Replay Lens', icon: 'media/activity.svg' }]);
+  assert.ok(fs.existsSync(path.join(root, 'media', 'activity.svg')));
+  assert.equal(pkg.contributes.views.replayLens[0].id, 'replayLens.sessions');
+  assert.equal(pkg.contributes.views.explorer, undefined);
   const welcome = pkg.contributes.viewsWelcome.map((w: { contents: string; when: string }) => w.when);
   assert.ok(welcome.includes('replayLens.sessionsUnsupported'));
 });
