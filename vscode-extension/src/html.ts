@@ -286,15 +286,19 @@ function renderTimelineStep(
   target: OpenTarget,
   maxDuration: number,
   ctx: RenderContext,
-  extra: { divergent?: boolean; autofocus?: boolean } = {},
+  extra: { divergent?: boolean; autofocus?: boolean; select?: number } = {},
 ): string {
-  const open = openAttrs(target);
+  // In the steps view a step selects its detail (which opens the file); in the report it opens the file.
+  const open = extra.select === undefined ? openAttrs(target) : `data-select="${extra.select}"`;
   const classes = ['step'];
   if (extra.divergent) classes.push('divergent');
   if (!open) classes.push('noopen');
-  const where = target.uri
-    ? `Open ${typeof target.turn === 'number' ? `turn ${target.turn} of ` : ''}${ctx.label(target.uri)}`
-    : 'No file location';
+  const where =
+    extra.select !== undefined
+      ? 'Show its detail'
+      : target.uri
+        ? `Open ${typeof target.turn === 'number' ? `turn ${target.turn} of ` : ''}${ctx.label(target.uri)}`
+        : 'No file location';
   const duration = formatDuration(step.durationMs);
   const tokens = formatTokens(step.tokens);
   const who = stepWho(step);
@@ -386,6 +390,85 @@ ${unusedHtml}`;
   return page(ctx, `Replay report: ${title}`, body);
 }
 
+/** Text of a message's content, or of any value, as it is shown in the step detail. */
+function shownValue(value: unknown, limit = 20_000): string {
+  const text = typeof value === 'string' ? value : JSON.stringify(value, null, 2) ?? '';
+  return text.length > limit ? `${text.slice(0, limit)}\n… (${formatNumber(text.length - limit)} more characters)` : text;
+}
+
+/** A message's role and text: LangChain's `{type, data: {content}}`, OpenAI's `{role, content}`, or anything else as JSON. */
+function messageParts(message: unknown): { role: string; text: string } {
+  if (message && typeof message === 'object') {
+    const m = message as Record<string, unknown>;
+    const data = (m.data && typeof m.data === 'object' ? m.data : m) as Record<string, unknown>;
+    const role = textOf(m.type ?? m.role ?? data.type ?? data.role) || 'message';
+    const content = data.content;
+    const calls = Array.isArray(data.tool_calls) && data.tool_calls.length ? `\n${shownValue(data.tool_calls)}` : '';
+    return { role, text: (typeof content === 'string' ? content : content === undefined ? '' : shownValue(content)) + calls };
+  }
+  return { role: 'message', text: shownValue(message) };
+}
+
+function renderMessages(messages: unknown[]): string {
+  return messages
+    .map((m) => {
+      const { role, text } = messageParts(m);
+      return `<div class="message"><span class="role">${escapeHtml(role)}</span><pre class="content">${escapeHtml(text)}</pre></div>`;
+    })
+    .join('');
+}
+
+/** The detail of one step: what is new in its input, its output, a tool's arguments and result, tokens and times. */
+function renderStepDetail(step: SessionStep, previousInputs: number, target: OpenTarget, ctx: RenderContext): string {
+  const facts: Array<[string, string]> = [
+    ['kind', kindLabel(step.kind)],
+    ['caller', step.caller ?? ''],
+    ['name', step.name ?? ''],
+    ['model', step.model ?? ''],
+    ['status', step.status ?? ''],
+    ['tokens', formatTokens(step.tokens)],
+    ['started', step.startedAt === null || step.startedAt === undefined ? '' : String(step.startedAt)],
+    ['duration', formatDuration(step.durationMs)],
+    ['call id', step.callId ?? ''],
+  ];
+  const dl = `<dl class="facts">${facts
+    .filter(([, v]) => v)
+    .map(([k, v]) => `<dt>${escapeHtml(k)}</dt><dd>${escapeHtml(v)}</dd>`)
+    .join('')}</dl>`;
+  const sections: string[] = [];
+  if (Array.isArray(step.input)) {
+    const fresh = step.input.slice(Math.min(previousInputs, step.input.length));
+    const heading =
+      previousInputs > 0
+        ? `Input: ${plural(fresh.length, 'message')} new in this call (${formatNumber(previousInputs)} carried over)`
+        : `Input: ${plural(step.input.length, 'message')}`;
+    sections.push(`<h4>${escapeHtml(heading)}</h4>${renderMessages(fresh)}`);
+  } else if (step.input !== undefined) {
+    sections.push(`<h4>Input</h4><pre class="content">${escapeHtml(shownValue(step.input))}</pre>`);
+  }
+  if (step.output !== undefined) sections.push(`<h4>Output</h4>${renderMessages([step.output])}`);
+  if (step.arguments !== undefined) sections.push(`<h4>Arguments</h4><pre class="content">${escapeHtml(shownValue(step.arguments))}</pre>`);
+  if (step.result !== undefined) sections.push(`<h4>Result</h4><pre class="content">${escapeHtml(shownValue(step.result))}</pre>`);
+  const open = openAttrs(target);
+  return `<section class="detail" id="detail-${step.index}" hidden aria-label="Step ${step.index} in detail">
+<h3>Step ${step.index}: ${escapeHtml(kindLabel(step.kind))} ${escapeHtml(stepWho(step))} ${badge(step.status)}</h3>
+${dl}${open ? `<p><button class="link" ${open}>Open it in ${escapeHtml(target.uri ? ctx.label(target.uri) : 'the editor')}</button></p>` : ''}
+${sections.join('\n') || '<p class="muted">The trace holds no input or output for this step.</p>'}</section>`;
+}
+
+function tokenCounts(tokens: Tokens | null | undefined): { input: number; output: number } {
+  if (typeof tokens === 'number') return { input: 0, output: tokens };
+  if (!tokens || typeof tokens !== 'object') return { input: 0, output: 0 };
+  const t = tokens as Record<string, unknown>;
+  const num = (...values: unknown[]) => values.find((v): v is number => typeof v === 'number') ?? 0;
+  return { input: num(t.input, t.input_tokens, t.prompt_tokens), output: num(t.output, t.output_tokens, t.completion_tokens) };
+}
+
+function options(label: string, id: string, values: string[]): string {
+  const unique = [...new Set(values.filter(Boolean))].sort();
+  return `<label>${escapeHtml(label)} <select id="${id}"><option value="">all</option>${unique.map((v) => `<option value="${escapeHtml(v)}">${escapeHtml(v)}</option>`).join('')}</select></label>`;
+}
+
 export function renderSteps(session: Pick<SessionInfo, 'uri' | 'kind' | 'title' | 'id'>, result: StepsResult, ctx: RenderContext, replayable: boolean): string {
   const pageSize = Math.max(1, result.pageSize || result.steps.length || 1);
   const pages = Math.max(1, Math.ceil((result.total ?? result.steps.length) / pageSize));
@@ -398,18 +481,34 @@ export function renderSteps(session: Pick<SessionInfo, 'uri' | 'kind' | 'title' 
       ? `<nav class="pager" aria-label="Pages (${where})"><button class="secondary" data-page="1" ${current === 1 ? 'disabled' : ''} aria-label="First page">« First</button><button class="secondary" data-page="${current - 1}" ${current === 1 ? 'disabled' : ''}>‹ Previous</button><span>Page ${current} of ${pages}</span><button class="secondary" data-page="${current + 1}" ${current === pages ? 'disabled' : ''}>Next ›</button><button class="secondary" data-page="${pages}" ${current === pages ? 'disabled' : ''} aria-label="Last page">Last »</button></nav>`
       : '';
   const maxDuration = maxOf(result.steps.map((s) => s.durationMs));
-  const list = result.steps.length
-    ? `<ol class="timeline" aria-label="Steps ${first} to ${last}">${result.steps
-        .map((s: SessionStep, i) =>
-          renderTimelineStep(s, { uri: s.uri ?? session.uri, range: s.range }, maxDuration, ctx, { autofocus: i === 0 }),
-        )
-        .join('\n')}</ol>`
-    : '<p class="muted">No steps on this page.</p>';
+  // Messages a caller's earlier model call already sent: the rest of a call's input is new.
+  const seen = new Map<string, number>();
+  const details: string[] = [];
+  const rows = result.steps.map((s: SessionStep, i) => {
+    const target: OpenTarget = { uri: s.uri ?? session.uri, range: s.range };
+    const who = stepWho(s);
+    const previous = s.kind === 'model' ? (seen.get(who) ?? 0) : 0;
+    if (s.kind === 'model' && Array.isArray(s.input)) seen.set(who, s.input.length);
+    details.push(renderStepDetail(s, previous, target, ctx));
+    const { input, output } = tokenCounts(s.tokens);
+    const search = [who, s.summary, s.name, s.model, s.caller, s.status, s.kind].filter(Boolean).join(' ').toLowerCase();
+    const row = renderTimelineStep(s, {}, maxDuration, ctx, { autofocus: i === 0, select: s.index });
+    return row.replace(
+      '<li>',
+      `<li data-kind="${escapeHtml(kindLabel(s.kind))}" data-caller="${escapeHtml(who)}" data-status="${escapeHtml(s.status ?? '')}" data-search="${escapeHtml(search)}" data-tin="${input}" data-tout="${output}" data-ms="${typeof s.durationMs === 'number' && Number.isFinite(s.durationMs) ? s.durationMs : 0}">`,
+    );
+  });
+  const list = result.steps.length ? `<ol class="timeline" aria-label="Steps ${first} to ${last}">${rows.join('\n')}</ol>` : '<p class="muted">No steps on this page.</p>';
+  const tools = result.steps.length
+    ? `<div class="toolbar" role="search"><label>Search <input type="search" id="step-search" placeholder="caller, tool, text…"></label>${options('Kind', 'filter-kind', result.steps.map((s) => kindLabel(s.kind)))}${options('Caller', 'filter-caller', result.steps.map((s) => stepWho(s)))}${options('Status', 'filter-status', result.steps.map((s) => s.status ?? ''))}</div>
+<p class="muted" id="totals" role="status"></p>`
+    : '';
   const body = `<div class="header"><div><h1>${escapeHtml(title)}</h1>
 <p class="files muted"><button class="link mono" ${openAttrs({ uri: session.uri })}>${escapeHtml(ctx.label(session.uri))}</button> · ${escapeHtml(session.kind)} · ${plural(result.total, 'step')}${result.steps.length ? ` · showing ${first}–${last}` : ''}</p></div>
 <div>${replayable ? '<button class="primary" data-action="replay">Replay this session</button>' : ''}</div></div>
 ${pager('top')}
-${list}
+${tools}
+<div class="steps-layout"><div>${list}</div><aside id="detail-pane" aria-live="polite"><p class="muted placeholder">Select a step to see its new input messages, its output, a tool's arguments and result, tokens and times.</p>${details.join('\n')}</aside></div>
 ${pager('bottom')}`;
   return page(ctx, title, body);
 }

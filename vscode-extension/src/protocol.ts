@@ -74,6 +74,12 @@ export interface SessionStep {
   summary?: string;
   uri?: string;
   range?: Range;
+  /** A model call's input messages and output; a tool call's arguments and result. */
+  input?: unknown;
+  output?: unknown;
+  arguments?: unknown;
+  result?: unknown;
+  callId?: string;
 }
 
 export interface StepsParams {

@@ -136,7 +136,9 @@ test('session steps are paginated', () => {
   assert.match(html, /showing 51–100/);
   assert.match(html, /data-action="replay"/);
   assert.equal((html.match(/<button id="step-/g) ?? []).length, 50);
-  assert.match(html, /id="step-50"[^>]*data-open="file:\/\/\/ws\/recordings\/a\.jsonl"/);
+  // a step selects its detail, which opens the file
+  assert.match(html, /id="step-50"[^>]*data-select="50"/);
+  assert.match(html, /<section class="detail" id="detail-50" hidden[^]*?data-open="file:\/\/\/ws\/recordings\/a\.jsonl"/);
   const first = renderSteps(session, { page: 1, pageSize: 50, total: 20, steps: steps.slice(0, 20) }, ctx, false);
   assert.doesNotMatch(first, /class="pager"/);
   assert.doesNotMatch(first, /data-action="replay"/);
@@ -196,4 +198,33 @@ test('a miss offers "Open in diff editor"; a stale nearest turn also "Rehash tur
     html,
     /<button class="primary" data-action="rehash" data-args="\{&quot;uri&quot;:&quot;file:\/\/\/ws\/replay\/write_note\.ultra\.json&quot;,&quot;turn&quot;:1\}">Rehash turn 1<\/button>/,
   );
+});
+
+test('the steps view: a detail per step (new input messages, output, tool arguments and result), search, filters, totals', () => {
+  const session = { uri: 'file:///ws/recordings/w.jsonl', kind: 'recording', id: 'w', title: 'w' };
+  const system = { type: 'system', data: { content: 'You are DeerFlow.' } };
+  const human = { type: 'human', data: { content: 'Create note.txt' } };
+  const ai = { type: 'ai', data: { content: '', tool_calls: [{ name: 'write_file', args: { path: 'note.txt' } }] } };
+  const tool = { type: 'tool', data: { content: 'OK' } };
+  const steps = [
+    { index: 0, kind: 'model', caller: 'lead_agent', tokens: { input: 3664, output: 434 }, durationMs: 1200, input: [system, human], output: ai },
+    { index: 1, kind: 'tool', name: 'write_file', status: 'success', arguments: { path: 'note.txt', content: 'hi' }, result: 'OK: wrote 2 bytes' },
+    { index: 2, kind: 'model', caller: 'lead_agent', tokens: { input: 3900, output: 20 }, input: [system, human, ai, tool], output: { type: 'ai', data: { content: 'Done.' } } },
+  ];
+  const html = renderSteps(session, { page: 1, pageSize: 50, total: 3, steps }, ctx, true);
+  assert.match(html, /<input type="search" id="step-search"/);
+  assert.match(html, /<select id="filter-kind"><option value="">all<\/option><option value="model">model<\/option><option value="tool">tool<\/option><\/select>/);
+  assert.match(html, /<select id="filter-caller">.*<option value="lead_agent">lead_agent<\/option>.*<option value="write_file">write_file<\/option>/);
+  assert.match(html, /<li data-kind="model" data-caller="lead_agent" data-status="" data-search="[^"]*" data-tin="3664" data-tout="434" data-ms="1200">/);
+  const detail = (i: number) => new RegExp(`<section class="detail" id="detail-${i}" hidden[^]*?</section>`).exec(html)?.[0] ?? '';
+  assert.match(detail(0), /Input: 2 messages<\/h4>.*You are DeerFlow\./s);
+  // the second call of lead_agent: only the 2 messages its first call did not send
+  assert.match(detail(2), /Input: 2 messages new in this call \(2 carried over\)/);
+  assert.doesNotMatch(detail(2), /You are DeerFlow/);
+  assert.match(detail(2), /Output<\/h4>.*Done\./s);
+  assert.match(detail(1), /Arguments<\/h4><pre class="content">\{\n {2}&quot;path&quot;: &quot;note\.txt&quot;/);
+  assert.match(detail(1), /Result<\/h4><pre class="content">OK: wrote 2 bytes<\/pre>/);
+  assert.match(detail(0), /<dt>tokens<\/dt><dd>3,664 in · 434 out<\/dd>/);
+  assert.match(detail(0), /<dt>duration<\/dt><dd>1\.20 s<\/dd>/);
+  assert.match(html, /<p class="muted" id="totals" role="status"><\/p>/);
 });
