@@ -1,4 +1,4 @@
-// Bundles the extension (dist/extension.js) or, with --tests, the unit tests (out-test/*.test.js)
+// Bundles the extension (dist/extension.js), the webviews' script (dist/webview.js) or, with --tests, the unit tests (out-test/*.test.js)
 // with the `vscode` module replaced by test/mock/vscode.ts, so they run under `node --test`
 // without a VS Code download.
 import * as esbuild from 'esbuild';
@@ -28,7 +28,7 @@ if (tests) {
     alias: { vscode: './test/mock/vscode.ts' },
   });
 } else {
-  const options = {
+  const extension = {
     ...common,
     entryPoints: ['src/extension.ts'],
     outfile: 'dist/extension.js',
@@ -36,10 +36,22 @@ if (tests) {
     minify: !watch,
     sourcemap: watch ? 'inline' : false,
   };
-  if (watch) {
-    const ctx = await esbuild.context(options);
-    await ctx.watch();
-  } else {
-    await esbuild.build(options);
+  // The webviews' script runs in the browser, not in Node: a separate bundle.
+  const webview = {
+    ...extension,
+    entryPoints: ['media/webview.ts'],
+    outfile: 'dist/webview.js',
+    platform: 'browser',
+    target: 'es2020',
+    format: 'iife',
+    external: [],
+  };
+  for (const options of [extension, webview]) {
+    if (watch) {
+      const ctx = await esbuild.context(options);
+      await ctx.watch();
+    } else {
+      await esbuild.build(options);
+    }
   }
 }

@@ -433,7 +433,7 @@ def _check_recording(report: RecordingReport, keys: Any, config: Config, held: s
     for call in recording.calls:
         computed = keys(call)
         if isinstance(computed, RuleTimeoutError):
-            report.findings.append(_call_finding(recording, call, codes.RULE_TIMEOUT, str(computed)))
+            report.findings.append(call_finding(recording, call, codes.RULE_TIMEOUT, str(computed)))
         elif isinstance(computed, InputShapeError):
             report.findings.append(
                 call_finding(recording, call, codes.MALFORMED_RECORDING, f"cannot compute the key: {computed}")

@@ -235,7 +235,7 @@ const PAIRS: Array<[string, string]> = [
 function fromPair(value: Record<string, unknown>): Part[] | undefined {
   for (const [x, y] of PAIRS) {
     if (typeof value[x] === 'string' && typeof value[y] === 'string') {
-      return diffTexts(value[x] as string, value[y] as string);
+      return diffTexts(value[x], value[y]);
     }
   }
   return undefined;
@@ -248,7 +248,7 @@ function fromEntry(entry: unknown): Part[] | undefined {
   }
   if (entry && typeof entry === 'object') {
     const e = entry as Record<string, unknown>;
-    const text = [e.text, e.value, e.content].find((t) => typeof t === 'string') as string | undefined;
+    const text = [e.text, e.value, e.content].find((t): t is string => typeof t === 'string');
     const op = opOf(e.op ?? e.type ?? e.kind ?? e.tag ?? e.operation);
     if (op && text !== undefined) {
       return [{ op, text }];
@@ -263,7 +263,8 @@ function fromEntry(entry: unknown): Part[] | undefined {
       return [{ op: 'equal', text }];
     }
     // difflib-style opcode with both texts: {tag: "replace", a: "...", b: "..."}
-    if (String(e.tag ?? e.op ?? '').toLowerCase() === 'replace') {
+    const tag = e.tag ?? e.op;
+    if (typeof tag === 'string' && tag.toLowerCase() === 'replace') {
       return fromPair(e);
     }
   }
@@ -346,4 +347,47 @@ export function changeCounts(parts: Part[]): { inserted: number; deleted: number
     if (p.op === 'delete') deleted += p.text.length;
   }
   return { inserted, deleted };
+}
+
+/**
+ * The two texts a diff compares (the recorded turn's input and this call's), for VS Code's own
+ * diff editor. A unified diff leaves unchanged lines out between its hunks: each gap is marked on
+ * both sides, so the editor never shows text the report does not have as if it were there.
+ */
+export function diffSides(diff: unknown, nearest?: Record<string, unknown>): { left: string; right: string } | undefined {
+  if (typeof diff === 'string' && looksUnified(diff) && /^@@ /m.test(diff)) {
+    const left: string[] = [];
+    const right: string[] = [];
+    let nextLeft = 1;
+    let nextRight = 1;
+    let inHeader = true;
+    for (const line of diff.split('\n')) {
+      if (inHeader && (line.startsWith('--- ') || line.startsWith('+++ '))) continue;
+      inHeader = false;
+      const hunk = /^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@/.exec(line);
+      if (hunk) {
+        const [a, b, c, d] = [Number(hunk[1]), Number(hunk[2] ?? 1), Number(hunk[3]), Number(hunk[4] ?? 1)];
+        if (a > nextLeft) left.push(`⋯ ${a - nextLeft} unchanged line${a - nextLeft === 1 ? '' : 's'} not in the report ⋯`);
+        if (c > nextRight) right.push(`⋯ ${c - nextRight} unchanged line${c - nextRight === 1 ? '' : 's'} not in the report ⋯`);
+        nextLeft = a + b;
+        nextRight = c + d;
+      } else if (line.startsWith('-')) {
+        left.push(line.slice(1));
+      } else if (line.startsWith('+')) {
+        right.push(line.slice(1));
+      } else if (line.startsWith(' ')) {
+        left.push(line.slice(1));
+        right.push(line.slice(1));
+      }
+    }
+    return { left: left.join('\n') + '\n', right: right.join('\n') + '\n' };
+  }
+  const parts = normalizeDiff(diff, nearest);
+  if (!parts) return undefined;
+  const side = (skip: Op) =>
+    parts
+      .filter((p) => p.op !== skip)
+      .map((p) => p.text)
+      .join('');
+  return { left: side('insert'), right: side('delete') };
 }

@@ -4,7 +4,7 @@
 export const METHOD_NOT_FOUND = -32601;
 
 export function errorCode(e: unknown): number | undefined {
-  if (e && typeof e === 'object' && 'code' in e && typeof (e as { code: unknown }).code === 'number') {
+  if (e && typeof e === 'object' && 'code' in e && typeof (e).code === 'number') {
     return (e as { code: number }).code;
   }
   return undefined;
@@ -23,7 +23,7 @@ export function errorMessage(e: unknown): string {
     return e.message;
   }
   if (e && typeof e === 'object' && 'message' in e) {
-    return String((e as { message: unknown }).message);
+    return String((e).message);
   }
   return String(e);
 }

@@ -1,11 +1,18 @@
 // HTML of the replay report and of a session's steps, rendered in the extension (pure functions,
 // unit tested) and shown in a webview with a strict content security policy: no remote content,
-// one nonce'd script and one nonce'd style sheet, no inline style attributes, theme colors only.
+// one nonce'd script (media/webview.ts) and the extension's style sheet (media/webview.css), no
+// inline styles, theme colors only.
 import { changeCounts, elide, normalizeDiff, Segment, unifiedLabels } from './diff';
-import type { NearestTurn, Range, ReplayReport, ReplayStep, SessionInfo, SessionStep, StepsResult, Tokens } from './protocol';
+import { formatNumber, plural } from './text';
+import type { Range, ReplayReport, ReplayStep, SessionInfo, SessionStep, StepsResult, Tokens } from './protocol';
+
+/** Text of a value from the server: strings and numbers as they are, nothing for anything else. */
+function textOf(value: unknown): string {
+  return typeof value === 'string' ? value : typeof value === 'number' || typeof value === 'boolean' ? String(value) : '';
+}
 
 export function escapeHtml(value: unknown): string {
-  return String(value ?? '')
+  return textOf(value)
     .replace(/&/g, '&amp;')
     .replace(/</g, '&lt;')
     .replace(/>/g, '&gt;')
@@ -16,6 +23,9 @@ export function escapeHtml(value: unknown): string {
 export interface RenderContext {
   nonce: string;
   cspSource: string;
+  /** Webview URIs of media/webview.css and dist/webview.js (the bundle of media/webview.ts). */
+  styleUri: string;
+  scriptUri: string;
   /** A short label for a file URI (workspace-relative path). */
   label: (uri: string) => string;
 }
@@ -25,14 +35,11 @@ export function csp(ctx: Pick<RenderContext, 'nonce' | 'cspSource'>): string {
     "default-src 'none'",
     `img-src ${ctx.cspSource} data:`,
     `font-src ${ctx.cspSource}`,
-    `style-src 'nonce-${ctx.nonce}'`,
+    `style-src ${ctx.cspSource}`,
     `script-src 'nonce-${ctx.nonce}'`,
   ].join('; ');
 }
 
-export function formatNumber(n: number): string {
-  return Math.round(n).toString().replace(/\B(?=(\d{3})+(?!\d))/g, ',');
-}
 
 export function formatDuration(ms: number | null | undefined): string {
   if (ms === null || ms === undefined || !Number.isFinite(ms)) {
@@ -141,131 +148,6 @@ export function barClass(ms: number | null | undefined, max: number): string {
   return `w${pct}`;
 }
 
-function widthRules(): string {
-  const rules: string[] = ['.bar.w0 { width: 0; }'];
-  for (let p = 5; p <= 100; p += 5) {
-    rules.push(`.bar.w${p} { width: ${p}%; }`);
-  }
-  return rules.join('\n');
-}
-
-const STYLE = `
-:root { color-scheme: light dark; }
-body { font-family: var(--vscode-font-family); font-size: var(--vscode-font-size); color: var(--vscode-foreground); background: var(--vscode-editor-background); padding: 0 20px 40px; line-height: 1.45; }
-h1 { font-size: 1.5em; font-weight: 600; margin: 18px 0 4px; }
-h2 { font-size: 1.15em; font-weight: 600; margin: 26px 0 8px; border-bottom: 1px solid var(--vscode-panel-border, var(--vscode-widget-border, transparent)); padding-bottom: 4px; }
-h3 { font-size: 1em; font-weight: 600; margin: 0 0 6px; }
-.muted { color: var(--vscode-descriptionForeground); }
-code, pre, .mono { font-family: var(--vscode-editor-font-family); font-size: var(--vscode-editor-font-size); }
-button { font: inherit; color: inherit; }
-button.link { background: none; border: none; padding: 0; color: var(--vscode-textLink-foreground); cursor: pointer; text-align: left; }
-button.link:hover { color: var(--vscode-textLink-activeForeground); text-decoration: underline; }
-button.primary { background: var(--vscode-button-background); color: var(--vscode-button-foreground); border: 1px solid var(--vscode-button-border, transparent); padding: 4px 12px; border-radius: 2px; cursor: pointer; }
-button.primary:hover { background: var(--vscode-button-hoverBackground); }
-button.secondary { background: var(--vscode-button-secondaryBackground); color: var(--vscode-button-secondaryForeground); border: 1px solid var(--vscode-button-border, transparent); padding: 4px 12px; border-radius: 2px; cursor: pointer; }
-button.secondary:hover { background: var(--vscode-button-secondaryHoverBackground); }
-button:disabled { opacity: 0.5; cursor: default; }
-:focus-visible { outline: 1px solid var(--vscode-focusBorder); outline-offset: 2px; }
-.header { display: flex; align-items: flex-end; justify-content: space-between; gap: 16px; flex-wrap: wrap; }
-.files { margin: 0; }
-.verdict { font-weight: 600; margin: 14px 0 0; }
-.verdict.ok { color: var(--vscode-testing-iconPassed, var(--vscode-foreground)); }
-.verdict.bad { color: var(--vscode-errorForeground); }
-.cards { display: flex; gap: 10px; flex-wrap: wrap; margin: 12px 0 0; padding: 0; list-style: none; }
-.card { min-width: 96px; padding: 8px 14px; border: 1px solid var(--vscode-widget-border, var(--vscode-panel-border, transparent)); border-radius: 4px; background: var(--vscode-editorWidget-background); }
-.card .n { display: block; font-size: 1.6em; font-weight: 600; }
-.card.ok .n { color: var(--vscode-testing-iconPassed, var(--vscode-foreground)); }
-.card.warn .n { color: var(--vscode-editorWarning-foreground); }
-.card.bad .n { color: var(--vscode-errorForeground); }
-.card.zero .n { color: var(--vscode-descriptionForeground); }
-.card.neutral .n { color: var(--vscode-foreground); }
-.note { border-left: 3px solid var(--vscode-textLink-foreground); padding: 2px 10px; margin: 6px 0; }
-.divergence { border-left: 3px solid var(--vscode-errorForeground); padding: 6px 12px; background: var(--vscode-inputValidation-errorBackground, var(--vscode-editorWidget-background)); margin: 8px 0; }
-.divergence.none { border-left-color: var(--vscode-testing-iconPassed, var(--vscode-focusBorder)); background: var(--vscode-editorWidget-background); }
-.badge { display: inline-block; min-width: 4.5em; text-align: center; padding: 0 6px; border-radius: 9px; font-size: 0.85em; border: 1px solid currentColor; white-space: nowrap; }
-.badge.ok { color: var(--vscode-testing-iconPassed, var(--vscode-foreground)); }
-.badge.warn { color: var(--vscode-editorWarning-foreground); }
-.badge.bad { color: var(--vscode-errorForeground); font-weight: 600; }
-.badge.neutral { color: var(--vscode-descriptionForeground); }
-ol.timeline { list-style: none; margin: 0; padding: 0; }
-ol.timeline li { margin: 0; }
-.step { display: grid; grid-template-columns: 2.6em 8.5em 3.4em minmax(0, 1fr) minmax(3em, 7em) 5em 10em; align-items: center; gap: 8px; width: 100%; padding: 4px 8px; background: none; border: none; border-bottom: 1px solid var(--vscode-editorWidget-border, transparent); text-align: left; cursor: pointer; }
-.step:hover { background: var(--vscode-list-hoverBackground); }
-.step:focus-visible { background: var(--vscode-list-focusBackground, var(--vscode-list-hoverBackground)); outline: 1px solid var(--vscode-list-focusOutline, var(--vscode-focusBorder)); outline-offset: -1px; }
-.step.divergent { box-shadow: inset 3px 0 0 var(--vscode-errorForeground); }
-.step.noopen { cursor: default; }
-.step .idx { color: var(--vscode-descriptionForeground); text-align: right; font-variant-numeric: tabular-nums; }
-.step .kind { color: var(--vscode-descriptionForeground); font-size: 0.9em; }
-.step .who { overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
-.step .summary { grid-column: 4 / -1; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; color: var(--vscode-descriptionForeground); }
-.step .track { height: 6px; background: var(--vscode-editorWidget-background); border-radius: 3px; overflow: hidden; }
-.bar { height: 100%; background: var(--vscode-charts-blue, var(--vscode-progressBar-background)); }
-.step .dur, .step .tok { font-variant-numeric: tabular-nums; color: var(--vscode-descriptionForeground); white-space: nowrap; }
-.step .tok { text-align: right; }
-.miss { border: 1px solid var(--vscode-widget-border, var(--vscode-panel-border, transparent)); border-radius: 4px; padding: 10px 14px; margin: 0 0 14px; background: var(--vscode-editorWidget-background); }
-.legend { margin: 4px 0 8px; display: flex; gap: 16px; flex-wrap: wrap; }
-pre.diff { white-space: pre-wrap; word-break: break-word; margin: 0; padding: 8px; background: var(--vscode-textCodeBlock-background, var(--vscode-editor-background)); border-radius: 3px; max-height: 28em; overflow: auto; }
-del, .del { background: var(--vscode-diffEditor-removedTextBackground, rgba(255,0,0,.25)); color: var(--vscode-gitDecoration-deletedResourceForeground, inherit); text-decoration: none; }
-ins, .ins { background: var(--vscode-diffEditor-insertedTextBackground, rgba(0,255,0,.2)); color: var(--vscode-gitDecoration-addedResourceForeground, inherit); text-decoration: none; outline: 1px solid var(--vscode-diffEditor-insertedLineBackground, transparent); }
-.elided { color: var(--vscode-descriptionForeground); font-style: italic; }
-ul.turns { list-style: none; padding: 0; display: flex; gap: 10px; flex-wrap: wrap; }
-nav.pager { display: flex; align-items: center; gap: 12px; margin: 12px 0; }
-@media (max-width: 720px) {
-  .step { grid-template-columns: 2.2em 8.5em minmax(0, 1fr) 4.5em; }
-  .step .kind, .step .track, .step .tok { display: none; }
-  .step .summary { grid-column: 3 / -1; }
-}
-.sr-only { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); white-space: nowrap; }
-${widthRules()}
-`;
-
-const SCRIPT = `
-(function () {
-  const vscode = acquireVsCodeApi();
-  function rangeOf(el) {
-    const r = el.getAttribute('data-range');
-    if (!r) return undefined;
-    const n = r.split(',').map(Number);
-    return { start: { line: n[0], character: n[1] }, end: { line: n[2], character: n[3] } };
-  }
-  document.addEventListener('click', function (event) {
-    const target = event.target instanceof Element ? event.target.closest('[data-open],[data-page],[data-action],[data-goto]') : null;
-    if (!target || target.disabled) return;
-    if (target.hasAttribute('data-goto')) {
-      const step = document.getElementById(target.getAttribute('data-goto'));
-      if (step) { step.scrollIntoView({ block: 'center' }); step.focus(); }
-      return;
-    }
-    if (target.hasAttribute('data-open')) {
-      const turn = target.getAttribute('data-turn');
-      vscode.postMessage({ type: 'open', uri: target.getAttribute('data-open'), range: rangeOf(target), turn: turn === null ? undefined : Number(turn) });
-      return;
-    }
-    if (target.hasAttribute('data-page')) {
-      vscode.postMessage({ type: 'page', page: Number(target.getAttribute('data-page')) });
-      return;
-    }
-    vscode.postMessage({ type: target.getAttribute('data-action') });
-  });
-  // Up/Down/Home/End move between the steps of the timeline.
-  document.addEventListener('keydown', function (event) {
-    const el = document.activeElement;
-    if (!el || !el.classList || !el.classList.contains('step')) return;
-    const steps = Array.from(document.querySelectorAll('.step'));
-    const i = steps.indexOf(el);
-    let next = -1;
-    if (event.key === 'ArrowDown') next = Math.min(steps.length - 1, i + 1);
-    else if (event.key === 'ArrowUp') next = Math.max(0, i - 1);
-    else if (event.key === 'Home') next = 0;
-    else if (event.key === 'End') next = steps.length - 1;
-    if (next >= 0) { event.preventDefault(); steps[next].focus(); }
-  });
-  // Focus for the keyboard, without scrolling the summary out of view.
-  const first = document.querySelector('[data-autofocus]');
-  if (first) first.focus({ preventScroll: true });
-})();
-`;
-
 export function page(ctx: RenderContext, title: string, body: string): string {
   return `<!DOCTYPE html>
 <html lang="en">
@@ -274,18 +156,15 @@ export function page(ctx: RenderContext, title: string, body: string): string {
 <meta http-equiv="Content-Security-Policy" content="${escapeHtml(csp(ctx))}">
 <meta name="viewport" content="width=device-width, initial-scale=1.0">
 <title>${escapeHtml(title)}</title>
-<style nonce="${escapeHtml(ctx.nonce)}">${STYLE}</style>
+<link rel="stylesheet" href="${escapeHtml(ctx.styleUri)}">
 </head>
 <body>
 ${body}
-<script nonce="${escapeHtml(ctx.nonce)}">${SCRIPT}</script>
+<script nonce="${escapeHtml(ctx.nonce)}" src="${escapeHtml(ctx.scriptUri)}"></script>
 </body>
 </html>`;
 }
 
-function plural(n: number, one: string, many = `${one}s`): string {
-  return `${formatNumber(n)} ${n === 1 ? one : many}`;
-}
 
 function card(label: string, n: number | undefined, tone: 'ok' | 'warn' | 'bad', neutral = false): string {
   const value = n ?? 0;
@@ -331,7 +210,7 @@ function renderSegments(segments: Segment[]): string {
 }
 
 function shortKey(value: unknown): string {
-  return typeof value === 'string' && value.length > 12 ? `${value.slice(0, 12)}…` : String(value ?? '');
+  return typeof value === 'string' && value.length > 12 ? `${value.slice(0, 12)}…` : textOf(value);
 }
 
 function renderKeys(step: ReplayStep): string {
@@ -345,7 +224,7 @@ function renderKeys(step: ReplayStep): string {
 }
 
 function renderNearest(step: ReplayStep, report: ReplayReport, ctx: RenderContext): string {
-  const nearest = (step.nearest ?? undefined) as NearestTurn | undefined;
+  const nearest = (step.nearest ?? undefined);
   const stepId = `step-${step.index}`;
   const head = `<h3>Step ${step.index}: ${escapeHtml(stepWho(step) || 'call')} ${badge(step.status)}</h3>`;
   const reason = typeof step.reason === 'string' ? `<p>${escapeHtml(step.reason)}</p>` : '';
@@ -360,7 +239,7 @@ function renderNearest(step: ReplayStep, report: ReplayReport, ctx: RenderContex
     : '';
   const similarity = typeof nearest.similarity === 'number' ? ` <span class="muted">(similarity ${Math.round(nearest.similarity * 100)}%)</span>` : '';
   const note = typeof nearest.note === 'string' ? `<p class="note">${escapeHtml(nearest.note)}</p>` : '';
-  const parts = normalizeDiff(nearest.diff, nearest as Record<string, unknown>);
+  const parts = normalizeDiff(nearest.diff, nearest);
   const labels = unifiedLabels(nearest.diff);
   let diffHtml: string;
   if (parts && parts.length > 0) {
@@ -377,10 +256,17 @@ function renderNearest(step: ReplayStep, report: ReplayReport, ctx: RenderContex
   } else {
     diffHtml = '<p class="muted">The server sent no diff for this miss.</p>';
   }
+  // A stale nearest turn of a fixture can be rehashed from here; any diff opens in VS Code's diff editor.
+  const stale = typeof nearest.note === 'string' && /\bis stale\b/.test(nearest.note) && typeof nearest.turn === 'number' && !!nearestUri;
+  const rehash = stale
+    ? `<button class="primary" data-action="rehash" data-args="${escapeHtml(JSON.stringify({ uri: nearestUri, turn: nearest.turn }))}">Rehash ${escapeHtml(turnLabel)}</button> `
+    : '';
+  const openDiff = parts && parts.length > 0 ? `<button class="secondary" data-action="diff" data-args="${escapeHtml(JSON.stringify({ step: step.index }))}">Open in diff editor</button>` : '';
+  const actions = rehash || openDiff ? `<p class="actions">${rehash}${openDiff}</p>` : '';
   return `<article class="miss" id="miss-${step.index}" aria-label="Miss at step ${step.index}">${head}
 ${reason}${renderKeys(step)}
 <p>Nearest recorded input: <strong>${escapeHtml(turnLabel)}</strong>${similarity}. ${openNearest} · ${gotoStep}</p>
-${note}
+${note}${actions}
 ${diffHtml}</article>`;
 }
 
@@ -400,15 +286,19 @@ function renderTimelineStep(
   target: OpenTarget,
   maxDuration: number,
   ctx: RenderContext,
-  extra: { divergent?: boolean; autofocus?: boolean } = {},
+  extra: { divergent?: boolean; autofocus?: boolean; select?: number } = {},
 ): string {
-  const open = openAttrs(target);
+  // In the steps view a step selects its detail (which opens the file); in the report it opens the file.
+  const open = extra.select === undefined ? openAttrs(target) : `data-select="${extra.select}"`;
   const classes = ['step'];
   if (extra.divergent) classes.push('divergent');
   if (!open) classes.push('noopen');
-  const where = target.uri
-    ? `Open ${typeof target.turn === 'number' ? `turn ${target.turn} of ` : ''}${ctx.label(target.uri)}`
-    : 'No file location';
+  const where =
+    extra.select !== undefined
+      ? 'Show its detail'
+      : target.uri
+        ? `Open ${typeof target.turn === 'number' ? `turn ${target.turn} of ` : ''}${ctx.label(target.uri)}`
+        : 'No file location';
   const duration = formatDuration(step.durationMs);
   const tokens = formatTokens(step.tokens);
   const who = stepWho(step);
@@ -500,6 +390,85 @@ ${unusedHtml}`;
   return page(ctx, `Replay report: ${title}`, body);
 }
 
+/** Text of a message's content, or of any value, as it is shown in the step detail. */
+function shownValue(value: unknown, limit = 20_000): string {
+  const text = typeof value === 'string' ? value : JSON.stringify(value, null, 2) ?? '';
+  return text.length > limit ? `${text.slice(0, limit)}\n… (${formatNumber(text.length - limit)} more characters)` : text;
+}
+
+/** A message's role and text: LangChain's `{type, data: {content}}`, OpenAI's `{role, content}`, or anything else as JSON. */
+function messageParts(message: unknown): { role: string; text: string } {
+  if (message && typeof message === 'object') {
+    const m = message as Record<string, unknown>;
+    const data = (m.data && typeof m.data === 'object' ? m.data : m) as Record<string, unknown>;
+    const role = textOf(m.type ?? m.role ?? data.type ?? data.role) || 'message';
+    const content = data.content;
+    const calls = Array.isArray(data.tool_calls) && data.tool_calls.length ? `\n${shownValue(data.tool_calls)}` : '';
+    return { role, text: (typeof content === 'string' ? content : content === undefined ? '' : shownValue(content)) + calls };
+  }
+  return { role: 'message', text: shownValue(message) };
+}
+
+function renderMessages(messages: unknown[]): string {
+  return messages
+    .map((m) => {
+      const { role, text } = messageParts(m);
+      return `<div class="message"><span class="role">${escapeHtml(role)}</span><pre class="content">${escapeHtml(text)}</pre></div>`;
+    })
+    .join('');
+}
+
+/** The detail of one step: what is new in its input, its output, a tool's arguments and result, tokens and times. */
+function renderStepDetail(step: SessionStep, previousInputs: number, target: OpenTarget, ctx: RenderContext): string {
+  const facts: Array<[string, string]> = [
+    ['kind', kindLabel(step.kind)],
+    ['caller', step.caller ?? ''],
+    ['name', step.name ?? ''],
+    ['model', step.model ?? ''],
+    ['status', step.status ?? ''],
+    ['tokens', formatTokens(step.tokens)],
+    ['started', step.startedAt === null || step.startedAt === undefined ? '' : String(step.startedAt)],
+    ['duration', formatDuration(step.durationMs)],
+    ['call id', step.callId ?? ''],
+  ];
+  const dl = `<dl class="facts">${facts
+    .filter(([, v]) => v)
+    .map(([k, v]) => `<dt>${escapeHtml(k)}</dt><dd>${escapeHtml(v)}</dd>`)
+    .join('')}</dl>`;
+  const sections: string[] = [];
+  if (Array.isArray(step.input)) {
+    const fresh = step.input.slice(Math.min(previousInputs, step.input.length));
+    const heading =
+      previousInputs > 0
+        ? `Input: ${plural(fresh.length, 'message')} new in this call (${formatNumber(previousInputs)} carried over)`
+        : `Input: ${plural(step.input.length, 'message')}`;
+    sections.push(`<h4>${escapeHtml(heading)}</h4>${renderMessages(fresh)}`);
+  } else if (step.input !== undefined) {
+    sections.push(`<h4>Input</h4><pre class="content">${escapeHtml(shownValue(step.input))}</pre>`);
+  }
+  if (step.output !== undefined) sections.push(`<h4>Output</h4>${renderMessages([step.output])}`);
+  if (step.arguments !== undefined) sections.push(`<h4>Arguments</h4><pre class="content">${escapeHtml(shownValue(step.arguments))}</pre>`);
+  if (step.result !== undefined) sections.push(`<h4>Result</h4><pre class="content">${escapeHtml(shownValue(step.result))}</pre>`);
+  const open = openAttrs(target);
+  return `<section class="detail" id="detail-${step.index}" hidden aria-label="Step ${step.index} in detail">
+<h3>Step ${step.index}: ${escapeHtml(kindLabel(step.kind))} ${escapeHtml(stepWho(step))} ${badge(step.status)}</h3>
+${dl}${open ? `<p><button class="link" ${open}>Open it in ${escapeHtml(target.uri ? ctx.label(target.uri) : 'the editor')}</button></p>` : ''}
+${sections.join('\n') || '<p class="muted">The trace holds no input or output for this step.</p>'}</section>`;
+}
+
+function tokenCounts(tokens: Tokens | null | undefined): { input: number; output: number } {
+  if (typeof tokens === 'number') return { input: 0, output: tokens };
+  if (!tokens || typeof tokens !== 'object') return { input: 0, output: 0 };
+  const t = tokens as Record<string, unknown>;
+  const num = (...values: unknown[]) => values.find((v): v is number => typeof v === 'number') ?? 0;
+  return { input: num(t.input, t.input_tokens, t.prompt_tokens), output: num(t.output, t.output_tokens, t.completion_tokens) };
+}
+
+function options(label: string, id: string, values: string[]): string {
+  const unique = [...new Set(values.filter(Boolean))].sort();
+  return `<label>${escapeHtml(label)} <select id="${id}"><option value="">all</option>${unique.map((v) => `<option value="${escapeHtml(v)}">${escapeHtml(v)}</option>`).join('')}</select></label>`;
+}
+
 export function renderSteps(session: Pick<SessionInfo, 'uri' | 'kind' | 'title' | 'id'>, result: StepsResult, ctx: RenderContext, replayable: boolean): string {
   const pageSize = Math.max(1, result.pageSize || result.steps.length || 1);
   const pages = Math.max(1, Math.ceil((result.total ?? result.steps.length) / pageSize));
@@ -512,18 +481,34 @@ export function renderSteps(session: Pick<SessionInfo, 'uri' | 'kind' | 'title' 
       ? `<nav class="pager" aria-label="Pages (${where})"><button class="secondary" data-page="1" ${current === 1 ? 'disabled' : ''} aria-label="First page">« First</button><button class="secondary" data-page="${current - 1}" ${current === 1 ? 'disabled' : ''}>‹ Previous</button><span>Page ${current} of ${pages}</span><button class="secondary" data-page="${current + 1}" ${current === pages ? 'disabled' : ''}>Next ›</button><button class="secondary" data-page="${pages}" ${current === pages ? 'disabled' : ''} aria-label="Last page">Last »</button></nav>`
       : '';
   const maxDuration = maxOf(result.steps.map((s) => s.durationMs));
-  const list = result.steps.length
-    ? `<ol class="timeline" aria-label="Steps ${first} to ${last}">${result.steps
-        .map((s: SessionStep, i) =>
-          renderTimelineStep(s, { uri: s.uri ?? session.uri, range: s.range }, maxDuration, ctx, { autofocus: i === 0 }),
-        )
-        .join('\n')}</ol>`
-    : '<p class="muted">No steps on this page.</p>';
+  // Messages a caller's earlier model call already sent: the rest of a call's input is new.
+  const seen = new Map<string, number>();
+  const details: string[] = [];
+  const rows = result.steps.map((s: SessionStep, i) => {
+    const target: OpenTarget = { uri: s.uri ?? session.uri, range: s.range };
+    const who = stepWho(s);
+    const previous = s.kind === 'model' ? (seen.get(who) ?? 0) : 0;
+    if (s.kind === 'model' && Array.isArray(s.input)) seen.set(who, s.input.length);
+    details.push(renderStepDetail(s, previous, target, ctx));
+    const { input, output } = tokenCounts(s.tokens);
+    const search = [who, s.summary, s.name, s.model, s.caller, s.status, s.kind].filter(Boolean).join(' ').toLowerCase();
+    const row = renderTimelineStep(s, {}, maxDuration, ctx, { autofocus: i === 0, select: s.index });
+    return row.replace(
+      '<li>',
+      `<li data-kind="${escapeHtml(kindLabel(s.kind))}" data-caller="${escapeHtml(who)}" data-status="${escapeHtml(s.status ?? '')}" data-search="${escapeHtml(search)}" data-tin="${input}" data-tout="${output}" data-ms="${typeof s.durationMs === 'number' && Number.isFinite(s.durationMs) ? s.durationMs : 0}">`,
+    );
+  });
+  const list = result.steps.length ? `<ol class="timeline" aria-label="Steps ${first} to ${last}">${rows.join('\n')}</ol>` : '<p class="muted">No steps on this page.</p>';
+  const tools = result.steps.length
+    ? `<div class="toolbar" role="search"><label>Search <input type="search" id="step-search" placeholder="caller, tool, text…"></label>${options('Kind', 'filter-kind', result.steps.map((s) => kindLabel(s.kind)))}${options('Caller', 'filter-caller', result.steps.map((s) => stepWho(s)))}${options('Status', 'filter-status', result.steps.map((s) => s.status ?? ''))}</div>
+<p class="muted" id="totals" role="status"></p>`
+    : '';
   const body = `<div class="header"><div><h1>${escapeHtml(title)}</h1>
 <p class="files muted"><button class="link mono" ${openAttrs({ uri: session.uri })}>${escapeHtml(ctx.label(session.uri))}</button> · ${escapeHtml(session.kind)} · ${plural(result.total, 'step')}${result.steps.length ? ` · showing ${first}–${last}` : ''}</p></div>
 <div>${replayable ? '<button class="primary" data-action="replay">Replay this session</button>' : ''}</div></div>
 ${pager('top')}
-${list}
+${tools}
+<div class="steps-layout"><div>${list}</div><aside id="detail-pane" aria-live="polite"><p class="muted placeholder">Select a step to see its new input messages, its output, a tool's arguments and result, tokens and times.</p>${details.join('\n')}</aside></div>
 ${pager('bottom')}`;
   return page(ctx, title, body);
 }

@@ -16,16 +16,35 @@ interface OpenMessage {
   range?: Range;
   turn?: number;
 }
-type WebviewMessage = OpenMessage | { type: 'page'; page: number } | { type: 'rerun' } | { type: 'replay' };
+type WebviewMessage =
+  | OpenMessage
+  | { type: 'page'; page: number }
+  | { type: 'rerun' }
+  | { type: 'replay' }
+  | { type: 'rehash'; uri: string; turn: number }
+  | { type: 'diff'; step: number };
+
+/** What the report's buttons do beside "Replay again". */
+export interface ReportActions {
+  rehash(uri: string, turn: number): Promise<void>;
+  diff(report: ReplayReport, step: number): Promise<void>;
+}
 
 function nonce(): string {
   return crypto.randomBytes(16).toString('hex');
 }
 
-function renderContext(webview: vscode.Webview): RenderContext {
+/** The folders a webview may load from: the style sheet and the bundled script. */
+function mediaRoots(extensionUri: vscode.Uri): vscode.Uri[] {
+  return [vscode.Uri.joinPath(extensionUri, 'media'), vscode.Uri.joinPath(extensionUri, 'dist')];
+}
+
+function renderContext(webview: vscode.Webview, extensionUri: vscode.Uri): RenderContext {
   return {
     nonce: nonce(),
     cspSource: webview.cspSource,
+    styleUri: webview.asWebviewUri(vscode.Uri.joinPath(extensionUri, 'media', 'webview.css')).toString(),
+    scriptUri: webview.asWebviewUri(vscode.Uri.joinPath(extensionUri, 'dist', 'webview.js')).toString(),
     label: (uri: string) => {
       try {
         return vscode.workspace.asRelativePath(vscode.Uri.parse(uri), false);
@@ -81,8 +100,13 @@ abstract class Panel implements vscode.Disposable {
 
   constructor(
     private readonly viewType: string,
+    protected readonly extensionUri: vscode.Uri,
     protected readonly log: vscode.LogOutputChannel,
   ) {}
+
+  protected context(webview: vscode.Webview): RenderContext {
+    return renderContext(webview, this.extensionUri);
+  }
 
   protected ensure(title: string): vscode.WebviewPanel {
     if (this.panel) {
@@ -93,7 +117,7 @@ abstract class Panel implements vscode.Disposable {
     const panel = vscode.window.createWebviewPanel(this.viewType, title, { viewColumn: vscode.ViewColumn.Beside, preserveFocus: false }, {
       enableScripts: true,
       enableCommandUris: false,
-      localResourceRoots: [],
+      localResourceRoots: mediaRoots(this.extensionUri),
       retainContextWhenHidden: false,
     });
     this.panel = panel;
@@ -133,10 +157,12 @@ export class ReportPanel extends Panel {
   private report: ReplayReport | undefined;
 
   constructor(
+    extensionUri: vscode.Uri,
     log: vscode.LogOutputChannel,
     private readonly rerun: (uri: string, sessionId?: string) => Promise<void>,
+    private readonly actions?: ReportActions,
   ) {
-    super('replayLens.report', log);
+    super('replayLens.report', extensionUri, log);
   }
 
   show(report: ReplayReport): void {
@@ -144,7 +170,7 @@ export class ReportPanel extends Panel {
     const uri = report.session?.uri;
     const name = report.session?.title ?? (uri ? vscode.workspace.asRelativePath(vscode.Uri.parse(uri), false).split('/').pop() : 'session');
     const panel = this.ensure(`Replay: ${name}`);
-    panel.webview.html = renderReport(report, renderContext(panel.webview));
+    panel.webview.html = renderReport(report, this.context(panel.webview));
   }
 
   /** The last report shown (for tests and "Replay again"). */
@@ -155,6 +181,10 @@ export class ReportPanel extends Panel {
   protected async onMessage(message: WebviewMessage): Promise<void> {
     if (message.type === 'rerun' && this.report?.session?.uri) {
       await this.rerun(this.report.session.uri, this.report.session.id);
+    } else if (message.type === 'rehash' && typeof message.uri === 'string' && Number.isInteger(message.turn)) {
+      await this.actions?.rehash(message.uri, message.turn);
+    } else if (message.type === 'diff' && this.report && Number.isInteger(message.step)) {
+      await this.actions?.diff(this.report, message.step);
     }
   }
 }
@@ -164,12 +194,13 @@ export class SessionPanel extends Panel {
   private page = 1;
 
   constructor(
+    extensionUri: vscode.Uri,
     log: vscode.LogOutputChannel,
     private readonly server: ServerManager,
     private readonly replay: (uri: string, sessionId?: string) => Promise<void>,
     private readonly replayable: (session: SessionInfo) => boolean,
   ) {
-    super('replayLens.session', log);
+    super('replayLens.session', extensionUri, log);
   }
 
   async show(session: SessionInfo, page = 1): Promise<void> {
@@ -186,14 +217,14 @@ export class SessionPanel extends Panel {
         pageSize: STEPS_PAGE_SIZE,
       });
     } catch (e) {
-      panel.webview.html = renderMessage(renderContext(panel.webview), title, errorMessage(e));
+      panel.webview.html = renderMessage(this.context(panel.webview), title, errorMessage(e));
       throw e;
     }
     const steps = Array.isArray(result?.steps) ? result.steps : [];
     panel.webview.html = renderSteps(
       session,
       { page: result.page ?? page, pageSize: result.pageSize ?? STEPS_PAGE_SIZE, total: result.total ?? steps.length, steps },
-      renderContext(panel.webview),
+      this.context(panel.webview),
       this.replayable(session),
     );
   }

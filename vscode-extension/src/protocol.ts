@@ -43,6 +43,7 @@ export type SessionKind =
   | 'codex-rollout'
   | 'cato-audit'
   | 'langgraph-checkpoints'
+  | 'langgraph-postgres'
   | 'majordomo-run'
   | string;
 export type SessionStatus = 'ok' | 'stale' | 'error' | 'unknown' | string;
@@ -50,14 +51,25 @@ export type SessionStatus = 'ok' | 'stale' | 'error' | 'unknown' | string;
 export interface SessionInfo {
   id: string;
   uri: string;
+  /** The file or folder, as a path (the server sends it beside the URI). */
+  path?: string;
   kind: SessionKind;
   title?: string;
   steps?: number;
   status?: SessionStatus;
 }
 
+/** A problem found while listing (a trace that cannot be read): path, message. */
+export interface ListingFinding {
+  path?: string;
+  uri?: string;
+  message?: string;
+  severity?: string;
+}
+
 export interface SessionsResult {
   sessions: SessionInfo[];
+  findings?: ListingFinding[];
 }
 
 export type Tokens = number | { input?: number; output?: number; total?: number; [k: string]: unknown };
@@ -75,6 +87,12 @@ export interface SessionStep {
   summary?: string;
   uri?: string;
   range?: Range;
+  /** A model call's input messages and output; a tool call's arguments and result. */
+  input?: unknown;
+  output?: unknown;
+  arguments?: unknown;
+  result?: unknown;
+  callId?: string;
 }
 
 export interface StepsParams {
@@ -160,10 +178,14 @@ export interface ReplayReport {
 export interface RehashResult {
   applied: boolean;
   turns: number[];
+  /** Why nothing was applied ("nothing to rehash", "the file has syntax errors"). */
+  message?: string | null;
 }
 
 export interface NormalizedInputResult {
-  text: string;
+  /** null when the server cannot tell the input; `message` then says why. */
+  text: string | null;
+  message?: string;
 }
 
 /** Whether a parsed JSON value is a replay report (`python -m server replay --format json`). */

@@ -56,3 +56,18 @@ export async function onDidChangeInterpreter(listener: () => void): Promise<vsco
   const environments = await api();
   return environments?.onDidChangeActiveEnvironmentPath(() => listener());
 }
+
+/**
+ * "Select Interpreter": the Python extension's picker when it is installed, else a file dialog
+ * whose choice goes to the user's `replayLens.interpreter`.
+ */
+export async function selectInterpreter(): Promise<void> {
+  if (vscode.extensions.getExtension(PYTHON_EXTENSION_ID)) {
+    await vscode.commands.executeCommand('python.setInterpreter');
+    return;
+  }
+  const picked = await vscode.window.showOpenDialog({ canSelectMany: false, openLabel: 'Use this Python', title: 'Replay Lens: the Python interpreter (3.11 or newer) that runs the server' });
+  if (picked?.[0]) {
+    await vscode.workspace.getConfiguration('replayLens').update('interpreter', [picked[0].fsPath], vscode.ConfigurationTarget.Global);
+  }
+}

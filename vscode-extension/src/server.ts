@@ -1,22 +1,41 @@
-// Starts, stops and restarts the language server (`python -m server --stdio`) and routes what it
-// sends beyond LSP. Restarts are serialized and debounced; a server that lacks a command or request
-// gives an UnsupportedError, never a crash.
+// Starts, stops and restarts the language server (the bundled `python -I bundled/tool/lsp_server.py
+// --stdio`, or `python -I -m server --stdio`) and routes what it sends beyond LSP. Restarts are
+// serialized and debounced; a server that does not start or stops is said once, never restarted in
+// a loop; a server that lacks a command or request gives an UnsupportedError, never a crash.
+import { ChildProcess, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import {
+  CloseAction,
+  ErrorAction,
   ExecuteCommandRequest,
   LanguageClient,
   LanguageClientOptions,
   RevealOutputChannelOn,
   ServerOptions,
   State,
+  StreamInfo,
+  Trace,
 } from 'vscode-languageclient/node';
-import { isMethodNotFound, UnsupportedError } from './errors';
-import { activeInterpreter } from './python';
+import { errorMessage, isMethodNotFound, UnsupportedError } from './errors';
+import { findPython } from './interpreter';
+import { clientOutput, ServerStderr, traceOutput } from './logging';
+import { activeInterpreter, selectInterpreter } from './python';
 import { Notifications, StatusParams } from './protocol';
-import { documentSelector, effectiveValue, findOnPath, Inspected, resolveInterpreter, serverCommandLine } from './settings';
+import {
+  documentSelector,
+  effectiveValue,
+  importStrategy,
+  Inspected,
+  MINIMUM_PYTHON,
+  resolveInterpreter,
+  serverCommandLine,
+  ServerLogLevel,
+  serverLogLevel,
+  sourceLabel,
+} from './settings';
 import type { ServerState, StatusBar } from './statusBar';
 
 export interface CommandResultHandler {
@@ -34,6 +53,8 @@ export class ServerManager implements vscode.Disposable {
   private readonly statusEmitter = new vscode.EventEmitter<StatusParams>();
   readonly onDidChangeStatus = this.statusEmitter.event;
   private disposed = false;
+  private process: ChildProcess | undefined;
+  private serverLogLevel: ServerLogLevel | undefined;
 
   constructor(
     private readonly context: vscode.ExtensionContext,
@@ -103,46 +124,72 @@ export class ServerManager implements vscode.Disposable {
       trusted,
       variables: { workspaceFolder: folder?.uri.fsPath, userHome: os.homedir(), env: process.env },
     });
-    const serverArgs = effectiveValue(config.inspect('serverArgs') as Inspected<unknown[]>, trusted);
-    const fixtureGlobs = config.get<unknown[]>('fixtureGlobs', []);
-    const commandLine = serverCommandLine(interpreter, serverArgs);
-
-    const missing = path.isAbsolute(commandLine.command)
-      ? !fs.existsSync(commandLine.command)
-      : !commandLine.command.includes(path.sep) && !findOnPath(commandLine.command, process.env);
-    if (missing) {
-      const message = path.isAbsolute(commandLine.command)
-        ? `The interpreter ${commandLine.command} (from ${interpreter.source}) does not exist.`
-        : `The interpreter ${commandLine.command} (from ${interpreter.source}) is not on the PATH.`;
+    const found = await findPython(interpreter, process.env);
+    if (!('interpreter' in found)) {
+      const message = `Replay Lens needs Python ${MINIMUM_PYTHON.join('.')} or newer to run its server. Tried: ${found.tried.join('; ')}.`;
       this.log.error(message);
-      this.setState('failed', 'no interpreter');
-      void this.offerHelp(`Replay Lens: ${message}`);
+      this.setState('failed', 'no usable Python');
+      void this.offerInterpreterHelp(message);
       return;
     }
 
-    // In an untrusted workspace the server starts outside the workspace, so that `-m server`
-    // cannot import a module of the workspace; PYTHONSAFEPATH keeps the cwd off sys.path too.
+    let strategy = importStrategy(effectiveValue(config.inspect('importStrategy') as Inspected<unknown>, trusted));
+    const launcher = path.join(this.context.extensionUri.fsPath, 'bundled', 'tool', 'lsp_server.py');
+    if (strategy === 'useBundled' && !fs.existsSync(path.join(this.context.extensionUri.fsPath, 'bundled', 'libs'))) {
+      this.log.warn('This build of the extension bundles no server (bundled/libs is missing): using the interpreter\'s own package (fromEnvironment).');
+      strategy = 'fromEnvironment';
+    }
+    this.serverLogLevel = serverLogLevel(this.log.logLevel);
+    const serverArgs = effectiveValue(config.inspect('serverArgs') as Inspected<unknown[]>, trusted);
+    const fixtureGlobs = config.get<unknown[]>('fixtureGlobs', []);
+    // PostgreSQL databases the Sessions view lists (a user setting: see package.json).
+    const databases = config.get<unknown[]>('databases', []);
+    const commandLine = serverCommandLine(found.interpreter, serverArgs, { strategy, launcher, logLevel: this.serverLogLevel });
+
+    // Never inside the workspace: with -I nothing of the current folder is importable anyway.
     const cwd = trusted && folder ? folder.uri.fsPath : this.context.extensionUri.fsPath;
     const env: NodeJS.ProcessEnv = { ...process.env, PYTHONUNBUFFERED: '1', PYTHONIOENCODING: 'utf-8' };
-    if (!trusted) {
-      env.PYTHONSAFEPATH = '1';
-    }
     this.log.info(
-      `Starting the server: ${[commandLine.command, ...commandLine.args].join(' ')} (interpreter from ${interpreter.source}; cwd ${cwd}; workspace ${trusted ? 'trusted' : 'untrusted'})`,
+      `Starting the server: ${[commandLine.command, ...commandLine.args].join(' ')} (Python ${found.version} from ${sourceLabel(found.interpreter.source)}; ${strategy === 'useBundled' ? 'bundled server' : "the interpreter's replay-lens package"}; cwd ${cwd}; workspace ${trusted ? 'trusted' : 'untrusted'})`,
     );
 
-    const serverOptions: ServerOptions = { command: commandLine.command, args: commandLine.args, options: { cwd, env } };
+    const stderr = new ServerStderr(this.log);
+    let child: ChildProcess | undefined;
+    // The server is spawned here, not by the client, so that its stderr is read once, with levels.
+    const serverOptions: ServerOptions = () =>
+      new Promise<StreamInfo>((resolve, reject) => {
+        const spawned = spawn(commandLine.command, commandLine.args, { cwd, env, stdio: 'pipe', windowsHide: true });
+        child = spawned;
+        this.process = spawned;
+        spawned.stderr.setEncoding('utf8');
+        spawned.stderr.on('data', (chunk: string) => stderr.feed(chunk));
+        spawned.on('exit', (code, signal) => {
+          stderr.flush();
+          this.log.debug(`The server exited (${signal ?? `code ${code}`}).`);
+        });
+        spawned.on('error', reject);
+        spawned.on('spawn', () => resolve({ reader: spawned.stdout, writer: spawned.stdin }));
+      });
     const clientOptions: LanguageClientOptions = {
       documentSelector: documentSelector(fixtureGlobs),
-      outputChannel: this.log,
-      traceOutputChannel: this.log,
+      outputChannel: clientOutput(this.log),
+      traceOutputChannel: traceOutput(this.log),
       revealOutputChannelOn: RevealOutputChannelOn.Never,
-      initializationOptions: { workspaceTrusted: trusted, fixtureGlobs, client: 'replay-lens-vscode' },
-      connectionOptions: { maxRestartCount: 3 },
+      // The log level travels as --log-level (the server has no initializationOptions field for it yet).
+      initializationOptions: { workspaceTrusted: trusted, fixtureGlobs, databases, client: 'replay-lens-vscode' },
+      // One start, no restart loop: a server that stops is reported once (onClosed) and restarted by the user.
+      errorHandler: {
+        error: () => ({ action: ErrorAction.Shutdown, handled: true }),
+        closed: () => {
+          this.onClosed(client, stderr);
+          return { action: CloseAction.DoNotRestart, handled: true };
+        },
+      },
+      initializationFailedHandler: () => false,
       markdown: { isTrusted: false, supportHtml: false },
       middleware: {
         executeCommand: async (command, args, next) => {
-          const result = await next(command, args);
+          const result: unknown = await next(command, args);
           try {
             this.onCommandResult(command, args, result);
           } catch (e) {
@@ -155,13 +202,8 @@ export class ServerManager implements vscode.Disposable {
     const client = new LanguageClient('replayLens', 'Replay Lens', serverOptions, clientOptions);
     this.client = client;
     client.onDidChangeState((e) => {
-      if (this.client !== client) {
-        return;
-      }
-      if (e.newState === State.Running) {
+      if (this.client === client && e.newState === State.Running) {
         this.setState('running');
-      } else if (e.newState === State.Stopped && this.state === 'running') {
-        this.setState('failed', 'the server stopped');
       }
     });
     try {
@@ -170,21 +212,72 @@ export class ServerManager implements vscode.Disposable {
         this.statusBar.setStatus(params);
         this.statusEmitter.fire(params);
       });
+      await this.applyTrace(client);
       this.setState('running');
       const info = client.initializeResult?.serverInfo;
       this.log.info(`Server running${info ? `: ${info.name} ${info.version ?? ''}` : ''}`);
     } catch (e) {
-      this.log.error(`The server did not start: ${String(e instanceof Error ? e.message : e)}`);
       this.client = undefined;
       try {
         await client.dispose(2000);
       } catch {
         // already stopped
       }
+      child?.kill();
+      this.log.error(`The server did not start: ${errorMessage(e)}`);
       this.setState('failed', 'did not start');
-      void this.offerHelp(
-        `Replay Lens: the server did not start with ${commandLine.command}. Is the replay-lens package installed in that interpreter? See the output for details.`,
-      );
+      void this.offerHelp(`Replay Lens: the server did not start with ${found.interpreter.command}: ${this.cause(stderr, strategy)}`);
+    }
+  }
+
+  /** The last words of a server that did not start, as a user can act on them. */
+  private cause(stderr: ServerStderr, strategy: string): string {
+    const last = stderr.lastLines(1)[0] ?? 'it exited without a message (see the output)';
+    if (strategy === 'fromEnvironment' && /No module named '?server'?/.test(last)) {
+      return 'the replay-lens package is not installed in that interpreter (importStrategy is fromEnvironment; useBundled needs nothing installed).';
+    }
+    return last;
+  }
+
+  /** The connection closed: a crash of a running server is said once; no automatic restart. */
+  private onClosed(client: LanguageClient, stderr: ServerStderr): void {
+    if (this.client !== client || this.state !== 'running') {
+      return; // a stop we asked for, or a start that failed (doStart says why)
+    }
+    this.client = undefined;
+    this.setState('failed', 'the server stopped');
+    const message = `Replay Lens: the server stopped: ${stderr.lastLines(1)[0] ?? 'no message'}`;
+    this.log.error(message);
+    void vscode.window.showErrorMessage(message, 'Show Output', 'Restart Server').then((choice) => {
+      if (choice === 'Show Output') this.log.show(true);
+      else if (choice === 'Restart Server') void this.start();
+    });
+  }
+
+  /** $/setTrace: verbose while the channel's level is Trace, else `replayLens.trace.server`. */
+  private async applyTrace(client: LanguageClient): Promise<void> {
+    const setting = vscode.workspace.getConfiguration('replayLens').get<string>('trace.server', 'off');
+    const trace = this.log.logLevel === vscode.LogLevel.Trace ? Trace.Verbose : Trace.fromString(setting);
+    await client.setTrace(trace);
+  }
+
+  /** Developer: Set Log Level… reaches the server: $/setTrace now, its --log-level by a restart when that changes. */
+  onLogLevelChanged(): void {
+    const client = this.client;
+    if (client && this.state === 'running') {
+      void this.applyTrace(client);
+    }
+    if (this.serverLogLevel && serverLogLevel(this.log.logLevel) !== this.serverLogLevel && this.state === 'running') {
+      this.scheduleRestart(`the log level is now ${serverLogLevel(this.log.logLevel)}`);
+    }
+  }
+
+  private async offerInterpreterHelp(message: string): Promise<void> {
+    const choice = await vscode.window.showErrorMessage(message, 'Select Interpreter', 'Open Settings');
+    if (choice === 'Select Interpreter') {
+      await selectInterpreter();
+    } else if (choice === 'Open Settings') {
+      await vscode.commands.executeCommand('workbench.action.openSettings', 'replayLens.interpreter');
     }
   }
 
@@ -193,19 +286,24 @@ export class ServerManager implements vscode.Disposable {
     if (choice === 'Show Output') {
       this.log.show(true);
     } else if (choice === 'Open Settings') {
-      await vscode.commands.executeCommand('workbench.action.openSettings', 'replayLens.interpreter');
+      await vscode.commands.executeCommand('workbench.action.openSettings', 'replayLens.');
     }
   }
 
   private async doStop(): Promise<void> {
     const client = this.client;
+    const child = this.process;
     this.client = undefined;
+    this.process = undefined;
     if (client) {
       try {
         await client.dispose(2000);
       } catch (e) {
         this.log.warn(`Stopping the server: ${String(e)}`);
       }
+    }
+    if (child && child.exitCode === null && child.signalCode === null) {
+      child.kill();
     }
     this.setState('stopped');
   }
@@ -246,7 +344,7 @@ export class ServerManager implements vscode.Disposable {
   async request<T>(method: string, params: unknown): Promise<T> {
     const client = await this.ready();
     try {
-      return (await client.sendRequest(method, params)) as T;
+      return (await client.sendRequest(method, params));
     } catch (e) {
       if (isMethodNotFound(e)) {
         throw new UnsupportedError(`the request ${method}`);

@@ -1,9 +1,13 @@
-// The Sessions view in the Explorer: what `replayLens/sessions` lists, with status icons.
+// The Sessions view, in Replay Lens's own activity-bar container: what `replayLens/sessions`
+// lists, grouped by kind (and by folder when a kind spans several), with labels that tell equal
+// titles apart, the reason of a red entry in its tooltip, and a filter.
 // A server without that request gets a clear message (viewsWelcome), not an error.
+import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { errorMessage, UnsupportedError } from './errors';
-import { Requests, SessionInfo, SessionsResult } from './protocol';
+import { ListingFinding, Requests, SessionInfo, SessionsResult } from './protocol';
 import type { ServerManager } from './server';
+import { plural } from './text';
 
 export const KIND_LABELS: Record<string, string> = {
   recording: 'recording',
@@ -12,8 +16,21 @@ export const KIND_LABELS: Record<string, string> = {
   'codex-rollout': 'Codex rollout',
   'cato-audit': 'CATO audit log',
   'langgraph-checkpoints': 'LangGraph checkpoints',
+  'langgraph-postgres': 'LangGraph checkpoints (PostgreSQL)',
   'majordomo-run': 'majordomo run',
 };
+
+/** Group headings, in this order; unknown kinds follow. */
+const KIND_GROUPS: Array<[string, string]> = [
+  ['recording', 'Recordings'],
+  ['fixture', 'Fixtures'],
+  ['codex-bundle', 'Codex traces'],
+  ['codex-rollout', 'Codex rollouts'],
+  ['cato-audit', 'CATO audit logs'],
+  ['langgraph-checkpoints', 'LangGraph checkpoints'],
+  ['langgraph-postgres', 'LangGraph checkpoints (PostgreSQL)'],
+  ['majordomo-run', 'majordomo runs'],
+];
 
 const KIND_ICONS: Record<string, string> = {
   recording: 'record',
@@ -22,6 +39,7 @@ const KIND_ICONS: Record<string, string> = {
   'codex-rollout': 'history',
   'cato-audit': 'shield',
   'langgraph-checkpoints': 'database',
+  'langgraph-postgres': 'database',
   'majordomo-run': 'checklist',
 };
 
@@ -39,30 +57,89 @@ export interface ItemView {
   contextValue: string;
 }
 
-export function sessionItemView(session: SessionInfo, relativePath: string): ItemView {
+/** Why an entry is not green, in words a user can act on. */
+export function statusReason(session: SessionInfo, findings: readonly string[]): string | undefined {
+  if (findings.length) return findings.join('\n');
+  if (session.status === 'stale') return 'Has stale turns: their keys do not match the current rules. Rehash them (Rehash Stale Turns in This File).';
+  if (session.status === 'error') return 'Has errors: see the Problems panel for this file.';
+  return undefined;
+}
+
+export function sessionItemView(session: SessionInfo, relativePath: string, label = session.title || relativePath, findings: readonly string[] = []): ItemView {
   const kind = KIND_LABELS[session.kind] ?? session.kind;
-  const steps = typeof session.steps === 'number' ? `${session.steps} step${session.steps === 1 ? '' : 's'}` : '';
+  const steps = typeof session.steps === 'number' ? plural(session.steps, 'step') : '';
   const status = session.status ?? 'unknown';
   const statusIcon: Record<string, [string, string | undefined]> = {
     ok: ['pass', 'testing.iconPassed'],
     stale: ['warning', 'list.warningForeground'],
     error: ['error', 'list.errorForeground'],
   };
-  const [icon, color] = statusIcon[status] ?? [KIND_ICONS[session.kind] ?? 'circle-outline', undefined];
+  const [icon, color] = findings.length ? ['error', 'list.errorForeground'] : (statusIcon[status] ?? [KIND_ICONS[session.kind] ?? 'circle-outline', undefined]);
+  const reason = statusReason(session, findings);
   return {
-    label: session.title || relativePath,
+    label,
     description: [kind, steps].filter(Boolean).join(' · '),
-    tooltip: `${session.title ?? session.id}\n${relativePath}\n${kind}${steps ? `, ${steps}` : ''}\nstatus: ${status}`,
+    tooltip: [session.title ?? session.id, relativePath, `${kind}${steps ? `, ${steps}` : ''}`, `status: ${status}`, ...(reason ? ['', reason] : [])].join('\n'),
     icon,
     color,
     contextValue: `session${isReplayable(session) ? ' replayable' : ''}`,
   };
 }
 
+/**
+ * One label per session: its title, and where titles repeat, the title with its file (and its
+ * id when one file holds several sessions of that title).
+ */
+export function uniqueLabels(sessions: readonly SessionInfo[], relativePath: (s: SessionInfo) => string): string[] {
+  const base = sessions.map((s) => s.title || relativePath(s));
+  const count = (values: string[], v: string) => values.filter((x) => x === v).length;
+  const withFile = sessions.map((s, i) => (count(base, base[i]) > 1 ? `${base[i]} · ${path.posix.basename(relativePath(s))}` : base[i]));
+  return sessions.map((s, i) => (count(withFile, withFile[i]) > 1 ? `${withFile[i]}#${s.id}` : withFile[i]));
+}
+
+/** Whether a session matches the filter text (label, kind, path; case-insensitive). */
+export function matchesFilter(filter: string, label: string, session: SessionInfo, relativePath: string): boolean {
+  const needle = filter.trim().toLowerCase();
+  if (!needle) return true;
+  return [label, KIND_LABELS[session.kind] ?? session.kind, session.kind, relativePath, session.status ?? ''].some((h) => h.toLowerCase().includes(needle));
+}
+
+export interface Entry {
+  session: SessionInfo;
+  label: string;
+  relativePath: string;
+  findings: string[];
+}
+
+export interface Group {
+  label: string;
+  children: Array<Entry | Group>;
+}
+
+/** Kind → (folder →) sessions. A kind whose sessions share one folder has no folder level. */
+export function groupEntries(entries: readonly Entry[]): Group[] {
+  const kinds = [...KIND_GROUPS];
+  for (const e of entries) if (!kinds.some(([k]) => k === e.session.kind)) kinds.push([e.session.kind, e.session.kind]);
+  const groups: Group[] = [];
+  for (const [kind, heading] of kinds) {
+    const ofKind = entries.filter((e) => e.session.kind === kind);
+    if (!ofKind.length) continue;
+    const folderOf = (e: Entry) => path.posix.dirname(e.relativePath.replace(/\\/g, '/'));
+    const folders = [...new Set(ofKind.map(folderOf))].sort();
+    const children: Array<Entry | Group> =
+      folders.length === 1 ? ofKind : folders.map((folder) => ({ label: folder === '.' ? '(workspace root)' : folder, children: ofKind.filter((e) => folderOf(e) === folder) }));
+    groups.push({ label: `${heading} (${ofKind.length})`, children });
+  }
+  return groups;
+}
+
 export class SessionItem extends vscode.TreeItem {
-  constructor(readonly session: SessionInfo) {
+  constructor(
+    readonly session: SessionInfo,
+    entry: Entry,
+  ) {
     const uri = vscode.Uri.parse(session.uri);
-    const view = sessionItemView(session, vscode.workspace.asRelativePath(uri, false));
+    const view = sessionItemView(session, entry.relativePath, entry.label, entry.findings);
     super(view.label, vscode.TreeItemCollapsibleState.None);
     this.description = view.description;
     this.tooltip = view.tooltip;
@@ -74,11 +151,27 @@ export class SessionItem extends vscode.TreeItem {
   }
 }
 
-export class SessionsProvider implements vscode.TreeDataProvider<SessionItem>, vscode.Disposable {
+export class GroupItem extends vscode.TreeItem {
+  constructor(
+    readonly group: Group,
+    parentId: string,
+  ) {
+    super(group.label, vscode.TreeItemCollapsibleState.Expanded);
+    this.id = `${parentId}/${group.label.replace(/ \(\d+\)$/, '')}`;
+    this.contextValue = 'group';
+  }
+}
+
+type Node = SessionItem | GroupItem;
+
+export class SessionsProvider implements vscode.TreeDataProvider<Node>, vscode.Disposable {
   private readonly changed = new vscode.EventEmitter<void>();
   readonly onDidChangeTreeData = this.changed.event;
   private sessions: SessionInfo[] = [];
   private refreshTimer: NodeJS.Timeout | undefined;
+  private filterText = '';
+  /** Set by the view: "N of M sessions match" while a filter is on. */
+  view: vscode.TreeView<Node> | undefined;
 
   constructor(
     private readonly server: ServerManager,
@@ -95,25 +188,59 @@ export class SessionsProvider implements vscode.TreeDataProvider<SessionItem>, v
     }, delayMs);
   }
 
+  get filter(): string {
+    return this.filterText;
+  }
+
+  setFilter(text: string): void {
+    this.filterText = text.trim();
+    void vscode.commands.executeCommand('setContext', 'replayLens.sessionsFiltered', this.filterText !== '');
+    this.refresh();
+  }
+
+  private listingFindings: ListingFinding[] = [];
+
   /** The sessions of the last listing (for quick picks). */
   async list(): Promise<SessionInfo[]> {
     const result = await this.server.request<SessionsResult>(Requests.sessions, {});
     this.sessions = Array.isArray(result?.sessions) ? result.sessions : [];
+    this.listingFindings = Array.isArray(result?.findings) ? result.findings : [];
     return this.sessions;
   }
 
-  getTreeItem(element: SessionItem): vscode.TreeItem {
+  getTreeItem(element: Node): vscode.TreeItem {
     return element;
   }
 
-  async getChildren(element?: SessionItem): Promise<SessionItem[]> {
+  private entries(sessions: SessionInfo[]): Entry[] {
+    const relative = (s: SessionInfo) => vscode.workspace.asRelativePath(vscode.Uri.parse(s.uri), false);
+    const labels = uniqueLabels(sessions, relative);
+    return sessions.map((session, i) => {
+      const uri = session.uri;
+      const findings = this.listingFindings
+        .filter((f) => (f.uri && f.uri === uri) || (f.path && session.path && f.path === session.path) || (f.path && vscode.Uri.file(f.path).toString() === uri))
+        .map((f) => f.message ?? '')
+        .filter(Boolean);
+      return { session, label: labels[i], relativePath: relative(session), findings };
+    });
+  }
+
+  async getChildren(element?: Node): Promise<Node[]> {
+    if (element instanceof GroupItem) {
+      return element.group.children.map((child) => ('session' in child ? new SessionItem(child.session, child) : new GroupItem(child, element.id ?? '')));
+    }
     if (element || this.server.currentState !== 'running') {
       return [];
     }
     try {
       const sessions = await this.list();
       await vscode.commands.executeCommand('setContext', 'replayLens.sessionsUnsupported', false);
-      return sessions.map((s) => new SessionItem(s));
+      const all = this.entries(sessions);
+      const shown = all.filter((e) => matchesFilter(this.filterText, e.label, e.session, e.relativePath));
+      if (this.view) {
+        this.view.message = this.filterText ? `Filter "${this.filterText}": ${shown.length} of ${plural(all.length, 'session')}` : undefined;
+      }
+      return groupEntries(shown).map((g) => new GroupItem(g, 'replayLens'));
     } catch (e) {
       if (e instanceof UnsupportedError) {
         await vscode.commands.executeCommand('setContext', 'replayLens.sessionsUnsupported', true);

@@ -128,14 +128,75 @@ export function resolveInterpreter(inputs: InterpreterInputs): Interpreter {
   return { command: (inputs.platform ?? process.platform) === 'win32' ? 'python' : 'python3', args: [], source: 'default' };
 }
 
-/** The full command line of the server. */
-export function serverCommandLine(interpreter: Interpreter, serverArgs: readonly unknown[] | undefined): { command: string; args: string[] } {
+export type ImportStrategy = 'useBundled' | 'fromEnvironment';
+
+/** `replayLens.importStrategy`: the bundled server unless the user asks for the interpreter's own package. */
+export function importStrategy(value: unknown): ImportStrategy {
+  return value === 'fromEnvironment' ? 'fromEnvironment' : 'useBundled';
+}
+
+/** The server's `--log-level` for the output channel's level (vscode.LogLevel: Off 0, Trace 1, Debug 2, Info 3, Warning 4, Error 5). */
+export type ServerLogLevel = 'debug' | 'info' | 'warning' | 'error';
+export function serverLogLevel(channelLevel: number): ServerLogLevel {
+  if (channelLevel === 1 || channelLevel === 2) return 'debug';
+  if (channelLevel === 3) return 'info';
+  if (channelLevel === 4) return 'warning';
+  return 'error';
+}
+
+export interface Launch {
+  strategy: ImportStrategy;
+  /** bundled/tool/lsp_server.py inside the installed extension. */
+  launcher: string;
+  logLevel: ServerLogLevel;
+}
+
+/**
+ * The full command line of the server, always in isolated mode (`-I`: no current folder, script
+ * folder, PYTHON* variables or user site-packages on sys.path), so no module of the workspace is
+ * imported: the bundled launcher by its path, or `-m server` from the interpreter's own packages.
+ */
+export function serverCommandLine(interpreter: Interpreter, serverArgs: readonly unknown[] | undefined, launch: Launch): { command: string; args: string[] } {
   const extra = (serverArgs ?? []).filter((a): a is string => typeof a === 'string' && a !== '');
-  return { command: interpreter.command, args: [...interpreter.args, '-m', 'server', '--stdio', ...extra] };
+  const entry = launch.strategy === 'useBundled' ? [launch.launcher] : ['-m', 'server'];
+  return { command: interpreter.command, args: [...interpreter.args, '-I', ...entry, '--stdio', '--log-level', launch.logLevel, ...extra] };
+}
+
+/** The oldest Python the server runs on. */
+export const MINIMUM_PYTHON: readonly [number, number] = [3, 11];
+
+/** Run with the interpreter before the server starts: prints its version, imports nothing. */
+export const VERSION_PROBE = ['-I', '-c', 'import sys; print("%d.%d.%d" % sys.version_info[:3])'];
+
+/** The version printed by VERSION_PROBE, or undefined. */
+export function parseVersion(stdout: string): [number, number, number] | undefined {
+  const m = /^(\d+)\.(\d+)\.(\d+)\s*$/.exec(stdout.trim());
+  return m ? [Number(m[1]), Number(m[2]), Number(m[3])] : undefined;
+}
+
+export function isSupportedPython(version: readonly number[]): boolean {
+  return version[0] > MINIMUM_PYTHON[0] || (version[0] === MINIMUM_PYTHON[0] && version[1] >= MINIMUM_PYTHON[1]);
+}
+
+/** The interpreters to try: the one chosen, and for the default `python3` also `python`. */
+export function candidates(interpreter: Interpreter, platform: NodeJS.Platform = process.platform): Interpreter[] {
+  if (interpreter.source !== 'default' || platform === 'win32') return [interpreter];
+  return [interpreter, { ...interpreter, command: 'python' }];
+}
+
+/** Where an interpreter came from, in the words of a message. */
+export function sourceLabel(source: InterpreterSource): string {
+  return source === 'setting' ? 'replayLens.interpreter' : source === 'python-extension' ? 'the Python extension' : 'the PATH';
 }
 
 /** The settings whose change requires a restart of the server. */
-export const RESTART_SETTINGS = ['replayLens.interpreter', 'replayLens.serverArgs', 'replayLens.fixtureGlobs'];
+export const RESTART_SETTINGS = [
+  'replayLens.interpreter',
+  'replayLens.serverArgs',
+  'replayLens.fixtureGlobs',
+  'replayLens.importStrategy',
+  'replayLens.databases',
+];
 
 /** The executable `command` on the PATH (with PATHEXT on Windows), or undefined. */
 export function findOnPath(command: string, env: NodeJS.ProcessEnv, platform: NodeJS.Platform = process.platform): string | undefined {

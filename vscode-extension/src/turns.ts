@@ -68,3 +68,13 @@ export function turnAtCursor(path: string, text: string, offset: number, line: n
   }
   return turnAtOffset(text, offset);
 }
+
+/** A fixture is a JSON file (`.json`): the only kind Rehash edits. */
+export function isFixturePath(filePath: string): boolean {
+  return /\.json$/i.test(filePath);
+}
+
+/** Files that hold a session: fixtures, JSONL recordings and rollouts, compressed traces, databases. */
+export function isSessionPath(filePath: string): boolean {
+  return /\.(json|jsonl|zst|db|sqlite3?)$/i.test(filePath);
+}

@@ -10,7 +10,7 @@ import * as vscode from 'vscode';
 const bundle = path.resolve(__dirname, '..', 'dist', 'extension.js');
 
 test('dist/extension.js loads with only `vscode` external', { skip: !fs.existsSync(bundle) && 'run the build first' }, () => {
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+   
   const loader = Module as any;
   const original = loader._load;
   const requested: string[] = [];

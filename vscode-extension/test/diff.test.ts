@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { changeCounts, diffTexts, elide, normalizeDiff, parseUnified, Part, tokenize } from '../src/diff';
+import { changeCounts, diffSides, diffTexts, elide, normalizeDiff, parseUnified, Part, tokenize } from '../src/diff';
 
 const join = (parts: Part[], op: Part['op']) => parts.filter((p) => p.op === op).map((p) => p.text).join('|');
 
@@ -73,4 +73,20 @@ test('large inputs with a small change stay fast', () => {
   assert.ok(Date.now() - started < 2000);
   assert.equal(join(parts, 'delete'), 'w10000');
   assert.equal(join(parts, 'insert'), 'changed');
+});
+
+test('the two sides of a diff, for the diff editor: whole texts, gaps between hunks marked', () => {
+  const unified = '--- turn 0 as keyed\n+++ step 0 (current rules)\n@@ -1,4 +1,2 @@\n [human]\n-  --- BEGIN USER INPUT ---\n   Create note.txt\n-  --- END USER INPUT ---';
+  assert.deepEqual(diffSides(unified), {
+    left: '[human]\n  --- BEGIN USER INPUT ---\n  Create note.txt\n  --- END USER INPUT ---\n',
+    right: '[human]\n  Create note.txt\n',
+  });
+  const gapped = '--- a\n+++ b\n@@ -3,2 +3,2 @@\n same\n-old\n+new\n@@ -10 +10 @@\n-x\n+y';
+  assert.deepEqual(diffSides(gapped), {
+    left: '⋯ 2 unchanged lines not in the report ⋯\nsame\nold\n⋯ 5 unchanged lines not in the report ⋯\nx\n',
+    right: '⋯ 2 unchanged lines not in the report ⋯\nsame\nnew\n⋯ 5 unchanged lines not in the report ⋯\ny\n',
+  });
+  // diff-match-patch operations
+  assert.deepEqual(diffSides([[0, 'Title: '], [-1, 'A'], [1, 'B'], [0, '!']]), { left: 'Title: A!', right: 'Title: B!' });
+  assert.equal(diffSides(42), undefined);
 });

@@ -12,7 +12,7 @@ import { StatusBar } from '../src/statusBar';
 import { ReportPanel } from '../src/panels';
 import { findOnPath } from '../src/settings';
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
+ 
 const mock = vscode as any;
 const pkg = require('../package.json');
 
@@ -25,7 +25,7 @@ beforeEach(() => mock.resetMock());
 test('activation registers every contributed command and reports a server that cannot start', async () => {
   mock.testState.config['replayLens.interpreter'] = { defaultValue: [], globalValue: ['/nonexistent/bin/python'] };
   const ctx = context();
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+   
   await activate(ctx as any);
   for (const c of pkg.contributes.commands) {
     assert.ok(mock.recorded.commands.has(c.command), c.command);
@@ -36,8 +36,15 @@ test('activation registers every contributed command and reports a server that c
   const item = mock.recorded.statusItems[0];
   assert.equal(item.command, 'replayLens.showOutput');
   assert.match(item.text, /\$\(error\)/);
-  assert.ok(mock.recorded.logs.some((l: string) => l.includes('/nonexistent/bin/python') && l.includes('does not exist')));
-  assert.ok(mock.recorded.messages.some((m: { level: string; message: string }) => m.level === 'error' && /does not exist/.test(m.message)));
+  assert.ok(mock.recorded.logs.some((l: string) => l.startsWith('[error]') && l.includes('/nonexistent/bin/python') && l.includes('does not exist')));
+  // Exactly one notification: what was tried, and two ways out.
+  assert.deepEqual(mock.recorded.messages, [
+    {
+      level: 'error',
+      message: 'Replay Lens needs Python 3.11 or newer to run its server. Tried: /nonexistent/bin/python (from replayLens.interpreter): does not exist.',
+      items: ['Select Interpreter', 'Open Settings'],
+    },
+  ]);
 
   // Commands do not throw while the server is down: they say so.
   mock.recorded.messages.length = 0;
@@ -56,7 +63,7 @@ test('an untrusted workspace ignores the workspace interpreter setting', async (
   mock.testState.trusted = false;
   mock.testState.config['replayLens.interpreter'] = { defaultValue: [], globalValue: ['/user/python'], workspaceValue: ['/workspace/evil'] };
   const ctx = context();
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+   
   await activate(ctx as any);
   assert.ok(mock.recorded.logs.some((l: string) => l.includes('/user/python')));
   assert.ok(!mock.recorded.logs.some((l: string) => l.includes('/workspace/evil')));
@@ -66,9 +73,9 @@ test('an untrusted workspace ignores the workspace interpreter setting', async (
 
 function runningManager(sendRequest: (method: unknown, params: unknown) => Promise<unknown>, commands: string[] = []) {
   const log = mock.window.createOutputChannel('t', { log: true });
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+   
   const manager = new ServerManager(context() as any, log, new StatusBar(), () => undefined);
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+   
   const m = manager as any;
   m.client = { sendRequest, initializeResult: { capabilities: { executeCommandProvider: { commands } } } };
   m.state = 'running';
@@ -109,18 +116,24 @@ test('the Sessions view lists what the server found', async () => {
     return { sessions: [{ id: 'a', uri: 'file:///ws/recordings/a.jsonl', kind: 'recording', title: 'a', steps: 3, status: 'stale' }] };
   });
   const provider = new SessionsProvider(manager, log);
-  const items = await provider.getChildren();
+  const groups = await provider.getChildren();
+  assert.deepEqual(
+    groups.map((g) => g.label),
+    ['Recordings (1)'],
+  );
+  const items = await provider.getChildren(groups[0]);
   assert.equal(items.length, 1);
   assert.equal(items[0].label, 'a');
   assert.equal(items[0].description, 'recording · 3 steps');
   assert.equal(items[0].command?.command, 'replayLens.openSession');
+  assert.match(items[0].tooltip as string, /Has stale turns: .* Rehash them/);
   assert.equal(mock.recorded.context.get('replayLens.sessionsUnsupported'), false);
 });
 
 test('the report panel renders with a nonce and opens files from its messages', async () => {
   const log = mock.window.createOutputChannel('t', { log: true });
   const reruns: string[] = [];
-  const panel = new ReportPanel(log, async (uri) => {
+  const panel = new ReportPanel(mock.Uri.file('/ext'), log, async (uri) => {
     reruns.push(uri);
   });
   panel.show({ session: { id: 's', uri: 'file:///ws/recordings/a.jsonl', kind: 'recording' }, steps: [{ index: 0, status: 'hit' }], first_divergence: null });
@@ -128,7 +141,12 @@ test('the report panel renders with a nonce and opens files from its messages', 
   assert.equal(webviewPanel.viewType, 'replayLens.report');
   assert.equal(webviewPanel.title, 'Replay: a.jsonl');
   assert.equal(webviewPanel.options.enableScripts, true);
-  assert.deepEqual(webviewPanel.options.localResourceRoots, []);
+  assert.deepEqual(
+    webviewPanel.options.localResourceRoots.map((u: { path: string }) => u.path),
+    ['/ext/media', '/ext/dist'],
+  );
+  assert.match(webviewPanel.webview.html, /<script nonce="[0-9a-f]{32}" src="[^"]*\/ext\/dist\/webview\.js"><\/script>/);
+  assert.match(webviewPanel.webview.html, /<link rel="stylesheet" href="[^"]*\/ext\/media\/webview\.css">/);
   const nonce = /nonce="([0-9a-f]{32})"/.exec(webviewPanel.webview.html)?.[1];
   assert.ok(nonce);
   webviewPanel.webview.received.fire({ type: 'rerun' });
@@ -144,13 +162,13 @@ test('the session panel asks for steps page by page and replays on request', asy
   const requests: Array<{ method: unknown; params: { page: number; pageSize: number; uri: string; sessionId?: string } }> = [];
   const { manager, log } = runningManager(async (method, params) => {
     const p = params as { page: number; pageSize: number; uri: string };
-    requests.push({ method, params: p as never });
+    requests.push({ method, params: p });
     const steps = Array.from({ length: p.page === 3 ? 20 : 50 }, (_, i) => ({ index: (p.page - 1) * 50 + i, kind: 'model', summary: `s${i}` }));
     return { page: p.page, pageSize: p.pageSize, total: 120, steps };
   });
   const replays: string[] = [];
   const { SessionPanel } = await import('../src/panels');
-  const panel = new SessionPanel(log, manager, async (uri) => void replays.push(uri), () => true);
+  const panel = new SessionPanel(mock.Uri.file('/ext'), log, manager, async (uri) => void replays.push(uri), () => true);
   const session = { id: 'abc', uri: 'file:///ws/recordings/a.jsonl', kind: 'recording', title: 'a' };
   await panel.show(session);
   assert.deepEqual(requests[0], { method: 'replayLens/steps', params: { uri: session.uri, sessionId: 'abc', page: 1, pageSize: 50 } });
@@ -174,7 +192,7 @@ test('the session panel shows a clear message when the server has no steps reque
     throw Object.assign(new Error('Method not found'), { code: -32601 });
   });
   const { SessionPanel } = await import('../src/panels');
-  const panel = new SessionPanel(log, manager, async () => undefined, () => false);
+  const panel = new SessionPanel(mock.Uri.file('/ext'), log, manager, async () => undefined, () => false);
   await assert.rejects(panel.show({ id: '', uri: 'file:///ws/x.jsonl', kind: 'recording' }), UnsupportedError);
   assert.match(mock.recorded.panels[0].webview.html, /does not support the request replayLens\/steps yet/);
 });
@@ -182,7 +200,7 @@ test('the session panel shows a clear message when the server has no steps reque
 test('a change of the interpreter, server arguments or fixture globs restarts the server; the trace level does not', async () => {
   mock.testState.config['replayLens.interpreter'] = { defaultValue: [], globalValue: ['/nonexistent/python'] };
   const ctx = context();
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+   
   const api = await activate(ctx as any);
   const reasons: string[] = [];
   api.server.scheduleRestart = (reason: string) => void reasons.push(reason);
@@ -208,16 +226,17 @@ test('without the setting, the Python extension selected interpreter runs the se
     mock.recorded.commands.clear();
     mock.testState.trusted = trusted;
     const savedPath = process.env.PATH;
-    process.env.PATH = '/nonexistent-bin'; // python3 is "not on the PATH": nothing is spawned
+    process.env.PATH = '/nonexistent-bin'; // python3 is not on the PATH: nothing is spawned
     const ctx = context();
-    // eslint-disable-next-line @typescript-eslint/no-explicit-any
+     
     await activate(ctx as any);
     process.env.PATH = savedPath;
-    const start = mock.recorded.logs.find((l: string) => l.includes('does not exist') || l.includes('not on the PATH')) ?? '';
+    const start = mock.recorded.logs.find((l: string) => l.includes('Tried: ')) ?? '';
     if (trusted) {
-      assert.match(start, /\/nonexistent\/ws\/\.venv\/bin\/python \(from python-extension\) does not exist/);
+      assert.match(start, /Tried: \/nonexistent\/ws\/\.venv\/bin\/python \(from the Python extension\): does not exist\.$/);
     } else {
-      assert.match(start, /python3 \(from default\) is not on the PATH/);
+      // python3, then python, from the PATH
+      assert.match(start, /Tried: python3 \(from the PATH\): not found; python \(from the PATH\): not found\.$/);
     }
     ctx.subscriptions.forEach((d) => d.dispose());
     await deactivate();
@@ -229,4 +248,17 @@ test('the interpreter is looked up on the PATH before it is started', () => {
   assert.ok(findOnPath('node', process.env));
   assert.equal(findOnPath('surely-not-a-command-xyz', process.env), undefined);
   assert.equal(findOnPath('node', { PATH: '' }), undefined);
+});
+
+test('Rehash on a file that is not a fixture says so (not "the server is not running", not a URI error)', async () => {
+  mock.testState.config['replayLens.interpreter'] = { defaultValue: [], globalValue: ['/nonexistent/bin/python'] };
+  const ctx = context();
+  await activate(ctx as any);
+  mock.recorded.messages.length = 0;
+  await mock.commands.executeCommand('replayLens.rehashStaleTurns', mock.Uri.file('/ws/src/app.py'));
+  assert.deepEqual(mock.recorded.messages, [
+    { level: 'info', message: 'Replay Lens: Rehash works on a fixture file (.json); app.py is not one. Open a fixture to rehash its stale turns.', items: [] },
+  ]);
+  ctx.subscriptions.forEach((d) => d.dispose());
+  await deactivate();
 });

@@ -5,7 +5,12 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { ReplayReport } from '../src/protocol';
 
-const ctx = { nonce: 'abc123', cspSource: 'vscode-webview://x', label: (uri: string) => uri.replace('file:///ws/', '') };
+const ctx = {
+  nonce: 'abc123',
+  cspSource: 'vscode-webview://x',
+  styleUri: 'vscode-webview://x/ext/media/webview.css',
+  scriptUri: 'vscode-webview://x/ext/dist/webview.js',
+  label: (uri: string) => uri.replace('file:///ws/', '') };
 
 const REPORT: ReplayReport = {
   session: { id: 'write_note', uri: 'file:///ws/recordings/write_note.ultra.jsonl', kind: 'recording' },
@@ -36,20 +41,24 @@ test('a strict content security policy with a nonce, no inline styles or remote 
   const policy = csp(ctx);
   assert.match(policy, /default-src 'none'/);
   assert.match(policy, /script-src 'nonce-abc123'/);
-  assert.match(policy, /style-src 'nonce-abc123'/);
+  assert.match(policy, /style-src vscode-webview:\/\/x(;|$)/, 'style sheets from the extension only');
   assert.doesNotMatch(policy, /unsafe-inline|unsafe-eval|https?:/);
   assert.ok(html.includes(`content="${policy.replace(/'/g, '&#39;')}"`));
   assert.doesNotMatch(html, /\sstyle="/, 'no style attributes (blocked by the policy)');
   assert.doesNotMatch(html, /\son[a-z]+="/, 'no inline event handlers (blocked by the policy)');
   const scripts = html.match(/<script[^>]*>/g) ?? [];
   assert.equal(scripts.length, 1);
-  assert.equal(scripts[0], '<script nonce="abc123">');
-  assert.doesNotMatch(html, /<(img|link|iframe)\b/);
+  assert.equal(scripts[0], '<script nonce="abc123" src="vscode-webview://x/ext/dist/webview.js">');
+  assert.doesNotMatch(html, /<style\b/, 'the styles are media/webview.css');
+  assert.deepEqual(html.match(/<link[^>]*>/g), ['<link rel="stylesheet" href="vscode-webview://x/ext/media/webview.css">']);
+  assert.doesNotMatch(html, /<(img|iframe)\b/);
 });
 
-test('theme colors only', () => {
+test('theme colors only, in the page and in media/webview.css', () => {
   const html = renderReport(REPORT, ctx);
-  const colors = html.match(/(?:color|background)\s*:\s*[^;]+;/g) ?? [];
+  const css = fs.readFileSync(path.join(__dirname, '..', 'media', 'webview.css'), 'utf8');
+  const colors = (html + css).match(/(?:color|background)\s*:\s*[^;]+;/g) ?? [];
+  assert.ok(colors.length > 20, 'the style sheet sets colors');
   for (const c of colors) {
     assert.match(c, /var\(--vscode-|none|inherit|transparent|currentColor/, c);
   }
@@ -94,8 +103,9 @@ test('a miss shows the nearest recorded turn and a colored diff', () => {
   assert.match(html, /data-open="file:\/\/\/ws\/replay\/write_note\.ultra\.json" data-turn="1">Open recorded turn 1/);
   assert.match(html, /<del>Write a Note<\/del>/);
   assert.match(html, /<ins>Write &lt;script&gt;alert\(1\)&lt;\/script&gt;<\/ins>/);
-  assert.match(html, /var\(--vscode-diffEditor-removedTextBackground/);
-  assert.match(html, /var\(--vscode-diffEditor-insertedTextBackground/);
+  const css = fs.readFileSync(path.join(__dirname, '..', 'media', 'webview.css'), 'utf8');
+  assert.match(css, /del, \.del \{ background: var\(--vscode-diffEditor-removedTextBackground/);
+  assert.match(css, /ins, \.ins \{ background: var\(--vscode-diffEditor-insertedTextBackground/);
 });
 
 test('unused turns open the fixture', () => {
@@ -126,7 +136,9 @@ test('session steps are paginated', () => {
   assert.match(html, /showing 51–100/);
   assert.match(html, /data-action="replay"/);
   assert.equal((html.match(/<button id="step-/g) ?? []).length, 50);
-  assert.match(html, /id="step-50"[^>]*data-open="file:\/\/\/ws\/recordings\/a\.jsonl"/);
+  // a step selects its detail, which opens the file
+  assert.match(html, /id="step-50"[^>]*data-select="50"/);
+  assert.match(html, /<section class="detail" id="detail-50" hidden[^]*?data-open="file:\/\/\/ws\/recordings\/a\.jsonl"/);
   const first = renderSteps(session, { page: 1, pageSize: 50, total: 20, steps: steps.slice(0, 20) }, ctx, false);
   assert.doesNotMatch(first, /class="pager"/);
   assert.doesNotMatch(first, /data-action="replay"/);
@@ -161,7 +173,7 @@ test('the report of the real `python -m server replay --format json`', () => {
   assert.match(html, /turn 0 is stale: keyed under the current rules without rules user-input-begin/);
   assert.match(html, /<del>− turn 0 as keyed under the current rules/);
   assert.match(html, /<ins>\+ step 0 \(current rules\)<\/ins>/);
-  assert.match(html, /<del>  --- BEGIN USER INPUT ---\n<\/del>/);
+  assert.match(html, /<del> {2}--- BEGIN USER INPUT ---\n<\/del>/);
   assert.match(html, /data-open="file:\/\/\/ws\/replay\/write_note\.ultra\.json" data-range="6,4,41,5" data-turn="0">Open recorded turn 0/);
   assert.match(html, /recorded as <code>aa1a42486f3f…<\/code>/);
   // the timeline: steps open the recording line; tool steps show their name and reason
@@ -169,4 +181,50 @@ test('the report of the real `python -m server replay --format json`', () => {
   assert.match(html, /write_file<\/span>/);
   assert.match(html, /not checked: the model call that asked for it missed/);
   assert.match(html, /3,664 in · 434 out/);
+});
+
+test('a miss offers "Open in diff editor"; a stale nearest turn also "Rehash turn N"', () => {
+  const plain = renderReport(REPORT, ctx);
+  assert.match(plain, /<button class="secondary" data-action="diff" data-args="\{&quot;step&quot;:2\}">Open in diff editor<\/button>/);
+  assert.doesNotMatch(plain, /data-action="rehash"/, 'no Rehash when the nearest turn is not stale');
+  const stale: ReplayReport = {
+    ...REPORT,
+    steps: REPORT.steps!.map((s) =>
+      s.index === 2 ? { ...s, nearest: { turn: 1, uri: 'file:///ws/replay/write_note.ultra.json', note: 'turn 1 is stale: keyed under the current rules without rules x', diff: '@@ -1 +1 @@\n-a\n+b' } } : s,
+    ),
+  };
+  const html = renderReport(stale, ctx);
+  assert.match(
+    html,
+    /<button class="primary" data-action="rehash" data-args="\{&quot;uri&quot;:&quot;file:\/\/\/ws\/replay\/write_note\.ultra\.json&quot;,&quot;turn&quot;:1\}">Rehash turn 1<\/button>/,
+  );
+});
+
+test('the steps view: a detail per step (new input messages, output, tool arguments and result), search, filters, totals', () => {
+  const session = { uri: 'file:///ws/recordings/w.jsonl', kind: 'recording', id: 'w', title: 'w' };
+  const system = { type: 'system', data: { content: 'You are DeerFlow.' } };
+  const human = { type: 'human', data: { content: 'Create note.txt' } };
+  const ai = { type: 'ai', data: { content: '', tool_calls: [{ name: 'write_file', args: { path: 'note.txt' } }] } };
+  const tool = { type: 'tool', data: { content: 'OK' } };
+  const steps = [
+    { index: 0, kind: 'model', caller: 'lead_agent', tokens: { input: 3664, output: 434 }, durationMs: 1200, input: [system, human], output: ai },
+    { index: 1, kind: 'tool', name: 'write_file', status: 'success', arguments: { path: 'note.txt', content: 'hi' }, result: 'OK: wrote 2 bytes' },
+    { index: 2, kind: 'model', caller: 'lead_agent', tokens: { input: 3900, output: 20 }, input: [system, human, ai, tool], output: { type: 'ai', data: { content: 'Done.' } } },
+  ];
+  const html = renderSteps(session, { page: 1, pageSize: 50, total: 3, steps }, ctx, true);
+  assert.match(html, /<input type="search" id="step-search"/);
+  assert.match(html, /<select id="filter-kind"><option value="">all<\/option><option value="model">model<\/option><option value="tool">tool<\/option><\/select>/);
+  assert.match(html, /<select id="filter-caller">.*<option value="lead_agent">lead_agent<\/option>.*<option value="write_file">write_file<\/option>/);
+  assert.match(html, /<li data-kind="model" data-caller="lead_agent" data-status="" data-search="[^"]*" data-tin="3664" data-tout="434" data-ms="1200">/);
+  const detail = (i: number) => new RegExp(`<section class="detail" id="detail-${i}" hidden[^]*?</section>`).exec(html)?.[0] ?? '';
+  assert.match(detail(0), /Input: 2 messages<\/h4>.*You are DeerFlow\./s);
+  // the second call of lead_agent: only the 2 messages its first call did not send
+  assert.match(detail(2), /Input: 2 messages new in this call \(2 carried over\)/);
+  assert.doesNotMatch(detail(2), /You are DeerFlow/);
+  assert.match(detail(2), /Output<\/h4>.*Done\./s);
+  assert.match(detail(1), /Arguments<\/h4><pre class="content">\{\n {2}&quot;path&quot;: &quot;note\.txt&quot;/);
+  assert.match(detail(1), /Result<\/h4><pre class="content">OK: wrote 2 bytes<\/pre>/);
+  assert.match(detail(0), /<dt>tokens<\/dt><dd>3,664 in · 434 out<\/dd>/);
+  assert.match(detail(0), /<dt>duration<\/dt><dd>1\.20 s<\/dd>/);
+  assert.match(html, /<p class="muted" id="totals" role="status"><\/p>/);
 });

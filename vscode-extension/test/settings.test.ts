@@ -8,7 +8,12 @@ import {
   fileGlobs,
   resolveInterpreter,
   serverCommandLine,
+  serverLogLevel,
   substituteVariables,
+  importStrategy,
+  parseVersion,
+  isSupportedPython,
+  candidates,
 } from '../src/settings';
 
 const vars = { workspaceFolder: '/ws', userHome: '/home/u', env: { VENV: '/opt/venv' } };
@@ -78,6 +83,35 @@ test('a setting with ${workspaceFolder} and no folder open is not used as is', (
 });
 
 test('the server command line is python -m server --stdio plus the extra arguments', () => {
-  const line = serverCommandLine({ command: '/py', args: ['-X', 'utf8'], source: 'setting' }, ['--log-level', 'debug', 3]);
-  assert.deepEqual(line, { command: '/py', args: ['-X', 'utf8', '-m', 'server', '--stdio', '--log-level', 'debug'] });
+  const py = { command: '/py', args: ['-X', 'utf8'], source: 'setting' as const };
+  // The bundled server by its script path, isolated (-I): nothing of the workspace is importable.
+  const bundled = serverCommandLine(py, ['--log-level', 'debug', 3], { strategy: 'useBundled', launcher: '/ext/bundled/tool/lsp_server.py', logLevel: 'info' });
+  assert.deepEqual(bundled, {
+    command: '/py',
+    args: ['-X', 'utf8', '-I', '/ext/bundled/tool/lsp_server.py', '--stdio', '--log-level', 'info', '--log-level', 'debug'],
+  });
+  const fromEnvironment = serverCommandLine(py, [], { strategy: 'fromEnvironment', launcher: '/x', logLevel: 'warning' });
+  assert.deepEqual(fromEnvironment.args, ['-X', 'utf8', '-I', '-m', 'server', '--stdio', '--log-level', 'warning']);
+});
+
+test('importStrategy defaults to the bundled server; the channel level maps to the server log level', () => {
+  assert.equal(importStrategy(undefined), 'useBundled');
+  assert.equal(importStrategy('nonsense'), 'useBundled');
+  assert.equal(importStrategy('fromEnvironment'), 'fromEnvironment');
+  // vscode.LogLevel: Off 0, Trace 1, Debug 2, Info 3, Warning 4, Error 5
+  assert.deepEqual([0, 1, 2, 3, 4, 5].map(serverLogLevel), ['error', 'debug', 'debug', 'info', 'warning', 'error']);
+});
+
+test('the Python version check: 3.11 or newer', () => {
+  assert.deepEqual(parseVersion('3.11.7\n'), [3, 11, 7]);
+  assert.equal(parseVersion('Python 3.11.7'), undefined);
+  assert.equal(parseVersion(''), undefined);
+  assert.equal(isSupportedPython([3, 11, 0]), true);
+  assert.equal(isSupportedPython([3, 13, 1]), true);
+  assert.equal(isSupportedPython([4, 0, 0]), true);
+  assert.equal(isSupportedPython([3, 10, 12]), false);
+  assert.equal(isSupportedPython([2, 7, 18]), false);
+  // the default python3 falls back to python; a chosen interpreter is the only one tried
+  assert.deepEqual(candidates({ command: 'python3', args: [], source: 'default' }, 'linux').map((c) => c.command), ['python3', 'python']);
+  assert.deepEqual(candidates({ command: '/x/python', args: [], source: 'setting' }, 'linux').map((c) => c.command), ['/x/python']);
 });

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { errorMessage, isMethodNotFound, UnsupportedError } from '../src/errors';
 import { runTestsMessage } from '../src/runTests';
-import { isReplayable, sessionItemView } from '../src/sessions';
+import { groupEntries, isReplayable, matchesFilter, sessionItemView, statusReason, uniqueLabels } from '../src/sessions';
+import type { SessionInfo } from '../src/protocol';
 import { statusView } from '../src/statusBar';
 
 test('MethodNotFound is recognized by code and by message', () => {
@@ -59,4 +60,48 @@ test('session items: status icons and which can be replayed', () => {
   assert.equal(db.contextValue, 'session');
   assert.equal(sessionItemView({ id: '4', uri: 'file:///ws/x', kind: 'cato-audit', status: 'error' }, 'x').icon, 'error');
   assert.ok(!isReplayable({ kind: 'codex-rollout' }));
+});
+
+test('sessions: unique labels (file, then id), grouped by kind and folder, a filter, the reason of a red entry', () => {
+  const s = (id: string, kind: string, rel: string, title?: string, extra: Partial<SessionInfo> = {}): SessionInfo => ({ id, kind, uri: `file:///ws/${rel}`, title, ...extra });
+  const sessions = [
+    s('a', 'codex-rollout', 'traces/codex/r1.jsonl', 'Codex 0.58.0 session in /home/dev/notes'),
+    s('b', 'codex-rollout', 'traces/codex/r2.jsonl', 'Codex 0.58.0 session in /home/dev/notes'),
+    s('x', 'cato-audit', 'traces/cato/audit.db', 'CATO session'),
+    s('y', 'cato-audit', 'traces/cato/audit.db', 'CATO session'),
+    s('w', 'recording', 'recordings/w.jsonl', 'w.jsonl'),
+    s('f', 'fixture', 'replay/f.json', 'f.json'),
+    s('g', 'fixture', 'tests/fixtures/g.json', 'g.json'),
+  ];
+  const rel = (x: SessionInfo) => x.uri.replace('file:///ws/', '');
+  const labels = uniqueLabels(sessions, rel);
+  assert.deepEqual(labels, [
+    'Codex 0.58.0 session in /home/dev/notes · r1.jsonl',
+    'Codex 0.58.0 session in /home/dev/notes · r2.jsonl',
+    'CATO session · audit.db#x',
+    'CATO session · audit.db#y',
+    'w.jsonl',
+    'f.json',
+    'g.json',
+  ]);
+  const entries = sessions.map((session, i) => ({ session, label: labels[i], relativePath: rel(session), findings: [] }));
+  const groups = groupEntries(entries);
+  assert.deepEqual(
+    groups.map((g) => g.label),
+    ['Recordings (1)', 'Fixtures (2)', 'Codex rollouts (2)', 'CATO audit logs (2)'],
+  );
+  // fixtures in two folders get a folder level; the others do not
+  assert.deepEqual(
+    groups[1].children.map((c) => ('label' in c && 'children' in c ? c.label : '')),
+    ['replay', 'tests/fixtures'],
+  );
+  assert.ok('session' in groups[0].children[0]);
+  assert.equal(matchesFilter('cato', labels[2], sessions[2], rel(sessions[2])), true);
+  assert.equal(matchesFilter('LangGraph', labels[2], sessions[2], rel(sessions[2])), false);
+  assert.equal(matchesFilter('codex/r2', labels[1], sessions[1], rel(sessions[1])), true);
+  const red = sessionItemView(sessions[2], rel(sessions[2]), labels[2], ['the audit log has no sessions table']);
+  assert.equal(red.icon, 'error');
+  assert.match(red.tooltip, /\n\nthe audit log has no sessions table$/);
+  assert.equal(statusReason({ ...sessions[5], status: 'error' }, []), 'Has errors: see the Problems panel for this file.');
+  assert.equal(statusReason({ ...sessions[5], status: 'ok' }, []), undefined);
 });

@@ -190,6 +190,9 @@ export class StatusBarItem {
 export class Webview {
   html = '';
   cspSource = 'vscode-webview://test';
+  asWebviewUri(uri: Uri): Uri {
+    return Uri.from({ scheme: 'vscode-webview', path: uri.path });
+  }
   readonly received = new EventEmitter<unknown>();
   onDidReceiveMessage = (listener: (m: unknown) => void, _thisArg?: unknown, disposables?: Disposable[]) => {
     const d = this.received.event(listener);
@@ -216,6 +219,21 @@ export class WebviewPanel {
   dispose(): void {
     this.disposed.fire();
   }
+}
+
+export enum ConfigurationTarget {
+  Global = 1,
+  Workspace = 2,
+  WorkspaceFolder = 3,
+}
+
+export enum LogLevel {
+  Off = 0,
+  Trace = 1,
+  Debug = 2,
+  Info = 3,
+  Warning = 4,
+  Error = 5,
 }
 
 function logChannel(name: string) {
