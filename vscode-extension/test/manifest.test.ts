@@ -100,7 +100,7 @@ test('the walkthrough: sample, stale turn, rehash, replay, capture; each step wi
   for (const step of steps) assert.ok(fs.existsSync(path.join(root, step.media.markdown)), step.media.markdown);
   assert.match(steps[2].description, /command:replayLens\.rehashStaleTurns/);
   assert.match(steps[3].description, /command:replayLens\.replayThisSession/);
-  assert.match(steps[4].description, /command:replayLens\.runReplayTests/);
+  assert.match(steps[4].description, /command:replayLens\.runTests/);
 });
 
 // The when-clauses' regular expressions, as VS Code evaluates them on a resource path.
