@@ -423,20 +423,7 @@ async function webviewWithHeading(heading, timeout = TIMEOUT) {
 // CI keeps only what is printed: the tail of the extension's output channel (its log and the
 // server's stderr) goes there, and the whole file to the artifacts.
 function printExtensionLog() {
-  const found = [];
-  const walk = (dir) => {
-    for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
-      const full = path.join(dir, entry.name);
-      if (entry.isDirectory()) walk(full);
-      else if (/replay lens/i.test(entry.name)) found.push(full);
-    }
-  };
-  try {
-    walk(path.join(userData, 'logs'));
-  } catch {
-    return;
-  }
-  for (const file of found) {
+  for (const file of extensionLogFiles(userData)) {
     const lines = fs.readFileSync(file, 'utf8').trimEnd().split('\n');
     fs.copyFileSync(file, path.join(ARTIFACTS, path.basename(file)));
     console.log(`\n--- last lines of ${path.basename(file)} ---\n${lines.slice(-40).join('\n')}`);
@@ -485,8 +472,8 @@ function measureContrast() {
   return { bodyLuminance: luminance(backgroundOf(document.body)), items };
 }
 
-// The lines of the extension's log channel (VS Code writes it to the profile's logs folder).
-function extensionLog(dataDir) {
+// The extension's log channel files (VS Code writes them to the profile's logs folder).
+function extensionLogFiles(dataDir) {
   const found = [];
   const walk = (dir) => {
     for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
@@ -500,7 +487,12 @@ function extensionLog(dataDir) {
   } catch {
     return [];
   }
-  return found.flatMap((file) => fs.readFileSync(file, 'utf8').split('\n'));
+  return found;
+}
+
+// The lines of the extension's log channel.
+function extensionLog(dataDir) {
+  return extensionLogFiles(dataDir).flatMap((file) => fs.readFileSync(file, 'utf8').split('\n'));
 }
 
 function fixtureOnDisk() {
