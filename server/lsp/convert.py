@@ -41,14 +41,14 @@ def uri_to_path(uri: str) -> Path | None:
     """
     if not uri.startswith("file:") or len(uri) > _URI_MAX:
         return None
-    parts = urlsplit(uri)
-    raw = unquote_to_bytes(parts.path)
-    path = os.fsdecode(raw) if os.name == "posix" and not parts.netloc and not _is_utf8(raw) else to_fs_path(uri)
-    if not path:
-        return None
     try:
+        parts = urlsplit(uri)
+        raw = unquote_to_bytes(parts.path)
+        path = os.fsdecode(raw) if os.name == "posix" and not parts.netloc and not _is_utf8(raw) else to_fs_path(uri)
+        if not path:
+            return None
         encoded = os.fsencode(path)
-    except UnicodeEncodeError:
+    except UnicodeEncodeError:  # a lone surrogate has no bytes: it names no file
         return None
     if any(len(name) > _NAME_MAX for name in encoded.split(b"/")):
         return None
