@@ -119,3 +119,21 @@ def test_a_huge_json_is_a_finding_and_the_rest_is_checked(tmp_path: Path) -> Non
         )
         if str(huge) not in args:
             assert report["summary"]["fixtures"] == expected_rest
+
+
+def test_a_recording_line_too_long_to_hold_is_skipped(tmp_path: Path) -> None:
+    """A recording whose second line runs 1 GiB without a break (a sparse file): that line is a finding,
+    the lines around it are read, in the memory of a few lines."""
+    workspace = tmp_path / "workspace"
+    workspace.mkdir()
+    first, second, *_ = (SAMPLES / "recordings" / "write_note.ultra.jsonl").read_bytes().splitlines(keepends=True)
+    path = workspace / "huge.jsonl"
+    with path.open("wb") as handle:
+        handle.write(first + b'{"caller": "lead_agent", "input": [')
+        handle.seek(1 << 30)
+        handle.write(b"]}\n" + second)
+    report = check_report(workspace, "--severity=info")
+    assert report["summary"]["recordings"] == 1
+    (skipped,) = [finding for finding in report["findings"] if finding["code"] == "read-error"]
+    assert skipped["message"] == "line 2 is longer than 64.0 MiB: skipped"
+    assert skipped["range"]["start"]["line"] == 1

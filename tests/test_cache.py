@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import shutil
@@ -19,8 +20,10 @@ from hypothesis import strategies as st
 
 from server.engine import summary, workspace
 from server.engine.cache import FILE_NAME, SummaryCache
+from server.engine.recording import read_recording
 from server.engine.rules import Rules
 from server.engine.secrets import finding_context
+from server.engine.source import SourceText
 from server.engine.summary import read_back, summarize_file
 from server.lsp.locate import input_keys
 from tests.conftest import COMPAT, REPO, SAMPLES, run_cli
@@ -383,3 +386,23 @@ def test_a_cache_locked_by_another_process_is_skipped_and_left_intact(samples: P
     assert sorted(p.name for p in cache.iterdir() if "broken" in p.name) == []
     assert database.stat().st_ino == inode and summary_rows(cache) == rows
     assert check(samples, cache) == expected  # and used again once free
+
+
+def test_a_line_too_long_to_hold_is_skipped_and_later_places_stay_exact(tmp_path: Path) -> None:
+    """A line past `MAX_LINE_BYTES` is a read-error, not held (a sparse file's one line can be gigabytes); the
+    calls after it keep the places a whole read gives them, in characters (non-ASCII counted as such)."""
+    path = tmp_path / "recording.jsonl"
+    long_line = ('{"note": "' + "é€😀" * 2000 + '"}\n').encode("utf-8")
+    path.write_bytes(SAMPLE_LINES[0] + long_line + SAMPLE_LINES[1])
+    config = workspace.load_project_config(SAMPLES)
+    whole = read_recording(path, SourceText.from_bytes(path.read_bytes()))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(summary, "MAX_LINE_BYTES", 4096)
+        part, digest = summarize_file(path, config, cores=1)
+    assert digest == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert [(call[1], call[2]) for call in part["calls"]] == [
+        (call.line, [call.span.start, call.span.end]) for call in whole.calls if call.line != 1
+    ]
+    (skipped,) = [problem for problem in part["problems"] if problem["code"] == "read-error"]
+    assert skipped["message"] == "line 2 is longer than 4.0 KiB: skipped"
+    assert skipped["range"][0] == 1  # [top, left, bottom, right]

@@ -7,18 +7,22 @@ decompresses to gigabytes. Each is refused or cut here, with a reason for the fi
 
 from __future__ import annotations
 
+import codecs
 import errno
 import hashlib
 import os
 import stat
 from collections.abc import Iterator
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 _CHUNK = 1 << 20
 MAX_DOCUMENT_BYTES = 256 << 20
 """The largest file read whole (a fixture, a config, a recording without the cache): parsed, it takes several
 times its size in memory. Recordings read line by line (`check` with its cache, the server) have no such limit."""
+MAX_LINE_BYTES = 64 << 20
+"""The longest line of a line-based file held in memory: a longer one (a sparse file, a bomb of zeros, a line
+with no break) is skipped with a finding, its characters only counted so that later places stay exact."""
 ZSTD_MIN_BUDGET = 64 << 20
 ZSTD_MAX_RATIO = 200
 """A `.zst` file may decompress to `max(ZSTD_MIN_BUDGET, ZSTD_MAX_RATIO * its size)`: JSONL compresses 5 to 30
@@ -144,3 +148,26 @@ def resolved(path: Path) -> Path:
         return path.resolve()
     except (OSError, RuntimeError):
         return path.absolute()
+
+
+def skip_line(handle: BinaryIO, first: bytes, digest: Any = None) -> tuple[int, int]:
+    """Read on past the rest of a line of which `first` was read (without its break), a block at a time.
+
+    The bytes and UTF-8 characters of the whole line, its break included (invalid bytes count as the
+    replacement characters a decode would make); `digest`, a hash, is fed what is read. The handle is left
+    at the next line's start.
+    """
+    decoder = codecs.getincrementaldecoder("utf-8")("replace")
+    size, chars = len(first), len(decoder.decode(first))
+    while block := handle.read(_CHUNK):
+        end = block.find(b"\n")
+        if end >= 0:
+            handle.seek(end + 1 - len(block), os.SEEK_CUR)
+            block = block[: end + 1]
+        if digest is not None:
+            digest.update(block)
+        size += len(block)
+        chars += len(decoder.decode(block, final=end >= 0))
+        if end >= 0:
+            break
+    return size, chars + len(decoder.decode(b"", final=True))

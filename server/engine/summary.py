@@ -29,7 +29,7 @@ import regex
 from server.engine import findings as codes
 from server.engine.checks import VolatileTally, locate_in_line, volatile_memo_key
 from server.engine.config import Config
-from server.engine.files import open_regular
+from server.engine.files import MAX_LINE_BYTES, open_regular, size_text, skip_line
 from server.engine.findings import Finding, Severity
 from server.engine.normalize import HEX64, InputShapeError, KeyChain, Keys, Normalizer, shape_error
 from server.engine.outputs import output_digest
@@ -101,9 +101,9 @@ def summarize_file(
             summary = _Summarizer(path, config)
             started, end = time.perf_counter(), size
             probing = cores > 1 and worth_children(size)  # until the pace is known: sharing is decided once
-            while handle.tell() < end and (chunk := handle.readline()):
+            while handle.tell() < end and (chunk := handle.readline(MAX_LINE_BYTES + 1)):
                 digest.update(chunk)
-                summary.add(chunk)
+                summary.add(chunk, handle, digest)
                 if probing and time.perf_counter() - started > _PROBE:
                     probing = False
                     done = handle.tell()
@@ -127,8 +127,8 @@ def summarize_part(path: Path, config: Config, start: int, end: int) -> dict[str
     summary = _Summarizer(path, config, start)
     with open_regular(path) as handle:
         handle.seek(start)
-        while handle.tell() < end and (chunk := handle.readline()):
-            summary.add(chunk)
+        while handle.tell() < end and (chunk := handle.readline(MAX_LINE_BYTES + 1)):
+            summary.add(chunk, handle)
     return summary.part()
 
 
@@ -139,7 +139,7 @@ def _bounds(handle: BinaryIO, start: int, size: int, count: int, head_start: int
     cuts = [start]
     for k in range(1, count):
         handle.seek(first + (size - first) * (k - 1) // (count - 1))
-        handle.readline()  # on to the next line's start
+        skip_line(handle, b"")  # on to the next line's start, however far
         if cuts[-1] < handle.tell() < size:
             cuts.append(handle.tell())
     cuts.append(size)
@@ -250,8 +250,15 @@ class _Summarizer:
         self.bytes = at_byte
         self.piece = (at_byte, at_byte)
 
-    def add(self, chunk: bytes) -> None:
-        """One `\\n`-terminated piece of the file (the last may have no terminator)."""
+    def add(self, chunk: bytes, handle: BinaryIO, digest: Any = None) -> None:
+        """One `\\n`-terminated piece of the file (the last may have no terminator), read from `handle`.
+
+        A piece of `MAX_LINE_BYTES` with no break yet is the start of a line too long to hold: the rest of
+        it is read past (fed to `digest`) and the line is a finding, not a call.
+        """
+        if len(chunk) > MAX_LINE_BYTES and not chunk.endswith(b"\n"):
+            self._skip(*skip_line(handle, chunk, digest))
+            return
         piece = SourceText.from_bytes(chunk, self.bytes)
         text, bad = piece.text, piece.decode_problem
         if bad is not None and self.decode_problem is None:
@@ -268,6 +275,17 @@ class _Summarizer:
             if start < end or position == 0:
                 self._line(text, start, end)
         self.offset += len(text)
+
+    def _skip(self, size: int, chars: int) -> None:
+        """A line of `size` bytes and `chars` characters (its break included) that is not read."""
+        message = f"line {self.line + 1} is longer than {size_text(MAX_LINE_BYTES)}: skipped"
+        place = Range(Position(self.line, 0), Position(self.line, 0))
+        code = codes.READ_ERROR
+        self.problems.append(Finding(code, self.path, place, Span(self.offset, self.offset), message, code.severity))
+        self.piece = (self.bytes, self.bytes + size)
+        self.bytes += size
+        self.offset += chars
+        self.line += 1
 
     def _line(self, text: str, start: int, end: int) -> None:
         raw = text[start:end].rstrip("\r\n")

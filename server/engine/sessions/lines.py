@@ -20,7 +20,7 @@ from typing import Any
 import zstandard
 
 from server.engine import findings as codes
-from server.engine.files import CutShortError, TooLargeError, open_regular, size_text, zstd_chunks
+from server.engine.files import MAX_LINE_BYTES, CutShortError, TooLargeError, open_regular, size_text, zstd_chunks
 from server.engine.findings import Finding
 from server.engine.sessions.model import SourceRef, finding
 from server.engine.source import Position, Range, Span
@@ -57,9 +57,6 @@ def utf16_length(text: str) -> int:
 
 _CHUNK = 1 << 16
 _BREAKS = re.compile(rb"\n+")
-MAX_LINE_BYTES = 64 << 20
-"""A longer line is skipped with a finding: a file with no line break (a sparse file, a bomb of zeros) would
-otherwise be held whole."""
 
 
 def _chunks(path: Path, problems: list[Finding]) -> Iterator[bytes]:
