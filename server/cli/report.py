@@ -67,7 +67,8 @@ def render_text(findings: Sequence[Finding], summary: Summary, *, color: bool) -
     if lines:
         lines.append("")
     lines.append(
-        f"Checked {summary.fixtures} fixture{'s' * (summary.fixtures != 1)} ({summary.turns} turns) and "
+        f"Checked {summary.fixtures} fixture{'s' * (summary.fixtures != 1)} "
+        f"({summary.turns} turn{'s' * (summary.turns != 1)}) and "
         f"{summary.recordings} recording{'s' * (summary.recordings != 1)} under rules "
         f"{summary.preset} ({summary.fingerprint})"
         + (f" from {display_path(summary.config)}" if summary.config else "")

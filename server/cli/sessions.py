@@ -153,8 +153,9 @@ def render_replay(report: ReplayReport, *, reveal: bool = False) -> str:
     """
     info, fixture = report.session.info, report.fixture
     lines = [
-        f"Replay of {_where(info.path)} ({info.kind} {info.id}, {len(report.session.steps)} steps)",
-        f"against {display_path(fixture.path)} ({len(fixture.turns)} turns) "
+        f"Replay of {_where(info.path)} ({info.kind} {info.id}, {len(report.session.steps)} step"
+        f"{'s' * (len(report.session.steps) != 1)})",
+        f"against {display_path(fixture.path)} ({len(fixture.turns)} turn{'s' * (len(fixture.turns) != 1)}) "
         f"under rules {report.rules.preset} ({report.rules.fingerprint()})",
         "",
     ]

@@ -107,7 +107,7 @@ const expected = (() => {
   const report = cliJson('replay', 'recordings/write_note.ultra.jsonl');
   const sessions = cliJson('sessions').sessions;
   const steps = (rel, id) => cliJson('steps', rel, ...(id ? ['--session-id', id] : []));
-  const trace = sessions.find((s) => s.kind === 'langgraph-checkpoints' && s.id === 'weather-1');
+  const trace = sessions.find((s) => s.kind === 'langgraph-checkpoints' && s.id === 'react-1');
   return {
     report,
     sessions,
@@ -873,7 +873,7 @@ const exitCode = await (async () => {
       if (!allTotals.includes(`${tokensIn.toLocaleString('en-US')} tokens in`)) throw new Error(`the totals "${allTotals}" do not add up to ${tokensIn} input tokens`);
 
       // A trace that is no fixture: a LangGraph thread of a checkpoint database.
-      if (!expected.trace) throw new Error('python -m server sessions does not list the LangGraph thread weather-1');
+      if (!expected.trace) throw new Error('python -m server sessions does not list the LangGraph thread react-1 (tests/producers/langgraph/sample.py)');
       await openFromTree(rows.filter({ has: page.locator('.label-name', { hasText: expected.trace.title }) }).first(), `Session: ${expected.trace.title}`);
       frame = await webviewWithHeading(expected.trace.title);
       await checkSteps(expected.traceSteps);
@@ -886,7 +886,7 @@ const exitCode = await (async () => {
 
     await check('Restart Server restarts it (status bar back to the rules and counts)', async () => {
       await runCommand('Replay Lens: Restart Server');
-      const item = page.locator('.statusbar-item', { hasText: /deerflow .* (stale|no stale turns)/ }).first();
+      const item = page.locator('.statusbar-item', { hasText: /deerflow .* (stale|unverifiable|no stale turns)/ }).first();
       await page.waitForTimeout(500);
       await item.waitFor({ timeout: TIMEOUT });
       await (await problemRows('legacy-key')).first().waitFor({ timeout: TIMEOUT });

@@ -151,7 +151,7 @@ def session_info(kind: str, path: Path, thread: str, namespace: str, first: str,
         kind,
         path,
         session_id(thread, namespace),
-        title=f"LangGraph thread {thread}{where}, {total} checkpoints{label}",
+        title=f"LangGraph thread {thread}{where}, {total} checkpoint{'s' * (total != 1)}{label}",
         started_at=started_at(first),
     )
 
