@@ -42,7 +42,10 @@ def uri_to_path(uri: str) -> Path | None:
     if not uri.startswith("file:") or len(uri) > _URI_MAX:
         return None
     parts = urlsplit(uri)
-    raw = unquote_to_bytes(parts.path)
+    try:
+        raw = unquote_to_bytes(parts.path)
+    except UnicodeEncodeError:  # a lone surrogate in the URI: it has no bytes, so it names no file
+        return None
     path = os.fsdecode(raw) if os.name == "posix" and not parts.netloc and not _is_utf8(raw) else to_fs_path(uri)
     if not path:
         return None

@@ -20,12 +20,12 @@ from typing import TYPE_CHECKING, Any
 
 from pygls.exceptions import JsonRpcInvalidParams
 
-from server.cli.sessions import page_json
 from server.engine import findings as codes
 from server.engine.checks import TurnStatus
 from server.engine.findings import Finding, Severity
 from server.engine.sessions import SessionInfo, SessionNotFoundError, discover, page_steps, resolve
 from server.engine.sessions.fixtures import KIND as FIXTURE
+from server.engine.sessions.pages import page_json
 from server.engine.sessions.postgres import is_url, mask
 from server.lsp.convert import uri_to_path
 from server.lsp.replay import failed, shown
