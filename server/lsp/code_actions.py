@@ -27,7 +27,8 @@ from server.lsp.convert import SOURCE, diagnostic, lsp_range, offset_at, path_to
 from server.lsp.state import Document
 
 if TYPE_CHECKING:
-    from server.lsp.server import Current, ReplayLensServer
+    from server.lsp.server import ReplayLensServer
+    from server.lsp.session import Snapshot
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +76,7 @@ def _matching(
 
 
 def _rehash_actions(
-    server: ReplayLensServer, current: Current, span: Span, params: types.CodeActionParams
+    server: ReplayLensServer, current: Snapshot, span: Span, params: types.CodeActionParams
 ) -> list[types.CodeAction]:
     document, analysis = current.document, current.analysis
     report = analysis.fixtures.get(document.path) if analysis is not None else None
@@ -118,7 +119,7 @@ def _overlap(found: Range, wanted: types.Range) -> bool:
 
 
 async def _rule_actions(
-    server: ReplayLensServer, current: Current, here: Callable[[Finding], bool], params: types.CodeActionParams
+    server: ReplayLensServer, current: Snapshot, here: Callable[[Finding], bool], params: types.CodeActionParams
 ) -> list[types.CodeAction]:
     """Quick fixes for the volatile-text findings `here` selects: a rule that allows the text."""
     analysis = current.analysis
@@ -142,7 +143,9 @@ async def _rule_actions(
     return actions
 
 
-async def add_rule_edit(server: ReplayLensServer, current: Current, rule: dict[str, Any]) -> types.WorkspaceEdit | None:
+async def add_rule_edit(
+    server: ReplayLensServer, current: Snapshot, rule: dict[str, Any]
+) -> types.WorkspaceEdit | None:
     """Append `rule` to the project's config file, or create `replay-lens.toml` when there is none."""
     project = current.project
     if project.config_error is not None or not all(isinstance(value, str) for value in rule.values()):

@@ -28,16 +28,16 @@ from server.engine.rehash import apply_edits, rehash_edits
 from server.engine.source import SourceText
 from server.engine.writes import ChangedOnDiskError, atomic_write, content_hash
 from server.lsp.code_actions import rehash_edit
+from server.lsp.command_ids import REHASH, RUN_REPLAY_TESTS, SHOW_NORMALIZED_INPUT
 from server.lsp.convert import uri_to_path
 from server.lsp.locate import call_at, call_by_index, call_keys, input_keys, turn_at, turn_report
-from server.lsp.run_tests import RUN_REPLAY_TESTS, run_replay_tests
+from server.lsp.run_tests import run_replay_tests
 from server.lsp.state import Document
 
 if TYPE_CHECKING:
-    from server.lsp.server import Current, ReplayLensServer
+    from server.lsp.server import ReplayLensServer
+    from server.lsp.session import Snapshot
 
-REHASH = "replayLens.rehash"
-SHOW_NORMALIZED_INPUT = "replayLens.showNormalizedInput"
 _REQUEST_FAILED = -32803
 
 
@@ -64,7 +64,7 @@ def _arguments(args: tuple[Any, ...]) -> tuple[str, int | None, types.Position |
     return args[0], index, position
 
 
-async def _current(server: ReplayLensServer, uri: str) -> Current:
+async def _current(server: ReplayLensServer, uri: str) -> Snapshot:
     path = uri_to_path(uri)
     if path is not None and not server.is_open(uri):
         server.refuse_outside(path)

@@ -25,6 +25,7 @@ from server.engine.preview import shallow
 from server.engine.replay import FixtureNotFoundError, ReplayReport, replay_path
 from server.engine.secrets import mask_json
 from server.engine.sessions import SessionNotFoundError
+from server.lsp.command_ids import REPLAY_SESSION
 from server.lsp.convert import uri_to_path
 
 if TYPE_CHECKING:
@@ -33,7 +34,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-REPLAY_SESSION = "replayLens.replaySession"
 REQUEST_FAILED = -32803
 _WAIT = 30.0
 

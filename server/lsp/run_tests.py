@@ -35,7 +35,6 @@ if TYPE_CHECKING:
     from server.lsp.server import ReplayLensServer
     from server.lsp.state import Project
 
-RUN_REPLAY_TESTS = "replayLens.runReplayTests"
 _REQUEST_FAILED = -32803
 _KILL_GRACE_SECONDS = 3.0
 _OUTCOME = re.compile(r"(\d+) (passed|failed|errors?|skipped|xfailed|xpassed|deselected)")
