@@ -1,19 +1,24 @@
 """`replayLens.replaySession`: the dry-run replay of the CLI's `replay`, for editors (docs/protocol.md).
 
-The report is exactly what `python -m server replay --format json` prints: the
-same engine call (`replay_path`, reading the session, the fixture and the
-recordings from disk) and the same serializer, run in a worker thread. A
-fixture's uri replays the recording that links the most of its turns against
-it (`replay RECORDING --against FIXTURE`). The report's findings on the fixture
-(misses, unused turns, differing tool calls) are shown with its diagnostics.
-Replays run one at a time, so the findings shown are those of the last one.
+The report is what `python -m server replay --format json` prints, with the
+same serializer, run in a worker thread. A session's uri is replayed as the CLI
+does (`replay_path`, reading the session, the fixture and the recordings from
+disk). A fixture's uri replays the recording that links the most of its turns
+against it (`replay RECORDING --against FIXTURE`) from the check the server
+holds (`replay_checked`): the fixture as the editor shows it and its links, with
+no second load of the project and no second check. The report's findings on the
+fixture (misses, unused turns, differing tool calls) are shown with its
+diagnostics. Replays run one at a time, so the findings shown are those of the
+last one.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -23,6 +28,7 @@ from server.engine.config import ConfigError
 from server.engine.fixture import Fixture
 from server.engine.preview import shallow
 from server.engine.replay import FixtureNotFoundError, ReplayReport, replay_path
+from server.engine.replay.checked import replay_checked
 from server.engine.secrets import mask_json
 from server.engine.sessions import SessionNotFoundError
 from server.lsp.command_ids import REPLAY_SESSION
@@ -81,8 +87,8 @@ def shown(server: ReplayLensServer, document: dict[str, Any]) -> dict[str, Any]:
     return limited
 
 
-def _run(session: Path, against: Path | None, session_id: str | None) -> tuple[ReplayReport, dict[str, Any]]:
-    report = replay_path(session, against=against, session_id=session_id)
+def _run(run: Callable[[], ReplayReport]) -> tuple[ReplayReport, dict[str, Any]]:
+    report = run()
     return report, report.to_json()
 
 
@@ -94,7 +100,7 @@ async def replay_session(server: ReplayLensServer, lock: asyncio.Lock, *args: An
     server.refuse_outside(path)
     if not path.exists():
         raise JsonRpcInvalidParams(f"no such file or folder: {uri}")
-    session, against = path, None
+    run = functools.partial(replay_path, path, session_id=session_id)
     project = await server.project_for(path) if path.is_file() else None
     if project is not None:
         try:  # until the project is indexed, a fixture of it may not be known as one yet
@@ -112,10 +118,14 @@ async def replay_session(server: ReplayLensServer, lock: asyncio.Lock, *args: An
                     "session to replay against it (replay a session file instead, or record one)"
                 )
             # For a fixture, `sessionId` is its own id (from the sessions list): the linked recording is replayed.
-            session, against, session_id = linked, current.document.path, None
+            if current.project.config_error is None:
+                checked = current.analysis.fixtures[current.document.path]
+                run = functools.partial(replay_checked, linked, checked, current.analysis.config.rules)
+            else:  # reading the config again fails the request with its error, as the CLI does
+                run = functools.partial(replay_path, linked, against=current.document.path)
     async with lock:
         try:
-            report, document = await asyncio.to_thread(_run, session, against, session_id)
+            report, document = await asyncio.to_thread(_run, run)
         except (SessionNotFoundError, FixtureNotFoundError) as exc:
             raise failed(str(exc)) from None
         except ConfigError as exc:
