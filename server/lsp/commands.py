@@ -18,7 +18,7 @@ import asyncio
 from typing import TYPE_CHECKING, Any
 
 from lsprotocol import types
-from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams
+from pygls.exceptions import JsonRpcInvalidParams
 
 from server.engine.checks import FixtureReport, TurnStatus
 from server.engine.fixture import Fixture
@@ -27,6 +27,7 @@ from server.engine.preview import normalized_input, safe
 from server.engine.rehash import apply_edits, rehash_edits
 from server.engine.source import SourceText
 from server.engine.writes import ChangedOnDiskError, atomic_write, content_hash
+from server.lsp.answers import failed
 from server.lsp.code_actions import rehash_edit
 from server.lsp.command_ids import REHASH, RUN_REPLAY_TESTS, SHOW_NORMALIZED_INPUT
 from server.lsp.convert import uri_to_path
@@ -37,12 +38,6 @@ from server.lsp.state import Document
 if TYPE_CHECKING:
     from server.lsp.server import ReplayLensServer
     from server.lsp.session import Snapshot
-
-_REQUEST_FAILED = -32803
-
-
-def _failed(message: str) -> JsonRpcException:
-    return JsonRpcException(message, code=_REQUEST_FAILED)
 
 
 def _arguments(args: tuple[Any, ...]) -> tuple[str, int | None, types.Position | None]:
@@ -72,7 +67,7 @@ async def _current(server: ReplayLensServer, uri: str) -> Snapshot:
     if current is None:
         raise JsonRpcInvalidParams(f"not a fixture or recording of the workspace: {uri}")
     if current.analysis is None:
-        raise _failed("the workspace is still being checked; try again")
+        raise failed("the workspace is still being checked; try again")
     return current
 
 
@@ -106,12 +101,12 @@ async def rehash(server: ReplayLensServer, *args: Any) -> dict[str, Any]:
         result = await server.workspace_apply_edit_async(types.ApplyWorkspaceEditParams(edit=edit, label=label))
         return {"applied": result.applied, "turns": stale, "message": result.failure_reason}
     if server.is_open(uri):
-        raise _failed("the client cannot apply edits to the open document")
+        raise failed("the client cannot apply edits to the open document")
     try:
         server.refuse_outside(document.path)  # an editor's document from elsewhere is never written on disk
         await asyncio.to_thread(_write, document, report, turns)
     except (ChangedOnDiskError, OSError) as exc:
-        raise _failed(f"not rewritten: {exc}") from None
+        raise failed(f"not rewritten: {exc}") from None
     await server.changes.refresh({document.path})
     return {"applied": True, "turns": stale, "message": None}
 

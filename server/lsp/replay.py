@@ -22,15 +22,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams
+from pygls.exceptions import JsonRpcInvalidParams
 
 from server.engine.config import ConfigError
 from server.engine.fixture import Fixture
-from server.engine.preview import shallow
 from server.engine.replay import FixtureNotFoundError, ReplayReport, replay_path
 from server.engine.replay.checked import replay_checked
-from server.engine.secrets import mask_json
 from server.engine.sessions import SessionNotFoundError
+from server.lsp.answers import failed, shown
 from server.lsp.command_ids import REPLAY_SESSION
 from server.lsp.convert import uri_to_path
 
@@ -40,13 +39,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-REQUEST_FAILED = -32803
 _WAIT = 30.0
-
-
-def failed(message: str) -> JsonRpcException:
-    """A request that could not do what it was asked: the message says why, for the user."""
-    return JsonRpcException(message, code=REQUEST_FAILED)
 
 
 def _arguments(args: tuple[Any, ...]) -> tuple[str, str | None]:
@@ -70,21 +63,6 @@ def linked_recording(analysis: Analysis, fixture: Path) -> Path | None:
     stem = fixture.name.removesuffix(".json")
     ranked = sorted(counts, key=lambda path: (-counts[path], path.name.removesuffix(".jsonl") != stem, str(path)))
     return ranked[0] if ranked else None
-
-
-WIRE_DEPTH = 100
-"""Levels of a value the server sends in a report or page."""
-
-
-def shown(server: ReplayLensServer, document: dict[str, Any]) -> dict[str, Any]:
-    """A report or page as the user sees it: secrets masked unless `revealSecrets` is on (the CLI does the same).
-
-    Values are sent to `WIRE_DEPTH` levels, deeper ones as `…`: the answer is serialized by recursion (cattrs,
-    three frames a level), and JSON may nest about 1,000 levels.
-    """
-    masked: dict[str, Any] = document if server.settings.reveal_secrets else mask_json(document)
-    limited: dict[str, Any] = shallow(masked, WIRE_DEPTH)
-    return limited
 
 
 def _run(run: Callable[[], ReplayReport]) -> tuple[ReplayReport, dict[str, Any]]:
@@ -131,7 +109,7 @@ async def replay_session(server: ReplayLensServer, lock: asyncio.Lock, *args: An
         except ConfigError as exc:
             raise failed(f"config: {exc}") from None
         await _show(server, report)
-    return shown(server, document)
+    return shown(document, server.settings.reveal_secrets)
 
 
 async def _held(server: ReplayLensServer, path: Path) -> tuple[Project, Document] | None:

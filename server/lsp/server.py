@@ -21,7 +21,6 @@ from typing import TYPE_CHECKING, Any, BinaryIO, cast
 from urllib.parse import unquote
 
 from lsprotocol import types
-from pygls.exceptions import JsonRpcException
 from pygls.lsp.server import LanguageServer
 from pygls.workspace import TextDocument
 
@@ -44,6 +43,7 @@ from server.lsp import (
     transports,
     watching,
 )
+from server.lsp.answers import failed
 from server.lsp.convert import encoding_of, path_to_uri, uri_to_path
 from server.lsp.logs import ClientLogHandler, attach_client_handler, setup_logging
 from server.lsp.session import Snapshot
@@ -57,7 +57,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 HOST = "127.0.0.1"
-REQUEST_FAILED = -32803
 
 try:
     VERSION = version("replay-lens")
@@ -145,7 +144,11 @@ class ReplayLensServer(LanguageServer):
     def _on_analysis(self, project: Project, analysis: Analysis) -> None:
         self.diagnostics.on_analysis(project, analysis)
         self._refresh_code_lenses(analysis)
-        status.send(self)
+        self.send_status()
+
+    def send_status(self) -> None:
+        """`replayLens/status`: the workspace's counts, after each check and each indexing."""
+        self.protocol.notify(status.STATUS, status.summary(self.state.projects()))
 
     def _refresh_code_lenses(self, analysis: Analysis) -> None:
         """Ask the client to request lenses again when a check covered an open document."""
@@ -169,7 +172,7 @@ class ReplayLensServer(LanguageServer):
     def refuse_outside(self, path: Path) -> None:
         """Fail a request about `path` when it is outside every workspace folder."""
         if not self.inside_workspace(path):
-            raise JsonRpcException(f"outside the workspace: {path}", code=REQUEST_FAILED)
+            raise failed(f"outside the workspace: {path}")
 
     async def current(self, uri: str, *, timeout: float = 5.0, wait_ready: bool = False) -> Snapshot | None:
         """The document at `uri` as the editor shows it now, and its check.
