@@ -2,8 +2,9 @@
 
 Every import statement counts, wherever it is: at the top, inside a function, or
 under `if TYPE_CHECKING:` (a type-only import is still a dependency a reader
-follows). Each rule lists the exceptions that still exist today by name; an
-exception that no longer exists fails too, so the lists only ever shrink.
+follows). The circle rule lists by name the modules that still import
+`server.lsp.server`; one that no longer does fails too, so the list only ever
+shrinks.
 """
 
 from __future__ import annotations
@@ -35,14 +36,6 @@ FEATURES = frozenset(
 """The modules that each answer one kind of editor request: they share helpers, never one another.
 
 `rules_edit` answers no request: it is the helper that edits a config's rules text for `code_actions`."""
-
-FEATURE_EXCEPTIONS = frozenset(
-    {
-        ("server.lsp.commands", "server.lsp.code_actions"),
-        ("server.lsp.commands", "server.lsp.run_tests"),
-    }
-)
-"""Feature → feature imports not removed yet (issue 15 removes them all)."""
 
 SERVER = "server.lsp.server"
 CIRCLE_EXCEPTIONS = frozenset(
@@ -171,8 +164,7 @@ def test_adapters_do_not_import_one_another() -> None:
 
 def test_features_do_not_import_one_another() -> None:
     feature_edges = {(module, imported) for module in FEATURES for imported in _graph()[module] if imported in FEATURES}
-    assert feature_edges - FEATURE_EXCEPTIONS == set(), "a feature imports another feature"
-    assert FEATURE_EXCEPTIONS - feature_edges == set(), "an exception is gone: remove it from FEATURE_EXCEPTIONS"
+    assert feature_edges == set(), "a feature imports another feature: share a helper module instead"
 
 
 def test_no_import_circle_in_the_language_server() -> None:

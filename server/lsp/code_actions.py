@@ -1,8 +1,8 @@
 """Code actions: rehash stale turns (one, or all in the file) and add a rule for volatile text.
 
-Rehash edits are the engine's `rehash_edits` spans turned into ranges, so an
-applied quick fix gives exactly the bytes `check --fix` writes. Everything is a
-`WorkspaceEdit`, so the user can undo it.
+Rehash edits come from `server.lsp.edits`, so an applied quick fix gives exactly
+the bytes `check --fix` writes. Everything is a `WorkspaceEdit`, so the user can
+undo it.
 """
 
 from __future__ import annotations
@@ -16,14 +16,14 @@ from typing import TYPE_CHECKING, Any
 from lsprotocol import types
 
 from server.engine import findings as codes
-from server.engine.checks import FixtureReport, TurnStatus
+from server.engine.checks import TurnStatus
 from server.engine.findings import Finding
 from server.engine.fixture import Fixture
 from server.engine.recording import Recording
-from server.engine.rehash import rehash_edits
 from server.engine.source import Range, SourceText, Span
 from server.lsp import rules_edit
 from server.lsp.convert import SOURCE, diagnostic, lsp_range, offset_at, path_to_uri
+from server.lsp.edits import rehash_edit, workspace_edit
 from server.lsp.state import Document
 
 if TYPE_CHECKING:
@@ -36,30 +36,6 @@ REHASH_ALL = "source.fixAll.replayLens"
 REHASH_TURN_TITLE = "Rehash this turn under current rules"
 REHASH_ALL_TITLE = "Rehash all stale turns in this file"
 ADD_RULE_TITLE = "Add a normalization rule for this text"
-
-
-def workspace_edit(
-    server: ReplayLensServer, uri: str, version: int | None, edits: list[types.TextEdit]
-) -> types.WorkspaceEdit:
-    """Versioned document changes when the client takes them (it then refuses edits to a changed file)."""
-    workspace = server.client_capabilities.workspace
-    capability = workspace.workspace_edit if workspace is not None else None
-    if capability is not None and capability.document_changes:
-        identifier = types.OptionalVersionedTextDocumentIdentifier(uri=uri, version=version)
-        return types.WorkspaceEdit(document_changes=[types.TextDocumentEdit(text_document=identifier, edits=edits)])
-    return types.WorkspaceEdit(changes={uri: edits})
-
-
-def rehash_edit(
-    server: ReplayLensServer, document: Document, report: FixtureReport, turns: Sequence[int] | None = None
-) -> types.WorkspaceEdit | None:
-    """The rehash of `turns` (every stale turn when None) as a workspace edit; None when nothing changes."""
-    edits = rehash_edits(report, turns)
-    if not edits:
-        return None
-    encoding = server.encoding
-    text_edits = [types.TextEdit(lsp_range(document.source, edit.span, encoding), edit.new_text) for edit in edits]
-    return workspace_edit(server, document.uri, document.version, text_edits)
 
 
 def _wanted(kind: str, only: Sequence[str] | None) -> bool:
@@ -92,7 +68,7 @@ def _rehash_actions(
                 turn.span.start <= span.end and span.start <= turn.span.end
             ):
                 continue
-            edit = rehash_edit(server, document, report, [turn.index])
+            edit = rehash_edit(server.client_capabilities, server.encoding, document, report, [turn.index])
             if edit is None:
                 continue
             linked = [f for f in stale_findings if f.data.get("turn") == turn.index]
@@ -106,7 +82,7 @@ def _rehash_actions(
                 )
             )
     if _wanted(REHASH_ALL, only) and report.count(TurnStatus.STALE):
-        edit = rehash_edit(server, document, report)
+        edit = rehash_edit(server.client_capabilities, server.encoding, document, report)
         if edit is not None:
             actions.append(types.CodeAction(title=REHASH_ALL_TITLE, kind=REHASH_ALL, edit=edit))
     return actions
@@ -169,7 +145,7 @@ async def add_rule_edit(
     if added is None:
         return None
     end = lsp_range(SourceText(text), Span(len(text), len(text)), server.encoding)
-    return workspace_edit(server, uri, version, [types.TextEdit(end, added)])
+    return workspace_edit(server.client_capabilities, uri, version, [types.TextEdit(end, added)])
 
 
 def _create_config(server: ReplayLensServer, path: Path, content: str) -> types.WorkspaceEdit | None:

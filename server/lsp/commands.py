@@ -28,11 +28,10 @@ from server.engine.rehash import apply_edits, rehash_edits
 from server.engine.source import SourceText
 from server.engine.writes import ChangedOnDiskError, atomic_write, content_hash
 from server.lsp.answers import failed
-from server.lsp.code_actions import rehash_edit
-from server.lsp.command_ids import REHASH, RUN_REPLAY_TESTS, SHOW_NORMALIZED_INPUT
+from server.lsp.command_ids import REHASH, SHOW_NORMALIZED_INPUT
 from server.lsp.convert import uri_to_path
+from server.lsp.edits import rehash_edit
 from server.lsp.locate import call_at, call_by_index, call_keys, input_keys, turn_at, turn_report
-from server.lsp.run_tests import run_replay_tests
 from server.lsp.state import Document
 
 if TYPE_CHECKING:
@@ -86,7 +85,7 @@ async def rehash(server: ReplayLensServer, *args: Any) -> dict[str, Any]:
     if report is None:
         raise JsonRpcInvalidParams(f"not a fixture: {uri}")
     turns = [index] if index is not None else None
-    edit = rehash_edit(server, document, report, turns)
+    edit = rehash_edit(server.client_capabilities, server.encoding, document, report, turns)
     if edit is None:
         reason = "nothing to rehash" if report.fixture.parsed_cleanly else "the file has syntax errors"
         return {"applied": False, "turns": [], "message": reason}
@@ -150,7 +149,3 @@ def register(server: ReplayLensServer) -> None:
     @server.command(SHOW_NORMALIZED_INPUT)
     async def show_normalized_input_command(*args: Any) -> dict[str, Any]:
         return await show_normalized_input(server, *args)
-
-    @server.command(RUN_REPLAY_TESTS)
-    async def run_replay_tests_command(*args: Any) -> dict[str, Any]:
-        return await run_replay_tests(server, *args)

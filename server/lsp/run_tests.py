@@ -30,6 +30,7 @@ from pygls.exceptions import JsonRpcInvalidParams
 from server.engine.capture_files import CAPTURES_DIR, is_capture
 from server.engine.fixture import Fixture
 from server.lsp.answers import failed
+from server.lsp.command_ids import RUN_REPLAY_TESTS
 from server.lsp.convert import uri_to_path
 
 if TYPE_CHECKING:
@@ -237,3 +238,9 @@ class _CancellableProgress:
             token, self.token = self.token, None
             with contextlib.suppress(Exception):
                 self.server.work_done_progress.end(token, types.WorkDoneProgressEnd(message=message))
+
+
+def register(server: ReplayLensServer) -> None:
+    @server.command(RUN_REPLAY_TESTS)
+    async def run_replay_tests_command(*args: Any) -> dict[str, Any]:
+        return await run_replay_tests(server, *args)

@@ -37,6 +37,7 @@ from server.lsp import (
     indexing,
     replay,
     routes,
+    run_tests,
     sessions,
     status,
     sync,
@@ -206,7 +207,7 @@ class ReplayLensServer(LanguageServer):
 def create_server(log_level: str = "INFO") -> ReplayLensServer:
     server = ReplayLensServer()
     _register_lifecycle(server, log_level)
-    for module in (sync, watching, diagnostics, code_actions, commands, replay, sessions):
+    for module in (sync, watching, diagnostics, code_actions, commands, run_tests, replay, sessions):
         module.register(server)
     for route in routes.ROUTES:
         server.feature(route.method, route.options)(_answer(server, route))
