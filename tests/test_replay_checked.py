@@ -10,7 +10,7 @@ from server.engine import workspace
 from server.engine.cache import SummaryCache
 from server.engine.checks import FixtureReport
 from server.engine.replay import recorded_inputs, replay_path
-from server.engine.replay.checked import checked_inputs, replay_checked
+from server.engine.replay.checked import checked_inputs, linked_recording, replay_checked
 
 
 def _report(loaded: workspace.Workspace, fixture: Path) -> FixtureReport:
@@ -57,3 +57,12 @@ def test_a_summary_changed_since_the_check_gives_its_turn_no_input(samples: Path
     after = checked_inputs(report)
     assert after and not moved & after.keys()
     assert all(after[index] == before[index] for index in after)
+
+
+def test_a_fixture_is_replayed_against_the_recording_that_links_most_of_its_turns(samples: Path) -> None:
+    config = workspace.load_project_config(samples)
+    fixture = samples / "replay" / "write_note.ultra.json"
+    recording = samples / "recordings" / "write_note.ultra.jsonl"
+    assert linked_recording(_report(workspace.load_workspace([samples], config), fixture)) == recording
+    recording.unlink()
+    assert linked_recording(_report(workspace.load_workspace([samples], config), fixture)) is None

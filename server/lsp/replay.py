@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -27,7 +26,7 @@ from pygls.exceptions import JsonRpcInvalidParams
 from server.engine.config import ConfigError
 from server.engine.fixture import Fixture
 from server.engine.replay import FixtureNotFoundError, ReplayReport, replay_path
-from server.engine.replay.checked import replay_checked
+from server.engine.replay.checked import linked_recording, replay_checked
 from server.engine.sessions import SessionNotFoundError
 from server.lsp.answers import failed, shown
 from server.lsp.command_ids import REPLAY_SESSION
@@ -35,7 +34,7 @@ from server.lsp.convert import uri_to_path
 
 if TYPE_CHECKING:
     from server.lsp.server import ReplayLensServer
-    from server.lsp.state import Analysis, Document, Project
+    from server.lsp.state import Document, Project
 
 log = logging.getLogger(__name__)
 
@@ -52,17 +51,6 @@ def _arguments(args: tuple[Any, ...]) -> tuple[str, str | None]:
     if session_id is not None and not isinstance(session_id, str):
         raise JsonRpcInvalidParams("'sessionId' must be a string")
     return args[0], session_id
-
-
-def linked_recording(analysis: Analysis, fixture: Path) -> Path | None:
-    """The recording that links the most turns of `fixture` (ties: the one named like it, then by path)."""
-    report = analysis.fixtures.get(fixture)
-    if report is None:
-        return None
-    counts = Counter(item.link.recording.path for item in report.turns if item.link is not None)
-    stem = fixture.name.removesuffix(".json")
-    ranked = sorted(counts, key=lambda path: (-counts[path], path.name.removesuffix(".jsonl") != stem, str(path)))
-    return ranked[0] if ranked else None
 
 
 def _run(run: Callable[[], ReplayReport]) -> tuple[ReplayReport, dict[str, Any]]:
@@ -89,15 +77,15 @@ async def replay_session(server: ReplayLensServer, lock: asyncio.Lock, *args: An
         if current is not None and isinstance(current.document.parsed, Fixture):
             if current.analysis is None:
                 raise failed("the workspace is still being checked; try again")
-            linked = linked_recording(current.analysis, current.document.path)
-            if linked is None:
+            checked = current.analysis.fixtures.get(current.document.path)
+            linked = linked_recording(checked) if checked is not None else None
+            if checked is None or linked is None:
                 raise failed(
                     f"no recording links to {path.name}: none of its turns has a recorded call, so there is no "
                     "session to replay against it (replay a session file instead, or record one)"
                 )
             # For a fixture, `sessionId` is its own id (from the sessions list): the linked recording is replayed.
             if current.project.config_error is None:
-                checked = current.analysis.fixtures[current.document.path]
                 run = functools.partial(replay_checked, linked, checked, current.analysis.config.rules)
             else:  # reading the config again fails the request with its error, as the CLI does
                 run = functools.partial(replay_path, linked, against=current.document.path)

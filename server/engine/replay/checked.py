@@ -9,6 +9,7 @@ for its input.
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 
 from server.engine.checks import FixtureReport
@@ -19,6 +20,15 @@ from server.engine.sessions import read_session, resolve
 from server.engine.sessions.fixtures import embedded_input
 from server.engine.sessions.model import SourceRef
 from server.engine.summary import read_back
+
+
+def linked_recording(report: FixtureReport) -> Path | None:
+    """The recording that links the most turns of the fixture (ties: the one named like it, then by path):
+    the session a fixture is replayed against."""
+    counts = Counter(item.link.recording.path for item in report.turns if item.link is not None)
+    stem = report.fixture.path.name.removesuffix(".json")
+    ranked = sorted(counts, key=lambda path: (-counts[path], path.name.removesuffix(".jsonl") != stem, str(path)))
+    return ranked[0] if ranked else None
 
 
 def checked_inputs(report: FixtureReport) -> dict[int, RecordedInput]:
