@@ -33,6 +33,7 @@ from server.engine.replay import (
 from server.engine.secrets import mask_json, masked_cut
 from server.engine.sessions import SessionNotFoundError, discover, page_steps, postgres, read_session, resolve
 from server.engine.sessions.model import Step, StepPage
+from server.engine.sessions.pages import page_json
 from server.engine.workspace import load_project_config
 from server.engine.writes import AlreadyExistsError, ChangedOnDiskError, NotRegularError, write_target
 
@@ -42,8 +43,6 @@ _SESSION_HELP = (
     "or a postgresql:// URL of a LangGraph PostgresSaver database"
 )
 _REVEAL_HELP = "show API keys, tokens and secret-named values instead of masking them"
-SUMMARY_WIDTH = 80
-"""Width of a step's summary in JSON (`Step.to_json`'s)."""
 
 
 def add_parsers(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -276,18 +275,6 @@ def run_steps(args: argparse.Namespace) -> int:
     else:
         print(render_steps(page, reveal=args.reveal_secrets))
     return EXIT_DIVERGED if any(finding.severity is Severity.ERROR for finding in page.findings) else EXIT_CLEAN
-
-
-def page_json(page: StepPage, reveal: bool) -> dict[str, Any]:
-    """The page as JSON; without `reveal`, each step's summary is masked before it is cut to its width.
-
-    The editor shows the same page (`replayLens/steps`), so the server serializes it here too.
-    """
-    document = page.to_json()
-    if not reveal:
-        for entry, step in zip(document["steps"], page.steps, strict=True):
-            entry["summary"] = masked_cut(step.summary(sys.maxsize), SUMMARY_WIDTH)
-    return document
 
 
 def render_steps(page: StepPage, *, reveal: bool = False) -> str:

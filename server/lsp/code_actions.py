@@ -1,8 +1,8 @@
 """Code actions: rehash stale turns (one, or all in the file) and add a rule for volatile text.
 
-Rehash edits are the engine's `rehash_edits` spans turned into ranges, so an
-applied quick fix gives exactly the bytes `check --fix` writes. Everything is a
-`WorkspaceEdit`, so the user can undo it.
+Rehash edits come from `server.lsp.edits`, so an applied quick fix gives exactly
+the bytes `check --fix` writes. Everything is a `WorkspaceEdit`, so the user can
+undo it.
 """
 
 from __future__ import annotations
@@ -16,18 +16,19 @@ from typing import TYPE_CHECKING, Any
 from lsprotocol import types
 
 from server.engine import findings as codes
-from server.engine.checks import FixtureReport, TurnStatus
+from server.engine.checks import TurnStatus
 from server.engine.findings import Finding
 from server.engine.fixture import Fixture
 from server.engine.recording import Recording
-from server.engine.rehash import rehash_edits
 from server.engine.source import Range, SourceText, Span
 from server.lsp import rules_edit
 from server.lsp.convert import SOURCE, diagnostic, lsp_range, offset_at, path_to_uri
+from server.lsp.edits import rehash_edit, workspace_edit
 from server.lsp.state import Document
 
 if TYPE_CHECKING:
-    from server.lsp.server import Current, ReplayLensServer
+    from server.lsp.server import ReplayLensServer
+    from server.lsp.session import Snapshot
 
 log = logging.getLogger(__name__)
 
@@ -35,30 +36,6 @@ REHASH_ALL = "source.fixAll.replayLens"
 REHASH_TURN_TITLE = "Rehash this turn under current rules"
 REHASH_ALL_TITLE = "Rehash all stale turns in this file"
 ADD_RULE_TITLE = "Add a normalization rule for this text"
-
-
-def workspace_edit(
-    server: ReplayLensServer, uri: str, version: int | None, edits: list[types.TextEdit]
-) -> types.WorkspaceEdit:
-    """Versioned document changes when the client takes them (it then refuses edits to a changed file)."""
-    workspace = server.client_capabilities.workspace
-    capability = workspace.workspace_edit if workspace is not None else None
-    if capability is not None and capability.document_changes:
-        identifier = types.OptionalVersionedTextDocumentIdentifier(uri=uri, version=version)
-        return types.WorkspaceEdit(document_changes=[types.TextDocumentEdit(text_document=identifier, edits=edits)])
-    return types.WorkspaceEdit(changes={uri: edits})
-
-
-def rehash_edit(
-    server: ReplayLensServer, document: Document, report: FixtureReport, turns: Sequence[int] | None = None
-) -> types.WorkspaceEdit | None:
-    """The rehash of `turns` (every stale turn when None) as a workspace edit; None when nothing changes."""
-    edits = rehash_edits(report, turns)
-    if not edits:
-        return None
-    encoding = server.encoding
-    text_edits = [types.TextEdit(lsp_range(document.source, edit.span, encoding), edit.new_text) for edit in edits]
-    return workspace_edit(server, document.uri, document.version, text_edits)
 
 
 def _wanted(kind: str, only: Sequence[str] | None) -> bool:
@@ -75,7 +52,7 @@ def _matching(
 
 
 def _rehash_actions(
-    server: ReplayLensServer, current: Current, span: Span, params: types.CodeActionParams
+    server: ReplayLensServer, current: Snapshot, span: Span, params: types.CodeActionParams
 ) -> list[types.CodeAction]:
     document, analysis = current.document, current.analysis
     report = analysis.fixtures.get(document.path) if analysis is not None else None
@@ -91,7 +68,7 @@ def _rehash_actions(
                 turn.span.start <= span.end and span.start <= turn.span.end
             ):
                 continue
-            edit = rehash_edit(server, document, report, [turn.index])
+            edit = rehash_edit(server.client_capabilities, server.encoding, document, report, [turn.index])
             if edit is None:
                 continue
             linked = [f for f in stale_findings if f.data.get("turn") == turn.index]
@@ -105,7 +82,7 @@ def _rehash_actions(
                 )
             )
     if _wanted(REHASH_ALL, only) and report.count(TurnStatus.STALE):
-        edit = rehash_edit(server, document, report)
+        edit = rehash_edit(server.client_capabilities, server.encoding, document, report)
         if edit is not None:
             actions.append(types.CodeAction(title=REHASH_ALL_TITLE, kind=REHASH_ALL, edit=edit))
     return actions
@@ -118,7 +95,7 @@ def _overlap(found: Range, wanted: types.Range) -> bool:
 
 
 async def _rule_actions(
-    server: ReplayLensServer, current: Current, here: Callable[[Finding], bool], params: types.CodeActionParams
+    server: ReplayLensServer, current: Snapshot, here: Callable[[Finding], bool], params: types.CodeActionParams
 ) -> list[types.CodeAction]:
     """Quick fixes for the volatile-text findings `here` selects: a rule that allows the text."""
     analysis = current.analysis
@@ -142,7 +119,9 @@ async def _rule_actions(
     return actions
 
 
-async def add_rule_edit(server: ReplayLensServer, current: Current, rule: dict[str, Any]) -> types.WorkspaceEdit | None:
+async def add_rule_edit(
+    server: ReplayLensServer, current: Snapshot, rule: dict[str, Any]
+) -> types.WorkspaceEdit | None:
     """Append `rule` to the project's config file, or create `replay-lens.toml` when there is none."""
     project = current.project
     if project.config_error is not None or not all(isinstance(value, str) for value in rule.values()):
@@ -166,7 +145,7 @@ async def add_rule_edit(server: ReplayLensServer, current: Current, rule: dict[s
     if added is None:
         return None
     end = lsp_range(SourceText(text), Span(len(text), len(text)), server.encoding)
-    return workspace_edit(server, uri, version, [types.TextEdit(end, added)])
+    return workspace_edit(server.client_capabilities, uri, version, [types.TextEdit(end, added)])
 
 
 def _create_config(server: ReplayLensServer, path: Path, content: str) -> types.WorkspaceEdit | None:

@@ -8,7 +8,7 @@ linked recording has no session to replay, and a lens that fails would be a lie.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Any
 
 from lsprotocol import types
 
@@ -17,24 +17,10 @@ from server.engine.fixture import Fixture
 from server.engine.preview import safe
 from server.engine.recording import Recording
 from server.engine.source import Span
-from server.lsp.commands import REHASH
-from server.lsp.convert import call_range, lsp_range
-from server.lsp.replay import REPLAY_SESSION
-from server.lsp.run_tests import RUN_REPLAY_TESTS
+from server.lsp.command_ids import REHASH, REPLAY_SESSION, RUN_REPLAY_TESTS
+from server.lsp.convert import TURN_LABELS, call_range, lsp_range
+from server.lsp.session import Snapshot
 from server.lsp.state import Analysis, Document
-
-if TYPE_CHECKING:
-    from server.lsp.server import ReplayLensServer
-
-TURN_LABELS = {
-    TurnStatus.VALID: "✓ valid",
-    TurnStatus.STALE: "✗ stale · rehash",
-    TurnStatus.UNVERIFIABLE: "? unverifiable",
-    TurnStatus.MISMATCH: "✗ caller-key mismatch",
-    TurnStatus.MALFORMED: "✗ malformed",
-    TurnStatus.MISSED: "✗ missed by the captured tests",
-    TurnStatus.UNUSED: "✗ unused by the captured tests",
-}
 
 
 def _plural(count: int, word: str) -> str:
@@ -52,7 +38,7 @@ def _replay_lens(document: Document, where: types.Range) -> types.CodeLens:
     return types.CodeLens(range=where, command=command)
 
 
-def fixture_lenses(server: ReplayLensServer, document: Document, analysis: Analysis) -> list[types.CodeLens]:
+def fixture_lenses(snapshot: Snapshot, document: Document, analysis: Analysis) -> list[types.CodeLens]:
     report = analysis.fixtures.get(document.path)
     if report is None:
         return []
@@ -61,56 +47,45 @@ def fixture_lenses(server: ReplayLensServer, document: Document, analysis: Analy
     fixture = report.fixture
     start = len(fixture.source.text) - len(fixture.source.text.lstrip())
     tally = f"{_plural(len(report.turns), 'turn')} · {stale} stale · {unverifiable} unverifiable"
-    top = lsp_range(fixture.source, Span(start, start), server.encoding)
+    top = lsp_range(fixture.source, Span(start, start), snapshot.encoding)
     lenses = [_lens(top, tally, {"uri": document.uri} if stale else None)]
     for turn_report in report.turns:
         turn = turn_report.turn
         caller = turn.caller if isinstance(turn.caller, str) else "legacy" if turn.is_legacy else "?"
-        caller = safe(caller, reveal=server.settings.reveal_secrets)
+        caller = safe(caller, reveal=snapshot.settings.reveal_secrets)
         title = f"turn {turn.index} · {caller} · {TURN_LABELS[turn_report.status]}"
         stale_turn = turn_report.status is TurnStatus.STALE and fixture.parsed_cleanly
         lenses.append(
             _lens(
-                lsp_range(fixture.source, turn.head, server.encoding),
+                lsp_range(fixture.source, turn.head, snapshot.encoding),
                 title,
                 {"uri": document.uri, "turn": turn.index} if stale_turn else None,
             )
         )
     if any(turn_report.link is not None for turn_report in report.turns):  # on the tally's line, after it
         lenses.append(_replay_lens(document, top))
-    if server.workspace_trusted:  # the one command that runs the project's code: trusted workspaces only
+    if snapshot.trusted:  # the one command that runs the project's code: trusted workspaces only
         title = "▶ Run Replay Tests (capture)" if unverifiable else "▶ Run Replay Tests"
         command = types.Command(title=title, command=RUN_REPLAY_TESTS, arguments=[{"uri": document.uri}])
         lenses.append(types.CodeLens(range=top, command=command))
     return lenses
 
 
-def recording_lenses(server: ReplayLensServer, document: Document, analysis: Analysis) -> list[types.CodeLens]:
+def recording_lenses(snapshot: Snapshot, document: Document, analysis: Analysis) -> list[types.CodeLens]:
     report = analysis.recordings.get(document.path)
     if report is None or not report.recording.calls:
         return []
     held = sum(1 for call in report.recording.calls if call.index in report.linked)
     title = f"{_plural(len(report.recording.calls), 'recorded call')} · {held} held by fixture turns"
-    first = call_range(report.recording, report.recording.calls[0], server.encoding)
+    first = call_range(report.recording, report.recording.calls[0], snapshot.encoding)
     return [_lens(first, title), _replay_lens(document, first)]
 
 
-def refresh(server: ReplayLensServer, analysis: Analysis) -> None:
-    """Ask the client to request lenses again when a check covered an open document."""
-    workspace = server.client_capabilities.workspace
-    supported = workspace is not None and workspace.code_lens is not None and workspace.code_lens.refresh_support
-    if supported and any(server.is_open(document.uri) for document in analysis.documents.values()):
-        server.workspace_code_lens_refresh(None)
-
-
-def register(server: ReplayLensServer) -> None:
-    @server.feature(types.TEXT_DOCUMENT_CODE_LENS, types.CodeLensOptions(resolve_provider=False))
-    async def code_lens(params: types.CodeLensParams) -> list[types.CodeLens] | None:
-        current = await server.current(params.text_document.uri, timeout=2.0)
-        if current is None or current.analysis is None:
-            return None
-        if isinstance(current.document.parsed, Fixture):
-            return fixture_lenses(server, current.document, current.analysis)
-        if isinstance(current.document.parsed, Recording):
-            return recording_lenses(server, current.document, current.analysis)
+async def code_lens(snapshot: Snapshot, params: Any) -> list[types.CodeLens] | None:
+    if snapshot.analysis is None:
         return None
+    if isinstance(snapshot.document.parsed, Fixture):
+        return fixture_lenses(snapshot, snapshot.document, snapshot.analysis)
+    if isinstance(snapshot.document.parsed, Recording):
+        return recording_lenses(snapshot, snapshot.document, snapshot.analysis)
+    return None

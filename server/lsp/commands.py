@@ -18,7 +18,7 @@ import asyncio
 from typing import TYPE_CHECKING, Any
 
 from lsprotocol import types
-from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams
+from pygls.exceptions import JsonRpcInvalidParams
 
 from server.engine.checks import FixtureReport, TurnStatus
 from server.engine.fixture import Fixture
@@ -27,22 +27,16 @@ from server.engine.preview import normalized_input, safe
 from server.engine.rehash import apply_edits, rehash_edits
 from server.engine.source import SourceText
 from server.engine.writes import ChangedOnDiskError, atomic_write, content_hash
-from server.lsp.code_actions import rehash_edit
+from server.lsp.answers import failed
+from server.lsp.command_ids import REHASH, SHOW_NORMALIZED_INPUT
 from server.lsp.convert import uri_to_path
+from server.lsp.edits import rehash_edit
 from server.lsp.locate import call_at, call_by_index, call_keys, input_keys, turn_at, turn_report
-from server.lsp.run_tests import RUN_REPLAY_TESTS, run_replay_tests
 from server.lsp.state import Document
 
 if TYPE_CHECKING:
-    from server.lsp.server import Current, ReplayLensServer
-
-REHASH = "replayLens.rehash"
-SHOW_NORMALIZED_INPUT = "replayLens.showNormalizedInput"
-_REQUEST_FAILED = -32803
-
-
-def _failed(message: str) -> JsonRpcException:
-    return JsonRpcException(message, code=_REQUEST_FAILED)
+    from server.lsp.server import ReplayLensServer
+    from server.lsp.session import Snapshot
 
 
 def _arguments(args: tuple[Any, ...]) -> tuple[str, int | None, types.Position | None]:
@@ -64,7 +58,7 @@ def _arguments(args: tuple[Any, ...]) -> tuple[str, int | None, types.Position |
     return args[0], index, position
 
 
-async def _current(server: ReplayLensServer, uri: str) -> Current:
+async def _current(server: ReplayLensServer, uri: str) -> Snapshot:
     path = uri_to_path(uri)
     if path is not None and not server.is_open(uri):
         server.refuse_outside(path)
@@ -72,7 +66,7 @@ async def _current(server: ReplayLensServer, uri: str) -> Current:
     if current is None:
         raise JsonRpcInvalidParams(f"not a fixture or recording of the workspace: {uri}")
     if current.analysis is None:
-        raise _failed("the workspace is still being checked; try again")
+        raise failed("the workspace is still being checked; try again")
     return current
 
 
@@ -91,7 +85,7 @@ async def rehash(server: ReplayLensServer, *args: Any) -> dict[str, Any]:
     if report is None:
         raise JsonRpcInvalidParams(f"not a fixture: {uri}")
     turns = [index] if index is not None else None
-    edit = rehash_edit(server, document, report, turns)
+    edit = rehash_edit(server.client_capabilities, server.encoding, document, report, turns)
     if edit is None:
         reason = "nothing to rehash" if report.fixture.parsed_cleanly else "the file has syntax errors"
         return {"applied": False, "turns": [], "message": reason}
@@ -106,12 +100,12 @@ async def rehash(server: ReplayLensServer, *args: Any) -> dict[str, Any]:
         result = await server.workspace_apply_edit_async(types.ApplyWorkspaceEditParams(edit=edit, label=label))
         return {"applied": result.applied, "turns": stale, "message": result.failure_reason}
     if server.is_open(uri):
-        raise _failed("the client cannot apply edits to the open document")
+        raise failed("the client cannot apply edits to the open document")
     try:
         server.refuse_outside(document.path)  # an editor's document from elsewhere is never written on disk
         await asyncio.to_thread(_write, document, report, turns)
     except (ChangedOnDiskError, OSError) as exc:
-        raise _failed(f"not rewritten: {exc}") from None
+        raise failed(f"not rewritten: {exc}") from None
     await server.changes.refresh({document.path})
     return {"applied": True, "turns": stale, "message": None}
 
@@ -155,7 +149,3 @@ def register(server: ReplayLensServer) -> None:
     @server.command(SHOW_NORMALIZED_INPUT)
     async def show_normalized_input_command(*args: Any) -> dict[str, Any]:
         return await show_normalized_input(server, *args)
-
-    @server.command(RUN_REPLAY_TESTS)
-    async def run_replay_tests_command(*args: Any) -> dict[str, Any]:
-        return await run_replay_tests(server, *args)

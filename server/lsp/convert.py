@@ -16,6 +16,7 @@ from lsprotocol import types
 from pygls.uris import from_fs_path, to_fs_path
 
 from server.engine import findings as codes
+from server.engine.checks import TurnStatus
 from server.engine.findings import Finding
 from server.engine.fixture import Fixture
 from server.engine.recording import RecordedCall, Recording
@@ -25,6 +26,16 @@ from server.engine.summary import kept_context
 
 SOURCE = "replay-lens"
 _ENCODINGS: dict[str, PositionEncoding] = {"utf-8": "utf-8", "utf-16": "utf-16", "utf-32": "utf-32"}
+TURN_LABELS = {
+    TurnStatus.VALID: "✓ valid",
+    TurnStatus.STALE: "✗ stale · rehash",
+    TurnStatus.UNVERIFIABLE: "? unverifiable",
+    TurnStatus.MISMATCH: "✗ caller-key mismatch",
+    TurnStatus.MALFORMED: "✗ malformed",
+    TurnStatus.MISSED: "✗ missed by the captured tests",
+    TurnStatus.UNUSED: "✗ unused by the captured tests",
+}
+"""A turn's status as its lens and its outline entry show it."""
 
 
 _NAME_MAX = 255

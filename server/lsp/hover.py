@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from lsprotocol import types
 
@@ -22,10 +22,9 @@ from server.engine.preview import cut, normalized_input, render_output, safe
 from server.engine.recording import RecordedCall, Recording
 from server.lsp.convert import call_range, lsp_range, path_to_uri, shown_message
 from server.lsp.locate import call_at, call_keys, findings_in, input_keys, turn_at, turn_report
+from server.lsp.session import Snapshot
+from server.lsp.settings import Settings
 from server.lsp.state import Analysis, Document
-
-if TYPE_CHECKING:
-    from server.lsp.server import Current, ReplayLensServer
 
 STATUS_TEXT = {
     TurnStatus.VALID: "✓ key valid under current rules",
@@ -69,9 +68,9 @@ def link(document_uri: str, label: str, line: int) -> str:
 class HoverText:
     """Markdown for one hover, with the user's preview settings applied."""
 
-    def __init__(self, server: ReplayLensServer) -> None:
-        self.limit = server.settings.preview_chars
-        self.reveal = server.settings.reveal_secrets
+    def __init__(self, settings: Settings) -> None:
+        self.limit = settings.preview_chars
+        self.reveal = settings.reveal_secrets
         self.parts: list[str] = []
 
     def add(self, text: str) -> None:
@@ -104,12 +103,10 @@ class HoverText:
         return "\n\n".join(self.parts)
 
 
-def turn_hover(
-    server: ReplayLensServer, current: Current, turn: Turn, report: TurnReport | None, keys: Keys | None
-) -> str:
+def turn_hover(current: Snapshot, turn: Turn, report: TurnReport | None, keys: Keys | None) -> str:
     """The hover of `turn`, whose check says `report`; `keys` are the report's `input_keys` (with the text they
     were hashed from)."""
-    text = HoverText(server)
+    text = HoverText(current.settings)
     if current.analysis is None:
         indexing = not current.project.ready.is_set()
         status = "checking… (the workspace is still being indexed)" if indexing else "checking…"
@@ -139,8 +136,8 @@ def turn_hover(
     return text.markdown()
 
 
-def call_hover(server: ReplayLensServer, current: Current, call: RecordedCall, keys: Keys | None) -> str:
-    text = HoverText(server)
+def call_hover(current: Snapshot, call: RecordedCall, keys: Keys | None) -> str:
+    text = HoverText(current.settings)
     recording = current.document.parsed
     assert isinstance(recording, Recording)
     shown = safe(call.caller, reveal=text.reveal) if isinstance(call.caller, str) else call.caller
@@ -180,31 +177,26 @@ def _turn_link(fixture: Fixture, turn: Turn) -> str:
     return link(path_to_uri(fixture.path), f"{fixture.path.name} turn {turn.index}", line)
 
 
-def register(server: ReplayLensServer) -> None:
-    @server.feature(types.TEXT_DOCUMENT_HOVER)
-    async def hover(params: types.HoverParams) -> types.Hover | None:
-        current = await server.current(params.text_document.uri, timeout=2.0)
-        if current is None:
+async def hover(current: Snapshot, params: types.HoverParams) -> types.Hover | None:
+    document: Document = current.document
+    encoding = current.encoding
+    parsed = document.parsed
+    if isinstance(parsed, Fixture):
+        turn = turn_at(parsed, params.position, encoding)
+        if turn is None:
             return None
-        document: Document = current.document
-        encoding = server.encoding
-        parsed = document.parsed
-        if isinstance(parsed, Fixture):
-            turn = turn_at(parsed, params.position, encoding)
-            if turn is None:
-                return None
-            report = turn_report(current.analysis, document, turn)
-            analysis = current.analysis
-            keys = None
-            if report is not None and analysis is not None:
-                keys = await asyncio.to_thread(input_keys, analysis.config, report)
-            value = turn_hover(server, current, turn, report, keys)
-            where = lsp_range(parsed.source, turn.span, encoding)
-        else:
-            call = call_at(parsed, params.position.line)
-            if call is None:
-                return None
-            config = current.analysis.config if current.analysis is not None else current.project.config
-            keys = await asyncio.to_thread(call_keys, config, parsed, call)
-            value, where = call_hover(server, current, call, keys), call_range(parsed, call, encoding)
-        return types.Hover(contents=types.MarkupContent(kind=types.MarkupKind.Markdown, value=value), range=where)
+        report = turn_report(current.analysis, document, turn)
+        analysis = current.analysis
+        keys = None
+        if report is not None and analysis is not None:
+            keys = await asyncio.to_thread(input_keys, analysis.config, report)
+        value = turn_hover(current, turn, report, keys)
+        where = lsp_range(parsed.source, turn.span, encoding)
+    else:
+        call = call_at(parsed, params.position.line)
+        if call is None:
+            return None
+        config = current.analysis.config if current.analysis is not None else current.project.config
+        keys = await asyncio.to_thread(call_keys, config, parsed, call)
+        value, where = call_hover(current, call, keys), call_range(parsed, call, encoding)
+    return types.Hover(contents=types.MarkupContent(kind=types.MarkupKind.Markdown, value=value), range=where)

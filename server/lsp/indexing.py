@@ -36,7 +36,6 @@ from server.engine.config import (
 from server.engine.fixture import Fixture
 from server.engine.summary import worth_children
 from server.engine.workspace import SKIPPED_DIRS, is_recording, iter_files, load_project_config, paused_gc
-from server.lsp import status
 from server.lsp.convert import path_to_uri
 from server.lsp.state import Document, Folder, Project, Unreadable, owner, read_disk
 
@@ -238,7 +237,7 @@ async def index_folder(server: ReplayLensServer, folder: Folder) -> None:
             project.stop()
         folder.discovered.set()
         server.diagnostics.show_config_errors(folder.path, projects)
-        status.send(server)
+        server.send_status()
         # Reading builds millions of acyclic objects: the cyclic collector would walk them again
         # and again (0.13 s of the first diagnostics of a 20 MB fixture). Requests answered
         # meanwhile still free their garbage by reference counting.

@@ -8,7 +8,6 @@ recording line list those turns; on a turn, the recording line (and the turn).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from lsprotocol import types
 
@@ -16,12 +15,9 @@ from server.engine.fixture import Fixture, Turn
 from server.engine.preview import safe
 from server.engine.recording import RecordedCall, Recording
 from server.engine.source import PositionEncoding
-from server.lsp.code_lens import TURN_LABELS
-from server.lsp.convert import call_range, lsp_range, path_to_uri
+from server.lsp.convert import TURN_LABELS, call_range, lsp_range, path_to_uri
 from server.lsp.locate import call_at, turn_at, turn_report
-
-if TYPE_CHECKING:
-    from server.lsp.server import Current, ReplayLensServer
+from server.lsp.session import Snapshot
 
 
 def _turn_location(fixture: Fixture, turn: Turn, encoding: PositionEncoding) -> types.Location:
@@ -32,10 +28,10 @@ def _call_location(recording: Recording, call: RecordedCall, encoding: PositionE
     return types.Location(uri=path_to_uri(recording.path), range=call_range(recording, call, encoding))
 
 
-def symbols(server: ReplayLensServer, current: Current) -> list[types.DocumentSymbol] | list[types.SymbolInformation]:
+def symbols(snapshot: Snapshot) -> list[types.DocumentSymbol] | list[types.SymbolInformation]:
     """Turns by index and caller (with their status once checked), or recorded calls by line."""
-    encoding = server.encoding
-    document = current.document
+    encoding = snapshot.encoding
+    document = snapshot.document
     entries: list[tuple[str, str, types.SymbolKind, types.Range, types.Range]] = []
     parsed = document.parsed
     if isinstance(parsed, Fixture):
@@ -43,8 +39,8 @@ def symbols(server: ReplayLensServer, current: Current) -> list[types.DocumentSy
             if turn.broken:
                 continue
             caller = turn.caller if isinstance(turn.caller, str) else "legacy" if turn.is_legacy else "?"
-            caller = safe(caller, reveal=server.settings.reveal_secrets)
-            report = turn_report(current.analysis, document, turn)
+            caller = safe(caller, reveal=snapshot.settings.reveal_secrets)
+            report = turn_report(snapshot.analysis, document, turn)
             detail = TURN_LABELS[report.status] if report is not None else ""
             entries.append(
                 (
@@ -58,11 +54,11 @@ def symbols(server: ReplayLensServer, current: Current) -> list[types.DocumentSy
     else:
         for call in parsed.calls:
             where = call_range(parsed, call, encoding)
-            caller = safe(call.caller if isinstance(call.caller, str) else "?", reveal=server.settings.reveal_secrets)
+            caller = safe(call.caller if isinstance(call.caller, str) else "?", reveal=snapshot.settings.reveal_secrets)
             entries.append(
                 (f"call {call.index} · {caller}", f"line {call.line + 1}", types.SymbolKind.Event, where, where)
             )
-    text_document = server.client_capabilities.text_document
+    text_document = snapshot.capabilities.text_document
     symbol_capability = text_document.document_symbol if text_document is not None else None
     if symbol_capability is not None and symbol_capability.hierarchical_document_symbol_support:
         return [
@@ -78,12 +74,10 @@ def symbols(server: ReplayLensServer, current: Current) -> list[types.DocumentSy
     ]
 
 
-def targets(
-    server: ReplayLensServer, current: Current, position: types.Position
-) -> tuple[list[types.Location], types.Location | None]:
+def targets(snapshot: Snapshot, position: types.Position) -> tuple[list[types.Location], types.Location | None]:
     """(the other end of the link at `position`, the place at `position` itself)."""
-    encoding = server.encoding
-    document, analysis = current.document, current.analysis
+    encoding = snapshot.encoding
+    document, analysis = snapshot.document, snapshot.analysis
     parsed = document.parsed
     if analysis is None:
         return [], None
@@ -106,28 +100,19 @@ def targets(
     )
 
 
-def register(server: ReplayLensServer) -> None:
-    @server.feature(types.TEXT_DOCUMENT_DOCUMENT_SYMBOL)
-    async def document_symbol(
-        params: types.DocumentSymbolParams,
-    ) -> list[types.DocumentSymbol] | list[types.SymbolInformation] | None:
-        current = await server.current(params.text_document.uri, timeout=1.0)
-        return symbols(server, current) if current is not None else None
+async def document_symbol(
+    snapshot: Snapshot, params: types.DocumentSymbolParams
+) -> list[types.DocumentSymbol] | list[types.SymbolInformation] | None:
+    return symbols(snapshot)
 
-    @server.feature(types.TEXT_DOCUMENT_DEFINITION)
-    async def definition(params: types.DefinitionParams) -> list[types.Location] | None:
-        current = await server.current(params.text_document.uri, timeout=2.0)
-        if current is None:
-            return None
-        found, _here = targets(server, current, params.position)
-        return found or None
 
-    @server.feature(types.TEXT_DOCUMENT_REFERENCES)
-    async def references(params: types.ReferenceParams) -> list[types.Location] | None:
-        current = await server.current(params.text_document.uri, timeout=2.0)
-        if current is None:
-            return None
-        found, here = targets(server, current, params.position)
-        if params.context.include_declaration and here is not None:
-            found = [here, *found]
-        return found or None
+async def definition(snapshot: Snapshot, params: types.DefinitionParams) -> list[types.Location] | None:
+    found, _here = targets(snapshot, params.position)
+    return found or None
+
+
+async def references(snapshot: Snapshot, params: types.ReferenceParams) -> list[types.Location] | None:
+    found, here = targets(snapshot, params.position)
+    if params.context.include_declaration and here is not None:
+        found = [here, *found]
+    return found or None

@@ -1,46 +1,44 @@
 """`replayLens.replaySession`: the dry-run replay of the CLI's `replay`, for editors (docs/protocol.md).
 
-The report is exactly what `python -m server replay --format json` prints: the
-same engine call (`replay_path`, reading the session, the fixture and the
-recordings from disk) and the same serializer, run in a worker thread. A
-fixture's uri replays the recording that links the most of its turns against
-it (`replay RECORDING --against FIXTURE`). The report's findings on the fixture
-(misses, unused turns, differing tool calls) are shown with its diagnostics.
-Replays run one at a time, so the findings shown are those of the last one.
+The report is what `python -m server replay --format json` prints, with the
+same serializer, run in a worker thread. A session's uri is replayed as the CLI
+does (`replay_path`, reading the session, the fixture and the recordings from
+disk). A fixture's uri replays the recording that links the most of its turns
+against it (`replay RECORDING --against FIXTURE`) from the check the server
+holds (`replay_checked`): the fixture as the editor shows it and its links, with
+no second load of the project and no second check. The report's findings on the
+fixture (misses, unused turns, differing tool calls) are shown with its
+diagnostics. Replays run one at a time, so the findings shown are those of the
+last one.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
-from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams
+from pygls.exceptions import JsonRpcInvalidParams
 
 from server.engine.config import ConfigError
 from server.engine.fixture import Fixture
-from server.engine.preview import shallow
 from server.engine.replay import FixtureNotFoundError, ReplayReport, replay_path
-from server.engine.secrets import mask_json
+from server.engine.replay.checked import linked_recording, replay_checked
 from server.engine.sessions import SessionNotFoundError
+from server.lsp.answers import failed, shown
+from server.lsp.command_ids import REPLAY_SESSION
 from server.lsp.convert import uri_to_path
 
 if TYPE_CHECKING:
     from server.lsp.server import ReplayLensServer
-    from server.lsp.state import Analysis, Document, Project
+    from server.lsp.state import Document, Project
 
 log = logging.getLogger(__name__)
 
-REPLAY_SESSION = "replayLens.replaySession"
-REQUEST_FAILED = -32803
 _WAIT = 30.0
-
-
-def failed(message: str) -> JsonRpcException:
-    """A request that could not do what it was asked: the message says why, for the user."""
-    return JsonRpcException(message, code=REQUEST_FAILED)
 
 
 def _arguments(args: tuple[Any, ...]) -> tuple[str, str | None]:
@@ -55,34 +53,8 @@ def _arguments(args: tuple[Any, ...]) -> tuple[str, str | None]:
     return args[0], session_id
 
 
-def linked_recording(analysis: Analysis, fixture: Path) -> Path | None:
-    """The recording that links the most turns of `fixture` (ties: the one named like it, then by path)."""
-    report = analysis.fixtures.get(fixture)
-    if report is None:
-        return None
-    counts = Counter(item.link.recording.path for item in report.turns if item.link is not None)
-    stem = fixture.name.removesuffix(".json")
-    ranked = sorted(counts, key=lambda path: (-counts[path], path.name.removesuffix(".jsonl") != stem, str(path)))
-    return ranked[0] if ranked else None
-
-
-WIRE_DEPTH = 100
-"""Levels of a value the server sends in a report or page."""
-
-
-def shown(server: ReplayLensServer, document: dict[str, Any]) -> dict[str, Any]:
-    """A report or page as the user sees it: secrets masked unless `revealSecrets` is on (the CLI does the same).
-
-    Values are sent to `WIRE_DEPTH` levels, deeper ones as `…`: the answer is serialized by recursion (cattrs,
-    three frames a level), and JSON may nest about 1,000 levels.
-    """
-    masked: dict[str, Any] = document if server.settings.reveal_secrets else mask_json(document)
-    limited: dict[str, Any] = shallow(masked, WIRE_DEPTH)
-    return limited
-
-
-def _run(session: Path, against: Path | None, session_id: str | None) -> tuple[ReplayReport, dict[str, Any]]:
-    report = replay_path(session, against=against, session_id=session_id)
+def _run(run: Callable[[], ReplayReport]) -> tuple[ReplayReport, dict[str, Any]]:
+    report = run()
     return report, report.to_json()
 
 
@@ -94,7 +66,7 @@ async def replay_session(server: ReplayLensServer, lock: asyncio.Lock, *args: An
     server.refuse_outside(path)
     if not path.exists():
         raise JsonRpcInvalidParams(f"no such file or folder: {uri}")
-    session, against = path, None
+    run = functools.partial(replay_path, path, session_id=session_id)
     project = await server.project_for(path) if path.is_file() else None
     if project is not None:
         try:  # until the project is indexed, a fixture of it may not be known as one yet
@@ -105,23 +77,27 @@ async def replay_session(server: ReplayLensServer, lock: asyncio.Lock, *args: An
         if current is not None and isinstance(current.document.parsed, Fixture):
             if current.analysis is None:
                 raise failed("the workspace is still being checked; try again")
-            linked = linked_recording(current.analysis, current.document.path)
-            if linked is None:
+            checked = current.analysis.fixtures.get(current.document.path)
+            linked = linked_recording(checked) if checked is not None else None
+            if checked is None or linked is None:
                 raise failed(
                     f"no recording links to {path.name}: none of its turns has a recorded call, so there is no "
                     "session to replay against it (replay a session file instead, or record one)"
                 )
             # For a fixture, `sessionId` is its own id (from the sessions list): the linked recording is replayed.
-            session, against, session_id = linked, current.document.path, None
+            if current.project.config_error is None:
+                run = functools.partial(replay_checked, linked, checked, current.analysis.config.rules)
+            else:  # reading the config again fails the request with its error, as the CLI does
+                run = functools.partial(replay_path, linked, against=current.document.path)
     async with lock:
         try:
-            report, document = await asyncio.to_thread(_run, session, against, session_id)
+            report, document = await asyncio.to_thread(_run, run)
         except (SessionNotFoundError, FixtureNotFoundError) as exc:
             raise failed(str(exc)) from None
         except ConfigError as exc:
             raise failed(f"config: {exc}") from None
         await _show(server, report)
-    return shown(server, document)
+    return shown(document, server.settings.reveal_secrets)
 
 
 async def _held(server: ReplayLensServer, path: Path) -> tuple[Project, Document] | None:

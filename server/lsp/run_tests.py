@@ -25,24 +25,20 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lsprotocol import types
-from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams
+from pygls.exceptions import JsonRpcInvalidParams
 
 from server.engine.capture_files import CAPTURES_DIR, is_capture
 from server.engine.fixture import Fixture
+from server.lsp.answers import failed
+from server.lsp.command_ids import RUN_REPLAY_TESTS
 from server.lsp.convert import uri_to_path
 
 if TYPE_CHECKING:
     from server.lsp.server import ReplayLensServer
     from server.lsp.state import Project
 
-RUN_REPLAY_TESTS = "replayLens.runReplayTests"
-_REQUEST_FAILED = -32803
 _KILL_GRACE_SECONDS = 3.0
 _OUTCOME = re.compile(r"(\d+) (passed|failed|errors?|skipped|xfailed|xpassed|deselected)")
-
-
-def _failed(message: str) -> JsonRpcException:
-    return JsonRpcException(message, code=_REQUEST_FAILED)
 
 
 async def _project(server: ReplayLensServer, args: tuple[Any, ...]) -> tuple[Project, Path | None]:
@@ -63,7 +59,7 @@ async def _project(server: ReplayLensServer, args: tuple[Any, ...]) -> tuple[Pro
         return project, path
     project = next(iter(server.state.projects()), None)
     if project is None:
-        raise _failed("no workspace folder to run the tests of")
+        raise failed("no workspace folder to run the tests of")
     return project, None
 
 
@@ -129,7 +125,7 @@ async def _kill(process: asyncio.subprocess.Process) -> None:
 
 async def run_replay_tests(server: ReplayLensServer, *args: Any) -> dict[str, Any]:
     if not server.workspace_trusted:
-        raise _failed(
+        raise failed(
             "running the replay tests runs the project's code: allowed only in a trusted workspace "
             "(the client sends workspaceTrusted: true)"
         )
@@ -144,7 +140,7 @@ async def run_replay_tests(server: ReplayLensServer, *args: Any) -> dict[str, An
         process = await _start_pytest(root, tests)
     except OSError as exc:
         progress.end(f"pytest did not start: {exc}")
-        raise _failed(f"pytest did not start: {exc.strerror or exc}") from None
+        raise failed(f"pytest did not start: {exc.strerror or exc}") from None
     tail: deque[str] = deque(maxlen=40)
     outcome = asyncio.ensure_future(_read(process, tail, progress))
     cancelled = asyncio.ensure_future(progress.cancelled.wait())
@@ -242,3 +238,9 @@ class _CancellableProgress:
             token, self.token = self.token, None
             with contextlib.suppress(Exception):
                 self.server.work_done_progress.end(token, types.WorkDoneProgressEnd(message=message))
+
+
+def register(server: ReplayLensServer) -> None:
+    @server.command(RUN_REPLAY_TESTS)
+    async def run_replay_tests_command(*args: Any) -> dict[str, Any]:
+        return await run_replay_tests(server, *args)

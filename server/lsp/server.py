@@ -1,9 +1,11 @@
-"""The Replay Lens language server: lifecycle, shared helpers and the wiring of every feature module.
+"""The Replay Lens language server: lifecycle, shared state and the wiring of every feature module.
 
-Each feature lives in its own module with a `register(server)` function; this
-module only owns what they share: settings, the workspace model, the position
-encoding and `current()`, which gives a feature the up-to-date parse and check
-of a document.
+The document requests of `server.lsp.routes` are functions of (snapshot,
+params), registered here through one wrapper; the other features still have a
+`register(server)` function (issue 15 moves them to the table). This module
+owns what they share: settings, the workspace model, the position encoding and
+`current()`, which takes the snapshot of a document: its up-to-date parse and
+check.
 """
 
 from __future__ import annotations
@@ -12,15 +14,13 @@ import asyncio
 import contextlib
 import logging
 import sys
-from collections.abc import Coroutine
-from dataclasses import dataclass
+from collections.abc import Callable, Coroutine
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, cast
 from urllib.parse import unquote
 
 from lsprotocol import types
-from pygls.exceptions import JsonRpcException
 from pygls.lsp.server import LanguageServer
 from pygls.workspace import TextDocument
 
@@ -32,23 +32,24 @@ from server.engine.source import PositionEncoding
 from server.lsp import (
     buffers,
     code_actions,
-    code_lens,
     commands,
     diagnostics,
-    hover,
     indexing,
-    navigation,
     replay,
+    routes,
+    run_tests,
     sessions,
     status,
     sync,
     transports,
     watching,
 )
+from server.lsp.answers import failed
 from server.lsp.convert import encoding_of, path_to_uri, uri_to_path
 from server.lsp.logs import ClientLogHandler, attach_client_handler, setup_logging
+from server.lsp.session import Snapshot
 from server.lsp.settings import Settings
-from server.lsp.state import Analysis, Document, Project, WorkspaceState
+from server.lsp.state import Analysis, Project, WorkspaceState
 from server.lsp.wire import Protocol, ResyncingInput, answer_unreadable_body
 
 if TYPE_CHECKING:
@@ -57,21 +58,11 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 HOST = "127.0.0.1"
-REQUEST_FAILED = -32803
 
 try:
     VERSION = version("replay-lens")
 except PackageNotFoundError:  # running from a source tree that is not installed
     VERSION = "0.0.0"
-
-
-@dataclass(frozen=True, slots=True)
-class Current:
-    """A document at the editor's current version, and the check that covers it (None while indexing)."""
-
-    project: Project
-    document: Document
-    analysis: Analysis | None
 
 
 class ReplayLensServer(LanguageServer):
@@ -153,8 +144,19 @@ class ReplayLensServer(LanguageServer):
 
     def _on_analysis(self, project: Project, analysis: Analysis) -> None:
         self.diagnostics.on_analysis(project, analysis)
-        code_lens.refresh(self, analysis)
-        status.send(self)
+        self._refresh_code_lenses(analysis)
+        self.send_status()
+
+    def send_status(self) -> None:
+        """`replayLens/status`: the workspace's counts, after each check and each indexing."""
+        self.protocol.notify(status.STATUS, status.summary(self.state.projects()))
+
+    def _refresh_code_lenses(self, analysis: Analysis) -> None:
+        """Ask the client to request lenses again when a check covered an open document."""
+        workspace = self.client_capabilities.workspace
+        supported = workspace is not None and workspace.code_lens is not None and workspace.code_lens.refresh_support
+        if supported and any(self.is_open(document.uri) for document in analysis.documents.values()):
+            self.workspace_code_lens_refresh(None)
 
     async def project_for(self, path: Path) -> Project | None:
         """The project that holds `path`; a file outside every folder gets a project of its own only when the
@@ -171,9 +173,9 @@ class ReplayLensServer(LanguageServer):
     def refuse_outside(self, path: Path) -> None:
         """Fail a request about `path` when it is outside every workspace folder."""
         if not self.inside_workspace(path):
-            raise JsonRpcException(f"outside the workspace: {path}", code=REQUEST_FAILED)
+            raise failed(f"outside the workspace: {path}")
 
-    async def current(self, uri: str, *, timeout: float = 5.0, wait_ready: bool = False) -> Current | None:
+    async def current(self, uri: str, *, timeout: float = 5.0, wait_ready: bool = False) -> Snapshot | None:
         """The document at `uri` as the editor shows it now, and its check.
 
         A pending debounced parse is run first, so positions in a request always
@@ -196,17 +198,30 @@ class ReplayLensServer(LanguageServer):
         document = project.documents.get(path)
         if document is None or (self.is_open(uri) and document.version != self.editor_version(uri)):
             return None
-        if not project.ready.is_set() and not wait_ready:
-            return Current(project, document, None)
-        return Current(project, document, await project.analysis_of(document, timeout))
+        analysis = await project.analysis_of(document, timeout) if project.ready.is_set() or wait_ready else None
+        return Snapshot(
+            project, document, analysis, self.settings, self.encoding, self.client_capabilities, self.workspace_trusted
+        )
 
 
 def create_server(log_level: str = "INFO") -> ReplayLensServer:
     server = ReplayLensServer()
     _register_lifecycle(server, log_level)
-    for module in (sync, watching, diagnostics, hover, code_lens, code_actions, navigation, commands, replay, sessions):
+    for module in (sync, watching, diagnostics, code_actions, commands, run_tests, replay, sessions):
         module.register(server)
+    for route in routes.ROUTES:
+        server.feature(route.method, route.options)(_answer(server, route))
     return server
+
+
+def _answer(server: ReplayLensServer, route: routes.Route) -> Callable[[Any], Coroutine[Any, Any, Any]]:
+    """The one wrapper of a routed request: the snapshot of its document, or None without one."""
+
+    async def answer(params: Any) -> Any:
+        snapshot = await server.current(params.text_document.uri, timeout=route.timeout)
+        return None if snapshot is None else await route.handler(snapshot, params)
+
+    return answer
 
 
 def _register_lifecycle(server: ReplayLensServer, log_level: str) -> None:

@@ -20,15 +20,15 @@ from typing import TYPE_CHECKING, Any
 
 from pygls.exceptions import JsonRpcInvalidParams
 
-from server.cli.sessions import page_json
 from server.engine import findings as codes
 from server.engine.checks import TurnStatus
 from server.engine.findings import Finding, Severity
 from server.engine.sessions import SessionInfo, SessionNotFoundError, discover, page_steps, resolve
 from server.engine.sessions.fixtures import KIND as FIXTURE
+from server.engine.sessions.pages import page_json
 from server.engine.sessions.postgres import is_url, mask
+from server.lsp.answers import failed, shown
 from server.lsp.convert import uri_to_path
-from server.lsp.replay import failed, shown
 
 if TYPE_CHECKING:
     from server.lsp.server import ReplayLensServer
@@ -140,7 +140,8 @@ class Sessions:
                 entry["steps"] = steps
             entry["status"] = status
             listed.append(entry)
-        return shown(self.server, {"sessions": listed, "findings": [finding.to_json() for finding in findings]})
+        document = {"sessions": listed, "findings": [finding.to_json() for finding in findings]}
+        return shown(document, self.server.settings.reveal_secrets)
 
 
 def _params(params: Any) -> dict[str, Any]:
@@ -207,4 +208,5 @@ def register(server: ReplayLensServer) -> None:
 
     @server.feature(STEPS)
     async def step_page(params: Any) -> dict[str, Any]:
-        return shown(server, await steps(server, params, server.settings.reveal_secrets))
+        reveal = server.settings.reveal_secrets
+        return shown(await steps(server, params, reveal), reveal)

@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterable
+from typing import Any
 
 from server.engine.checks import TurnStatus
-
-if TYPE_CHECKING:
-    from server.lsp.server import ReplayLensServer
+from server.lsp.state import Project
 
 STATUS = "replayLens/status"
 
 
-def summary(server: ReplayLensServer) -> dict[str, Any]:
+def summary(projects: Iterable[Project]) -> dict[str, Any]:
     """Counts over every project's last check; the rules of the project with the most fixtures."""
-    projects = list(server.state.projects())
+    projects = list(projects)
     analyses = [project.analysis for project in projects if project.analysis is not None]
     reports = [report for analysis in analyses for report in analysis.result.fixtures]
     main = max(analyses, key=lambda analysis: len(analysis.result.fixtures), default=None)
@@ -30,7 +29,3 @@ def summary(server: ReplayLensServer) -> dict[str, Any]:
         "missed": sum(report.count(TurnStatus.MISSED) for report in reports),
         "indexing": indexing,
     }
-
-
-def send(server: ReplayLensServer) -> None:
-    server.protocol.notify(STATUS, summary(server))

@@ -167,20 +167,27 @@ def test_session_readers_on_mutated_traces(tmp_path_factory: Any, sample: Path, 
         session = read_session(info)
         assert session.steps is not None
         page = page_steps(info, 1, 5)
-        assert page.total >= 0
+        assert page.total == len(session.steps) and len(page.steps) == min(5, page.total)
         json.dumps(page.to_json())
 
 
-def test_locked_database_is_a_finding(tmp_path: Path) -> None:
+def test_a_locked_database_is_read_as_committed_and_left_as_it_was(tmp_path: Path) -> None:
+    """A writer holding an exclusive lock does not stop a reader (databases are opened read-only, immutable):
+    the sessions read are those of the unlocked database, and no file is left beside it."""
     copy = tmp_path / "traces"
     shutil.copytree(SAMPLES / "traces", copy)
     database = next(copy.rglob("*.sqlite"))
+    unlocked = {info.id: [step.to_json() for step in read_session(info).steps] for info in discover([copy]).sessions}
+    beside = sorted(database.parent.iterdir())
     writer = sqlite3.connect(database, timeout=0.1)
     writer.execute("BEGIN EXCLUSIVE")
     try:
         found = discover([copy])
-        for info in found.sessions:
-            read_session(info)
+        locked = {info.id: [step.to_json() for step in read_session(info).steps] for info in found.sessions}
+        assert not found.findings
     finally:
         writer.rollback()
         writer.close()
+    assert any(info_id for info_id in locked if "react" in info_id)  # the database's sessions were read
+    assert locked == unlocked
+    assert sorted(database.parent.iterdir()) == beside

@@ -136,3 +136,22 @@ async def test_pulling_clients_are_asked_to_pull_the_replay_findings(client: Cli
     assert isinstance(after, types.RelatedFullDocumentDiagnosticReport)
     assert replay_codes(after.items) == sorted(["replay-miss"] * 3 + ["unused-turn"] * 3)
     assert not client.diagnostics.get(uri)  # pulled, never pushed as well
+
+
+async def test_replay_of_a_fixture_replays_the_text_the_editor_shows(client: Client, workspace: Path) -> None:
+    """A fixture's replay starts from the server's check of the editor's text, not from a second load of the
+    project: an unsaved edit that moves every turn two lines down moves the report's findings with it, and the
+    findings are shown on the fixture (the text they were computed from is the text the editor shows)."""
+    fixture = workspace / "replay" / "write_note.ultra.json"
+    recording = workspace / "recordings" / "write_note.ultra.jsonl"
+    on_disk = run_cli("replay", recording, "--against", fixture, "--format", "json").json()
+    await start(client, workspace)
+    uri = open_document(client, fixture)
+    text = fixture.read_text(encoding="utf-8")
+    replace_all(client, uri, text, "\n\n" + text, version=2)
+    report = await replay(client, {"uri": uri})
+    lines = [item["range"]["start"]["line"] for item in report["diagnostics"]]
+    assert lines and lines == [item["range"]["start"]["line"] + 2 for item in on_disk["diagnostics"]]
+    assert report["summary"] == on_disk["summary"] and report["unused"] == on_disk["unused"]
+    items = await client.diagnostics_for(uri, replay_codes, "replay findings")
+    assert sorted(item.range.start.line for item in items if item.code in REPLAY_CODES) == sorted(lines)

@@ -1,0 +1,69 @@
+"""Replay a session against a fixture whose check is already made: what the language server holds in memory.
+
+`replay_path` loads the project from disk and checks the fixture again to link
+its turns to recorded calls; an editor's server holds that check already (of
+the text the editor shows). Its links are used as they are: only the session
+is read, and a linked call of a summary recording has its one line read back
+for its input.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+from server.engine.checks import FixtureReport
+from server.engine.replay.engine import RecordedInput, ReplayReport, replay
+from server.engine.replay.locate import FixtureNotFoundError
+from server.engine.rules import Rules
+from server.engine.sessions import read_session, resolve
+from server.engine.sessions.fixtures import embedded_input
+from server.engine.sessions.model import SourceRef
+from server.engine.summary import read_back
+
+
+def linked_recording(report: FixtureReport) -> Path | None:
+    """The recording that links the most turns of the fixture (ties: the one named like it, then by path):
+    the session a fixture is replayed against."""
+    counts = Counter(item.link.recording.path for item in report.turns if item.link is not None)
+    stem = report.fixture.path.name.removesuffix(".json")
+    ranked = sorted(counts, key=lambda path: (-counts[path], path.name.removesuffix(".jsonl") != stem, str(path)))
+    return ranked[0] if ranked else None
+
+
+def checked_inputs(report: FixtureReport) -> dict[int, RecordedInput]:
+    """`{turn index: recorded input}` from a check's links (as `recorded_inputs` finds them by checking again)."""
+    inputs: dict[int, RecordedInput] = {}
+    for item in report.turns:
+        turn = item.turn
+        if turn.broken or not turn.members:
+            continue
+        embedded = embedded_input(turn)
+        if embedded is not None:
+            inputs[turn.index] = RecordedInput(embedded, None)
+            continue
+        if item.link is None:
+            continue
+        recording, call = item.link.recording, item.link.call
+        where = call.range if call.range is not None else recording.source.range(call.span)
+        if call.stored is not None:  # a summary keeps the call's keys, not its input
+            found = read_back(recording.path, call)
+            if found is None:  # the file changed since the check: its next check drops the link
+                continue
+            call = found
+        inputs[turn.index] = RecordedInput(call.input, SourceRef(recording.path, where, call.span))
+    return inputs
+
+
+def replay_checked(session_path: Path, report: FixtureReport, rules: Rules) -> ReplayReport:
+    """Replay the session at `session_path` against the checked fixture of `report`, under `rules`.
+
+    Raises `SessionNotFoundError` and `FixtureNotFoundError` as `replay_path` does.
+    """
+    info, problems = resolve(session_path, None)
+    session = read_session(info)
+    session.findings[:0] = problems
+    if isinstance(session.facts.get("not_replayable"), str):
+        raise FixtureNotFoundError(f"{info.kind} {info.id} cannot be replayed: {session.facts['not_replayable']}")
+    session.findings.extend(report.fixture.problems)
+    return replay(session, report.fixture, rules, checked_inputs(report))
