@@ -23,7 +23,7 @@ from server.engine import findings as codes
 from server.engine.checks import turn_key
 from server.engine.findings import Finding
 from server.engine.fixture import Fixture, Turn
-from server.engine.normalize import InputShapeError, Keys, Normalizer
+from server.engine.normalize import InputShapeError, KeyChain, Keys, Normalizer
 from server.engine.replay.explain import Explanation, explain
 from server.engine.replay.render import line_diff, render, similarity
 from server.engine.replay.values import Difference, compare
@@ -215,6 +215,7 @@ class _Replayer:
         self.rules = rules
         self.inputs = inputs
         self.normalizer = Normalizer(rules)
+        self.chain = KeyChain(self.normalizer)  # the history calls re-send is normalized and hashed once
         self.turns = {turn.index: turn for turn in fixture.turns if not turn.broken and turn.members}
         self.queues: dict[str, deque[int]] = defaultdict(deque)
         for turn in self.turns.values():
@@ -248,7 +249,8 @@ class _Replayer:
             self.missed = True
             return Outcome(step, Status.MISS, f"no input recorded for this call: {step.problem or 'nothing to key'}")
         try:
-            keys = self.normalizer.keys(step.caller, step.input)
+            self.normalizer.caller(step.caller)  # a bad caller is the error, as `Normalizer.keys` reports it
+            keys = self.chain.keys(step.caller, step.input)
         except InputShapeError as exc:
             self.missed = True
             return Outcome(step, Status.MISS, f"input cannot be keyed: {exc}")

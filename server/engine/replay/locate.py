@@ -14,7 +14,7 @@ from pathlib import Path
 from server.engine.checks import turn_key
 from server.engine.config import Config
 from server.engine.fixture import Fixture
-from server.engine.normalize import InputShapeError, Normalizer
+from server.engine.normalize import InputShapeError, KeyChain, Normalizer
 from server.engine.recording import Recording
 from server.engine.replay.engine import RecordedInput, ReplayReport, replay
 from server.engine.sessions import read_session, resolve
@@ -38,13 +38,14 @@ def find_fixture(session: Session, fixtures: Sequence[Fixture], normalizer: Norm
     """The fixture holding most of the session's keys (recorded or current), else the one named like it."""
     recorded: set[str] = set()
     current: set[str] = set()
+    chain = KeyChain(normalizer)
     for step in session.steps:
         if step.kind is not StepKind.MODEL:
             continue
         recorded.update(step.recorded_keys.values())
         if step.input is not None:
             try:
-                keys = normalizer.keys(step.caller, step.input)
+                keys = chain.keys(step.caller, step.input)
             except InputShapeError:
                 continue
             current.update((keys.input_hash, keys.conversation_hash))
