@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from itertools import count
+from operator import is_
 from pathlib import Path
 from typing import Any
 
@@ -119,14 +120,11 @@ class _History:
     def advance(self, messages: list[Any]) -> list[Any]:
         """The messages of `messages` not in the previous input's leading run; `calls` then indexes all of them."""
         previous = self.messages
-        shared = 0
-        limit = min(len(previous), len(messages))
-        while shared < limit and previous[shared] is messages[shared]:
-            shared += 1
-        if shared < len(previous):
+        if len(messages) >= len(previous) and all(map(is_, previous, messages)):  # compared at C speed
+            fresh = messages[len(previous) :]
+        else:
             self.calls = {}
-            shared = 0
-        fresh = messages[shared:]
+            fresh = messages
         self.calls.update(tool_call_index(fresh))
         self.messages = messages
         return fresh
