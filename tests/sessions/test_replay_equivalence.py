@@ -15,7 +15,9 @@ import random
 import tempfile
 from itertools import count
 from pathlib import Path
+from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -23,14 +25,16 @@ from bench.generate import Shape, generate
 from server.engine import findings as codes
 from server.engine.normalize import Normalizer
 from server.engine.recording import shape_problem
-from server.engine.replay import find_fixture, recorded_inputs, replay, replay_path
+from server.engine.replay import FixtureNotFoundError, find_fixture, locate, recorded_inputs, replay, replay_path
 from server.engine.replay.engine import ReplayReport
 from server.engine.sessions import resolve
 from server.engine.sessions.fixtures import read
 from server.engine.sessions.lines import iter_lines
 from server.engine.sessions.messages import output_facts, tool_call_index, tool_results, tool_step
 from server.engine.sessions.model import Session, SessionInfo, Step, StepKind, finding, iso_time, tokens_from_usage
+from server.engine.summary import summarize_file
 from server.engine.workspace import load_project_config, load_workspace
+from tests.conftest import run_cli
 
 PERTURBATIONS = ("clean", "edit", "broken", "truncated", "dropped-turn", "repeat", "bad-message", "discover")
 
@@ -146,3 +150,43 @@ def test_replay_report_is_the_straightforward_one(seed: int, calls: int, growth:
         for outcome in report.outcomes:  # and every key is the one computed from scratch
             if outcome.keys is not None and outcome.step.input is not None:
                 assert outcome.keys == normalizer.keys(outcome.step.caller, outcome.step.input)
+
+
+def _deep_workspace(folder: str) -> tuple[Path, Path]:
+    root = generate(Shape(sessions=2, calls=6, system_size=300, tool_output_size=120), Path(folder))
+    return root / "recordings" / "session-0000.jsonl", root / "fixtures" / "session-0000.json"
+
+
+def test_a_clean_replay_reads_no_recording_and_a_miss_summarizes_them(monkeypatch: Any) -> None:
+    summarized: list[Path] = []
+
+    def counted(path: Path, config: Any, *args: Any, **kwargs: Any) -> Any:
+        summarized.append(path)
+        return summarize_file(path, config, *args, **kwargs)
+
+    monkeypatch.setattr(locate, "summarize_file", counted)
+    with tempfile.TemporaryDirectory() as folder:
+        recording, fixture = _deep_workspace(folder)
+        report = replay_path(recording, against=fixture)
+        assert not report.failed and summarized == []
+        found = replay_path(recording)
+        assert found.fixture.path == fixture and not found.failed and summarized == []
+        record = json.loads(recording.read_text(encoding="utf-8").splitlines()[2])
+        record["input"][-1]["data"]["content"] += " (edited)"
+        edited = recording.with_name("edited.jsonl")
+        edited.write_text(json.dumps(record, ensure_ascii=False) + "\n", encoding="utf-8")
+        missed = replay_path(edited, against=fixture)
+        assert missed.failed and any(outcome.nearest is not None for outcome in missed.outcomes)
+        assert sorted(path.name for path in summarized) == ["edited.jsonl", "session-0000.jsonl", "session-0001.jsonl"]
+
+
+def test_no_fixture_is_said_without_reading_the_recordings(monkeypatch: Any) -> None:
+    monkeypatch.setattr(locate, "summarize_file", None)  # called: a TypeError, not the error below
+    with tempfile.TemporaryDirectory() as folder:
+        recording, _ = _deep_workspace(folder)
+        for path in (recording.parent.parent / "fixtures").iterdir():
+            path.unlink()
+        with pytest.raises(FixtureNotFoundError, match=r"no fixture under .* holds this session's keys"):
+            replay_path(recording)
+        done = run_cli("replay", recording)
+        assert done.code == 2 and "holds this session's keys or is named like it: pass --against FIXTURE" in done.stderr

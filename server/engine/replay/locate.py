@@ -6,10 +6,10 @@ calls (what links a recording to a fixture), else the keys under the current
 rules, else a fixture named like the session file.
 
 Recordings can be far larger than memory would hold parsed whole, and a
-replay needs them only to give the fixture's turns their recorded inputs: they
-are summarized line by line (as `check` reads them) once a fixture is chosen,
-and the inputs are read back from the linked lines only when a miss asks for
-one, sharing the history the lines repeat.
+replay needs them only to give the fixture's turns their recorded inputs, for
+the nearest input of a miss: only then are they summarized line by line (as
+`check` reads them) to link the turns, and the linked lines read back, sharing
+the history they repeat.
 """
 
 from __future__ import annotations
@@ -164,39 +164,43 @@ def _summaries(recordings: Sequence[Recording | Path], config: Config) -> list[R
 
 
 class _LinkedInputs(Mapping[int, RecordedInput]):
-    """`{turn index: recorded input}` like `recorded_inputs`, the linked ones read back on first use.
+    """`{turn index: recorded input}` like `recorded_inputs`, worked out on first use.
 
-    A replay that hits every call never reads a recorded input; a miss reads every
-    linked line back once, in file order, so the history they repeat is shared.
+    Only a miss asks for recorded inputs: a replay that hits every call links no
+    turn and reads no recording. The first use summarizes the recordings to link
+    the turns, then reads the linked lines back once, in file order, so the
+    history they repeat is shared.
     """
 
     def __init__(self, fixture: Fixture, recordings: Sequence[Recording | Path], config: Config) -> None:
-        self.embedded: dict[int, RecordedInput] = {}
-        usable = [turn for turn in fixture.turns if not turn.broken and turn.members]
-        for turn in usable:
-            messages = embedded_input(turn)
-            if messages is not None:
-                self.embedded[turn.index] = RecordedInput(messages)
-        needs_links = any(turn.index not in self.embedded for turn in usable)
-        links = linked_calls(fixture, _summaries(recordings, config), config) if needs_links else {}
-        self.links = {index: link for index, link in links.items() if index not in self.embedded}
-        self.read: dict[int, RecordedInput] | None = None
+        self.fixture = fixture
+        self.recordings = recordings
+        self.config = config
+        self.known: dict[int, RecordedInput] | None = None
+
+    def inputs(self) -> dict[int, RecordedInput]:
+        if self.known is None:
+            embedded: dict[int, RecordedInput] = {}
+            usable = [turn for turn in self.fixture.turns if not turn.broken and turn.members]
+            for turn in usable:
+                messages = embedded_input(turn)
+                if messages is not None:
+                    embedded[turn.index] = RecordedInput(messages)
+            links: dict[int, Link] = {}
+            if len(embedded) < len(usable):
+                linked = linked_calls(self.fixture, _summaries(self.recordings, self.config), self.config)
+                links = {index: link for index, link in linked.items() if index not in embedded}
+            self.known = {**embedded, **_read_back(links)}
+        return self.known
 
     def __len__(self) -> int:
-        return len(self.embedded) + len(self.links)
+        return len(self.inputs())
 
     def __iter__(self) -> Iterator[int]:
-        return iter(sorted([*self.embedded, *self.links]))
-
-    def __contains__(self, turn: object) -> bool:
-        return turn in self.embedded or turn in self.links
+        return iter(self.inputs())
 
     def __getitem__(self, turn: int) -> RecordedInput:
-        if turn in self.embedded:
-            return self.embedded[turn]
-        if self.read is None:
-            self.read = _read_back(self.links)
-        return self.read[turn]
+        return self.inputs()[turn]
 
 
 def _read_back(links: Mapping[int, Link]) -> dict[int, RecordedInput]:
