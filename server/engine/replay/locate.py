@@ -18,6 +18,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from server.engine.capture_files import is_capture
 from server.engine.checks import Link, turn_key
 from server.engine.config import Config
 from server.engine.files import open_regular
@@ -132,13 +133,13 @@ def _workspace(config: Config, *, read_fixtures: bool) -> tuple[list[Fixture], l
             if is_recording(candidate, config):
                 recordings.append(candidate)
                 continue
-            if not read_fixtures and classify(candidate, b"", config) == "fixture":
-                continue  # told by the config's globs: no need to read it
+            if not read_fixtures and not is_capture(candidate, config.root):
+                continue  # besides the recordings told above, only a capture is one
             data = read_candidate(candidate, config)
         except OSError:
             continue
         kind = None if data is None else classify(candidate, data, config)
-        if data is None or kind is None or (kind == "fixture" and not read_fixtures):
+        if data is None or kind is None:
             continue
         document = read_document(candidate, data, kind)
         if isinstance(document, Fixture):
