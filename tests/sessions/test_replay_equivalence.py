@@ -21,12 +21,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bench.generate import Shape, generate
+from bench.generate import Shape, generate, session_calls
 from server.engine import findings as codes
 from server.engine.normalize import Normalizer
+from server.engine.presets import DEERFLOW
 from server.engine.recording import shape_problem
 from server.engine.replay import FixtureNotFoundError, find_fixture, locate, recorded_inputs, replay, replay_path
 from server.engine.replay.engine import ReplayReport
+from server.engine.replay.render import Renderer, render
 from server.engine.sessions import resolve
 from server.engine.sessions.fixtures import read
 from server.engine.sessions.lines import iter_lines
@@ -190,3 +192,16 @@ def test_no_fixture_is_said_without_reading_the_recordings(monkeypatch: Any) -> 
             replay_path(recording)
         done = run_cli("replay", recording)
         assert done.code == 2 and "holds this session's keys or is named like it: pass --against FIXTURE" in done.stderr
+
+
+@settings(max_examples=20, deadline=None)
+@given(seed=st.integers(0, 10_000), bad=st.sampled_from([None, 42, {"data": {}}, {"type": "ai", "data": []}]))
+def test_rendering_each_message_once_renders_every_input_alike(seed: int, bad: Any) -> None:
+    calls = session_calls(Shape(calls=6, system_size=200, tool_output_size=80, seed=seed), 0)
+    inputs = [messages for _, messages, _ in calls]  # the history objects are shared from call to call
+    if bad is not None:
+        inputs.insert(3, [*inputs[2], bad])
+    normalizer = Normalizer(DEERFLOW)
+    renderer = Renderer(normalizer)
+    for messages in inputs:
+        assert renderer(messages) == render(normalizer, messages)
