@@ -46,6 +46,13 @@ lsp-bench: $(STAMP)
 memory-bench: $(STAMP)
 	$(BIN)/python -m bench.memory
 
+# History depth, whole processes in one run: `check` on 10/30/120-call sessions beside the reference and the
+# floor, and `replay --against` of one deep session beside `check` on it. Smaller on a small machine:
+# DEPTH_BENCH_CALLS=1000 (deep session), DEPTH_BENCH_DEPTHS=10,30, DEPTH_BENCH_MB=20 (see bench/depth.py).
+.PHONY: depth-bench
+depth-bench: $(STAMP)
+	$(BIN)/python -m bench.depth
+
 # Regenerate the conformance data from the real producers (not part of `make test`: tests read the
 # committed output). Codex: the pinned CLI from npm, run offline against tests/producers/codex/fake_responses.py.
 producers: $(STAMP)

@@ -49,6 +49,7 @@ class Shape:
     growth: int = 2
     system_size: int = 8000
     tool_output_size: int = 1200
+    output_size: int = 120
     cjk: float = 0.2
     volatile: float = 0.3
     seed: int = 7
@@ -56,6 +57,7 @@ class Shape:
     def name(self) -> str:
         return (
             f"s{self.sessions}-c{self.calls}-g{self.growth}-sys{self.system_size}-t{self.tool_output_size}"
+            f"-o{self.output_size}"
             f"-cjk{self.cjk}-v{self.volatile}-r{self.seed}"
         )
 
@@ -99,7 +101,7 @@ def session_calls(shape: Shape, index: int) -> list[tuple[str, list[dict[str, An
         args = {"path": f"/workspace/{rng.choice(WORDS)}-{step}.txt", "query": prose(rng, 60, shape.cjk)}
         output = message(
             "ai",
-            prose(rng, 120, shape.cjk),
+            prose(rng, shape.output_size, shape.cjk),
             tool_calls=[
                 {
                     "name": rng.choice(["read_file", "write_file", "search"]),

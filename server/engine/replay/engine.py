@@ -23,9 +23,9 @@ from server.engine import findings as codes
 from server.engine.checks import turn_key
 from server.engine.findings import Finding
 from server.engine.fixture import Fixture, Turn
-from server.engine.normalize import InputShapeError, Keys, Normalizer
+from server.engine.normalize import InputShapeError, KeyChain, Keys, Normalizer
 from server.engine.replay.explain import Explanation, explain
-from server.engine.replay.render import line_diff, render, similarity
+from server.engine.replay.render import Renderer, line_diff, render, similarity
 from server.engine.replay.values import Difference, compare
 from server.engine.rules import Rules
 from server.engine.sessions.model import Session, SourceRef, Step, StepKind, location, location_uri, message_parts
@@ -215,6 +215,8 @@ class _Replayer:
         self.rules = rules
         self.inputs = inputs
         self.normalizer = Normalizer(rules)
+        self.chain = KeyChain(self.normalizer)  # the history calls re-send is normalized and hashed once
+        self.renderer = Renderer(self.normalizer)  # and rendered once for the nearest input of a miss
         self.turns = {turn.index: turn for turn in fixture.turns if not turn.broken and turn.members}
         self.queues: dict[str, deque[int]] = defaultdict(deque)
         for turn in self.turns.values():
@@ -248,7 +250,8 @@ class _Replayer:
             self.missed = True
             return Outcome(step, Status.MISS, f"no input recorded for this call: {step.problem or 'nothing to key'}")
         try:
-            keys = self.normalizer.keys(step.caller, step.input)
+            self.normalizer.caller(step.caller)  # a bad caller is the error, as `Normalizer.keys` reports it
+            keys = self.chain.keys(step.caller, step.input)
         except InputShapeError as exc:
             self.missed = True
             return Outcome(step, Status.MISS, f"input cannot be keyed: {exc}")
@@ -289,14 +292,14 @@ class _Replayer:
     # -- nearest recorded input ------------------------------------------------
     def render_turn(self, turn: int) -> list[str]:
         if turn not in self.rendered:
-            self.rendered[turn] = render(self.normalizer, self.inputs[turn].messages)
+            self.rendered[turn] = self.renderer(self.inputs[turn].messages)
         return self.rendered[turn]
 
     def nearest(self, step: Step, keys: Keys) -> Nearest | None:
         candidates = [turn for turn in sorted(self.inputs) if turn in self.turns]
         if not candidates or step.input is None:
             return None
-        lines = render(self.normalizer, step.input)
+        lines = self.renderer(step.input)
 
         def rank(turn: int, score: float) -> tuple[float, bool, bool, int]:
             caller = self.turns[turn].caller

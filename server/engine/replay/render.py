@@ -21,6 +21,37 @@ def render(normalizer: Normalizer, messages: Sequence[Any]) -> list[str]:
         entries = normalizer.project(messages)
     except InputShapeError as exc:
         return [f"(input cannot be projected: {exc})"]
+    return _lines(normalizer, entries)
+
+
+class Renderer:
+    """`render` for many inputs that re-send the same message objects (a session's, a recording's read back).
+
+    A message's projection depends on that message alone, so each is rendered once
+    and its lines reused: ranking a miss against every recorded input of a deep
+    session costs O(n) rendering instead of O(n²). An input that cannot be
+    projected is rendered whole, for the same error line as `render`'s.
+    """
+
+    def __init__(self, normalizer: Normalizer) -> None:
+        self.normalizer = normalizer
+        self.known: dict[int, tuple[Any, list[str]]] = {}  # by id, holding the message so the id stays its own
+
+    def __call__(self, messages: Sequence[Any]) -> list[str]:
+        lines: list[str] = []
+        for message in messages:
+            known = self.known.get(id(message))
+            if known is None:
+                try:
+                    entries = self.normalizer.project([message])
+                except InputShapeError:
+                    return render(self.normalizer, messages)
+                known = self.known[id(message)] = (message, _lines(self.normalizer, entries))
+            lines.extend(known[1])
+        return lines
+
+
+def _lines(normalizer: Normalizer, entries: list[dict[str, Any]]) -> list[str]:
     lines: list[str] = []
     for entry in entries:
         name = f" name={entry['name']}" if "name" in entry else ""

@@ -50,9 +50,13 @@ class Line:
 
 
 def utf16_length(text: str) -> int:
+    """Code units LSP counts: one per character, two past U+FFFF (a lone surrogate is one).
+
+    Encoded in C rather than counted per character: a line of a deep session is megabytes long.
+    """
     if text.isascii():
         return len(text)
-    return len(text) + sum(1 for char in text if ord(char) > 0xFFFF)
+    return len(text.encode("utf-16-le", "surrogatepass")) // 2
 
 
 _CHUNK = 1 << 16
