@@ -28,7 +28,7 @@ from lsprotocol import types
 from pygls.protocol import LanguageServerProtocol
 from pygls.workspace import TextDocument, Workspace
 
-from server.engine.source import Position, SourceText
+from server.engine.source import Position, PositionEncoding, SourceText, code_units
 from server.lsp.convert import encoding_of
 
 _BLOCK = 1 << 16
@@ -157,16 +157,12 @@ class Buffer(TextDocument):
         return _advance(text, start, end if end >= 0 else len(text), position.character, self._encoding)
 
     @property
-    def _encoding(self) -> str:
+    def _encoding(self) -> PositionEncoding:
         return encoding_of(self.position_codec.encoding)
 
     def _units(self, text: str) -> int:
         """`text`'s length in the negotiated position units."""
-        if self._encoding == "utf-32" or text.isascii():
-            return len(text)
-        if self._encoding == "utf-8":
-            return len(text.encode("utf-8", "surrogatepass"))
-        return len(text.encode("utf-16-le", "surrogatepass")) // 2
+        return code_units(text, self._encoding)
 
     def _apply_run(self, run: Sequence[types.TextDocumentContentChangePartial]) -> bool:
         """Apply a run of changes (see `_runs`) with one copy of the text; False when their ranges overlap."""

@@ -1,11 +1,11 @@
-"""`utf16_length` is the exact count of UTF-16 code units LSP clients use, for any text."""
+"""`code_units` in UTF-16 (as trace line ranges use it) is the exact count LSP clients use, for any text."""
 
 from __future__ import annotations
 
 from hypothesis import given
 from hypothesis import strategies as st
 
-from server.engine.sessions.lines import utf16_length
+from server.engine.source import code_units
 
 
 def _counted(text: str) -> int:
@@ -19,15 +19,15 @@ _ANY_CHARACTER = st.characters(exclude_categories=[])
 
 @given(st.text(alphabet=_ANY_CHARACTER, max_size=200))
 def test_utf16_length_is_the_exact_count(text: str) -> None:
-    assert utf16_length(text) == _counted(text)
+    assert code_units(text) == _counted(text)
 
 
 def test_utf16_length_of_emoji_cjk_and_lone_surrogates() -> None:
-    assert utf16_length("") == 0
-    assert utf16_length("plain ascii") == 11
-    assert utf16_length("今天") == 2
-    assert utf16_length("👍") == 2
-    assert utf16_length("a👍b👨‍👩‍👧") == 1 + 2 + 1 + 8
-    assert utf16_length("\ud800") == 1
-    assert utf16_length("x\udfff\ud83d") == 3
-    assert utf16_length("\U0010ffff") == 2
+    assert code_units("") == 0
+    assert code_units("plain ascii") == 11
+    assert code_units("今天") == 2
+    assert code_units("👍") == 2
+    assert code_units("a👍b👨‍👩‍👧") == 1 + 2 + 1 + 8
+    assert code_units("\ud800") == 1
+    assert code_units("x\udfff\ud83d") == 3
+    assert code_units("\U0010ffff") == 2

@@ -23,7 +23,7 @@ from server.engine import findings as codes
 from server.engine.files import MAX_LINE_BYTES, CutShortError, TooLargeError, open_regular, size_text, zstd_chunks
 from server.engine.findings import Finding
 from server.engine.sessions.model import SourceRef, finding
-from server.engine.source import Position, Range, Span
+from server.engine.source import Position, Range, Span, code_units
 
 _BOM = "\ufeff"
 
@@ -47,16 +47,6 @@ class Line:
             if not self.complete:
                 return None, f"truncated last line ({len(self.text)} characters): the file stopped mid-write"
             return None, f"invalid JSON: {exc}"
-
-
-def utf16_length(text: str) -> int:
-    """Code units LSP counts: one per character, two past U+FFFF (a lone surrogate is one).
-
-    Encoded in C rather than counted per character: a line of a deep session is megabytes long.
-    """
-    if text.isascii():
-        return len(text)
-    return len(text.encode("utf-16-le", "surrogatepass")) // 2
 
 
 _CHUNK = 1 << 16
@@ -158,6 +148,6 @@ def _line(
 def _ref(path: Path, number: int, offset: int, text: str) -> SourceRef:
     return SourceRef(
         path,
-        Range(Position(number, 0), Position(number, utf16_length(text))),
+        Range(Position(number, 0), Position(number, code_units(text))),
         Span(offset, offset + len(text)),
     )
