@@ -133,8 +133,10 @@ def _fix(result: CheckResult) -> tuple[int, list[Finding]]:
     written: set[str] = set()
     for report in result.fixtures:
         edits = rehash_edits(report)
+        if not edits:
+            continue
         target = os.path.realpath(report.fixture.path)
-        if not edits or target in written:
+        if target in written:
             continue
         source = report.fixture.source
         new = SourceText(apply_edits(source.text, edits), bom=source.bom)

@@ -81,15 +81,14 @@ class HoverText:
         self.parts.append(fence(cut(safe(text, reveal=self.reveal), self.limit), language))
 
     def findings(self, findings: list[Finding], document: Document) -> None:
+        """The findings, one a line, then the diff each captured call's miss carries (its input against its
+        nearest turn's)."""
         self.parts.append(
             "\n".join(
                 f"- `{finding.code.name}` {escape(shown_message(finding, document.parsed, reveal=self.reveal))}"
                 for finding in findings
             )
         )
-
-    def miss_diffs(self, findings: list[Finding]) -> None:
-        """The diff a captured call's miss carries (its input against its nearest turn's), below the findings."""
         for finding in findings:
             diff = finding.data.get("diff") if finding.code.name == "replay-miss" else None
             if isinstance(diff, str) and diff:
@@ -116,7 +115,6 @@ def turn_hover(current: Snapshot, turn: Turn, report: TurnReport | None, keys: K
     findings = findings_in(current.analysis, current.document, turn.span)
     if findings:
         text.findings(findings, current.document)
-        text.miss_diffs(findings)
     if report is not None and report.link is not None:
         recording, call = report.link.recording, report.link.call
         where = link(path_to_uri(recording.path), f"{recording.path.name}:{call.line + 1}", call.line)
@@ -148,7 +146,6 @@ def call_hover(current: Snapshot, call: RecordedCall, keys: Keys | None) -> str:
     findings = findings_in(current.analysis, current.document, call.span)
     if findings:
         text.findings(findings, current.document)
-        text.miss_diffs(findings)
     analysis = current.analysis
     report = analysis.recordings.get(current.document.path) if analysis is not None else None
     holders = report.linked.get(call.index, []) if report is not None else []

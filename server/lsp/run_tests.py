@@ -72,6 +72,7 @@ def tests_of(project: Project, fixture: Path | None) -> list[str]:
     if report is None:
         return []
     tests: set[str] = set()
+    resolved = fixture.resolve()
     for recording in analysis.result.recordings:
         if not is_capture(recording.recording.path, project.config.root):
             continue
@@ -82,14 +83,15 @@ def tests_of(project: Project, fixture: Path | None) -> list[str]:
         )
         for call in recording.recording.calls:
             test = call.record.get("test")
-            if isinstance(test, str) and (call.index in hits or named or _names(call.record, project, fixture)):
+            if isinstance(test, str) and (call.index in hits or named or _names(call.record, project, resolved)):
                 tests.add(test)
     return sorted(test for test in tests if not test.startswith("-"))  # a node id, never an option
 
 
-def _names(record: dict[str, Any], project: Project, fixture: Path) -> bool:
+def _names(record: dict[str, Any], project: Project, resolved: Path) -> bool:
+    """Whether the call's marker names the fixture whose resolved path is `resolved`."""
     named = record.get("fixture")
-    return isinstance(named, str) and (project.config.root / named).resolve() == fixture.resolve()
+    return isinstance(named, str) and (project.config.root / named).resolve() == resolved
 
 
 async def _start_pytest(root: Path, tests: list[str]) -> asyncio.subprocess.Process:

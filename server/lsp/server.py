@@ -162,7 +162,7 @@ class ReplayLensServer(LanguageServer):
         """The project that holds `path`; a file outside every folder gets a project of its own only when the
         editor opened it: a request merely naming a file elsewhere never indexes it (another project's)."""
         project = await self.state.project_for(path)
-        if project is None and self.state.folder_of(path) is None and self.is_open(path_to_uri(path)):
+        if project is None and not self.inside_workspace(path) and self.is_open(path_to_uri(path)):
             project = await indexing.adopt(self, path)
         return project
 

@@ -126,8 +126,10 @@ def read_disk(path: Path, config: Config, cache: SummaryCache | None) -> Documen
             return None  # gone; a dangling symlink is there, and `check` reports it
         log.warning("cannot read %s: %s", path, exc.strerror or exc)
         return Unreadable(path, str(exc.strerror or exc))
-    kind = None if data is None else classify(path, data, config)
-    if kind is None or data is None:
+    if data is None:
+        return None
+    kind = classify(path, data, config)
+    if kind is None:
         return None
     digest = hashlib.sha256(data).hexdigest()
     source = SourceText.from_bytes(data)

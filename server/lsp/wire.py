@@ -71,6 +71,15 @@ def guard_header(line: bytes) -> bytes:
     return line
 
 
+def resynced(line: bytes) -> bytes:
+    """A header line cut back to its header when the rest of a bad frame is glued before it, then guarded."""
+    start = line.rfind(_HEADER)
+    if start > 0:
+        log.warning("skipped %d bytes that were not a well-framed message", start)
+        line = line[start:]
+    return guard_header(line)
+
+
 class ResyncingInput:
     """stdin for pygls's frame reader: a header line glued to the rest of a bad frame is cut back to the header."""
 
@@ -78,12 +87,7 @@ class ResyncingInput:
         self.raw = raw
 
     def readline(self) -> bytes:
-        line = self.raw.readline()
-        start = line.rfind(_HEADER)
-        if start > 0:
-            log.warning("skipped %d bytes that were not a well-framed message", start)
-            line = line[start:]
-        return guard_header(line)
+        return resynced(self.raw.readline())
 
     def read(self, size: int) -> bytes | str:
         """A message body, decoded here when it is UTF-8: `json.loads` of bytes would hold the bytes and a decoded
@@ -114,11 +118,7 @@ class FramedStream:
             except ValueError:  # over the limit: asyncio dropped the line's bytes read so far
                 log.warning("skipped a line too long to be a header")
                 return b"X-Replay-Lens-Skipped: a line over the limit\r\n"
-        start = line.rfind(_HEADER)
-        if start > 0:
-            log.warning("skipped %d bytes that were not a well-framed message", start)
-            line = line[start:]
-        return guard_header(line)
+        return resynced(line)
 
     async def readexactly(self, size: int) -> bytes:
         return await self.reader.readexactly(size)
