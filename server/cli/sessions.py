@@ -32,7 +32,7 @@ from server.engine.replay import (
 )
 from server.engine.secrets import mask_json, masked_cut
 from server.engine.sessions import SessionNotFoundError, discover, page_steps, postgres, read_session, resolve
-from server.engine.sessions.model import Step, StepPage
+from server.engine.sessions.model import Step, StepPage, location
 from server.engine.sessions.pages import page_json
 from server.engine.workspace import load_project_config
 from server.engine.writes import AlreadyExistsError, ChangedOnDiskError, NotRegularError, write_target
@@ -91,7 +91,7 @@ def add_parsers(subparsers: argparse._SubParsersAction[argparse.ArgumentParser])
 
 def _where(path: Path) -> str:
     """A file as the terminal shows it, or a database URL with its password masked."""
-    return postgres.mask(postgres.location_text(path)) if postgres.is_url(path) else display_path(path)
+    return postgres.mask(location(path)) if postgres.is_url(path) else display_path(path)
 
 
 def _missing(path: Path) -> bool:

@@ -25,8 +25,17 @@ from pathlib import Path
 from typing import Any
 
 from server.engine import findings as codes
-from server.engine.sessions.model import Session, SessionInfo, SourceRef, Step, StepKind, finding, iso_time
-from server.engine.sessions.sqlite import DatabaseError, connect, describe
+from server.engine.sessions.model import (
+    Session,
+    SessionInfo,
+    SourceRef,
+    Step,
+    StepKind,
+    finding,
+    iso_time,
+    unreadable_step,
+)
+from server.engine.sessions.sqlite import DatabaseError, connect, reason
 
 KIND = "cato-audit"
 TABLE = "audit_log"
@@ -54,8 +63,8 @@ def list_sessions(path: Path, problems: list[Any]) -> list[SessionInfo]:
             query = f"SELECT session_id, {started} FROM {TABLE} GROUP BY session_id ORDER BY MIN(rowid)"
             rows = connection.execute(query).fetchall()
     except (DatabaseError, sqlite3.Error) as exc:
-        reason = str(exc) if isinstance(exc, DatabaseError) else describe(exc)
-        problems.append(finding(codes.TRACE_ERROR, path, None, f"cannot list sessions: {reason}"))
+        why = reason(exc)
+        problems.append(finding(codes.TRACE_ERROR, path, None, f"cannot list sessions: {why}"))
         return [SessionInfo(KIND, path, path.name, title=f"unreadable audit log: {reason}")]
     return [
         SessionInfo(KIND, path, str(session), title=f"CATO session {session}", started_at=iso_time(started))
@@ -75,10 +84,8 @@ def iter_steps(info: SessionInfo, sink: Session, *, full_inputs: bool = True) ->
             for row in connection.execute(query, (info.id,)):
                 yield _marked(_step(count, info.path, row), marks)
                 count += 1
-    except DatabaseError as problem:
-        yield _unreadable(info, sink, str(problem), count)
-    except sqlite3.Error as exc:
-        yield _unreadable(info, sink, describe(exc), count)
+    except (DatabaseError, sqlite3.Error) as exc:
+        yield unreadable_step(info, sink, reason(exc), count)
 
 
 def page(info: SessionInfo, sink: Session, first: int, size: int) -> tuple[list[Step], int]:
@@ -91,16 +98,9 @@ def page(info: SessionInfo, sink: Session, first: int, size: int) -> tuple[list[
             rows = connection.execute(query, (info.id, size, first)).fetchall()
             steps = [_step(first + number, info.path, row) for number, row in enumerate(rows)]
             marks = _check_chain(connection, info, sink, wanted={row["rowid_"] for row in rows})
-    except DatabaseError as problem:
-        return [_unreadable(info, sink, str(problem))], 1
-    except sqlite3.Error as exc:
-        return [_unreadable(info, sink, describe(exc))], 1
+    except (DatabaseError, sqlite3.Error) as exc:
+        return [unreadable_step(info, sink, reason(exc))], 1
     return [_marked(step, marks) for step in steps], total
-
-
-def _unreadable(info: SessionInfo, sink: Session, reason: str, index: int = 0) -> Step:
-    sink.findings.append(finding(codes.TRACE_ERROR, info.path, None, reason))
-    return Step(index, StepKind.OPAQUE, name="unreadable database", problem=reason)
 
 
 def _marked(step: Step, marks: dict[int, str]) -> Step:

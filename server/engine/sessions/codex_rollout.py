@@ -222,8 +222,10 @@ class _Reader:
         if step is None:
             return
         del self.open[str(item.get("call_id"))]
-        output = responses.parse_arguments(data.get("content"))
-        step.result, step.ended_at = _tool_output(data.get("content")), when
+        content = data.get("content")
+        output = responses.parse_arguments(content)  # shell output as JSON text `{"output": ..., "metadata": ...}`
+        step.result = output.get("output") if isinstance(output, dict) and "output" in output else content
+        step.ended_at = when
         step.status = "completed"
         metadata = output.get("metadata") if isinstance(output, dict) else None
         if isinstance(metadata, dict):  # 0.58.0: `{"output", "metadata": {"exit_code", "duration_seconds"}}`
@@ -367,12 +369,6 @@ def _apply_command(step: Step, command: dict[str, Any]) -> None:
         step.status = status
     if isinstance(exit_code, int) and not isinstance(exit_code, bool):
         step.data = {**(step.data or {}), "exitCode": exit_code}
-
-
-def _tool_output(content: Any) -> Any:
-    """Codex wraps shell output as JSON text `{"output": ..., "metadata": ...}`: show the output."""
-    parsed = responses.parse_arguments(content)
-    return parsed.get("output") if isinstance(parsed, dict) and "output" in parsed else content
 
 
 def iter_steps(info: SessionInfo, sink: Session, *, full_inputs: bool = True) -> Iterator[Step]:

@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from server.engine import findings as codes
 from server.engine.files import open_regular
 from server.engine.findings import Finding
 from server.engine.sessions import (
@@ -26,7 +25,7 @@ from server.engine.sessions import (
     postgres,
     recordings,
 )
-from server.engine.sessions.model import Session, SessionInfo, Step, StepKind, StepPage, finding
+from server.engine.sessions.model import Session, SessionInfo, Step, StepPage, unreadable_step
 from server.engine.sessions.sqlite import SUFFIXES, DatabaseError, looks_like_database, tables
 from server.engine.workspace import SKIPPED_DIRS
 
@@ -55,9 +54,7 @@ class _Unreadable:
 
     def iter_steps(self, info: SessionInfo, sink: Session, *, full_inputs: bool = True) -> Iterator[Step]:
         del full_inputs
-        reason = _database_reason(info.path)
-        sink.findings.append(finding(codes.TRACE_ERROR, info.path, None, reason))
-        yield Step(0, StepKind.OPAQUE, name="unreadable database", problem=reason)
+        yield unreadable_step(info, sink, _database_reason(info.path))
 
 
 UNREADABLE = _Unreadable()

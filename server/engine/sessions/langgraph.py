@@ -41,9 +41,10 @@ from server.engine.sessions.model import (
     finding,
     iso_time,
     message_parts,
+    unreadable_step,
 )
 from server.engine.sessions.serde import DELTA_SNAPSHOT, OpaqueBlobError, UndecodableError, decode
-from server.engine.sessions.sqlite import DatabaseError, connect, describe
+from server.engine.sessions.sqlite import DatabaseError, connect, reason
 
 KIND = "langgraph-checkpoints"
 TABLE = "checkpoints"
@@ -374,12 +375,13 @@ def _diff(
     for key, messages in lists.items():
         calls: dict[str, tuple[str, Any]] | None = None
         # Where this superstep's messages begin: the tasks that wrote them all read the state before it.
+        keys = [(_identity(entry), _fingerprint(entry)) for entry in messages]  # JSON dumps: once per message
         superstep = next(
-            (at for at, entry in enumerate(messages) if thread.seen.get(_identity(entry)) != _fingerprint(entry)),
+            (at for at, (identity, fingerprint) in enumerate(keys) if thread.seen.get(identity) != fingerprint),
             len(messages),
         )
         for position, entry in enumerate(messages):
-            identity, fingerprint = _identity(entry), _fingerprint(entry)
+            identity, fingerprint = keys[position]
             known = thread.seen.get(identity)
             if known == fingerprint:
                 continue
@@ -525,8 +527,8 @@ def list_sessions(path: Path, problems: list[Any]) -> list[SessionInfo]:
         with connect(path) as connection:
             pairs = _pairs(connection)
     except (DatabaseError, sqlite3.Error) as exc:
-        reason = str(exc) if isinstance(exc, DatabaseError) else describe(exc)
-        problems.append(finding(codes.TRACE_ERROR, path, None, f"cannot list sessions: {reason}"))
+        why = reason(exc)
+        problems.append(finding(codes.TRACE_ERROR, path, None, f"cannot list sessions: {why}"))
         return [SessionInfo(KIND, path, path.name, title=f"unreadable checkpoints: {reason}")]
     return [session_info(KIND, path, thread, ns, first, total, "") for thread, ns, first, total in pairs]
 
@@ -572,10 +574,5 @@ def iter_steps(info: SessionInfo, sink: Session, *, full_inputs: bool = True) ->
             ):
                 produced += 1
                 yield step
-    except DatabaseError as problem:
-        sink.findings.append(finding(codes.TRACE_ERROR, info.path, None, str(problem)))
-        yield Step(produced, StepKind.OPAQUE, name="unreadable database", problem=str(problem))
-    except sqlite3.Error as exc:
-        reason = describe(exc)
-        sink.findings.append(finding(codes.TRACE_ERROR, info.path, None, reason))
-        yield Step(produced, StepKind.OPAQUE, name="unreadable database", problem=reason)
+    except (DatabaseError, sqlite3.Error) as exc:
+        yield unreadable_step(info, sink, reason(exc), produced)

@@ -33,8 +33,9 @@ from server.engine.sessions.model import (
     finding,
     iso_time,
     parse_time,
+    unreadable_step,
 )
-from server.engine.sessions.sqlite import DatabaseError, connect, describe
+from server.engine.sessions.sqlite import DatabaseError, connect, reason
 
 KIND = "majordomo-run"
 RUNS = "skill_runs"
@@ -67,8 +68,8 @@ def list_sessions(path: Path, problems: list[Any]) -> list[SessionInfo]:
         with connect(path) as connection:
             rows = connection.execute(query).fetchall()
     except (DatabaseError, sqlite3.Error) as exc:
-        reason = str(exc) if isinstance(exc, DatabaseError) else describe(exc)
-        problems.append(finding(codes.TRACE_ERROR, path, None, f"cannot list runs: {reason}"))
+        why = reason(exc)
+        problems.append(finding(codes.TRACE_ERROR, path, None, f"cannot list runs: {why}"))
         return [SessionInfo(KIND, path, path.name, title=f"unreadable majordomo audit: {reason}")]
     return [
         SessionInfo(
@@ -95,10 +96,8 @@ def iter_steps(info: SessionInfo, sink: Session, *, full_inputs: bool = True) ->
                 step = events.add(row)
                 if step is not None:
                     yield step
-    except DatabaseError as problem:
-        yield events.unreadable(str(problem))
-    except sqlite3.Error as exc:
-        yield events.unreadable(describe(exc))
+    except (DatabaseError, sqlite3.Error) as exc:
+        yield events.unreadable(reason(exc))
     events.close()
 
 
@@ -301,6 +300,5 @@ class _Events:
         self.count += 1
         return step
 
-    def unreadable(self, reason: str) -> Step:
-        self.sink.findings.append(finding(codes.TRACE_ERROR, self.info.path, None, reason))
-        return self._numbered(Step(0, StepKind.OPAQUE, name="unreadable database", problem=reason))
+    def unreadable(self, why: str) -> Step:
+        return self._numbered(unreadable_step(self.info, self.sink, why))

@@ -17,6 +17,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from server.engine import findings as codes
 from server.engine.findings import Code, Finding, Severity
 from server.engine.source import Position, Range, Span
 
@@ -223,8 +224,8 @@ class StepPage:
 _URL_SCHEMES = ("postgresql:/", "postgres:/")
 
 
-def location(path: Path) -> str:
-    """A session's place as text: a file path, or a database URL (password already masked) given as a `Path`."""
+def location(path: str | Path) -> str:
+    """A session's place as text: a file path, or a database URL given as a `Path` (which folds its `//`)."""
     text = str(path)
     for folded in _URL_SCHEMES:
         if text.startswith(folded) and not text.startswith(folded + "/"):
@@ -236,6 +237,12 @@ def location_uri(path: Path) -> str:
     """The URI clients open: `file:` for files, the (masked) database URL for a database."""
     text = location(path)
     return text if text.startswith(_URL_SCHEMES) else path.resolve().as_uri()
+
+
+def unreadable_step(info: SessionInfo, sink: Session, reason: str, index: int = 0) -> Step:
+    """The one step of a database that cannot be read (or stops being readable at step `index`), and its finding."""
+    sink.findings.append(finding(codes.TRACE_ERROR, info.path, None, reason))
+    return Step(index, StepKind.OPAQUE, name="unreadable database", problem=reason)
 
 
 def finding(

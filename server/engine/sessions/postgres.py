@@ -27,7 +27,7 @@ from urllib.parse import urlsplit, urlunsplit
 from server.engine import findings as codes
 from server.engine.findings import Severity
 from server.engine.sessions import langgraph
-from server.engine.sessions.model import Session, SessionInfo, Step, StepKind, finding
+from server.engine.sessions.model import Session, SessionInfo, Step, finding, location, unreadable_step
 
 if TYPE_CHECKING:
     import psycopg
@@ -50,19 +50,8 @@ class PostgresError(Exception):
     """The database cannot be read; the message is safe to show (password masked)."""
 
 
-def is_url(location: str | Path) -> bool:
-    text = location_text(location)
-    return text.startswith(SCHEMES)
-
-
-def location_text(location: str | Path) -> str:
-    """A URL given as a `Path` gets back the `//` that `Path` folds (`postgresql:/host` -> `postgresql://host`)."""
-    text = str(location)
-    for scheme in SCHEMES:
-        folded = scheme.replace("://", ":/")
-        if text.startswith(folded) and not text.startswith(scheme):
-            return scheme + text[len(folded) :]
-    return text
+def is_url(place: str | Path) -> bool:
+    return location(place).startswith(SCHEMES)
 
 
 def mask(url: str) -> str:
@@ -83,7 +72,7 @@ def path_of(url: str) -> Path:
 
 
 def _real(path: Path) -> str:
-    text = location_text(path)
+    text = location(path)
     return _real_urls.get(text, text)
 
 
@@ -257,5 +246,4 @@ def iter_steps(info: SessionInfo, sink: Session, *, full_inputs: bool = True) ->
                 produced += 1
                 yield step
     except PostgresError as exc:
-        sink.findings.append(finding(codes.TRACE_ERROR, info.path, None, str(exc)))
-        yield Step(produced, StepKind.OPAQUE, name="unreadable database", problem=str(exc))
+        yield unreadable_step(info, sink, str(exc), produced)

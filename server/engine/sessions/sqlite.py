@@ -92,6 +92,11 @@ def connect(path: Path, *, immutable: bool = False) -> Iterator[sqlite3.Connecti
             connection.close()
 
 
+def reason(exc: DatabaseError | sqlite3.Error) -> str:
+    """What to tell of a database that failed: `DatabaseError`s are told already, sqlite3's are described."""
+    return str(exc) if isinstance(exc, DatabaseError) else describe(exc)
+
+
 def tables(path: Path) -> set[str]:
     """Names of the database's tables (raises `DatabaseError`)."""
     with connect(path, immutable=True) as connection:
