@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
 import os
 import re
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,9 +19,11 @@ from typing import Any
 from server.capture.calls import TestCalls
 from server.engine.capture_files import CAPTURES_DIR
 from server.engine.config import Config
+from server.engine.jsontext import dumps
 from server.engine.normalize import InputShapeError, Normalizer
 from server.engine.replay.record import build_fixture
 from server.engine.sessions.model import Session, SessionInfo, Step, StepKind
+from server.engine.writes import overwrite
 
 GITIGNORE = "# Written by Replay Lens: what the last test run's models received (pytest --replay-lens).\n*\n"
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
@@ -43,19 +43,9 @@ def capture_path(config: Config, nodeid: str) -> Path:
 
 
 def replace_file(path: Path, text: str) -> None:
-    """Write `text` to `path` atomically: temporary file in the same folder, fsync, rename."""
+    """Write `text` to `path` atomically (`writes.overwrite`), as an ordinary file of the umask's mode."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        os.chmod(temporary, 0o666 & ~_UMASK)  # mkstemp makes it private; a capture is an ordinary file
-        with os.fdopen(handle, "w", encoding="utf-8", newline="\n") as stream:
-            stream.write(text)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    overwrite(path, text.encode("utf-8"), 0o666 & ~_UMASK)
 
 
 def ensure_gitignore(config: Config) -> None:
@@ -113,7 +103,7 @@ def write_capture(path: Path, lines: list[dict[str, Any]]) -> None:
         with contextlib.suppress(NotADirectoryError):  # no capture folder: no old capture to remove
             path.unlink(missing_ok=True)
         return
-    replace_file(path, "".join(json.dumps(line, ensure_ascii=False) + "\n" for line in lines))
+    replace_file(path, "".join(dumps(line) + "\n" for line in lines))  # lone surrogates escaped
 
 
 def write_fixture(test: TestCalls, scenario: Scenario, config: Config) -> list[str]:

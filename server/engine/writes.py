@@ -159,6 +159,20 @@ def atomic_create(path: Path, data: bytes, mode: int = 0o644) -> None:
     commit_all([stage_create(path, data, mode)])
 
 
+def overwrite(path: Path, data: bytes, mode: int = 0o644) -> None:
+    """Replace whatever `path` holds (or create it) with `data`, atomically and without checking what it held:
+    for files this tool owns and rewrites whole (the pytest plugin's captures). A symlink is written through."""
+    target = write_target(path)
+    temp = _synced_temp(target, data, mode)
+    try:
+        os.replace(temp, target)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temp)
+        raise
+    _fsync_directory(target.parent)
+
+
 def write_target(path: Path) -> Path:
     """The regular file a write to `path` changes: `path`, or the file its symlinks lead to.
 

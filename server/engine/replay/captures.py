@@ -270,11 +270,7 @@ def _link_by_explanation(
     if key is None:
         return False
     fixture_report = target.report
-    fixture_report.findings = [
-        found
-        for found in fixture_report.findings
-        if not (found.code is codes.UNVERIFIABLE and found.data.get("turn") == turn.index)
-    ]
+    _drop_unverifiable(fixture_report, turn.index)
 
     def keys_of(linked: RecordedCall) -> Keys | InputShapeError:
         return normalizer.keys(linked.caller, linked.input)
@@ -332,11 +328,7 @@ def _report_miss(outcome: Outcome, capture: RecordingReport, target: _Target, no
         span = head.key_span if head is not None else Span(0, 0)
         report.findings.append(Finding.at(code, fixture.path, fixture.source, span, message, data))
         return
-    report.findings = [
-        found
-        for found in report.findings
-        if not (found.code is codes.UNVERIFIABLE and found.data.get("turn") == turn.index)
-    ]
+    _drop_unverifiable(report, turn.index)
     message = f"{who} in {recording.path.name}:{call.line + 1} misses; its nearest turn is this one: {why}"
     report.findings.append(
         Finding.at(
@@ -353,17 +345,20 @@ def _report_miss(outcome: Outcome, capture: RecordingReport, target: _Target, no
             turn_report.status = TurnStatus.MISSED
 
 
+def _drop_unverifiable(report: FixtureReport, index: int) -> None:
+    """Turn `index` has a verdict now: its `unverifiable` finding goes."""
+    report.findings = [
+        found for found in report.findings if not (found.code is codes.UNVERIFIABLE and found.data.get("turn") == index)
+    ]
+
+
 def _report_unused(target: _Target) -> None:
     report = target.report
     for turn_report in report.turns:
         index = turn_report.turn.index
         if index in target.consumed or turn_report.status is TurnStatus.MALFORMED:
             continue
-        report.findings = [
-            found
-            for found in report.findings
-            if not (found.code is codes.UNVERIFIABLE and found.data.get("turn") == index)
-        ]
+        _drop_unverifiable(report, index)
         message = f"turn {index} was consumed by no call of the captured test run: a dead turn"
         report.findings.append(
             Finding.at(
