@@ -127,7 +127,7 @@ def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
 def test_the_graph_sees_every_kind_of_import() -> None:
     """A guard on the parser itself: top-level, function-level and TYPE_CHECKING imports all count."""
     graph = _graph()
-    assert "server.engine.checks" in graph["server.lsp.status"]  # top level
+    assert "server.engine.counts" in graph["server.lsp.status"]  # top level
     assert "server.engine.findings" in graph["server.engine.secrets"]  # under TYPE_CHECKING
     assert SERVER in graph["server.__main__"]  # inside a function
     assert "server.lsp.rules_edit" in graph["server.lsp.code_actions"]  # `from server.lsp import rules_edit`
@@ -164,7 +164,29 @@ def test_no_import_circle_in_the_language_server() -> None:
 
 def test_documents_and_snapshots_are_frozen() -> None:
     """A handler works on values no one changes under it: a new parse, check or setting makes new ones."""
-    from server.lsp import buffers, session, settings, state  # noqa: PLC0415  (the server's modules, only here)
+    from server.lsp import buffers, context, session, settings, state  # noqa: PLC0415  (the server's modules, only here)
 
-    for kind in (state.Document, state.Unreadable, session.Snapshot, buffers.Snapshot, settings.Settings):
+    kinds = (state.Document, state.Unreadable, session.Snapshot, context.Context, buffers.Snapshot, settings.Settings)
+    for kind in kinds:
         assert dataclasses.is_dataclass(kind) and kind.__dataclass_params__.frozen, kind.__name__  # type: ignore[attr-defined]
+
+
+def test_only_documents_puts_a_files_text_into_a_project() -> None:
+    """`server.lsp.documents` is the one owner of a file's current text (editor buffers, indexing's reads, disk
+    changes): no other module of `server/lsp` reads or parses a file for a project, or puts or removes one."""
+    readers = {"read_disk", "parse_text", "read_batch"}
+    found = []
+    for module, path in _modules().items():
+        if not _inside(module, "server.lsp") or module in {"server.lsp.documents", "server.lsp.state"}:
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and readers & {alias.name for alias in node.names}:
+                found.append(f"{module}:{node.lineno} imports a reader")
+            elif (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr in {"put", "remove"}
+                and ast.unparse(node.func.value).endswith("project")
+            ):
+                found.append(f"{module}:{node.lineno} {ast.unparse(node.func)}")
+    assert found == []
