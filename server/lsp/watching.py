@@ -33,7 +33,7 @@ _WATCH_STEP_MS = 30
 
 
 class FileWatcher:
-    """A watchfiles thread over the workspace folders, feeding the `ChangeQueue`."""
+    """A watchfiles thread over the workspace folders, reporting changed paths (to `Documents.add`)."""
 
     def __init__(self, session: Session, changed: Callable[[set[Path]], None]) -> None:
         self.session = session
