@@ -2,9 +2,8 @@
 
 Every import statement counts, wherever it is: at the top, inside a function, or
 under `if TYPE_CHECKING:` (a type-only import is still a dependency a reader
-follows). The circle rule lists by name the modules that still import
-`server.lsp.server`; one that no longer does fails too, so the list only ever
-shrinks.
+follows). `server/lsp` has no import circle at all: only `server.__main__`
+imports `server.lsp.server`, which wires the rest.
 """
 
 from __future__ import annotations
@@ -38,21 +37,6 @@ FEATURES = frozenset(
 `rules_edit` answers no request: it is the helper that edits a config's rules text for `code_actions`."""
 
 SERVER = "server.lsp.server"
-CIRCLE_EXCEPTIONS = frozenset(
-    {
-        "server.lsp.code_actions",
-        "server.lsp.commands",
-        "server.lsp.diagnostics",
-        "server.lsp.indexing",
-        "server.lsp.replay",
-        "server.lsp.run_tests",
-        "server.lsp.sessions",
-        "server.lsp.sync",
-        "server.lsp.transports",
-        "server.lsp.watching",
-    }
-)
-"""Modules of `server/lsp` that still import `server.lsp.server`, which imports them back (issue 15)."""
 
 
 def _module_name(path: Path) -> str:
@@ -143,8 +127,8 @@ def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
 def test_the_graph_sees_every_kind_of_import() -> None:
     """A guard on the parser itself: top-level, function-level and TYPE_CHECKING imports all count."""
     graph = _graph()
-    assert "server.engine.checks" in graph["server.lsp.status"]  # top level
-    assert SERVER in graph["server.lsp.replay"]  # under TYPE_CHECKING
+    assert "server.engine.counts" in graph["server.lsp.status"]  # top level
+    assert "server.engine.findings" in graph["server.engine.secrets"]  # under TYPE_CHECKING
     assert SERVER in graph["server.__main__"]  # inside a function
     assert "server.lsp.rules_edit" in graph["server.lsp.code_actions"]  # `from server.lsp import rules_edit`
 
@@ -168,22 +152,41 @@ def test_features_do_not_import_one_another() -> None:
 
 
 def test_no_import_circle_in_the_language_server() -> None:
+    """`server.lsp.server` wires the language server: no module of `server/lsp` imports it, nor is in any circle."""
     lsp = {
         module: {imported for imported in imports if _inside(imported, "server.lsp")}
         for module, imports in _graph().items()
         if _inside(module, "server.lsp")
     }
-    back_edges = {module for module, imports in lsp.items() if SERVER in imports}
-    assert back_edges - CIRCLE_EXCEPTIONS == set(), f"a module of server/lsp imports {SERVER}"
-    assert CIRCLE_EXCEPTIONS - back_edges == set(), "an exception is gone: remove it from CIRCLE_EXCEPTIONS"
-    for module in CIRCLE_EXCEPTIONS:
-        lsp[module].discard(SERVER)
+    assert {module for module, imports in lsp.items() if SERVER in imports} == set(), f"a module imports {SERVER}"
     assert _cycles(lsp) == []
 
 
 def test_documents_and_snapshots_are_frozen() -> None:
     """A handler works on values no one changes under it: a new parse, check or setting makes new ones."""
-    from server.lsp import buffers, session, settings, state  # noqa: PLC0415  (the server's modules, only here)
+    from server.lsp import buffers, context, session, settings, state  # noqa: PLC0415  (the server's modules, only here)
 
-    for kind in (state.Document, state.Unreadable, session.Snapshot, buffers.Snapshot, settings.Settings):
+    kinds = (state.Document, state.Unreadable, session.Snapshot, context.Context, buffers.Snapshot, settings.Settings)
+    for kind in kinds:
         assert dataclasses.is_dataclass(kind) and kind.__dataclass_params__.frozen, kind.__name__  # type: ignore[attr-defined]
+
+
+def test_only_documents_puts_a_files_text_into_a_project() -> None:
+    """`server.lsp.documents` is the one owner of a file's current text (editor buffers, indexing's reads, disk
+    changes): no other module of `server/lsp` reads or parses a file for a project, or puts or removes one."""
+    readers = {"read_disk", "parse_text", "read_batch"}
+    found = []
+    for module, path in _modules().items():
+        if not _inside(module, "server.lsp") or module in {"server.lsp.documents", "server.lsp.state"}:
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and readers & {alias.name for alias in node.names}:
+                found.append(f"{module}:{node.lineno} imports a reader")
+            elif (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr in {"put", "remove"}
+                and ast.unparse(node.func.value).endswith("project")
+            ):
+                found.append(f"{module}:{node.lineno} {ast.unparse(node.func)}")
+    assert found == []

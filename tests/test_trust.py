@@ -274,7 +274,7 @@ def test_the_replay_tests_command_runs_pytest_with_the_capture_and_nothing_else(
     ]
     assert "shell" not in {keyword.arg for keyword in call.keywords}
     guard = ast.unparse(module)
-    assert "if not server.workspace_trusted:" in guard
+    assert "if not session.trusted:" in guard
 
 
 def test_the_part_summarizer_runs_a_fixed_program_on_data() -> None:

@@ -141,6 +141,19 @@ def iter_files(
                         yield candidate
 
 
+def walk_order(path: Path, root: Path) -> tuple[tuple[int, str], ...]:
+    """Sort key giving the order `iter_files` walks in (a directory's files before its subdirectories).
+
+    Linking is FIFO across recordings, so the server must check documents in the
+    same order as the CLI to link (and rehash) exactly the same way.
+    """
+    try:
+        parts = path.relative_to(root).parts
+    except ValueError:
+        parts = path.parts
+    return (*((1, part) for part in parts[:-1]), (0, parts[-1] if parts else ""))
+
+
 @dataclass
 class Workspace:
     """Parsed fixtures and recordings of one run, plus files that could not be read."""

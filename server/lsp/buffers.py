@@ -26,10 +26,11 @@ from typing import Any
 
 from lsprotocol import types
 from pygls.protocol import LanguageServerProtocol
-from pygls.workspace import TextDocument, Workspace
+from pygls.workspace import TextDocument
 
 from server.engine.source import Position, PositionEncoding, SourceText, code_units
 from server.lsp.convert import encoding_of
+from server.lsp.pygls_private import HookedDocument, HookedWorkspace, replace_workspace
 
 _BLOCK = 1 << 16
 
@@ -79,7 +80,7 @@ class Snapshot:
     kept: tuple[int, int] | None
 
 
-class Buffer(TextDocument):
+class Buffer(HookedDocument):
     """A pygls text document with incremental changes applied in place (`\\n` line breaks only; else pygls's way)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -94,11 +95,11 @@ class Buffer(TextDocument):
         """The text, with the changes received since it was last read applied."""
         if self._pending:
             self._apply_pending()
-        return self._source or ""
+        return self.stored_text
 
     def apply_change(self, change: types.TextDocumentContentChangeEvent) -> None:
         """Hold an incremental change until the text is read; a full change replaces the text and what was held."""
-        if isinstance(change, types.TextDocumentContentChangePartial) and self._is_sync_kind_incremental:
+        if isinstance(change, types.TextDocumentContentChangePartial) and self.incremental:
             self._pending.append(change)
             return
         self._pending.clear()
@@ -106,12 +107,12 @@ class Buffer(TextDocument):
 
     def _apply_pending(self) -> None:
         changes, self._pending = self._pending, []
-        text = self._source or ""
+        text = self.stored_text
         plain = "\r" not in text and not any("\r" in change.text for change in changes)
         for run in _runs(changes, self._units) if plain else [[change] for change in changes]:
             if len(run) == 1 or not self._apply_run(run):
                 for change in run:
-                    self._apply_incremental_change(change)
+                    self.incremental_change(change)
 
     def snapshot(self) -> Snapshot:
         """The text now; the next snapshot will say what changed after this one."""
@@ -121,13 +122,13 @@ class Buffer(TextDocument):
         self._kept = (len(text), len(text))
         return taken
 
-    def _apply_full_change(self, change: types.TextDocumentContentChangeEvent) -> None:
-        super()._apply_full_change(change)
+    def full_change(self, change: types.TextDocumentContentChangeEvent) -> None:
+        super().full_change(change)
         self._checkpoints = None
         self._kept = None
 
-    def _apply_incremental_change(self, change: types.TextDocumentContentChangePartial) -> None:
-        text = self._source or ""
+    def incremental_change(self, change: types.TextDocumentContentChangePartial) -> None:
+        text = self.stored_text
         if "\r" in change.text or (self._checkpoints is None and "\r" in text):
             self._checkpoints = None
             source = SourceText(text)  # line breaks of every kind: the engine's own line index
@@ -144,7 +145,7 @@ class Buffer(TextDocument):
         end = max(start, end)
         if self._kept is not None:
             self._kept = (min(self._kept[0], start), min(self._kept[1], len(text) - end))
-        self._source = _spliced(text, start, end, change.text)
+        self.stored_text = _spliced(text, start, end, change.text)
 
     def _offset_in(self, source: SourceText, position: types.Position) -> int:
         encoding = encoding_of(self.position_codec.encoding)
@@ -166,7 +167,7 @@ class Buffer(TextDocument):
 
     def _apply_run(self, run: Sequence[types.TextDocumentContentChangePartial]) -> bool:
         """Apply a run of changes (see `_runs`) with one copy of the text; False when their ranges overlap."""
-        text = self._source or ""
+        text = self.stored_text
         if self._checkpoints is None:
             self._checkpoints = _Checkpoints(text)
         edits = _base_ranges(run, self._units)
@@ -187,7 +188,7 @@ class Buffer(TextDocument):
         if self._kept is not None:
             self._kept = (min(self._kept[0], spans[0][0]), min(self._kept[1], len(text) - spans[-1][2]))
         self._checkpoints = None  # counted again on the next edit (C speed)
-        self._source = "".join(pieces)
+        self.stored_text = "".join(pieces)
         return True
 
     def _offsets(
@@ -300,16 +301,10 @@ def _spliced(text: str, start: int, end: int, new: str) -> str:
     return spliced
 
 
-class BufferWorkspace(Workspace):
-    def _create_text_document(
-        self,
-        doc_uri: str,
-        source: str | None = None,
-        version: int | None = None,
-        language_id: str | None = None,
-    ) -> TextDocument:
+class BufferWorkspace(HookedWorkspace):
+    def make_document(self, uri: str, source: str | None, version: int | None, language_id: str | None) -> TextDocument:
         return Buffer(
-            doc_uri,
+            uri,
             source=source,
             version=version,
             language_id=language_id,
@@ -321,9 +316,12 @@ class BufferWorkspace(Workspace):
 def install(protocol: LanguageServerProtocol) -> None:
     """Replace the workspace pygls built at `initialize` (no document is open yet) by one of `Buffer`s."""
     built = protocol.workspace
-    protocol._workspace = BufferWorkspace(
-        built.root_uri,
-        types.TextDocumentSyncKind.Incremental,
-        list(built.folders.values()),
-        built.position_encoding,
+    replace_workspace(
+        protocol,
+        BufferWorkspace(
+            built.root_uri,
+            types.TextDocumentSyncKind.Incremental,
+            list(built.folders.values()),
+            built.position_encoding,
+        ),
     )

@@ -11,7 +11,7 @@ import asyncio
 import logging
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from lsprotocol import types
 
@@ -24,11 +24,8 @@ from server.engine.source import Range, SourceText, Span
 from server.lsp import rules_edit
 from server.lsp.convert import SOURCE, diagnostic, lsp_range, offset_at, path_to_uri
 from server.lsp.edits import rehash_edit, workspace_edit
+from server.lsp.session import Snapshot
 from server.lsp.state import Document
-
-if TYPE_CHECKING:
-    from server.lsp.server import ReplayLensServer
-    from server.lsp.session import Snapshot
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +33,7 @@ REHASH_ALL = "source.fixAll.replayLens"
 REHASH_TURN_TITLE = "Rehash this turn under current rules"
 REHASH_ALL_TITLE = "Rehash all stale turns in this file"
 ADD_RULE_TITLE = "Add a normalization rule for this text"
+OPTIONS = types.CodeActionOptions(code_action_kinds=[types.CodeActionKind.QuickFix, REHASH_ALL])
 
 
 def _wanted(kind: str, only: Sequence[str] | None) -> bool:
@@ -43,17 +41,15 @@ def _wanted(kind: str, only: Sequence[str] | None) -> bool:
 
 
 def _matching(
-    context: Sequence[types.Diagnostic], finding: Finding, document: Document, server: ReplayLensServer
+    context: Sequence[types.Diagnostic], finding: Finding, document: Document, current: Snapshot
 ) -> list[types.Diagnostic]:
     """The client's diagnostic for `finding` (so the editor links the fix to it), else our own."""
-    ours = diagnostic(finding, document.parsed, server.encoding, reveal=server.settings.reveal_secrets)
+    ours = diagnostic(finding, document.parsed, current.encoding, reveal=current.settings.reveal_secrets)
     same = [d for d in context if d.source == SOURCE and d.code == ours.code and d.range == ours.range]
     return same or [ours]
 
 
-def _rehash_actions(
-    server: ReplayLensServer, current: Snapshot, span: Span, params: types.CodeActionParams
-) -> list[types.CodeAction]:
+def _rehash_actions(current: Snapshot, span: Span, params: types.CodeActionParams) -> list[types.CodeAction]:
     document, analysis = current.document, current.analysis
     report = analysis.fixtures.get(document.path) if analysis is not None else None
     if analysis is None or report is None:
@@ -68,7 +64,7 @@ def _rehash_actions(
                 turn.span.start <= span.end and span.start <= turn.span.end
             ):
                 continue
-            edit = rehash_edit(server.client_capabilities, server.encoding, document, report, [turn.index])
+            edit = rehash_edit(current.capabilities, current.encoding, document, report, [turn.index])
             if edit is None:
                 continue
             linked = [f for f in stale_findings if f.data.get("turn") == turn.index]
@@ -76,13 +72,15 @@ def _rehash_actions(
                 types.CodeAction(
                     title=REHASH_TURN_TITLE,
                     kind=types.CodeActionKind.QuickFix,
-                    diagnostics=[d for f in linked for d in _matching(params.context.diagnostics, f, document, server)],
+                    diagnostics=[
+                        d for f in linked for d in _matching(params.context.diagnostics, f, document, current)
+                    ],
                     edit=edit,
                     is_preferred=True,
                 )
             )
     if _wanted(REHASH_ALL, only) and report.count(TurnStatus.STALE):
-        edit = rehash_edit(server.client_capabilities, server.encoding, document, report)
+        edit = rehash_edit(current.capabilities, current.encoding, document, report)
         if edit is not None:
             actions.append(types.CodeAction(title=REHASH_ALL_TITLE, kind=REHASH_ALL, edit=edit))
     return actions
@@ -95,7 +93,7 @@ def _overlap(found: Range, wanted: types.Range) -> bool:
 
 
 async def _rule_actions(
-    server: ReplayLensServer, current: Snapshot, here: Callable[[Finding], bool], params: types.CodeActionParams
+    current: Snapshot, here: Callable[[Finding], bool], params: types.CodeActionParams
 ) -> list[types.CodeAction]:
     """Quick fixes for the volatile-text findings `here` selects: a rule that allows the text."""
     analysis = current.analysis
@@ -106,22 +104,20 @@ async def _rule_actions(
         if finding.code is not codes.VOLATILE_TEXT or not here(finding):
             continue
         rule = finding.data.get("rule")
-        edit = await add_rule_edit(server, current, rule) if isinstance(rule, dict) else None
+        edit = await add_rule_edit(current, rule) if isinstance(rule, dict) else None
         if edit is not None:
             actions.append(
                 types.CodeAction(
                     title=ADD_RULE_TITLE,
                     kind=types.CodeActionKind.QuickFix,
-                    diagnostics=_matching(params.context.diagnostics, finding, current.document, server),
+                    diagnostics=_matching(params.context.diagnostics, finding, current.document, current),
                     edit=edit,
                 )
             )
     return actions
 
 
-async def add_rule_edit(
-    server: ReplayLensServer, current: Snapshot, rule: dict[str, Any]
-) -> types.WorkspaceEdit | None:
+async def add_rule_edit(current: Snapshot, rule: dict[str, Any]) -> types.WorkspaceEdit | None:
     """Append `rule` to the project's config file, or create `replay-lens.toml` when there is none."""
     project = current.project
     if project.config_error is not None or not all(isinstance(value, str) for value in rule.values()):
@@ -129,12 +125,13 @@ async def add_rule_edit(
     path = project.config.path
     if path is None:
         return _create_config(
-            server, project.root / "replay-lens.toml", rules_edit.new_config(rule, project.config.rules.preset)
+            current.capabilities,
+            project.root / "replay-lens.toml",
+            rules_edit.new_config(rule, project.config.rules.preset),
         )
     uri = path_to_uri(path)
-    buffer = server.buffer(uri)
-    if buffer is not None:
-        text, version = buffer.source, buffer.version
+    if current.config_text is not None:
+        text, version = current.config_text
     else:
         try:
             text, version = await asyncio.to_thread(path.read_text, encoding="utf-8"), None
@@ -144,12 +141,12 @@ async def add_rule_edit(
     added = rules_edit.addition(text, rule, pyproject=path.name == "pyproject.toml")
     if added is None:
         return None
-    end = lsp_range(SourceText(text), Span(len(text), len(text)), server.encoding)
-    return workspace_edit(server.client_capabilities, uri, version, [types.TextEdit(end, added)])
+    end = lsp_range(SourceText(text), Span(len(text), len(text)), current.encoding)
+    return workspace_edit(current.capabilities, uri, version, [types.TextEdit(end, added)])
 
 
-def _create_config(server: ReplayLensServer, path: Path, content: str) -> types.WorkspaceEdit | None:
-    workspace = server.client_capabilities.workspace
+def _create_config(capabilities: types.ClientCapabilities, path: Path, content: str) -> types.WorkspaceEdit | None:
+    workspace = capabilities.workspace
     capability = workspace.workspace_edit if workspace is not None else None
     operations = (capability.resource_operations or []) if capability is not None else []
     if capability is None or not capability.document_changes or types.ResourceOperationKind.Create not in operations:
@@ -167,24 +164,19 @@ def _create_config(server: ReplayLensServer, path: Path, content: str) -> types.
     )
 
 
-def register(server: ReplayLensServer) -> None:
-    options = types.CodeActionOptions(code_action_kinds=[types.CodeActionKind.QuickFix, REHASH_ALL])
-
-    @server.feature(types.TEXT_DOCUMENT_CODE_ACTION, options)
-    async def code_action(params: types.CodeActionParams) -> list[types.CodeAction] | None:
-        current = await server.current(params.text_document.uri, timeout=2.0)
-        if current is None or current.analysis is None:
-            return None
-        parsed = current.document.parsed
-        if isinstance(parsed, Recording) and parsed.summary:  # no text: its findings keep their ranges
-            return await _rule_actions(server, current, lambda finding: _overlap(finding.range, params.range), params)
-        source = parsed.source
-        span = Span(
-            offset_at(source, params.range.start, server.encoding),
-            offset_at(source, params.range.end, server.encoding),
-        )
-        if isinstance(parsed, Fixture):
-            return _rehash_actions(server, current, span, params)
-        return await _rule_actions(
-            server, current, lambda finding: finding.span.start <= span.end and span.start <= finding.span.end, params
-        )
+async def code_action(current: Snapshot, params: types.CodeActionParams) -> list[types.CodeAction] | None:
+    if current.analysis is None:
+        return None
+    parsed = current.document.parsed
+    if isinstance(parsed, Recording) and parsed.summary:  # no text: its findings keep their ranges
+        return await _rule_actions(current, lambda finding: _overlap(finding.range, params.range), params)
+    source = parsed.source
+    span = Span(
+        offset_at(source, params.range.start, current.encoding),
+        offset_at(source, params.range.end, current.encoding),
+    )
+    if isinstance(parsed, Fixture):
+        return _rehash_actions(current, span, params)
+    return await _rule_actions(
+        current, lambda finding: finding.span.start <= span.end and span.start <= finding.span.end, params
+    )

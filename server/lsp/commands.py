@@ -15,7 +15,7 @@
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from lsprotocol import types
 from pygls.exceptions import JsonRpcInvalidParams
@@ -28,15 +28,12 @@ from server.engine.rehash import apply_edits, rehash_edits
 from server.engine.source import SourceText
 from server.engine.writes import ChangedOnDiskError, atomic_write, content_hash
 from server.lsp.answers import failed
-from server.lsp.command_ids import REHASH, SHOW_NORMALIZED_INPUT
+from server.lsp.context import Context
 from server.lsp.convert import uri_to_path
 from server.lsp.edits import rehash_edit
 from server.lsp.locate import call_at, call_by_index, call_keys, input_keys, turn_at, turn_report
+from server.lsp.session import Snapshot
 from server.lsp.state import Document
-
-if TYPE_CHECKING:
-    from server.lsp.server import ReplayLensServer
-    from server.lsp.session import Snapshot
 
 
 def _arguments(args: tuple[Any, ...]) -> tuple[str, int | None, types.Position | None]:
@@ -58,11 +55,11 @@ def _arguments(args: tuple[Any, ...]) -> tuple[str, int | None, types.Position |
     return args[0], index, position
 
 
-async def _current(server: ReplayLensServer, uri: str) -> Snapshot:
+async def _current(context: Context, uri: str) -> Snapshot:
     path = uri_to_path(uri)
-    if path is not None and not server.is_open(uri):
-        server.refuse_outside(path)
-    current = await server.current(uri, timeout=30.0, wait_ready=True)
+    if path is not None and not context.session.is_open(uri):
+        context.session.refuse_outside(path)
+    current = await context.snapshot(uri)
     if current is None:
         raise JsonRpcInvalidParams(f"not a fixture or recording of the workspace: {uri}")
     if current.analysis is None:
@@ -77,15 +74,16 @@ def _write(document: Document, report: FixtureReport, turns: list[int] | None) -
     atomic_write(document.path, new.encode(), content_hash(source.encode()))
 
 
-async def rehash(server: ReplayLensServer, *args: Any) -> dict[str, Any]:
+async def rehash(context: Context, args: tuple[Any, ...]) -> dict[str, Any]:
     uri, index, _position = _arguments(args)
-    current = await _current(server, uri)
+    session = context.session
+    current = await _current(context, uri)
     document = current.document
     report = current.analysis.fixtures.get(document.path) if current.analysis is not None else None
     if report is None:
         raise JsonRpcInvalidParams(f"not a fixture: {uri}")
     turns = [index] if index is not None else None
-    edit = rehash_edit(server.client_capabilities, server.encoding, document, report, turns)
+    edit = rehash_edit(current.capabilities, current.encoding, document, report, turns)
     if edit is None:
         reason = "nothing to rehash" if report.fixture.parsed_cleanly else "the file has syntax errors"
         return {"applied": False, "turns": [], "message": reason}
@@ -94,31 +92,31 @@ async def rehash(server: ReplayLensServer, *args: Any) -> dict[str, Any]:
         for item in report.turns
         if item.status is TurnStatus.STALE and (turns is None or item.turn.index in turns)
     ]
-    workspace = server.client_capabilities.workspace
+    workspace = current.capabilities.workspace
     if workspace is not None and workspace.apply_edit:
         label = f"Rehash {len(stale)} stale turn{'s' * (len(stale) != 1)}"
-        result = await server.workspace_apply_edit_async(types.ApplyWorkspaceEditParams(edit=edit, label=label))
+        result = await session.client.workspace_apply_edit_async(types.ApplyWorkspaceEditParams(edit=edit, label=label))
         return {"applied": result.applied, "turns": stale, "message": result.failure_reason}
-    if server.is_open(uri):
+    if session.is_open(uri):
         raise failed("the client cannot apply edits to the open document")
     try:
-        server.refuse_outside(document.path)  # an editor's document from elsewhere is never written on disk
+        session.refuse_outside(document.path)  # an editor's document from elsewhere is never written on disk
         await asyncio.to_thread(_write, document, report, turns)
     except (ChangedOnDiskError, OSError) as exc:
         raise failed(f"not rewritten: {exc}") from None
-    await server.changes.refresh({document.path})
+    await context.documents.refresh({document.path})
     return {"applied": True, "turns": stale, "message": None}
 
 
-async def show_normalized_input(server: ReplayLensServer, *args: Any) -> dict[str, Any]:
+async def show_normalized_input(context: Context, args: tuple[Any, ...]) -> dict[str, Any]:
     uri, index, position = _arguments(args)
-    current = await _current(server, uri)
+    current = await _current(context, uri)
     analysis = current.analysis
     assert analysis is not None
     parsed = current.document.parsed
     keys: Keys | None = None
     if isinstance(parsed, Fixture):
-        turn = turn_at(parsed, position, server.encoding) if position is not None else None
+        turn = turn_at(parsed, position, current.encoding) if position is not None else None
         if turn is None and index is not None:
             turn = next((item for item in parsed.turns if item.index == index and not item.broken), None)
         report = turn_report(analysis, current.document, turn) if turn is not None else None
@@ -138,14 +136,4 @@ async def show_normalized_input(server: ReplayLensServer, *args: Any) -> dict[st
         keys = await asyncio.to_thread(call_keys, analysis.config, parsed, call)
         if keys is None:
             return {"text": None, "message": "the recorded input cannot be normalized"}
-    return {"text": safe(normalized_input(keys.canonical), reveal=server.settings.reveal_secrets)}
-
-
-def register(server: ReplayLensServer) -> None:
-    @server.command(REHASH)
-    async def rehash_command(*args: Any) -> dict[str, Any]:
-        return await rehash(server, *args)
-
-    @server.command(SHOW_NORMALIZED_INPUT)
-    async def show_normalized_input_command(*args: Any) -> dict[str, Any]:
-        return await show_normalized_input(server, *args)
+    return {"text": safe(normalized_input(keys.canonical), reveal=current.settings.reveal_secrets)}

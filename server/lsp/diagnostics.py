@@ -23,8 +23,8 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from lsprotocol import types
 from lsprotocol.converters import get_converter
@@ -33,10 +33,9 @@ from pygls.exceptions import JsonRpcException
 from server.engine.findings import Finding
 from server.engine.source import PositionEncoding
 from server.lsp.convert import diagnostic, path_to_uri, uri_to_path
+from server.lsp.pygls_private import withdraw_feature
+from server.lsp.session import Session, Snapshot
 from server.lsp.state import Analysis, Document, Project, Unreadable
-
-if TYPE_CHECKING:
-    from server.lsp.server import ReplayLensServer
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +58,7 @@ def result_id(items: list[types.Diagnostic]) -> str:
 
 
 class Diagnostics:
-    def __init__(self, server: ReplayLensServer) -> None:
+    def __init__(self, server: Session) -> None:
         self.server = server
         self._sent: dict[str, list[types.Diagnostic]] = {}
         self._pulled: dict[str, str] = {}
@@ -89,22 +88,21 @@ class Diagnostics:
 
     @property
     def pull_mode(self) -> bool:
-        text_document = self.server.client_capabilities.text_document
-        workspace = self.server.client_capabilities.workspace
+        text_document = self.server.capabilities.text_document
+        workspace = self.server.capabilities.workspace
         refresh = workspace is not None and workspace.diagnostics is not None and workspace.diagnostics.refresh_support
         return bool(text_document is not None and text_document.diagnostic is not None and refresh)
 
     def negotiate(self) -> None:
         """Offer pull diagnostics only in pull mode (capabilities are computed after `initialize`)."""
         if not self.pull_mode:
-            self.server.protocol.fm.features.pop(types.TEXT_DOCUMENT_DIAGNOSTIC, None)
-            self.server.protocol.fm.feature_options.pop(types.TEXT_DOCUMENT_DIAGNOSTIC, None)
+            withdraw_feature(self.server.client.protocol, types.TEXT_DOCUMENT_DIAGNOSTIC)
 
     def publish(self, uri: str, items: list[types.Diagnostic], version: int | None = None) -> None:
         if self._sent.get(uri) == items:
             return
         self._sent[uri] = items
-        self.server.text_document_publish_diagnostics(
+        self.server.client.text_document_publish_diagnostics(
             types.PublishDiagnosticsParams(uri=uri, diagnostics=items, version=version)
         )
 
@@ -140,7 +138,7 @@ class Diagnostics:
             else:
                 self.publish(document.uri, items, document.version)
         if changed_open:
-            self.server.workspace_diagnostic_refresh(None)
+            self.server.client.workspace_diagnostic_refresh(None)
 
     def show_config_errors(self, folder: Path, projects: list[Project]) -> None:
         """A `config-error` on each broken config file of a folder; clear the ones fixed since."""
@@ -171,28 +169,20 @@ class Diagnostics:
             if path is not None and path.is_relative_to(folder) and uri not in held:
                 self.clear(uri)
 
-    async def pull(self, params: types.DocumentDiagnosticParams) -> types.DocumentDiagnosticReport:
+    async def pull(
+        self, params: types.DocumentDiagnosticParams, current: Callable[[str], Awaitable[Snapshot | None]]
+    ) -> types.DocumentDiagnosticReport:
         uri = params.text_document.uri
         if any(uri in uris for uris in self._config_uris.values()):
             return types.RelatedFullDocumentDiagnosticReport(items=self._sent.get(uri, []))
-        current = await self.server.current(uri, timeout=30.0, wait_ready=True)
-        if current is None:
+        snapshot = await current(uri)
+        if snapshot is None:
             return types.RelatedFullDocumentDiagnosticReport(items=[])
-        if current.analysis is None:
+        if snapshot.analysis is None:
             raise JsonRpcException("still checking", code=_SERVER_CANCELLED, data={"retriggerRequest": True})
-        items = self.items(current.analysis, current.document)
+        items = self.items(snapshot.analysis, snapshot.document)
         identity = result_id(items)
         self._pulled[uri] = identity
         if params.previous_result_id == identity:
             return types.RelatedUnchangedDocumentDiagnosticReport(result_id=identity)
         return types.RelatedFullDocumentDiagnosticReport(items=items, result_id=identity)
-
-
-def register(server: ReplayLensServer) -> None:
-    options = types.DiagnosticOptions(
-        identifier="replay-lens", inter_file_dependencies=True, workspace_diagnostics=False
-    )
-
-    @server.feature(types.TEXT_DOCUMENT_DIAGNOSTIC, options)
-    async def document_diagnostic(params: types.DocumentDiagnosticParams) -> types.DocumentDiagnosticReport:
-        return await server.diagnostics.pull(params)

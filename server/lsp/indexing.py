@@ -20,11 +20,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING
 
 from lsprotocol import types
 
-from server.engine.cache import SummaryCache
 from server.engine.config import (
     CONFIG_NAMES,
     Config,
@@ -36,11 +34,11 @@ from server.engine.config import (
 from server.engine.fixture import Fixture
 from server.engine.summary import worth_children
 from server.engine.workspace import SKIPPED_DIRS, is_recording, iter_files, load_project_config, paused_gc
-from server.lsp.convert import path_to_uri
-from server.lsp.state import Document, Folder, Project, Unreadable, owner, read_disk
-
-if TYPE_CHECKING:
-    from server.lsp.server import ReplayLensServer
+from server.lsp.diagnostics import Diagnostics
+from server.lsp.documents import Documents
+from server.lsp.session import Session
+from server.lsp.state import Folder, Project, Unreadable, owner
+from server.lsp.watching import FileWatcher
 
 log = logging.getLogger(__name__)
 
@@ -113,10 +111,6 @@ def split_big(paths: list[Path], config: Config) -> tuple[list[Path], list[Path]
     return recordings, big, others
 
 
-def read_batch(paths: list[Path], config: Config, cache: SummaryCache | None) -> list[Document | Unreadable]:
-    return [document for document in (read_disk(path, config, cache) for path in paths) if document is not None]
-
-
 class Progress:
     """Work-done progress for one indexing run, when the client supports it.
 
@@ -127,8 +121,8 @@ class Progress:
     is already over).
     """
 
-    def __init__(self, server: ReplayLensServer, title: str) -> None:
-        self.server = server
+    def __init__(self, session: Session, title: str) -> None:
+        self.session = session
         self.title = title
         self.token: str | None = None
         self.message: str | None = None
@@ -137,20 +131,20 @@ class Progress:
         self._ended: str | None = None
 
     async def __aenter__(self) -> Progress:
-        window = self.server.client_capabilities.window
+        window = self.session.capabilities.window
         if window is not None and window.work_done_progress:
-            self.server.spawn(self._create())
+            self.session.spawn(self._create())
         return self
 
     async def _create(self) -> None:
         token = f"replay-lens/indexing/{uuid.uuid4()}"
         try:  # no timeout: a late answer still shows the progress, and nothing waits for it
-            await self.server.work_done_progress.create_async(token)
+            await self.session.client.work_done_progress.create_async(token)
         except Exception as exc:  # the client refused: index without progress
             log.debug("no work-done progress: %s", exc)
             return
         self.token = token
-        self.server.work_done_progress.begin(
+        self.session.client.work_done_progress.begin(
             token,
             types.WorkDoneProgressBegin(
                 title=self.title, cancellable=False, message=self.message, percentage=self.percentage
@@ -164,14 +158,14 @@ class Progress:
             return
         self.message, self.percentage = message, percentage
         if self.token is not None:
-            self.server.work_done_progress.report(
+            self.session.client.work_done_progress.report(
                 self.token, types.WorkDoneProgressReport(message=message, percentage=percentage)
             )
 
     def _end(self, message: str) -> None:
         assert self.token is not None
         with contextlib.suppress(Exception):
-            self.server.work_done_progress.end(self.token, types.WorkDoneProgressEnd(message=message))
+            self.session.client.work_done_progress.end(self.token, types.WorkDoneProgressEnd(message=message))
 
     async def __aexit__(
         self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
@@ -182,10 +176,10 @@ class Progress:
 
 
 class _Reader:
-    """Reads files from disk into their projects (as `read_batch` in worker threads), counting them for the progress."""
+    """Reads files into their projects through `Documents.read`, counting them for the progress."""
 
-    def __init__(self, server: ReplayLensServer, progress: Progress, total: int, unreadable: list[Unreadable]) -> None:
-        self.server = server
+    def __init__(self, documents: Documents, progress: Progress, total: int, unreadable: list[Unreadable]) -> None:
+        self.documents = documents
         self.progress = progress
         self.total = total
         self.done = 0
@@ -193,28 +187,9 @@ class _Reader:
         progress.report(f"0/{total} files", 0)
 
     async def read(self, project: Project, paths: list[Path], batch_size: int = _BATCH) -> None:
-        server = self.server
         for start in range(0, len(paths), batch_size):
             batch = paths[start : start + batch_size]
-            # An open document is parsed from the editor's text: reading it from disk too is wasted.
-            unopened = [path for path in batch if not server.is_open(path_to_uri(path))]
-            read_now: asyncio.Future[dict[Path, Document]] = asyncio.get_running_loop().create_future()
-            server.sync.disk_reads.update((path, (project, read_now)) for path in unopened)
-            results: list[Document | Unreadable] = []
-            try:
-                with server.changes.changes_during() as changed:
-                    results = await asyncio.to_thread(read_batch, unopened, project.config, server.summaries)
-            finally:
-                for path in unopened:
-                    server.sync.disk_reads.pop(path, None)
-                read_now.set_result({r.path: r for r in results if isinstance(r, Document)})
-            for result in results:  # a file changed meanwhile is the change queue's: its read is newer
-                if server.is_open(result.uri) or result.path in changed:
-                    continue
-                if isinstance(result, Unreadable):
-                    self.unreadable.append(result)
-                else:
-                    project.put(result)
+            self.unreadable += await self.documents.read(project, batch)
             self.done += len(batch)
             self.progress.report(f"{self.done}/{self.total} files", self.done * 90 // max(self.total, 1))
 
@@ -225,104 +200,138 @@ class _Reader:
         await self.read(project, big, 1)
 
 
-async def index_folder(server: ReplayLensServer, folder: Folder) -> None:
-    async with Progress(server, f"Replay Lens: indexing {folder.path.name}") as progress:
-        previous = {project.root: project.config for project in folder.projects}
-        first = not folder.projects
-        scopes = await asyncio.to_thread(discover_scopes, folder.path, previous)
-        old = folder.projects
-        projects = [server.new_project(scope) for scope in scopes]
-        folder.projects = projects
-        for project in old:
+class Indexer:
+    """The workspace folders: indexing each (again on a config change), and files opened outside them."""
+
+    def __init__(self, session: Session, documents: Documents, diagnostics: Diagnostics, watcher: FileWatcher) -> None:
+        self.session = session
+        self.documents = documents
+        self.diagnostics = diagnostics
+        self.watcher = watcher
+
+    async def index_folder(self, folder: Folder) -> None:
+        async with Progress(self.session, f"Replay Lens: indexing {folder.path.name}") as progress:
+            previous = {project.root: project.config for project in folder.projects}
+            first = not folder.projects
+            scopes = await asyncio.to_thread(discover_scopes, folder.path, previous)
+            old = folder.projects
+            projects = [self.session.new_project(scope.root, scope.config, scope.error) for scope in scopes]
+            folder.projects = projects
+            for project in old:
+                project.stop()
+            folder.discovered.set()
+            self.diagnostics.show_config_errors(folder.path, projects)
+            self.session.send_status()
+            # Reading builds millions of acyclic objects: the cyclic collector would walk them again
+            # and again (0.13 s of the first diagnostics of a 20 MB fixture). Requests answered
+            # meanwhile still free their garbage by reference counting.
+            with paused_gc():
+                listing, unreadable = await asyncio.to_thread(list_files, projects)
+                reader = _Reader(self.documents, progress, sum(len(paths) for paths in listing.values()), unreadable)
+                # Big files are read beside the others: child processes summarize a big recording while this
+                # process parses the small files. Other big files wait until an editor restoring its tabs has
+                # sent their text (`_OPEN_GRACE`): an open one is parsed once, and its two copies never
+                # take memory at once.
+                open_by = asyncio.get_running_loop().time() + (_OPEN_GRACE if first else 0.0)
+                for project, paths in listing.items():
+                    recordings, big, others = await asyncio.to_thread(split_big, paths, project.config)
+                    big_ones = reader.read_big(project, recordings, big, open_by)
+                    await asyncio.gather(big_ones, reader.read(project, others))
+                await self.documents.reparse_open(projects)
+                checked = [project.next_analysis() for project in projects]
+                for project in projects:
+                    project.ready.set()
+                    project.request_check()
+                progress.report("checking", 90)
+                await asyncio.gather(*checked)
+                # The parsed workspace lives until the next index and holds no cycles: keep the
+                # cyclic collector from walking all of it again during every later check.
+                gc.freeze()
+            self.diagnostics.prune(folder.path)
+            for problem in unreadable:
+                self.diagnostics.show_read_error(problem)
+            documents = [document for project in projects for document in project.documents.values()]
+            fixtures = sum(isinstance(document.parsed, Fixture) for document in documents)
+            progress.summary = f"{fixtures} fixtures, {len(documents) - fixtures} recordings"
+            log.info("indexed %s: %s", folder.path, progress.summary)
+
+    def reindex(self, folder: Folder) -> None:
+        """(Re)index a folder, abandoning an indexing run still in progress."""
+        if folder.indexing is not None:
+            folder.indexing.cancel()
+        folder.indexing = asyncio.get_running_loop().create_task(self.index_folder(folder))
+        folder.indexing.add_done_callback(functools.partial(self._indexed, folder.path))
+
+    @staticmethod
+    def _indexed(path: Path, task: asyncio.Task[None]) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            log.error("indexing %s failed", path, exc_info=task.exception())
+
+    def add_folder(self, path: Path) -> Folder:
+        folder = self.session.state.folders.get(path)
+        if folder is None:
+            folder = self.session.state.folders[path] = Folder(path)
+            self.reindex(folder)
+        return folder
+
+    def remove_folder(self, path: Path) -> None:
+        folder = self.session.state.folders.pop(path, None)
+        if folder is None:
+            return
+        if folder.indexing is not None:
+            folder.indexing.cancel()
+        for project in folder.projects:
             project.stop()
-        folder.discovered.set()
-        server.diagnostics.show_config_errors(folder.path, projects)
-        server.send_status()
-        # Reading builds millions of acyclic objects: the cyclic collector would walk them again
-        # and again (0.13 s of the first diagnostics of a 20 MB fixture). Requests answered
-        # meanwhile still free their garbage by reference counting.
-        with paused_gc():
-            listing, unreadable = await asyncio.to_thread(list_files, projects)
-            reader = _Reader(server, progress, sum(len(paths) for paths in listing.values()), unreadable)
-            # Big files are read beside the others: child processes summarize a big recording while this
-            # process parses the small files. Other big files wait until an editor restoring its tabs has
-            # sent their text (`_OPEN_GRACE`): an open one is parsed once, and its two copies never
-            # take memory at once.
-            open_by = asyncio.get_running_loop().time() + (_OPEN_GRACE if first else 0.0)
-            for project, paths in listing.items():
-                recordings, big, others = await asyncio.to_thread(split_big, paths, project.config)
-                await asyncio.gather(reader.read_big(project, recordings, big, open_by), reader.read(project, others))
-            await server.sync.reparse_open(projects)
-            checked = [project.next_analysis() for project in projects]
-            for project in projects:
-                project.ready.set()
-                project.request_check()
-            progress.report("checking", 90)
-            await asyncio.gather(*checked)
-            # The parsed workspace lives until the next index and holds no cycles: keep the
-            # cyclic collector from walking all of it again during every later check.
-            gc.freeze()
-        server.diagnostics.prune(folder.path)
-        for problem in unreadable:
-            server.diagnostics.show_read_error(problem)
-        documents = [document for project in projects for document in project.documents.values()]
-        fixtures = sum(isinstance(document.parsed, Fixture) for document in documents)
-        progress.summary = f"{fixtures} fixtures, {len(documents) - fixtures} recordings"
-        log.info("indexed %s: %s", folder.path, progress.summary)
+            for document in project.documents.values():
+                self.diagnostics.clear(document.uri)
+
+    async def adopt(self, path: Path) -> Project | None:
+        """A project for a file opened outside every workspace folder.
+
+        With a config above it, the config's folder is indexed like a workspace
+        folder; without one, the file is checked on its own.
+        """
+        try:
+            config = await asyncio.to_thread(load_project_config, path.parent)
+            error = None
+        except ConfigError as exc:
+            config, error = default_config(path.parent), exc
+        if config.path is not None:
+            folder = self.add_folder(config.root)
+            self.watcher.restart()
+            await folder.discovered.wait()
+            return folder.project_for(path)
+        project = self.session.state.loose.get(path.parent)
+        if project is None:
+            project = self.session.new_project(path.parent, config, error)
+            project.ready.set()
+            self.session.state.loose[path.parent] = project
+        return project if project.contains(path) else None
+
+    async def configs_changed(self, configs: set[Path]) -> None:
+        """A config changed: every project it may govern is indexed again under the new rules."""
+        state = self.session.state
+        used = {
+            path
+            for project in state.projects()
+            for path in (project.config.path, project.config_error.path if project.config_error else None)
+            if path is not None
+        }
+        touched: set[Path] = set()
+        for config in configs:
+            if config in used or await asyncio.to_thread(_is_config, config):
+                touched.add(config)
+        folders: list[Folder] = []
+        for folder in state.folders.values():
+            governed = {p.config.path for p in folder.projects} | {
+                p.config_error.path for p in folder.projects if p.config_error
+            }
+            if any(path.is_relative_to(folder.path) or path in governed for path in touched):
+                folders.append(folder)
+        for folder in folders:
+            log.info("config changed: indexing %s again", folder.path)
+            self.reindex(folder)
 
 
-def reindex(server: ReplayLensServer, folder: Folder) -> None:
-    """(Re)index a folder, abandoning an indexing run still in progress."""
-    if folder.indexing is not None:
-        folder.indexing.cancel()
-    folder.indexing = asyncio.get_running_loop().create_task(index_folder(server, folder))
-    folder.indexing.add_done_callback(functools.partial(_indexed, folder.path))
-
-
-def _indexed(path: Path, task: asyncio.Task[None]) -> None:
-    if not task.cancelled() and task.exception() is not None:
-        log.error("indexing %s failed", path, exc_info=task.exception())
-
-
-def add_folder(server: ReplayLensServer, path: Path) -> Folder:
-    folder = server.state.folders.get(path)
-    if folder is None:
-        folder = server.state.folders[path] = Folder(path)
-        reindex(server, folder)
-    return folder
-
-
-def remove_folder(server: ReplayLensServer, path: Path) -> None:
-    folder = server.state.folders.pop(path, None)
-    if folder is None:
-        return
-    if folder.indexing is not None:
-        folder.indexing.cancel()
-    for project in folder.projects:
-        project.stop()
-        for document in project.documents.values():
-            server.diagnostics.clear(document.uri)
-
-
-async def adopt(server: ReplayLensServer, path: Path) -> Project | None:
-    """A project for a file opened outside every workspace folder.
-
-    With a config above it, the config's folder is indexed like a workspace
-    folder; without one, the file is checked on its own.
-    """
-    try:
-        config = await asyncio.to_thread(load_project_config, path.parent)
-        error = None
-    except ConfigError as exc:
-        config, error = default_config(path.parent), exc
-    if config.path is not None:
-        folder = add_folder(server, config.root)
-        server.watcher.restart()
-        await folder.discovered.wait()
-        return folder.project_for(path)
-    project = server.state.loose.get(path.parent)
-    if project is None:
-        project = server.new_project(Scope(path.parent, config, error))
-        project.ready.set()
-        server.state.loose[path.parent] = project
-    return project if project.contains(path) else None
+def _is_config(path: Path) -> bool:
+    return path.name == "replay-lens.toml" or find_config_file(path.parent) == path

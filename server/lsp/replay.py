@@ -19,7 +19,7 @@ import functools
 import logging
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pygls.exceptions import JsonRpcInvalidParams
 
@@ -29,16 +29,12 @@ from server.engine.replay import FixtureNotFoundError, ReplayReport, replay_path
 from server.engine.replay.checked import linked_recording, replay_checked
 from server.engine.sessions import SessionNotFoundError
 from server.lsp.answers import failed, shown
-from server.lsp.command_ids import REPLAY_SESSION
+from server.lsp.context import Context
 from server.lsp.convert import uri_to_path
-
-if TYPE_CHECKING:
-    from server.lsp.server import ReplayLensServer
-    from server.lsp.state import Document, Project
+from server.lsp.session import Session
+from server.lsp.state import Document, Project
 
 log = logging.getLogger(__name__)
-
-_WAIT = 30.0
 
 
 def _arguments(args: tuple[Any, ...]) -> tuple[str, str | None]:
@@ -58,22 +54,23 @@ def _run(run: Callable[[], ReplayReport]) -> tuple[ReplayReport, dict[str, Any]]
     return report, report.to_json()
 
 
-async def replay_session(server: ReplayLensServer, lock: asyncio.Lock, *args: Any) -> dict[str, Any]:
+async def replay_session(context: Context, args: tuple[Any, ...]) -> dict[str, Any]:
     uri, session_id = _arguments(args)
+    session = context.session
     path = uri_to_path(uri)
     if path is None:
         raise JsonRpcInvalidParams(f"no such file or folder: {uri}")
-    server.refuse_outside(path)
+    session.refuse_outside(path)
     if not path.exists():
         raise JsonRpcInvalidParams(f"no such file or folder: {uri}")
     run = functools.partial(replay_path, path, session_id=session_id)
-    project = await server.project_for(path) if path.is_file() else None
+    project = await session.state.project_for(path) if path.is_file() else None
     if project is not None:
         try:  # until the project is indexed, a fixture of it may not be known as one yet
-            await asyncio.wait_for(project.ready.wait(), _WAIT)
+            await asyncio.wait_for(project.ready.wait(), context.timeout)
         except TimeoutError:
             raise failed("the workspace is still being indexed; try again") from None
-        current = await server.current(uri, timeout=_WAIT, wait_ready=True)
+        current = await context.snapshot(uri)
         if current is not None and isinstance(current.document.parsed, Fixture):
             if current.analysis is None:
                 raise failed("the workspace is still being checked; try again")
@@ -89,33 +86,33 @@ async def replay_session(server: ReplayLensServer, lock: asyncio.Lock, *args: An
                 run = functools.partial(replay_checked, linked, checked, current.analysis.config.rules)
             else:  # reading the config again fails the request with its error, as the CLI does
                 run = functools.partial(replay_path, linked, against=current.document.path)
-    async with lock:
+    async with session.replaying:
         try:
             report, document = await asyncio.to_thread(_run, run)
         except (SessionNotFoundError, FixtureNotFoundError) as exc:
             raise failed(str(exc)) from None
         except ConfigError as exc:
             raise failed(f"config: {exc}") from None
-        await _show(server, report)
-    return shown(document, server.settings.reveal_secrets)
+        await _show(context, report)
+    return shown(document, session.settings.reveal_secrets)
 
 
-async def _held(server: ReplayLensServer, path: Path) -> tuple[Project, Document] | None:
+async def _held(session: Session, path: Path) -> tuple[Project, Document] | None:
     """The project and document the server holds for `path` (the engine may have resolved symlinks)."""
-    project = await server.state.project_for(path)
+    project = await session.state.project_for(path)
     if project is not None and path in project.documents:
         return project, project.documents[path]
-    for project in server.state.projects():
+    for project in session.state.projects():
         for document in project.documents.values():
             if document.path.name == path.name and document.path.resolve() == path.resolve():
                 return project, document
     return None
 
 
-async def _show(server: ReplayLensServer, report: ReplayReport) -> None:
+async def _show(context: Context, report: ReplayReport) -> None:
     """Put the report's findings on the fixture, if the server holds it with the text the replay read."""
     fixture = report.fixture
-    held = await _held(server, fixture.path)
+    held = await _held(context.session, fixture.path)
     if held is None:
         log.info("replay findings of %s not shown: not a fixture of the workspace", fixture.path)
         return
@@ -123,12 +120,4 @@ async def _show(server: ReplayLensServer, report: ReplayReport) -> None:
     if document.source.text != fixture.source.text:
         log.info("replay findings of %s not shown: the editor's text differs from the file", fixture.path.name)
         return
-    server.diagnostics.show_replay(project, document, report.rules.fingerprint(), report.diagnostics)
-
-
-def register(server: ReplayLensServer) -> None:
-    lock = asyncio.Lock()
-
-    @server.command(REPLAY_SESSION)
-    async def replay_session_command(*args: Any) -> dict[str, Any]:
-        return await replay_session(server, lock, *args)
+    context.diagnostics.show_replay(project, document, report.rules.fingerprint(), report.diagnostics)

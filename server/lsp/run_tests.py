@@ -22,7 +22,7 @@ import sys
 import uuid
 from collections import deque
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from lsprotocol import types
 from pygls.exceptions import JsonRpcInvalidParams
@@ -30,18 +30,16 @@ from pygls.exceptions import JsonRpcInvalidParams
 from server.engine.capture_files import CAPTURES_DIR, is_capture
 from server.engine.fixture import Fixture
 from server.lsp.answers import failed
-from server.lsp.command_ids import RUN_REPLAY_TESTS
+from server.lsp.context import Context
 from server.lsp.convert import uri_to_path
-
-if TYPE_CHECKING:
-    from server.lsp.server import ReplayLensServer
-    from server.lsp.state import Project
+from server.lsp.session import Session
+from server.lsp.state import Project
 
 _KILL_GRACE_SECONDS = 3.0
 _OUTCOME = re.compile(r"(\d+) (passed|failed|errors?|skipped|xfailed|xpassed|deselected)")
 
 
-async def _project(server: ReplayLensServer, args: tuple[Any, ...]) -> tuple[Project, Path | None]:
+async def _project(session: Session, args: tuple[Any, ...]) -> tuple[Project, Path | None]:
     uri = None
     if args and isinstance(args[0], dict):
         uri = args[0].get("uri")
@@ -53,11 +51,11 @@ async def _project(server: ReplayLensServer, args: tuple[Any, ...]) -> tuple[Pro
     if uri is not None:
         if path is None:
             raise JsonRpcInvalidParams(f"not a file URI: {uri}")
-        project = await server.state.project_for(path)
+        project = await session.state.project_for(path)
         if project is None:
             raise JsonRpcInvalidParams(f"not a file of the workspace: {uri}")
         return project, path
-    project = next(iter(server.state.projects()), None)
+    project = next(iter(session.state.projects()), None)
     if project is None:
         raise failed("no workspace folder to run the tests of")
     return project, None
@@ -125,18 +123,19 @@ async def _kill(process: asyncio.subprocess.Process) -> None:
             continue
 
 
-async def run_replay_tests(server: ReplayLensServer, *args: Any) -> dict[str, Any]:
-    if not server.workspace_trusted:
+async def run_replay_tests(context: Context, args: tuple[Any, ...]) -> dict[str, Any]:
+    session = context.session
+    if not session.trusted:
         raise failed(
             "running the replay tests runs the project's code: allowed only in a trusted workspace "
             "(the client sends workspaceTrusted: true)"
         )
-    project, path = await _project(server, args)
+    project, path = await _project(session, args)
     fixture = path if path is not None and isinstance(_parsed(project, path), Fixture) else None
     tests = tests_of(project, fixture)
     root = project.config.root
     title = f"Replay tests{f' of {fixture.name}' if fixture else ''}"
-    progress = _CancellableProgress(server, title)
+    progress = _CancellableProgress(session, title)
     await progress.begin("starting pytest…")
     try:
         process = await _start_pytest(root, tests)
@@ -158,7 +157,7 @@ async def run_replay_tests(server: ReplayLensServer, *args: Any) -> dict[str, An
         await _kill(process)
         outcome.cancel()
         progress.end("cancelled")
-        await _refresh_captures(server, project)
+        await _refresh_captures(context, project)
         return {
             "cancelled": True,
             "exitCode": None,
@@ -170,7 +169,7 @@ async def run_replay_tests(server: ReplayLensServer, *args: Any) -> dict[str, An
     code = await process.wait()
     summary = next((line for line in reversed(tail) if _OUTCOME.search(line)), tail[-1] if tail else "")
     progress.end(summary.strip("= ") or f"pytest exited with {code}")
-    await _refresh_captures(server, project)
+    await _refresh_captures(context, project)
     return {
         "cancelled": False,
         "exitCode": code,
@@ -195,54 +194,48 @@ async def _read(process: asyncio.subprocess.Process, tail: deque[str], progress:
             progress.report(line[:120])
 
 
-async def _refresh_captures(server: ReplayLensServer, project: Project) -> None:
+async def _refresh_captures(context: Context, project: Project) -> None:
     """Read the captures folder again now: written, rewritten and removed captures alike."""
     folder = project.config.root / CAPTURES_DIR
     known = {path for path in project.documents if is_capture(path, project.config.root)}
     on_disk = set(folder.glob("*.jsonl")) if folder.is_dir() else set()
     if known | on_disk:
-        await server.changes.refresh(known | on_disk)
+        await context.documents.refresh(known | on_disk)
 
 
 class _CancellableProgress:
     """Work-done progress the user can cancel (without progress support, the request's cancel still works)."""
 
-    def __init__(self, server: ReplayLensServer, title: str) -> None:
-        self.server = server
+    def __init__(self, session: Session, title: str) -> None:
+        self.session = session
         self.title = title
         self.token: str | None = None
         self.cancelled = asyncio.Event()
 
     async def begin(self, message: str) -> None:
-        window = self.server.client_capabilities.window
+        window = self.session.capabilities.window
         if window is None or not window.work_done_progress:
             return
         token = f"replay-lens/tests/{uuid.uuid4()}"
         try:
-            await asyncio.wait_for(self.server.work_done_progress.create_async(token), 5.0)
+            await asyncio.wait_for(self.session.client.work_done_progress.create_async(token), 5.0)
         except Exception:  # the client refused or did not answer: run without progress
             return
         self.token = token
-        self.server.work_done_progress.begin(
+        self.session.client.work_done_progress.begin(
             token, types.WorkDoneProgressBegin(title=self.title, cancellable=True, message=message)
         )
-        future = self.server.work_done_progress.tokens.get(token)
+        future = self.session.client.work_done_progress.tokens.get(token)
         if future is not None:
             loop = asyncio.get_running_loop()
             future.add_done_callback(lambda _: loop.call_soon_threadsafe(self.cancelled.set))
 
     def report(self, message: str) -> None:
         if self.token is not None:
-            self.server.work_done_progress.report(self.token, types.WorkDoneProgressReport(message=message))
+            self.session.client.work_done_progress.report(self.token, types.WorkDoneProgressReport(message=message))
 
     def end(self, message: str) -> None:
         if self.token is not None:
             token, self.token = self.token, None
             with contextlib.suppress(Exception):
-                self.server.work_done_progress.end(token, types.WorkDoneProgressEnd(message=message))
-
-
-def register(server: ReplayLensServer) -> None:
-    @server.command(RUN_REPLAY_TESTS)
-    async def run_replay_tests_command(*args: Any) -> dict[str, Any]:
-        return await run_replay_tests(server, *args)
+                self.session.client.work_done_progress.end(token, types.WorkDoneProgressEnd(message=message))

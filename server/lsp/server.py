@@ -1,11 +1,11 @@
-"""The Replay Lens language server: lifecycle, shared state and the wiring of every feature module.
+"""The Replay Lens language server: its lifecycle, and the wiring of the session, its owners and the routes.
 
-The document requests of `server.lsp.routes` are functions of (snapshot,
-params), registered here through one wrapper; the other features still have a
-`register(server)` function (issue 15 moves them to the table). This module
-owns what they share: settings, the workspace model, the position encoding and
-`current()`, which takes the snapshot of a document: its up-to-date parse and
-check.
+The mutable state is the `Session` (`server.lsp.session`); the current text of
+each file is `Documents`' (`server.lsp.documents`); the published findings are
+`Diagnostics`' (`server.lsp.diagnostics`); the folders are the `Indexer`'s
+(`server.lsp.indexing`); every request is in the table of `server.lsp.routes`.
+This module creates them, answers the lifecycle notifications (initialize,
+folders, settings, document sync, shutdown) by calling them, and starts a transport.
 """
 
 from __future__ import annotations
@@ -14,42 +14,24 @@ import asyncio
 import contextlib
 import logging
 import sys
-from collections.abc import Callable, Coroutine
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO, cast
-from urllib.parse import unquote
+from typing import TYPE_CHECKING, BinaryIO, cast
 
 from lsprotocol import types
-from pygls.lsp.server import LanguageServer
-from pygls.workspace import TextDocument
 
 # `server.engine.config` imports pydantic only when it reads a config file (a summarizing child never
 # does): imported here at start, it is not on the first indexing's way to the first diagnostics.
 from server.engine import config_schema  # noqa: F401
-from server.engine.cache import SummaryCache
-from server.engine.source import PositionEncoding
-from server.lsp import (
-    buffers,
-    code_actions,
-    commands,
-    diagnostics,
-    indexing,
-    replay,
-    routes,
-    run_tests,
-    sessions,
-    status,
-    sync,
-    transports,
-    watching,
-)
-from server.lsp.answers import failed
-from server.lsp.convert import encoding_of, path_to_uri, uri_to_path
+from server.lsp import buffers, routes, transports, watching
+from server.lsp.convert import uri_to_path
+from server.lsp.diagnostics import Diagnostics
+from server.lsp.documents import Documents
+from server.lsp.indexing import Indexer
 from server.lsp.logs import ClientLogHandler, attach_client_handler, setup_logging
-from server.lsp.session import Snapshot
-from server.lsp.settings import Settings
-from server.lsp.state import Analysis, Project, WorkspaceState
+from server.lsp.pygls_private import shut_workers_down
+from server.lsp.session import Session
+from server.lsp.state import Analysis, Project
 from server.lsp.wire import Protocol, ResyncingInput, answer_unreadable_body
 
 if TYPE_CHECKING:
@@ -65,7 +47,7 @@ except PackageNotFoundError:  # running from a source tree that is not installed
     VERSION = "0.0.0"
 
 
-class ReplayLensServer(LanguageServer):
+class ReplayLensServer(transports.Served):
     def __init__(self) -> None:
         super().__init__(
             "replay-lens",
@@ -73,42 +55,22 @@ class ReplayLensServer(LanguageServer):
             text_document_sync_kind=types.TextDocumentSyncKind.Incremental,
             protocol_cls=Protocol,
         )
-        self.settings = Settings()
-        self.state = WorkspaceState()
-        self.sync = sync.DocumentSync(self)
-        self.diagnostics = diagnostics.Diagnostics(self)
-        self.changes = watching.ChangeQueue(self)
-        self.watcher = watching.FileWatcher(self)
+        self.session = Session(self)
+        self.diagnostics = Diagnostics(self.session)
+        self.watcher = watching.FileWatcher(self.session, self._changed_on_disk)
+        self.documents = Documents(self.session, self.diagnostics, self._adopt, self._configs_changed)
+        self.indexer = Indexer(self.session, self.documents, self.diagnostics, self.watcher)
+        self.session.analysed = self._on_analysis
         self.log_handler: ClientLogHandler | None = None
-        self.background: set[asyncio.Task[None]] = set()
-        self._cache = SummaryCache.default()
-        self.workspace_trusted = False
-        """What the client said in `initializationOptions.workspaceTrusted`: only then may it run the tests."""
 
-    @property
-    def encoding(self) -> PositionEncoding:
-        return encoding_of(self.workspace.position_encoding)
+    def _changed_on_disk(self, paths: set[Path]) -> None:
+        self.documents.add(paths)
 
-    @property
-    def summaries(self) -> SummaryCache | None:
-        """The cache recordings are read through as summaries, when positions are UTF-16 (what summaries count).
+    async def _adopt(self, path: Path) -> Project | None:
+        return await self.indexer.adopt(path)
 
-        A client that negotiated UTF-8 or UTF-32 positions gets recordings parsed
-        whole: their ranges are computed from the text.
-        """
-        return self._cache if self.encoding == "utf-16" else None
-
-    def buffer(self, uri: str) -> TextDocument | None:
-        """The editor's open document at `uri` (pygls keys them unquoted: `with%20space` is `with space`)."""
-        document: TextDocument | None = self.workspace.text_documents.get(unquote(uri))
-        return document
-
-    def is_open(self, uri: str) -> bool:
-        return self.buffer(uri) is not None
-
-    def editor_version(self, uri: str) -> int | None:
-        document = self.buffer(uri)
-        return document.version if document is not None else None
+    async def _configs_changed(self, configs: set[Path]) -> None:
+        await self.indexer.configs_changed(configs)
 
     def report_server_error(self, error: Exception, source: ServerErrors) -> None:
         """A body that is not JSON gets a JSON-RPC parse error; anything else is reported as pygls does."""
@@ -118,139 +80,61 @@ class ReplayLensServer(LanguageServer):
     def stop_serving(self) -> None:
         """End this server's work when its client left a TCP or WebSocket connection (the process goes on)."""
         self.watcher.stop()
-        self.state.stop()
+        self.session.stop()
         if self.log_handler is not None:
             logging.getLogger("server").removeHandler(self.log_handler)
-        if self._thread_pool is not None:
-            self._thread_pool.shutdown(wait=False, cancel_futures=True)
-        for task in list(self.background):
-            task.cancel()
-
-    def spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
-        """Run a coroutine in the background, keeping a reference so it is not collected mid-flight."""
-        task = asyncio.get_running_loop().create_task(coroutine)
-        self.background.add(task)
-        task.add_done_callback(self._finished)
-
-    def _finished(self, task: asyncio.Task[None]) -> None:
-        self.background.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("background task failed", exc_info=task.exception())
-
-    def new_project(self, scope: indexing.Scope) -> Project:
-        project = Project(scope.root, scope.config, self._on_analysis, scope.error)
-        project.start()
-        return project
+        shut_workers_down(self)
 
     def _on_analysis(self, project: Project, analysis: Analysis) -> None:
         self.diagnostics.on_analysis(project, analysis)
         self._refresh_code_lenses(analysis)
-        self.send_status()
-
-    def send_status(self) -> None:
-        """`replayLens/status`: the workspace's counts, after each check and each indexing."""
-        self.protocol.notify(status.STATUS, status.summary(self.state.projects()))
+        self.session.send_status()
 
     def _refresh_code_lenses(self, analysis: Analysis) -> None:
         """Ask the client to request lenses again when a check covered an open document."""
         workspace = self.client_capabilities.workspace
         supported = workspace is not None and workspace.code_lens is not None and workspace.code_lens.refresh_support
-        if supported and any(self.is_open(document.uri) for document in analysis.documents.values()):
+        if supported and any(self.session.is_open(document.uri) for document in analysis.documents.values()):
             self.workspace_code_lens_refresh(None)
-
-    async def project_for(self, path: Path) -> Project | None:
-        """The project that holds `path`; a file outside every folder gets a project of its own only when the
-        editor opened it: a request merely naming a file elsewhere never indexes it (another project's)."""
-        project = await self.state.project_for(path)
-        if project is None and not self.inside_workspace(path) and self.is_open(path_to_uri(path)):
-            project = await indexing.adopt(self, path)
-        return project
-
-    def inside_workspace(self, path: Path) -> bool:
-        """Whether `path` is in a workspace folder: the server writes, indexes or reads sessions only there."""
-        return self.state.folder_of(path) is not None
-
-    def refuse_outside(self, path: Path) -> None:
-        """Fail a request about `path` when it is outside every workspace folder."""
-        if not self.inside_workspace(path):
-            raise failed(f"outside the workspace: {path}")
-
-    async def current(self, uri: str, *, timeout: float = 5.0, wait_ready: bool = False) -> Snapshot | None:
-        """The document at `uri` as the editor shows it now, and its check.
-
-        A pending debounced parse is run first, so positions in a request always
-        match the parsed text. While the project is still indexing, the check is
-        None unless `wait_ready` asks to wait for it.
-        """
-        path = uri_to_path(uri)
-        if path is None:
-            return None
-        await self.sync.flush(uri)
-        project = await self.project_for(path)
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while project is not None and wait_ready and not project.ready.is_set() and loop.time() < deadline:
-            with contextlib.suppress(TimeoutError):  # a file not read yet is known once its folder is indexed
-                await asyncio.wait_for(project.ready.wait(), 0.25)
-            project = await self.project_for(path)  # a new indexing run replaces the project
-        if project is None:
-            return None
-        document = project.documents.get(path)
-        if document is None or (self.is_open(uri) and document.version != self.editor_version(uri)):
-            return None
-        analysis = await project.analysis_of(document, timeout) if project.ready.is_set() or wait_ready else None
-        return Snapshot(
-            project, document, analysis, self.settings, self.encoding, self.client_capabilities, self.workspace_trusted
-        )
 
 
 def create_server(log_level: str = "INFO") -> ReplayLensServer:
     server = ReplayLensServer()
     _register_lifecycle(server, log_level)
-    for module in (sync, watching, diagnostics, code_actions, commands, run_tests, replay, sessions):
-        module.register(server)
-    for route in routes.ROUTES:
-        server.feature(route.method, route.options)(_answer(server, route))
+    _register_sync(server)
+    routes.register(server, server.session, server.documents, server.diagnostics)
     return server
 
 
-def _answer(server: ReplayLensServer, route: routes.Route) -> Callable[[Any], Coroutine[Any, Any, Any]]:
-    """The one wrapper of a routed request: the snapshot of its document, or None without one."""
-
-    async def answer(params: Any) -> Any:
-        snapshot = await server.current(params.text_document.uri, timeout=route.timeout)
-        return None if snapshot is None else await route.handler(snapshot, params)
-
-    return answer
-
-
 def _register_lifecycle(server: ReplayLensServer, log_level: str) -> None:
+    session = server.session
+
     @server.feature(types.INITIALIZE)
     def initialize(params: types.InitializeParams) -> None:
         buffers.install(server.protocol)
         server.log_handler = attach_client_handler(server, log_level)
         server.log_handler.loop = asyncio.get_running_loop()
-        server.settings = server.settings.updated(params.initialization_options)
+        session.settings = session.settings.updated(params.initialization_options)
         options = params.initialization_options
-        server.workspace_trusted = isinstance(options, dict) and options.get("workspaceTrusted") is True
+        session.trusted = isinstance(options, dict) and options.get("workspaceTrusted") is True
         server.diagnostics.negotiate()
-        log.info("Replay Lens %s (position encoding %s)", VERSION, server.encoding)
+        log.info("Replay Lens %s (position encoding %s)", VERSION, session.encoding)
 
     @server.feature(types.INITIALIZED)
     def initialized(params: types.InitializedParams) -> None:
-        server.spawn(watching.register_client_watchers(server))
+        session.spawn(watching.register_client_watchers(session))
         for folder in _folders(server):
-            indexing.add_folder(server, folder)
+            server.indexer.add_folder(folder)
         server.watcher.restart()
 
     @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
     def did_change_configuration(params: types.DidChangeConfigurationParams) -> None:
-        before = server.settings
-        server.settings = server.settings.updated(params.settings)
-        if server.settings.watch_files != before.watch_files:
+        before = session.settings
+        session.settings = session.settings.updated(params.settings)
+        if session.settings.watch_files != before.watch_files:
             server.watcher.restart()
-        if server.settings.reveal_secrets != before.reveal_secrets:  # diagnostics and lenses show them, or not
-            for project in server.state.projects():
+        if session.settings.reveal_secrets != before.reveal_secrets:  # diagnostics and lenses show them, or not
+            for project in session.state.projects():
                 if project.analysis is not None:
                     server._on_analysis(project, project.analysis)
 
@@ -259,17 +143,39 @@ def _register_lifecycle(server: ReplayLensServer, log_level: str) -> None:
         for removed in params.event.removed:
             path = uri_to_path(removed.uri)
             if path is not None:
-                indexing.remove_folder(server, path)
+                server.indexer.remove_folder(path)
         for added in params.event.added:
             path = uri_to_path(added.uri)
             if path is not None:
-                indexing.add_folder(server, path)
+                server.indexer.add_folder(path)
         server.watcher.restart()
 
     @server.feature(types.SHUTDOWN)
     def shutdown(params: None) -> None:
         server.watcher.stop()
-        server.state.stop()
+        session.state.stop()
+
+
+def _register_sync(server: ReplayLensServer) -> None:
+    """The editor's buffers and the client's file events, each handed to `Documents`."""
+    documents = server.documents
+
+    @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
+    async def did_open(params: types.DidOpenTextDocumentParams) -> None:
+        server.diagnostics.opened(params.text_document.uri)
+        await documents.opened(params.text_document.uri)
+
+    @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
+    def did_change(params: types.DidChangeTextDocumentParams) -> None:
+        documents.changed(params.text_document.uri)
+
+    @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
+    async def did_close(params: types.DidCloseTextDocumentParams) -> None:
+        await documents.closed(params.text_document.uri)
+
+    @server.feature(types.WORKSPACE_DID_CHANGE_WATCHED_FILES)
+    def did_change_watched_files(params: types.DidChangeWatchedFilesParams) -> None:
+        documents.add(watching.changed_paths(params))
 
 
 def _folders(server: ReplayLensServer) -> list[Path]:

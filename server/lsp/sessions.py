@@ -14,9 +14,8 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import Iterable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pygls.exceptions import JsonRpcInvalidParams
 
@@ -28,11 +27,10 @@ from server.engine.sessions.fixtures import KIND as FIXTURE
 from server.engine.sessions.pages import page_json
 from server.engine.sessions.postgres import is_url, mask
 from server.lsp.answers import failed, shown
+from server.lsp.context import Context
 from server.lsp.convert import uri_to_path
-
-if TYPE_CHECKING:
-    from server.lsp.server import ReplayLensServer
-    from server.lsp.state import Analysis
+from server.lsp.session import StepCount
+from server.lsp.state import Analysis
 
 SESSIONS = "replayLens/sessions"
 STEPS = "replayLens/steps"
@@ -40,15 +38,6 @@ COUNT_LIMIT = 64 * 1024 * 1024
 """Largest session (bytes on disk) counted for the listing."""
 
 Signature = tuple[tuple[str, int, int], ...]
-
-
-@dataclass(frozen=True, slots=True)
-class Count:
-    """A session's step count and whether it read without errors, for the files as they were."""
-
-    signature: Signature
-    steps: int
-    clean: bool
 
 
 def _signature(path: Path) -> Signature | None:
@@ -64,19 +53,21 @@ def _signature(path: Path) -> Signature | None:
     return tuple(sorted((name, stat.st_size, stat.st_mtime_ns) for name, stat in stats))
 
 
-def _count(info: SessionInfo, signature: Signature) -> Count:
+def _count(info: SessionInfo, signature: Signature) -> StepCount:
     page = page_steps(info, 1, 1)
-    return Count(signature, page.total, not any(f.severity is Severity.ERROR for f in page.findings))
+    return StepCount(signature, page.total, not any(f.severity is Severity.ERROR for f in page.findings))
 
 
-def _list(folders: list[Path], known: dict[str, Count]) -> tuple[list[SessionInfo], list[Finding], dict[str, Count]]:
+def _list(
+    folders: list[Path], known: dict[str, StepCount]
+) -> tuple[list[SessionInfo], list[Finding], dict[str, StepCount]]:
     """Every session under `folders`, and their counts, reusing the `known` ones still current.
 
     Fixtures are not counted: the check knows their turns, and reading one as a
     session links it to the recordings of its whole workspace.
     """
     found = discover(folders)
-    counts: dict[str, Count] = {}
+    counts: dict[str, StepCount] = {}
     for info in found.sessions:
         signature = _signature(info.path) if info.kind != FIXTURE else None
         if signature is None or sum(size for _, size, _ in signature) > COUNT_LIMIT:
@@ -114,34 +105,30 @@ def checked(analyses: Iterable[Analysis]) -> dict[Path, tuple[int | None, str]]:
     return known
 
 
-class Sessions:
-    def __init__(self, server: ReplayLensServer) -> None:
-        self.server = server
-        self._counts: dict[str, Count] = {}
-
-    async def listing(self) -> dict[str, Any]:
-        state = self.server.state
-        for folder in state.folders.values():
-            await folder.discovered.wait()
-        known = checked(project.analysis for project in state.projects() if project.analysis is not None)
-        folders = sorted(state.folders) + [Path(url) for url in self.server.settings.databases]
-        sessions, findings, counts = await asyncio.to_thread(_list, folders, self._counts)
-        self._counts = counts
-        listed = []
-        for info in sessions:
-            steps, status = known.get(info.path, (None, "unknown"))
-            count = counts.get(info.key)
-            if count is not None:
-                steps = count.steps
-                if info.path not in known:
-                    status = "ok" if count.clean else "error"
-            entry = info.to_json()
-            if steps is not None:
-                entry["steps"] = steps
-            entry["status"] = status
-            listed.append(entry)
-        document = {"sessions": listed, "findings": [finding.to_json() for finding in findings]}
-        return shown(document, self.server.settings.reveal_secrets)
+async def list_sessions(context: Context, params: Any) -> dict[str, Any]:
+    session = context.session
+    state = session.state
+    for folder in state.folders.values():
+        await folder.discovered.wait()
+    known = checked(project.analysis for project in state.projects() if project.analysis is not None)
+    folders = sorted(state.folders) + [Path(url) for url in session.settings.databases]
+    sessions, findings, counts = await asyncio.to_thread(_list, folders, session.step_counts)
+    session.step_counts = counts
+    listed = []
+    for info in sessions:
+        steps, status = known.get(info.path, (None, "unknown"))
+        count = counts.get(info.key)
+        if count is not None:
+            steps = count.steps
+            if info.path not in known:
+                status = "ok" if count.clean else "error"
+        entry = info.to_json()
+        if steps is not None:
+            entry["steps"] = steps
+        entry["status"] = status
+        listed.append(entry)
+    document = {"sessions": listed, "findings": [finding.to_json() for finding in findings]}
+    return shown(document, session.settings.reveal_secrets)
 
 
 def _params(params: Any) -> dict[str, Any]:
@@ -176,37 +163,26 @@ def _database(uri: str, databases: tuple[str, ...]) -> Path | None:
     return next((Path(url) for url in databases if mask(url) == uri), None)
 
 
-async def steps(server: ReplayLensServer, params: Any, reveal: bool) -> dict[str, Any]:
+async def step_page(context: Context, params: Any) -> dict[str, Any]:
+    session = context.session
+    reveal = session.settings.reveal_secrets
     values = _params(params)
     uri, session_id = values.get("uri"), values.get("sessionId")
     if isinstance(uri, str) and is_url(uri):
-        path = _database(uri, server.settings.databases)
+        path = _database(uri, session.settings.databases)
         if path is None:
             raise JsonRpcInvalidParams("'uri' names a database that is not in the replayLens.databases setting")
     else:
         path = uri_to_path(uri) if isinstance(uri, str) else None
         if path is None:
             raise JsonRpcInvalidParams("'uri' must be the file: URI of a session")
-        server.refuse_outside(path)
+        session.refuse_outside(path)
     if session_id is not None and not isinstance(session_id, str):
         raise JsonRpcInvalidParams("'sessionId' must be a string")
     page, page_size = _positive(values, "page", 1), _positive(values, "pageSize", 50)
     if not is_url(path) and not path.exists():
         raise failed(f"no such file or folder: {path}")
     try:
-        return await asyncio.to_thread(_page, path, session_id, page, page_size, reveal)
+        return shown(await asyncio.to_thread(_page, path, session_id, page, page_size, reveal), reveal)
     except SessionNotFoundError as exc:
         raise failed(str(exc)) from None
-
-
-def register(server: ReplayLensServer) -> None:
-    sessions = Sessions(server)
-
-    @server.feature(SESSIONS)
-    async def list_sessions(params: Any) -> dict[str, Any]:
-        return await sessions.listing()
-
-    @server.feature(STEPS)
-    async def step_page(params: Any) -> dict[str, Any]:
-        reveal = server.settings.reveal_secrets
-        return shown(await steps(server, params, reveal), reveal)

@@ -31,7 +31,15 @@ from server.engine.findings import Finding
 from server.engine.fixture import Fixture, reread_fixture
 from server.engine.recording import Recording
 from server.engine.source import SourceText, Span
-from server.engine.workspace import SKIPPED_DIRS, classify, is_recording, read_candidate, read_source, read_summary
+from server.engine.workspace import (
+    SKIPPED_DIRS,
+    classify,
+    is_recording,
+    read_candidate,
+    read_source,
+    read_summary,
+    walk_order,
+)
 from server.lsp.buffers import Snapshot
 from server.lsp.convert import path_to_uri
 
@@ -135,19 +143,6 @@ def read_disk(path: Path, config: Config, cache: SummaryCache | None) -> Documen
     source = SourceText.from_bytes(data)
     del data  # the parse needs the text only: a big fixture's bytes are freed before it is parsed
     return Document(path, path_to_uri(path), _parsed(path, source, kind), digest=digest)
-
-
-def walk_order(path: Path, root: Path) -> tuple[tuple[int, str], ...]:
-    """Sort key giving the order `iter_files` walks in (a directory's files before its subdirectories).
-
-    Linking is FIFO across recordings, so the server must check documents in the
-    same order as the CLI to link (and rehash) exactly the same way.
-    """
-    try:
-        parts = path.relative_to(root).parts
-    except ValueError:
-        parts = path.parts
-    return (*((1, part) for part in parts[:-1]), (0, parts[-1] if parts else ""))
 
 
 @dataclass(slots=True)

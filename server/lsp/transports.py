@@ -23,6 +23,7 @@ local port, so both listeners check who is talking:
 
 from __future__ import annotations
 
+import abc
 import asyncio
 import hmac
 import logging
@@ -34,16 +35,25 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
 from pygls.io_ import run_async, run_websocket
+from pygls.lsp.server import LanguageServer
 
+from server.lsp.pygls_private import set_stop_event
 from server.lsp.wire import MAX_BODY_BYTES, FramedStream
 
 if TYPE_CHECKING:
     from websockets.asyncio.server import ServerConnection
     from websockets.http11 import Request, Response
 
-    from server.lsp.server import ReplayLensServer
-
 log = logging.getLogger(__name__)
+
+
+class Served(LanguageServer, abc.ABC):
+    """A server of one connection (`server.lsp.server.ReplayLensServer`), stopped when its client leaves."""
+
+    @abc.abstractmethod
+    def stop_serving(self) -> None:
+        """End this server's work when its client left (the process goes on)."""
+
 
 ORIGINS = re.compile(r"(?:vscode-webview|vscode-file)://[^\s]*|http://(?:127\.0\.0\.1|localhost)(?::\d{1,5})?/?")
 """Origins of local tools a `--ws` handshake may come from (besides none at all)."""
@@ -68,14 +78,14 @@ class _OneClient:
         log.info("%s client connected from %s", transport, peer)
         return True
 
-    def release(self, server: ReplayLensServer | None, peer: Any) -> None:
+    def release(self, server: Served | None, peer: Any) -> None:
         if server is not None:
             server.stop_serving()
         self.busy = False
         log.info("client %s left: waiting for the next one", peer)
 
 
-def serve_tcp(make_server: Callable[[], ReplayLensServer], host: str, port: int) -> None:
+def serve_tcp(make_server: Callable[[], Served], host: str, port: int) -> None:
     """Listen on `host:port` until interrupted, serving one client at a time."""
     clients = _OneClient()
 
@@ -84,7 +94,7 @@ def serve_tcp(make_server: Callable[[], ReplayLensServer], host: str, port: int)
         if not clients.take(peer, "TCP"):
             writer.close()
             return
-        server: ReplayLensServer | None = None
+        server: Served | None = None
         try:
             first = await asyncio.wait_for(reader.readline(), _FIRST_LINE_SECONDS)
             if not _LSP_HEADER.match(first):
@@ -92,7 +102,7 @@ def serve_tcp(make_server: Callable[[], ReplayLensServer], host: str, port: int)
                 return
             server = make_server()
             server.protocol.set_writer(writer)
-            server._stop_event = stop = threading.Event()
+            set_stop_event(server, stop := threading.Event())
             await run_async(
                 stop_event=stop,
                 reader=FramedStream(reader, first),
@@ -116,7 +126,7 @@ def serve_tcp(make_server: Callable[[], ReplayLensServer], host: str, port: int)
     asyncio.run(listen())
 
 
-def serve_ws(make_server: Callable[[], ReplayLensServer], host: str, port: int, token: str | None) -> None:
+def serve_ws(make_server: Callable[[], Served], host: str, port: int, token: str | None) -> None:
     """Listen for WebSocket clients on `host:port` until interrupted, one at a time, from local origins only."""
     from websockets.asyncio.server import serve  # noqa: PLC0415  (pygls's ws extra)
 
@@ -142,7 +152,7 @@ def serve_ws(make_server: Callable[[], ReplayLensServer], host: str, port: int, 
             return
         server = make_server()
         try:
-            server._stop_event = stop = threading.Event()
+            set_stop_event(server, stop := threading.Event())
             await run_websocket(
                 websocket=websocket,
                 stop_event=stop,

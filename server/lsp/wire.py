@@ -46,6 +46,8 @@ from pygls.exceptions import (
 )
 from pygls.protocol import LanguageServerProtocol, lsp_method
 
+from server.lsp.pygls_private import pending_request, send_data, send_response, shutting_down, stop_event
+
 log = logging.getLogger(__name__)
 
 _HEADER = b"Content-Length:"
@@ -148,10 +150,10 @@ class Protocol(LanguageServerProtocol):
             if identifier is None:
                 self.answer_without_id(problem)
             else:
-                self._send_response(identifier, None, problem.to_response_error())
+                send_response(self, identifier, problem.to_response_error())
         elif "id" in data:
             log.warning("a response of the client's to request %r does not fit the request", identifier)
-            future = self._request_futures.pop(identifier, None) if identifier is not None else None
+            future = pending_request(self, identifier) if identifier is not None else None
             if future is not None and not future.done():
                 future.set_exception(error)
         else:
@@ -175,13 +177,13 @@ class Protocol(LanguageServerProtocol):
         elif method is not None and method != types.EXIT and not self._initialize_seen:
             log.warning("%r before initialize: %s", method, "answered with an error" if identifier else "ignored")
             if identifier is not None:
-                self._send_response(identifier, None, JsonRpcServerNotInitialized().to_response_error())
+                send_response(self, identifier, JsonRpcServerNotInitialized().to_response_error())
             return
-        if self._shutdown and method not in (None, types.EXIT):
+        if shutting_down(self) and method not in (None, types.EXIT):
             log.warning("%r after shutdown: %s", method, "answered with an error" if identifier else "ignored")
             if identifier is not None:
                 error = JsonRpcInvalidRequest("the server is shutting down: only exit is accepted")
-                self._send_response(identifier, None, error.to_response_error())
+                send_response(self, identifier, error.to_response_error())
             return
         super().handle_message(message)
 
@@ -190,7 +192,7 @@ class Protocol(LanguageServerProtocol):
         if self.exit_ends_process:
             yield from super().lsp_exit(*args)
             return
-        stop = self._server._stop_event
+        stop = stop_event(self)
         if stop is not None:
             stop.set()
         closed = self.writer.close() if self.writer is not None else None
@@ -207,7 +209,7 @@ class Protocol(LanguageServerProtocol):
     def answer_without_id(self, error: JsonRpcException) -> None:
         """An error response to a message whose id cannot be known (`"id": null`)."""
         response = error.to_response_error()
-        self._send_data({"jsonrpc": "2.0", "id": None, "error": {"code": response.code, "message": response.message}})
+        send_data(self, {"jsonrpc": "2.0", "id": None, "error": {"code": response.code, "message": response.message}})
 
 
 def answer_unreadable_body(protocol: LanguageServerProtocol, error: Exception) -> bool:
