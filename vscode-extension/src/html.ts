@@ -223,6 +223,24 @@ function renderKeys(step: ReplayStep): string {
   return `<p class="muted">Key under the current rules: <code title="${escapeHtml(keys.input_hash)}">${escapeHtml(shortKey(keys.input_hash))}</code>${was}.</p>`;
 }
 
+/** A similarity as a percent that reads 100 % only for identical inputs: the server's text (version 2), else
+ * floored, with one decimal from 99.5 %, and below 100 % whenever the report shows a diff (version 1 rounded). */
+export function similarityText(nearest: { similarity?: number; similarityText?: unknown; diff?: unknown }): string {
+  if (typeof nearest.similarityText === 'string' && nearest.similarityText) return nearest.similarityText;
+  const ratio = typeof nearest.similarity === 'number' && Number.isFinite(nearest.similarity) ? Math.max(0, nearest.similarity) : 0;
+  const differs = typeof nearest.diff === 'string' ? nearest.diff.trim() !== '' : nearest.diff !== undefined && nearest.diff !== null;
+  if (ratio >= 1 && !differs) return '100%';
+  if (ratio >= 0.995) return `${(Math.min(999, Math.floor(ratio * 1000 + 1e-9)) / 10).toFixed(1)}%`;
+  return `${Math.floor(ratio * 100 + 1e-9)}%`;
+}
+
+/** A file of the report: a link when it is in this workspace, else its name and that it is not here. */
+function fileLink(place: { uri?: string; file?: string; path?: string } | null | undefined, ctx: RenderContext): string {
+  if (place?.uri) return `<button class="link mono" ${openAttrs({ uri: place.uri })}>${escapeHtml(ctx.label(place.uri))}</button>`;
+  const name = place?.file ?? place?.path;
+  return name ? `<span class="mono">${escapeHtml(name)}</span> <span class="muted">(not in this workspace)</span>` : '';
+}
+
 function renderNearest(step: ReplayStep, report: ReplayReport, ctx: RenderContext): string {
   const nearest = (step.nearest ?? undefined);
   const stepId = `step-${step.index}`;
@@ -237,7 +255,7 @@ function renderNearest(step: ReplayStep, report: ReplayReport, ctx: RenderContex
   const openNearest = nearestUri
     ? `<button class="link" ${openAttrs({ uri: nearestUri, range: nearest.range, turn: nearest.turn })}>Open recorded ${escapeHtml(turnLabel)} in ${escapeHtml(ctx.label(nearestUri))}</button>`
     : '';
-  const similarity = typeof nearest.similarity === 'number' ? ` <span class="muted">(similarity ${Math.round(nearest.similarity * 100)}%)</span>` : '';
+  const similarity = typeof nearest.similarity === 'number' ? ` <span class="muted">(similarity ${escapeHtml(similarityText(nearest))})</span>` : '';
   const note = typeof nearest.note === 'string' ? `<p class="note">${escapeHtml(nearest.note)}</p>` : '';
   const parts = normalizeDiff(nearest.diff, nearest);
   const labels = unifiedLabels(nearest.diff);
@@ -332,9 +350,11 @@ export function renderReport(report: ReplayReport, ctx: RenderContext): string {
       ? `<p class="verdict bad" role="status">Replay would fail: ${plural(misses, 'miss', 'misses')}${exhausted ? `, ${plural(exhausted, 'call')} with its turns already consumed` : ''}.</p>`
       : `<p class="verdict ok" role="status">Replay would pass: every model call finds its turn${legacyHits ? ` (${plural(legacyHits, 'legacy hit')})` : ''}.</p>`;
 
+  const sessionFile = fileLink(report.session, ctx);
+  const fixtureFile = fileLink(report.fixture, ctx);
   const files = [
-    sessionUri ? `Session <button class="link mono" ${openAttrs({ uri: sessionUri })}>${escapeHtml(ctx.label(sessionUri))}</button>${report.session?.kind ? ` <span class="muted">(${escapeHtml(report.session.kind)})</span>` : ''}` : '',
-    fixtureUri ? `against fixture <button class="link mono" ${openAttrs({ uri: fixtureUri })}>${escapeHtml(ctx.label(fixtureUri))}</button>` : '',
+    sessionFile ? `Session ${sessionFile}${report.session?.kind ? ` <span class="muted">(${escapeHtml(report.session.kind)})</span>` : ''}` : '',
+    fixtureFile ? `against fixture ${fixtureFile}` : '',
     report.rules?.preset ? `under rules <code>${escapeHtml(report.rules.preset)}</code>${report.rules.fingerprint ? ` <span class="muted">(${escapeHtml(report.rules.fingerprint)})</span>` : ''}` : '',
   ]
     .filter(Boolean)
@@ -375,9 +395,13 @@ ${why ? `<p>${escapeHtml(why)}</p>` : ''}<p><button class="link" data-goto="step
         .join('')}</ul>`
     : '';
 
+  const unresolved = Array.isArray(report.unresolved) ? report.unresolved.filter((f) => typeof f === 'string') : [];
+  const missingHtml = unresolved.length
+    ? `<div class="missing" role="note"><strong>${plural(unresolved.length, 'file')} of this report ${unresolved.length === 1 ? 'is' : 'are'} not in this workspace</strong>; ${unresolved.length === 1 ? 'its links are' : 'their links are'} left out${sessionUri ? '' : ', and the session cannot be replayed here'}:<ul>${unresolved.map((f) => `<li class="mono">${escapeHtml(f)}</li>`).join('')}</ul><p class="muted">The report was made in another checkout; open the project it was made for to follow them.</p></div>`
+    : '';
   const body = `<div class="header"><div><h1>Replay report: ${escapeHtml(title)}</h1><p class="files muted">${files}</p></div>
 <div>${sessionUri ? '<button class="primary" data-action="rerun">Replay again</button>' : ''}</div></div>
-${verdict}
+${missingHtml}${verdict}
 <h2 class="sr-only">Summary</h2>
 <ul class="cards" aria-label="Summary">${typeof summary.calls === 'number' ? card('model calls', summary.calls, 'ok', true) : ''}${card('hits', hits, 'ok')}${card('legacy hits', legacyHits, 'warn')}${card('misses', misses, 'bad')}${card('already consumed', exhausted, 'bad')}${card('unused turns', unused, 'warn')}${typeof summary.tools === 'number' ? card('tool calls', summary.tools, 'ok', true) : ''}${summary.toolMismatches ? card('tool mismatches', summary.toolMismatches, 'bad') : ''}</ul>
 <h2>First divergence</h2>

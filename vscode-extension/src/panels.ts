@@ -70,7 +70,15 @@ function lineOfCall(document: vscode.TextDocument, index: number): number | unde
 
 /** Opens `uri` at `range`, or at fixture turn / recording call `turn`. */
 export async function openLocation(uri: string, range?: Range, turn?: number): Promise<void> {
-  const document = await vscode.workspace.openTextDocument(vscode.Uri.parse(uri));
+  const target = vscode.Uri.parse(uri);
+  if (target.scheme === 'file') {
+    try {
+      await vscode.workspace.fs.stat(target);
+    } catch {
+      throw new Error(`${vscode.workspace.asRelativePath(target, false)} does not exist (any more) in this workspace`);
+    }
+  }
+  const document = await vscode.workspace.openTextDocument(target);
   let selection: vscode.Range | undefined;
   if (range) {
     selection = new vscode.Range(range.start.line, range.start.character, range.end.line, range.end.character);

@@ -169,7 +169,7 @@ test('the report of the real `python -m server replay --format json`', () => {
   assert.match(html, /no turn has key b2729027d714… \(caller &#39;lead_agent&#39;\) under rules deerflow/);
   // the miss: nearest turn 0, its note, the diff with the side names of the unified header
   assert.match(html, /id="miss-0"/);
-  assert.match(html, /Nearest recorded input: <strong>turn 0<\/strong> <span class="muted">\(similarity 100%\)/);
+  assert.match(html, /Nearest recorded input: <strong>turn 0<\/strong> <span class="muted">\(similarity 99\.9%\)/);
   assert.match(html, /turn 0 is stale: keyed under the current rules without rules user-input-begin/);
   assert.match(html, /<del>− turn 0 as keyed under the current rules/);
   assert.match(html, /<ins>\+ step 0 \(current rules\)<\/ins>/);
