@@ -194,6 +194,12 @@ export class Webview {
     return Uri.from({ scheme: 'vscode-webview', path: uri.path });
   }
   readonly received = new EventEmitter<unknown>();
+  /** Messages the extension posted to the webview. */
+  readonly posted: unknown[] = [];
+  postMessage(message: unknown): Promise<boolean> {
+    this.posted.push(message);
+    return Promise.resolve(true);
+  }
   onDidReceiveMessage = (listener: (m: unknown) => void, _thisArg?: unknown, disposables?: Disposable[]) => {
     const d = this.received.event(listener);
     disposables?.push(d);
