@@ -853,6 +853,8 @@ const exitCode = await (async () => {
 
       // The filter: only the LangGraph threads, and the view says how many of all.
       await runCommand('Replay Lens: Filter Sessions');
+      // The input box replaces the palette: typed before it is there, the text went to the palette.
+      await page.locator('.quick-input-widget', { hasText: 'Filter sessions' }).waitFor({ timeout: TIMEOUT });
       await page.locator('.quick-input-widget input').fill('langgraph');
       await page.keyboard.press('Enter');
       const langgraph = expected.sessions.filter((s) => s.kind === 'langgraph-checkpoints').length;

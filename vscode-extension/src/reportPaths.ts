@@ -109,12 +109,13 @@ async function locate(place: Place, files: WorkspaceFiles): Promise<{ path?: str
       if (await files.isFile(candidate)) return { path: candidate };
     }
   }
-  const wanted = relative && !relative.includes('..') ? relative : absolute ? segments(absolute) : relative;
+  // A root-relative path must match whole (the project may be a folder of the workspace), past any `..` (a file
+  // beside the project); an absolute one by its longest tail, at least the file name.
+  const below = relative?.slice(relative.lastIndexOf('..') + 1);
+  const wanted = below?.length ? below : absolute ? segments(absolute) : undefined;
   if (!wanted?.length) return { name };
   const candidates = (await files.named(wanted[wanted.length - 1])).filter((c) => files.folders.some((folder) => inside(c, folder)));
-  // A root-relative path must match whole (the project may be a folder of the workspace); an absolute one by its
-  // longest tail, at least the file name.
-  const found = bestMatch(wanted, candidates, relative && wanted === relative ? wanted.length : 1);
+  const found = bestMatch(wanted, candidates, wanted === below ? wanted.length : 1);
   return found ? { path: found } : { name };
 }
 

@@ -92,6 +92,15 @@ test('a version 2 report maps every file under the workspace folder, and under a
   assert.equal(fileUriPath((nested.report.fixture as { uri: string }).uri), path.join(mono, 'packages/agent/replay/write_note.ultra.json'));
 });
 
+test('a fixture beside the project (`../shared/x.json`) is found by the path past the `..`', async () => {
+  const ws = temp();
+  tree(ws, ['agent/recordings/write_note.ultra.jsonl', 'shared/x.json', 'other/x.json']);
+  const report: ReplayReport = { version: 2, fixture: { file: '../shared/x.json', path: '../shared/x.json' }, summary: {}, steps: [] };
+  const { report: mapped, missing } = await mapReport(report, workspaceFiles([ws]));
+  assert.deepEqual(missing, []);
+  assert.equal(fileUriPath(mapped.fixture!.uri!), path.join(ws, 'shared/x.json'));
+});
+
 test('a version 1 report from CI (absolute /home/runner paths) maps by the longest matching tail', async () => {
   const ws = temp();
   tree(ws, ['recordings/write_note.ultra.jsonl', 'replay/write_note.ultra.json', 'old/replay/write_note.ultra.json']);

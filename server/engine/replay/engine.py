@@ -63,11 +63,13 @@ class RecordedInput:
 class Nearest:
     """The recorded input closest to a missed call's, and how they differ.
 
-    `similarity` compares the two inputs the diff shows (1.0 only when the diff is empty).
+    `similarity` compares the two inputs the diff shows (1.0 only when the diff is empty); `ranked`, both
+    under the current rules, is what made this turn the nearest.
     """
 
     turn: int
     similarity: float
+    ranked: float
     caller: str | None
     diff: str
     note: str
@@ -328,7 +330,7 @@ class _Replayer:
         before = render(explanation.normalizer, recorded.messages) if explanation else self.render_turn(turn)
         label = f"turn {turn} as keyed {explanation.description}" if explanation else f"turn {turn} (current rules)"
         diff = line_diff(before, lines, label, f"step {step.index} (current rules)")
-        score = similarity(before, lines) if explanation else score  # of the two inputs the diff shows
+        shown = similarity(before, lines) if explanation else score  # of the two inputs the diff shows
         turn_caller = _normalized_caller(self.normalizer, fixture_turn.caller) if not fixture_turn.is_legacy else None
         if explanation:
             note = f"turn {turn} is stale: keyed {explanation.description}; rehash it from its recorded input"
@@ -337,12 +339,13 @@ class _Replayer:
         elif not diff:
             note = f"same normalized input, yet turn {turn}'s key differs: it was keyed under rules not found"
         else:
-            note = f"the normalized inputs differ ({percent(score)} alike): see the diff"
+            note = f"the normalized inputs differ ({percent(shown)} alike): see the diff"
         span = fixture_turn.span
         turn_source = SourceRef(self.fixture.path, self.fixture.source.range(span), span, label=f"turn {turn}")
         return Nearest(
             turn=turn,
-            similarity=score,
+            similarity=shown,
+            ranked=score,
             caller=turn_caller,
             diff=diff,
             note=note,
