@@ -35,7 +35,7 @@ def test_a_replay_from_a_check_is_the_replay_from_disk(samples: Path, summarized
     inputs = checked_inputs(report)
     assert inputs and inputs == recorded_inputs(_report(whole, fixture).fixture, whole.recordings, config)
     expected = replay_path(recording, against=fixture).to_json()
-    assert replay_checked(recording, report, config.rules).to_json() == expected
+    assert replay_checked(recording, report, config.rules, config.root).to_json() == expected
 
 
 def test_a_summary_changed_since_the_check_gives_its_turn_no_input(samples: Path) -> None:

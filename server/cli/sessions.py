@@ -30,6 +30,7 @@ from server.engine.replay import (
     replay_path,
     write_new,
 )
+from server.engine.replay.render import percent
 from server.engine.secrets import mask_json, masked_cut
 from server.engine.sessions import SessionNotFoundError, discover, page_steps, postgres, read_session, resolve
 from server.engine.sessions.model import Step, StepPage, location
@@ -127,7 +128,7 @@ def run_replay(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         return _error(f"config: {exc}")
     if args.format == "json":
-        _emit_json(report.to_json(), args.reveal_secrets)
+        _emit_json(report.to_json(portable=True), args.reveal_secrets)
     else:
         print(render_replay(report, reveal=args.reveal_secrets))
     return EXIT_DIVERGED if report.failed else EXIT_CLEAN
@@ -205,7 +206,10 @@ def _miss_details(outcome: Any, reveal: bool) -> list[str]:
         if nearest is None:
             return ["", head + safe(outcome.reason, reveal=reveal) + ". No recorded input to compare with."]
         recorded = f", recorded at {nearest.recorded_at.describe()}" if nearest.recorded_at else ""
-        lines = ["", f"{head}nearest recorded input is turn {nearest.turn} ({nearest.similarity:.0%} alike{recorded})"]
+        lines = [
+            "",
+            f"{head}nearest recorded input is turn {nearest.turn} ({percent(nearest.similarity)} alike{recorded})",
+        ]
         lines.append(f"  {safe(nearest.note, reveal=reveal)}")
         lines += [f"  {line}" for line in safe(nearest.diff, reveal=reveal).splitlines()]
         return lines

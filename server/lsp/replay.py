@@ -83,7 +83,8 @@ async def replay_session(context: Context, args: tuple[Any, ...]) -> dict[str, A
                 )
             # For a fixture, `sessionId` is its own id (from the sessions list): the linked recording is replayed.
             if current.project.config_error is None:
-                run = functools.partial(replay_checked, linked, checked, current.analysis.config.rules)
+                config = current.analysis.config
+                run = functools.partial(replay_checked, linked, checked, config.rules, config.root)
             else:  # reading the config again fails the request with its error, as the CLI does
                 run = functools.partial(replay_path, linked, against=current.document.path)
     async with session.replaying:

@@ -33,7 +33,7 @@ async def test_replay_of_a_recording_is_the_cli_report(client: Client, workspace
     assert cli.code == 1
     await start(client, workspace)
     report = await replay(client, {"uri": recording.as_uri()})
-    assert report == cli.json()
+    assert portable(report) == cli.json()
     assert [step["status"] for step in report["steps"]] == ["miss", "hit", "tool", "miss", "tool", "miss"]
     assert report["summary"]["misses"] == 3 and report["unused"] == [0, 2, 3] and report["first_divergence"] == 0
     nearest = report["steps"][0]["nearest"]
@@ -46,7 +46,7 @@ async def test_replay_of_a_fixture_replays_its_linked_recording(client: Client, 
     recording = workspace / "recordings" / "write_note.ultra.jsonl"
     await start(client, workspace)
     report = await replay(client, {"uri": fixture.as_uri(), "sessionId": "write_note.ultra"})
-    assert report == run_cli("replay", recording, "--against", fixture, "--format", "json").json()
+    assert portable(report) == run_cli("replay", recording, "--against", fixture, "--format", "json").json()
     assert report["session"]["uri"] == recording.as_uri() and report["session"]["kind"] == "recording"
     assert report["fixture"]["uri"] == fixture.as_uri()
     assert [step["nearest"]["turn"] for step in report["steps"] if step["status"] == "miss"] == [0, 2, 3]
@@ -155,3 +155,13 @@ async def test_replay_of_a_fixture_replays_the_text_the_editor_shows(client: Cli
     assert report["summary"] == on_disk["summary"] and report["unused"] == on_disk["unused"]
     items = await client.diagnostics_for(uri, replay_codes, "replay findings")
     assert sorted(item.range.start.line for item in items if item.code in REPLAY_CODES) == sorted(lines)
+
+
+def portable(value: Any) -> Any:
+    """The editor's report as the CLI writes it: each place named by its root-relative `file` only (issue 16)."""
+    if isinstance(value, list):
+        return [portable(item) for item in value]
+    if not isinstance(value, dict):
+        return value
+    document = {key: portable(item) for key, item in value.items() if not ("file" in value and key == "uri")}
+    return {**document, "path": value["file"]} if "file" in value else document

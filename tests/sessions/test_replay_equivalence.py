@@ -100,7 +100,7 @@ def _straightforward_report(path: Path, against: Path | None) -> ReplayReport:
         assert found is not None
         fixture = found
         session.findings.extend(fixture.problems)
-    return replay(session, fixture, config.rules, recorded_inputs(fixture, workspace.recordings, config))
+    return replay(session, fixture, config.rules, recorded_inputs(fixture, workspace.recordings, config), config.root)
 
 
 def _perturb(root: Path, how: str, rng: random.Random) -> tuple[Path, Path | None]:

@@ -92,6 +92,29 @@ fs.writeFileSync(path.join(userData, 'User', 'settings.json'), userSettings(bare
 // The report a CI job would save, written before VS Code starts (the sample's state: 3 stale turns).
 const cliReport = spawnSync(PYTHON, ['-m', 'server', 'replay', 'recordings/write_note.ultra.jsonl', '--format', 'json'], { cwd: workspace, encoding: 'utf8' });
 fs.writeFileSync(path.join(workspace, 'replay-report.json'), cliReport.stdout);
+// The same report as an older CI run wrote it (version 1: absolute /home/runner paths and file: URIs
+// of another machine), against a fixture this workspace does not have.
+const CI_ROOT = '/home/runner/work/agent/agent';
+const CI_MISSING = `${CI_ROOT}/replay/write_note.ultra.v0.json`;
+function foreignReport(text) {
+  const absolute = (value) => {
+    if (Array.isArray(value)) return value.map(absolute);
+    if (!value || typeof value !== 'object') return value;
+    const copy = Object.fromEntries(Object.entries(value).map(([k, v]) => [k, absolute(v)]));
+    if (typeof value.file === 'string') {
+      const file = value.file === 'replay/write_note.ultra.json' ? CI_MISSING : `${CI_ROOT}/${value.file}`;
+      delete copy.file;
+      Object.assign(copy, { path: file, uri: `file://${file}` });
+    }
+    return copy;
+  };
+  try {
+    return JSON.stringify({ ...absolute(JSON.parse(text)), version: 1 }, null, 2);
+  } catch {
+    return '';
+  }
+}
+fs.writeFileSync(path.join(workspace, 'ci-report.json'), foreignReport(cliReport.stdout));
 
 // What the CLI says about the same files: the editor must show the same (the server answers
 // replayLens.replaySession, replayLens/sessions and replayLens/steps with the CLI's JSON).
@@ -695,6 +718,34 @@ const exitCode = await (async () => {
       await runCommand('View: Close All Editors');
     });
 
+    // A report from another machine: its files are found in this workspace by their path (the one it does
+    // not have is named, without a link); its links open the workspace's files; "Replay again" replays
+    // the workspace's session, never a file outside it.
+    await check('a CI report with foreign paths maps its files into the workspace and names the missing one', async () => {
+      await openFile('ci-report.json');
+      await runCommand('Replay Lens: Open Replay Report from JSON');
+      await page.locator('.notification-toast', { hasText: /1 file of ci-report\.json is not in this workspace: \/home\/runner\/work\/agent\/agent\/replay\/write_note\.ultra\.v0\.json/ }).first().waitFor({ timeout: TIMEOUT });
+      const frame = await webviewWithHeading(/Replay report/);
+      const missing = await frame.locator('.missing').innerText();
+      if (!missing.includes(CI_MISSING)) throw new Error(`the report does not name the missing fixture: ${missing}`);
+      const files = await frame.locator('.files').innerText();
+      if (!files.includes('recordings/write_note.ultra.jsonl') || !files.includes('(not in this workspace)')) throw new Error(`the report's files read "${files}"`);
+      if ((await frame.locator('[data-open*="/home/runner/"]').count()) > 0) throw new Error('a link of the report still opens a /home/runner path');
+      await shot('report-ci-foreign-paths');
+      await frame.locator('.files button[data-open]', { hasText: 'recordings/write_note.ultra.jsonl' }).click();
+      await page.locator('.tab.active .label-name', { hasText: /^write_note\.ultra\.jsonl$/ }).first().waitFor({ timeout: TIMEOUT });
+      if (await page.locator('.notification-toast', { hasText: /Unable to resolve|nonexistent/ }).count()) throw new Error('a raw "Unable to resolve nonexistent file" error is shown');
+      await page.locator('.tab', { hasText: /Replay: / }).first().click();
+      const again = await webviewWithHeading(/Replay report/);
+      await again.locator('button[data-action="rerun"]').click();
+      const replayed = await webviewWithHeading(/Replay report/);
+      await replayed.locator('.files button[data-open$="write_note.ultra.json"]').first().waitFor({ timeout: TIMEOUT }); // the workspace's fixture, found by the server
+      if (await replayed.locator('.missing').count()) throw new Error('the replayed report still lists missing files');
+      await shot('report-ci-replayed-here');
+      await runCommand('Notifications: Clear All Notifications');
+      await runCommand('View: Close All Editors');
+    });
+
     // WCAG AA: every status pill, summary number and verdict of the report has a contrast of at
     // least 4.5:1 with what is behind it, computed from the styles the webview really has in a
     // light, a dark and a high-contrast theme (switched through the user settings file).
@@ -802,6 +853,8 @@ const exitCode = await (async () => {
 
       // The filter: only the LangGraph threads, and the view says how many of all.
       await runCommand('Replay Lens: Filter Sessions');
+      // The input box replaces the palette: typed before it is there, the text went to the palette.
+      await page.locator('.quick-input-widget', { hasText: 'Filter sessions' }).waitFor({ timeout: TIMEOUT });
       await page.locator('.quick-input-widget input').fill('langgraph');
       await page.keyboard.press('Enter');
       const langgraph = expected.sessions.filter((s) => s.kind === 'langgraph-checkpoints').length;

@@ -7,6 +7,7 @@ import { Commands, isReplayReport, NormalizedInputResult, RehashResult, ReplayRe
 import { fileName, ResultViews } from './results';
 import type { ServerManager } from './server';
 import { isReplayable, KIND_LABELS, SessionItem, SessionsProvider } from './sessions';
+import { mapReport, WorkspaceFiles } from './reportPaths';
 import { plural } from './text';
 import { isFixturePath, isRecordingPath, isSessionPath, turnAtCursor } from './turns';
 
@@ -190,7 +191,34 @@ async function openReportFile(deps: CommandDeps, arg?: unknown): Promise<void> {
     void vscode.window.showWarningMessage(`Replay Lens: ${fileName(uri)} is not a replay report (the output of python -m server replay --format json).`);
     return;
   }
-  deps.reports.show(report);
+  // Made elsewhere (CI, another checkout): its files are mapped into this workspace, or named as missing.
+  const mapped = await mapReport(report, workspaceFiles());
+  deps.reports.show({ ...mapped.report, unresolved: mapped.missing });
+  if (mapped.missing.length > 0) {
+    void vscode.window.showWarningMessage(
+      `Replay Lens: ${plural(mapped.missing.length, 'file')} of ${fileName(uri)} ${mapped.missing.length === 1 ? 'is' : 'are'} not in this workspace: ${mapped.missing.slice(0, 3).join(', ')}${mapped.missing.length > 3 ? ', …' : ''}. Open the project the report was made for to follow its links.`,
+    );
+  }
+}
+
+/** The workspace as the report mapping reads it: its folders, and files found by name (no build output). */
+function workspaceFiles(): WorkspaceFiles {
+  const folders = (vscode.workspace.workspaceFolders ?? []).filter((f) => f.uri.scheme === 'file');
+  return {
+    folders: folders.map((f) => f.uri.fsPath),
+    isFile: async (path) => {
+      try {
+        return (await vscode.workspace.fs.stat(vscode.Uri.file(path))).type === vscode.FileType.File;
+      } catch {
+        return false;
+      }
+    },
+    named: async (name) => {
+      const glob = `**/${name.replace(/[[\]{}*?!]/g, (c) => `[${c}]`)}`;
+      const found = await Promise.all(folders.map((f) => vscode.workspace.findFiles(new vscode.RelativePattern(f, glob), '**/node_modules/**', 200)));
+      return found.flat().map((u) => u.fsPath);
+    },
+  };
 }
 
 /** Registers every command of the manifest; the returned disposables unregister them. */

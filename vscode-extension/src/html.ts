@@ -4,7 +4,7 @@
 // inline styles, theme colors only.
 import { changeCounts, elide, normalizeDiff, Segment, unifiedLabels } from './diff';
 import { formatNumber, plural } from './text';
-import type { Range, ReplayReport, ReplayStep, SessionInfo, SessionStep, StepsResult, Tokens } from './protocol';
+import type { Range, ReplayReport, ReplayStep, SessionInfo, SessionStep, Tokens } from './protocol';
 
 /** Text of a value from the server: strings and numbers as they are, nothing for anything else. */
 function textOf(value: unknown): string {
@@ -223,6 +223,24 @@ function renderKeys(step: ReplayStep): string {
   return `<p class="muted">Key under the current rules: <code title="${escapeHtml(keys.input_hash)}">${escapeHtml(shortKey(keys.input_hash))}</code>${was}.</p>`;
 }
 
+/** A similarity as a percent that reads 100 % only for identical inputs: the server's text (version 2), else
+ * floored, with one decimal from 99.5 %, and below 100 % whenever the report shows a diff (version 1 rounded). */
+export function similarityText(nearest: { similarity?: number; similarityText?: unknown; diff?: unknown }): string {
+  if (typeof nearest.similarityText === 'string' && nearest.similarityText) return nearest.similarityText;
+  const ratio = typeof nearest.similarity === 'number' && Number.isFinite(nearest.similarity) ? Math.max(0, nearest.similarity) : 0;
+  const differs = typeof nearest.diff === 'string' ? nearest.diff.trim() !== '' : nearest.diff !== undefined && nearest.diff !== null;
+  if (ratio >= 1 && !differs) return '100%';
+  if (ratio >= 0.995) return `${(Math.min(999, Math.floor(ratio * 1000 + 1e-9)) / 10).toFixed(1)}%`;
+  return `${Math.floor(ratio * 100 + 1e-9)}%`;
+}
+
+/** A file of the report: a link when it is in this workspace, else its name and that it is not here. */
+function fileLink(place: { uri?: string; file?: string; path?: string } | null | undefined, ctx: RenderContext): string {
+  if (place?.uri) return `<button class="link mono" ${openAttrs({ uri: place.uri })}>${escapeHtml(ctx.label(place.uri))}</button>`;
+  const name = place?.file ?? place?.path;
+  return name ? `<span class="mono">${escapeHtml(name)}</span> <span class="muted">(not in this workspace)</span>` : '';
+}
+
 function renderNearest(step: ReplayStep, report: ReplayReport, ctx: RenderContext): string {
   const nearest = (step.nearest ?? undefined);
   const stepId = `step-${step.index}`;
@@ -237,7 +255,7 @@ function renderNearest(step: ReplayStep, report: ReplayReport, ctx: RenderContex
   const openNearest = nearestUri
     ? `<button class="link" ${openAttrs({ uri: nearestUri, range: nearest.range, turn: nearest.turn })}>Open recorded ${escapeHtml(turnLabel)} in ${escapeHtml(ctx.label(nearestUri))}</button>`
     : '';
-  const similarity = typeof nearest.similarity === 'number' ? ` <span class="muted">(similarity ${Math.round(nearest.similarity * 100)}%)</span>` : '';
+  const similarity = typeof nearest.similarity === 'number' ? ` <span class="muted">(similarity ${escapeHtml(similarityText(nearest))})</span>` : '';
   const note = typeof nearest.note === 'string' ? `<p class="note">${escapeHtml(nearest.note)}</p>` : '';
   const parts = normalizeDiff(nearest.diff, nearest);
   const labels = unifiedLabels(nearest.diff);
@@ -332,9 +350,11 @@ export function renderReport(report: ReplayReport, ctx: RenderContext): string {
       ? `<p class="verdict bad" role="status">Replay would fail: ${plural(misses, 'miss', 'misses')}${exhausted ? `, ${plural(exhausted, 'call')} with its turns already consumed` : ''}.</p>`
       : `<p class="verdict ok" role="status">Replay would pass: every model call finds its turn${legacyHits ? ` (${plural(legacyHits, 'legacy hit')})` : ''}.</p>`;
 
+  const sessionFile = fileLink(report.session, ctx);
+  const fixtureFile = fileLink(report.fixture, ctx);
   const files = [
-    sessionUri ? `Session <button class="link mono" ${openAttrs({ uri: sessionUri })}>${escapeHtml(ctx.label(sessionUri))}</button>${report.session?.kind ? ` <span class="muted">(${escapeHtml(report.session.kind)})</span>` : ''}` : '',
-    fixtureUri ? `against fixture <button class="link mono" ${openAttrs({ uri: fixtureUri })}>${escapeHtml(ctx.label(fixtureUri))}</button>` : '',
+    sessionFile ? `Session ${sessionFile}${report.session?.kind ? ` <span class="muted">(${escapeHtml(report.session.kind)})</span>` : ''}` : '',
+    fixtureFile ? `against fixture ${fixtureFile}` : '',
     report.rules?.preset ? `under rules <code>${escapeHtml(report.rules.preset)}</code>${report.rules.fingerprint ? ` <span class="muted">(${escapeHtml(report.rules.fingerprint)})</span>` : ''}` : '',
   ]
     .filter(Boolean)
@@ -375,9 +395,13 @@ ${why ? `<p>${escapeHtml(why)}</p>` : ''}<p><button class="link" data-goto="step
         .join('')}</ul>`
     : '';
 
+  const unresolved = Array.isArray(report.unresolved) ? report.unresolved.filter((f) => typeof f === 'string') : [];
+  const missingHtml = unresolved.length
+    ? `<div class="missing" role="note"><strong>${plural(unresolved.length, 'file')} of this report ${unresolved.length === 1 ? 'is' : 'are'} not in this workspace</strong>; ${unresolved.length === 1 ? 'its links are' : 'their links are'} left out${sessionUri ? '' : ', and the session cannot be replayed here'}:<ul>${unresolved.map((f) => `<li class="mono">${escapeHtml(f)}</li>`).join('')}</ul><p class="muted">The report was made in another checkout; open the project it was made for to follow them.</p></div>`
+    : '';
   const body = `<div class="header"><div><h1>Replay report: ${escapeHtml(title)}</h1><p class="files muted">${files}</p></div>
 <div>${sessionUri ? '<button class="primary" data-action="rerun">Replay again</button>' : ''}</div></div>
-${verdict}
+${missingHtml}${verdict}
 <h2 class="sr-only">Summary</h2>
 <ul class="cards" aria-label="Summary">${typeof summary.calls === 'number' ? card('model calls', summary.calls, 'ok', true) : ''}${card('hits', hits, 'ok')}${card('legacy hits', legacyHits, 'warn')}${card('misses', misses, 'bad')}${card('already consumed', exhausted, 'bad')}${card('unused turns', unused, 'warn')}${typeof summary.tools === 'number' ? card('tool calls', summary.tools, 'ok', true) : ''}${summary.toolMismatches ? card('tool mismatches', summary.toolMismatches, 'bad') : ''}</ul>
 <h2>First divergence</h2>
@@ -450,7 +474,7 @@ function renderStepDetail(step: SessionStep, previousInputs: number, target: Ope
   if (step.arguments !== undefined) sections.push(`<h4>Arguments</h4><pre class="content">${escapeHtml(shownValue(step.arguments))}</pre>`);
   if (step.result !== undefined) sections.push(`<h4>Result</h4><pre class="content">${escapeHtml(shownValue(step.result))}</pre>`);
   const open = openAttrs(target);
-  return `<section class="detail" id="detail-${step.index}" hidden aria-label="Step ${step.index} in detail">
+  return `<section class="detail" id="detail-${step.index}" aria-label="Step ${step.index} in detail">
 <h3>Step ${step.index}: ${escapeHtml(kindLabel(step.kind))} ${escapeHtml(stepWho(step))} ${badge(step.status)}</h3>
 ${dl}${open ? `<p><button class="link" ${open}>Open it in ${escapeHtml(target.uri ? ctx.label(target.uri) : 'the editor')}</button></p>` : ''}
 ${sections.join('\n') || '<p class="muted">The trace holds no input or output for this step.</p>'}</section>`;
@@ -464,52 +488,67 @@ function tokenCounts(tokens: Tokens | null | undefined): { input: number; output
   return { input: num(t.input, t.input_tokens, t.prompt_tokens), output: num(t.output, t.output_tokens, t.completion_tokens) };
 }
 
-function options(label: string, id: string, values: string[]): string {
-  const unique = [...new Set(values.filter(Boolean))].sort();
-  return `<label>${escapeHtml(label)} <select id="${id}"><option value="">all</option>${unique.map((v) => `<option value="${escapeHtml(v)}">${escapeHtml(v)}</option>`).join('')}</select></label>`;
+/** One row of the steps view's virtual list: its HTML and what search, filters and totals read. */
+export interface StepRow {
+  /** Place in the session (0-based), which the server's pages are cut by. */
+  position: number;
+  index: number;
+  html: string;
+  kind: string;
+  caller: string;
+  status: string;
+  search: string;
+  tokensIn: number;
+  tokensOut: number;
+  ms: number;
 }
 
-export function renderSteps(session: Pick<SessionInfo, 'uri' | 'kind' | 'title' | 'id'>, result: StepsResult, ctx: RenderContext, replayable: boolean): string {
-  const pageSize = Math.max(1, result.pageSize || result.steps.length || 1);
-  const pages = Math.max(1, Math.ceil((result.total ?? result.steps.length) / pageSize));
-  const current = Math.min(Math.max(1, result.page || 1), pages);
+export function stepRow(step: SessionStep, position: number, ctx: RenderContext): StepRow {
+  const who = stepWho(step);
+  const { input, output } = tokenCounts(step.tokens);
+  return {
+    position,
+    index: step.index,
+    html: renderTimelineStep(step, {}, 0, ctx, { select: position }),
+    kind: kindLabel(step.kind),
+    caller: who,
+    status: step.status ?? '',
+    search: [who, step.summary, step.name, step.model, step.caller, step.status, step.kind].filter(Boolean).join(' ').toLowerCase(),
+    tokensIn: input,
+    tokensOut: output,
+    ms: typeof step.durationMs === 'number' && Number.isFinite(step.durationMs) ? step.durationMs : 0,
+  };
+}
+
+/** The detail pane of one step (`previousInputs`: messages the same caller's previous model call sent). */
+export function stepDetail(step: SessionStep, previousInputs: number, sessionUri: string, ctx: RenderContext): string {
+  return renderStepDetail(step, previousInputs, { uri: step.uri ?? sessionUri, range: step.range }, ctx);
+}
+
+/**
+ * The steps view: header, search and filters, and an empty virtual list of `total` rows that the
+ * webview script (media/webview.ts) fills as it scrolls, asking the extension for the server's pages.
+ */
+export function renderStepsView(
+  session: Pick<SessionInfo, 'uri' | 'kind' | 'title' | 'id'>,
+  list: { total: number; pageSize: number; generation: number },
+  ctx: RenderContext,
+  replayable: boolean,
+): string {
   const title = session.title ?? session.id ?? ctx.label(session.uri);
-  const first = (current - 1) * pageSize + 1;
-  const last = Math.min(result.total, first + result.steps.length - 1);
-  const pager = (where: string) =>
-    pages > 1
-      ? `<nav class="pager" aria-label="Pages (${where})"><button class="secondary" data-page="1" ${current === 1 ? 'disabled' : ''} aria-label="First page">« First</button><button class="secondary" data-page="${current - 1}" ${current === 1 ? 'disabled' : ''}>‹ Previous</button><span>Page ${current} of ${pages}</span><button class="secondary" data-page="${current + 1}" ${current === pages ? 'disabled' : ''}>Next ›</button><button class="secondary" data-page="${pages}" ${current === pages ? 'disabled' : ''} aria-label="Last page">Last »</button></nav>`
-      : '';
-  const maxDuration = maxOf(result.steps.map((s) => s.durationMs));
-  // Messages a caller's earlier model call already sent: the rest of a call's input is new.
-  const seen = new Map<string, number>();
-  const details: string[] = [];
-  const rows = result.steps.map((s: SessionStep, i) => {
-    const target: OpenTarget = { uri: s.uri ?? session.uri, range: s.range };
-    const who = stepWho(s);
-    const previous = s.kind === 'model' ? (seen.get(who) ?? 0) : 0;
-    if (s.kind === 'model' && Array.isArray(s.input)) seen.set(who, s.input.length);
-    details.push(renderStepDetail(s, previous, target, ctx));
-    const { input, output } = tokenCounts(s.tokens);
-    const search = [who, s.summary, s.name, s.model, s.caller, s.status, s.kind].filter(Boolean).join(' ').toLowerCase();
-    const row = renderTimelineStep(s, {}, maxDuration, ctx, { autofocus: i === 0, select: s.index });
-    return row.replace(
-      '<li>',
-      `<li data-kind="${escapeHtml(kindLabel(s.kind))}" data-caller="${escapeHtml(who)}" data-status="${escapeHtml(s.status ?? '')}" data-search="${escapeHtml(search)}" data-tin="${input}" data-tout="${output}" data-ms="${typeof s.durationMs === 'number' && Number.isFinite(s.durationMs) ? s.durationMs : 0}">`,
-    );
-  });
-  const list = result.steps.length ? `<ol class="timeline" aria-label="Steps ${first} to ${last}">${rows.join('\n')}</ol>` : '<p class="muted">No steps on this page.</p>';
-  const tools = result.steps.length
-    ? `<div class="toolbar" role="search"><label>Search <input type="search" id="step-search" placeholder="caller, tool, text…"></label>${options('Kind', 'filter-kind', result.steps.map((s) => kindLabel(s.kind)))}${options('Caller', 'filter-caller', result.steps.map((s) => stepWho(s)))}${options('Status', 'filter-status', result.steps.map((s) => s.status ?? ''))}</div>
+  const select = (label: string, id: string) => `<label>${escapeHtml(label)} <select id="${id}"><option value="">all</option></select></label>`;
+  const tools = list.total
+    ? `<div class="toolbar" role="search"><label>Search <input type="search" id="step-search" placeholder="caller, tool, text…"></label>${select('Kind', 'filter-kind')}${select('Caller', 'filter-caller')}${select('Status', 'filter-status')}</div>
 <p class="muted" id="totals" role="status"></p>`
     : '';
+  const rows = list.total
+    ? `<div id="vlist" class="vlist" data-total="${list.total}" data-page-size="${list.pageSize}" data-generation="${list.generation}"><div class="vspacer"><ol class="timeline" id="vrows" aria-label="Steps of the session (${formatNumber(list.total)})"></ol></div></div>`
+    : '<p class="muted">The session has no steps.</p>';
   const body = `<div class="header"><div><h1>${escapeHtml(title)}</h1>
-<p class="files muted"><button class="link mono" ${openAttrs({ uri: session.uri })}>${escapeHtml(ctx.label(session.uri))}</button> · ${escapeHtml(session.kind)} · ${plural(result.total, 'step')}${result.steps.length ? ` · showing ${first}–${last}` : ''}</p></div>
+<p class="files muted"><button class="link mono" ${openAttrs({ uri: session.uri })}>${escapeHtml(ctx.label(session.uri))}</button> · ${escapeHtml(session.kind)} · ${plural(list.total, 'step')}</p></div>
 <div>${replayable ? '<button class="primary" data-action="replay">Replay this session</button>' : ''}</div></div>
-${pager('top')}
 ${tools}
-<div class="steps-layout"><div>${list}</div><aside id="detail-pane" aria-live="polite"><p class="muted placeholder">Select a step to see its new input messages, its output, a tool's arguments and result, tokens and times.</p>${details.join('\n')}</aside></div>
-${pager('bottom')}`;
+<div class="steps-layout"><div>${rows}</div><aside id="detail-pane" aria-live="polite"><p class="muted placeholder">Select a step to see its new input messages, its output, a tool's arguments and result, tokens and times.</p></aside></div>`;
   return page(ctx, title, body);
 }
 

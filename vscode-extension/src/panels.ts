@@ -1,14 +1,15 @@
-// The webview panels: the replay report and a session's steps (paginated). Clicking a step opens
-// the fixture or recording at that turn.
+// The webview panels: the replay report and a session's steps (a virtual list the webview fills
+// page by page as it scrolls). Clicking a report's step opens the fixture or recording at that turn.
 import * as crypto from 'node:crypto';
 import * as vscode from 'vscode';
 import { errorMessage } from './errors';
-import { renderMessage, renderReport, renderSteps, RenderContext } from './html';
-import { Range, ReplayReport, Requests, SessionInfo, StepsResult } from './protocol';
+import { renderMessage, renderReport, renderStepsView, RenderContext, stepDetail, stepRow } from './html';
+import { Range, ReplayReport, Requests, SessionInfo, SessionStep, StepsResult } from './protocol';
 import type { ServerManager } from './server';
 import { isRecordingPath, turnRange } from './turns';
 
-export const STEPS_PAGE_SIZE = 50;
+/** Steps per request of the steps view (the server allows up to 1000). */
+export const STEPS_PAGE_SIZE = 200;
 
 interface OpenMessage {
   type: 'open';
@@ -18,7 +19,9 @@ interface OpenMessage {
 }
 type WebviewMessage =
   | OpenMessage
-  | { type: 'page'; page: number }
+  | { type: 'pages'; generation: number; pages: number[] }
+  | { type: 'all'; generation: number }
+  | { type: 'detail'; generation: number; position: number }
   | { type: 'rerun' }
   | { type: 'replay' }
   | { type: 'rehash'; uri: string; turn: number }
@@ -70,7 +73,15 @@ function lineOfCall(document: vscode.TextDocument, index: number): number | unde
 
 /** Opens `uri` at `range`, or at fixture turn / recording call `turn`. */
 export async function openLocation(uri: string, range?: Range, turn?: number): Promise<void> {
-  const document = await vscode.workspace.openTextDocument(vscode.Uri.parse(uri));
+  const target = vscode.Uri.parse(uri);
+  if (target.scheme === 'file') {
+    try {
+      await vscode.workspace.fs.stat(target);
+    } catch {
+      throw new Error(`${vscode.workspace.asRelativePath(target, false)} does not exist (any more) in this workspace`);
+    }
+  }
+  const document = await vscode.workspace.openTextDocument(target);
   let selection: vscode.Range | undefined;
   if (range) {
     selection = new vscode.Range(range.start.line, range.start.character, range.end.line, range.end.character);
@@ -191,7 +202,10 @@ export class ReportPanel extends Panel {
 
 export class SessionPanel extends Panel {
   private session: SessionInfo | undefined;
-  private page = 1;
+  /** Which list the webview shows: replies to an older one are dropped by the webview. */
+  private generation = 0;
+  private total = 0;
+  private readonly pages = new Map<number, Promise<SessionStep[]>>();
 
   constructor(
     extensionUri: vscode.Uri,
@@ -203,44 +217,106 @@ export class SessionPanel extends Panel {
     super('replayLens.session', extensionUri, log);
   }
 
-  async show(session: SessionInfo, page = 1): Promise<void> {
+  /** Shows the session's steps: the first page tells their number; the webview asks for the rest as it scrolls. */
+  async show(session: SessionInfo): Promise<void> {
     this.session = session;
-    this.page = page;
+    this.generation += 1;
+    this.pages.clear();
     const title = session.title ?? vscode.workspace.asRelativePath(vscode.Uri.parse(session.uri), false);
     const panel = this.ensure(`Session: ${title}`);
-    let result: StepsResult;
+    let first: StepsResult;
     try {
-      result = await this.server.request<StepsResult>(Requests.steps, {
-        uri: session.uri,
-        sessionId: session.id,
-        page,
-        pageSize: STEPS_PAGE_SIZE,
-      });
+      first = await this.request(1);
     } catch (e) {
       panel.webview.html = renderMessage(this.context(panel.webview), title, errorMessage(e));
       throw e;
     }
-    const steps = Array.isArray(result?.steps) ? result.steps : [];
-    panel.webview.html = renderSteps(
+    const steps = Array.isArray(first?.steps) ? first.steps : [];
+    this.pages.set(1, Promise.resolve(steps));
+    this.total = typeof first.total === 'number' ? first.total : steps.length;
+    panel.webview.html = renderStepsView(
       session,
-      { page: result.page ?? page, pageSize: result.pageSize ?? STEPS_PAGE_SIZE, total: result.total ?? steps.length, steps },
+      { total: this.total, pageSize: STEPS_PAGE_SIZE, generation: this.generation },
       this.context(panel.webview),
       this.replayable(session),
     );
+  }
+
+  private request(page: number): Promise<StepsResult> {
+    const session = this.session!;
+    return this.server.request<StepsResult>(Requests.steps, { uri: session.uri, sessionId: session.id, page, pageSize: STEPS_PAGE_SIZE });
+  }
+
+  /** The steps of one page, asked of the server once per shown list. */
+  private page(page: number): Promise<SessionStep[]> {
+    let steps = this.pages.get(page);
+    if (!steps) {
+      steps = this.request(page).then((r) => (Array.isArray(r?.steps) ? r.steps : []));
+      this.pages.set(page, steps);
+      steps.catch(() => this.pages.delete(page)); // asked again when the webview scrolls back
+    }
+    return steps;
+  }
+
+  private get pageCount(): number {
+    return Math.max(1, Math.ceil(this.total / STEPS_PAGE_SIZE));
+  }
+
+  /** Sends the rows of `page` to the webview (nothing when the list shown has changed meanwhile). */
+  private async sendPage(page: number, generation: number): Promise<void> {
+    const steps = await this.page(page);
+    const panel = this.panel;
+    if (!panel || generation !== this.generation) return;
+    const ctx = this.context(panel.webview);
+    const rows = steps.map((step, i) => stepRow(step, (page - 1) * STEPS_PAGE_SIZE + i, ctx));
+    await panel.webview.postMessage({ type: 'rows', generation, page, rows });
+  }
+
+  /** The detail of the step at `position`, with the input messages new since its caller's previous call. */
+  private async sendDetail(position: number, generation: number): Promise<void> {
+    const page = Math.floor(position / STEPS_PAGE_SIZE) + 1;
+    const step = (await this.page(page))[position % STEPS_PAGE_SIZE];
+    const panel = this.panel;
+    if (!step || !panel || !this.session || generation !== this.generation) return;
+    let previous = 0;
+    const who = step.caller || step.name || step.model || step.kind;
+    if (step.kind === 'model') {
+      // Back through the pages already read: the same caller's previous model call.
+      for (let p = position - 1; p >= 0; p--) {
+        const held = this.pages.get(Math.floor(p / STEPS_PAGE_SIZE) + 1);
+        if (!held) break;
+        const earlier = (await held)[p % STEPS_PAGE_SIZE];
+        if (earlier?.kind === 'model' && (earlier.caller || earlier.name || earlier.model || earlier.kind) === who) {
+          previous = Array.isArray(earlier.input) ? earlier.input.length : 0;
+          break;
+        }
+      }
+    }
+    const html = stepDetail(step, previous, this.session.uri, this.context(panel.webview));
+    await panel.webview.postMessage({ type: 'detail', generation, position, html });
   }
 
   protected async onMessage(message: WebviewMessage): Promise<void> {
     if (!this.session) {
       return;
     }
-    if (message.type === 'page' && Number.isInteger(message.page) && message.page >= 1) {
-      await this.show(this.session, message.page);
+    const current = 'generation' in message && message.generation === this.generation;
+    if (message.type === 'pages' && current && Array.isArray(message.pages)) {
+      const wanted = message.pages.filter((p) => Number.isInteger(p) && p >= 1 && p <= this.pageCount);
+      await Promise.all(wanted.map((p) => this.sendPage(p, message.generation)));
+    } else if (message.type === 'all' && current) {
+      for (let p = 1; p <= this.pageCount && message.generation === this.generation; p++) {
+        await this.sendPage(p, message.generation);
+      }
+    } else if (message.type === 'detail' && current && Number.isInteger(message.position) && message.position >= 0 && message.position < this.total) {
+      await this.sendDetail(message.position, message.generation);
     } else if (message.type === 'replay') {
       await this.replay(this.session.uri, this.session.id);
     }
   }
 
-  get currentPage(): number {
-    return this.page;
+  /** The pages asked of the server for the list shown (for tests). */
+  get pagesRead(): number[] {
+    return [...this.pages.keys()].sort((a, b) => a - b);
   }
 }

@@ -125,6 +125,8 @@ export interface NearestTurn {
   turn?: number;
   diff?: unknown;
   similarity?: number;
+  /** How to show `similarity` (version 2): floored, never "100%" for inputs that differ. */
+  similarityText?: string;
   caller?: string;
   note?: string;
   explanation?: string;
@@ -154,8 +156,10 @@ export interface ReplayStep {
 }
 
 export interface ReplayReport {
-  session?: { id?: string; uri?: string; kind?: string; title?: string };
-  fixture?: { uri?: string } | null;
+  /** 1: absolute `path`/`uri` only; 2: every place also has `file`, its path under the project root (the CLI's has no `uri`). */
+  version?: number;
+  session?: { id?: string; uri?: string; file?: string; path?: string; kind?: string; title?: string };
+  fixture?: { uri?: string; file?: string; path?: string } | null;
   rules?: { preset?: string; fingerprint?: string };
   summary?: {
     calls?: number;
@@ -172,6 +176,8 @@ export interface ReplayReport {
   unused?: number[];
   first_divergence?: number | null;
   firstDivergence?: number | null;
+  /** Set by the extension for a report read from a file: its files not found in this workspace. */
+  unresolved?: string[];
   [k: string]: unknown;
 }
 

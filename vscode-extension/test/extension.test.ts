@@ -158,33 +158,62 @@ test('the report panel renders with a nonce and opens files from its messages', 
   assert.notEqual(/nonce="([0-9a-f]{32})"/.exec(webviewPanel.webview.html)?.[1], nonce);
 });
 
-test('the session panel asks for steps page by page and replays on request', async () => {
+test('the session panel asks for steps page by page as the webview scrolls, and replays on request', async () => {
   const requests: Array<{ method: unknown; params: { page: number; pageSize: number; uri: string; sessionId?: string } }> = [];
+  const total = 5000;
   const { manager, log } = runningManager(async (method, params) => {
     const p = params as { page: number; pageSize: number; uri: string };
     requests.push({ method, params: p });
-    const steps = Array.from({ length: p.page === 3 ? 20 : 50 }, (_, i) => ({ index: (p.page - 1) * 50 + i, kind: 'model', summary: `s${i}` }));
-    return { page: p.page, pageSize: p.pageSize, total: 120, steps };
+    const first = (p.page - 1) * p.pageSize;
+    const steps = Array.from({ length: Math.max(0, Math.min(p.pageSize, total - first)) }, (_, i) => ({
+      index: first + i,
+      kind: 'model',
+      caller: (first + i) % 2 ? 'title' : 'lead_agent',
+      summary: `s${first + i}`,
+      input: Array.from({ length: first + i + 1 }, () => ({ type: 'human', data: { content: 'x' } })),
+    }));
+    return { page: p.page, pageSize: p.pageSize, total, steps };
   });
   const replays: string[] = [];
-  const { SessionPanel } = await import('../src/panels');
+  const { SessionPanel, STEPS_PAGE_SIZE } = await import('../src/panels');
   const panel = new SessionPanel(mock.Uri.file('/ext'), log, manager, async (uri) => void replays.push(uri), () => true);
   const session = { id: 'abc', uri: 'file:///ws/recordings/a.jsonl', kind: 'recording', title: 'a' };
   await panel.show(session);
-  assert.deepEqual(requests[0], { method: 'replayLens/steps', params: { uri: session.uri, sessionId: 'abc', page: 1, pageSize: 50 } });
+  assert.deepEqual(requests[0], { method: 'replayLens/steps', params: { uri: session.uri, sessionId: 'abc', page: 1, pageSize: STEPS_PAGE_SIZE } });
   const webviewPanel = mock.recorded.panels[0];
+  const html = webviewPanel.webview.html;
   assert.equal(webviewPanel.viewType, 'replayLens.session');
-  assert.match(webviewPanel.webview.html, /Page 1 of 3/);
-  webviewPanel.webview.received.fire({ type: 'page', page: 3 });
-  await new Promise((r) => setTimeout(r, 10));
-  assert.equal(requests[1].params.page, 3);
-  assert.equal(panel.currentPage, 3);
-  assert.match(webviewPanel.webview.html, /Page 3 of 3/);
-  webviewPanel.webview.received.fire({ type: 'page', page: -1 });
+  assert.match(html, /id="vlist" class="vlist" data-total="5000" data-page-size="200" data-generation="(\d+)"/);
+  assert.doesNotMatch(html, /<button id="step-/, 'no row is in the page itself: the webview asks for what it shows');
+  const generation = Number(/data-generation="(\d+)"/.exec(html)![1]);
+  const settle = () => new Promise((r) => setTimeout(r, 10));
+  // The webview scrolled to steps 2,400-2,460: pages 1 (held) and 13 (asked now).
+  webviewPanel.webview.received.fire({ type: 'pages', generation, pages: [1, 13, 0, 99] });
+  await settle();
+  assert.deepEqual(requests.map((r) => r.params.page), [1, 13], 'page 1 is not asked twice; pages out of range are ignored');
+  const rows = webviewPanel.webview.posted as Array<{ type: string; page: number; rows: Array<{ position: number; index: number; html: string; caller: string }> }>;
+  assert.deepEqual(rows.map((m) => [m.type, m.page, m.rows.length]), [['rows', 1, 200], ['rows', 13, 200]]);
+  assert.equal(rows[1].rows[0].position, 2400);
+  assert.match(rows[1].rows[0].html, /id="step-2400"[^>]*data-select="2400"/);
+  // A step's detail: the same caller's previous call (2400) is on a page already read.
+  webviewPanel.webview.received.fire({ type: 'detail', generation, position: 2402 });
+  await settle();
+  const detail = webviewPanel.webview.posted.at(-1) as { type: string; position: number; html: string };
+  assert.equal(detail.type, 'detail');
+  assert.match(detail.html, /id="detail-2402"/);
+  assert.match(detail.html, /Input: 2 messages new in this call \(2,401 carried over\)/);
+  // A message of an older list is dropped; "Replay this session" replays.
+  webviewPanel.webview.received.fire({ type: 'pages', generation: generation - 1, pages: [2] });
   webviewPanel.webview.received.fire({ type: 'replay' });
-  await new Promise((r) => setTimeout(r, 10));
-  assert.equal(requests.length, 2, 'an invalid page is ignored');
+  await settle();
+  assert.deepEqual(requests.map((r) => r.params.page), [1, 13]);
   assert.deepEqual(replays, [session.uri]);
+  // A filter reads every page, once each.
+  webviewPanel.webview.received.fire({ type: 'all', generation });
+  await new Promise((r) => setTimeout(r, 100));
+  assert.deepEqual(panel.pagesRead, Array.from({ length: 25 }, (_, i) => i + 1));
+  assert.equal(requests.length, 25);
+  assert.equal(webviewPanel.webview.posted.filter((m: unknown) => (m as { type: string }).type === 'rows').length, 2 + 25);
 });
 
 test('the session panel shows a clear message when the server has no steps request', async () => {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { barClass, csp, escapeHtml, formatDuration, formatTokens, renderReport, renderSteps } from '../src/html';
+import { barClass, csp, escapeHtml, formatDuration, formatTokens, renderReport, renderStepsView, stepDetail, stepRow } from '../src/html';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { ReplayReport } from '../src/protocol';
@@ -126,22 +126,20 @@ test('a clean replay, a report with missing parts, and camelCase fields', () => 
   assert.match(counted, /No recorded turn of the fixture is near/);
 });
 
-test('session steps are paginated', () => {
+test('the steps view is a virtual list: the page holds no row, each row comes from the extension', () => {
   const session = { id: 's', uri: 'file:///ws/recordings/a.jsonl', kind: 'recording', title: 'a' };
-  const steps = Array.from({ length: 50 }, (_, i) => ({ index: 50 + i, kind: 'model', caller: 'lead_agent', summary: `call ${i}`, durationMs: i * 10 }));
-  const html = renderSteps(session, { page: 2, pageSize: 50, total: 120, steps }, ctx, true);
-  assert.match(html, /Page 2 of 3/);
-  assert.match(html, /data-page="1"(?![^>]*disabled)/);
-  assert.match(html, /data-page="3"(?![^>]*disabled)/);
-  assert.match(html, /showing 51–100/);
+  const html = renderStepsView(session, { total: 5000, pageSize: 200, generation: 3 }, ctx, true);
+  assert.match(html, /<div id="vlist" class="vlist" data-total="5000" data-page-size="200" data-generation="3">/);
+  assert.match(html, /5,000 steps/);
   assert.match(html, /data-action="replay"/);
-  assert.equal((html.match(/<button id="step-/g) ?? []).length, 50);
-  // a step selects its detail, which opens the file
-  assert.match(html, /id="step-50"[^>]*data-select="50"/);
-  assert.match(html, /<section class="detail" id="detail-50" hidden[^]*?data-open="file:\/\/\/ws\/recordings\/a\.jsonl"/);
-  const first = renderSteps(session, { page: 1, pageSize: 50, total: 20, steps: steps.slice(0, 20) }, ctx, false);
-  assert.doesNotMatch(first, /class="pager"/);
-  assert.doesNotMatch(first, /data-action="replay"/);
+  assert.doesNotMatch(html, /class="pager"|data-page=/);
+  assert.equal((html.match(/<button id="step-/g) ?? []).length, 0);
+  const row = stepRow({ index: 250, kind: 'model', caller: 'lead_agent', summary: 'call 250', durationMs: 12, tokens: { input: 5, output: 6 } }, 250, ctx);
+  assert.match(row.html, /^<li><button id="step-250" class="step"[^>]*data-select="250"/);
+  assert.deepEqual({ ...row, html: '' }, { position: 250, index: 250, html: '', kind: 'model', caller: 'lead_agent', status: '', search: 'lead_agent call 250 lead_agent model', tokensIn: 5, tokensOut: 6, ms: 12 });
+  const none = renderStepsView(session, { total: 0, pageSize: 200, generation: 1 }, ctx, false);
+  assert.match(none, /The session has no steps/);
+  assert.doesNotMatch(none, /data-action="replay"|id="step-search"/);
 });
 
 test('formatting helpers', () => {
@@ -169,7 +167,7 @@ test('the report of the real `python -m server replay --format json`', () => {
   assert.match(html, /no turn has key b2729027d714… \(caller &#39;lead_agent&#39;\) under rules deerflow/);
   // the miss: nearest turn 0, its note, the diff with the side names of the unified header
   assert.match(html, /id="miss-0"/);
-  assert.match(html, /Nearest recorded input: <strong>turn 0<\/strong> <span class="muted">\(similarity 100%\)/);
+  assert.match(html, /Nearest recorded input: <strong>turn 0<\/strong> <span class="muted">\(similarity 99\.9%\)/);
   assert.match(html, /turn 0 is stale: keyed under the current rules without rules user-input-begin/);
   assert.match(html, /<del>− turn 0 as keyed under the current rules/);
   assert.match(html, /<ins>\+ step 0 \(current rules\)<\/ins>/);
@@ -211,20 +209,21 @@ test('the steps view: a detail per step (new input messages, output, tool argume
     { index: 1, kind: 'tool', name: 'write_file', status: 'success', arguments: { path: 'note.txt', content: 'hi' }, result: 'OK: wrote 2 bytes' },
     { index: 2, kind: 'model', caller: 'lead_agent', tokens: { input: 3900, output: 20 }, input: [system, human, ai, tool], output: { type: 'ai', data: { content: 'Done.' } } },
   ];
-  const html = renderSteps(session, { page: 1, pageSize: 50, total: 3, steps }, ctx, true);
+  const html = renderStepsView(session, { total: 3, pageSize: 200, generation: 1 }, ctx, true);
   assert.match(html, /<input type="search" id="step-search"/);
-  assert.match(html, /<select id="filter-kind"><option value="">all<\/option><option value="model">model<\/option><option value="tool">tool<\/option><\/select>/);
-  assert.match(html, /<select id="filter-caller">.*<option value="lead_agent">lead_agent<\/option>.*<option value="write_file">write_file<\/option>/);
-  assert.match(html, /<li data-kind="model" data-caller="lead_agent" data-status="" data-search="[^"]*" data-tin="3664" data-tout="434" data-ms="1200">/);
-  const detail = (i: number) => new RegExp(`<section class="detail" id="detail-${i}" hidden[^]*?</section>`).exec(html)?.[0] ?? '';
-  assert.match(detail(0), /Input: 2 messages<\/h4>.*You are DeerFlow\./s);
-  // the second call of lead_agent: only the 2 messages its first call did not send
-  assert.match(detail(2), /Input: 2 messages new in this call \(2 carried over\)/);
-  assert.doesNotMatch(detail(2), /You are DeerFlow/);
-  assert.match(detail(2), /Output<\/h4>.*Done\./s);
-  assert.match(detail(1), /Arguments<\/h4><pre class="content">\{\n {2}&quot;path&quot;: &quot;note\.txt&quot;/);
-  assert.match(detail(1), /Result<\/h4><pre class="content">OK: wrote 2 bytes<\/pre>/);
-  assert.match(detail(0), /<dt>tokens<\/dt><dd>3,664 in · 434 out<\/dd>/);
-  assert.match(detail(0), /<dt>duration<\/dt><dd>1\.20 s<\/dd>/);
+  assert.match(html, /<select id="filter-kind"><option value="">all<\/option><\/select>/); // the webview adds the values it meets
   assert.match(html, /<p class="muted" id="totals" role="status"><\/p>/);
+  const rows = steps.map((s, i) => stepRow(s, i, ctx));
+  assert.deepEqual(rows.map((r) => [r.kind, r.caller, r.tokensIn, r.tokensOut, r.ms]), [['model', 'lead_agent', 3664, 434, 1200], ['tool', 'write_file', 0, 0, 0], ['model', 'lead_agent', 3900, 20, 0]]);
+  const detail = (i: number, previous: number) => stepDetail(steps[i], previous, session.uri, ctx);
+  assert.match(detail(0, 0), /Input: 2 messages<\/h4>.*You are DeerFlow\./s);
+  // the second call of lead_agent: only the 2 messages its first call did not send
+  assert.match(detail(2, 2), /Input: 2 messages new in this call \(2 carried over\)/);
+  assert.doesNotMatch(detail(2, 2), /You are DeerFlow/);
+  assert.match(detail(2, 2), /Output<\/h4>.*Done\./s);
+  assert.match(detail(1, 0), /Arguments<\/h4><pre class="content">\{\n {2}&quot;path&quot;: &quot;note\.txt&quot;/);
+  assert.match(detail(1, 0), /Result<\/h4><pre class="content">OK: wrote 2 bytes<\/pre>/);
+  assert.match(detail(0, 0), /<dt>tokens<\/dt><dd>3,664 in · 434 out<\/dd>/);
+  assert.match(detail(0, 0), /<dt>duration<\/dt><dd>1\.20 s<\/dd>/);
+  assert.match(detail(1, 0), /<section class="detail" id="detail-1"[^]*data-open="file:\/\/\/ws\/recordings\/w\.jsonl"/);
 });

@@ -214,7 +214,7 @@ def _same_file(first: Path, second: Path) -> bool:
 
 
 def _nearest_score(report: ReplayReport) -> float:
-    scores = [outcome.nearest.similarity for outcome in report.outcomes if outcome.nearest is not None]
+    scores = [outcome.nearest.ranked for outcome in report.outcomes if outcome.nearest is not None]
     return max(scores, default=0.0)
 
 

@@ -55,8 +55,9 @@ def checked_inputs(report: FixtureReport) -> dict[int, RecordedInput]:
     return inputs
 
 
-def replay_checked(session_path: Path, report: FixtureReport, rules: Rules) -> ReplayReport:
-    """Replay the session at `session_path` against the checked fixture of `report`, under `rules`.
+def replay_checked(session_path: Path, report: FixtureReport, rules: Rules, root: Path | None = None) -> ReplayReport:
+    """Replay the session at `session_path` against the checked fixture of `report`, under `rules`; `root` is
+    the project root the report names its files under.
 
     Raises `SessionNotFoundError` and `FixtureNotFoundError` as `replay_path` does.
     """
@@ -66,4 +67,4 @@ def replay_checked(session_path: Path, report: FixtureReport, rules: Rules) -> R
     if isinstance(session.facts.get("not_replayable"), str):
         raise FixtureNotFoundError(f"{info.kind} {info.id} cannot be replayed: {session.facts['not_replayable']}")
     session.findings.extend(report.fixture.problems)
-    return replay(session, report.fixture, rules, checked_inputs(report))
+    return replay(session, report.fixture, rules, checked_inputs(report), root)

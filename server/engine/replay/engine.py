@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from difflib import SequenceMatcher
 from enum import StrEnum
+from pathlib import Path
 from typing import Any
 
 from server.engine import findings as codes
@@ -25,10 +26,11 @@ from server.engine.findings import Finding
 from server.engine.fixture import Fixture, Turn
 from server.engine.normalize import InputShapeError, KeyChain, Keys, Normalizer
 from server.engine.replay.explain import Explanation, explain
-from server.engine.replay.render import Renderer, line_diff, render, similarity
+from server.engine.replay.places import REPORT_VERSION, Places
+from server.engine.replay.render import Renderer, line_diff, percent, render, similarity
 from server.engine.replay.values import Difference, compare
 from server.engine.rules import Rules
-from server.engine.sessions.model import Session, SourceRef, Step, StepKind, location, location_uri, message_parts
+from server.engine.sessions.model import Session, SourceRef, Step, StepKind, message_parts
 from server.engine.source import Span
 
 _SHORTLIST = 5
@@ -59,10 +61,15 @@ class RecordedInput:
 
 @dataclass(frozen=True, slots=True)
 class Nearest:
-    """The recorded input closest to a missed call's, and how they differ."""
+    """The recorded input closest to a missed call's, and how they differ.
+
+    `similarity` compares the two inputs the diff shows (1.0 only when the diff is empty); `ranked`, both
+    under the current rules, is what made this turn the nearest.
+    """
 
     turn: int
     similarity: float
+    ranked: float
     caller: str | None
     diff: str
     note: str
@@ -70,17 +77,19 @@ class Nearest:
     turn_source: SourceRef
     recorded_at: SourceRef | None
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self, places: Places) -> dict[str, Any]:
+        recorded = self.recorded_at
         return {
             "turn": self.turn,
-            "similarity": round(self.similarity, 4),
+            "similarity": _four_places(self.similarity),
+            "similarityText": percent(self.similarity),
             "caller": self.caller,
             "diff": self.diff,
             "note": self.note,
             "explanation": self.explanation,
-            "uri": self.turn_source.path.resolve().as_uri(),
+            **places.place(self.turn_source.path),
             "range": self.turn_source.range.to_json() if self.turn_source.range else None,
-            "recorded": self.recorded_at.to_json() if self.recorded_at else None,
+            "recorded": {**recorded.to_json(), **places.place(recorded.path)} if recorded else None,
         }
 
 
@@ -118,7 +127,7 @@ class Outcome:
             return True
         return self.tool is not None and self.tool.verdict in (ToolVerdict.MISMATCH, ToolVerdict.UNEXPECTED)
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self, places: Places) -> dict[str, Any]:
         step = self.step
         document: dict[str, Any] = {
             "index": step.index,
@@ -134,9 +143,9 @@ class Outcome:
             "recorded_keys": step.recorded_keys or None,
             "durationMs": step.duration_ms,
             "tokens": step.tokens.to_json() if step.tokens else None,
-            "uri": step.source.path.resolve().as_uri() if step.source else None,
+            **(places.place(step.source.path) if step.source else {}),
             "range": step.source.range.to_json() if step.source and step.source.range else None,
-            "nearest": self.nearest.to_json() if self.nearest else None,
+            "nearest": self.nearest.to_json(places) if self.nearest else None,
             "tool": self.tool.to_json() if self.tool else None,
         }
         return {key: value for key, value in document.items() if value is not None or key in ("caller", "turn")}
@@ -147,6 +156,7 @@ class ReplayReport:
     session: Session
     fixture: Fixture
     rules: Rules
+    root: Path | None = None  # the project root the report names its files under
     outcomes: list[Outcome] = field(default_factory=list)
     unused: list[int] = field(default_factory=list)
     diagnostics: list[Finding] = field(default_factory=list)
@@ -178,22 +188,18 @@ class ReplayReport:
             "unused": len(self.unused),
         }
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self, *, portable: bool = False) -> dict[str, Any]:
+        """The report of docs/protocol.md; `portable` (the CLI's) names files only relative to the root."""
+        places = Places(self.root, portable)
         info = self.session.info
         divergence = self.first_divergence
         return {
-            "version": 1,
-            "session": {
-                "id": info.id,
-                "kind": info.kind,
-                "path": location(info.path),
-                "uri": location_uri(info.path),
-                "title": info.title,
-            },
-            "fixture": {"path": str(self.fixture.path), "uri": self.fixture.path.resolve().as_uri()},
+            "version": REPORT_VERSION,
+            "session": {"id": info.id, "kind": info.kind, **places.place(info.path), "title": info.title},
+            "fixture": places.place(self.fixture.path),
             "rules": {"preset": self.rules.preset, "fingerprint": self.rules.fingerprint()},
             "summary": self.summary(),
-            "steps": [outcome.to_json() for outcome in self.outcomes],
+            "steps": [outcome.to_json(places) for outcome in self.outcomes],
             "unused": self.unused,
             "first_divergence": divergence.step.index if divergence else None,
             "divergence": {
@@ -203,8 +209,10 @@ class ReplayReport:
             }
             if divergence
             else None,
-            "findings": [finding.to_json() for finding in sorted(self.session.findings, key=codes.sort_key)],
-            "diagnostics": [finding.to_json() for finding in self.diagnostics],
+            "findings": [
+                places.finding(finding.to_json()) for finding in sorted(self.session.findings, key=codes.sort_key)
+            ],
+            "diagnostics": [places.finding(finding.to_json()) for finding in self.diagnostics],
         }
 
 
@@ -322,6 +330,7 @@ class _Replayer:
         before = render(explanation.normalizer, recorded.messages) if explanation else self.render_turn(turn)
         label = f"turn {turn} as keyed {explanation.description}" if explanation else f"turn {turn} (current rules)"
         diff = line_diff(before, lines, label, f"step {step.index} (current rules)")
+        shown = similarity(before, lines) if explanation else score  # of the two inputs the diff shows
         turn_caller = _normalized_caller(self.normalizer, fixture_turn.caller) if not fixture_turn.is_legacy else None
         if explanation:
             note = f"turn {turn} is stale: keyed {explanation.description}; rehash it from its recorded input"
@@ -330,12 +339,13 @@ class _Replayer:
         elif not diff:
             note = f"same normalized input, yet turn {turn}'s key differs: it was keyed under rules not found"
         else:
-            note = f"the normalized inputs differ ({score:.0%} alike): see the diff"
+            note = f"the normalized inputs differ ({percent(shown)} alike): see the diff"
         span = fixture_turn.span
         turn_source = SourceRef(self.fixture.path, self.fixture.source.range(span), span, label=f"turn {turn}")
         return Nearest(
             turn=turn,
-            similarity=score,
+            similarity=shown,
+            ranked=score,
             caller=turn_caller,
             diff=diff,
             note=note,
@@ -427,6 +437,11 @@ def _head(fixture: Fixture) -> Span:
     return member.key_span if member is not None else Span(0, 0)
 
 
+def _four_places(ratio: float) -> float:
+    """`ratio` to four decimals, never 1.0 for inputs that differ (0.99996 is 0.9999, not 1.0)."""
+    return round(ratio, 4) if ratio >= 1.0 or round(ratio, 4) < 1.0 else 0.9999
+
+
 def _quick_similarity(first: list[str], second: list[str]) -> float:
     """An upper bound of `similarity`, cheap enough to rank every turn before scoring a few."""
     if not first and not second:
@@ -440,9 +455,14 @@ def _tool_calls(output: Any) -> list[dict[str, Any]]:
     return [call for call in calls if isinstance(call, dict)] if isinstance(calls, list) else []
 
 
-def replay(session: Session, fixture: Fixture, rules: Rules, inputs: Mapping[int, RecordedInput]) -> ReplayReport:
-    """Replay `session` against `fixture` under `rules`; `inputs` are the turns' recorded inputs."""
-    return _Replayer(session, fixture, rules, inputs).run()
+def replay(
+    session: Session, fixture: Fixture, rules: Rules, inputs: Mapping[int, RecordedInput], root: Path | None = None
+) -> ReplayReport:
+    """Replay `session` against `fixture` under `rules`; `inputs` are the turns' recorded inputs, `root` the
+    project root the report names files under."""
+    report = _Replayer(session, fixture, rules, inputs).run()
+    report.root = root
+    return report
 
 
 def _normalized_caller(normalizer: Normalizer, caller: Any) -> str | None:

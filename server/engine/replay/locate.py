@@ -118,7 +118,7 @@ def replay_path(
                 f"no fixture under {config.root} holds this session's keys or is named like it: pass --against FIXTURE"
             )
         session.findings.extend(fixture.problems)
-    return replay(session, fixture, config.rules, _LinkedInputs(fixture, recordings, config))
+    return replay(session, fixture, config.rules, _LinkedInputs(fixture, recordings, config), config.root)
 
 
 def _workspace(config: Config, *, read_fixtures: bool) -> tuple[list[Fixture], list[Recording | Path]]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -73,6 +74,16 @@ def similarity(first: Sequence[str], second: Sequence[str]) -> float:
     if not first and not second:
         return 1.0
     return difflib.SequenceMatcher(None, list(first), list(second), autojunk=False).ratio()
+
+
+def percent(ratio: float) -> str:
+    """A similarity as people read it: whole percents, floored, and one decimal above 99.5 %, so that two
+    inputs that differ never read "100%" (0.9996 is "99.9%", 0.996 "99.6%", 0.5 "50%", 1.0 "100%")."""
+    if ratio >= 1.0:
+        return "100%"
+    if ratio >= 0.995:
+        return f"{min(999, math.floor(ratio * 1000 + 1e-9)) / 10:.1f}%"
+    return f"{max(0, math.floor(ratio * 100 + 1e-9))}%"
 
 
 def line_diff(before: Sequence[str], after: Sequence[str], before_label: str, after_label: str) -> str:

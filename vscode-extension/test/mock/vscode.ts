@@ -194,6 +194,12 @@ export class Webview {
     return Uri.from({ scheme: 'vscode-webview', path: uri.path });
   }
   readonly received = new EventEmitter<unknown>();
+  /** Messages the extension posted to the webview. */
+  readonly posted: unknown[] = [];
+  postMessage(message: unknown): Promise<boolean> {
+    this.posted.push(message);
+    return Promise.resolve(true);
+  }
   onDidReceiveMessage = (listener: (m: unknown) => void, _thisArg?: unknown, disposables?: Disposable[]) => {
     const d = this.received.event(listener);
     disposables?.push(d);
@@ -366,3 +372,12 @@ export class CancellationError extends Error {}
 export const languages = {
   setTextDocumentLanguage: async (document: unknown) => document,
 };
+
+// The report mapping's file system questions (commands.ts): only named, never called by the unit tests.
+export enum FileType {
+  Unknown = 0,
+  File = 1,
+  Directory = 2,
+  SymbolicLink = 64,
+}
+export class RelativePattern extends Plain {}
