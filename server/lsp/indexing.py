@@ -302,6 +302,7 @@ def remove_folder(server: ReplayLensServer, path: Path) -> None:
         project.stop()
         for document in project.documents.values():
             server.diagnostics.clear(document.uri)
+    server.diagnostics.show_config_errors(path, [])
 
 
 async def adopt(server: ReplayLensServer, path: Path) -> Project | None:

@@ -274,10 +274,7 @@ def _register_lifecycle(server: ReplayLensServer, log_level: str) -> None:
 
 def _folders(server: ReplayLensServer) -> list[Path]:
     """Workspace folders, or the root URI of a client that sends no folders."""
-    uris = [folder.uri for folder in server.workspace.folders.values()]
-    if not uris and server.workspace.root_uri:
-        uris = [server.workspace.root_uri]
-    return [path for path in map(uri_to_path, uris) if path is not None]
+    return diagnostics.client_folders(server.workspace)
 
 
 def serve(transport: str, port: int, log_level: str, token: str | None = None) -> int:
