@@ -42,6 +42,7 @@ async def test_a_stale_turn_is_one_problem_led_by_its_cause_after_a_replay(
     report = await client.workspace_execute_command_async(
         types.ExecuteCommandParams(command=REPLAY, arguments=[{"uri": recording.as_uri()}])
     )
+    assert isinstance(report, dict)
     # What the replay found on the fixture: a miss and an unused turn on each of the three stale turns.
     facts = sorted((d["range"]["start"]["line"], d["code"], d["data"]["turn"]) for d in report["diagnostics"])
     lines = sorted({line for line, _, _ in facts})

@@ -28,9 +28,10 @@ def replay_facts(items: Sequence[types.Diagnostic]) -> list[tuple[int, str, str]
     a turn's cause (`relatedInformation`, "code: message")."""
     own = [(item.range.start.line, str(item.code), item.message) for item in items]
     related = [
-        (info.location.range.start.line, *info.message.split(": ", 1))
+        (info.location.range.start.line, code, message)
         for item in items
         for info in item.related_information or []
+        for code, message in [info.message.split(": ", 1)]
     ]
     return sorted((line, code, message) for line, code, message in own + related if code in REPLAY_CODES)
 
