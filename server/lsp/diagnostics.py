@@ -111,6 +111,7 @@ class Diagnostics:
         self._entries: dict[tuple[Source, str], Entry] = {}
         self._delivered: dict[str, _Delivered] = {}
         self._folders: tuple[tuple[object, ...], list[Path]] = ((), [])
+        self._inside: dict[str, bool] = {}
 
     # -- the store ---------------------------------------------------------------
     def _put(self, source: Source, uri: str, entry: Entry | None) -> None:
@@ -135,9 +136,14 @@ class Diagnostics:
         named = (*workspace.folders, workspace.root_uri)
         if self._folders[0] != named:  # the client's folders change rarely; files are delivered by thousands
             self._folders = (named, client_folders(workspace))
-        folders = self._folders[1]
-        path = uri_to_path(uri)
-        return not folders or (path is not None and any(path.is_relative_to(folder) for folder in folders))
+            self._inside.clear()
+        inside = self._inside.get(uri)
+        if inside is None:
+            folders, path = self._folders[1], uri_to_path(uri)
+            inside = self._inside[uri] = not folders or (
+                path is not None and any(path.is_relative_to(folder) for folder in folders)
+            )
+        return inside
 
     def items(self, uri: str) -> list[types.Diagnostic]:
         """The problems of `uri`: its findings of every source, grouped one problem per cause."""
@@ -182,11 +188,12 @@ class Diagnostics:
 
     def _deliver(self, uri: str, version: int | None = None) -> bool:
         """Push the problems of `uri`, or, for a document the client pulls, say whether it must pull again."""
-        delivered = self._delivered.setdefault(uri, _Delivered())
         if not self._visible(uri):
-            if delivered.pushed:
+            shown = self._delivered.get(uri)
+            if shown is not None and shown.pushed:
                 self.publish(uri, [])
             return False
+        delivered = self._delivered.setdefault(uri, _Delivered())
         items = self.items(uri)
         if self.pull_mode and self.server.is_open(uri):
             return delivered.pulled != result_id(items)
