@@ -53,6 +53,9 @@ def group(findings: Iterable[Finding]) -> list[Problem]:
     Only a turn a replay (or a captured test run) reached is grouped: without one, every finding is a
     problem of its own, so a check alone shows exactly what `check --format json` prints.
     """
+    findings = list(findings)
+    if not any(finding.code.name in _REPLAY_FACTS for finding in findings):
+        return [Problem(finding) for finding in findings]  # a check alone (the usual case, thousands of turns)
     keyed = [(_turn_place(finding), finding) for finding in findings]
     replayed = {place for place, finding in keyed if place is not None and finding.code.name in _REPLAY_FACTS}
     groups: dict[object, list[Finding]] = {}
