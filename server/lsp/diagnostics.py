@@ -1,9 +1,19 @@
-"""Diagnostics: pushed for every fixture and recording of the workspace, pulled for open ones when possible.
+"""Diagnostics: one store of findings keyed by (source, uri), pushed or pulled from one place.
+
+Each source puts a file's findings in the store and the store delivers the
+file's problems (esbonio's model): `check` (a project's check of the file, the
+verdicts of captured test runs included: the check reads the captures), `config`
+(a config file that cannot be read), `read` (a file or folder that cannot be
+read) and `replay` (the last replay's findings on a fixture). A file's findings
+of all sources are grouped by the engine (`engine.problems.group`): a turn shows
+one problem per cause, the other facts of the turn in its `relatedInformation`.
 
 Every checked file gets a `publishDiagnostics`, an empty list for a clean file
 so the client knows it was checked. A result is published for a document only
 while it is still the document the project holds (and, when open, still the
-editor's version): results computed from outdated text are dropped.
+editor's version): results computed from outdated text are dropped. Files
+outside the client's workspace folders never get problems (a file opened from
+elsewhere is still checked: hover and lenses work on it).
 
 When the client supports pull diagnostics and can be told to pull again
 (`workspace/diagnostic/refresh`), open documents are served by pulls only
@@ -16,6 +26,8 @@ stale when another file changes.
 The findings of the last replay of a fixture (`replayLens.replaySession`) are
 shown with its check findings while the fixture keeps the text and the rules
 the replay saw; an edit or a rule change drops them, the next replay replaces them.
+A `read` error and a `check` of the same file replace each other (the latest
+read wins); a folder's `config` errors are replaced at each indexing of it.
 """
 
 from __future__ import annotations
@@ -24,14 +36,19 @@ import hashlib
 import json
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from enum import Enum
 from pathlib import Path
 
 from lsprotocol import types
 from lsprotocol.converters import get_converter
 from pygls.exceptions import JsonRpcException
+from pygls.workspace import Workspace
 
 from server.engine.findings import Finding
-from server.engine.source import PositionEncoding
+from server.engine.fixture import Fixture
+from server.engine.problems import group
+from server.engine.recording import Recording
 from server.lsp.convert import diagnostic, path_to_uri, uri_to_path
 from server.lsp.pygls_private import withdraw_feature
 from server.lsp.session import Session, Snapshot
@@ -43,13 +60,35 @@ _SERVER_CANCELLED = -32802
 _CONVERTER = get_converter()
 
 
-def diagnostics_of(
-    analysis: Analysis, document: Document, encoding: PositionEncoding, *, reveal: bool = False
-) -> list[types.Diagnostic]:
-    return [
-        diagnostic(finding, document.parsed, encoding, reveal=reveal)
-        for finding in analysis.findings.get(document.path, [])
-    ]
+class Source(Enum):
+    CHECK = "check"
+    CONFIG = "config"
+    READ = "read"
+    REPLAY = "replay"
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """What one source found in one file.
+
+    `parsed` is the text positions and masking are computed from (None for a
+    file the engine holds no text of); `shown_while` is the (text, rules
+    fingerprint) a replay's findings hold for; `folder` is the workspace folder
+    whose indexing found a config error.
+    """
+
+    findings: tuple[Finding, ...]
+    parsed: Fixture | Recording | None = None
+    shown_while: tuple[str, str] | None = None
+    folder: Path | None = None
+
+
+@dataclass(slots=True)
+class _Delivered:
+    """What the client has of a file: the list last pushed, the result id last pulled."""
+
+    pushed: list[types.Diagnostic] | None = None
+    pulled: str | None = None
 
 
 def result_id(items: list[types.Diagnostic]) -> str:
@@ -57,35 +96,82 @@ def result_id(items: list[types.Diagnostic]) -> str:
     return hashlib.sha256(payload.encode("utf-8", errors="surrogatepass")).hexdigest()[:32]
 
 
+def client_folders(workspace: Workspace) -> list[Path]:
+    """The workspace folders the client named, or its root URI when it sends no folders."""
+    uris = [folder.uri for folder in workspace.folders.values()]
+    if not uris and workspace.root_uri:
+        uris = [workspace.root_uri]
+    return [path for path in map(uri_to_path, uris) if path is not None]
+
+
 class Diagnostics:
     def __init__(self, server: Session) -> None:
         self.server = server
-        self._sent: dict[str, list[types.Diagnostic]] = {}
-        self._pulled: dict[str, str] = {}
-        self._config_uris: dict[Path, set[str]] = {}
-        self._replayed: dict[Path, tuple[str, str, list[Finding]]] = {}
+        self._entries: dict[tuple[Source, str], Entry] = {}
+        self._delivered: dict[str, _Delivered] = {}
+        self._folders: tuple[tuple[object, ...], list[Path]] = ((), [])
+        self._inside: dict[str, bool] = {}
 
-    def items(self, analysis: Analysis, document: Document) -> list[types.Diagnostic]:
-        """The check's diagnostics of `document`, plus the last replay's while they still apply to it."""
-        reveal = self.server.settings.reveal_secrets
-        items = diagnostics_of(analysis, document, self.server.encoding, reveal=reveal)
-        replayed = self._replayed.get(document.path)
-        if replayed is None:
-            return items
-        text, fingerprint, findings = replayed
-        if document.source.text != text or analysis.config.rules.fingerprint() != fingerprint:
-            del self._replayed[document.path]
-            return items
-        return items + [
-            diagnostic(finding, document.parsed, self.server.encoding, reveal=reveal) for finding in findings
-        ]
+    # -- the store ---------------------------------------------------------------
+    def _put(self, source: Source, uri: str, entry: Entry | None) -> None:
+        if entry is None:
+            self._entries.pop((source, uri), None)
+        else:
+            self._entries[(source, uri)] = entry
 
-    def show_replay(self, project: Project, document: Document, fingerprint: str, findings: list[Finding]) -> None:
-        """Show a replay's findings on the fixture it ran against (`document`, with the same text)."""
-        self._replayed[document.path] = (document.source.text, fingerprint, findings)
-        if project.analysis is not None and project.analysis.covers(document):
-            self.on_analysis(project, project.analysis, only=document.path)
+    def _put_check(self, analysis: Analysis, document: Document) -> None:
+        """The check's findings of `document`; a replay's are dropped once the text or the rules changed."""
+        uri = document.uri
+        findings = tuple(analysis.findings.get(document.path, ()))
+        self._put(Source.CHECK, uri, Entry(findings, document.parsed))
+        self._put(Source.READ, uri, None)
+        replayed = self._entries.get((Source.REPLAY, uri))
+        if replayed is not None and replayed.shown_while != (document.source.text, analysis.config.rules.fingerprint()):
+            self._put(Source.REPLAY, uri, None)
 
+    def _visible(self, uri: str) -> bool:
+        """Whether `uri` may get problems: inside a workspace folder of the client (any file when it named none)."""
+        workspace = self.server.client.workspace
+        named = (*workspace.folders, workspace.root_uri)
+        if self._folders[0] != named:  # the client's folders change rarely; files are delivered by thousands
+            self._folders = (named, client_folders(workspace))
+            self._inside.clear()
+        inside = self._inside.get(uri)
+        if inside is None:
+            folders, path = self._folders[1], uri_to_path(uri)
+            inside = self._inside[uri] = not folders or (
+                path is not None and any(path.is_relative_to(folder) for folder in folders)
+            )
+        return inside
+
+    def items(self, uri: str) -> list[types.Diagnostic]:
+        """The problems of `uri`: its findings of every source, grouped one problem per cause."""
+        if not self._visible(uri):
+            return []
+        encoding, reveal = self.server.encoding, self.server.settings.reveal_secrets
+        checked = self._entries.get((Source.CHECK, uri))
+        replayed = self._entries.get((Source.REPLAY, uri))
+        parsed = checked.parsed if checked is not None else replayed.parsed if replayed is not None else None
+        findings = [f for entry in (checked, replayed) if entry is not None for f in entry.findings]
+        items = []
+        for problem in group(findings):
+            item = diagnostic(problem.finding, parsed, encoding, reveal=reveal)
+            if problem.related:
+                item.related_information = [
+                    types.DiagnosticRelatedInformation(
+                        location=types.Location(uri=uri, range=related.range),
+                        message=f"{related.code}: {related.message}",
+                    )
+                    for related in (diagnostic(found, parsed, encoding, reveal=reveal) for found in problem.related)
+                ]
+            items.append(item)
+        for source in (Source.CONFIG, Source.READ):
+            entry = self._entries.get((source, uri))
+            if entry is not None:
+                items += [diagnostic(finding, None, encoding, reveal=reveal) for finding in entry.findings]
+        return items
+
+    # -- delivery ----------------------------------------------------------------
     @property
     def pull_mode(self) -> bool:
         text_document = self.server.capabilities.text_document
@@ -98,29 +184,56 @@ class Diagnostics:
         if not self.pull_mode:
             withdraw_feature(self.server.client.protocol, types.TEXT_DOCUMENT_DIAGNOSTIC)
 
+    def _deliver(self, uri: str, version: int | None = None) -> bool:
+        """Push the problems of `uri`, or, for a document the client pulls, say whether it must pull again."""
+        if not self._visible(uri):
+            shown = self._delivered.get(uri)
+            if shown is not None and shown.pushed:
+                self.publish(uri, [])
+            return False
+        delivered = self._delivered.setdefault(uri, _Delivered())
+        items = self.items(uri)
+        if self.pull_mode and self.server.is_open(uri):
+            return delivered.pulled != result_id(items)
+        self.publish(uri, items, version)
+        return False
+
+    def _refresh(self, needed: bool) -> None:
+        if needed:
+            self.server.client.workspace_diagnostic_refresh(None)
+
     def publish(self, uri: str, items: list[types.Diagnostic], version: int | None = None) -> None:
-        if self._sent.get(uri) == items:
+        delivered = self._delivered.setdefault(uri, _Delivered())
+        if delivered.pushed == items:
             return
-        self._sent[uri] = items
+        delivered.pushed = items
         self.server.client.text_document_publish_diagnostics(
             types.PublishDiagnosticsParams(uri=uri, diagnostics=items, version=version)
         )
 
+    # -- what the sources say ----------------------------------------------------
     def clear(self, uri: str) -> None:
-        if self._sent.get(uri):
-            self.publish(uri, [])
-        self._sent.pop(uri, None)
+        """`uri` is no document any more (deleted, no longer a fixture or recording): its findings go."""
+        for source in (Source.CHECK, Source.REPLAY, Source.READ):
+            self._put(source, uri, None)
+        if uri in self._delivered:  # a file the client never got problems of needs no empty list
+            self._refresh(self._deliver(uri))
+        if (Source.CONFIG, uri) not in self._entries:
+            self._delivered.pop(uri, None)
 
     def opened(self, uri: str) -> None:
         """In pull mode an open document is pulled: clear what was pushed while it was closed."""
         if self.pull_mode:
-            self.clear(uri)
+            delivered = self._delivered.get(uri)
+            if delivered is not None and delivered.pushed:
+                self.publish(uri, [])
+                delivered.pushed = None
 
     def on_analysis(self, project: Project, analysis: Analysis, only: Path | None = None) -> None:
-        """Publish (or have pulled again) the diagnostics of the documents `analysis` covers, or `only` one."""
+        """Deliver the problems of the documents `analysis` covers, or of `only` one."""
         if project.stopped:
             return
-        changed_open = False
+        refresh = False
         covered = analysis.documents.items() if only is None else [(only, analysis.documents[only])]
         for path, document in covered:
             if project.documents.get(path) is not document:
@@ -132,13 +245,16 @@ class Diagnostics:
                 continue
             if not is_open and document.version is not None:
                 continue  # closed since: its disk version is on the way
-            items = self.items(analysis, document)
-            if is_open and self.pull_mode:
-                changed_open |= self._pulled.get(document.uri) != result_id(items)
-            else:
-                self.publish(document.uri, items, document.version)
-        if changed_open:
-            self.server.client.workspace_diagnostic_refresh(None)
+            self._put_check(analysis, document)
+            refresh |= self._deliver(document.uri, document.version)
+        self._refresh(refresh)
+
+    def show_replay(self, project: Project, document: Document, fingerprint: str, findings: list[Finding]) -> None:
+        """Show a replay's findings on the fixture it ran against (`document`, with the same text)."""
+        entry = Entry(tuple(findings), document.parsed, shown_while=(document.source.text, fingerprint))
+        self._put(Source.REPLAY, document.uri, entry)
+        if project.analysis is not None and project.analysis.covers(document):
+            self.on_analysis(project, project.analysis, only=document.path)
 
     def show_config_errors(self, folder: Path, projects: list[Project]) -> None:
         """A `config-error` on each broken config file of a folder; clear the ones fixed since."""
@@ -147,42 +263,50 @@ class Diagnostics:
             for project in projects
             if project.config_error is not None
         }
-        for uri in self._config_uris.get(folder, set()) - errors.keys():
-            self.clear(uri)
+        before = {
+            uri for (source, uri), entry in self._entries.items() if source is Source.CONFIG and entry.folder == folder
+        }
+        refresh = False
+        for uri in before - errors.keys():
+            self._put(Source.CONFIG, uri, None)
+            refresh |= self._deliver(uri)
         for uri, finding in errors.items():
             log.warning("config error: %s", finding.message)
-            self.publish(
-                uri, [diagnostic(finding, None, self.server.encoding, reveal=self.server.settings.reveal_secrets)]
-            )
-        self._config_uris[folder] = set(errors)
+            self._put(Source.CONFIG, uri, Entry((finding,), folder=folder))
+            refresh |= self._deliver(uri)
+        self._refresh(refresh)
 
     def show_read_error(self, unreadable: Unreadable) -> None:
-        """A `read-error` on a file that cannot be read or a folder that cannot be listed (cleared like any file's)."""
-        self.publish(unreadable.uri, [diagnostic(unreadable.finding(), None, self.server.encoding)])
+        """A `read-error` on a file that cannot be read or a folder that cannot be listed (it replaces the file's
+        check, and a check of it, once it can be read again, replaces the error)."""
+        uri = unreadable.uri
+        self._put(Source.CHECK, uri, None)
+        self._put(Source.REPLAY, uri, None)
+        self._put(Source.READ, uri, Entry((unreadable.finding(),)))
+        self._refresh(self._deliver(uri))
 
     def prune(self, folder: Path) -> None:
-        """After indexing: clear files of the folder that no project holds any more."""
+        """After indexing: clear files of the folder that no project holds any more (config errors stay)."""
         held = {document.uri for project in self.server.state.projects() for document in project.documents.values()}
-        held |= self._config_uris.get(folder, set())
-        for uri in list(self._sent):
+        known = {uri for _, uri in self._entries} | self._delivered.keys()
+        for uri in known - held:
             path = uri_to_path(uri)
-            if path is not None and path.is_relative_to(folder) and uri not in held:
+            if path is not None and path.is_relative_to(folder):
                 self.clear(uri)
 
     async def pull(
         self, params: types.DocumentDiagnosticParams, current: Callable[[str], Awaitable[Snapshot | None]]
     ) -> types.DocumentDiagnosticReport:
         uri = params.text_document.uri
-        if any(uri in uris for uris in self._config_uris.values()):
-            return types.RelatedFullDocumentDiagnosticReport(items=self._sent.get(uri, []))
-        snapshot = await current(uri)
-        if snapshot is None:
-            return types.RelatedFullDocumentDiagnosticReport(items=[])
-        if snapshot.analysis is None:
-            raise JsonRpcException("still checking", code=_SERVER_CANCELLED, data={"retriggerRequest": True})
-        items = self.items(snapshot.analysis, snapshot.document)
-        identity = result_id(items)
-        self._pulled[uri] = identity
+        if self._visible(uri) and not any((source, uri) in self._entries for source in (Source.CONFIG, Source.READ)):
+            snapshot = await current(uri)
+            if snapshot is None:
+                return types.RelatedFullDocumentDiagnosticReport(items=[])
+            if snapshot.analysis is None:
+                raise JsonRpcException("still checking", code=_SERVER_CANCELLED, data={"retriggerRequest": True})
+            self._put_check(snapshot.analysis, snapshot.document)
+        items = self.items(uri)
+        identity = self._delivered.setdefault(uri, _Delivered()).pulled = result_id(items)
         if params.previous_result_id == identity:
             return types.RelatedUnchangedDocumentDiagnosticReport(result_id=identity)
         return types.RelatedFullDocumentDiagnosticReport(items=items, result_id=identity)

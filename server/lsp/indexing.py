@@ -284,6 +284,7 @@ class Indexer:
             project.stop()
             for document in project.documents.values():
                 self.diagnostics.clear(document.uri)
+        self.diagnostics.show_config_errors(path, [])
 
     async def adopt(self, path: Path) -> Project | None:
         """A project for a file opened outside every workspace folder.

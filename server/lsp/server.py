@@ -25,7 +25,7 @@ from lsprotocol import types
 from server.engine import config_schema  # noqa: F401
 from server.lsp import buffers, routes, transports, watching
 from server.lsp.convert import uri_to_path
-from server.lsp.diagnostics import Diagnostics
+from server.lsp.diagnostics import Diagnostics, client_folders
 from server.lsp.documents import Documents
 from server.lsp.indexing import Indexer
 from server.lsp.logs import ClientLogHandler, attach_client_handler, setup_logging
@@ -180,10 +180,7 @@ def _register_sync(server: ReplayLensServer) -> None:
 
 def _folders(server: ReplayLensServer) -> list[Path]:
     """Workspace folders, or the root URI of a client that sends no folders."""
-    uris = [folder.uri for folder in server.workspace.folders.values()]
-    if not uris and server.workspace.root_uri:
-        uris = [server.workspace.root_uri]
-    return [path for path in map(uri_to_path, uris) if path is not None]
+    return client_folders(server.workspace)
 
 
 def serve(transport: str, port: int, log_level: str, token: str | None = None) -> int:

@@ -60,17 +60,6 @@ async def test_edit_into_invalid_json_and_back(client: Client, workspace: Path) 
     assert client.published[-1].version is None
 
 
-async def test_a_file_outside_the_workspace_folders_is_checked_on_its_own(client: Client, workspace: Path) -> None:
-    outside = workspace.parent / "elsewhere"
-    outside.mkdir()
-    path = outside / "write_note.ultra.json"
-    path.write_bytes((workspace / "replay" / "write_note.ultra.json").read_bytes())
-    await start(client, workspace / "recordings")
-    uri = open_document(client, path)
-    items = await client.diagnostics_for(uri, bool)
-    assert codes(items) == ["unverifiable"] * 4  # alone, without its recording
-
-
 async def test_rules_change_on_disk_rechecks_every_fixture(client: Client, workspace: Path) -> None:
     await start(client, workspace)
     write_note = (workspace / "replay" / "write_note.ultra.json").as_uri()

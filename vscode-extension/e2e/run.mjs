@@ -633,10 +633,16 @@ const exitCode = await (async () => {
       }
       if (which !== 'report') throw new Error('no report and no message');
       await webview().locator('h1', { hasText: 'Replay report: write_note.ultra.jsonl' }).waitFor({ timeout: TIMEOUT });
-      // The misses are also problems of the fixture, one per missing turn.
+      // Each missed turn is stale: one problem per turn, led by its cause, the miss and the unused turn
+      // its related information (not three problems on one line).
       const wantMisses = expected.report.diagnostics.filter((d) => d.code === 'replay-miss').length;
       if (wantMisses !== 3) throw new Error(`the CLI report places ${wantMisses} replay-miss findings on the fixture, expected 3`);
-      await waitForProblems('replay-miss', wantMisses);
+      await waitForProblems('stale-key', wantMisses);
+      const caused = (await problemRows('stale-key')).filter({ hasText: /stale: keyed without rules user-input-begin/ });
+      const causeDeadline = Date.now() + 30_000;
+      while ((await caused.count()) !== wantMisses && Date.now() < causeDeadline) await page.waitForTimeout(250);
+      if ((await caused.count()) !== wantMisses) throw new Error(`expected ${wantMisses} stale-key problems led by their cause`);
+      await waitForProblems('replay-miss', 0);
       await shot('replay-problems');
       await checkReport('report', expected.report);
       // The first miss in VS Code's diff editor: the recorded turn's normalized input (keyed

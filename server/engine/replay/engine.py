@@ -416,7 +416,8 @@ class _Replayer:
                     continue
                 turn = self.turns[outcome.nearest.turn]
                 message = f"replay of {where} misses; nearest recorded input is this turn's: {outcome.nearest.note}"
-                add(code, turn.span_of("input_hash"), message, {**data, "turn": turn.index})
+                explained = {"explanation": outcome.nearest.explanation} if outcome.nearest.explanation else {}
+                add(code, turn.span_of("input_hash"), message, {**data, "turn": turn.index, **explained})
             elif outcome.tool is not None and outcome.tool.verdict is ToolVerdict.MISMATCH and outcome.turn is not None:
                 turn = self.turns[outcome.turn]
                 add(
