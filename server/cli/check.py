@@ -20,7 +20,7 @@ from server.engine.rehash import apply_edits, rehash_edits
 from server.engine.secrets import masked_finding
 from server.engine.source import SourceText, Span
 from server.engine.summary import kept_context
-from server.engine.workspace import load_project_config, load_workspace
+from server.engine.workspace import load_project_config, load_workspace, paused_gc
 from server.engine.writes import ChangedOnDiskError, atomic_write, content_hash
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
@@ -61,6 +61,13 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
 
 def run(args: argparse.Namespace) -> int:
+    # One short process: the cyclic collector would walk every finding and report made (30,000 of them
+    # took 1.6 s of a warm run over 10,000 fixtures), for cycles it never finds.
+    with paused_gc():
+        return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
     configure_streams()
     paths: list[Path] = args.paths or []
     missing = [path for path in paths if not path.exists()]
@@ -77,7 +84,8 @@ def run(args: argparse.Namespace) -> int:
     targets = paths or [config.root if config.path else Path.cwd()]
     cache = None if args.no_cache else SummaryCache.default()
     try:
-        result = load_workspace(targets, config, cache).check()
+        # --fix rewrites fixtures from their text: a cached report has none, so every fixture is read.
+        result = load_workspace(targets, config, cache, reuse_fixtures=not args.fix).check()
         fixed = 0
         if args.fix:
             fixed, failures = _fix(result)
