@@ -8,12 +8,15 @@ recording file (a test run records many scenarios into one file). Keys come
 from `bench.reference`, so a clean `check` (exit 0) proves the engine's keys
 identical to the reference's.
 
-Each figure is one process (`python -m server check --format json`) timed from
-start to exit with its peak RSS: cold (an empty cache folder of its own), then
-warm twice on the same cache (nothing changed since the cold run). The warm
-run's output must be the cold run's, byte for byte (exit 1 otherwise). The
-default of 2,000 fixtures runs in seconds; `--fixtures 10000` is the size the
-issue names (~49 MB of fixtures; generated once under `bench/out`).
+Two targets: the fixtures alone (no recording links a turn: each turn is an
+`unverifiable` finding, so the report is large) and the whole workspace (every
+turn verified, no finding). Each figure is one process (`python -m server check
+--format json`) timed from start to exit with its peak RSS: cold (an empty cache
+folder of its own), then warm twice on the same cache (nothing changed since
+the cold run). The warm runs' output must be the cold run's, byte for byte
+(exit 1 otherwise). The default of 2,000 fixtures runs in under a minute;
+`--fixtures 10000` is the issue's size (47 MB of fixtures, 115 MB of
+recordings; generated once under `bench/out`, about 15 s).
 """
 
 from __future__ import annotations
@@ -83,10 +86,11 @@ def generate(fixtures: int, per_recording: int, out: Path) -> Path:
     return root
 
 
-def run_check(root: Path, cache: Path) -> tuple[dict[str, Any], bytes]:
-    """Seconds, peak RSS (MB) and exit code of one `check --format json` process, and its stdout."""
+def run_check(root: Path, target: str, cache: Path) -> tuple[dict[str, Any], bytes]:
+    """Seconds, peak RSS (MB) and exit code of one `check --format json TARGET` process in `root`, and its
+    stdout."""
     env = {**os.environ, "REPLAY_LENS_CACHE_DIR": str(cache)}
-    command = [sys.executable, "-m", "server", "check", "--format", "json", str(root)]
+    command = [sys.executable, "-m", "server", "check", "--format", "json", target]
     start = time.perf_counter()
     process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, cwd=root)
     assert process.stdout is not None
@@ -104,24 +108,25 @@ def size_mb(folder: Path) -> float:
     return round(sum(path.stat().st_size for path in folder.rglob("*") if path.is_file()) / 1e6, 1)
 
 
-def measure(root: Path) -> dict[str, Any]:
+def measure(root: Path, target: str) -> dict[str, Any]:
     """Cold, then warm twice, each a whole process on the same fresh cache folder."""
     with tempfile.TemporaryDirectory(prefix="replay-lens-small-") as folder:
         cache = Path(folder)
-        cold, cold_output = run_check(root, cache)
-        warm, warm_output = run_check(root, cache)
-        again, again_output = run_check(root, cache)
+        load = os.getloadavg()[0]
+        cold, cold_output = run_check(root, target, cache)
+        warm, warm_output = run_check(root, target, cache)
+        again, again_output = run_check(root, target, cache)
     document = json.loads(cold_output) if cold_output else {}
     return {
-        "fixtures_mb": size_mb(root / "fixtures"),
-        "recordings_mb": size_mb(root / "recordings"),
+        "target": target,
+        "output_mb": round(len(cold_output) / 1e6, 1),
         "summary": document.get("summary"),
         "cold": cold,
         "warm": warm,
         "warm_again": again,
         "warm_share_of_cold": round(min(warm["seconds"], again["seconds"]) / cold["seconds"], 4),
         "identical_output": cold_output == warm_output == again_output,
-        "load_average": os.getloadavg()[0],
+        "load_average_before": load,
     }
 
 
@@ -134,19 +139,28 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     print(f"generating {args.fixtures} small fixtures ...", file=sys.stderr)
     root = generate(args.fixtures, args.per_recording, args.out.resolve())
-    row = measure(root)
-    print(
-        f"{args.fixtures} fixtures ({row['fixtures_mb']} MB) + recordings ({row['recordings_mb']} MB), "
-        f"load average {row['load_average']:.2f}"
-    )
-    print(f"{'check --format json, whole process':<36} {'seconds':>8} {'RSS MB':>7} {'exit':>5}")
-    for name in ("cold", "warm", "warm_again"):
-        figures = row[name]
-        print(f"  {name:<34} {figures['seconds']:>8.2f} {figures['peak_rss_mb']:>7.0f} {figures['exit']:>5}")
-    print(f"warm / cold: {row['warm_share_of_cold']:.1%}; output identical cold and warm: {row['identical_output']}")
+    sizes = {"fixtures_mb": size_mb(root / "fixtures"), "recordings_mb": size_mb(root / "recordings")}
+    print(f"{args.fixtures} fixtures ({sizes['fixtures_mb']} MB), recordings {sizes['recordings_mb']} MB")
+    rows = []
+    # Alone: no recording links any turn (each is an `unverifiable` finding: a 13 MB report at 10,000);
+    # with recordings: every turn links and verifies (no finding).
+    for name, target in (("fixtures alone", "fixtures"), ("with their recordings", ".")):
+        print(f"check {name} ...", file=sys.stderr)
+        row = measure(root, target)
+        rows.append(row)
+        print(
+            f"{name}: output {row['output_mb']} MB, load average before {row['load_average_before']:.2f}\n"
+            f"  {'check --format json, whole process':<36} {'seconds':>8} {'RSS MB':>7} {'exit':>5}"
+        )
+        for run in ("cold", "warm", "warm_again"):
+            figures = row[run]
+            print(f"  {run:<36} {figures['seconds']:>8.2f} {figures['peak_rss_mb']:>7.0f} {figures['exit']:>5}")
+        share, same = row["warm_share_of_cold"], row["identical_output"]
+        print(f"  warm / cold: {share:.1%}; output identical cold and warm: {same}")
     args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(row, indent=2), encoding="utf-8")
-    clean = row["identical_output"] and all(row[name]["exit"] == 0 for name in ("cold", "warm", "warm_again"))
+    args.json.write_text(json.dumps({"fixtures": args.fixtures, **sizes, "runs": rows}, indent=2), encoding="utf-8")
+    clean = all(row["identical_output"] for row in rows)
+    clean = clean and rows[0]["cold"]["exit"] == 0 and rows[1]["cold"]["exit"] == 0
     return 0 if clean else 1
 
 

@@ -230,12 +230,36 @@ _LinkTable = dict[str, list[Link]]
 
 
 class _Table:
-    """One kind of key across recordings: the links of a key, in recording order."""
+    """One kind of key across recordings: the links of a key, in recording order.
+
+    Across a few recordings a lookup asks each one's table; across many (10,000 fixtures recorded into 100
+    files) the tables are merged once, at the first lookup, so a lookup is one dictionary probe however many
+    recordings there are."""
+
+    _MERGE_ABOVE = 8
 
     def __init__(self, tables: list[_LinkTable]) -> None:
         self.tables = tables
+        self._merged: _LinkTable | None = None
 
     def get(self, key: str, default: list[Link] | None = None) -> list[Link]:
+        if len(self.tables) > self._MERGE_ABOVE:
+            merged = self._merged
+            if merged is None:
+                merged = self._merged = {}
+                owned: set[int] = set()  # the lists made here (a recording's own lists are never changed)
+                for table in self.tables:
+                    for each, links in table.items():
+                        present = merged.get(each)
+                        if present is None:
+                            merged[each] = links
+                        elif id(present) in owned:
+                            present.extend(links)
+                        else:
+                            merged[each] = joined = [*present, *links]
+                            owned.add(id(joined))
+            found = merged.get(key)
+            return found if found is not None else (default if default is not None else [])
         found = [table[key] for table in self.tables if key in table]
         if not found:
             return default if default is not None else []
