@@ -258,8 +258,8 @@ class _Table:
                         else:
                             merged[each] = joined = [*present, *links]
                             owned.add(id(joined))
-            links = merged.get(key)
-            return links if links is not None else (default if default is not None else [])
+            hit = merged.get(key)
+            return hit if hit is not None else (default if default is not None else [])
         found = [table[key] for table in self.tables if key in table]
         if not found:
             return default if default is not None else []
