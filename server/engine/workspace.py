@@ -124,13 +124,21 @@ one `resolve()`, not one each: a resolve is an `lstat` per component)."""
 def _real(path: Path) -> str:
     """`str(resolved(path))`: through the folders' real paths while a workspace is read, else resolved anew."""
     folders = _FOLDERS.get()
-    if folders is None or path.name in ("", ".", "..") or path.is_symlink():
+    if folders is None or path.name in ("", ".", "..") or _symlink_or_unknown(path):
         return str(resolved(path))
     folder = os.path.dirname(path)
     real = folders.get(folder)
     if real is None:
         real = folders[folder] = str(resolved(path.parent))
     return os.path.join(real, path.name)
+
+
+def _symlink_or_unknown(path: Path) -> bool:
+    """True for a symlink, and for a path that cannot be looked at (a name too long, say): resolved in full."""
+    try:
+        return path.is_symlink()
+    except OSError:
+        return True
 
 
 @contextmanager
