@@ -53,6 +53,18 @@ memory-bench: $(STAMP)
 depth-bench: $(STAMP)
 	$(BIN)/python -m bench.depth
 
+# Every history shape in one run (bench/shapes.py): depth 10/30/120 (2,000 with --big), many small fixtures,
+# replay of a deep session, and the cost curve (fixed s + ms/MB for check, engine, reference and floor).
+# Whole-process figures beside engine time. The issue's sizes: make shapes-bench SHAPES_BENCH_ARGS=--big.
+.PHONY: shapes-bench small-fixtures-bench
+shapes-bench: $(STAMP)
+	$(BIN)/python -m bench.shapes $(SHAPES_BENCH_ARGS)
+
+# check on many small fixtures, cold then warm, output compared byte for byte (bench/small_fixtures.py):
+# 2,000 fixtures by default; the issue's size: make small-fixtures-bench SMALL_FIXTURES=10000.
+small-fixtures-bench: $(STAMP)
+	$(BIN)/python -m bench.small_fixtures --fixtures $(or $(SMALL_FIXTURES),2000)
+
 # Regenerate the conformance data from the real producers (not part of `make test`: tests read the
 # committed output). Codex: the pinned CLI from npm, run offline against tests/producers/codex/fake_responses.py.
 producers: $(STAMP)

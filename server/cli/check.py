@@ -7,6 +7,7 @@ import os
 import sys
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from server.cli.output import configure_streams
 from server.cli.report import Summary, render_json, render_sarif, render_text
@@ -20,7 +21,7 @@ from server.engine.rehash import apply_edits, rehash_edits
 from server.engine.secrets import masked_finding
 from server.engine.source import SourceText, Span
 from server.engine.summary import kept_context
-from server.engine.workspace import load_project_config, load_workspace
+from server.engine.workspace import load_project_config, load_workspace, paused_gc
 from server.engine.writes import ChangedOnDiskError, atomic_write, content_hash
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
@@ -61,6 +62,13 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
 
 def run(args: argparse.Namespace) -> int:
+    # One short process: the cyclic collector would walk every finding and report made (30,000 of them
+    # took 1.6 s of a warm run over 10,000 fixtures), for cycles it never finds.
+    with paused_gc():
+        return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
     configure_streams()
     paths: list[Path] = args.paths or []
     missing = [path for path in paths if not path.exists()]
@@ -77,7 +85,8 @@ def run(args: argparse.Namespace) -> int:
     targets = paths or [config.root if config.path else Path.cwd()]
     cache = None if args.no_cache else SummaryCache.default()
     try:
-        result = load_workspace(targets, config, cache).check()
+        # --fix rewrites fixtures from their text: a cached report has none, so every fixture is read.
+        result = load_workspace(targets, config, cache, reuse_fixtures=not args.fix).check()
         fixed = 0
         if args.fix:
             fixed, failures = _fix(result)
@@ -87,7 +96,8 @@ def run(args: argparse.Namespace) -> int:
     finally:
         if cache is not None:
             cache.close()
-    findings = [f for f in result.findings if f.severity <= _SEVERITIES[args.severity]]
+    every = result.findings  # sorted anew at each call: once here
+    findings = [f for f in every if f.severity <= _SEVERITIES[args.severity]]
     if not args.reveal_secrets:
         findings = _masked(findings, result)
     summary = Summary(
@@ -102,7 +112,7 @@ def run(args: argparse.Namespace) -> int:
         config=config.path,
     )
     _emit(findings, summary, args.format, args.color)
-    return EXIT_FINDINGS if any(f.severity <= Severity.WARNING for f in result.findings) else EXIT_CLEAN
+    return EXIT_FINDINGS if any(f.severity <= Severity.WARNING for f in every) else EXIT_CLEAN
 
 
 def _masked(findings: list[Finding], result: CheckResult) -> list[Finding]:
@@ -111,11 +121,22 @@ def _masked(findings: list[Finding], result: CheckResult) -> list[Finding]:
     sources.update({report.recording.path: report.recording.source for report in result.recordings})
     recordings = {report.recording.path: report.recording for report in result.recordings}
     masked = []
+    # Without a quoted `text`, masking reads only the message and data: a finding's masked form is kept by them
+    # when the data's values are plain numbers (30,000 `unverifiable` findings share a handful of forms).
+    seen: dict[tuple[str, tuple[tuple[str, Any], ...]], tuple[str, dict[str, Any]]] = {}
     for finding in findings:
-        recording = recordings.get(finding.path)
-        context = kept_context(recording, finding.span) if recording is not None else None
-        message, data = masked_finding(finding, sources.get(finding.path), context)
-        masked.append(replace(finding, message=message, data=data))
+        plain = "text" not in finding.data and all(type(value) is int for value in finding.data.values())
+        key = (finding.message, tuple(finding.data.items())) if plain else None
+        known = None if key is None else seen.get(key)
+        if known is None:
+            recording = recordings.get(finding.path)
+            context = kept_context(recording, finding.span) if recording is not None else None
+            known = masked_finding(finding, sources.get(finding.path), context)
+            if key is not None:
+                seen[key] = known
+        message, data = known
+        unchanged = message == finding.message and data == finding.data
+        masked.append(finding if unchanged else replace(finding, message=message, data=dict(data)))
     return masked
 
 

@@ -6,12 +6,14 @@ import os
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from json.encoder import encode_basestring as _string
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from server.cli.output import json_text
+from server.cli.output import indented_json, json_text
 from server.engine.findings import CODES, DOCS_URL, Finding, Severity
+from server.engine.jsontext import escape_surrogates
 
 
 @dataclass(frozen=True)
@@ -84,17 +86,32 @@ def render_text(findings: Sequence[Finding], summary: Summary, *, color: bool) -
 
 
 def render_json(findings: Sequence[Finding], summary: Summary) -> str:
-    document = {
-        "version": 1,
-        "rules": {
-            "preset": summary.preset,
-            "fingerprint": summary.fingerprint,
-            "config": str(summary.config) if summary.config else None,
-        },
-        "findings": [finding.to_json() for finding in findings],
-        "summary": summary.to_json(findings),
+    """The report as `json_text` writes it (two-space indent), byte for byte, built by `indented_json` and
+    one template per finding: a warm run over 10,000 fixtures prints 30,000 findings (13 MB)."""
+    rules = {
+        "preset": summary.preset,
+        "fingerprint": summary.fingerprint,
+        "config": str(summary.config) if summary.config else None,
     }
-    return json_text(document)
+    listed = "[\n    " + ",\n    ".join(map(_finding_json, findings)) + "\n  ]" if findings else "[]"
+    text = (
+        f'{{\n  "version": 1,\n  "rules": {indented_json(rules, "  ")},\n  "findings": {listed},\n'
+        f'  "summary": {indented_json(summary.to_json(findings), "  ")}\n}}'
+    )
+    return escape_surrogates(text)
+
+
+def _finding_json(finding: Finding) -> str:
+    """`finding.to_json()` as `indented_json` writes it inside the report's findings list."""
+    start, end = finding.range.start, finding.range.end
+    return (
+        f'{{\n      "code": {_string(finding.code.name)},\n      "severity": {_string(finding.severity.label)},\n'
+        f'      "path": {_string(str(finding.path))},\n      "range": {{\n        "start": {{\n'
+        f'          "line": {start.line},\n          "character": {start.character}\n        }},\n'
+        f'        "end": {{\n          "line": {end.line},\n          "character": {end.character}\n        }}\n'
+        f'      }},\n      "message": {_string(finding.message)},\n'
+        f'      "data": {indented_json(finding.data, "      ")}\n    }}'
+    )
 
 
 _SARIF_LEVEL = {

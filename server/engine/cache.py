@@ -1,4 +1,5 @@
-"""The persistent cache: recording summaries in an embedded SQLite database under the user's cache folder.
+"""The persistent cache: recording summaries (and fixture reports, `fixture_cache`) in an embedded SQLite
+database under the user's cache folder.
 
 A summary is keyed by the sha256 of the recording's bytes and by a fingerprint
 of everything that shapes it (the rules, the allowed volatile text, the summary
@@ -54,6 +55,10 @@ CREATE TABLE IF NOT EXISTS files (
 );
 CREATE TABLE IF NOT EXISTS summaries (
     digest TEXT NOT NULL, fingerprint TEXT NOT NULL, summary BLOB NOT NULL, used REAL NOT NULL,
+    PRIMARY KEY (digest, fingerprint)
+);
+CREATE TABLE IF NOT EXISTS reports (
+    digest TEXT NOT NULL, fingerprint TEXT NOT NULL, report BLOB NOT NULL, used REAL NOT NULL,
     PRIMARY KEY (digest, fingerprint)
 );
 """
@@ -144,6 +149,45 @@ class SummaryCache:
             if connection is not None:
                 _note_file(connection, path, stat, digest)
 
+    # Fixture reports (`fixture_cache`) are kept beside the summaries, in their own table, by the same
+    # content digests and the same `files` stat index.
+
+    def entries_under(self, top: Path, fingerprint: str) -> dict[bytes, tuple[int, int, int, str, Any]]:
+        """Every entry under `fingerprint` of a file at or under `top`, by path key, with the size, mtime, inode
+        and content digest it was kept at: one query for a whole tree instead of one per file."""
+        key = _key(top)
+        return {
+            row[0]: (row[1], row[2], row[3], row[4], row[5])
+            for row in self._all(
+                "SELECT f.path, f.size, f.mtime_ns, f.inode, f.digest, r.report FROM files f "
+                "JOIN reports r ON r.digest = f.digest WHERE r.fingerprint = ? "
+                "AND (f.path = ? OR (f.path >= ? AND f.path < ?))",
+                (fingerprint, key, key + b"/", key + b"0"),  # b"0" follows b"/": the folder's whole subtree
+            )
+        }
+
+    def entry(self, digest: str, fingerprint: str) -> Any:
+        """The report kept for content `digest` under `fingerprint` (JSON text), or None."""
+        row = self._query("SELECT report FROM reports WHERE digest = ? AND fingerprint = ?", (digest, fingerprint))
+        return None if row is None else row[0]
+
+    def store_entries(
+        self, rows: list[tuple[Path, os.stat_result | None, str, dict[str, Any]]], fingerprint: str
+    ) -> None:
+        """Keep each `(path, stat, digest, entry)` under `fingerprint`, all in one transaction (10,000 small
+        files would otherwise cost a commit each)."""
+        if self._broken or not rows:
+            return
+        now = time.time()
+        with self._writing() as connection:
+            if connection is not None:
+                for path, stat, digest, entry in rows:
+                    connection.execute(
+                        "INSERT OR REPLACE INTO reports (digest, fingerprint, report, used) VALUES (?, ?, ?, ?)",
+                        (digest, fingerprint, json.dumps(entry, separators=(",", ":")), now),
+                    )
+                    _note_file(connection, path, stat, digest)
+
     def close(self) -> None:
         with self._lock:
             if self._connection is not None:
@@ -175,6 +219,22 @@ class SummaryCache:
             except sqlite3.DatabaseError as exc:
                 self._rebuild(exc) if attempt == 0 else self._disable(exc)
         return None
+
+    def _all(self, sql: str, parameters: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+        """Every row of a query; none when the cache cannot be read (as `_fetch` decides)."""
+        with self._lock:
+            for attempt in range(2):
+                connection = self._connect()
+                if connection is None:
+                    return []
+                try:
+                    return connection.execute(sql, parameters).fetchall()
+                except sqlite3.OperationalError as exc:
+                    self._disable(exc) if _locked(exc) else log.warning("cache: %s", exc)
+                    return []
+                except sqlite3.DatabaseError as exc:
+                    self._rebuild(exc) if attempt == 0 else self._disable(exc)
+        return []
 
     @contextlib.contextmanager
     def _writing(self) -> Iterator[sqlite3.Connection | None]:
@@ -228,6 +288,7 @@ class SummaryCache:
             connection.execute("PRAGMA synchronous=NORMAL")
             connection.executescript(_SCHEMA)
             connection.execute("DELETE FROM summaries WHERE used < ?", (time.time() - UNUSED_DAYS * 86400,))
+            connection.execute("DELETE FROM reports WHERE used < ?", (time.time() - UNUSED_DAYS * 86400,))
         except BaseException:
             connection.close()
             raise

@@ -8,7 +8,7 @@ and fixes without recomputing anything.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from pathlib import Path
@@ -71,6 +71,9 @@ class FixtureReport:
     fixture: Fixture
     turns: list[TurnReport] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
+    output_digests: dict[int, str] = field(default_factory=dict)
+    """The output digest of each turn that linking asked for (a turn neither key linked): kept with a cached
+    report, so the next run can tell whether the same outputs still link to the same calls."""
 
     def count(self, status: TurnStatus) -> int:
         return sum(1 for report in self.turns if report.status is status)
@@ -104,19 +107,17 @@ def turn_key(turn: Turn) -> str | None:
     return value if isinstance(value, str) and HEX64.fullmatch(value) else None
 
 
-def check(fixtures: Sequence[Fixture], recordings: Sequence[Recording], config: Config) -> CheckResult:
-    normalizer = Normalizer(config.rules)
-    keys_of: dict[int, Keys | InputShapeError] = {}
-    for recording in recordings:
-        for call, computed in zip(recording.calls, recording_keys(recording, normalizer), strict=True):
-            keys_of[id(call)] = computed
-
-    def keys(call: RecordedCall) -> Keys | InputShapeError:
-        return keys_of[id(call)]
-
-    index = _CallIndex(recordings, normalizer)
-
-    fixture_reports = [_check_fixture(fixture, index, normalizer, keys) for fixture in fixtures]
+def check(
+    fixtures: Sequence[Fixture],
+    recordings: Sequence[Recording],
+    config: Config,
+    known: Sequence[FixtureReport] = (),
+    linker: Linker | None = None,
+) -> CheckResult:
+    """Check `fixtures` and `recordings`; `known` are reports of fixtures already settled against the same
+    recordings (`fixture_cache.settle`, through `linker`), taken as they are."""
+    linker = linker or Linker(recordings, config)
+    fixture_reports = [*known, *(_check_fixture(fixture, linker) for fixture in fixtures)]
     recording_reports = [RecordingReport(recording, list(recording.problems)) for recording in recordings]
     by_recording = {id(report.recording): report for report in recording_reports}
     for fixture_report in fixture_reports:
@@ -126,15 +127,31 @@ def check(fixtures: Sequence[Fixture], recordings: Sequence[Recording], config: 
                 target.linked.setdefault(turn_report.link.call.index, []).append(
                     (fixture_report.fixture, turn_report.turn)
                 )
-    held = {key for fixture in fixtures for turn in fixture.turns if (key := turn_key(turn)) is not None}
+    held = {key for report in fixture_reports for turn in report.fixture.turns if (key := turn_key(turn)) is not None}
     for report in recording_reports:
-        _check_recording(report, keys, config, held, has_fixtures=bool(fixtures))
+        _check_recording(report, linker.keys, config, held, has_fixtures=bool(fixture_reports))
     result = CheckResult(fixture_reports, recording_reports)
     # Imported here: the replay engine builds on this module.
     from server.engine.replay.captures import check_captures  # noqa: PLC0415
 
     check_captures(result, config)
     return result
+
+
+class Linker:
+    """A run's recorded calls keyed under the current rules and indexed for linking: what every fixture of
+    the run is checked against (built once, shared by the check and the settling of cached reports)."""
+
+    def __init__(self, recordings: Sequence[Recording], config: Config) -> None:
+        self.normalizer = Normalizer(config.rules)
+        self._keys: dict[int, Keys | InputShapeError] = {}
+        for recording in recordings:
+            for call, computed in zip(recording.calls, recording_keys(recording, self.normalizer), strict=True):
+                self._keys[id(call)] = computed
+        self.index = _CallIndex(recordings, self.normalizer)
+
+    def keys(self, call: RecordedCall) -> Keys | InputShapeError:
+        return self._keys[id(call)]
 
 
 def recording_keys(recording: Recording, normalizer: Normalizer) -> list[Keys | InputShapeError]:
@@ -182,8 +199,9 @@ class _CallIndex:
             self._by_output = _Table([_output_table(recording) for recording in self.recordings])
         return self._by_output
 
-    def link(self, fixture: Fixture, turns: Sequence[tuple[Turn, str]]) -> dict[int, Link]:
-        """Each turn's call, FIFO among equal keys, each call used once per fixture."""
+    def link(self, turns: Sequence[tuple[Turn, str]], output_of: Callable[[Turn], str]) -> dict[int, Link]:
+        """Each turn's call, FIFO among equal keys, each call used once per fixture (`output_of`: the
+        digest of a turn's output, asked only of a turn that neither key links)."""
         links: dict[int, Link] = {}
         used: set[int] = set()
 
@@ -204,7 +222,7 @@ class _CallIndex:
                 take(turn, (self.current_conversation if turn.is_legacy else self.current_input).get(key, []))
         for turn, _ in turns:
             if turn.index not in links and "output" in turn.members:
-                take(turn, self.by_output.get(output_digest(fixture.output(turn)), []))
+                take(turn, self.by_output.get(output_of(turn), []))
         return links
 
 
@@ -212,12 +230,36 @@ _LinkTable = dict[str, list[Link]]
 
 
 class _Table:
-    """One kind of key across recordings: the links of a key, in recording order."""
+    """One kind of key across recordings: the links of a key, in recording order.
+
+    Across a few recordings a lookup asks each one's table; across many (10,000 fixtures recorded into 100
+    files) the tables are merged once, at the first lookup, so a lookup is one dictionary probe however many
+    recordings there are."""
+
+    _MERGE_ABOVE = 8
 
     def __init__(self, tables: list[_LinkTable]) -> None:
         self.tables = tables
+        self._merged: _LinkTable | None = None
 
     def get(self, key: str, default: list[Link] | None = None) -> list[Link]:
+        if len(self.tables) > self._MERGE_ABOVE:
+            merged = self._merged
+            if merged is None:
+                merged = self._merged = {}
+                owned: set[int] = set()  # the lists made here (a recording's own lists are never changed)
+                for table in self.tables:
+                    for each, links in table.items():
+                        present = merged.get(each)
+                        if present is None:
+                            merged[each] = links
+                        elif id(present) in owned:
+                            present.extend(links)
+                        else:
+                            merged[each] = joined = [*present, *links]
+                            owned.add(id(joined))
+            hit = merged.get(key)
+            return hit if hit is not None else (default if default is not None else [])
         found = [table[key] for table in self.tables if key in table]
         if not found:
             return default if default is not None else []
@@ -255,7 +297,8 @@ def _output_table(recording: Recording) -> _LinkTable:
     return cached
 
 
-def _check_fixture(fixture: Fixture, index: _CallIndex, normalizer: Normalizer, keys: Any) -> FixtureReport:
+def _check_fixture(fixture: Fixture, linker: Linker) -> FixtureReport:
+    normalizer, keys = linker.normalizer, linker.keys
     report = FixtureReport(fixture, findings=list(fixture.problems))
     source, path = fixture.source, fixture.path
 
@@ -289,7 +332,12 @@ def _check_fixture(fixture: Fixture, index: _CallIndex, normalizer: Normalizer, 
         if turn.is_legacy:
             _legacy_finding(report, turn, normalizer)
         keyed.append((turn, key))
-    links = index.link(fixture, keyed)
+
+    def output_of(turn: Turn) -> str:
+        digest = report.output_digests[turn.index] = output_digest(fixture.output(turn))
+        return digest
+
+    links = linker.index.link(keyed, output_of)
     for turn, key in keyed:
         try:
             report.turns.append(verify_turn(turn, key, links.get(turn.index), normalizer, keys, add))
@@ -360,6 +408,16 @@ def verify_turn(turn: Turn, key: str, link: Link | None, normalizer: Normalizer,
             },
         )
     return report
+
+
+def linked_keys(turn: Turn, link: Link, linker: Linker) -> Keys | None:
+    """The keys `verify_turn` gives a turn from its linked call (None when the call's input has no keys)."""
+    computed = linker.keys(link.call)
+    if isinstance(computed, InputShapeError):
+        return None
+    if not isinstance(link.call.caller, str) and not turn.is_legacy:
+        computed = _with_caller(linker.normalizer, computed, turn.caller)
+    return computed
 
 
 def _with_caller(normalizer: Normalizer, computed: Keys, caller: Any) -> Keys:

@@ -7,20 +7,23 @@ from __future__ import annotations
 
 import fnmatch
 import gc
+import hashlib
 import os
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from server.engine import findings as codes
 from server.engine.cache import SummaryCache
 from server.engine.capture_files import is_capture
-from server.engine.checks import CheckResult, check
+from server.engine.checks import CheckResult, FixtureReport, Linker, check
 from server.engine.config import Config, default_config, find_config_file, load_config, project_root
 from server.engine.files import content_digest, open_regular, read_all, read_head, resolved
 from server.engine.findings import Finding
 from server.engine.fixture import Fixture, read_fixture
+from server.engine.fixture_cache import FixtureStore, KnownFixture, settle
 from server.engine.recording import Recording, read_recording
 from server.engine.source import SourceText, Span
 from server.engine.summary import from_summary, summarize_file
@@ -103,10 +106,48 @@ def _holds(data: bytes | str, marker: str) -> bool:
 
 
 def _relative(path: Path, root: Path) -> str:
+    real, top = _real(path), str(root)
+    prefix = top if top.endswith("/") else top + "/"
+    if os.sep == "/" and real.startswith(prefix):  # a string slice: `Path.relative_to` was most of a walk's time
+        return real[len(prefix) :]
     try:
-        return resolved(path).relative_to(root).as_posix()
+        return Path(real).relative_to(root).as_posix()
     except ValueError:
         return path.as_posix()
+
+
+_FOLDERS: ContextVar[dict[str, str] | None] = ContextVar("_FOLDERS", default=None)
+"""While a workspace is read: the real path of each folder resolved so far (10,000 fixtures in one folder cost
+one `resolve()`, not one each: a resolve is an `lstat` per component)."""
+
+
+def _real(path: Path) -> str:
+    """`str(resolved(path))`: through the folders' real paths while a workspace is read, else resolved anew."""
+    folders = _FOLDERS.get()
+    if folders is None or path.name in ("", ".", "..") or _symlink_or_unknown(path):
+        return str(resolved(path))
+    folder = os.path.dirname(path)
+    real = folders.get(folder)
+    if real is None:
+        real = folders[folder] = str(resolved(path.parent))
+    return os.path.join(real, path.name)
+
+
+def _symlink_or_unknown(path: Path) -> bool:
+    """True for a symlink, and for a path that cannot be looked at (a name too long, say): resolved in full."""
+    try:
+        return path.is_symlink()
+    except OSError:
+        return True
+
+
+@contextmanager
+def _folders_resolved_once() -> Iterator[None]:
+    token = _FOLDERS.set({})
+    try:
+        yield
+    finally:
+        _FOLDERS.reset(token)
 
 
 def _matches(relative: str, globs: Iterable[str]) -> bool:
@@ -136,7 +177,9 @@ def iter_files(
             for name in sorted(filenames):
                 if name.endswith((".json", ".jsonl")):
                     candidate = Path(directory, name)
-                    if candidate not in seen and not _matches(_relative(candidate, config.root), config.exclude):
+                    if candidate not in seen and not (
+                        config.exclude and _matches(_relative(candidate, config.root), config.exclude)
+                    ):
                         seen.add(candidate)
                         yield candidate
 
@@ -156,18 +199,58 @@ def walk_order(path: Path, root: Path) -> tuple[tuple[int, str], ...]:
 
 @dataclass
 class Workspace:
-    """Parsed fixtures and recordings of one run, plus files that could not be read."""
+    """Parsed fixtures and recordings of one run, plus files that could not be read.
+
+    With a `store` (`load_workspace(..., reuse_fixtures=True)`), a fixture unchanged since an earlier run is
+    `known` (its cached report, not yet settled against this run's recordings) instead of parsed."""
 
     config: Config
     fixtures: list[Fixture] = field(default_factory=list)
     recordings: list[Recording] = field(default_factory=list)
     unreadable: list[Finding] = field(default_factory=list)
+    known: list[KnownFixture] = field(default_factory=list)
+    digests: dict[int, str] = field(default_factory=dict)
+    """The sha256 of each summarized recording's bytes, by the recording's id: what cached links name."""
+    store: FixtureStore | None = None
 
     def check(self) -> CheckResult:
         with paused_gc():
-            result = check(self.fixtures, self.recordings, self.config)
+            linker = Linker(self.recordings, self.config)
+            result = check(self.fixtures, self.recordings, self.config, self._settled(linker), linker)
+            if self.store is not None:
+                self.store.keep(result.fixtures, self.digests)
         result.problems.extend(self.unreadable)
         return result
+
+    def _settled(self, linker: Linker) -> list[FixtureReport]:
+        """The cached reports that stand against this run's recordings; the other known fixtures are read.
+
+        A capture replays its fixture's turns, which a cached report does not hold: with one, all are read."""
+        captured = any(is_capture(recording.path, self.config.root) for recording in self.recordings)
+        settled, standing = [], []
+        for known in self.known:
+            report = None if captured else settle(known, linker, self.digests)
+            if report is not None:
+                settled.append(report)
+                standing.append(known)
+            else:
+                self._read_known(known.path)
+        self.known = standing
+        return settled
+
+    def _read_known(self, path: Path) -> None:
+        try:
+            before = os.stat(path)
+            data = read_candidate(path, self.config, explicit=True)
+            assert data is not None  # an explicit read always reads
+            fixture = read_fixture(path, SourceText.from_bytes(data))
+            unchanged = _unchanged(path, before)
+        except OSError as exc:
+            self.unreadable.append(_read_error(path, exc))
+            return
+        self.fixtures.append(fixture)
+        if self.store is not None:
+            self.store.read(fixture, hashlib.sha256(data).hexdigest(), unchanged)
 
 
 def read_document(path: Path, data: bytes, kind: str) -> Fixture | Recording:
@@ -179,36 +262,44 @@ def read_source(path: Path, source: SourceText, kind: str) -> Fixture | Recordin
     return read_fixture(path, source) if kind == "fixture" else read_recording(path, source)
 
 
-def load_workspace(paths: Iterable[Path], config: Config, cache: SummaryCache | None = None) -> Workspace:
+def load_workspace(
+    paths: Iterable[Path], config: Config, cache: SummaryCache | None = None, *, reuse_fixtures: bool = False
+) -> Workspace:
     """Read every fixture and recording under `paths`.
 
     A file named explicitly is always read: `.jsonl` as a recording, anything
     else as a fixture, so a broken file still gets its findings. With a `cache`,
     a recording unchanged since it was summarized is its summary recording
     (enough for `check`, not for readers of its inputs), and a recording that is
-    read gets summarized for the next run.
+    read gets summarized for the next run. With `reuse_fixtures` too, a fixture
+    unchanged since an earlier run is its cached report (`fixture_cache`: enough
+    for `check`'s findings and counts, not for `--fix` or the editor), and the
+    report of a fixture read in full is kept for the next run.
     """
+    paths = list(paths)
     workspace = Workspace(config)
+    if cache is not None and reuse_fixtures:
+        workspace.store = FixtureStore(cache, config, paths)
     explicit = {path for path in paths if not path.is_dir()}
-    with paused_gc():
-        _read_into(workspace, paths, explicit, config, cache)
+    with paused_gc(), _folders_resolved_once():
+        _read_into(workspace, paths, explicit, cache)
     return workspace
 
 
-def _read_into(
-    workspace: Workspace, paths: Iterable[Path], explicit: set[Path], config: Config, cache: SummaryCache | None
-) -> None:
+def _read_into(workspace: Workspace, paths: Iterable[Path], explicit: set[Path], cache: SummaryCache | None) -> None:
     def unlistable(error: OSError) -> None:
         workspace.unreadable.append(_read_error(Path(str(error.filename or "?")), error))
 
-    for path in iter_files(paths, config, unlistable):
+    for path in iter_files(paths, workspace.config, unlistable):
         try:
-            document = _read(path, config, path in explicit, cache)
+            document = _read(path, workspace, path in explicit, cache)
         except OSError as exc:
             workspace.unreadable.append(_read_error(path, exc))
             continue
         if isinstance(document, Fixture):
             workspace.fixtures.append(document)
+        elif isinstance(document, KnownFixture):
+            workspace.known.append(document)
         elif document is not None:
             workspace.recordings.append(document)
 
@@ -220,13 +311,70 @@ def _kind(path: Path, data: bytes, config: Config, explicit: bool) -> str | None
     return kind
 
 
-def _read(path: Path, config: Config, explicit: bool, cache: SummaryCache | None) -> Fixture | Recording | None:
-    """A fixture, or a recording: read whole without a cache, else its summary (cached, or made line by line)."""
-    if cache is not None and is_recording(path, config, explicit=explicit):
-        return read_summary(path, config, cache)[0]
+def _read(
+    path: Path, workspace: Workspace, explicit: bool, cache: SummaryCache | None
+) -> Fixture | Recording | KnownFixture | None:
+    """A fixture, or a recording: read whole without a cache, else its summary (cached, or made line by line);
+    with a fixture store, a fixture unchanged since it was kept is its `KnownFixture`.
+
+    A config with globs tells a file's kind by its path alone: it is told once (one `resolve()` of the path)."""
+    config = workspace.config
+    if cache is None:
+        return _read_whole(path, config, explicit)
+    by_path = bool(config.fixtures or config.recordings)
+    plain = classify(path, b"", config) if by_path else None
+    if by_path:
+        kind = plain or _kind(path, b"", config, explicit)
+        if kind == "recording" and is_capture(path, config.root):
+            kind = None  # read whole below, like a fixture: its calls' inputs are replayed
+    else:
+        kind = "recording" if is_recording(path, config, explicit=explicit) else None
+    if kind == "recording":
+        recording, digest = read_summary(path, config, cache)
+        workspace.digests[id(recording)] = digest
+        return recording
+    if workspace.store is not None and (kind == "fixture" or (not by_path and path.suffix == ".json")):
+        return _read_fixture(path, config, explicit, workspace.store, plain)
+    if by_path and kind is not None:  # told already: read whole, not classified again
+        data = read_candidate(path, config, explicit=True)
+        return None if data is None else read_document(path, data, kind)
+    return _read_whole(path, config, explicit)
+
+
+def _read_whole(path: Path, config: Config, explicit: bool) -> Fixture | Recording | None:
     data = read_candidate(path, config, explicit=explicit)
     kind = None if data is None else _kind(path, data, config, explicit)
     return None if kind is None or data is None else read_document(path, data, kind)
+
+
+def _read_fixture(
+    path: Path, config: Config, explicit: bool, store: FixtureStore, by_path: str | None
+) -> Fixture | Recording | KnownFixture | None:
+    """A fixture through the store (`by_path`: the kind its path alone tells under the config's globs, if any).
+
+    Only a file that is a fixture by its path or content alone (not because it was named) has its report
+    kept: named, a file that is neither is read as one, and an unnamed run must not find it so."""
+    known = store.by_stat(path)
+    if known is not None:
+        return known
+    before = os.stat(path)
+    data = read_candidate(path, config, explicit=True)
+    if data is None:
+        return None
+    plain = by_path if config.fixtures or config.recordings else classify(path, data, config)
+    kind = plain or _kind(path, data, config, explicit)
+    if kind != "fixture":
+        return None if kind is None else read_document(path, data, kind)
+    if plain != "fixture":
+        return read_fixture(path, SourceText.from_bytes(data))
+    digest = hashlib.sha256(data).hexdigest()
+    unchanged = _unchanged(path, before)
+    known = store.by_content(path, digest, unchanged)
+    if known is not None:
+        return known
+    fixture = read_fixture(path, SourceText.from_bytes(data))
+    store.read(fixture, digest, unchanged)
+    return fixture
 
 
 def read_candidate(path: Path, config: Config, *, explicit: bool = False) -> bytes | None:
