@@ -318,7 +318,7 @@ class _Summarizer:
             if isinstance(computed, Keys)
             else str(computed)
         )
-        whole = _line_range(text, Span(start, start + len(raw)), line, start)
+        whole = Range(Position(line, 0), Position(line, code_units(raw)))  # `raw` is the line: no second copy
         self.calls.append(
             [
                 call.index,
