@@ -15,7 +15,7 @@ from typing import Any
 
 import regex
 
-from server.engine.boundary import Kind, RuleSafety, classify, required_literals, risky
+from server.engine.boundary import Kind, RuleSafety, classify, leads, risky, screens
 from server.engine.regex_budget import BUDGET_SECONDS, budgeted
 from server.engine.rules import Rules, Substitution
 
@@ -99,7 +99,9 @@ class _Compiled:
     """The same pattern compiled by `regex`: what runs, under the time budget, releasing the interpreter lock
     (`concurrent=True`) so a server's requests are answered while a long match runs in a worker thread."""
     replacement: str
-    gate: tuple[str, ...]
+    gate: tuple[re.Pattern[str], ...]
+    """What a text must hold for the pattern to match in it (`server.engine.boundary.leads`): searching
+    for it is one hop from one occurrence of a literal to the next; empty when nothing is known."""
     safety: RuleSafety
     label: str
 
@@ -111,13 +113,13 @@ class _Compiled:
             pattern,
             budgeted(pattern),
             sub.replacement,
-            required_literals(pattern),
+            screens([leads(pattern)]),
             classify(pattern, sub.replacement),
             label,
         )
 
     def apply(self, text: str) -> str:
-        if self.gate and not any(literal in text for literal in self.gate):
+        if self.gate and not any(screen.search(text) for screen in self.gate):
             return text  # no match possible: skip the scan
         try:
             return self.runner.sub(self.replacement, text, timeout=BUDGET_SECONDS, concurrent=True)
@@ -141,6 +143,10 @@ class Normalizer:
     def __init__(self, rules: Rules) -> None:
         self.rules = rules
         self._subs = [_Compiled.of(sub) for sub in rules.substitutions]
+        self._screens = screens([leads(sub.pattern) for sub in self._subs]) if all(s.gate for s in self._subs) else None
+        """What any rule needs, one search per leading character: a text holding none of it is its own
+        normalization, told without a call per rule (None: some rule's needs are not known)."""
+        self._checked = [sub.safety for sub in self._subs if sub.safety.kind is not Kind.LOCAL]
         self._piecewise = rules.projection.second_pass and all(s.safety.kind is not Kind.UNSAFE for s in self._subs)
         self._texts: dict[str, str] = {}
         self._pieces: dict[Hashable, tuple[str | None, bool]] = {}
@@ -153,6 +159,8 @@ class Normalizer:
         failed = self._timed_out.get(text)
         if failed is not None:
             raise failed
+        if self._quiet(text):
+            return text
         original = text
         try:
             for sub in self._subs:
@@ -162,6 +170,12 @@ class Normalizer:
                 self._timed_out[original] = exc.with_traceback(None)  # its frames would hold every text
             raise
         return text
+
+    def _quiet(self, text: str) -> bool:
+        """True when no rule can match anywhere in `text`, so that every rule leaves it as it is."""
+        if self._screens is None:
+            return False
+        return not any(screen.search(text) for screen in self._screens)
 
     def _cached_text(self, text: str) -> str:
         cached = self._texts.get(text)
@@ -251,12 +265,22 @@ class Normalizer:
         if entry is None:
             return None, False
         text = json.dumps(entry, sort_keys=True, ensure_ascii=False)
+        if self._quiet(text):  # the second pass cannot change it: only whether joining pieces is exact is left
+            return text, self._uncertain(text)
         for sub in self._subs:
             if risky(sub.safety, text):
                 return text, True
             if sub.safety.kind is not Kind.GATED:  # a gated rule that is not risky has none of its literals here
                 text = sub.apply(text)
         return text, False
+
+    def _uncertain(self, text: str) -> bool:
+        """What the second pass's loop in `_piece` finds of `text` when no rule changes it: risky for a rule."""
+        if not self._subs:
+            return False
+        if not (text.startswith("{") and text.endswith("}")):
+            return True  # what `risky` says first, for every class
+        return any(risky(safety, text) for safety in self._checked)
 
     def input_key(self, caller: str, conversation_hash: str) -> str:
         """The caller-aware key of a normalized caller and a conversation hash."""
