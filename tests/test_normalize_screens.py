@@ -105,6 +105,7 @@ regex_sources = st.recursive(
     ),
     max_leaves=10,
 )
+top_level = regex_sources | st.lists(regex_sources, min_size=2, max_size=3).map("|".join)  # `a|b`: either's leads
 _SAMPLE_CHARS = "a-:1\u0663é Tb\n_x"
 
 
@@ -114,7 +115,7 @@ def _screened(pattern: re.Pattern[str], text: str) -> bool:
 
 
 @SETTINGS
-@given(regex_sources, st.sampled_from([0, re.MULTILINE, re.DOTALL, re.ASCII]), st.data())
+@given(top_level, st.sampled_from([0, re.MULTILINE, re.DOTALL, re.ASCII]), st.data())
 def test_every_text_a_pattern_matches_in_holds_its_screen(source: str, flags: int, data: st.DataObject) -> None:
     pattern = re.compile(source, flags)
     assume(leads(pattern))
@@ -142,6 +143,8 @@ def test_screens_of_the_deerflow_rules() -> None:
     assert len(joint) == 5  # one search per leading character: '<', 'A', 'U', '-', '/'
     assert leads(re.compile("abc", re.IGNORECASE)) == ()
     assert leads(re.compile(r"\d+")) == ()  # no literal to lead with: the rule always runs
+    assert leads(re.compile(r"-[a-z]{2}|_[a-z]{2}")) == (("-", "[a-z][a-z]"), ("_", "[a-z][a-z]"))
+    assert leads(re.compile(r"-[a-z]|\d")) == ()  # one side needs no literal: nothing is known
 
 
 _NORMALIZER = Normalizer(DEERFLOW)

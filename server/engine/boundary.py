@@ -416,10 +416,19 @@ def leads(pattern: re.Pattern[str]) -> tuple[Lead, ...]:
     flags = parsed.state.flags
     if flags & re.IGNORECASE:
         return ()
-    literals = required_literals(pattern)
     categories = _CATEGORY_ASCII if flags & re.ASCII else _CATEGORY_SUPERSETS
+    items: list[Any] = parsed.data
+    if len(items) == 1 and items[0][0] is sc.BRANCH:  # `a|b`: a match of either, so what either needs
+        branches = [list(branch) for branch in items[0][1][1]]
+        ways = [_leads_of(branch, tuple(sorted(_best_literals(branch) or ())), categories) for branch in branches]
+        return tuple(way for found in ways for way in found) if all(ways) else ()
+    return _leads_of(items, required_literals(pattern), categories)
+
+
+def _leads_of(items: list[Any], literals: tuple[str, ...], categories: dict[Any, str]) -> tuple[Lead, ...]:
+    """The leads of a sequence of items that holds one of `literals` in every match."""
     best: tuple[int, Lead] | None = None
-    for segment in _segments(parsed.data, categories):
+    for segment in _segments(items, categories):
         found = _windowed(segment)
         if found is not None and (best is None or found[0] > best[0]):
             best = found

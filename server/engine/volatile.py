@@ -14,9 +14,11 @@ adversarial text). `allow-volatile` patterns are the user's: they run on
 from __future__ import annotations
 
 import re
+import string
 from dataclasses import dataclass
 from typing import Any
 
+from server.engine.boundary import Lead, leads, screens
 from server.engine.regex_budget import BUDGET_SECONDS, budgeted
 
 Trigger = re.Pattern[str] | tuple[str, ...]
@@ -65,7 +67,7 @@ DETECTORS: tuple[Detector, ...] = (
         r"\b(?:req|run|call|chatcmpl|msg|toolu|resp|sess|evt|thread|trace|span|job|task)[-_][A-Za-z0-9]{8,}\b",
         r"\b{prefix}[-_][A-Za-z0-9]{8,}\b",
         "<ID>",
-        r"[-_][A-Za-z0-9]{8}",
+        r"-[A-Za-z0-9]{8}|_[A-Za-z0-9]{8}",
     ),
     _detector(
         "compact-uuid", "a UUID without dashes", r"\b[0-9a-fA-F]{32}\b", None, "<UUID>", _HEX_RUN, r"[0-9a-fA-F]{32}"
@@ -109,13 +111,54 @@ DETECTORS: tuple[Detector, ...] = (
 
 DETECTOR_NAMED = {detector.name: detector for detector in DETECTORS}
 
+_HEX_DIGITS = bytes(ord("x") if chr(byte) in string.hexdigits else ord(" ") for byte in range(256))
+
+
+def _hex_run(text: str) -> bool:
+    """Whether `text` holds 12 hex digits in a row: its UTF-8 bytes mapped to hex-or-not, then one `in`.
+
+    Hex digits are ASCII, so no byte of another character is mistaken for one;
+    a regex led by a class would be tried at every character instead.
+    """
+    return b"x" * 12 in text.encode("utf-8", errors="surrogatepass").translate(_HEX_DIGITS)
+
+
+def _screen() -> tuple[tuple[re.Pattern[str], ...], bool] | None:
+    """Searches that find something in every text some detector fires on, and whether a hex run is one of them
+    (None: a detector's needs are not known, so every text is scanned)."""
+    found: list[tuple[Lead, ...]] = []
+    hex_run = False
+    for detector in DETECTORS:
+        ways = [
+            tuple((literal[0], re.escape(literal[1:])) for literal in trigger)
+            if isinstance(trigger, tuple)
+            else leads(trigger)
+            for trigger in detector.triggers
+        ]
+        known = next((way for way in ways if way), None)
+        if known is not None:
+            found.append(known)
+        elif any(not isinstance(trigger, tuple) and trigger.pattern == _HEX_RUN for trigger in detector.triggers):
+            hex_run = True
+        else:
+            return None
+    return screens(found), hex_run
+
+
+_SCREEN = _screen()
+
 
 def find_volatile(text: str, allow: tuple[re.Pattern[str], ...] = ()) -> list[VolatileMatch]:
     """Distinct volatile-looking substrings of `text`, in order of first appearance.
 
     Where two detectors match overlapping text, the earlier match wins, and at the
-    same place the detector listed first.
+    same place the detector listed first. A text that holds nothing any detector
+    needs (most messages) costs a few searches, not one scan per detector.
     """
+    if _SCREEN is not None:
+        searches, hex_run = _SCREEN
+        if not any(search.search(text) for search in searches) and not (hex_run and _hex_run(text)):
+            return []
     found: list[tuple[int, int, int]] = []
     tested: dict[Trigger, bool] = {}
 
