@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import os
 import re
+from typing import Any
 
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from server.engine.volatile import DETECTORS, _hex_run, find_volatile
+from server.engine.normalize import KeyChain, Normalizer
+from server.engine.presets import DEERFLOW
+from server.engine.volatile import DETECTORS, _hex_run, find_volatile, scan
 
 SETTINGS = settings(
     max_examples=int(os.environ.get("REPLAY_LENS_EXAMPLES", "400")),
@@ -104,3 +107,28 @@ def test_hex_run_is_twelve_hex_digits_in_a_row(text: str, cut: int) -> None:
 def test_a_message_without_anything_volatile_is_screened_out() -> None:
     assert find_volatile('{"content": "read_file agent-3.txt at 12:00", "type": "ai"}') == []
     assert find_volatile("run_ABCDEFGH") and find_volatile("12:00:01")
+
+
+def _message(kind: str, content: str) -> dict[str, Any]:
+    return {"type": kind, "data": {"content": content}}
+
+
+histories = st.lists(st.builds(_message, st.sampled_from(["human", "ai", "tool"]), texts), min_size=1, max_size=6)
+
+
+@SETTINGS
+@given(histories)
+def test_the_scan_folded_into_normalizing_is_the_scan_of_each_piece(messages: list[dict[str, Any]]) -> None:
+    folded, plain = Normalizer(DEERFLOW, volatile=True), Normalizer(DEERFLOW)
+    chain = KeyChain(folded)
+    for end in range(1, len(messages) + 1):  # each call re-sends the history: the chain shares it
+        for keys in (chain.keys("lead_agent", messages[:end]), folded.keys("lead_agent", messages[:end])):
+            expected = plain.keys("lead_agent", messages[:end])
+            assert (keys.conversation_hash, keys.input_hash, keys.pieces) == (
+                expected.conversation_hash,
+                expected.input_hash,
+                expected.pieces,
+            )
+            assert expected.volatile is None
+            if keys.pieces:
+                assert keys.volatile == tuple(scan(piece) for piece in keys.pieces)

@@ -22,7 +22,7 @@ from server.engine.normalize import HEX64, InputShapeError, KeyChain, Keys, Norm
 from server.engine.outputs import output_digest
 from server.engine.recording import RecordedCall, Recording
 from server.engine.source import Range, Span
-from server.engine.volatile import VolatileMatch, find_volatile
+from server.engine.volatile import VolatileMatch, not_allowed, scan
 
 
 class TurnStatus(StrEnum):
@@ -105,7 +105,7 @@ def turn_key(turn: Turn) -> str | None:
 
 
 def check(fixtures: Sequence[Fixture], recordings: Sequence[Recording], config: Config) -> CheckResult:
-    normalizer = Normalizer(config.rules)
+    normalizer = Normalizer(config.rules, volatile=True)  # recordings' volatile text
     keys_of: dict[int, Keys | InputShapeError] = {}
     for recording in recordings:
         for call, computed in zip(recording.calls, recording_keys(recording, normalizer), strict=True):
@@ -472,7 +472,7 @@ def recording_volatile(recording: Recording, config: Config) -> list[Finding]:
     cached: list[Finding] | None = recording.derived.get(memo_key)
     if cached is not None:
         return cached
-    normalizer = Normalizer(config.rules)
+    normalizer = Normalizer(config.rules, volatile=True)
     tally = VolatileTally(config)
     source = recording.source
     where: dict[str, tuple[Span, Range]] = {}
@@ -488,8 +488,9 @@ def recording_volatile(recording: Recording, config: Config) -> list[Finding]:
 class VolatileTally:
     """Volatile texts of a recording's calls, in order: where each first appears and in how many calls.
 
-    Each distinct normalized message is scanned once; history re-sent by later
-    calls costs a dictionary lookup, not another regex scan.
+    Each distinct normalized message is scanned once, by the normalizer as it
+    normalized it (`Keys.volatile`) or here; history re-sent by later calls costs
+    a dictionary lookup, not another regex scan.
     """
 
     def __init__(self, config: Config) -> None:
@@ -502,10 +503,13 @@ class VolatileTally:
     def add(self, call: int, computed: Keys) -> list[str]:
         """Tally call number `call`; the texts it is the first to show (to be located in its line now)."""
         new = []
-        for piece in computed.pieces or (computed.canonical,):
+        pieces = computed.pieces or (computed.canonical,)
+        scanned = computed.volatile if computed.pieces else None
+        for index, piece in enumerate(pieces):
             matches = self.by_piece.get(piece)
             if matches is None:
-                matches = self.by_piece[piece] = find_volatile(piece, self.allow)
+                found = scanned[index] if scanned is not None else scan(piece)
+                matches = self.by_piece[piece] = not_allowed(found, self.allow)
             for match in matches:
                 text = match.text
                 if text not in self.first:

@@ -18,6 +18,7 @@ import regex
 from server.engine.boundary import Kind, RuleSafety, classify, leads, risky, screens
 from server.engine.regex_budget import BUDGET_SECONDS, budgeted
 from server.engine.rules import Rules, Substitution
+from server.engine.volatile import SCREEN, VolatileMatch, scan
 
 _CACHE_ENTRIES = 200_000
 
@@ -39,6 +40,9 @@ def shape_error(message: str) -> InputShapeError:
 
 _TIMED_OUT_ENTRIES = 1_000
 
+_Piece = tuple[str | None, bool, tuple[VolatileMatch, ...]]
+"""A message's piece (None: dropped as empty), whether joining it is uncertain, and its volatile-looking texts."""
+
 
 @dataclass(frozen=True, slots=True)
 class Keys:
@@ -51,6 +55,9 @@ class Keys:
     """The normalized messages whose join is the canonical text (empty when computed whole)."""
     whole: str | None = None
     """The canonical text, when it was computed whole rather than from pieces."""
+    volatile: tuple[tuple[VolatileMatch, ...], ...] | None = None
+    """Each piece's volatile-looking texts (`server.engine.volatile.scan`), when the normalizer was asked to
+    find them as it normalized (`Normalizer(..., volatile=True)`)."""
 
     @property
     def canonical(self) -> str:
@@ -140,16 +147,23 @@ class Normalizer:
     the full computation otherwise.
     """
 
-    def __init__(self, rules: Rules) -> None:
+    def __init__(self, rules: Rules, *, volatile: bool = False) -> None:
         self.rules = rules
         self._subs = [_Compiled.of(sub) for sub in rules.substitutions]
-        self._screens = screens([leads(sub.pattern) for sub in self._subs]) if all(s.gate for s in self._subs) else None
+        known = all(sub.gate for sub in self._subs)
+        self._screens = screens([leads(sub.pattern) for sub in self._subs]) if known else None
         """What any rule needs, one search per leading character: a text holding none of it is its own
         normalization, told without a call per rule (None: some rule's needs are not known)."""
+        self._volatile = volatile
+        self._joint = None
+        """What any rule or volatile detector needs: a message holding none of it is a finished piece with
+        nothing volatile, told by one set of searches (None: not asked, or some needs are not known)."""
+        if volatile and known and SCREEN is not None:
+            self._joint = screens([*(leads(sub.pattern) for sub in self._subs), *SCREEN.leads])
         self._checked = [sub.safety for sub in self._subs if sub.safety.kind is not Kind.LOCAL]
         self._piecewise = rules.projection.second_pass and all(s.safety.kind is not Kind.UNSAFE for s in self._subs)
         self._texts: dict[str, str] = {}
-        self._pieces: dict[Hashable, tuple[str | None, bool]] = {}
+        self._pieces: dict[Hashable, _Piece] = {}
         self._timed_out: dict[str, RuleTimeoutError] = {}
         """Texts a rule ran over its budget on: a recording re-sends its history with every call, and each
         would spend the budget again."""
@@ -237,21 +251,24 @@ class Normalizer:
         dumped = json.dumps(self.project(messages), sort_keys=True, ensure_ascii=False)
         return self.text(dumped) if self.rules.projection.second_pass else dumped
 
-    def _normalized_pieces(self, messages: Sequence[Any]) -> list[str] | None:
-        """Each kept message's normalized JSON object, or None when joining them is not proven exact."""
+    def _normalized_pieces(self, messages: Sequence[Any]) -> tuple[list[str], list[tuple[VolatileMatch, ...]]] | None:
+        """Each kept message's normalized JSON object and its volatile-looking texts, or None when joining them
+        is not proven exact (or there are none)."""
         pieces: list[str] = []
+        found: list[tuple[VolatileMatch, ...]] = []
         for position, message in enumerate(messages):
             kind, data = _message_parts(message, position)
             if self._skipped(kind, data):
                 continue
-            piece, uncertain = self._cached_piece(kind, data, position)
+            piece, uncertain, volatile = self._cached_piece(kind, data, position)
             if uncertain:
                 return None
             if piece is not None:
                 pieces.append(piece)
-        return pieces or None
+                found.append(volatile)
+        return (pieces, found) if pieces else None
 
-    def _cached_piece(self, kind: str, data: dict[str, Any], position: int) -> tuple[str | None, bool]:
+    def _cached_piece(self, kind: str, data: dict[str, Any], position: int) -> _Piece:
         key = _piece_key(kind, data)
         cached = self._pieces.get(key)
         if cached is None:
@@ -260,11 +277,26 @@ class Normalizer:
             cached = self._pieces[key] = self._piece(kind, data, position)
         return cached
 
-    def _piece(self, kind: str, data: dict[str, Any], position: int) -> tuple[str | None, bool]:
+    def _piece(self, kind: str, data: dict[str, Any], position: int) -> _Piece:
+        """The message's piece, and (when asked) the volatile scan folded in: a message in which neither a rule
+        nor a detector finds what it needs (most of them) is done after one set of searches."""
         entry = self._entry(kind, data, position)
         if entry is None:
-            return None, False
+            return None, False, ()
         text = json.dumps(entry, sort_keys=True, ensure_ascii=False)
+        if self._untouched(text):
+            return text, self._uncertain(text), ()
+        piece, uncertain = self._second_pass(text)
+        return piece, uncertain, (scan(piece) if self._volatile and not uncertain else ())
+
+    def _untouched(self, text: str) -> bool:
+        """True when neither a rule nor a volatile detector finds in `text` what it needs (False: not known)."""
+        if self._joint is None or SCREEN is None:
+            return False
+        return not any(search.search(text) for search in self._joint) and not SCREEN.hex_found(text)
+
+    def _second_pass(self, text: str) -> tuple[str, bool]:
+        """The dumped message normalized again, and whether joining it with others is uncertain."""
         if self._quiet(text):  # the second pass cannot change it: only whether joining pieces is exact is left
             return text, self._uncertain(text)
         for sub in self._subs:
@@ -293,11 +325,18 @@ class Normalizer:
 
     def keys(self, caller: Any, messages: Sequence[Any]) -> Keys:
         normalized_caller = self.caller(caller)
-        pieces = self._normalized_pieces(messages) if self._piecewise else None
-        whole = self._whole(messages) if pieces is None else None
-        conversation_hash = sha256_hex(whole if whole is not None else joined(pieces or ()))
+        found = self._normalized_pieces(messages) if self._piecewise else None
+        if found is None:
+            whole = self._whole(messages)
+            input_hash = self.input_key(normalized_caller, conversation_hash := sha256_hex(whole))
+            return Keys(normalized_caller, conversation_hash, input_hash, (), whole)
+        pieces, volatile = found
+        conversation_hash = sha256_hex(joined(pieces))
         input_hash = self.input_key(normalized_caller, conversation_hash)
-        return Keys(normalized_caller, conversation_hash, input_hash, tuple(pieces or ()), whole)
+        return Keys(normalized_caller, conversation_hash, input_hash, tuple(pieces), None, self._scanned(volatile))
+
+    def _scanned(self, volatile: list[tuple[VolatileMatch, ...]]) -> tuple[tuple[VolatileMatch, ...], ...] | None:
+        return tuple(volatile) if self._volatile else None
 
 
 @dataclass(slots=True)
@@ -308,6 +347,7 @@ class _Chain:
     kept: list[int]  # kept pieces before message i; one more entry than messages
     states: list[Any]  # sha256 of "[" and those pieces, before message i
     pieces: list[str]
+    volatile: list[tuple[VolatileMatch, ...]]  # each piece's volatile-looking texts
 
 
 class KeyChain:
@@ -332,28 +372,30 @@ class KeyChain:
         kept = chain.kept[: shared + 1] if chain else [0]
         states = chain.states[: shared + 1] if chain else [hashlib.sha256(b"[")]
         pieces = chain.pieces[: kept[-1]] if chain else []
+        found = chain.volatile[: kept[-1]] if chain else []
         for position in range(shared, len(messages)):
             kind, data = _message_parts(messages[position], position)
             state = states[-1]
             if not normalizer._skipped(kind, data):
-                piece, uncertain = normalizer._cached_piece(kind, data, position)
+                piece, uncertain, volatile = normalizer._cached_piece(kind, data, position)
                 if uncertain:
                     return normalizer.keys(caller, messages)
                 if piece is not None:
                     state = state.copy()
                     state.update(((", " if pieces else "") + piece).encode("utf-8", errors="surrogatepass"))
                     pieces.append(piece)
+                    found.append(volatile)
             states.append(state)
             kept.append(len(pieces))
         if not pieces:
             return normalizer.keys(caller, messages)
-        self._remember(_Chain(list(messages), kept, states, pieces))
+        self._remember(_Chain(list(messages), kept, states, pieces, found))
         final = states[-1].copy()
         final.update(b"]")
         conversation_hash = final.hexdigest()
         normalized_caller = normalizer.caller(caller)
         input_hash = normalizer.input_key(normalized_caller, conversation_hash)
-        return Keys(normalized_caller, conversation_hash, input_hash, tuple(pieces))
+        return Keys(normalized_caller, conversation_hash, input_hash, tuple(pieces), None, normalizer._scanned(found))
 
     def _longest_shared(self, messages: Sequence[Any]) -> tuple[_Chain | None, int]:
         best: _Chain | None = None

@@ -123,9 +123,24 @@ def _hex_run(text: str) -> bool:
     return b"x" * 12 in text.encode("utf-8", errors="surrogatepass").translate(_HEX_DIGITS)
 
 
-def _screen() -> tuple[tuple[re.Pattern[str], ...], bool] | None:
-    """Searches that find something in every text some detector fires on, and whether a hex run is one of them
-    (None: a detector's needs are not known, so every text is scanned)."""
+@dataclass(frozen=True, slots=True)
+class Screen:
+    """What some detector needs, found in every text it fires on: leads (`server.engine.boundary.leads`) and,
+    for the hex detectors, a run of 12 hex digits."""
+
+    leads: tuple[tuple[Lead, ...], ...]
+    hex_run: bool
+    searches: tuple[re.Pattern[str], ...]
+
+    def found(self, text: str) -> bool:
+        return any(search.search(text) for search in self.searches) or self.hex_found(text)
+
+    def hex_found(self, text: str) -> bool:
+        return self.hex_run and _hex_run(text)
+
+
+def _screen() -> Screen | None:
+    """The detectors' screen (None: a detector's needs are not known, so every text is scanned)."""
     found: list[tuple[Lead, ...]] = []
     hex_run = False
     for detector in DETECTORS:
@@ -142,23 +157,29 @@ def _screen() -> tuple[tuple[re.Pattern[str], ...], bool] | None:
             hex_run = True
         else:
             return None
-    return screens(found), hex_run
+    return Screen(tuple(found), hex_run, screens(found))
 
 
-_SCREEN = _screen()
+SCREEN = _screen()
 
 
 def find_volatile(text: str, allow: tuple[re.Pattern[str], ...] = ()) -> list[VolatileMatch]:
-    """Distinct volatile-looking substrings of `text`, in order of first appearance.
+    """Distinct volatile-looking substrings of `text`, in order of first appearance, but those `allow` matches.
 
     Where two detectors match overlapping text, the earlier match wins, and at the
-    same place the detector listed first. A text that holds nothing any detector
-    needs (most messages) costs a few searches, not one scan per detector.
+    same place the detector listed first.
     """
-    if _SCREEN is not None:
-        searches, hex_run = _SCREEN
-        if not any(search.search(text) for search in searches) and not (hex_run and _hex_run(text)):
-            return []
+    return not_allowed(scan(text), allow)
+
+
+def scan(text: str) -> tuple[VolatileMatch, ...]:
+    """`find_volatile` before `allow-volatile` patterns are asked (what a normalizer keeps of each message).
+
+    A text that holds nothing any detector needs (most messages) costs a few
+    searches (`SCREEN`), not one scan per detector.
+    """
+    if SCREEN is not None and not SCREEN.found(text):
+        return ()
     found: list[tuple[int, int, int]] = []
     tested: dict[Trigger, bool] = {}
 
@@ -183,14 +204,20 @@ def find_volatile(text: str, allow: tuple[re.Pattern[str], ...] = ()) -> list[Vo
             continue
         covered = end
         piece = text[start:end]
-        if piece in seen:
-            continue
-        allowed, note = _allowed(piece, allow)
-        if allowed:
-            continue
-        seen.add(piece)
-        matches.append(VolatileMatch(piece, DETECTORS[order], note))
-    return matches
+        if piece not in seen:
+            seen.add(piece)
+            matches.append(VolatileMatch(piece, DETECTORS[order]))
+    return tuple(matches)
+
+
+def not_allowed(matches: tuple[VolatileMatch, ...], allow: tuple[re.Pattern[str], ...]) -> list[VolatileMatch]:
+    """The matches no `allow` pattern matches, each noting an `allow` pattern that ran over its budget."""
+    kept = []
+    for match in matches:
+        allowed, note = _allowed(match.text, allow)
+        if not allowed:
+            kept.append(VolatileMatch(match.text, match.detector, note) if note else match)
+    return kept
 
 
 def _allowed(piece: str, allow: tuple[re.Pattern[str], ...]) -> tuple[bool, str]:
