@@ -29,6 +29,7 @@ one search for a dash with digits around it.
 
 from __future__ import annotations
 
+import itertools
 import re
 import warnings
 from collections.abc import Sequence
@@ -372,24 +373,26 @@ def _minimal(strings: set[str]) -> set[str]:
 
 _WINDOW = 12
 """Characters kept on each side of a screen's leading literal (enough to tell a date from a word)."""
-_ALL = "\\x00-\\U0010ffff"
-# Supersets of each category in `re` and in `regex` (which runs the rules, and knows a newer Unicode):
-# the ASCII members every version agrees on, plus everything past ASCII.
-_CATEGORY_SUPERSETS = {
-    sc.CATEGORY_DIGIT: "0-9\\x80-\\U0010ffff",
-    sc.CATEGORY_WORD: "0-9A-Za-z_\\x80-\\U0010ffff",
-    sc.CATEGORY_SPACE: "\\t-\\r\\x1c- \\x80-\\U0010ffff",
-    sc.CATEGORY_NOT_DIGIT: "\\x00-/:-\\U0010ffff",
-    sc.CATEGORY_NOT_WORD: "\\x00-/:-@\\[-^`{-\\U0010ffff",
-    sc.CATEGORY_NOT_SPACE: "\\x00-\\x08\\x0e-\\x1f!-\\U0010ffff",
+_ANY = "(?s:.)"
+_ASCII = range(128)
+_WORD = {*range(ord("0"), ord("9") + 1), *range(ord("A"), ord("Z") + 1), *range(ord("a"), ord("z") + 1), ord("_")}
+_SPACE = {*range(9, 14), *range(0x1C, 0x21)}
+# Each category as (its ASCII members, whether it may hold characters past ASCII): in `re` and in `regex`
+# (which runs the rules and knows a newer Unicode) alike, where a category is a superset of both.
+_Categories = dict[Any, tuple[frozenset[int], bool]]
+_CATEGORY_SUPERSETS: _Categories = {
+    sc.CATEGORY_DIGIT: (frozenset(range(ord("0"), ord("9") + 1)), True),
+    sc.CATEGORY_WORD: (frozenset(_WORD), True),
+    sc.CATEGORY_SPACE: (frozenset(_SPACE), True),
+    sc.CATEGORY_NOT_DIGIT: (frozenset(set(_ASCII) - set(range(ord("0"), ord("9") + 1))), True),
+    sc.CATEGORY_NOT_WORD: (frozenset(set(_ASCII) - _WORD), True),
+    sc.CATEGORY_NOT_SPACE: (frozenset(set(_ASCII) - _SPACE), True),
 }
-_CATEGORY_ASCII = {
-    sc.CATEGORY_DIGIT: "0-9",
-    sc.CATEGORY_WORD: "0-9A-Za-z_",
-    sc.CATEGORY_SPACE: "\\t-\\r ",
-    sc.CATEGORY_NOT_DIGIT: "\\x00-/:-\\U0010ffff",
-    sc.CATEGORY_NOT_WORD: "\\x00-/:-@\\[-^`{-\\U0010ffff",
-    sc.CATEGORY_NOT_SPACE: "\\x00-\\x08\\x0e-\\x1f!-\\U0010ffff",
+_CATEGORY_ASCII: _Categories = {
+    **_CATEGORY_SUPERSETS,
+    sc.CATEGORY_DIGIT: (frozenset(range(ord("0"), ord("9") + 1)), False),
+    sc.CATEGORY_WORD: (frozenset(_WORD), False),
+    sc.CATEGORY_SPACE: (frozenset({*range(9, 14), 0x20}), False),
 }
 
 _Slot = tuple[str, str | None]
@@ -425,7 +428,7 @@ def leads(pattern: re.Pattern[str]) -> tuple[Lead, ...]:
     return _leads_of(items, required_literals(pattern), categories)
 
 
-def _leads_of(items: list[Any], literals: tuple[str, ...], categories: dict[Any, str]) -> tuple[Lead, ...]:
+def _leads_of(items: list[Any], literals: tuple[str, ...], categories: _Categories) -> tuple[Lead, ...]:
     """The leads of a sequence of items that holds one of `literals` in every match."""
     best: tuple[int, Lead] | None = None
     for segment in _segments(items, categories):
@@ -453,7 +456,7 @@ def screens(found: Sequence[tuple[Lead, ...]]) -> tuple[re.Pattern[str], ...]:
     )
 
 
-def _segments(items: list[Any], categories: dict[Any, str]) -> list[list[_Slot]]:
+def _segments(items: list[Any], categories: _Categories) -> list[list[_Slot]]:
     """Runs of characters that every match holds side by side, one slot each (a long repeat gives its ends)."""
     segments: list[list[_Slot]] = [[]]
 
@@ -483,31 +486,60 @@ def _segments(items: list[Any], categories: dict[Any, str]) -> list[list[_Slot]]
     return [segment for segment in segments if segment]
 
 
-def _slot(op: Any, av: Any, categories: dict[Any, str]) -> _Slot | None:
+def _slot(op: Any, av: Any, categories: _Categories) -> _Slot | None:
     """The slot of an item that matches exactly one character, or None."""
     if op is sc.LITERAL:
         return _escaped(chr(av)), chr(av)
     if op is sc.NOT_LITERAL:
         return f"[^{_escaped(chr(av))}]", None
     if op is sc.ANY:
-        return f"[{_ALL}]", None
-    if op is sc.IN:
-        members: list[Any] = list(av)
-        negate = bool(members) and members[0][0] is sc.NEGATE
-        parts = []
-        for member, value in members[1:] if negate else members:
-            if member is sc.LITERAL:
-                parts.append(_escaped(chr(value)))
-            elif member is sc.RANGE:
-                parts.append(f"{_escaped(chr(value[0]))}-{_escaped(chr(value[1]))}")
-            elif member is sc.CATEGORY and value in categories and not negate:
-                parts.append(categories[value])  # a superset: sound where it adds, not where it takes away
-            else:
-                return f"[{_ALL}]", None
-        if not parts:
-            return None
-        return f"[{'^' if negate else ''}{''.join(parts)}]", None
-    return None
+        return _ANY, None
+    if op is not sc.IN:
+        return None
+    members: list[Any] = list(av)
+    if members and members[0][0] is sc.NEGATE:  # exact when it names characters only; else any character
+        parts = [_members(value) if member is sc.RANGE else _escaped(chr(value)) for member, value in members[1:]]
+        exact = all(member in (sc.LITERAL, sc.RANGE) for member, _ in members[1:]) and parts
+        return (f"[^{''.join(parts)}]", None) if exact else (_ANY, None)
+    ascii_members: set[int] = set()
+    beyond: list[str] = []  # members past ASCII
+    past_ascii = False  # every character past ASCII may match
+    for member, value in members:
+        if member is sc.LITERAL:
+            (ascii_members.add(value) if value < 128 else beyond.append(_escaped(chr(value))))
+        elif member is sc.RANGE:
+            ascii_members.update(range(value[0], min(value[1], 127) + 1))
+            if value[1] >= 128:
+                beyond.append(_members((max(value[0], 128), value[1])))
+        elif member is sc.CATEGORY and value in categories:
+            known, wider = categories[value]
+            ascii_members |= known
+            past_ascii = past_ascii or wider
+        else:
+            return _ANY, None
+    if past_ascii:  # written as the ASCII characters it cannot hold: cheap to compile, unlike a range to U+10FFFF
+        others = sorted(set(_ASCII) - ascii_members)
+        return (f"[^{_ranges(others)}]", None) if others else (_ANY, None)
+    if not ascii_members and not beyond:
+        return None
+    return f"[{_ranges(sorted(ascii_members))}{''.join(beyond)}]", None
+
+
+def _members(bounds: tuple[int, int]) -> str:
+    low, high = bounds
+    return f"{_escaped(chr(low))}-{_escaped(chr(high))}"
+
+
+def _ranges(codes: list[int]) -> str:
+    """Sorted code points as class members, runs written as ranges."""
+    parts = []
+    start = 0
+    for index in range(1, len(codes) + 1):
+        if index == len(codes) or codes[index] != codes[index - 1] + 1:
+            low, high = codes[start], codes[index - 1]
+            parts.append(_escaped(chr(low)) if low == high else _members((low, high)))
+            start = index
+    return "".join(parts)
 
 
 def _windowed(segment: list[_Slot]) -> tuple[int, Lead] | None:
@@ -526,9 +558,18 @@ def _windowed(segment: list[_Slot]) -> tuple[int, Lead] | None:
     low, high = best
     before, after = segment[max(0, low - _WINDOW) : low], segment[high : high + _WINDOW]
     literal = "".join(char or "" for _, char in segment[low:high])
-    behind = f"(?<={''.join(source for source, _ in before)}{_escaped(literal)})" if before else ""
-    rest = _escaped(literal[1:]) + behind + "".join(source for source, _ in after)
+    behind = f"(?<={_repeated(before)}{_escaped(literal)})" if before else ""
+    rest = _escaped(literal[1:]) + behind + _repeated(after)
     return len(before) + (high - low) + len(after), (literal[0], rest)
+
+
+def _repeated(slots: list[_Slot]) -> str:
+    """The slots as regex source, a run of the same class written once with its count."""
+    parts = []
+    for source, group in itertools.groupby(source for source, _ in slots):
+        count = len(list(group))
+        parts.append(source if count == 1 else f"(?:{source}){{{count}}}")
+    return "".join(parts)
 
 
 def _escaped(text: str) -> str:

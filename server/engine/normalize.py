@@ -18,7 +18,7 @@ import regex
 from server.engine.boundary import Kind, RuleSafety, classify, leads, risky, screens
 from server.engine.regex_budget import BUDGET_SECONDS, budgeted
 from server.engine.rules import Rules, Substitution
-from server.engine.volatile import SCREEN, VolatileMatch, scan
+from server.engine.volatile import Screen, VolatileMatch, detector_screen, scan
 
 _CACHE_ENTRIES = 200_000
 
@@ -158,8 +158,9 @@ class Normalizer:
         self._joint = None
         """What any rule or volatile detector needs: a message holding none of it is a finished piece with
         nothing volatile, told by one set of searches (None: not asked, or some needs are not known)."""
-        if volatile and known and SCREEN is not None:
-            self._joint = screens([*(leads(sub.pattern) for sub in self._subs), *SCREEN.leads])
+        self._detectors: Screen | None = detector_screen() if volatile else None
+        if known and self._detectors is not None:
+            self._joint = screens([*(leads(sub.pattern) for sub in self._subs), *self._detectors.leads])
         self._checked = [sub.safety for sub in self._subs if sub.safety.kind is not Kind.LOCAL]
         self._piecewise = rules.projection.second_pass and all(s.safety.kind is not Kind.UNSAFE for s in self._subs)
         self._texts: dict[str, str] = {}
@@ -291,9 +292,9 @@ class Normalizer:
 
     def _untouched(self, text: str) -> bool:
         """True when neither a rule nor a volatile detector finds in `text` what it needs (False: not known)."""
-        if self._joint is None or SCREEN is None:
+        if self._joint is None or self._detectors is None:
             return False
-        return not any(search.search(text) for search in self._joint) and not SCREEN.hex_found(text)
+        return not any(search.search(text) for search in self._joint) and not self._detectors.hex_found(text)
 
     def _second_pass(self, text: str) -> tuple[str, bool]:
         """The dumped message normalized again, and whether joining it with others is uncertain."""

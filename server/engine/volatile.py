@@ -13,6 +13,7 @@ adversarial text). `allow-volatile` patterns are the user's: they run on
 
 from __future__ import annotations
 
+import functools
 import re
 import string
 from dataclasses import dataclass
@@ -139,8 +140,10 @@ class Screen:
         return self.hex_run and _hex_run(text)
 
 
-def _screen() -> Screen | None:
-    """The detectors' screen (None: a detector's needs are not known, so every text is scanned)."""
+@functools.cache
+def detector_screen() -> Screen | None:
+    """The detectors' screen (None: a detector's needs are not known, so every text is scanned); built at first
+    use, not at import (analysing and compiling it takes milliseconds)."""
     found: list[tuple[Lead, ...]] = []
     hex_run = False
     for detector in DETECTORS:
@@ -160,9 +163,6 @@ def _screen() -> Screen | None:
     return Screen(tuple(found), hex_run, screens(found))
 
 
-SCREEN = _screen()
-
-
 def find_volatile(text: str, allow: tuple[re.Pattern[str], ...] = ()) -> list[VolatileMatch]:
     """Distinct volatile-looking substrings of `text`, in order of first appearance, but those `allow` matches.
 
@@ -176,9 +176,10 @@ def scan(text: str) -> tuple[VolatileMatch, ...]:
     """`find_volatile` before `allow-volatile` patterns are asked (what a normalizer keeps of each message).
 
     A text that holds nothing any detector needs (most messages) costs a few
-    searches (`SCREEN`), not one scan per detector.
+    searches (`detector_screen`), not one scan per detector.
     """
-    if SCREEN is not None and not SCREEN.found(text):
+    screen = detector_screen()
+    if screen is not None and not screen.found(text):
         return ()
     found: list[tuple[int, int, int]] = []
     tested: dict[Trigger, bool] = {}
