@@ -8,7 +8,7 @@ import json
 from hypothesis import given
 from hypothesis import strategies as st
 
-from server.engine.source import code_units
+from server.engine.source import Position, SourceText, code_units
 
 _ANY_CHARACTER = st.characters(exclude_categories=[])
 _ASTRAL = st.characters(min_codepoint=0x10000)
@@ -55,3 +55,38 @@ def test_one_astral_character_anywhere_counts_twice() -> None:
         assert code_units(line[:where] + line[where + 1 :]) == len(base)  # the emoji sliced away: BMP again
     assert code_units("\ud83d\ude00") == 2  # two lone surrogates side by side stay two units
     assert code_units("é" * 3) == 3
+
+
+def _units_before(text: str, offset: int, encoding: str) -> Position:
+    """The definition of a position: the line's break count, then units counted character by character."""
+    line = text.count("\n", 0, offset)
+    start = text.rfind("\n", 0, offset) + 1
+    return Position(line, _counted(text[start:offset], encoding))
+
+
+_LINE = st.text(alphabet=_MIXED | st.sampled_from(["\ud83d", "\ude00", "\ud800"]), max_size=20)
+_LINES = st.lists(_LINE.map(lambda line: line.replace("\n", "").replace("\r", "")), max_size=5)
+
+
+@given(_LINES, st.data())
+def test_positions_and_offsets_are_the_exact_counts(lines: list[str], data: st.DataObject) -> None:
+    text = "\n".join(lines)
+    source = SourceText(text)
+    for encoding in ("utf-16", "utf-8", "utf-32"):
+        offset = data.draw(st.integers(0, len(text)))
+        position = source.position(offset, encoding)
+        assert position == _units_before(text, offset, encoding)
+        assert source.offset(position, encoding) == offset
+        line = data.draw(st.integers(0, len(lines) - 1)) if lines else 0
+        character = data.draw(st.integers(0, 60))
+        found = source.offset(Position(line, character), encoding)
+        line_start = sum(len(part) + 1 for part in lines[:line])
+        line_text = lines[line] if lines else ""
+        expected = line_start + len(line_text)  # past the line's end: its end, like editors
+        units = 0
+        for index, char in enumerate(line_text):  # a position inside a character: the character after it
+            if units >= character:
+                expected = line_start + index
+                break
+            units += _counted(char, encoding)
+        assert found == expected

@@ -131,7 +131,14 @@ class SourceText:
         offset = max(0, min(offset, len(self.text)))
         line = self.line_of(offset)
         start = self.line_starts[line]
+        if self._one_unit_a_character(encoding):  # no copy of the line's start to count
+            return Position(line, offset - start)
         return Position(line, code_units(self.text[start:offset], encoding))
+
+    def _one_unit_a_character(self, encoding: PositionEncoding) -> bool:
+        """Whether every character of the text is one code unit of `encoding`, told in O(1)."""
+        text = self.text
+        return encoding == "utf-32" or text.isascii() or (encoding == "utf-16" and _within_bmp(text))
 
     def range(self, span: Span, encoding: PositionEncoding = "utf-16") -> Range:
         return Range(self.position(span.start, encoding), self.position(span.end, encoding))
@@ -144,8 +151,8 @@ class SourceText:
         start = starts[position.line]
         end = starts[position.line + 1] if position.line + 1 < len(starts) else len(self.text)
         line_text = self.text[start:end].rstrip("\r\n")
-        if encoding == "utf-32" or line_text.isascii():
-            return start + min(position.character, len(line_text))
+        if encoding == "utf-32" or line_text.isascii() or (encoding == "utf-16" and _within_bmp(line_text)):
+            return start + max(0, min(position.character, len(line_text)))
         units = 0
         for index, char in enumerate(line_text):
             if units >= position.character:
