@@ -208,11 +208,10 @@ def test_a_quiet_piece_is_not_normalized_again_and_is_still_checked_for_joining(
     normalizer = Normalizer(DEERFLOW)
     quiet: dict[str, Any] = {"content": "read-3.txt at 12:00", "tool_calls": [{"name": "r", "args": {}}]}
     assert normalizer._quiet(json.dumps(quiet))
-    piece, uncertain, volatile = normalizer._piece("ai", quiet, 0)
-    assert (piece, uncertain, volatile) == (
+    piece, uncertain = normalizer._piece("ai", quiet, 0)
+    assert (piece, uncertain) == (
         '{"content": "read-3.txt at 12:00", "tool_calls": [{"args": {}, "name": "r"}], "type": "ai"}',
         False,
-        (),
     )
     opened = {"content": "", "tool_calls": [{"name": "a", "args": {"x": "</system-reminder>"}}]}
     assert normalizer._piece("ai", opened, 0)[1] is True  # the reminder rule may join it to another message

@@ -503,12 +503,11 @@ class VolatileTally:
     def add(self, call: int, computed: Keys) -> list[str]:
         """Tally call number `call`; the texts it is the first to show (to be located in its line now)."""
         new = []
-        pieces = computed.pieces or (computed.canonical,)
         scanned = computed.volatile if computed.pieces else None
-        for index, piece in enumerate(pieces):
+        for piece in computed.pieces or (computed.canonical,):
             matches = self.by_piece.get(piece)
             if matches is None:
-                found = scanned[index] if scanned is not None else scan(piece)
+                found = scanned.get(piece, ()) if scanned is not None else scan(piece)
                 matches = self.by_piece[piece] = not_allowed(found, self.allow)
             for match in matches:
                 text = match.text

@@ -9,8 +9,8 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Hashable, Sequence
-from dataclasses import dataclass
+from collections.abc import Hashable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import regex
@@ -40,9 +40,6 @@ def shape_error(message: str) -> InputShapeError:
 
 _TIMED_OUT_ENTRIES = 1_000
 
-_Piece = tuple[str | None, bool, tuple[VolatileMatch, ...]]
-"""A message's piece (None: dropped as empty), whether joining it is uncertain, and its volatile-looking texts."""
-
 
 @dataclass(frozen=True, slots=True)
 class Keys:
@@ -55,9 +52,10 @@ class Keys:
     """The normalized messages whose join is the canonical text (empty when computed whole)."""
     whole: str | None = None
     """The canonical text, when it was computed whole rather than from pieces."""
-    volatile: tuple[tuple[VolatileMatch, ...], ...] | None = None
-    """Each piece's volatile-looking texts (`server.engine.volatile.scan`), when the normalizer was asked to
-    find them as it normalized (`Normalizer(..., volatile=True)`)."""
+    volatile: Mapping[str, tuple[VolatileMatch, ...]] | None = field(default=None, compare=False)
+    """The volatile-looking texts (`server.engine.volatile.scan`) of every piece that holds any, when the
+    normalizer found them as it normalized (`Normalizer(..., volatile=True)`): its own table, shared by all
+    its keys (a piece not in it holds none)."""
 
     @property
     def canonical(self) -> str:
@@ -164,7 +162,9 @@ class Normalizer:
         self._checked = [sub.safety for sub in self._subs if sub.safety.kind is not Kind.LOCAL]
         self._piecewise = rules.projection.second_pass and all(s.safety.kind is not Kind.UNSAFE for s in self._subs)
         self._texts: dict[str, str] = {}
-        self._pieces: dict[Hashable, _Piece] = {}
+        self._pieces: dict[Hashable, tuple[str | None, bool]] = {}
+        self._found: dict[str, tuple[VolatileMatch, ...]] = {}
+        """Pieces that hold volatile-looking text, and that text (never cleared: keys given out refer to it)."""
         self._timed_out: dict[str, RuleTimeoutError] = {}
         """Texts a rule ran over its budget on: a recording re-sends its history with every call, and each
         would spend the budget again."""
@@ -252,24 +252,21 @@ class Normalizer:
         dumped = json.dumps(self.project(messages), sort_keys=True, ensure_ascii=False)
         return self.text(dumped) if self.rules.projection.second_pass else dumped
 
-    def _normalized_pieces(self, messages: Sequence[Any]) -> tuple[list[str], list[tuple[VolatileMatch, ...]]] | None:
-        """Each kept message's normalized JSON object and its volatile-looking texts, or None when joining them
-        is not proven exact (or there are none)."""
+    def _normalized_pieces(self, messages: Sequence[Any]) -> list[str] | None:
+        """Each kept message's normalized JSON object, or None when joining them is not proven exact."""
         pieces: list[str] = []
-        found: list[tuple[VolatileMatch, ...]] = []
         for position, message in enumerate(messages):
             kind, data = _message_parts(message, position)
             if self._skipped(kind, data):
                 continue
-            piece, uncertain, volatile = self._cached_piece(kind, data, position)
+            piece, uncertain = self._cached_piece(kind, data, position)
             if uncertain:
                 return None
             if piece is not None:
                 pieces.append(piece)
-                found.append(volatile)
-        return (pieces, found) if pieces else None
+        return pieces or None
 
-    def _cached_piece(self, kind: str, data: dict[str, Any], position: int) -> _Piece:
+    def _cached_piece(self, kind: str, data: dict[str, Any], position: int) -> tuple[str | None, bool]:
         key = _piece_key(kind, data)
         cached = self._pieces.get(key)
         if cached is None:
@@ -278,17 +275,19 @@ class Normalizer:
             cached = self._pieces[key] = self._piece(kind, data, position)
         return cached
 
-    def _piece(self, kind: str, data: dict[str, Any], position: int) -> _Piece:
+    def _piece(self, kind: str, data: dict[str, Any], position: int) -> tuple[str | None, bool]:
         """The message's piece, and (when asked) the volatile scan folded in: a message in which neither a rule
         nor a detector finds what it needs (most of them) is done after one set of searches."""
         entry = self._entry(kind, data, position)
         if entry is None:
-            return None, False, ()
+            return None, False
         text = json.dumps(entry, sort_keys=True, ensure_ascii=False)
         if self._untouched(text):
-            return text, self._uncertain(text), ()
+            return text, self._uncertain(text)
         piece, uncertain = self._second_pass(text)
-        return piece, uncertain, (scan(piece) if self._volatile and not uncertain else ())
+        if self._volatile and not uncertain and (found := scan(piece)):
+            self._found[piece] = found
+        return piece, uncertain
 
     def _untouched(self, text: str) -> bool:
         """True when neither a rule nor a volatile detector finds in `text` what it needs (False: not known)."""
@@ -331,13 +330,12 @@ class Normalizer:
             whole = self._whole(messages)
             input_hash = self.input_key(normalized_caller, conversation_hash := sha256_hex(whole))
             return Keys(normalized_caller, conversation_hash, input_hash, (), whole)
-        pieces, volatile = found
-        conversation_hash = sha256_hex(joined(pieces))
+        conversation_hash = sha256_hex(joined(found))
         input_hash = self.input_key(normalized_caller, conversation_hash)
-        return Keys(normalized_caller, conversation_hash, input_hash, tuple(pieces), None, self._scanned(volatile))
+        return Keys(normalized_caller, conversation_hash, input_hash, tuple(found), None, self._found_table())
 
-    def _scanned(self, volatile: list[tuple[VolatileMatch, ...]]) -> tuple[tuple[VolatileMatch, ...], ...] | None:
-        return tuple(volatile) if self._volatile else None
+    def _found_table(self) -> Mapping[str, tuple[VolatileMatch, ...]] | None:
+        return self._found if self._volatile else None
 
 
 @dataclass(slots=True)
@@ -348,7 +346,6 @@ class _Chain:
     kept: list[int]  # kept pieces before message i; one more entry than messages
     states: list[Any]  # sha256 of "[" and those pieces, before message i
     pieces: list[str]
-    volatile: list[tuple[VolatileMatch, ...]]  # each piece's volatile-looking texts
 
 
 class KeyChain:
@@ -373,30 +370,28 @@ class KeyChain:
         kept = chain.kept[: shared + 1] if chain else [0]
         states = chain.states[: shared + 1] if chain else [hashlib.sha256(b"[")]
         pieces = chain.pieces[: kept[-1]] if chain else []
-        found = chain.volatile[: kept[-1]] if chain else []
         for position in range(shared, len(messages)):
             kind, data = _message_parts(messages[position], position)
             state = states[-1]
             if not normalizer._skipped(kind, data):
-                piece, uncertain, volatile = normalizer._cached_piece(kind, data, position)
+                piece, uncertain = normalizer._cached_piece(kind, data, position)
                 if uncertain:
                     return normalizer.keys(caller, messages)
                 if piece is not None:
                     state = state.copy()
                     state.update(((", " if pieces else "") + piece).encode("utf-8", errors="surrogatepass"))
                     pieces.append(piece)
-                    found.append(volatile)
             states.append(state)
             kept.append(len(pieces))
         if not pieces:
             return normalizer.keys(caller, messages)
-        self._remember(_Chain(list(messages), kept, states, pieces, found))
+        self._remember(_Chain(list(messages), kept, states, pieces))
         final = states[-1].copy()
         final.update(b"]")
         conversation_hash = final.hexdigest()
         normalized_caller = normalizer.caller(caller)
         input_hash = normalizer.input_key(normalized_caller, conversation_hash)
-        return Keys(normalized_caller, conversation_hash, input_hash, tuple(pieces), None, normalizer._scanned(found))
+        return Keys(normalized_caller, conversation_hash, input_hash, tuple(pieces), None, normalizer._found_table())
 
     def _longest_shared(self, messages: Sequence[Any]) -> tuple[_Chain | None, int]:
         best: _Chain | None = None
