@@ -19,10 +19,17 @@ computation whenever anything is uncertain.
 - ANCHORED_NOOP: the rule is anchored at the start and cannot start with `[` or `{`,
   and the text has no raw newline, so it matches nowhere in either computation.
 - UNSAFE: none of the above: always the full computation.
+
+It also tells what a text must hold for a rule to match in it (`leads`, `screens`):
+a text that holds nothing any rule needs is its own normalization, so neither
+pass runs the rules over it; this is what skips the second pass over nearly every
+message, and the date, timestamp and UUID rules (whose only literal is `-`) share
+one search for a dash with digits around it.
 """
 
 from __future__ import annotations
 
+import itertools
 import re
 import warnings
 from collections.abc import Sequence
@@ -360,3 +367,211 @@ def _product(parts: Sequence[set[str] | None]) -> set[str] | None:
 def _minimal(strings: set[str]) -> set[str]:
     """Drop strings that contain another member: containing the shorter one is enough."""
     return {s for s in strings if not any(o != s and o in s for o in strings)}
+
+
+# --- screens: what a text must hold for a pattern to match in it -------------------------
+
+_WINDOW = 12
+"""Characters kept on each side of a screen's leading literal (enough to tell a date from a word)."""
+_ANY = "(?s:.)"
+_ASCII = range(128)
+_WORD = {*range(ord("0"), ord("9") + 1), *range(ord("A"), ord("Z") + 1), *range(ord("a"), ord("z") + 1), ord("_")}
+_SPACE = {*range(9, 14), *range(0x1C, 0x21)}
+# Each category as (its ASCII members, whether it may hold characters past ASCII): in `re` and in `regex`
+# (which runs the rules and knows a newer Unicode) alike, where a category is a superset of both.
+_Categories = dict[Any, tuple[frozenset[int], bool]]
+_CATEGORY_SUPERSETS: _Categories = {
+    sc.CATEGORY_DIGIT: (frozenset(range(ord("0"), ord("9") + 1)), True),
+    sc.CATEGORY_WORD: (frozenset(_WORD), True),
+    sc.CATEGORY_SPACE: (frozenset(_SPACE), True),
+    sc.CATEGORY_NOT_DIGIT: (frozenset(set(_ASCII) - set(range(ord("0"), ord("9") + 1))), True),
+    sc.CATEGORY_NOT_WORD: (frozenset(set(_ASCII) - _WORD), True),
+    sc.CATEGORY_NOT_SPACE: (frozenset(set(_ASCII) - _SPACE), True),
+}
+_CATEGORY_ASCII: _Categories = {
+    **_CATEGORY_SUPERSETS,
+    sc.CATEGORY_DIGIT: (frozenset(range(ord("0"), ord("9") + 1)), False),
+    sc.CATEGORY_WORD: (frozenset(_WORD), False),
+    sc.CATEGORY_SPACE: (frozenset({*range(9, 14), 0x20}), False),
+}
+
+_Slot = tuple[str, str | None]
+"""One character every match holds at a fixed place: a class that holds it, and the character when known."""
+
+
+Lead = tuple[str, str]
+"""One way a text can hold what a pattern needs: a character, and the regex that must match right after it."""
+
+
+@lru_cache(maxsize=1024)
+def leads(pattern: re.Pattern[str]) -> tuple[Lead, ...]:
+    """Ways every text `pattern` matches in holds a match of one of them (empty: none is known).
+
+    Either the pattern's required literals, or one of its literals with the
+    characters every match has beside it: `\\d{4}-\\d{2}-\\d{2}` gives `-` then
+    `(?<=\\d{4}-)\\d{2}-\\d{2}`, each class widened to what any Unicode version
+    may put in it (the rules run on `regex`, which knows a newer Unicode than `re`).
+    """
+    try:
+        parsed = sre_parse.parse(pattern.pattern, pattern.flags)
+    except Exception:  # anything the parser rejects is simply not analysed
+        return ()
+    flags = parsed.state.flags
+    if flags & re.IGNORECASE:
+        return ()
+    categories = _CATEGORY_ASCII if flags & re.ASCII else _CATEGORY_SUPERSETS
+    items: list[Any] = parsed.data
+    if len(items) == 1 and items[0][0] is sc.BRANCH:  # `a|b`: a match of either, so what either needs
+        branches = [list(branch) for branch in items[0][1][1]]
+        ways = [_leads_of(branch, tuple(sorted(_best_literals(branch) or ())), categories) for branch in branches]
+        return tuple(way for found in ways for way in found) if all(ways) else ()
+    return _leads_of(items, required_literals(pattern), categories)
+
+
+def _leads_of(items: list[Any], literals: tuple[str, ...], categories: _Categories) -> tuple[Lead, ...]:
+    """The leads of a sequence of items that holds one of `literals` in every match."""
+    best: tuple[int, Lead] | None = None
+    for segment in _segments(items, categories):
+        found = _windowed(segment)
+        if found is not None and (best is None or found[0] > best[0]):
+            best = found
+    if best is not None and best[0] > min(map(len, literals), default=0):
+        return (best[1],)
+    return tuple((literal[0], _escaped(literal[1:])) for literal in literals)
+
+
+def screens(found: Sequence[tuple[Lead, ...]]) -> tuple[re.Pattern[str], ...]:
+    """Regexes, one for each leading character, that together match every text one of the `found` ways.
+
+    Each starts with its character, so a search hops from one occurrence of it
+    to the next at C speed, where a pattern led by a class or an alternation is
+    tried at every character of the text.
+    """
+    by_lead: dict[str, list[str]] = {}
+    for lead, rest in (way for ways in found for way in ways):
+        by_lead.setdefault(lead, []).append(rest)
+    return tuple(
+        re.compile(_escaped(lead) + ("(?:" + "|".join(rests) + ")" if all(rests) else ""))
+        for lead, rests in by_lead.items()
+    )
+
+
+def _segments(items: list[Any], categories: _Categories) -> list[list[_Slot]]:
+    """Runs of characters that every match holds side by side, one slot each (a long repeat gives its ends)."""
+    segments: list[list[_Slot]] = [[]]
+
+    def walk(sequence: list[Any]) -> None:
+        for op, av in sequence:
+            slot = _slot(op, av, categories)
+            if slot is not None:
+                segments[-1].append(slot)
+            elif op is sc.SUBPATTERN and av[1] == 0 and av[2] == 0:
+                walk(list(av[3]))  # a plain group: its characters stand in line with the rest
+            elif op in (sc.AT, sc.ASSERT, sc.ASSERT_NOT):
+                continue  # zero-width: the characters on either side are still neighbours
+            elif op in _REPEATS and len(av[2]) == 1 and av[0] >= 1:
+                op_inner, av_inner = next(iter(av[2]))
+                inner = _slot(op_inner, av_inner, categories)
+                if inner is None:
+                    segments.append([])
+                    continue
+                count = min(av[0], _WINDOW)
+                segments[-1].extend([inner] * count)  # the first `count` characters follow what came before
+                if av[0] != av[1] or av[0] > _WINDOW:
+                    segments.append([inner] * count)  # and the last `count` precede what comes next
+            else:
+                segments.append([])
+
+    walk(items)
+    return [segment for segment in segments if segment]
+
+
+def _slot(op: Any, av: Any, categories: _Categories) -> _Slot | None:
+    """The slot of an item that matches exactly one character, or None."""
+    if op is sc.LITERAL:
+        return _escaped(chr(av)), chr(av)
+    if op is sc.NOT_LITERAL:
+        return f"[^{_escaped(chr(av))}]", None
+    if op is sc.ANY:
+        return _ANY, None
+    if op is not sc.IN:
+        return None
+    members: list[Any] = list(av)
+    if members and members[0][0] is sc.NEGATE:  # exact when it names characters only; else any character
+        parts = [_members(value) if member is sc.RANGE else _escaped(chr(value)) for member, value in members[1:]]
+        exact = all(member in (sc.LITERAL, sc.RANGE) for member, _ in members[1:]) and parts
+        return (f"[^{''.join(parts)}]", None) if exact else (_ANY, None)
+    ascii_members: set[int] = set()
+    beyond: list[str] = []  # members past ASCII
+    past_ascii = False  # every character past ASCII may match
+    for member, value in members:
+        if member is sc.LITERAL:
+            (ascii_members.add(value) if value < 128 else beyond.append(_escaped(chr(value))))
+        elif member is sc.RANGE:
+            ascii_members.update(range(value[0], min(value[1], 127) + 1))
+            if value[1] >= 128:
+                beyond.append(_members((max(value[0], 128), value[1])))
+        elif member is sc.CATEGORY and value in categories:
+            known, wider = categories[value]
+            ascii_members |= known
+            past_ascii = past_ascii or wider
+        else:
+            return _ANY, None
+    if past_ascii:  # written as the ASCII characters it cannot hold: cheap to compile, unlike a range to U+10FFFF
+        others = sorted(set(_ASCII) - ascii_members)
+        return (f"[^{_ranges(others)}]", None) if others else (_ANY, None)
+    if not ascii_members and not beyond:
+        return None
+    return f"[{_ranges(sorted(ascii_members))}{''.join(beyond)}]", None
+
+
+def _members(bounds: tuple[int, int]) -> str:
+    low, high = bounds
+    return f"{_escaped(chr(low))}-{_escaped(chr(high))}"
+
+
+def _ranges(codes: list[int]) -> str:
+    """Sorted code points as class members, runs written as ranges."""
+    parts = []
+    start = 0
+    for index in range(1, len(codes) + 1):
+        if index == len(codes) or codes[index] != codes[index - 1] + 1:
+            low, high = codes[start], codes[index - 1]
+            parts.append(_escaped(chr(low)) if low == high else _members((low, high)))
+            start = index
+    return "".join(parts)
+
+
+def _windowed(segment: list[_Slot]) -> tuple[int, Lead] | None:
+    """The segment's longest literal run with up to `_WINDOW` slots on each side, and its width."""
+    best: tuple[int, int] | None = None
+    start = None
+    for index, (_, char) in enumerate([*segment, ("", None)]):
+        if char is not None and start is None:
+            start = index
+        elif char is None and start is not None:
+            if best is None or index - start > best[1] - best[0]:
+                best = (start, index)
+            start = None
+    if best is None:
+        return None
+    low, high = best
+    before, after = segment[max(0, low - _WINDOW) : low], segment[high : high + _WINDOW]
+    literal = "".join(char or "" for _, char in segment[low:high])
+    behind = f"(?<={_repeated(before)}{_escaped(literal)})" if before else ""
+    rest = _escaped(literal[1:]) + behind + _repeated(after)
+    return len(before) + (high - low) + len(after), (literal[0], rest)
+
+
+def _repeated(slots: list[_Slot]) -> str:
+    """The slots as regex source, a run of the same class written once with its count."""
+    parts = []
+    for source, group in itertools.groupby(source for source, _ in slots):
+        count = len(list(group))
+        parts.append(source if count == 1 else f"(?:{source}){{{count}}}")
+    return "".join(parts)
+
+
+def _escaped(text: str) -> str:
+    """`text` as regex source that means the same inside a class and out."""
+    return "".join(re.escape(char) if char.isascii() and char.isprintable() else f"\\U{ord(char):08x}" for char in text)

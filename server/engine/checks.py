@@ -22,7 +22,7 @@ from server.engine.normalize import HEX64, InputShapeError, KeyChain, Keys, Norm
 from server.engine.outputs import output_digest
 from server.engine.recording import RecordedCall, Recording
 from server.engine.source import Range, Span
-from server.engine.volatile import VolatileMatch, find_volatile
+from server.engine.volatile import VolatileMatch, not_allowed, scan
 
 
 class TurnStatus(StrEnum):
@@ -143,7 +143,7 @@ class Linker:
     the run is checked against (built once, shared by the check and the settling of cached reports)."""
 
     def __init__(self, recordings: Sequence[Recording], config: Config) -> None:
-        self.normalizer = Normalizer(config.rules)
+        self.normalizer = Normalizer(config.rules, volatile=True)  # recordings' volatile text, folded in
         self._keys: dict[int, Keys | InputShapeError] = {}
         for recording in recordings:
             for call, computed in zip(recording.calls, recording_keys(recording, self.normalizer), strict=True):
@@ -530,7 +530,7 @@ def recording_volatile(recording: Recording, config: Config) -> list[Finding]:
     cached: list[Finding] | None = recording.derived.get(memo_key)
     if cached is not None:
         return cached
-    normalizer = Normalizer(config.rules)
+    normalizer = Normalizer(config.rules, volatile=True)
     tally = VolatileTally(config)
     source = recording.source
     where: dict[str, tuple[Span, Range]] = {}
@@ -546,8 +546,9 @@ def recording_volatile(recording: Recording, config: Config) -> list[Finding]:
 class VolatileTally:
     """Volatile texts of a recording's calls, in order: where each first appears and in how many calls.
 
-    Each distinct normalized message is scanned once; history re-sent by later
-    calls costs a dictionary lookup, not another regex scan.
+    Each distinct normalized message is scanned once, by the normalizer as it
+    normalized it (`Keys.volatile`) or here; history re-sent by later calls costs
+    a dictionary lookup, not another regex scan.
     """
 
     def __init__(self, config: Config) -> None:
@@ -560,10 +561,12 @@ class VolatileTally:
     def add(self, call: int, computed: Keys) -> list[str]:
         """Tally call number `call`; the texts it is the first to show (to be located in its line now)."""
         new = []
+        scanned = computed.volatile if computed.pieces else None
         for piece in computed.pieces or (computed.canonical,):
             matches = self.by_piece.get(piece)
             if matches is None:
-                matches = self.by_piece[piece] = find_volatile(piece, self.allow)
+                found = scanned.get(piece, ()) if scanned is not None else scan(piece)
+                matches = self.by_piece[piece] = not_allowed(found, self.allow)
             for match in matches:
                 text = match.text
                 if text not in self.first:

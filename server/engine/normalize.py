@@ -9,15 +9,16 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Hashable, Sequence
-from dataclasses import dataclass
+from collections.abc import Hashable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import regex
 
-from server.engine.boundary import Kind, RuleSafety, classify, required_literals, risky
+from server.engine.boundary import Kind, RuleSafety, classify, leads, risky, screens
 from server.engine.regex_budget import BUDGET_SECONDS, budgeted
 from server.engine.rules import Rules, Substitution
+from server.engine.volatile import Screen, VolatileMatch, detector_screen, scan
 
 _CACHE_ENTRIES = 200_000
 
@@ -51,6 +52,10 @@ class Keys:
     """The normalized messages whose join is the canonical text (empty when computed whole)."""
     whole: str | None = None
     """The canonical text, when it was computed whole rather than from pieces."""
+    volatile: Mapping[str, tuple[VolatileMatch, ...]] | None = field(default=None, compare=False)
+    """The volatile-looking texts (`server.engine.volatile.scan`) of every piece that holds any, when the
+    normalizer found them as it normalized (`Normalizer(..., volatile=True)`): its own table, shared by all
+    its keys (a piece not in it holds none)."""
 
     @property
     def canonical(self) -> str:
@@ -99,7 +104,9 @@ class _Compiled:
     """The same pattern compiled by `regex`: what runs, under the time budget, releasing the interpreter lock
     (`concurrent=True`) so a server's requests are answered while a long match runs in a worker thread."""
     replacement: str
-    gate: tuple[str, ...]
+    gate: tuple[re.Pattern[str], ...]
+    """What a text must hold for the pattern to match in it (`server.engine.boundary.leads`): searching
+    for it is one hop from one occurrence of a literal to the next; empty when nothing is known."""
     safety: RuleSafety
     label: str
 
@@ -111,13 +118,13 @@ class _Compiled:
             pattern,
             budgeted(pattern),
             sub.replacement,
-            required_literals(pattern),
+            screens([leads(pattern)]),
             classify(pattern, sub.replacement),
             label,
         )
 
     def apply(self, text: str) -> str:
-        if self.gate and not any(literal in text for literal in self.gate):
+        if self.gate and not any(screen.search(text) for screen in self.gate):
             return text  # no match possible: skip the scan
         try:
             return self.runner.sub(self.replacement, text, timeout=BUDGET_SECONDS, concurrent=True)
@@ -138,12 +145,26 @@ class Normalizer:
     the full computation otherwise.
     """
 
-    def __init__(self, rules: Rules) -> None:
+    def __init__(self, rules: Rules, *, volatile: bool = False) -> None:
         self.rules = rules
         self._subs = [_Compiled.of(sub) for sub in rules.substitutions]
+        known = all(sub.gate for sub in self._subs)
+        self._screens = screens([leads(sub.pattern) for sub in self._subs]) if known else None
+        """What any rule needs, one search per leading character: a text holding none of it is its own
+        normalization, told without a call per rule (None: some rule's needs are not known)."""
+        self._volatile = volatile
+        self._joint = None
+        """What any rule or volatile detector needs: a message holding none of it is a finished piece with
+        nothing volatile, told by one set of searches (None: not asked, or some needs are not known)."""
+        self._detectors: Screen | None = detector_screen() if volatile else None
+        if known and self._detectors is not None:
+            self._joint = screens([*(leads(sub.pattern) for sub in self._subs), *self._detectors.leads])
+        self._checked = [sub.safety for sub in self._subs if sub.safety.kind is not Kind.LOCAL]
         self._piecewise = rules.projection.second_pass and all(s.safety.kind is not Kind.UNSAFE for s in self._subs)
         self._texts: dict[str, str] = {}
         self._pieces: dict[Hashable, tuple[str | None, bool]] = {}
+        self._found: dict[str, tuple[VolatileMatch, ...]] = {}
+        """Pieces that hold volatile-looking text, and that text (never cleared: keys given out refer to it)."""
         self._timed_out: dict[str, RuleTimeoutError] = {}
         """Texts a rule ran over its budget on: a recording re-sends its history with every call, and each
         would spend the budget again."""
@@ -153,6 +174,8 @@ class Normalizer:
         failed = self._timed_out.get(text)
         if failed is not None:
             raise failed
+        if self._quiet(text):
+            return text
         original = text
         try:
             for sub in self._subs:
@@ -162,6 +185,12 @@ class Normalizer:
                 self._timed_out[original] = exc.with_traceback(None)  # its frames would hold every text
             raise
         return text
+
+    def _quiet(self, text: str) -> bool:
+        """True when no rule can match anywhere in `text`, so that every rule leaves it as it is."""
+        if self._screens is None:
+            return False
+        return not any(screen.search(text) for screen in self._screens)
 
     def _cached_text(self, text: str) -> str:
         cached = self._texts.get(text)
@@ -247,16 +276,43 @@ class Normalizer:
         return cached
 
     def _piece(self, kind: str, data: dict[str, Any], position: int) -> tuple[str | None, bool]:
+        """The message's piece, and (when asked) the volatile scan folded in: a message in which neither a rule
+        nor a detector finds what it needs (most of them) is done after one set of searches."""
         entry = self._entry(kind, data, position)
         if entry is None:
             return None, False
         text = json.dumps(entry, sort_keys=True, ensure_ascii=False)
+        if self._untouched(text):
+            return text, self._uncertain(text)
+        piece, uncertain = self._second_pass(text)
+        if self._volatile and not uncertain and (found := scan(piece)):
+            self._found[piece] = found
+        return piece, uncertain
+
+    def _untouched(self, text: str) -> bool:
+        """True when neither a rule nor a volatile detector finds in `text` what it needs (False: not known)."""
+        if self._joint is None or self._detectors is None:
+            return False
+        return not any(search.search(text) for search in self._joint) and not self._detectors.hex_found(text)
+
+    def _second_pass(self, text: str) -> tuple[str, bool]:
+        """The dumped message normalized again, and whether joining it with others is uncertain."""
+        if self._quiet(text):  # the second pass cannot change it: only whether joining pieces is exact is left
+            return text, self._uncertain(text)
         for sub in self._subs:
             if risky(sub.safety, text):
                 return text, True
             if sub.safety.kind is not Kind.GATED:  # a gated rule that is not risky has none of its literals here
                 text = sub.apply(text)
         return text, False
+
+    def _uncertain(self, text: str) -> bool:
+        """What the second pass's loop in `_piece` finds of `text` when no rule changes it: risky for a rule."""
+        if not self._subs:
+            return False
+        if not (text.startswith("{") and text.endswith("}")):
+            return True  # what `risky` says first, for every class
+        return any(risky(safety, text) for safety in self._checked)
 
     def input_key(self, caller: str, conversation_hash: str) -> str:
         """The caller-aware key of a normalized caller and a conversation hash."""
@@ -269,11 +325,17 @@ class Normalizer:
 
     def keys(self, caller: Any, messages: Sequence[Any]) -> Keys:
         normalized_caller = self.caller(caller)
-        pieces = self._normalized_pieces(messages) if self._piecewise else None
-        whole = self._whole(messages) if pieces is None else None
-        conversation_hash = sha256_hex(whole if whole is not None else joined(pieces or ()))
+        found = self._normalized_pieces(messages) if self._piecewise else None
+        if found is None:
+            whole = self._whole(messages)
+            input_hash = self.input_key(normalized_caller, conversation_hash := sha256_hex(whole))
+            return Keys(normalized_caller, conversation_hash, input_hash, (), whole)
+        conversation_hash = sha256_hex(joined(found))
         input_hash = self.input_key(normalized_caller, conversation_hash)
-        return Keys(normalized_caller, conversation_hash, input_hash, tuple(pieces or ()), whole)
+        return Keys(normalized_caller, conversation_hash, input_hash, tuple(found), None, self._found_table())
+
+    def _found_table(self) -> Mapping[str, tuple[VolatileMatch, ...]] | None:
+        return self._found if self._volatile else None
 
 
 @dataclass(slots=True)
@@ -329,7 +391,7 @@ class KeyChain:
         conversation_hash = final.hexdigest()
         normalized_caller = normalizer.caller(caller)
         input_hash = normalizer.input_key(normalized_caller, conversation_hash)
-        return Keys(normalized_caller, conversation_hash, input_hash, tuple(pieces))
+        return Keys(normalized_caller, conversation_hash, input_hash, tuple(pieces), None, normalizer._found_table())
 
     def _longest_shared(self, messages: Sequence[Any]) -> tuple[_Chain | None, int]:
         best: _Chain | None = None

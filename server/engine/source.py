@@ -8,6 +8,7 @@ negotiated). This module is the one place that converts between the two.
 from __future__ import annotations
 
 import re
+import sys
 from bisect import bisect_right
 from dataclasses import dataclass, field
 from typing import Literal
@@ -130,7 +131,14 @@ class SourceText:
         offset = max(0, min(offset, len(self.text)))
         line = self.line_of(offset)
         start = self.line_starts[line]
+        if self._one_unit_a_character(encoding):  # no copy of the line's start to count
+            return Position(line, offset - start)
         return Position(line, code_units(self.text[start:offset], encoding))
+
+    def _one_unit_a_character(self, encoding: PositionEncoding) -> bool:
+        """Whether every character of the text is one code unit of `encoding`, told in O(1)."""
+        text = self.text
+        return encoding == "utf-32" or text.isascii() or (encoding == "utf-16" and _within_bmp(text))
 
     def range(self, span: Span, encoding: PositionEncoding = "utf-16") -> Range:
         return Range(self.position(span.start, encoding), self.position(span.end, encoding))
@@ -143,8 +151,8 @@ class SourceText:
         start = starts[position.line]
         end = starts[position.line + 1] if position.line + 1 < len(starts) else len(self.text)
         line_text = self.text[start:end].rstrip("\r\n")
-        if encoding == "utf-32" or line_text.isascii():
-            return start + min(position.character, len(line_text))
+        if encoding == "utf-32" or line_text.isascii() or (encoding == "utf-16" and _within_bmp(line_text)):
+            return start + max(0, min(position.character, len(line_text)))
         units = 0
         for index, char in enumerate(line_text):
             if units >= position.character:
@@ -172,12 +180,33 @@ def _line_starts(text: str) -> list[int]:
 
 
 def code_units(text: str, encoding: PositionEncoding = "utf-16") -> int:
-    """How many code units of `encoding` `text` takes (an LSP `character` count)."""
+    """How many code units of `encoding` `text` takes (an LSP `character` count).
+
+    In UTF-16 a character takes two units past U+FFFF and one otherwise (a lone
+    surrogate too), so most texts, CJK included, are counted without a pass
+    over them (`_within_bmp`); the others are encoded, at C speed.
+    """
     if encoding == "utf-32" or text.isascii():
         return len(text)
     if encoding == "utf-8":
         return len(text.encode("utf-8", errors="surrogatepass"))
+    if _within_bmp(text):
+        return len(text)
     return len(text.encode("utf-16-le", errors="surrogatepass")) // 2
+
+
+_COMPACT_HEADER = sys.getsizeof("\u0100") - 2 * 2 if sys.implementation.name == "cpython" else None
+"""CPython stores a string in 1, 2 or 4 bytes a character, the fewest its largest character needs: a compact
+string's size is this header plus (length + 1) times that width (any other layout is larger)."""
+
+
+def _within_bmp(text: str) -> bool:
+    """True only when no character of `text` is past U+FFFF, told in O(1) from CPython's storage width.
+
+    A string stored 4 bytes a character, or one whose layout is unknown, is
+    never claimed (its size is at least the bound): it is counted exactly.
+    """
+    return _COMPACT_HEADER is not None and sys.getsizeof(text) < _COMPACT_HEADER + 4 * (len(text) + 1)
 
 
 def _char_units(char: str, encoding: PositionEncoding) -> int:

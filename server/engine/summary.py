@@ -237,7 +237,7 @@ class _Summarizer:
 
     def __init__(self, path: Path, config: Config, at_byte: int = 0) -> None:
         self.path = path
-        self.chain = KeyChain(Normalizer(config.rules))
+        self.chain = KeyChain(Normalizer(config.rules, volatile=True))  # the volatile scan folded in
         self.parser = LineParser()
         self.tally = VolatileTally(config)
         self.calls: list[list[Any]] = []
@@ -318,7 +318,7 @@ class _Summarizer:
             if isinstance(computed, Keys)
             else str(computed)
         )
-        whole = _line_range(text, Span(start, start + len(raw)), line, start)
+        whole = Range(Position(line, 0), Position(line, code_units(raw)))  # `raw` is the line: no second copy
         self.calls.append(
             [
                 call.index,

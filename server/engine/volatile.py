@@ -13,10 +13,13 @@ adversarial text). `allow-volatile` patterns are the user's: they run on
 
 from __future__ import annotations
 
+import functools
 import re
+import string
 from dataclasses import dataclass
 from typing import Any
 
+from server.engine.boundary import Lead, leads, screens
 from server.engine.regex_budget import BUDGET_SECONDS, budgeted
 
 Trigger = re.Pattern[str] | tuple[str, ...]
@@ -65,7 +68,7 @@ DETECTORS: tuple[Detector, ...] = (
         r"\b(?:req|run|call|chatcmpl|msg|toolu|resp|sess|evt|thread|trace|span|job|task)[-_][A-Za-z0-9]{8,}\b",
         r"\b{prefix}[-_][A-Za-z0-9]{8,}\b",
         "<ID>",
-        r"[-_][A-Za-z0-9]{8}",
+        r"-[A-Za-z0-9]{8}|_[A-Za-z0-9]{8}",
     ),
     _detector(
         "compact-uuid", "a UUID without dashes", r"\b[0-9a-fA-F]{32}\b", None, "<UUID>", _HEX_RUN, r"[0-9a-fA-F]{32}"
@@ -109,13 +112,75 @@ DETECTORS: tuple[Detector, ...] = (
 
 DETECTOR_NAMED = {detector.name: detector for detector in DETECTORS}
 
+_HEX_DIGITS = bytes(ord("x") if chr(byte) in string.hexdigits else ord(" ") for byte in range(256))
+
+
+def _hex_run(text: str) -> bool:
+    """Whether `text` holds 12 hex digits in a row: its UTF-8 bytes mapped to hex-or-not, then one `in`.
+
+    Hex digits are ASCII, so no byte of another character is mistaken for one;
+    a regex led by a class would be tried at every character instead.
+    """
+    return b"x" * 12 in text.encode("utf-8", errors="surrogatepass").translate(_HEX_DIGITS)
+
+
+@dataclass(frozen=True, slots=True)
+class Screen:
+    """What some detector needs, found in every text it fires on: leads (`server.engine.boundary.leads`) and,
+    for the hex detectors, a run of 12 hex digits."""
+
+    leads: tuple[tuple[Lead, ...], ...]
+    hex_run: bool
+    searches: tuple[re.Pattern[str], ...]
+
+    def found(self, text: str) -> bool:
+        return any(search.search(text) for search in self.searches) or self.hex_found(text)
+
+    def hex_found(self, text: str) -> bool:
+        return self.hex_run and _hex_run(text)
+
+
+@functools.cache
+def detector_screen() -> Screen | None:
+    """The detectors' screen (None: a detector's needs are not known, so every text is scanned); built at first
+    use, not at import (analysing and compiling it takes milliseconds)."""
+    found: list[tuple[Lead, ...]] = []
+    hex_run = False
+    for detector in DETECTORS:
+        ways = [
+            tuple((literal[0], re.escape(literal[1:])) for literal in trigger)
+            if isinstance(trigger, tuple)
+            else leads(trigger)
+            for trigger in detector.triggers
+        ]
+        known = next((way for way in ways if way), None)
+        if known is not None:
+            found.append(known)
+        elif any(not isinstance(trigger, tuple) and trigger.pattern == _HEX_RUN for trigger in detector.triggers):
+            hex_run = True
+        else:
+            return None
+    return Screen(tuple(found), hex_run, screens(found))
+
 
 def find_volatile(text: str, allow: tuple[re.Pattern[str], ...] = ()) -> list[VolatileMatch]:
-    """Distinct volatile-looking substrings of `text`, in order of first appearance.
+    """Distinct volatile-looking substrings of `text`, in order of first appearance, but those `allow` matches.
 
     Where two detectors match overlapping text, the earlier match wins, and at the
     same place the detector listed first.
     """
+    return not_allowed(scan(text), allow)
+
+
+def scan(text: str) -> tuple[VolatileMatch, ...]:
+    """`find_volatile` before `allow-volatile` patterns are asked (what a normalizer keeps of each message).
+
+    A text that holds nothing any detector needs (most messages) costs a few
+    searches (`detector_screen`), not one scan per detector.
+    """
+    screen = detector_screen()
+    if screen is not None and not screen.found(text):
+        return ()
     found: list[tuple[int, int, int]] = []
     tested: dict[Trigger, bool] = {}
 
@@ -140,14 +205,20 @@ def find_volatile(text: str, allow: tuple[re.Pattern[str], ...] = ()) -> list[Vo
             continue
         covered = end
         piece = text[start:end]
-        if piece in seen:
-            continue
-        allowed, note = _allowed(piece, allow)
-        if allowed:
-            continue
-        seen.add(piece)
-        matches.append(VolatileMatch(piece, DETECTORS[order], note))
-    return matches
+        if piece not in seen:
+            seen.add(piece)
+            matches.append(VolatileMatch(piece, DETECTORS[order]))
+    return tuple(matches)
+
+
+def not_allowed(matches: tuple[VolatileMatch, ...], allow: tuple[re.Pattern[str], ...]) -> list[VolatileMatch]:
+    """The matches no `allow` pattern matches, each noting an `allow` pattern that ran over its budget."""
+    kept = []
+    for match in matches:
+        allowed, note = _allowed(match.text, allow)
+        if not allowed:
+            kept.append(VolatileMatch(match.text, match.detector, note) if note else match)
+    return kept
 
 
 def _allowed(piece: str, allow: tuple[re.Pattern[str], ...]) -> tuple[bool, str]:
