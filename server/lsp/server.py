@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import logging
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, cast
@@ -62,6 +63,8 @@ class ReplayLensServer(transports.Served):
         self.indexer = Indexer(self.session, self.documents, self.diagnostics, self.watcher)
         self.session.analysed = self._on_analysis
         self.log_handler: ClientLogHandler | None = None
+        self.request_workers: ThreadPoolExecutor | None = None
+        """The background routes' worker pool (`server.lsp.routes`)."""
 
     def _changed_on_disk(self, paths: set[Path]) -> None:
         self.documents.add(paths)
@@ -84,6 +87,8 @@ class ReplayLensServer(transports.Served):
         if self.log_handler is not None:
             logging.getLogger("server").removeHandler(self.log_handler)
         shut_workers_down(self)
+        if self.request_workers is not None:
+            self.request_workers.shutdown(wait=False, cancel_futures=True)
 
     def _on_analysis(self, project: Project, analysis: Analysis) -> None:
         self.diagnostics.on_analysis(project, analysis)
@@ -102,7 +107,7 @@ def create_server(log_level: str = "INFO") -> ReplayLensServer:
     server = ReplayLensServer()
     _register_lifecycle(server, log_level)
     _register_sync(server)
-    routes.register(server, server.session, server.documents, server.diagnostics)
+    server.request_workers = routes.register(server, server.session, server.documents, server.diagnostics)
     return server
 
 
