@@ -31,8 +31,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -162,11 +163,36 @@ def workers() -> int:
     return min(4, os.cpu_count() or 1)
 
 
-def register(
-    server: LanguageServer, session: Session, documents: Documents, diagnostics: Diagnostics
-) -> ThreadPoolExecutor:
+class Workers:
+    """The request workers: a thread pool that knows how many of its threads are taken (to say when one waits)."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._pool = ThreadPoolExecutor(max_workers=size, thread_name_prefix="replay-lens-request")
+        self._taken = 0
+        self._lock = threading.Lock()
+
+    def submit(self, work: Callable[[Any, Any], Any], snapshot: Any, params: Any) -> tuple[Future[Any], bool]:
+        """`work(snapshot, params)` queued for a worker, and whether every worker was busy (so it waits)."""
+        with self._lock:
+            waits = self._taken >= self.size
+            self._taken += 1
+        future = self._pool.submit(work, snapshot, params)
+        future.add_done_callback(self._release)
+        return future, waits
+
+    def _release(self, _future: Future[Any]) -> None:
+        with self._lock:
+            self._taken -= 1
+
+    def shutdown(self) -> None:
+        """Drop the queued work; a running feature finishes in its thread (a thread cannot be stopped)."""
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+def register(server: LanguageServer, session: Session, documents: Documents, diagnostics: Diagnostics) -> Workers:
     """Register every route with pygls, through `_answer`; the request workers (the caller shuts them down)."""
-    pool = ThreadPoolExecutor(max_workers=workers(), thread_name_prefix="replay-lens-request")
+    pool = Workers(workers())
     for route in ROUTES:
         answer = _answer(route, session, documents, diagnostics, pool)
         if route.scope == "command":
@@ -177,7 +203,7 @@ def register(
 
 
 def _answer(
-    route: Route, session: Session, documents: Documents, diagnostics: Diagnostics, pool: ThreadPoolExecutor
+    route: Route, session: Session, documents: Documents, diagnostics: Diagnostics, pool: Workers
 ) -> Callable[..., Any]:
     """The one wrapper of a routed request: its snapshot or context, where it runs, its errors and cancellation."""
     context = Context(session, documents, diagnostics, route.timeout)
@@ -205,9 +231,11 @@ def _answer(
     return answer
 
 
-async def _in_worker(route: Route, pool: ThreadPoolExecutor, snapshot: Any, params: Any) -> Any:
+async def _in_worker(route: Route, pool: Workers, snapshot: Any, params: Any) -> Any:
     """Run a background feature in a request worker; a cancel skips it while it is queued."""
-    work = pool.submit(route.handler, snapshot, params)
+    work, waits = pool.submit(route.handler, snapshot, params)
+    if waits:
+        log.debug("%s waits for a worker: all %d are busy", route.method, pool.size)
     try:
         return await asyncio.wrap_future(work)
     except asyncio.CancelledError:

@@ -14,7 +14,6 @@ import asyncio
 import contextlib
 import logging
 import sys
-from concurrent.futures import ThreadPoolExecutor
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, cast
@@ -63,7 +62,7 @@ class ReplayLensServer(transports.Served):
         self.indexer = Indexer(self.session, self.documents, self.diagnostics, self.watcher)
         self.session.analysed = self._on_analysis
         self.log_handler: ClientLogHandler | None = None
-        self.request_workers: ThreadPoolExecutor | None = None
+        self.request_workers: routes.Workers | None = None
         """The background routes' worker pool (`server.lsp.routes`)."""
 
     def _changed_on_disk(self, paths: set[Path]) -> None:
@@ -88,7 +87,7 @@ class ReplayLensServer(transports.Served):
             logging.getLogger("server").removeHandler(self.log_handler)
         shut_workers_down(self)
         if self.request_workers is not None:
-            self.request_workers.shutdown(wait=False, cancel_futures=True)
+            self.request_workers.shutdown()
 
     def _on_analysis(self, project: Project, analysis: Analysis) -> None:
         self.diagnostics.on_analysis(project, analysis)
