@@ -9,7 +9,8 @@ ruff's server model: a request runs in the **foreground** or in the
   that covers it, waiting up to the route's timeout; None when there is none:
   a file outside the workspace, an edit newer than the request), then runs the
   feature in the request workers, a thread pool of `workers()` threads, so a
-  slow answer never holds up the loop nor another request's snapshot.
+  slow answer never holds up the loop nor another request's snapshot. The
+  snapshot is frozen, so the worker reads values the loop never changes under it.
 - A foreground route's feature is a coroutine on the event loop: it is cheap,
   or it must await something only the loop has (a request to the client, a
   lock, a subprocess, the documents it names in its arguments). Its `because`
