@@ -190,3 +190,40 @@ def test_only_documents_puts_a_files_text_into_a_project() -> None:
             ):
                 found.append(f"{module}:{node.lineno} {ast.unparse(node.func)}")
     assert found == []
+
+
+def _imports_asyncio(path: Path) -> bool:
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import) and any(alias.name.split(".")[0] == "asyncio" for alias in node.names):
+            return True
+        if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "asyncio":
+            return True
+    return False
+
+
+def test_background_features_are_plain_functions_without_asyncio() -> None:
+    """A background route's feature runs in a request worker (`server.lsp.routes`): a plain function of (snapshot,
+    params), in a module that imports no asyncio, so nothing in it can touch the event loop. A foreground route's
+    feature is a coroutine function, and the table says why it is not in the background."""
+    import inspect  # noqa: PLC0415
+
+    from server.lsp import routes  # noqa: PLC0415  (the server's modules, only here)
+
+    background = {route.method for route in routes.ROUTES if route.runs == "background"}
+    assert background >= {
+        "textDocument/hover",
+        "textDocument/documentSymbol",
+        "textDocument/definition",
+        "textDocument/references",
+        "textDocument/codeLens",
+        "textDocument/codeAction",
+    }
+    modules = _modules()
+    for route in routes.ROUTES:
+        handler = route.handler
+        if route.runs == "background":
+            assert inspect.isfunction(handler) and not inspect.iscoroutinefunction(handler), route.method
+            assert handler.__module__ in FEATURES, route.method
+            assert not _imports_asyncio(modules[handler.__module__]), f"{handler.__module__} imports asyncio"
+        else:
+            assert inspect.iscoroutinefunction(handler) and route.because, route.method

@@ -7,7 +7,6 @@ undo it.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -92,7 +91,7 @@ def _overlap(found: Range, wanted: types.Range) -> bool:
     return low <= (wanted.end.line, wanted.end.character) and (wanted.start.line, wanted.start.character) <= high
 
 
-async def _rule_actions(
+def _rule_actions(
     current: Snapshot, here: Callable[[Finding], bool], params: types.CodeActionParams
 ) -> list[types.CodeAction]:
     """Quick fixes for the volatile-text findings `here` selects: a rule that allows the text."""
@@ -104,7 +103,7 @@ async def _rule_actions(
         if finding.code is not codes.VOLATILE_TEXT or not here(finding):
             continue
         rule = finding.data.get("rule")
-        edit = await add_rule_edit(current, rule) if isinstance(rule, dict) else None
+        edit = add_rule_edit(current, rule) if isinstance(rule, dict) else None
         if edit is not None:
             actions.append(
                 types.CodeAction(
@@ -117,7 +116,7 @@ async def _rule_actions(
     return actions
 
 
-async def add_rule_edit(current: Snapshot, rule: dict[str, Any]) -> types.WorkspaceEdit | None:
+def add_rule_edit(current: Snapshot, rule: dict[str, Any]) -> types.WorkspaceEdit | None:
     """Append `rule` to the project's config file, or create `replay-lens.toml` when there is none."""
     project = current.project
     if project.config_error is not None or not all(isinstance(value, str) for value in rule.values()):
@@ -134,7 +133,7 @@ async def add_rule_edit(current: Snapshot, rule: dict[str, Any]) -> types.Worksp
         text, version = current.config_text
     else:
         try:
-            text, version = await asyncio.to_thread(path.read_text, encoding="utf-8"), None
+            text, version = path.read_text(encoding="utf-8"), None
         except (OSError, UnicodeDecodeError) as exc:
             log.warning("cannot read %s: %s", path, exc)
             return None
@@ -164,12 +163,12 @@ def _create_config(capabilities: types.ClientCapabilities, path: Path, content: 
     )
 
 
-async def code_action(current: Snapshot, params: types.CodeActionParams) -> list[types.CodeAction] | None:
+def code_action(current: Snapshot, params: types.CodeActionParams) -> list[types.CodeAction] | None:
     if current.analysis is None:
         return None
     parsed = current.document.parsed
     if isinstance(parsed, Recording) and parsed.summary:  # no text: its findings keep their ranges
-        return await _rule_actions(current, lambda finding: _overlap(finding.range, params.range), params)
+        return _rule_actions(current, lambda finding: _overlap(finding.range, params.range), params)
     source = parsed.source
     span = Span(
         offset_at(source, params.range.start, current.encoding),
@@ -177,6 +176,6 @@ async def code_action(current: Snapshot, params: types.CodeActionParams) -> list
     )
     if isinstance(parsed, Fixture):
         return _rehash_actions(current, span, params)
-    return await _rule_actions(
+    return _rule_actions(
         current, lambda finding: finding.span.start <= span.end and span.start <= finding.span.end, params
     )

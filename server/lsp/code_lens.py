@@ -81,7 +81,7 @@ def recording_lenses(snapshot: Snapshot, document: Document, analysis: Analysis)
     return [_lens(first, title), _replay_lens(document, first)]
 
 
-async def code_lens(snapshot: Snapshot, params: Any) -> list[types.CodeLens] | None:
+def code_lens(snapshot: Snapshot, params: Any) -> list[types.CodeLens] | None:
     if snapshot.analysis is None:
         return None
     if isinstance(snapshot.document.parsed, Fixture):

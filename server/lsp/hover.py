@@ -8,7 +8,6 @@ holding it and its normalized input. Previews are cut and secrets masked.
 
 from __future__ import annotations
 
-import asyncio
 import re
 from typing import Any
 
@@ -174,7 +173,7 @@ def _turn_link(fixture: Fixture, turn: Turn) -> str:
     return link(path_to_uri(fixture.path), f"{fixture.path.name} turn {turn.index}", line)
 
 
-async def hover(current: Snapshot, params: types.HoverParams) -> types.Hover | None:
+def hover(current: Snapshot, params: types.HoverParams) -> types.Hover | None:
     document: Document = current.document
     encoding = current.encoding
     parsed = document.parsed
@@ -186,7 +185,7 @@ async def hover(current: Snapshot, params: types.HoverParams) -> types.Hover | N
         analysis = current.analysis
         keys = None
         if report is not None and analysis is not None:
-            keys = await asyncio.to_thread(input_keys, analysis.config, report)
+            keys = input_keys(analysis.config, report)
         value = turn_hover(current, turn, report, keys)
         where = lsp_range(parsed.source, turn.span, encoding)
     else:
@@ -194,6 +193,6 @@ async def hover(current: Snapshot, params: types.HoverParams) -> types.Hover | N
         if call is None:
             return None
         config = current.analysis.config if current.analysis is not None else current.project.config
-        keys = await asyncio.to_thread(call_keys, config, parsed, call)
+        keys = call_keys(config, parsed, call)
         value, where = call_hover(current, call, keys), call_range(parsed, call, encoding)
     return types.Hover(contents=types.MarkupContent(kind=types.MarkupKind.Markdown, value=value), range=where)

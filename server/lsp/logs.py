@@ -13,6 +13,7 @@ import sys
 import threading
 
 from lsprotocol import types
+from pygls.exceptions import JsonRpcException
 from pygls.lsp.server import LanguageServer
 
 _LEVELS = {
@@ -62,6 +63,14 @@ class ClientLogHandler(logging.Handler):
             self._sending.active = False
 
 
+class _ChosenAnswers(logging.Filter):
+    """Drop pygls's traceback of a request answered with a `JsonRpcException`: that error is the answer a feature
+    chose, and `server.lsp.routes` logs every other exception once, with its method."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.exc_info and isinstance(record.exc_info[1], JsonRpcException))
+
+
 def setup_logging(level: str) -> None:
     """Send every log record to stderr at `level` (the client handler is added once a server exists)."""
     handler = logging.StreamHandler(sys.stderr)
@@ -71,6 +80,7 @@ def setup_logging(level: str) -> None:
     root.setLevel(level.upper())
     # pygls logs every message it sends at INFO: only worth it when debugging.
     logging.getLogger("pygls").setLevel(logging.INFO if root.level <= logging.DEBUG else logging.WARNING)
+    logging.getLogger("pygls.protocol.json_rpc").addFilter(_ChosenAnswers())
 
 
 def attach_client_handler(server: LanguageServer, level: str) -> ClientLogHandler:

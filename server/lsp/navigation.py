@@ -100,18 +100,18 @@ def targets(snapshot: Snapshot, position: types.Position) -> tuple[list[types.Lo
     )
 
 
-async def document_symbol(
+def document_symbol(
     snapshot: Snapshot, params: types.DocumentSymbolParams
 ) -> list[types.DocumentSymbol] | list[types.SymbolInformation] | None:
     return symbols(snapshot)
 
 
-async def definition(snapshot: Snapshot, params: types.DefinitionParams) -> list[types.Location] | None:
+def definition(snapshot: Snapshot, params: types.DefinitionParams) -> list[types.Location] | None:
     found, _here = targets(snapshot, params.position)
     return found or None
 
 
-async def references(snapshot: Snapshot, params: types.ReferenceParams) -> list[types.Location] | None:
+def references(snapshot: Snapshot, params: types.ReferenceParams) -> list[types.Location] | None:
     found, here = targets(snapshot, params.position)
     if params.context.include_declaration and here is not None:
         found = [here, *found]

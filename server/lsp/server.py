@@ -62,6 +62,8 @@ class ReplayLensServer(transports.Served):
         self.indexer = Indexer(self.session, self.documents, self.diagnostics, self.watcher)
         self.session.analysed = self._on_analysis
         self.log_handler: ClientLogHandler | None = None
+        self.request_workers: routes.Workers | None = None
+        """The background routes' worker pool (`server.lsp.routes`)."""
 
     def _changed_on_disk(self, paths: set[Path]) -> None:
         self.documents.add(paths)
@@ -84,6 +86,8 @@ class ReplayLensServer(transports.Served):
         if self.log_handler is not None:
             logging.getLogger("server").removeHandler(self.log_handler)
         shut_workers_down(self)
+        if self.request_workers is not None:
+            self.request_workers.shutdown()
 
     def _on_analysis(self, project: Project, analysis: Analysis) -> None:
         self.diagnostics.on_analysis(project, analysis)
@@ -102,7 +106,7 @@ def create_server(log_level: str = "INFO") -> ReplayLensServer:
     server = ReplayLensServer()
     _register_lifecycle(server, log_level)
     _register_sync(server)
-    routes.register(server, server.session, server.documents, server.diagnostics)
+    server.request_workers = routes.register(server, server.session, server.documents, server.diagnostics)
     return server
 
 
