@@ -78,6 +78,7 @@ class ReplayLensServer(LanguageServer):
         self.sync = sync.DocumentSync(self)
         self.diagnostics = diagnostics.Diagnostics(self)
         self.changes = watching.ChangeQueue(self)
+        self.open_grace = indexing.OpenGrace(lambda: len(self.workspace.text_documents))
         self.watcher = watching.FileWatcher(self)
         self.log_handler: ClientLogHandler | None = None
         self.background: set[asyncio.Task[None]] = set()
@@ -238,6 +239,7 @@ def _register_lifecycle(server: ReplayLensServer, log_level: str) -> None:
 
     @server.feature(types.INITIALIZED)
     def initialized(params: types.InitializedParams) -> None:
+        server.open_grace.start()
         server.spawn(watching.register_client_watchers(server))
         for folder in _folders(server):
             indexing.add_folder(server, folder)
@@ -288,7 +290,8 @@ def serve(transport: str, port: int, log_level: str, token: str | None = None) -
         server = create_server(log_level)
         protocol_out = sys.stdout.buffer
         sys.stdout = sys.stderr  # a stray print() from any library must not corrupt the stream
-        server.start_io(cast(BinaryIO, ResyncingInput(sys.stdin.buffer)), protocol_out)
+        stdin = ResyncingInput(sys.stdin.buffer, server.open_grace.input_drained)
+        server.start_io(cast(BinaryIO, stdin), protocol_out)
         return 0
 
     def per_connection() -> ReplayLensServer:
