@@ -16,7 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from server.engine.secrets import MASK_STEPS, mask_secrets
+from server.engine.secrets import MASK_STEPS, mask_json, mask_secrets
 
 
 def reference(text: str) -> str:
@@ -141,3 +141,15 @@ def test_the_fold_list_is_every_non_ascii_letter_the_patterns_take_for_an_ascii_
         if letters.fullmatch(character):
             folds[character] = next(a for a in "abcdefghijklmnopqrstuvwxyz" if re.fullmatch(a, character, re.I))
     assert folds == {fold: ascii_letter for ascii_letter, found in _FOLDS.items() for fold in found}
+
+
+_SCALAR = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.dictionaries(st.sampled_from([*_NAMES, *_NOT_NAMES, "turn", "path", "missing"]), _SCALAR))
+def test_data_of_numbers_is_kept_under_any_name(data: dict[str, object]) -> None:
+    """`mask_json`'s shortcut for a finding's data that holds no text: a copy, equal to the whole walk's."""
+    masked = mask_json(data)
+    assert masked == data and masked is not data
+    assert mask_json([data]) == [data]  # the same data one level down takes the walk

@@ -154,6 +154,12 @@ def mask_secrets(text: str) -> str:
 _SECRET_KEY = re.compile(_NAME, re.IGNORECASE)
 
 
+@functools.lru_cache(maxsize=4096)
+def _secret_name(name: str) -> bool:
+    """Whether a key (or the last part of a path) names a secret: data use few names, over and over."""
+    return bool(_SECRET_KEY.fullmatch(name))
+
+
 def mask_json(value: Any) -> Any:
     """A copy of a JSON value with its secrets masked: every string as in `mask_secrets`, and every string
     held under a key named like a secret (`api_key`, `Authorization`, `credentials`: …) masked whole.
@@ -161,6 +167,8 @@ def mask_json(value: Any) -> Any:
     Walked with a stack of its own, not by recursion: a value nested as deep as
     the JSON parser allows (about 1,000 levels) is masked like any other.
     """
+    if isinstance(value, dict) and not any(isinstance(child, str | list | dict) for child in value.values()):
+        return dict(value)  # numbers, booleans and nulls stay as they are under any key (a finding's `turn`)
     top: list[Any] = [None]
     pending: list[tuple[Any, bool, Any, Any]] = [(value, False, top, 0)]  # (value, masked whole, into, at)
     while pending:
@@ -173,12 +181,12 @@ def mask_json(value: Any) -> Any:
         elif isinstance(item, dict):
             into[at] = mapping = dict.fromkeys(item)
             path = item.get("path")
-            difference = not whole and isinstance(path, str) and _SECRET_KEY.fullmatch(path.rsplit(".", 1)[-1])
+            difference = not whole and isinstance(path, str) and _secret_name(path.rsplit(".", 1)[-1])
             for key, child in item.items():
                 if difference and key in ("path", "missing"):  # a difference in `password`: only its values
                     mapping[key] = child
                     continue
-                secret = whole or bool(difference) or (isinstance(key, str) and bool(_SECRET_KEY.fullmatch(key)))
+                secret = whole or difference or (isinstance(key, str) and _secret_name(key))
                 pending.append((child, secret, mapping, key))
         else:
             into[at] = item
@@ -212,9 +220,11 @@ def masked_finding(
     """
     message, data = _masked_message(finding.message), mask_json(finding.data)
     quoted = finding.data.get("text")
+    if not isinstance(quoted, str):  # most findings quote nothing: their file's text is not looked at
+        return message, data
     if context is None and source is not None:
         context = finding_context(source, finding.span)
-    if isinstance(quoted, str) and context is not None and _hidden(quoted, context):
+    if context is not None and _hidden(quoted, context):
         message, data["text"] = message.replace(quoted, MASK), MASK
     return message, data
 
