@@ -55,9 +55,10 @@ class OpenGrace:
     A big fixture is read from disk only after it, so the one being restored is
     parsed once, from the editor's text. It ends as soon as every message the
     editor sent with or after `initialized` is handled, each restored file then
-    open: the stdio reader reports that its input is drained (`input_drained`).
-    A transport that cannot tell ends it `_OPEN_GRACE` seconds after
-    `initialized`, as does an editor that never stops sending.
+    open: the stdio reader reports that its input is drained (`input_drained`)
+    and a document is open (input drained before any `didOpen` is an editor that
+    has not sent them yet). `_OPEN_GRACE` seconds after `initialized` end it
+    anyway: an editor that restores nothing, a transport that cannot tell.
     """
 
     def __init__(self, open_count: Callable[[], int]) -> None:
@@ -77,8 +78,12 @@ class OpenGrace:
             return False
         if self._loop is not None:
             with contextlib.suppress(RuntimeError):  # the loop is closing: nothing waits any more
-                self._loop.call_soon_threadsafe(self._end, "the input is drained")
+                self._loop.call_soon_threadsafe(self._drained)
         return True
+
+    def _drained(self) -> None:
+        if self._open_count():
+            self._end("the input is drained")
 
     def _end(self, why: str) -> None:
         if not self.over.is_set():
