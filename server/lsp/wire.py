@@ -96,8 +96,8 @@ class ResyncingInput:
         self._between_frames = True
 
     def readline(self) -> bytes:
-        drained = self._between_frames and self.on_drained is not None and not pending(self.raw)
-        if drained and self.on_drained is not None and not self.on_drained():
+        watch = self.on_drained
+        if self._between_frames and watch is not None and not pending(self.raw) and not watch():
             self.on_drained = None
         self._between_frames = False
         return resynced(self.raw.readline())
