@@ -62,8 +62,8 @@ def restored(tmp_path: Path) -> dict[str, Path]:
 
 
 @pytest.fixture
-async def server(tmp_path: Path) -> AsyncIterator[RawServer]:
-    raw = await RawServer.start(env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])})
+async def server() -> AsyncIterator[RawServer]:
+    raw = await RawServer.start()
     yield raw
     await raw.close()
 
