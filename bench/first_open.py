@@ -10,7 +10,8 @@ server at a time, round after round:
 
 - the JSON server (`vscode-json-language-server --stdio`) on the fixture alone:
   first diagnostics (it validates 500 ms after the last change on purpose,
-  `validationDelayMs`), edit → diagnostics, peak RSS;
+  `validationDelayMs`), edit → diagnostics, RSS (peak at first diagnostics,
+  and over the whole run: each edit makes it parse the 20 MB again);
 - Replay Lens on the fixture alone (no recording: every turn unverifiable), a
   first start: first diagnostics, hover p50/p95, edit → diagnostics p50/p95,
   peak RSS;
@@ -174,6 +175,7 @@ async def run(
     try:
         first, cpu = await first_diagnostics(connection, session, options)
         result: dict[str, Any] = {"first_diagnostics_s": round(first, 3), "first_diagnostics_cpu_s": round(cpu, 2)}
+        result["open_rss_mb"] = round(memory_mb(process.pid, "VmHWM"), 1)
         result |= await work(session)
         result["peak_rss_mb"] = round(memory_mb(process.pid, "VmHWM"), 1)
         await connection.request("shutdown", None)
@@ -224,22 +226,25 @@ def report(rounds: dict[str, list[dict[str, Any]]]) -> tuple[dict[str, dict[str,
     lines = [
         f"{rounds_run} rounds, medians; JSON server: {PACKAGE} {VERSION} (its validationDelayMs is 500)",
         f"{'server':<36} {'first diag.':>11} {'/ JSON':>7} {'its CPU':>8} {'hover p95':>10} {'edit p95':>9} "
-        f"{'peak RSS':>9} {'/ JSON':>7}",
+        f"{'RSS: open':>10} {'/ JSON':>7} {'peak':>7} {'/ JSON':>7}",
     ]
     for name, values in medians.items():
         values["first_diagnostics_ratio"] = round(values["first_diagnostics_s"] / reference["first_diagnostics_s"], 2)
+        values["open_rss_ratio"] = round(values["open_rss_mb"] / reference["open_rss_mb"], 2)
         values["rss_ratio"] = round(values["peak_rss_mb"] / reference["peak_rss_mb"], 2)
         hover = f"{values['hover_p95_ms']:.1f} ms" if "hover_p95_ms" in values else "-"
         first = f"{values['first_diagnostics_s'] * 1000:.0f} ms"
         lines.append(
             f"{name:<36} {first:>11} {values['first_diagnostics_ratio']:>7.2f} "
             f"{values['first_diagnostics_cpu_s'] * 1000:>5.0f} ms {hover:>10} "
-            f"{values['edit_p95_ms']:>6.0f} ms {values['peak_rss_mb']:>6.0f} MB {values['rss_ratio']:>7.2f}"
+            f"{values['edit_p95_ms']:>6.0f} ms {values['open_rss_mb']:>7.0f} MB {values['open_rss_ratio']:>7.2f} "
+            f"{values['peak_rss_mb']:>4.0f} MB {values['rss_ratio']:>7.2f}"
         )
     lines.append(
         f"targets: first diagnostics <= {TARGETS['ratio']} of the JSON server's, hover p95 <= "
         f"{TARGETS['hover_p95_ms']:.0f} ms, edit -> diagnostics p95 <= {TARGETS['edit_p95_ms']:.0f} ms, "
-        f"peak RSS <= {TARGETS['rss_ratio']} of the JSON server's"
+        f"RSS <= {TARGETS['rss_ratio']} of the JSON server's (at first diagnostics, and at the peak, which for the "
+        "JSON server follows its edits)"
     )
     return medians, "\n".join(lines)
 
