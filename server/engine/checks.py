@@ -126,8 +126,9 @@ def check(fixtures: Sequence[Fixture], recordings: Sequence[Recording], config: 
                 target.linked.setdefault(turn_report.link.call.index, []).append(
                     (fixture_report.fixture, turn_report.turn)
                 )
-    # Only recordings' calls are looked up in `held`: without a recording, no turn's key is needed.
-    held = {key for fixture in fixtures for turn in fixture.turns if recordings and (key := turn_key(turn)) is not None}
+    held: set[str] = set()  # every turn's key, looked up for recordings' calls only
+    if recordings:
+        held = {key for fixture in fixtures for turn in fixture.turns if (key := turn_key(turn)) is not None}
     for report in recording_reports:
         _check_recording(report, keys, config, held, has_fixtures=bool(fixtures))
     result = CheckResult(fixture_reports, recording_reports)
