@@ -46,6 +46,12 @@ lsp-bench: $(STAMP)
 memory-bench: $(STAMP)
 	$(BIN)/python -m bench.memory
 
+# First diagnostics on the 20 MB fixture beside VS Code's JSON language server in the same run; the server
+# comes from npm (vscode-langservers-extracted, pinned in bench/first_open.py) into ~/.cache/replay-lens/.
+.PHONY: first-open-bench
+first-open-bench: $(STAMP)
+	$(BIN)/python -m bench.first_open
+
 # History depth, whole processes in one run: `check` on 10/30/120-call sessions beside the reference and the
 # floor, and `replay --against` of one deep session beside `check` on it. Smaller on a small machine:
 # DEPTH_BENCH_CALLS=1000 (deep session), DEPTH_BENCH_DEPTHS=10,30, DEPTH_BENCH_MB=20 (see bench/depth.py).

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -75,23 +77,87 @@ def _masked(value: str) -> str:
 
 
 _NAME_WORDS = ("key", "secret", "passw", "pwd", "token", "auth", "credential", "cookie")
-"""A word every secret-like name contains: a text without any needs no name pattern (they cost O(n) each)."""
+"""A word every secret-like name contains (each of `_WORD`'s alternatives holds one)."""
 _SCHEMES = ("bearer", "basic", "token")
+_TOKEN_PREFIXES = (
+    *("sk-", "rk-live-", "pk-live-", "sk_live_", "sk_test_", "rk_live_"),
+    *("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_", "glpat-", "xox", "AKIA", "ASIA", "AIza"),
+    *("hf_", "npm_", "pypi-"),
+)
+"""Literals `_TOKENS` starts with (it is case-sensitive): a text holding none has no token to mask."""
+_FOLDED_LETTERS = "\u0130\u0131\u017f\u212a"
+_FOLD = str.maketrans(dict(zip(_FOLDED_LETTERS, "iisk", strict=True)))
+"""The only characters besides ASCII letters that the patterns' IGNORECASE matches to an ASCII letter
+(dotted and dotless i, the long s, the Kelvin sign): without folding them, `str.lower` alone would miss a
+`secret` spelled with a long s, which the patterns mask."""
+
+
+def _folded(text: str) -> str:
+    """`text` as the case-insensitive patterns see its ASCII letters: lowercase, and `_FOLD`'s characters folded."""
+    if not text.isascii() and any(character in text for character in _FOLDED_LETTERS):
+        text = text.translate(_FOLD)
+    return text.lower()
+
+
+def _may_name_a_secret(folded: str) -> bool:
+    """Whether `_KEY_VALUE` (or `_DIFFERENCE`) may match: both need a secret word, then a `:` or `=` after it."""
+    first = min((at for word in _NAME_WORDS if (at := folded.find(word)) >= 0), default=-1)
+    return first >= 0 and (folded.find(":", first) >= 0 or folded.find("=", first) >= 0)
+
+
+@dataclass(frozen=True, slots=True)
+class MaskStep:
+    """One pattern of `mask_secrets`, its replacement, and a cheap literal pre-check (of the text and its
+    `_folded` form) that is False only where the pattern cannot match: most texts (the engine's own messages)
+    hold no secret, and the pre-checks spare them every regex scan."""
+
+    pattern: re.Pattern[str]
+    replace: Callable[[re.Match[str]], str]
+    may_match: Callable[[str, str], bool]
+
+
+MASK_STEPS = (
+    MaskStep(
+        _DIFFERENCE,
+        lambda m: f"{m.group('name')} differs ({MASK})",
+        lambda _, folded: "expected" in folded and _may_name_a_secret(folded),
+    ),
+    MaskStep(_KEY_VALUE, _mask_key_value, lambda _, folded: _may_name_a_secret(folded)),
+    MaskStep(
+        _BEARER,
+        lambda m: f"{m.group('scheme')} {MASK}",
+        lambda _, folded: any(scheme in folded for scheme in _SCHEMES),
+    ),
+    MaskStep(
+        _TOKENS,
+        lambda m: f"{m.group('prefix')}{MASK}",
+        lambda text, _: any(prefix in text for prefix in _TOKEN_PREFIXES),
+    ),
+    MaskStep(_JWT, lambda _: MASK, lambda text, _: "eyJ" in text),
+)
+"""`mask_secrets`' patterns, in the order they apply (a later one sees what an earlier one masked)."""
 
 
 def mask_secrets(text: str) -> str:
     """`text` with API keys, bearer tokens, Authorization values and secret-named values masked."""
-    lowered = text.lower()
-    if any(word in lowered for word in _NAME_WORDS):
-        text = _DIFFERENCE.sub(lambda m: f"{m.group('name')} differs ({MASK})", text)
-        text = _KEY_VALUE.sub(_mask_key_value, text)
-    if any(scheme in lowered for scheme in _SCHEMES):
-        text = _BEARER.sub(lambda m: f"{m.group('scheme')} {MASK}", text)
-    text = _TOKENS.sub(lambda m: f"{m.group('prefix')}{MASK}", text)
-    return _JWT.sub(MASK, text)
+    folded: str | None = None
+    for step in MASK_STEPS:
+        if folded is None:
+            folded = _folded(text)
+        if step.may_match(text, folded):
+            text, count = step.pattern.subn(step.replace, text)
+            if count:
+                folded = None  # each pre-check sees the text as the earlier steps left it
+    return text
 
 
 _SECRET_KEY = re.compile(_NAME, re.IGNORECASE)
+
+
+@functools.lru_cache(maxsize=4096)
+def _secret_name(name: str) -> bool:
+    """Whether a key (or the last part of a path) names a secret: data use few names, over and over."""
+    return bool(_SECRET_KEY.fullmatch(name))
 
 
 def mask_json(value: Any) -> Any:
@@ -101,6 +167,8 @@ def mask_json(value: Any) -> Any:
     Walked with a stack of its own, not by recursion: a value nested as deep as
     the JSON parser allows (about 1,000 levels) is masked like any other.
     """
+    if isinstance(value, dict) and not any(isinstance(child, str | list | dict) for child in value.values()):
+        return dict(value)  # numbers, booleans and nulls stay as they are under any key (a finding's `turn`)
     top: list[Any] = [None]
     pending: list[tuple[Any, bool, Any, Any]] = [(value, False, top, 0)]  # (value, masked whole, into, at)
     while pending:
@@ -113,12 +181,12 @@ def mask_json(value: Any) -> Any:
         elif isinstance(item, dict):
             into[at] = mapping = dict.fromkeys(item)
             path = item.get("path")
-            difference = not whole and isinstance(path, str) and _SECRET_KEY.fullmatch(path.rsplit(".", 1)[-1])
+            difference = not whole and isinstance(path, str) and _secret_name(path.rsplit(".", 1)[-1])
             for key, child in item.items():
                 if difference and key in ("path", "missing"):  # a difference in `password`: only its values
                     mapping[key] = child
                     continue
-                secret = whole or bool(difference) or (isinstance(key, str) and bool(_SECRET_KEY.fullmatch(key)))
+                secret = whole or difference or (isinstance(key, str) and _secret_name(key))
                 pending.append((child, secret, mapping, key))
         else:
             into[at] = item
@@ -152,9 +220,11 @@ def masked_finding(
     """
     message, data = _masked_message(finding.message), mask_json(finding.data)
     quoted = finding.data.get("text")
+    if not isinstance(quoted, str):  # most findings quote nothing: their file's text is not looked at
+        return message, data
     if context is None and source is not None:
         context = finding_context(source, finding.span)
-    if isinstance(quoted, str) and context is not None and _hidden(quoted, context):
+    if context is not None and _hidden(quoted, context):
         message, data["text"] = message.replace(quoted, MASK), MASK
     return message, data
 

@@ -44,7 +44,54 @@ log = logging.getLogger(__name__)
 
 _BATCH = 32
 _OPEN_GRACE = 0.5
-"""Seconds after a folder's first indexing starts before its big fixtures are read from disk."""
+"""Seconds after `initialized` (or a folder's first indexing) at most before its big fixtures are read from disk."""
+
+
+class OpenGrace:
+    """The wait of the first indexing for the files an editor restores: their `didOpen`s follow `initialized`.
+
+    A big fixture is read from disk only after it, so the one being restored is
+    parsed once, from the editor's text. It ends as soon as every message the
+    editor sent with or after `initialized` is handled, each restored file then
+    open: the stdio reader reports that its input is drained (`input_drained`)
+    and a document is open (input drained before any `didOpen` is an editor that
+    has not sent them yet). `_OPEN_GRACE` seconds after `initialized` end it
+    anyway: an editor that restores nothing, a transport that cannot tell.
+    """
+
+    def __init__(self, open_count: Callable[[], int]) -> None:
+        self.over = asyncio.Event()
+        self._open_count = open_count
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def start(self) -> None:
+        """At `initialized`: drained input ends the grace from now on, and `_OPEN_GRACE` seconds end it anyway."""
+        self._loop = asyncio.get_running_loop()
+        self._loop.call_later(_OPEN_GRACE, self._end, f"{_OPEN_GRACE} s passed")
+
+    def input_drained(self) -> bool:
+        """From the reader's thread, about to wait for a message with none pending; False once the grace is over
+        (the reader stops looking)."""
+        if self.over.is_set():
+            return False
+        if self._loop is not None:
+            with contextlib.suppress(RuntimeError):  # the loop is closing: nothing waits any more
+                self._loop.call_soon_threadsafe(self._drained)
+        return True
+
+    def _drained(self) -> None:
+        if self._open_count():
+            self._end("the input is drained")
+
+    def _end(self, why: str) -> None:
+        if not self.over.is_set():
+            self.over.set()
+            log.debug("open grace over: %s, %d documents open", why, self._open_count())
+
+    async def wait(self, until: float) -> None:
+        """Until the grace is over, or the loop time `until`, whichever comes first."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.over.wait(), max(0.0, until - asyncio.get_running_loop().time()))
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,8 +225,11 @@ class Progress:
 class _Reader:
     """Reads files into their projects through `Documents.read`, counting them for the progress."""
 
-    def __init__(self, documents: Documents, progress: Progress, total: int, unreadable: list[Unreadable]) -> None:
+    def __init__(
+        self, documents: Documents, grace: OpenGrace, progress: Progress, total: int, unreadable: list[Unreadable]
+    ) -> None:
         self.documents = documents
+        self.grace = grace
         self.progress = progress
         self.total = total
         self.done = 0
@@ -194,9 +244,10 @@ class _Reader:
             self.progress.report(f"{self.done}/{self.total} files", self.done * 90 // max(self.total, 1))
 
     async def read_big(self, project: Project, recordings: list[Path], big: list[Path], open_by: float) -> None:
-        """Big recordings at once; the other big files one by one from the loop time `open_by` on."""
+        """Big recordings at once; the other big files one by one once the open grace is over (by `open_by`)."""
         await self.read(project, recordings, 1)
-        await asyncio.sleep(max(0.0, open_by - asyncio.get_running_loop().time()))
+        if big:
+            await self.grace.wait(open_by)
         await self.read(project, big, 1)
 
 
@@ -208,6 +259,7 @@ class Indexer:
         self.documents = documents
         self.diagnostics = diagnostics
         self.watcher = watcher
+        self.open_grace = OpenGrace(lambda: len(session.open_uris()))
 
     async def index_folder(self, folder: Folder) -> None:
         async with Progress(self.session, f"Replay Lens: indexing {folder.path.name}") as progress:
@@ -227,10 +279,12 @@ class Indexer:
             # meanwhile still free their garbage by reference counting.
             with paused_gc():
                 listing, unreadable = await asyncio.to_thread(list_files, projects)
-                reader = _Reader(self.documents, progress, sum(len(paths) for paths in listing.values()), unreadable)
+                reader = _Reader(
+                    self.documents, self.open_grace, progress, sum(len(paths) for paths in listing.values()), unreadable
+                )
                 # Big files are read beside the others: child processes summarize a big recording while this
                 # process parses the small files. Other big files wait until an editor restoring its tabs has
-                # sent their text (`_OPEN_GRACE`): an open one is parsed once, and its two copies never
+                # sent their text (`OpenGrace`): an open one is parsed once, and its two copies never
                 # take memory at once.
                 open_by = asyncio.get_running_loop().time() + (_OPEN_GRACE if first else 0.0)
                 for project, paths in listing.items():

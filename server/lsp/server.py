@@ -126,6 +126,7 @@ def _register_lifecycle(server: ReplayLensServer, log_level: str) -> None:
 
     @server.feature(types.INITIALIZED)
     def initialized(params: types.InitializedParams) -> None:
+        server.indexer.open_grace.start()
         session.spawn(watching.register_client_watchers(session))
         for folder in _folders(server):
             server.indexer.add_folder(folder)
@@ -195,7 +196,8 @@ def serve(transport: str, port: int, log_level: str, token: str | None = None) -
         server = create_server(log_level)
         protocol_out = sys.stdout.buffer
         sys.stdout = sys.stderr  # a stray print() from any library must not corrupt the stream
-        server.start_io(cast(BinaryIO, ResyncingInput(sys.stdin.buffer)), protocol_out)
+        stdin = ResyncingInput(sys.stdin.buffer, server.indexer.open_grace.input_drained)
+        server.start_io(cast(BinaryIO, stdin), protocol_out)
         return 0
 
     def per_connection() -> ReplayLensServer:

@@ -32,7 +32,10 @@ import asyncio
 import inspect
 import json
 import logging
-from collections.abc import Generator, Iterator
+import os
+import select
+import stat
+from collections.abc import Callable, Generator, Iterator
 from typing import Any, BinaryIO
 from urllib.parse import unquote
 
@@ -83,22 +86,57 @@ def resynced(line: bytes) -> bytes:
 
 
 class ResyncingInput:
-    """stdin for pygls's frame reader: a header line glued to the rest of a bad frame is cut back to the header."""
+    """stdin for pygls's frame reader: a header line glued to the rest of a bad frame is cut back to the header.
 
-    def __init__(self, raw: BinaryIO) -> None:
+    With `on_drained`, it is called (in the reader's thread) whenever the next frame is to be read and no byte
+    of it has arrived: every message sent so far is handled. It returns False when it need not be called again.
+    """
+
+    def __init__(self, raw: BinaryIO, on_drained: Callable[[], bool] | None = None) -> None:
         self.raw = raw
+        self.on_drained = on_drained
+        self._between_frames = True
 
     def readline(self) -> bytes:
+        watch = self.on_drained
+        if self._between_frames and watch is not None and not pending(self.raw) and not watch():
+            self.on_drained = None
+        self._between_frames = False
         return resynced(self.raw.readline())
 
     def read(self, size: int) -> bytes | str:
         """A message body, decoded here when it is UTF-8: `json.loads` of bytes would hold the bytes and a decoded
         copy at once while it parses (a 20 MB `didOpen` peaked 20 MB higher)."""
         body = self.raw.read(size)
+        self._between_frames = True
         try:
             return body.decode("utf-8")
         except UnicodeDecodeError:
             return body  # as pygls reads it: `json.loads` decides (and a body that is not UTF-8 gets a parse error)
+
+
+def pending(raw: BinaryIO) -> bool:
+    """Whether a pipe or socket has input to read, in its reader's buffer or in the kernel, without blocking.
+
+    True whenever it cannot tell (a terminal, a file): nothing is then taken for drained.
+    """
+    try:
+        descriptor = raw.fileno()
+        if not stat.S_ISFIFO(mode := os.fstat(descriptor).st_mode) and not stat.S_ISSOCK(mode):
+            return True
+        if select.select([descriptor], [], [], 0)[0]:
+            return True
+        peek = getattr(raw, "peek", None)
+        if peek is None:
+            return False
+        blocking = os.get_blocking(descriptor)
+        os.set_blocking(descriptor, False)  # the buffer is peeked at: a read of the empty pipe must not block
+        try:
+            return bool(peek(1))
+        finally:
+            os.set_blocking(descriptor, blocking)
+    except (OSError, ValueError):
+        return True
 
 
 class FramedStream:
