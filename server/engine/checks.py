@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from server.engine import findings as codes
+from server.engine.capture_files import is_capture
 from server.engine.config import Config
 from server.engine.findings import Finding
 from server.engine.fixture import Fixture, Turn
@@ -130,10 +131,12 @@ def check(fixtures: Sequence[Fixture], recordings: Sequence[Recording], config: 
     for report in recording_reports:
         _check_recording(report, keys, config, held, has_fixtures=bool(fixtures))
     result = CheckResult(fixture_reports, recording_reports)
-    # Imported here: the replay engine builds on this module.
-    from server.engine.replay.captures import check_captures  # noqa: PLC0415
+    if any(is_capture(report.recording.path, config.root) for report in recording_reports):
+        # Imported here, only for captures: the replay engine builds on this module, and `check` on
+        # fixtures and recordings alone need not load it and the session readers.
+        from server.engine.replay.captures import check_captures  # noqa: PLC0415
 
-    check_captures(result, config)
+        check_captures(result, config)
     return result
 
 

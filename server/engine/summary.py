@@ -11,6 +11,7 @@ inputs (hover, replay, sessions) read the file itself.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import hashlib
 import itertools
@@ -19,8 +20,10 @@ import logging
 import os
 import subprocess
 import sys
+import tempfile
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -59,13 +62,32 @@ and without `site`, it finds the engine and `regex` only in the folders it is gi
 process found them, whatever `PYTHONPATH`, `PYTHONSAFEPATH` or working folder the parent has."""
 
 
+WORKERS_ENV = "REPLAY_LENS_WORKERS"
+"""How many processes summarize recordings at once (this one and its children); unset: one per core."""
+
+
 def worth_children(size: int) -> bool:
     """Whether a recording of `size` bytes is big enough to be summarized by child processes."""
     return size >= _PART_BYTES
 
 
+def chosen_workers() -> int | None:
+    """`$REPLAY_LENS_WORKERS`, how many processes summarize recordings at once, when set to a whole number ≥ 1."""
+    value = os.environ.get(WORKERS_ENV, "").strip()
+    if not value:
+        return None
+    if value.isascii() and value.isdigit() and int(value) >= 1:
+        return int(value)
+    log.warning("%s=%r is not a whole number of at least 1: ignored (every core is used)", WORKERS_ENV, value)
+    return None
+
+
 def usable_cores() -> int:
-    """The cores this process may run on (its CPU affinity where the system tells it)."""
+    """The processes that summarize at once: `chosen_workers()`, else the cores this process may run on (its
+    CPU affinity where the system tells it)."""
+    chosen = chosen_workers()
+    if chosen is not None:
+        return chosen
     if hasattr(os, "sched_getaffinity"):
         return len(os.sched_getaffinity(0))
     return os.cpu_count() or 1
@@ -122,6 +144,90 @@ def summarize_file(
     return _joined(path, config, parts), digest.hexdigest()
 
 
+Summarized = tuple[dict[str, Any], str] | OSError
+"""A recording's summary and the sha256 of its bytes (as `summarize_file` gives them), or why it could not be read."""
+
+
+def summarize_files(paths: Sequence[Path], config: Config) -> list[Summarized]:
+    """Each recording's summary and digest (or the `OSError` that summarizing it raised), in order, on every core.
+
+    A big file (`worth_children`) is cut into parts across the cores by `summarize_file`, one after another.
+    The others are shared out a file at a time, between this process and `usable_cores() - 1` children: each
+    child is handed the next file when it has answered the last, and this process takes the next one itself
+    in between, so every core stays busy to the end whatever the files' sizes, and the results are those of
+    summarizing each file here. Children start only when the files are enough to share (`_PART_BYTES` in
+    all) or when `$REPLAY_LENS_WORKERS` asks for them; a file whose child fails is summarized here instead.
+    """
+    results: list[Summarized | None] = [None] * len(paths)
+    small: list[int] = []
+    total = 0
+    for index, path in enumerate(paths):
+        try:
+            size = os.stat(path).st_size
+        except OSError as exc:
+            results[index] = exc
+            continue
+        if worth_children(size):
+            results[index] = _summarized(path, config)
+        else:
+            small.append(index)
+            total += size
+    workers = min(usable_cores(), len(small))
+    if workers < 2 or (chosen_workers() is None and not worth_children(total)):
+        workers = 1
+    queue = collections.deque(small)
+    children = [child for _ in range(workers - 1) if (child := _Child.start(config)) is not None]
+    threads = [threading.Thread(target=_share, args=(child, queue, paths, config, results)) for child in children]
+    for thread in threads:
+        thread.start()
+    while True:
+        try:
+            index = queue.popleft()
+        except IndexError:  # none left (a child's thread may have taken the last one)
+            break
+        results[index] = _summarized(paths[index], config)
+    for thread in threads:
+        thread.join()
+    return [_summarized(paths[index], config) if result is None else result for index, result in enumerate(results)]
+
+
+def _share(
+    child: _Child,
+    queue: collections.deque[int],
+    paths: Sequence[Path],
+    config: Config,
+    results: list[Summarized | None],
+) -> None:
+    """A child's share of `summarize_files`, in a thread that waits for it: files from `queue` till none is left."""
+    try:
+        if not child.ready():
+            return
+        while True:
+            try:
+                index = queue.popleft()
+            except IndexError:  # none left
+                break
+            child.send({"path": os.path.abspath(paths[index])})
+            answer = child.answer()
+            summary, digest = (None, None) if answer is None else (answer.get("summary"), answer.get("digest"))
+            if isinstance(summary, dict) and isinstance(digest, str):
+                results[index] = (summary, digest)
+                log.debug("child process %d summarized %s", child.process.pid, paths[index])
+            else:
+                results[index] = _summarized(paths[index], config)
+            if answer is None:  # gone: the rest is left to this process
+                break
+    finally:
+        child.close()
+
+
+def _summarized(path: Path, config: Config) -> Summarized:
+    try:
+        return summarize_file(path, config)
+    except OSError as exc:
+        return exc
+
+
 def summarize_part(path: Path, config: Config, start: int, end: int) -> dict[str, Any]:
     """The part of the summary of bytes `[start, end)` (whole lines), in coordinates relative to `start`."""
     summary = _Summarizer(path, config, start)
@@ -147,46 +253,104 @@ def _bounds(handle: BinaryIO, start: int, size: int, count: int, head_start: int
 
 
 def _start_part(path: Path, config: Config, start: int, end: int) -> Callable[[], dict[str, Any] | None]:
-    """Start a child process summarizing bytes `[start, end)` of `path` (a constant program, given data as
-    JSON); wait for its part with the function returned, which gives None when it failed (and logs why)."""
-    request = {
-        "path": str(path),
-        "start": start,
-        "end": end,
-        "rules": config.rules.to_json(),
-        "allow": [[pattern.pattern, pattern.flags] for pattern in config.allow_volatile],
-    }
-    package = Path(__file__).resolve().parents[2]  # where `server` is found: nothing of the user's folder
-    found = [str(package), str(Path(regex.__file__).resolve().parents[1])]
-    try:
-        child = subprocess.Popen(
-            [sys.executable, "-I", "-S", "-c", _CHILD, *found],
-            cwd=package,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-        )
-    except OSError as exc:
-        log.warning("cannot start a process to summarize part of %s: %s", path, exc)
+    """Start a child process summarizing bytes `[start, end)` of `path`; wait for its part with the function
+    returned, which gives None when it failed (and logs why)."""
+    child = _Child.start(config)
+    if child is None:
         return lambda: None
-    task, child.stdin = child.stdin, None  # sent now, so `communicate` reads only the answer
-    assert task is not None
-    with contextlib.suppress(OSError), task:  # a child gone already: its exit status tells
-        task.write(json.dumps(request).encode("utf-8"))
+    child.send({"path": os.path.abspath(path), "start": start, "end": end})  # its folder is not ours
+    child.finish_tasks()
 
     def finish() -> dict[str, Any] | None:
-        out, err = child.communicate()
-        if child.returncode == 0:
-            with contextlib.suppress(ValueError):
-                part = json.loads(out)
-                if isinstance(part, dict):
-                    log.debug("child process %d summarized bytes %d-%d of %s", child.pid, start, end, path)
-                    return part
-        why = err.decode(errors="replace")[-500:]
-        log.warning("a summarizing process failed (exit %s): %s", child.returncode, why)
+        part = child.answer() if child.ready() else None
+        child.close()
+        if part is not None and "error" not in part:
+            log.debug("child process %d summarized bytes %d-%d of %s", child.process.pid, start, end, path)
+            return part
         return None
 
     return finish
+
+
+def _start_child(errors: BinaryIO) -> subprocess.Popen[bytes]:
+    """A child process running the constant summarizing program (`part_child`), its stderr to `errors`."""
+    package = Path(__file__).resolve().parents[2]  # where `server` is found: nothing of the user's folder
+    found = [str(package), str(Path(regex.__file__).resolve().parents[1])]
+    return subprocess.Popen(
+        [sys.executable, "-I", "-S", "-c", _CHILD, *found],
+        cwd=package,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=errors,
+    )
+
+
+class _Child:
+    """A summarizing child process, given data as JSON lines: the rules once, then one task a line.
+
+    Its stderr goes to a file (read only when it failed), so a chatty child never blocks on a full pipe
+    while this process waits for its answer.
+    """
+
+    def __init__(self, config: Config) -> None:
+        self.errors = tempfile.TemporaryFile()  # noqa: SIM115  (closed by `close`, when the child has exited)
+        try:
+            self.process = _start_child(self.errors)
+        except OSError:
+            self.errors.close()
+            raise
+        self.failed = False
+        self.send({"rules": config.rules.to_json(), "allow": [[p.pattern, p.flags] for p in config.allow_volatile]})
+
+    @classmethod
+    def start(cls, config: Config) -> _Child | None:
+        """A child told `config`'s rules; None (and why, logged) when it cannot start."""
+        try:
+            return cls(config)
+        except OSError as exc:
+            log.warning("cannot start a process to summarize recordings: %s", exc)
+            return None
+
+    def send(self, task: dict[str, Any]) -> None:
+        """Write one line to the child (a child gone already is told by its answer: none)."""
+        assert self.process.stdin is not None
+        with contextlib.suppress(OSError):
+            self.process.stdin.write(json.dumps(task).encode("ascii") + b"\n")
+            self.process.stdin.flush()
+
+    def finish_tasks(self) -> None:
+        """No more tasks: the child exits once it has answered those it has."""
+        assert self.process.stdin is not None
+        with contextlib.suppress(OSError):
+            self.process.stdin.close()
+
+    def answer(self) -> dict[str, Any] | None:
+        """The child's next answer; None (and why, logged) when it has none to give."""
+        assert self.process.stdout is not None
+        line = b"" if self.failed else self.process.stdout.readline()
+        with contextlib.suppress(ValueError):
+            answer = json.loads(line)
+            if isinstance(answer, dict):
+                if "error" in answer:
+                    log.warning("a summarizing process could not do its task: %s", answer["error"])
+                return answer
+        self.failed = True
+        return None
+
+    def ready(self) -> bool:
+        """Wait until the child has started (its imports done); False when it never will."""
+        return self.answer() == {"ready": True}
+
+    def close(self) -> None:
+        self.finish_tasks()
+        code = self.process.wait()
+        if self.failed or code != 0:
+            self.errors.seek(0)
+            why = self.errors.read().decode(errors="replace")[-500:]
+            log.warning("a summarizing process failed (exit %s): %s", code, why)
+        self.errors.close()
+        assert self.process.stdout is not None
+        self.process.stdout.close()
 
 
 def _joined(path: Path, config: Config, parts: list[dict[str, Any]]) -> dict[str, Any]:

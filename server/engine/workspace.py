@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from server.engine import findings as codes
 from server.engine.cache import SummaryCache
@@ -23,7 +24,7 @@ from server.engine.findings import Finding
 from server.engine.fixture import Fixture, read_fixture
 from server.engine.recording import Recording, read_recording
 from server.engine.source import SourceText, Span
-from server.engine.summary import from_summary, summarize_file
+from server.engine.summary import from_summary, summarize_file, summarize_files
 
 SKIPPED_DIRS = frozenset(
     {
@@ -185,19 +186,44 @@ def load_workspace(paths: Iterable[Path], config: Config, cache: SummaryCache | 
 def _read_into(
     workspace: Workspace, paths: Iterable[Path], explicit: set[Path], config: Config, cache: SummaryCache | None
 ) -> None:
+    """Read in walk order; the recordings to summarize are summarized together at the end (on every core,
+    `summarize_files`) and put back in their places, so the workspace is the one reading them in turn makes."""
+    read: list[Fixture | Recording | Finding | _Pending | None] = []
+
     def unlistable(error: OSError) -> None:
-        workspace.unreadable.append(_read_error(Path(str(error.filename or "?")), error))
+        read.append(_read_error(Path(str(error.filename or "?")), error))
 
     for path in iter_files(paths, config, unlistable):
         try:
-            document = _read(path, config, path in explicit, cache)
+            read.append(_read(path, config, path in explicit, cache))
         except OSError as exc:
-            workspace.unreadable.append(_read_error(path, exc))
-            continue
+            read.append(_read_error(path, exc))
+    pending = [item for item in read if isinstance(item, _Pending)]
+    if cache is not None and pending:
+        summaries = summarize_files([item.path for item in pending], config)
+        for made, summarized in zip(pending, summaries, strict=True):
+            made.done = (
+                _read_error(made.path, summarized)
+                if isinstance(summarized, OSError)
+                else _stored(made.path, made.before, config, cache, *summarized)[0]
+            )
+    for item in read:
+        document: Fixture | Recording | Finding | None = item.done if isinstance(item, _Pending) else item
         if isinstance(document, Fixture):
             workspace.fixtures.append(document)
-        elif document is not None:
+        elif isinstance(document, Recording):
             workspace.recordings.append(document)
+        elif isinstance(document, Finding):
+            workspace.unreadable.append(document)
+
+
+@dataclass(slots=True)
+class _Pending:
+    """A recording to summarize (its cached summary missed), with its stat before it is read."""
+
+    path: Path
+    before: os.stat_result
+    done: Recording | Finding | None = None
 
 
 def _kind(path: Path, data: bytes, config: Config, explicit: bool) -> str | None:
@@ -207,10 +233,14 @@ def _kind(path: Path, data: bytes, config: Config, explicit: bool) -> str | None
     return kind
 
 
-def _read(path: Path, config: Config, explicit: bool, cache: SummaryCache | None) -> Fixture | Recording | None:
-    """A fixture, or a recording: read whole without a cache, else its summary (cached, or made line by line)."""
+def _read(
+    path: Path, config: Config, explicit: bool, cache: SummaryCache | None
+) -> Fixture | Recording | _Pending | None:
+    """A fixture, or a recording: read whole without a cache, else its cached summary or one to make."""
     if cache is not None and is_recording(path, config, explicit=explicit):
-        return read_summary(path, config, cache)[0]
+        before = os.stat(path)
+        known = _cached(path, before, config, cache)
+        return _Pending(path, before) if known is None else known[0]
     data = read_candidate(path, config, explicit=explicit)
     kind = None if data is None else _kind(path, data, config, explicit)
     return None if kind is None or data is None else read_document(path, data, kind)
@@ -257,6 +287,14 @@ def read_summary(path: Path, config: Config, cache: SummaryCache, *, offload: bo
 
     `offload` as in `summarize_file`."""
     before = os.stat(path)
+    known = _cached(path, before, config, cache)
+    if known is not None:
+        return known
+    return _stored(path, before, config, cache, *summarize_file(path, config, offload=offload))
+
+
+def _cached(path: Path, before: os.stat_result, config: Config, cache: SummaryCache) -> tuple[Recording, str] | None:
+    """The cached summary recording of `path` (whose stat is `before`) and its digest; None when there is none."""
     known = cache.load(path, before, config)
     if known is not None:
         return known
@@ -266,7 +304,13 @@ def read_summary(path: Path, config: Config, cache: SummaryCache, *, offload: bo
         if recording is not None:
             cache.remember(path, _unchanged(path, before), digest)
             return recording, digest
-    summary, digest = summarize_file(path, config, offload=offload)
+    return None
+
+
+def _stored(
+    path: Path, before: os.stat_result, config: Config, cache: SummaryCache, summary: dict[str, Any], digest: str
+) -> tuple[Recording, str]:
+    """The summary recording of a `summary` just made, kept in the cache for the next run."""
     cache.store(path, _unchanged(path, before), digest, summary, config)
     return from_summary(path, summary, config), digest
 
