@@ -259,7 +259,7 @@ def test_a_recording_summarized_line_by_line_checks_as_read_whole(
     assert [f.span for f in streamed.findings] == [f.span for f in whole.findings]
     assert outcome(streamed) == outcome(whole)
     source = whole.recordings[0].recording.source
-    contexts = streamed.recordings[0].recording.derived["contexts"]
+    contexts = streamed.recordings[0].recording.derived.contexts
     for finding in whole.recordings[0].findings:
         if finding.code.name == "volatile-text":
             assert contexts[finding.span] == finding_context(source, finding.span)

@@ -577,14 +577,10 @@ def _rebuild(path: Path, summary: Any, config: Config) -> Recording:
     contexts = [_str(context) for context in summary["contexts"]]
     if len(contexts) != len(volatile):
         raise SummaryError("one context per volatile finding")
-    recording.derived.update(
-        {
-            f"keys:{config.rules.fingerprint()}": keys,
-            volatile_memo_key(config): volatile,
-            "output-digests": digests,
-            "contexts": {finding.span: context for finding, context in zip(volatile, contexts, strict=True)},
-        }
-    )
+    recording.derived.keys[config.rules.fingerprint()] = keys
+    recording.derived.volatile[volatile_memo_key(config)] = volatile
+    recording.derived.output_digests = digests
+    recording.derived.contexts = {finding.span: context for finding, context in zip(volatile, contexts, strict=True)}
     return recording
 
 
@@ -619,8 +615,7 @@ def read_back(path: Path, call: RecordedCall) -> RecordedCall | None:
 
 def kept_context(recording: Recording, span: Span) -> str | None:
     """What masking reads around a finding at `span` of a summary recording (which has no text to read it in)."""
-    contexts: dict[Span, str] = recording.derived.get("contexts", {})
-    return contexts.get(span)
+    return recording.derived.contexts.get(span)
 
 
 def _finding_json(finding: Finding) -> dict[str, Any]:
