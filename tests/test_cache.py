@@ -400,9 +400,9 @@ def test_a_line_too_long_to_hold_is_skipped_and_later_places_stay_exact(tmp_path
         patch.setattr(summary, "MAX_LINE_BYTES", 4096)
         part, digest = summarize_file(path, config, cores=1)
     assert digest == hashlib.sha256(path.read_bytes()).hexdigest()
-    assert [(call[1], call[2]) for call in part["calls"]] == [
-        (call.line, [call.span.start, call.span.end]) for call in whole.calls if call.line != 1
+    assert [(call.line, call.span) for call in part.calls] == [
+        (call.line, call.span) for call in whole.calls if call.line != 1
     ]
-    (skipped,) = [problem for problem in part["problems"] if problem["code"] == "read-error"]
-    assert skipped["message"] == "line 2 is longer than 4.0 KiB: skipped"
-    assert skipped["range"][0] == 1  # [top, left, bottom, right]
+    (skipped,) = [problem for problem in part.problems if problem.code.name == "read-error"]
+    assert skipped.message == "line 2 is longer than 4.0 KiB: skipped"
+    assert skipped.range.start.line == 1

@@ -17,6 +17,7 @@ from bench.generate import Shape, generate
 from server.engine import summary
 from server.engine.config import Config
 from server.engine.summary import WORKERS_ENV, summarize_file, summarize_files, usable_cores
+from server.engine.summary_records import RecordingSummary
 from server.engine.workspace import load_project_config
 from tests.conftest import run_cli
 
@@ -97,7 +98,10 @@ def test_a_child_answers_what_this_process_computes(workspace: Path, caplog: pyt
             child.send({"path": str(path)})
             answer = child.answer()
             assert answer is not None
-            answers.append(answer.get("error") or (answer["summary"], answer["digest"]))
+            if "error" in answer:
+                answers.append(answer["error"])
+            else:
+                answers.append((RecordingSummary.from_json(path, answer["summary"]), answer["digest"]))
     finally:
         with caplog.at_level(logging.WARNING, logger="server.engine.summary"):
             child.close()

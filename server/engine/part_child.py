@@ -43,9 +43,9 @@ def main() -> None:
 
 def _done(path: Path, config: Config, task: dict[str, Any]) -> dict[str, Any]:
     if "start" in task:
-        return summarize_part(path, config, int(task["start"]), int(task["end"]))
+        return summarize_part(path, config, int(task["start"]), int(task["end"])).to_json()
     summary, digest = summarize_file(path, config, cores=1)
-    return {"summary": summary, "digest": digest}
+    return {"summary": summary.to_json(), "digest": digest}
 
 
 def _answer(document: dict[str, Any]) -> None:

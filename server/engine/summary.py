@@ -1,4 +1,4 @@
-"""What a check needs of a recording, as plain JSON data, and the recording it stands for.
+"""What a check needs of a recording (a `summary_records.RecordingSummary`), and the recording it stands for.
 
 A recording's raw inputs are most of its bytes, but a check only needs each
 call's place, recorded keys, current keys and output digest, plus the findings
@@ -33,22 +33,24 @@ from server.engine import findings as codes
 from server.engine.checks import VolatileTally, locate_in_line, volatile_memo_key
 from server.engine.config import Config
 from server.engine.files import MAX_LINE_BYTES, open_regular, size_text, skip_line
-from server.engine.findings import Finding, Severity
-from server.engine.normalize import HEX64, InputShapeError, KeyChain, Keys, Normalizer, shape_error
+from server.engine.findings import Finding
+from server.engine.normalize import InputShapeError, KeyChain, Keys, Normalizer, shape_error
 from server.engine.outputs import output_digest
 from server.engine.recording import LineParser, RecordedCall, Recording, read_line
 from server.engine.secrets import finding_context
 from server.engine.source import LINE_BREAK, Position, Range, SourceText, Span, code_units
+from server.engine.summary_records import (
+    CallSummary,
+    FirstVolatile,
+    Part,
+    RecordingSummary,
+    SummaryError,
+    shifted_finding,
+    shifted_range,
+)
 from server.engine.volatile import DETECTOR_NAMED, VolatileMatch
 
 log = logging.getLogger(__name__)
-
-FORMAT = 2
-
-
-class SummaryError(ValueError):
-    """A summary that does not have the shape `summarize` writes: never trusted."""
-
 
 _PART_BYTES = 8 << 20
 """A file smaller than this is not worth a child process: summarized here."""
@@ -95,7 +97,7 @@ def usable_cores() -> int:
 
 def summarize_file(
     path: Path, config: Config, cores: int | None = None, *, offload: bool = False
-) -> tuple[dict[str, Any], str]:
+) -> tuple[RecordingSummary, str]:
     """The summary of the recording at `path` under `config`, and the sha256 of its bytes.
 
     The file is read line by line and nothing of a line is kept but its summary
@@ -112,7 +114,7 @@ def summarize_file(
     """
     digest = hashlib.sha256()
     cores = usable_cores() if cores is None else cores
-    children: list[tuple[Callable[[], dict[str, Any] | None], tuple[int, int]]] = []
+    children: list[tuple[Callable[[], Part | None], tuple[int, int]]] = []
     parts = []
     with open_regular(path) as handle:
         size = os.fstat(handle.fileno()).st_size
@@ -144,7 +146,7 @@ def summarize_file(
     return _joined(path, config, parts), digest.hexdigest()
 
 
-Summarized = tuple[dict[str, Any], str] | OSError
+Summarized = tuple[RecordingSummary, str] | OSError
 """A recording's summary and the sha256 of its bytes (as `summarize_file` gives them), or why it could not be read."""
 
 
@@ -209,16 +211,26 @@ def _share(
                 break
             child.send({"path": os.path.abspath(paths[index])})
             answer = child.answer()
-            summary, digest = (None, None) if answer is None else (answer.get("summary"), answer.get("digest"))
-            if isinstance(summary, dict) and isinstance(digest, str):
-                results[index] = (summary, digest)
+            done = None if answer is None or "error" in answer else _whole(paths[index], answer)
+            results[index] = _summarized(paths[index], config) if done is None else done
+            if done is not None:
                 log.debug("child process %d summarized %s", child.process.pid, paths[index])
-            else:
-                results[index] = _summarized(paths[index], config)
             if answer is None:  # gone: the rest is left to this process
                 break
     finally:
         child.close()
+
+
+def _whole(path: Path, answer: dict[str, Any]) -> tuple[RecordingSummary, str] | None:
+    """A child's summary of the whole file at `path` and its digest; None (and why, logged) when it is not one."""
+    digest = answer.get("digest")
+    try:
+        if not isinstance(digest, str):
+            raise SummaryError(f"digest {digest!r}")
+        return RecordingSummary.from_json(path, answer.get("summary")), digest
+    except SummaryError as exc:
+        log.warning("a summarizing process answered no summary for %s: %s", path, exc)
+        return None
 
 
 def _summarized(path: Path, config: Config) -> Summarized:
@@ -228,7 +240,7 @@ def _summarized(path: Path, config: Config) -> Summarized:
         return exc
 
 
-def summarize_part(path: Path, config: Config, start: int, end: int) -> dict[str, Any]:
+def summarize_part(path: Path, config: Config, start: int, end: int) -> Part:
     """The part of the summary of bytes `[start, end)` (whole lines), in coordinates relative to `start`."""
     summary = _Summarizer(path, config, start)
     with open_regular(path) as handle:
@@ -252,7 +264,7 @@ def _bounds(handle: BinaryIO, start: int, size: int, count: int, head_start: int
     return list(itertools.pairwise(cuts))
 
 
-def _start_part(path: Path, config: Config, start: int, end: int) -> Callable[[], dict[str, Any] | None]:
+def _start_part(path: Path, config: Config, start: int, end: int) -> Callable[[], Part | None]:
     """Start a child process summarizing bytes `[start, end)` of `path`; wait for its part with the function
     returned, which gives None when it failed (and logs why)."""
     child = _Child.start(config)
@@ -261,13 +273,18 @@ def _start_part(path: Path, config: Config, start: int, end: int) -> Callable[[]
     child.send({"path": os.path.abspath(path), "start": start, "end": end})  # its folder is not ours
     child.finish_tasks()
 
-    def finish() -> dict[str, Any] | None:
-        part = child.answer() if child.ready() else None
+    def finish() -> Part | None:
+        answer = child.answer() if child.ready() else None
         child.close()
-        if part is not None and "error" not in part:
-            log.debug("child process %d summarized bytes %d-%d of %s", child.process.pid, start, end, path)
-            return part
-        return None
+        if answer is None or "error" in answer:
+            return None
+        try:
+            part = Part.from_json(path, answer)
+        except SummaryError as exc:
+            log.warning("a summarizing process answered no part of %s: %s", path, exc)
+            return None
+        log.debug("child process %d summarized bytes %d-%d of %s", child.process.pid, start, end, path)
+        return part
 
     return finish
 
@@ -353,47 +370,38 @@ class _Child:
         self.process.stdout.close()
 
 
-def _joined(path: Path, config: Config, parts: list[dict[str, Any]]) -> dict[str, Any]:
+def _joined(path: Path, config: Config, parts: list[Part]) -> RecordingSummary:
     """The summary of the whole file from its parts, in order: their relative places shifted into place."""
-    calls: list[list[Any]] = []
-    problems: list[dict[str, Any]] = []
-    decode_problem: dict[str, Any] | None = None
+    calls: list[CallSummary] = []
+    problems: list[Finding] = []
+    decode_problem: Finding | None = None
     tally = VolatileTally(config)
     where: dict[str, tuple[Span, Range]] = {}
     contexts: dict[str, str] = {}
     lines = chars = 0
     for part in parts:
         count = len(calls)
-        for call in part["calls"]:
-            index, line, (start, end), place, *rest = call
-            calls.append([index + count, line + lines, [start + chars, end + chars], _shift_lines(place, lines), *rest])
-        if decode_problem is None and part["decode_problem"] is not None:
-            decode_problem = _shifted(part["decode_problem"], lines, chars)
-        problems.extend(_shifted(problem, lines, chars) for problem in part["problems"])
-        for text, detector, call, seen, (start, end), place, context in part["volatile"]:
-            if tally.merge(text, VolatileMatch(text, DETECTOR_NAMED[detector]), call + count, seen):
-                where[text] = (Span(start + chars, end + chars), _range(_shift_lines(place, lines)))
-                contexts[text] = context
-        lines += part["lines"]
-        chars += part["chars"]
+        calls.extend(call.shifted(count, lines, chars) for call in part.calls)
+        if decode_problem is None and part.decode_problem is not None:
+            decode_problem = shifted_finding(part.decode_problem, lines, chars)
+        problems.extend(shifted_finding(problem, lines, chars) for problem in part.problems)
+        for first in part.volatile:
+            text = first.text
+            if tally.merge(text, VolatileMatch(text, DETECTOR_NAMED[first.detector]), first.call + count, first.seen):
+                where[text] = (
+                    Span(first.span.start + chars, first.span.end + chars),
+                    shifted_range(first.range, lines),
+                )
+                contexts[text] = first.context
+        lines += part.lines
+        chars += part.chars
     volatile = tally.findings(path, where)
-    return {
-        "format": FORMAT,
-        "calls": calls,
-        "problems": [decode_problem, *problems] if decode_problem else problems,
-        "volatile": [_finding_json(finding) for finding in volatile],
-        "contexts": [contexts[finding.data["text"]] for finding in volatile],
-    }
-
-
-def _shifted(finding: dict[str, Any], lines: int, chars: int) -> dict[str, Any]:
-    start, end = finding["span"]
-    return {**finding, "range": _shift_lines(finding["range"], lines), "span": [start + chars, end + chars]}
-
-
-def _shift_lines(place: list[int], lines: int) -> list[int]:
-    top, left, bottom, right = place
-    return [top + lines, left, bottom + lines, right]
+    return RecordingSummary(
+        calls,
+        [decode_problem, *problems] if decode_problem else problems,
+        volatile,
+        [contexts[finding.data["text"]] for finding in volatile],
+    )
 
 
 class _Summarizer:
@@ -404,7 +412,7 @@ class _Summarizer:
         self.chain = KeyChain(Normalizer(config.rules))
         self.parser = LineParser()
         self.tally = VolatileTally(config)
-        self.calls: list[list[Any]] = []
+        self.calls: list[CallSummary] = []
         self.problems: list[Finding] = []
         self.decode_problem: Finding | None = None
         self.where: dict[str, tuple[Span, Range]] = {}
@@ -478,24 +486,24 @@ class _Summarizer:
                 )
                 self.contexts[found] = finding_context(SourceText(text), local)
         keys = (
-            [computed.caller, computed.conversation_hash, computed.input_hash]
+            Keys(computed.caller, computed.conversation_hash, computed.input_hash)
             if isinstance(computed, Keys)
             else str(computed)
         )
         whole = _line_range(text, Span(start, start + len(raw)), line, start)
         self.calls.append(
-            [
+            CallSummary(
                 call.index,
                 line,
-                [call.span.start, call.span.end],
-                _range_json(whole),
+                call.span,
+                whole,
                 call.caller if isinstance(call.caller, str) else None,
                 call.input_hash,
                 call.conversation_hash,
                 keys,
                 output_digest(call.output),
-                [*self.piece, start],
-            ]
+                (*self.piece, start),
+            )
         )
 
     def _finding(
@@ -507,23 +515,20 @@ class _Summarizer:
             code, self.path, _line_range(text, Span(low, high), line, line_start), span, message, code.severity
         )
 
-    def _located(self, text: str) -> list[Any]:
+    def _first(self, text: str, call: int, match: VolatileMatch) -> FirstVolatile:
         span, place = self.where[text]
-        return [[span.start, span.end], _range_json(place), self.contexts[text]]
+        return FirstVolatile(text, match.detector.name, call, self.tally.calls[text], span, place, self.contexts[text])
 
-    def part(self) -> dict[str, Any]:
-        """What `_joined` needs of this part, as JSON data (a child process sends it back so)."""
-        return {
-            "calls": self.calls,
-            "problems": [_finding_json(finding) for finding in self.problems],
-            "decode_problem": _finding_json(self.decode_problem) if self.decode_problem else None,
-            "volatile": [
-                [text, match.detector.name, call, self.tally.calls[text], *self._located(text)]
-                for text, (call, match) in self.tally.first.items()
-            ],
-            "lines": self.line,
-            "chars": self.offset,
-        }
+    def part(self) -> Part:
+        """What `_joined` needs of this part (a child process sends it back as JSON)."""
+        return Part(
+            self.calls,
+            self.problems,
+            self.decode_problem,
+            [self._first(text, call, match) for text, (call, match) in self.tally.first.items()],
+            self.line,
+            self.offset,
+        )
 
 
 def _line_range(text: str, span: Span, line: int, line_start: int) -> Range:
@@ -532,55 +537,21 @@ def _line_range(text: str, span: Span, line: int, line_start: int) -> Range:
     return Range(start, Position(line, start.character + code_units(text[span.start : span.end])))
 
 
-def from_summary(path: Path, summary: Any, config: Config) -> Recording:
-    """The summary recording of `path`; raises `SummaryError` when `summary` is not what `summarize` wrote."""
-    try:
-        return _rebuild(path, summary, config)
-    except (KeyError, IndexError, TypeError, ValueError, AttributeError) as exc:
-        raise SummaryError(f"not a recording summary: {exc!r}") from None
-
-
-def _rebuild(path: Path, summary: Any, config: Config) -> Recording:
-    if summary["format"] != FORMAT:
-        raise SummaryError(f"summary format {summary['format']!r}")
-    recording = Recording(path=path, source=SourceText(""), summary=True)
+def from_summary(path: Path, summary: RecordingSummary, config: Config) -> Recording:
+    """The summary recording of `path`: its calls without inputs or outputs, their keys, volatile findings and
+    output digests already in its `derived` memo (under `config`'s rules, which the summary was made with)."""
+    recording = Recording(path=path, source=SourceText(""), summary=True, problems=list(summary.problems))
     keys: list[Keys | InputShapeError] = []
-    digests: list[str] = []
-    for index, (
-        position,
-        line,
-        span,
-        where,
-        caller,
-        input_hash,
-        conversation_hash,
-        computed,
-        digest,
-        (piece_start, piece_end, line_start),
-    ) in enumerate(summary["calls"]):
-        if position != index:
-            raise SummaryError(f"call {position} where call {index} belongs")
-        record = {"caller": caller, "input_hash": input_hash, "conversation_hash": conversation_hash}
-        stored = (_int(piece_start), _int(piece_end), _int(line_start))
-        call = RecordedCall(index, _int(line), Span(_int(span[0]), _int(span[1])), record, _range(where), stored)
-        if (call.input_hash, call.conversation_hash) != (input_hash, conversation_hash):  # validated by the call
-            raise SummaryError(f"recorded keys {input_hash!r}, {conversation_hash!r} are not 64-hex")
-        recording.calls.append(call)
-        if isinstance(computed, str):
-            keys.append(shape_error(computed))
-        else:
-            caller_key, conversation_key, input_key = computed
-            keys.append(Keys(_str(caller_key), _hex64(conversation_key), _hex64(input_key)))
-        digests.append(_str(digest))
-    recording.problems = [_finding(path, item) for item in summary["problems"]]
-    volatile = [_finding(path, item) for item in summary["volatile"]]
-    contexts = [_str(context) for context in summary["contexts"]]
-    if len(contexts) != len(volatile):
-        raise SummaryError("one context per volatile finding")
+    for call in summary.calls:
+        record = {"caller": call.caller, "input_hash": call.input_hash, "conversation_hash": call.conversation_hash}
+        recording.calls.append(RecordedCall(call.index, call.line, call.span, record, call.range, call.stored))
+        keys.append(call.keys if isinstance(call.keys, Keys) else shape_error(call.keys))
     recording.derived.keys[config.rules.fingerprint()] = keys
-    recording.derived.volatile[volatile_memo_key(config)] = volatile
-    recording.derived.output_digests = digests
-    recording.derived.contexts = {finding.span: context for finding, context in zip(volatile, contexts, strict=True)}
+    recording.derived.volatile[volatile_memo_key(config)] = summary.volatile
+    recording.derived.output_digests = [call.output_digest for call in summary.calls]
+    recording.derived.contexts = {
+        finding.span: context for finding, context in zip(summary.volatile, summary.contexts, strict=True)
+    }
     return recording
 
 
@@ -616,56 +587,3 @@ def read_back(path: Path, call: RecordedCall) -> RecordedCall | None:
 def kept_context(recording: Recording, span: Span) -> str | None:
     """What masking reads around a finding at `span` of a summary recording (which has no text to read it in)."""
     return recording.derived.contexts.get(span)
-
-
-def _finding_json(finding: Finding) -> dict[str, Any]:
-    return {
-        "code": finding.code.name,
-        "severity": int(finding.severity),
-        "range": _range_json(finding.range),
-        "span": [finding.span.start, finding.span.end],
-        "message": finding.message,
-        "data": finding.data,
-    }
-
-
-def _finding(path: Path, item: dict[str, Any]) -> Finding:
-    data = item["data"]
-    if not isinstance(data, dict):
-        raise SummaryError("finding data is not an object")
-    return Finding(
-        code=codes.CODES[item["code"]],
-        path=path,
-        range=_range(item["range"]),
-        span=Span(_int(item["span"][0]), _int(item["span"][1])),
-        message=_str(item["message"]),
-        severity=Severity(item["severity"]),
-        data=data,
-    )
-
-
-def _range_json(where: Range) -> list[int]:
-    return [where.start.line, where.start.character, where.end.line, where.end.character]
-
-
-def _range(item: list[Any]) -> Range:
-    start_line, start_character, end_line, end_character = (_int(value) for value in item)
-    return Range(Position(start_line, start_character), Position(end_line, end_character))
-
-
-def _int(value: Any) -> int:
-    if type(value) is not int or value < 0:
-        raise SummaryError(f"{value!r} is not an offset")
-    return value
-
-
-def _str(value: Any) -> str:
-    if not isinstance(value, str):
-        raise SummaryError(f"{value!r} is not a string")
-    return value
-
-
-def _hex64(value: Any) -> str:
-    if not isinstance(value, str) or not HEX64.fullmatch(value):
-        raise SummaryError(f"{value!r} is not a key")
-    return value

@@ -12,7 +12,6 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from server.engine import findings as codes
 from server.engine.cache import SummaryCache
@@ -25,6 +24,7 @@ from server.engine.fixture import Fixture, read_fixture
 from server.engine.recording import Recording, read_recording
 from server.engine.source import SourceText, Span
 from server.engine.summary import from_summary, summarize_file, summarize_files
+from server.engine.summary_records import RecordingSummary
 
 SKIPPED_DIRS = frozenset(
     {
@@ -308,7 +308,7 @@ def _cached(path: Path, before: os.stat_result, config: Config, cache: SummaryCa
 
 
 def _stored(
-    path: Path, before: os.stat_result, config: Config, cache: SummaryCache, summary: dict[str, Any], digest: str
+    path: Path, before: os.stat_result, config: Config, cache: SummaryCache, summary: RecordingSummary, digest: str
 ) -> tuple[Recording, str]:
     """The summary recording of a `summary` just made, kept in the cache for the next run."""
     cache.store(path, _unchanged(path, before), digest, summary, config)
