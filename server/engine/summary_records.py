@@ -128,12 +128,12 @@ class RecordingSummary:
         try:
             if item["format"] != FORMAT:
                 raise SummaryError(f"summary format {item['format']!r}")
-            calls = [CallSummary.from_json(call) for call in item["calls"]]
+            calls = [CallSummary.from_json(call) for call in _list(item["calls"])]
             summary = cls(
                 calls,
-                [finding_from_json(path, finding) for finding in item["problems"]],
-                [finding_from_json(path, finding) for finding in item["volatile"]],
-                [_str(context) for context in item["contexts"]],
+                [finding_from_json(path, finding) for finding in _list(item["problems"])],
+                [finding_from_json(path, finding) for finding in _list(item["volatile"])],
+                [_str(context) for context in _list(item["contexts"])],
             )
         except _BAD_SHAPE as exc:
             raise SummaryError(f"not a recording summary: {exc!r}") from None
@@ -202,10 +202,10 @@ class Part:
         try:
             decode_problem = item["decode_problem"]
             return cls(
-                [CallSummary.from_json(call) for call in item["calls"]],
-                [finding_from_json(path, finding) for finding in item["problems"]],
+                [CallSummary.from_json(call) for call in _list(item["calls"])],
+                [finding_from_json(path, finding) for finding in _list(item["problems"])],
                 None if decode_problem is None else finding_from_json(path, decode_problem),
-                [FirstVolatile.from_json(first) for first in item["volatile"]],
+                [FirstVolatile.from_json(first) for first in _list(item["volatile"])],
                 _int(item["lines"]),
                 _int(item["chars"]),
             )
@@ -264,6 +264,12 @@ def range_from_json(item: Any) -> Range:
 def span_from_json(item: Any) -> Span:
     start, end = item
     return Span(_int(start), _int(end))
+
+
+def _list(value: Any) -> list[Any]:
+    if not isinstance(value, list):
+        raise SummaryError(f"{value!r} is not a list")
+    return value
 
 
 def _int(value: Any) -> int:
