@@ -179,7 +179,10 @@ def summarize_files(paths: Sequence[Path], config: Config) -> list[Summarized]:
         workers = 1
     queue = collections.deque(small)
     children = [child for _ in range(workers - 1) if (child := _Child.start(config)) is not None]
-    threads = [threading.Thread(target=_share, args=(child, queue, paths, config, results)) for child in children]
+    threads = [
+        threading.Thread(target=_share, args=(child, queue, paths, config, results), daemon=True)  # no wait at exit
+        for child in children
+    ]
     for thread in threads:
         thread.start()
     while True:
