@@ -44,7 +44,7 @@ for version in $PYTHON_VERSIONS; do
   rm -rf "$dir/bin"
   # Compiled at bundle time where this CPython is here (hash-checked: a .vsix keeps no exact mtimes), so the
   # server starts without compiling every module, also under PYTHONDONTWRITEBYTECODE or a read-only folder.
-  if command -v "python$version" >/dev/null; then
+  if "python$version" -c '' >/dev/null 2>&1; then  # a runnable one (a pyenv shim may not be)
     "python$version" -m compileall -q -j 0 --invalidation-mode checked-hash "$dir" >/dev/null
   fi
 done
