@@ -45,8 +45,10 @@ def workspace(samples: Path, tmp_path: Path) -> Path:
     return samples
 
 
-def check_with(workers: str | None, root: Path, cache: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[int, str]:
-    """Exit code and JSON output of `check` with `workers` (None: unset) and an empty cache of its own."""
+def check_with(
+    workers: str | None, root: Path, cache: Path, monkeypatch: pytest.MonkeyPatch, *, stderr: bool = False
+) -> tuple[int, str]:
+    """Exit code and JSON output (or stderr) of `check` with `workers` (None: unset) and an empty cache of its own."""
     monkeypatch.setenv("REPLAY_LENS_CACHE_DIR", str(cache))
     if workers is None:
         monkeypatch.delenv(WORKERS_ENV, raising=False)
@@ -54,7 +56,7 @@ def check_with(workers: str | None, root: Path, cache: Path, monkeypatch: pytest
         monkeypatch.setenv(WORKERS_ENV, workers)
     result = run_cli("check", "--format", "json", "--severity", "info", ".", cwd=root)
     assert result.code in (0, 1), result.stderr
-    return result.code, result.stdout
+    return result.code, result.stderr if stderr else result.stdout
 
 
 def test_one_worker_or_several_give_the_same_output(
@@ -131,7 +133,10 @@ def test_a_bad_worker_count_is_said_and_ignored(
     monkeypatch.setenv(WORKERS_ENV, value)
     with caplog.at_level(logging.WARNING, logger="server.engine.summary"):
         assert usable_cores() >= 1
-    assert f"{WORKERS_ENV}={value!r} is not a whole number of at least 1" in caplog.text
+        assert usable_cores() >= 1
+    said = f"{WORKERS_ENV}={value!r} is not a whole number of at least 1"
+    assert caplog.text.count(said) == 1  # said once a process, however often it is read
+    assert said in check_with(value, workspace, tmp_path / "cache-said", monkeypatch, stderr=True)[1]
     assert check_with(value, workspace, tmp_path / "cache-bad", monkeypatch) == check_with(
         "1", workspace, tmp_path / "cache-1", monkeypatch
     )

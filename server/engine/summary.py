@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import functools
 import hashlib
 import itertools
 import json
@@ -75,7 +76,12 @@ def worth_children(size: int) -> bool:
 
 def chosen_workers() -> int | None:
     """`$REPLAY_LENS_WORKERS`, how many processes summarize recordings at once, when set to a whole number ≥ 1."""
-    value = os.environ.get(WORKERS_ENV, "").strip()
+    return _workers(os.environ.get(WORKERS_ENV, "").strip())
+
+
+@functools.cache
+def _workers(value: str) -> int | None:
+    """The worker count `value` says (None when unset); said once when it is not one."""
     if not value:
         return None
     if value.isascii() and value.isdigit() and int(value) >= 1:
