@@ -15,6 +15,7 @@ import pytest
 
 from bench.generate import Shape, generate
 from server.engine import summary
+from server.engine.cache import SummaryCache
 from server.engine.config import Config
 from server.engine.summary import WORKERS_ENV, summarize_file, summarize_files, usable_cores
 from server.engine.summary_records import RecordingSummary
@@ -140,3 +141,29 @@ def test_a_bad_worker_count_is_said_and_ignored(
     assert check_with(value, workspace, tmp_path / "cache-bad", monkeypatch) == check_with(
         "1", workspace, tmp_path / "cache-1", monkeypatch
     )
+
+
+def test_a_recording_gone_once_summarized_is_a_read_error(samples: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Summarized, then deleted before its summary is cached (its stat is taken again): a finding, no traceback."""
+    from server.engine import workspace as walker  # noqa: PLC0415
+
+    gone = samples / "recordings" / "translate_cn.flash.jsonl"
+
+    def then_delete(paths: list[Path], config: Config) -> list[summary.Summarized]:
+        found = summarize_files(paths, config)
+        gone.unlink()
+        return found
+
+    monkeypatch.setattr(walker, "summarize_files", then_delete)
+    config = load_project_config(samples)
+    cache = SummaryCache(samples.parent / "cache")
+    try:
+        loaded = walker.load_workspace([samples], config, cache)
+    finally:
+        cache.close()
+    assert [recording.path.name for recording in loaded.recordings] == [
+        "legacy_search.flash.jsonl",
+        "write_note.ultra.jsonl",
+    ]
+    (unreadable,) = loaded.unreadable
+    assert (unreadable.code.name, unreadable.path) == ("read-error", gone)

@@ -202,11 +202,12 @@ def _read_into(
     if cache is not None and pending:
         summaries = summarize_files([item.path for item in pending], config)
         for made, summarized in zip(pending, summaries, strict=True):
-            made.done = (
-                _read_error(made.path, summarized)
-                if isinstance(summarized, OSError)
-                else _stored(made.path, made.before, config, cache, *summarized)[0]
-            )
+            try:
+                if isinstance(summarized, OSError):
+                    raise summarized
+                made.done = _stored(made.path, made.before, config, cache, *summarized)[0]
+            except OSError as exc:  # unreadable, or gone since (its stat is taken again to cache it)
+                made.done = _read_error(made.path, exc)
     for item in read:
         document: Fixture | Recording | Finding | None = item.done if isinstance(item, _Pending) else item
         if isinstance(document, Fixture):
