@@ -19,10 +19,10 @@ import itertools
 import json
 import logging
 import os
+import select
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -161,10 +161,11 @@ def summarize_files(paths: Sequence[Path], config: Config) -> list[Summarized]:
 
     A big file (`worth_children`) is cut into parts across the cores by `summarize_file`, one after another.
     The others are shared out a file at a time, between this process and `usable_cores() - 1` children: each
-    child is handed the next file when it has answered the last, and this process takes the next one itself
-    in between, so every core stays busy to the end whatever the files' sizes, and the results are those of
-    summarizing each file here. Children start only when the files are enough to share (`_PART_BYTES` in
-    all) or when `$REPLAY_LENS_WORKERS` asks for them; a file whose child fails is summarized here instead.
+    child, once started, is kept `_AHEAD` files ahead, and this process takes the next file itself in between,
+    so every core stays busy to the end whatever the files' sizes, and the results are those of summarizing
+    each file here (only the order of the work differs). Children start only when the files are enough to
+    share (`_PART_BYTES` in all) or when `$REPLAY_LENS_WORKERS` asks for them, and not on Windows; a file
+    whose child fails is summarized here instead.
     """
     results: list[Summarized | None] = [None] * len(paths)
     small: list[int] = []
@@ -181,53 +182,77 @@ def summarize_files(paths: Sequence[Path], config: Config) -> list[Summarized]:
             small.append(index)
             total += size
     workers = min(usable_cores(), len(small))
-    if workers < 2 or (chosen_workers() is None and not worth_children(total)):
-        workers = 1
+    if workers < 2 or (chosen_workers() is None and not worth_children(total)) or os.name != "posix":
+        workers = 1  # (answers are waited for with `select`, which takes no pipe on Windows)
     queue = collections.deque(small)
-    children = [child for _ in range(workers - 1) if (child := _Child.start(config)) is not None]
-    threads = [
-        threading.Thread(target=_share, args=(child, queue, paths, config, results), daemon=True)  # no wait at exit
-        for child in children
-    ]
-    for thread in threads:
-        thread.start()
-    while True:
-        try:
+    children = [_Sharing(child) for _ in range(workers - 1) if (child := _Child.start(config)) is not None]
+    while queue or any(sharing.tasks for sharing in children):
+        for sharing in children:
+            while sharing.ready and len(sharing.tasks) < _AHEAD and queue:
+                index = queue.popleft()
+                sharing.tasks.append(index)
+                sharing.child.send({"path": os.path.abspath(paths[index])})
+        if queue:
+            _take_answers(children, paths, results, wait=False)
             index = queue.popleft()
-        except IndexError:  # none left (a child's thread may have taken the last one)
-            break
-        results[index] = _summarized(paths[index], config)
-    for thread in threads:
-        thread.join()
+            results[index] = _summarized(paths[index], config)
+        else:  # the children have the last files: wait for them
+            _take_answers(children, paths, results, wait=True)
+    for sharing in children:
+        sharing.child.close(stop=not sharing.ready)  # one still starting has done nothing: not waited for
     return [_summarized(paths[index], config) if result is None else result for index, result in enumerate(results)]
 
 
-def _share(
-    child: _Child,
-    queue: collections.deque[int],
-    paths: Sequence[Path],
-    config: Config,
-    results: list[Summarized | None],
+_AHEAD = 2
+"""Files a child is handed ahead: it starts the next one while this process reads its answer."""
+
+
+class _Sharing:
+    """A child of `summarize_files`: whether it has started, the files it was handed, its answers' bytes."""
+
+    def __init__(self, child: _Child) -> None:
+        self.child = child
+        self.ready = False
+        self.tasks: collections.deque[int] = collections.deque()
+        self.received = b""
+        self.gone = False
+
+
+def _take_answers(
+    children: list[_Sharing], paths: Sequence[Path], results: list[Summarized | None], *, wait: bool
 ) -> None:
-    """A child's share of `summarize_files`, in a thread that waits for it: files from `queue` till none is left."""
-    try:
-        if not child.ready():
-            return
-        while True:
-            try:
-                index = queue.popleft()
-            except IndexError:  # none left
+    """Take the answers the children have written (waiting for one if `wait`), read from their pipes as they
+    come, in this thread (a thread of its own per child would wait for the GIL on every answer: on a busy
+    machine, each wait a time slice of the scheduler).
+
+    A child that is gone leaves its files to this process (their results stay None)."""
+    listening = {sharing.child.fileno(): sharing for sharing in children if not sharing.gone}
+    if not listening:
+        return
+    readable, _, _ = select.select(list(listening), [], [], None if wait else 0)
+    for descriptor in readable:
+        sharing = listening[descriptor]
+        data = os.read(descriptor, 1 << 20)
+        if not data:
+            sharing.gone = True
+            sharing.child.failed = True
+            sharing.tasks.clear()
+            continue
+        *lines, sharing.received = (sharing.received + data).split(b"\n")
+        for line in lines:
+            answer = sharing.child.decoded(line)
+            if not sharing.ready:
+                sharing.ready = answer == {"ready": True}
+                sharing.gone = sharing.child.failed = not sharing.ready
+                continue
+            if not sharing.tasks:  # an answer to nothing asked: not one of ours to trust
+                sharing.gone = sharing.child.failed = True
                 break
-            child.send({"path": os.path.abspath(paths[index])})
-            answer = child.answer()
+            index = sharing.tasks.popleft()
             done = None if answer is None or "error" in answer else _whole(paths[index], answer)
-            results[index] = _summarized(paths[index], config) if done is None else done
+            results[index] = done  # None: done here at the end
             if done is not None:
-                log.debug("child process %d summarized %s", child.process.pid, paths[index])
-            if answer is None:  # gone: the rest is left to this process
-                break
-    finally:
-        child.close()
+                log.debug("child process %d summarized %s", sharing.child.process.pid, paths[index])
 
 
 def _whole(path: Path, answer: dict[str, Any]) -> tuple[RecordingSummary, str] | None:
@@ -350,10 +375,18 @@ class _Child:
         with contextlib.suppress(OSError):
             self.process.stdin.close()
 
+    def fileno(self) -> int:
+        """Where its answers are read from, line by line (`answer`), or as they come (`decoded`)."""
+        assert self.process.stdout is not None
+        return self.process.stdout.fileno()
+
     def answer(self) -> dict[str, Any] | None:
         """The child's next answer; None (and why, logged) when it has none to give."""
         assert self.process.stdout is not None
-        line = b"" if self.failed else self.process.stdout.readline()
+        return self.decoded(b"" if self.failed else self.process.stdout.readline())
+
+    def decoded(self, line: bytes) -> dict[str, Any] | None:
+        """An answer line of the child; None (and why, logged) when it is none."""
         with contextlib.suppress(ValueError):
             answer = json.loads(line)
             if isinstance(answer, dict):
@@ -367,10 +400,13 @@ class _Child:
         """Wait until the child has started (its imports done); False when it never will."""
         return self.answer() == {"ready": True}
 
-    def close(self) -> None:
+    def close(self, *, stop: bool = False) -> None:
+        """Let the child exit once it has answered (or `stop` it now) and wait for it; say why it failed."""
         self.finish_tasks()
+        if stop:
+            self.process.kill()
         code = self.process.wait()
-        if self.failed or code != 0:
+        if self.failed or (code != 0 and not stop):
             self.errors.seek(0)
             why = self.errors.read().decode(errors="replace")[-500:]
             log.warning("a summarizing process failed (exit %s): %s", code, why)
