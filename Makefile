@@ -10,6 +10,8 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev,postgres,producers]'
+	# An editable install compiles nothing: without this, a run under PYTHONDONTWRITEBYTECODE compiles every module.
+	$(BIN)/python -m compileall -q server
 	touch $(STAMP)
 
 setup: $(STAMP)

@@ -13,7 +13,7 @@ if sys.path and sys.path[0] in ("", os.getcwd()):
 import argparse
 from collections.abc import Sequence
 
-from server.cli import check, sessions
+from server.cli import check, session_args
 
 DEFAULT_PORT = 2087
 TOKEN_VARIABLE = "REPLAY_LENS_TOKEN"
@@ -46,7 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     check.add_parser(subparsers)
-    sessions.add_parsers(subparsers)
+    session_args.add_parsers(subparsers)
     return parser
 
 

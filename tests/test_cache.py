@@ -24,7 +24,7 @@ from server.engine.recording import read_recording
 from server.engine.rules import Rules
 from server.engine.secrets import finding_context
 from server.engine.source import SourceText
-from server.engine.summary import read_back, summarize_file
+from server.engine.summary import read_back, summarize_file, summarize_files
 from server.lsp.locate import input_keys
 from tests.conftest import COMPAT, REPO, SAMPLES, run_cli
 from tests.secret_workspace import SECRETS, leaked, secret_session
@@ -62,13 +62,13 @@ def summarized(root: Path, cache: Path) -> int:
     store = SummaryCache(cache)
     calls = []
 
-    def counting(path: Path, config: Any, **options: Any) -> Any:
-        calls.append(path)
-        return summarize_file(path, config, **options)
+    def counting(paths: list[Path], config: Any) -> Any:
+        calls.extend(paths)
+        return summarize_files(paths, config)
 
     try:
         with pytest.MonkeyPatch.context() as patch:
-            patch.setattr(workspace, "summarize_file", counting)
+            patch.setattr(workspace, "summarize_files", counting)
             loaded = workspace.load_workspace([root], workspace.load_project_config(root), store)
     finally:
         store.close()
@@ -259,7 +259,7 @@ def test_a_recording_summarized_line_by_line_checks_as_read_whole(
     assert [f.span for f in streamed.findings] == [f.span for f in whole.findings]
     assert outcome(streamed) == outcome(whole)
     source = whole.recordings[0].recording.source
-    contexts = streamed.recordings[0].recording.derived["contexts"]
+    contexts = streamed.recordings[0].recording.derived.contexts
     for finding in whole.recordings[0].findings:
         if finding.code.name == "volatile-text":
             assert contexts[finding.span] == finding_context(source, finding.span)
@@ -400,9 +400,9 @@ def test_a_line_too_long_to_hold_is_skipped_and_later_places_stay_exact(tmp_path
         patch.setattr(summary, "MAX_LINE_BYTES", 4096)
         part, digest = summarize_file(path, config, cores=1)
     assert digest == hashlib.sha256(path.read_bytes()).hexdigest()
-    assert [(call[1], call[2]) for call in part["calls"]] == [
-        (call.line, [call.span.start, call.span.end]) for call in whole.calls if call.line != 1
+    assert [(call.line, call.span) for call in part.calls] == [
+        (call.line, call.span) for call in whole.calls if call.line != 1
     ]
-    (skipped,) = [problem for problem in part["problems"] if problem["code"] == "read-error"]
-    assert skipped["message"] == "line 2 is longer than 4.0 KiB: skipped"
-    assert skipped["range"][0] == 1  # [top, left, bottom, right]
+    (skipped,) = [problem for problem in part.problems if problem.code.name == "read-error"]
+    assert skipped.message == "line 2 is longer than 4.0 KiB: skipped"
+    assert skipped.range.start.line == 1

@@ -90,7 +90,7 @@ DYNAMIC_ATTRIBUTES = {
     ("server/engine/checks.py", "_changes"): "a key field, from a literal tuple of names",
     ("server/lsp/settings.py", "updated"): "a field of the settings dataclass",
 }
-PART_CHILD = ("server/engine/summary.py", "_start_part")
+PART_CHILD = ("server/engine/summary.py", "_start_child")
 RUN_TESTS = ("server/lsp/run_tests.py", "_start_pytest")
 """The one place the server runs the user's code: pytest, on the user's command, in a trusted workspace."""
 
@@ -304,7 +304,7 @@ def test_the_part_summarizer_runs_a_fixed_program_on_data() -> None:
     assert all(keyword.arg != "shell" for keyword in call.keywords)
     child = (REPO / "server/engine/part_child.py").read_text(encoding="utf-8")
     assert scan(child, "part_child.py") == []
-    assert "json.loads(sys.stdin.buffer.read())" in child
+    assert "json.loads(sys.stdin.buffer.readline())" in child
 
 
 # -- at run time --------------------------------------------------------------------------------------------------

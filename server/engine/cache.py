@@ -33,7 +33,8 @@ from typing import Any
 
 from server.engine.config import Config
 from server.engine.recording import Recording
-from server.engine.summary import FORMAT, SummaryError, from_summary
+from server.engine.summary import from_summary
+from server.engine.summary_records import FORMAT, RecordingSummary, SummaryError
 
 log = logging.getLogger(__name__)
 
@@ -127,14 +128,14 @@ class SummaryCache:
         return None if row is None else self._decoded(path, row[0], config)
 
     def store(
-        self, path: Path, stat: os.stat_result | None, digest: str, summary: dict[str, Any], config: Config
+        self, path: Path, stat: os.stat_result | None, digest: str, summary: RecordingSummary, config: Config
     ) -> None:
         """Keep the `summary` of `path`, whose bytes hash to `digest` (its stat was `stat` all through the read)."""
         if self._broken:
             return
         # Plain JSON text: zlib took as long as the encoding (16 ms of a 33 MB recording's first
         # diagnostics) and its undoing 2 ms of every warm load, for a cache 2.6 times smaller.
-        blob = json.dumps(summary, separators=(",", ":"))
+        blob = json.dumps(summary.to_json(), separators=(",", ":"))
         with self._writing() as connection:
             if connection is not None:
                 connection.execute(
@@ -196,7 +197,7 @@ class SummaryCache:
 
     def _decoded(self, path: Path, blob: Any, config: Config) -> Recording | None:
         try:
-            return from_summary(path, json.loads(blob), config)
+            return from_summary(path, RecordingSummary.from_json(path, json.loads(blob)), config)
         except (TypeError, ValueError, SummaryError) as exc:  # JSON and summary errors are ValueErrors
             log.warning("cache: a summary of %s does not read back (%s): summarizing it again", path, exc)
             return None

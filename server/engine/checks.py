@@ -15,12 +15,13 @@ from pathlib import Path
 from typing import Any
 
 from server.engine import findings as codes
+from server.engine.capture_files import is_capture
 from server.engine.config import Config
 from server.engine.findings import Finding
 from server.engine.fixture import Fixture, Turn
 from server.engine.normalize import HEX64, InputShapeError, KeyChain, Keys, Normalizer, RuleTimeoutError
 from server.engine.outputs import output_digest
-from server.engine.recording import RecordedCall, Recording
+from server.engine.recording import Link, LinkTable, LinkTables, RecordedCall, Recording
 from server.engine.source import Range, Span
 from server.engine.volatile import VolatileMatch, not_allowed, scan
 
@@ -35,14 +36,6 @@ class TurnStatus(StrEnum):
     """No recording links it, and a captured call missed with this turn as its nearest (see replay.captures)."""
     UNUSED = "unused"
     """No recording links it, and the captured test run that replays its fixture never consumed it."""
-
-
-@dataclass(slots=True)
-class Link:
-    """A fixture turn and the recorded call it was recorded from."""
-
-    recording: Recording
-    call: RecordedCall
 
 
 @dataclass(slots=True)
@@ -135,10 +128,12 @@ def check(
     for report in recording_reports:
         _check_recording(report, linker.keys, config, held, has_fixtures=bool(fixture_reports))
     result = CheckResult(fixture_reports, recording_reports)
-    # Imported here: the replay engine builds on this module.
-    from server.engine.replay.captures import check_captures  # noqa: PLC0415
+    if any(is_capture(report.recording.path, config.root) for report in recording_reports):
+        # Imported here, only for captures: the replay engine builds on this module, and `check` on
+        # fixtures and recordings alone need not load it and the session readers.
+        from server.engine.replay.captures import check_captures  # noqa: PLC0415
 
-    check_captures(result, config)
+        check_captures(result, config)
     return result
 
 
@@ -163,8 +158,8 @@ def recording_keys(recording: Recording, normalizer: Normalizer) -> list[Keys | 
 
     Calls are keyed in order, so each reuses the history it re-sends (`KeyChain`).
     """
-    memo_key = f"keys:{normalizer.rules.fingerprint()}"
-    cached: list[Keys | InputShapeError] | None = recording.derived.get(memo_key)
+    fingerprint = normalizer.rules.fingerprint()
+    cached = recording.derived.keys.get(fingerprint)
     if cached is None:
         chain = KeyChain(normalizer)
         cached = []
@@ -173,7 +168,7 @@ def recording_keys(recording: Recording, normalizer: Normalizer) -> list[Keys | 
                 cached.append(chain.keys(call.caller, call.input))
             except InputShapeError as exc:
                 cached.append(exc)
-        recording.derived[memo_key] = cached
+        recording.derived.keys[fingerprint] = cached
     return cached
 
 
@@ -190,10 +185,10 @@ class _CallIndex:
     def __init__(self, recordings: Iterable[Recording], normalizer: Normalizer) -> None:
         self.recordings = list(recordings)
         tables = [_link_tables(recording, normalizer) for recording in self.recordings]
-        self.recorded_input = _Table([table[0] for table in tables])
-        self.recorded_conversation = _Table([table[1] for table in tables])
-        self.current_input = _Table([table[2] for table in tables])
-        self.current_conversation = _Table([table[3] for table in tables])
+        self.recorded_input = _Table([table.recorded_input for table in tables])
+        self.recorded_conversation = _Table([table.recorded_conversation for table in tables])
+        self.current_input = _Table([table.current_input for table in tables])
+        self.current_conversation = _Table([table.current_conversation for table in tables])
         self._by_output: _Table | None = None
 
     @property
@@ -236,9 +231,6 @@ class _CallIndex:
         return links
 
 
-_LinkTable = dict[str, list[Link]]
-
-
 class _Table:
     """One kind of key across recordings: the links of a key, in recording order.
 
@@ -248,9 +240,9 @@ class _Table:
 
     _MERGE_ABOVE = 8
 
-    def __init__(self, tables: list[_LinkTable]) -> None:
+    def __init__(self, tables: list[LinkTable]) -> None:
         self.tables = tables
-        self._merged: _LinkTable | None = None
+        self._merged: LinkTable | None = None
 
     def get(self, key: str, default: list[Link] | None = None) -> list[Link]:
         if len(self.tables) > self._MERGE_ABOVE:
@@ -276,13 +268,15 @@ class _Table:
         return found[0] if len(found) == 1 else [link for links in found for link in links]
 
 
-def _link_tables(recording: Recording, normalizer: Normalizer) -> tuple[_LinkTable, ...]:
+def _link_tables(recording: Recording, normalizer: Normalizer) -> LinkTables:
     """A recording's calls by recorded input and conversation hash, and by both current keys (kept on it)."""
-    memo_key = f"links:{normalizer.rules.fingerprint()}"
-    cached: tuple[_LinkTable, ...] | None = recording.derived.get(memo_key)
+    fingerprint = normalizer.rules.fingerprint()
+    cached = recording.derived.links.get(fingerprint)
     if cached is None:
-        tables: tuple[_LinkTable, ...] = ({}, {}, {}, {})
-        recorded_input, recorded_conversation, current_input, current_conversation = tables
+        recorded_input: LinkTable = {}
+        recorded_conversation: LinkTable = {}
+        current_input: LinkTable = {}
+        current_conversation: LinkTable = {}
         for call, computed in zip(recording.calls, recording_keys(recording, normalizer), strict=True):
             link = Link(recording, call)
             if call.input_hash:
@@ -292,15 +286,17 @@ def _link_tables(recording: Recording, normalizer: Normalizer) -> tuple[_LinkTab
             if isinstance(computed, Keys):
                 current_input.setdefault(computed.input_hash, []).append(link)
                 current_conversation.setdefault(computed.conversation_hash, []).append(link)
-        cached = recording.derived[memo_key] = tables
+        cached = recording.derived.links[fingerprint] = LinkTables(
+            recorded_input, recorded_conversation, current_input, current_conversation
+        )
     return cached
 
 
-def _output_table(recording: Recording) -> _LinkTable:
-    cached: _LinkTable | None = recording.derived.get("outputs")
+def _output_table(recording: Recording) -> LinkTable:
+    cached = recording.derived.outputs
     if cached is None:
-        digests = recording.derived.get("output-digests") or [output_digest(call.output) for call in recording.calls]
-        cached = recording.derived["outputs"] = {}
+        digests = recording.derived.output_digests or [output_digest(call.output) for call in recording.calls]
+        cached = recording.derived.outputs = {}
         for call, digest in zip(recording.calls, digests, strict=True):
             if call.output is not None or recording.summary:  # a captured call that failed answered nothing
                 cached.setdefault(digest, []).append(Link(recording, call))
@@ -537,7 +533,7 @@ def volatile_memo_key(config: Config) -> str:
 def recording_volatile(recording: Recording, config: Config) -> list[Finding]:
     """The recording's volatile-text findings: they depend on it and the rules only, so they are kept."""
     memo_key = volatile_memo_key(config)
-    cached: list[Finding] | None = recording.derived.get(memo_key)
+    cached = recording.derived.volatile.get(memo_key)
     if cached is not None:
         return cached
     normalizer = Normalizer(config.rules, volatile=True)
@@ -549,7 +545,7 @@ def recording_volatile(recording: Recording, config: Config) -> list[Finding]:
             for text in tally.add(call.index, computed):
                 span = locate_in_line(source.text, call.span, text)
                 where[text] = (span, source.range(span))
-    cached = recording.derived[memo_key] = tally.findings(recording.path, where)
+    cached = recording.derived.volatile[memo_key] = tally.findings(recording.path, where)
     return cached
 
 

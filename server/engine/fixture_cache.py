@@ -27,12 +27,12 @@ from typing import Any
 
 from server.engine import findings as codes
 from server.engine.cache import SummaryCache, summary_fingerprint
-from server.engine.checks import FixtureReport, Link, Linker, TurnReport, TurnStatus, linked_keys, turn_key
+from server.engine.checks import FixtureReport, Linker, TurnReport, TurnStatus, linked_keys, turn_key
 from server.engine.config import Config
 from server.engine.findings import Finding, Severity
 from server.engine.fixture import Fixture, Turn
 from server.engine.jsonscan import Member
-from server.engine.recording import Recording
+from server.engine.recording import Link, Recording
 from server.engine.source import Position, Range, SourceText, Span
 
 FORMAT = 1

@@ -13,7 +13,7 @@ from typing import Any
 from server.engine import findings as codes
 from server.engine.findings import Finding
 from server.engine.jsonscan import JsonError, Member, read_members, scan_value, skip_ws
-from server.engine.normalize import HEX64
+from server.engine.normalize import HEX64, InputShapeError, Keys
 from server.engine.source import Range, SourceText, Span
 
 
@@ -53,6 +53,52 @@ class RecordedCall:
 
 
 @dataclass(slots=True)
+class Link:
+    """A fixture turn's recorded call: the call and the recording it is in."""
+
+    recording: Recording
+    call: RecordedCall
+
+
+LinkTable = dict[str, list[Link]]
+"""A recording's calls by one kind of key (or by output digest), in recording order."""
+
+
+@dataclass(frozen=True, slots=True)
+class LinkTables:
+    """A recording's calls by each key a fixture turn may link by (`checks._CallIndex`)."""
+
+    recorded_input: LinkTable
+    recorded_conversation: LinkTable
+    current_input: LinkTable
+    current_conversation: LinkTable
+
+
+@dataclass(slots=True)
+class Derived:
+    """What `check` computes from one parsed recording, kept on it.
+
+    A parsed recording never changes, so a server that re-checks a project after
+    each edit recomputes nothing for the recordings that were not edited. What
+    depends on the rules is kept by their fingerprint.
+    """
+
+    keys: dict[str, list[Keys | InputShapeError]] = field(default_factory=dict)
+    """Each call's keys, by the rules' fingerprint (`checks.recording_keys`)."""
+    links: dict[str, LinkTables] = field(default_factory=dict)
+    """The calls by recorded and by current keys, by the rules' fingerprint."""
+    volatile: dict[str, list[Finding]] = field(default_factory=dict)
+    """The volatile-text findings, by the rules' fingerprint and the allowed text (`checks.volatile_memo_key`)."""
+    outputs: LinkTable | None = None
+    """The calls by output digest (built only when a turn links by neither key)."""
+    output_digests: list[str] | None = None
+    """A summary recording's output digests, one per call (its calls keep no output to digest)."""
+    contexts: dict[Span, str] = field(default_factory=dict)
+    """A summary recording's text around each volatile finding, by the finding's span: what masking reads
+    (the recording has no text to read it in)."""
+
+
+@dataclass(slots=True)
 class Recording:
     path: Path
     source: SourceText
@@ -60,12 +106,8 @@ class Recording:
     problems: list[Finding] = field(default_factory=list)
     summary: bool = False
     """A summary recording: calls without inputs or outputs, no text (see `summary.from_summary`)."""
-    derived: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
-    """Results computed from this parsed recording under a rule set (by fingerprint).
-
-    A parsed recording never changes, so a server that re-checks a project after
-    each edit recomputes nothing for the recordings that were not edited.
-    """
+    derived: Derived = field(default_factory=Derived, repr=False, compare=False)
+    """Results computed from this parsed recording, kept on it (see `Derived`)."""
 
 
 def _hex(value: Any) -> str | None:

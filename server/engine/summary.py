@@ -1,4 +1,4 @@
-"""What a check needs of a recording, as plain JSON data, and the recording it stands for.
+"""What a check needs of a recording (a `summary_records.RecordingSummary`), and the recording it stands for.
 
 A recording's raw inputs are most of its bytes, but a check only needs each
 call's place, recorded keys, current keys and output digest, plus the findings
@@ -11,16 +11,20 @@ inputs (hover, replay, sessions) read the file itself.
 
 from __future__ import annotations
 
+import collections
 import contextlib
+import functools
 import hashlib
 import itertools
 import json
 import logging
 import os
+import select
 import subprocess
 import sys
+import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -30,22 +34,24 @@ from server.engine import findings as codes
 from server.engine.checks import VolatileTally, locate_in_line, volatile_memo_key
 from server.engine.config import Config
 from server.engine.files import MAX_LINE_BYTES, open_regular, size_text, skip_line
-from server.engine.findings import Finding, Severity
-from server.engine.normalize import HEX64, InputShapeError, KeyChain, Keys, Normalizer, shape_error
+from server.engine.findings import Finding
+from server.engine.normalize import InputShapeError, KeyChain, Keys, Normalizer, shape_error
 from server.engine.outputs import output_digest
 from server.engine.recording import LineParser, RecordedCall, Recording, read_line
 from server.engine.secrets import finding_context
 from server.engine.source import LINE_BREAK, Position, Range, SourceText, Span, code_units
+from server.engine.summary_records import (
+    CallSummary,
+    FirstVolatile,
+    Part,
+    RecordingSummary,
+    SummaryError,
+    shifted_finding,
+    shifted_range,
+)
 from server.engine.volatile import DETECTOR_NAMED, VolatileMatch
 
 log = logging.getLogger(__name__)
-
-FORMAT = 2
-
-
-class SummaryError(ValueError):
-    """A summary that does not have the shape `summarize` writes: never trusted."""
-
 
 _PART_BYTES = 8 << 20
 """A file smaller than this is not worth a child process: summarized here."""
@@ -59,13 +65,37 @@ and without `site`, it finds the engine and `regex` only in the folders it is gi
 process found them, whatever `PYTHONPATH`, `PYTHONSAFEPATH` or working folder the parent has."""
 
 
+WORKERS_ENV = "REPLAY_LENS_WORKERS"
+"""How many processes summarize recordings at once (this one and its children); unset: one per core."""
+
+
 def worth_children(size: int) -> bool:
     """Whether a recording of `size` bytes is big enough to be summarized by child processes."""
     return size >= _PART_BYTES
 
 
+def chosen_workers() -> int | None:
+    """`$REPLAY_LENS_WORKERS`, how many processes summarize recordings at once, when set to a whole number ≥ 1."""
+    return _workers(os.environ.get(WORKERS_ENV, "").strip())
+
+
+@functools.cache
+def _workers(value: str) -> int | None:
+    """The worker count `value` says (None when unset); said once when it is not one."""
+    if not value:
+        return None
+    if value.isascii() and value.isdigit() and int(value) >= 1:
+        return int(value)
+    log.warning("%s=%r is not a whole number of at least 1: ignored (every core is used)", WORKERS_ENV, value)
+    return None
+
+
 def usable_cores() -> int:
-    """The cores this process may run on (its CPU affinity where the system tells it)."""
+    """The processes that summarize at once: `chosen_workers()`, else the cores this process may run on (its
+    CPU affinity where the system tells it)."""
+    chosen = chosen_workers()
+    if chosen is not None:
+        return chosen
     if hasattr(os, "sched_getaffinity"):
         return len(os.sched_getaffinity(0))
     return os.cpu_count() or 1
@@ -73,7 +103,7 @@ def usable_cores() -> int:
 
 def summarize_file(
     path: Path, config: Config, cores: int | None = None, *, offload: bool = False
-) -> tuple[dict[str, Any], str]:
+) -> tuple[RecordingSummary, str]:
     """The summary of the recording at `path` under `config`, and the sha256 of its bytes.
 
     The file is read line by line and nothing of a line is kept but its summary
@@ -90,7 +120,7 @@ def summarize_file(
     """
     digest = hashlib.sha256()
     cores = usable_cores() if cores is None else cores
-    children: list[tuple[Callable[[], dict[str, Any] | None], tuple[int, int]]] = []
+    children: list[tuple[Callable[[], Part | None], tuple[int, int]]] = []
     parts = []
     with open_regular(path) as handle:
         size = os.fstat(handle.fileno()).st_size
@@ -122,7 +152,129 @@ def summarize_file(
     return _joined(path, config, parts), digest.hexdigest()
 
 
-def summarize_part(path: Path, config: Config, start: int, end: int) -> dict[str, Any]:
+Summarized = tuple[RecordingSummary, str] | OSError
+"""A recording's summary and the sha256 of its bytes (as `summarize_file` gives them), or why it could not be read."""
+
+
+def summarize_files(paths: Sequence[Path], config: Config) -> list[Summarized]:
+    """Each recording's summary and digest (or the `OSError` that summarizing it raised), in order, on every core.
+
+    A big file (`worth_children`) is cut into parts across the cores by `summarize_file`, one after another.
+    The others are shared out a file at a time, between this process and `usable_cores() - 1` children: each
+    child, once started, is kept `_AHEAD` files ahead, and this process takes the next file itself in between,
+    so every core stays busy to the end whatever the files' sizes, and the results are those of summarizing
+    each file here (only the order of the work differs). Children start only when the files are enough to
+    share (`_PART_BYTES` in all) or when `$REPLAY_LENS_WORKERS` asks for them, and not on Windows; a file
+    whose child fails is summarized here instead.
+    """
+    results: list[Summarized | None] = [None] * len(paths)
+    small: list[int] = []
+    total = 0
+    for index, path in enumerate(paths):
+        try:
+            size = os.stat(path).st_size
+        except OSError as exc:
+            results[index] = exc
+            continue
+        if worth_children(size):
+            results[index] = _summarized(path, config)
+        else:
+            small.append(index)
+            total += size
+    workers = min(usable_cores(), len(small))
+    if workers < 2 or (chosen_workers() is None and not worth_children(total)) or os.name != "posix":
+        workers = 1  # (answers are waited for with `select`, which takes no pipe on Windows)
+    queue = collections.deque(small)
+    children = [_Sharing(child) for _ in range(workers - 1) if (child := _Child.start(config)) is not None]
+    while queue or any(sharing.tasks for sharing in children):
+        for sharing in children:
+            while sharing.ready and len(sharing.tasks) < _AHEAD and queue:
+                index = queue.popleft()
+                sharing.tasks.append(index)
+                sharing.child.send({"path": os.path.abspath(paths[index])})
+        if queue:
+            _take_answers(children, paths, results, wait=False)
+            index = queue.popleft()
+            results[index] = _summarized(paths[index], config)
+        else:  # the children have the last files: wait for them
+            _take_answers(children, paths, results, wait=True)
+    for sharing in children:
+        sharing.child.close(stop=not sharing.ready)  # one still starting has done nothing: not waited for
+    return [_summarized(paths[index], config) if result is None else result for index, result in enumerate(results)]
+
+
+_AHEAD = 2
+"""Files a child is handed ahead: it starts the next one while this process reads its answer."""
+
+
+class _Sharing:
+    """A child of `summarize_files`: whether it has started, the files it was handed, its answers' bytes."""
+
+    def __init__(self, child: _Child) -> None:
+        self.child = child
+        self.ready = False
+        self.tasks: collections.deque[int] = collections.deque()
+        self.received = b""
+        self.gone = False
+
+
+def _take_answers(
+    children: list[_Sharing], paths: Sequence[Path], results: list[Summarized | None], *, wait: bool
+) -> None:
+    """Take the answers the children have written (waiting for one if `wait`), read from their pipes as they
+    come, in this thread (a thread of its own per child would wait for the GIL on every answer: on a busy
+    machine, each wait a time slice of the scheduler).
+
+    A child that is gone leaves its files to this process (their results stay None)."""
+    listening = {sharing.child.fileno(): sharing for sharing in children if not sharing.gone}
+    if not listening:
+        return
+    readable, _, _ = select.select(list(listening), [], [], None if wait else 0)
+    for descriptor in readable:
+        sharing = listening[descriptor]
+        data = os.read(descriptor, 1 << 20)
+        if not data:
+            sharing.gone = True
+            sharing.child.failed = True
+            sharing.tasks.clear()
+            continue
+        *lines, sharing.received = (sharing.received + data).split(b"\n")
+        for line in lines:
+            answer = sharing.child.decoded(line)
+            if not sharing.ready:
+                sharing.ready = answer == {"ready": True}
+                sharing.gone = sharing.child.failed = not sharing.ready
+                continue
+            if not sharing.tasks:  # an answer to nothing asked: not one of ours to trust
+                sharing.gone = sharing.child.failed = True
+                break
+            index = sharing.tasks.popleft()
+            done = None if answer is None or "error" in answer else _whole(paths[index], answer)
+            results[index] = done  # None: done here at the end
+            if done is not None:
+                log.debug("child process %d summarized %s", sharing.child.process.pid, paths[index])
+
+
+def _whole(path: Path, answer: dict[str, Any]) -> tuple[RecordingSummary, str] | None:
+    """A child's summary of the whole file at `path` and its digest; None (and why, logged) when it is not one."""
+    digest = answer.get("digest")
+    try:
+        if not isinstance(digest, str):
+            raise SummaryError(f"digest {digest!r}")
+        return RecordingSummary.from_json(path, answer.get("summary")), digest
+    except SummaryError as exc:
+        log.warning("a summarizing process answered no summary for %s: %s", path, exc)
+        return None
+
+
+def _summarized(path: Path, config: Config) -> Summarized:
+    try:
+        return summarize_file(path, config)
+    except OSError as exc:
+        return exc
+
+
+def summarize_part(path: Path, config: Config, start: int, end: int) -> Part:
     """The part of the summary of bytes `[start, end)` (whole lines), in coordinates relative to `start`."""
     summary = _Summarizer(path, config, start)
     with open_regular(path) as handle:
@@ -146,90 +298,155 @@ def _bounds(handle: BinaryIO, start: int, size: int, count: int, head_start: int
     return list(itertools.pairwise(cuts))
 
 
-def _start_part(path: Path, config: Config, start: int, end: int) -> Callable[[], dict[str, Any] | None]:
-    """Start a child process summarizing bytes `[start, end)` of `path` (a constant program, given data as
-    JSON); wait for its part with the function returned, which gives None when it failed (and logs why)."""
-    request = {
-        "path": str(path),
-        "start": start,
-        "end": end,
-        "rules": config.rules.to_json(),
-        "allow": [[pattern.pattern, pattern.flags] for pattern in config.allow_volatile],
-    }
-    package = Path(__file__).resolve().parents[2]  # where `server` is found: nothing of the user's folder
-    found = [str(package), str(Path(regex.__file__).resolve().parents[1])]
-    try:
-        child = subprocess.Popen(
-            [sys.executable, "-I", "-S", "-c", _CHILD, *found],
-            cwd=package,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-        )
-    except OSError as exc:
-        log.warning("cannot start a process to summarize part of %s: %s", path, exc)
+def _start_part(path: Path, config: Config, start: int, end: int) -> Callable[[], Part | None]:
+    """Start a child process summarizing bytes `[start, end)` of `path`; wait for its part with the function
+    returned, which gives None when it failed (and logs why)."""
+    child = _Child.start(config)
+    if child is None:
         return lambda: None
-    task, child.stdin = child.stdin, None  # sent now, so `communicate` reads only the answer
-    assert task is not None
-    with contextlib.suppress(OSError), task:  # a child gone already: its exit status tells
-        task.write(json.dumps(request).encode("utf-8"))
+    child.send({"path": os.path.abspath(path), "start": start, "end": end})  # its folder is not ours
+    child.finish_tasks()
 
-    def finish() -> dict[str, Any] | None:
-        out, err = child.communicate()
-        if child.returncode == 0:
-            with contextlib.suppress(ValueError):
-                part = json.loads(out)
-                if isinstance(part, dict):
-                    log.debug("child process %d summarized bytes %d-%d of %s", child.pid, start, end, path)
-                    return part
-        why = err.decode(errors="replace")[-500:]
-        log.warning("a summarizing process failed (exit %s): %s", child.returncode, why)
-        return None
+    def finish() -> Part | None:
+        answer = child.answer() if child.ready() else None
+        child.close()
+        if answer is None or "error" in answer:
+            return None
+        try:
+            part = Part.from_json(path, answer)
+        except SummaryError as exc:
+            log.warning("a summarizing process answered no part of %s: %s", path, exc)
+            return None
+        log.debug("child process %d summarized bytes %d-%d of %s", child.process.pid, start, end, path)
+        return part
 
     return finish
 
 
-def _joined(path: Path, config: Config, parts: list[dict[str, Any]]) -> dict[str, Any]:
+def _start_child(errors: BinaryIO) -> subprocess.Popen[bytes]:
+    """A child process running the constant summarizing program (`part_child`), its stderr to `errors`."""
+    package = Path(__file__).resolve().parents[2]  # where `server` is found: nothing of the user's folder
+    found = [str(package), str(Path(regex.__file__).resolve().parents[1])]
+    return subprocess.Popen(
+        [sys.executable, "-I", "-S", "-c", _CHILD, *found],
+        cwd=package,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=errors,
+    )
+
+
+class _Child:
+    """A summarizing child process, given data as JSON lines: the rules once, then one task a line.
+
+    Its stderr goes to a file (read only when it failed), so a chatty child never blocks on a full pipe
+    while this process waits for its answer.
+    """
+
+    def __init__(self, config: Config) -> None:
+        self.errors = tempfile.TemporaryFile()  # noqa: SIM115  (closed by `close`, when the child has exited)
+        try:
+            self.process = _start_child(self.errors)
+        except OSError:
+            self.errors.close()
+            raise
+        self.failed = False
+        self.send({"rules": config.rules.to_json(), "allow": [[p.pattern, p.flags] for p in config.allow_volatile]})
+
+    @classmethod
+    def start(cls, config: Config) -> _Child | None:
+        """A child told `config`'s rules; None (and why, logged) when it cannot start."""
+        try:
+            return cls(config)
+        except OSError as exc:
+            log.warning("cannot start a process to summarize recordings: %s", exc)
+            return None
+
+    def send(self, task: dict[str, Any]) -> None:
+        """Write one line to the child (a child gone already is told by its answer: none)."""
+        assert self.process.stdin is not None
+        with contextlib.suppress(OSError):
+            self.process.stdin.write(json.dumps(task).encode("ascii") + b"\n")
+            self.process.stdin.flush()
+
+    def finish_tasks(self) -> None:
+        """No more tasks: the child exits once it has answered those it has."""
+        assert self.process.stdin is not None
+        with contextlib.suppress(OSError):
+            self.process.stdin.close()
+
+    def fileno(self) -> int:
+        """Where its answers are read from, line by line (`answer`), or as they come (`decoded`)."""
+        assert self.process.stdout is not None
+        return self.process.stdout.fileno()
+
+    def answer(self) -> dict[str, Any] | None:
+        """The child's next answer; None (and why, logged) when it has none to give."""
+        assert self.process.stdout is not None
+        return self.decoded(b"" if self.failed else self.process.stdout.readline())
+
+    def decoded(self, line: bytes) -> dict[str, Any] | None:
+        """An answer line of the child; None (and why, logged) when it is none."""
+        with contextlib.suppress(ValueError):
+            answer = json.loads(line)
+            if isinstance(answer, dict):
+                if "error" in answer:
+                    log.warning("a summarizing process could not do its task: %s", answer["error"])
+                return answer
+        self.failed = True
+        return None
+
+    def ready(self) -> bool:
+        """Wait until the child has started (its imports done); False when it never will."""
+        return self.answer() == {"ready": True}
+
+    def close(self, *, stop: bool = False) -> None:
+        """Let the child exit once it has answered (or `stop` it now) and wait for it; say why it failed."""
+        self.finish_tasks()
+        if stop:
+            self.process.kill()
+        code = self.process.wait()
+        if self.failed or (code != 0 and not stop):
+            self.errors.seek(0)
+            why = self.errors.read().decode(errors="replace")[-500:]
+            log.warning("a summarizing process failed (exit %s): %s", code, why)
+        self.errors.close()
+        assert self.process.stdout is not None
+        self.process.stdout.close()
+
+
+def _joined(path: Path, config: Config, parts: list[Part]) -> RecordingSummary:
     """The summary of the whole file from its parts, in order: their relative places shifted into place."""
-    calls: list[list[Any]] = []
-    problems: list[dict[str, Any]] = []
-    decode_problem: dict[str, Any] | None = None
+    calls: list[CallSummary] = []
+    problems: list[Finding] = []
+    decode_problem: Finding | None = None
     tally = VolatileTally(config)
     where: dict[str, tuple[Span, Range]] = {}
     contexts: dict[str, str] = {}
     lines = chars = 0
     for part in parts:
         count = len(calls)
-        for call in part["calls"]:
-            index, line, (start, end), place, *rest = call
-            calls.append([index + count, line + lines, [start + chars, end + chars], _shift_lines(place, lines), *rest])
-        if decode_problem is None and part["decode_problem"] is not None:
-            decode_problem = _shifted(part["decode_problem"], lines, chars)
-        problems.extend(_shifted(problem, lines, chars) for problem in part["problems"])
-        for text, detector, call, seen, (start, end), place, context in part["volatile"]:
-            if tally.merge(text, VolatileMatch(text, DETECTOR_NAMED[detector]), call + count, seen):
-                where[text] = (Span(start + chars, end + chars), _range(_shift_lines(place, lines)))
-                contexts[text] = context
-        lines += part["lines"]
-        chars += part["chars"]
+        calls.extend(call.shifted(count, lines, chars) for call in part.calls)
+        if decode_problem is None and part.decode_problem is not None:
+            decode_problem = shifted_finding(part.decode_problem, lines, chars)
+        problems.extend(shifted_finding(problem, lines, chars) for problem in part.problems)
+        for first in part.volatile:
+            text = first.text
+            if tally.merge(text, VolatileMatch(text, DETECTOR_NAMED[first.detector]), first.call + count, first.seen):
+                where[text] = (
+                    Span(first.span.start + chars, first.span.end + chars),
+                    shifted_range(first.range, lines),
+                )
+                contexts[text] = first.context
+        lines += part.lines
+        chars += part.chars
     volatile = tally.findings(path, where)
-    return {
-        "format": FORMAT,
-        "calls": calls,
-        "problems": [decode_problem, *problems] if decode_problem else problems,
-        "volatile": [_finding_json(finding) for finding in volatile],
-        "contexts": [contexts[finding.data["text"]] for finding in volatile],
-    }
-
-
-def _shifted(finding: dict[str, Any], lines: int, chars: int) -> dict[str, Any]:
-    start, end = finding["span"]
-    return {**finding, "range": _shift_lines(finding["range"], lines), "span": [start + chars, end + chars]}
-
-
-def _shift_lines(place: list[int], lines: int) -> list[int]:
-    top, left, bottom, right = place
-    return [top + lines, left, bottom + lines, right]
+    return RecordingSummary(
+        calls,
+        [decode_problem, *problems] if decode_problem else problems,
+        volatile,
+        [contexts[finding.data["text"]] for finding in volatile],
+    )
 
 
 class _Summarizer:
@@ -240,7 +457,7 @@ class _Summarizer:
         self.chain = KeyChain(Normalizer(config.rules, volatile=True))  # the volatile scan folded in
         self.parser = LineParser()
         self.tally = VolatileTally(config)
-        self.calls: list[list[Any]] = []
+        self.calls: list[CallSummary] = []
         self.problems: list[Finding] = []
         self.decode_problem: Finding | None = None
         self.where: dict[str, tuple[Span, Range]] = {}
@@ -314,24 +531,24 @@ class _Summarizer:
                 )
                 self.contexts[found] = finding_context(SourceText(text), local)
         keys = (
-            [computed.caller, computed.conversation_hash, computed.input_hash]
+            Keys(computed.caller, computed.conversation_hash, computed.input_hash)
             if isinstance(computed, Keys)
             else str(computed)
         )
         whole = Range(Position(line, 0), Position(line, code_units(raw)))  # `raw` is the line: no second copy
         self.calls.append(
-            [
+            CallSummary(
                 call.index,
                 line,
-                [call.span.start, call.span.end],
-                _range_json(whole),
+                call.span,
+                whole,
                 call.caller if isinstance(call.caller, str) else None,
                 call.input_hash,
                 call.conversation_hash,
                 keys,
                 output_digest(call.output),
-                [*self.piece, start],
-            ]
+                (*self.piece, start),
+            )
         )
 
     def _finding(
@@ -343,23 +560,20 @@ class _Summarizer:
             code, self.path, _line_range(text, Span(low, high), line, line_start), span, message, code.severity
         )
 
-    def _located(self, text: str) -> list[Any]:
+    def _first(self, text: str, call: int, match: VolatileMatch) -> FirstVolatile:
         span, place = self.where[text]
-        return [[span.start, span.end], _range_json(place), self.contexts[text]]
+        return FirstVolatile(text, match.detector.name, call, self.tally.calls[text], span, place, self.contexts[text])
 
-    def part(self) -> dict[str, Any]:
-        """What `_joined` needs of this part, as JSON data (a child process sends it back so)."""
-        return {
-            "calls": self.calls,
-            "problems": [_finding_json(finding) for finding in self.problems],
-            "decode_problem": _finding_json(self.decode_problem) if self.decode_problem else None,
-            "volatile": [
-                [text, match.detector.name, call, self.tally.calls[text], *self._located(text)]
-                for text, (call, match) in self.tally.first.items()
-            ],
-            "lines": self.line,
-            "chars": self.offset,
-        }
+    def part(self) -> Part:
+        """What `_joined` needs of this part (a child process sends it back as JSON)."""
+        return Part(
+            self.calls,
+            self.problems,
+            self.decode_problem,
+            [self._first(text, call, match) for text, (call, match) in self.tally.first.items()],
+            self.line,
+            self.offset,
+        )
 
 
 def _line_range(text: str, span: Span, line: int, line_start: int) -> Range:
@@ -368,59 +582,21 @@ def _line_range(text: str, span: Span, line: int, line_start: int) -> Range:
     return Range(start, Position(line, start.character + code_units(text[span.start : span.end])))
 
 
-def from_summary(path: Path, summary: Any, config: Config) -> Recording:
-    """The summary recording of `path`; raises `SummaryError` when `summary` is not what `summarize` wrote."""
-    try:
-        return _rebuild(path, summary, config)
-    except (KeyError, IndexError, TypeError, ValueError, AttributeError) as exc:
-        raise SummaryError(f"not a recording summary: {exc!r}") from None
-
-
-def _rebuild(path: Path, summary: Any, config: Config) -> Recording:
-    if summary["format"] != FORMAT:
-        raise SummaryError(f"summary format {summary['format']!r}")
-    recording = Recording(path=path, source=SourceText(""), summary=True)
+def from_summary(path: Path, summary: RecordingSummary, config: Config) -> Recording:
+    """The summary recording of `path`: its calls without inputs or outputs, their keys, volatile findings and
+    output digests already in its `derived` memo (under `config`'s rules, which the summary was made with)."""
+    recording = Recording(path=path, source=SourceText(""), summary=True, problems=list(summary.problems))
     keys: list[Keys | InputShapeError] = []
-    digests: list[str] = []
-    for index, (
-        position,
-        line,
-        span,
-        where,
-        caller,
-        input_hash,
-        conversation_hash,
-        computed,
-        digest,
-        (piece_start, piece_end, line_start),
-    ) in enumerate(summary["calls"]):
-        if position != index:
-            raise SummaryError(f"call {position} where call {index} belongs")
-        record = {"caller": caller, "input_hash": input_hash, "conversation_hash": conversation_hash}
-        stored = (_int(piece_start), _int(piece_end), _int(line_start))
-        call = RecordedCall(index, _int(line), Span(_int(span[0]), _int(span[1])), record, _range(where), stored)
-        if (call.input_hash, call.conversation_hash) != (input_hash, conversation_hash):  # validated by the call
-            raise SummaryError(f"recorded keys {input_hash!r}, {conversation_hash!r} are not 64-hex")
-        recording.calls.append(call)
-        if isinstance(computed, str):
-            keys.append(shape_error(computed))
-        else:
-            caller_key, conversation_key, input_key = computed
-            keys.append(Keys(_str(caller_key), _hex64(conversation_key), _hex64(input_key)))
-        digests.append(_str(digest))
-    recording.problems = [_finding(path, item) for item in summary["problems"]]
-    volatile = [_finding(path, item) for item in summary["volatile"]]
-    contexts = [_str(context) for context in summary["contexts"]]
-    if len(contexts) != len(volatile):
-        raise SummaryError("one context per volatile finding")
-    recording.derived.update(
-        {
-            f"keys:{config.rules.fingerprint()}": keys,
-            volatile_memo_key(config): volatile,
-            "output-digests": digests,
-            "contexts": {finding.span: context for finding, context in zip(volatile, contexts, strict=True)},
-        }
-    )
+    for call in summary.calls:
+        record = {"caller": call.caller, "input_hash": call.input_hash, "conversation_hash": call.conversation_hash}
+        recording.calls.append(RecordedCall(call.index, call.line, call.span, record, call.range, call.stored))
+        keys.append(call.keys if isinstance(call.keys, Keys) else shape_error(call.keys))
+    recording.derived.keys[config.rules.fingerprint()] = keys
+    recording.derived.volatile[volatile_memo_key(config)] = summary.volatile
+    recording.derived.output_digests = [call.output_digest for call in summary.calls]
+    recording.derived.contexts = {
+        finding.span: context for finding, context in zip(summary.volatile, summary.contexts, strict=True)
+    }
     return recording
 
 
@@ -455,58 +631,4 @@ def read_back(path: Path, call: RecordedCall) -> RecordedCall | None:
 
 def kept_context(recording: Recording, span: Span) -> str | None:
     """What masking reads around a finding at `span` of a summary recording (which has no text to read it in)."""
-    contexts: dict[Span, str] = recording.derived.get("contexts", {})
-    return contexts.get(span)
-
-
-def _finding_json(finding: Finding) -> dict[str, Any]:
-    return {
-        "code": finding.code.name,
-        "severity": int(finding.severity),
-        "range": _range_json(finding.range),
-        "span": [finding.span.start, finding.span.end],
-        "message": finding.message,
-        "data": finding.data,
-    }
-
-
-def _finding(path: Path, item: dict[str, Any]) -> Finding:
-    data = item["data"]
-    if not isinstance(data, dict):
-        raise SummaryError("finding data is not an object")
-    return Finding(
-        code=codes.CODES[item["code"]],
-        path=path,
-        range=_range(item["range"]),
-        span=Span(_int(item["span"][0]), _int(item["span"][1])),
-        message=_str(item["message"]),
-        severity=Severity(item["severity"]),
-        data=data,
-    )
-
-
-def _range_json(where: Range) -> list[int]:
-    return [where.start.line, where.start.character, where.end.line, where.end.character]
-
-
-def _range(item: list[Any]) -> Range:
-    start_line, start_character, end_line, end_character = (_int(value) for value in item)
-    return Range(Position(start_line, start_character), Position(end_line, end_character))
-
-
-def _int(value: Any) -> int:
-    if type(value) is not int or value < 0:
-        raise SummaryError(f"{value!r} is not an offset")
-    return value
-
-
-def _str(value: Any) -> str:
-    if not isinstance(value, str):
-        raise SummaryError(f"{value!r} is not a string")
-    return value
-
-
-def _hex64(value: Any) -> str:
-    if not isinstance(value, str) or not HEX64.fullmatch(value):
-        raise SummaryError(f"{value!r} is not a key")
-    return value
+    return recording.derived.contexts.get(span)

@@ -26,7 +26,8 @@ from server.engine.fixture import Fixture, read_fixture
 from server.engine.fixture_cache import FixtureStore, KnownFixture, settle
 from server.engine.recording import Recording, read_recording
 from server.engine.source import SourceText, Span
-from server.engine.summary import from_summary, summarize_file
+from server.engine.summary import from_summary, summarize_file, summarize_files
+from server.engine.summary_records import RecordingSummary
 
 SKIPPED_DIRS = frozenset(
     {
@@ -287,21 +288,50 @@ def load_workspace(
 
 
 def _read_into(workspace: Workspace, paths: Iterable[Path], explicit: set[Path], cache: SummaryCache | None) -> None:
-    def unlistable(error: OSError) -> None:
-        workspace.unreadable.append(_read_error(Path(str(error.filename or "?")), error))
+    """Read in walk order; the recordings to summarize are summarized together at the end (on every core,
+    `summarize_files`) and put back in their places, so the workspace is the one reading them in turn makes."""
+    config = workspace.config
+    read: list[Fixture | Recording | KnownFixture | Finding | _Pending | None] = []
 
-    for path in iter_files(paths, workspace.config, unlistable):
+    def unlistable(error: OSError) -> None:
+        read.append(_read_error(Path(str(error.filename or "?")), error))
+
+    for path in iter_files(paths, config, unlistable):
         try:
-            document = _read(path, workspace, path in explicit, cache)
+            read.append(_read(path, workspace, path in explicit, cache))
         except OSError as exc:
-            workspace.unreadable.append(_read_error(path, exc))
-            continue
+            read.append(_read_error(path, exc))
+    pending = [item for item in read if isinstance(item, _Pending)]
+    if cache is not None and pending:
+        summaries = summarize_files([item.path for item in pending], config)
+        for made, summarized in zip(pending, summaries, strict=True):
+            try:
+                if isinstance(summarized, OSError):
+                    raise summarized
+                recording, digest = _stored(made.path, made.before, config, cache, *summarized)
+                workspace.digests[id(recording)] = digest
+                made.done = recording
+            except OSError as exc:  # unreadable, or gone since (its stat is taken again to cache it)
+                made.done = _read_error(made.path, exc)
+    for item in read:
+        document = item.done if isinstance(item, _Pending) else item
         if isinstance(document, Fixture):
             workspace.fixtures.append(document)
         elif isinstance(document, KnownFixture):
             workspace.known.append(document)
-        elif document is not None:
+        elif isinstance(document, Recording):
             workspace.recordings.append(document)
+        elif isinstance(document, Finding):
+            workspace.unreadable.append(document)
+
+
+@dataclass(slots=True)
+class _Pending:
+    """A recording to summarize (its cached summary missed), with its stat before it is read."""
+
+    path: Path
+    before: os.stat_result
+    done: Recording | Finding | None = None
 
 
 def _kind(path: Path, data: bytes, config: Config, explicit: bool) -> str | None:
@@ -313,8 +343,8 @@ def _kind(path: Path, data: bytes, config: Config, explicit: bool) -> str | None
 
 def _read(
     path: Path, workspace: Workspace, explicit: bool, cache: SummaryCache | None
-) -> Fixture | Recording | KnownFixture | None:
-    """A fixture, or a recording: read whole without a cache, else its summary (cached, or made line by line);
+) -> Fixture | Recording | KnownFixture | _Pending | None:
+    """A fixture, or a recording: read whole without a cache, else its cached summary or one to make;
     with a fixture store, a fixture unchanged since it was kept is its `KnownFixture`.
 
     A config with globs tells a file's kind by its path alone: it is told once (one `resolve()` of the path)."""
@@ -330,9 +360,12 @@ def _read(
     else:
         kind = "recording" if is_recording(path, config, explicit=explicit) else None
     if kind == "recording":
-        recording, digest = read_summary(path, config, cache)
-        workspace.digests[id(recording)] = digest
-        return recording
+        before = os.stat(path)
+        known = _cached(path, before, config, cache)
+        if known is None:
+            return _Pending(path, before)  # summarized with the others, on every core (`_read_into`)
+        workspace.digests[id(known[0])] = known[1]
+        return known[0]
     if workspace.store is not None and (kind == "fixture" or (not by_path and path.suffix == ".json")):
         return _read_fixture(path, config, explicit, workspace.store, plain)
     if by_path and kind is not None:  # told already: read whole, not classified again
@@ -418,6 +451,14 @@ def read_summary(path: Path, config: Config, cache: SummaryCache, *, offload: bo
 
     `offload` as in `summarize_file`."""
     before = os.stat(path)
+    known = _cached(path, before, config, cache)
+    if known is not None:
+        return known
+    return _stored(path, before, config, cache, *summarize_file(path, config, offload=offload))
+
+
+def _cached(path: Path, before: os.stat_result, config: Config, cache: SummaryCache) -> tuple[Recording, str] | None:
+    """The cached summary recording of `path` (whose stat is `before`) and its digest; None when there is none."""
     known = cache.load(path, before, config)
     if known is not None:
         return known
@@ -427,7 +468,13 @@ def read_summary(path: Path, config: Config, cache: SummaryCache, *, offload: bo
         if recording is not None:
             cache.remember(path, _unchanged(path, before), digest)
             return recording, digest
-    summary, digest = summarize_file(path, config, offload=offload)
+    return None
+
+
+def _stored(
+    path: Path, before: os.stat_result, config: Config, cache: SummaryCache, summary: RecordingSummary, digest: str
+) -> tuple[Recording, str]:
+    """The summary recording of a `summary` just made, kept in the cache for the next run."""
     cache.store(path, _unchanged(path, before), digest, summary, config)
     return from_summary(path, summary, config), digest
 

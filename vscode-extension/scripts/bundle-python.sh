@@ -42,5 +42,10 @@ for version in $PYTHON_VERSIONS; do
     --no-warn-conflicts --target "$dir" --implementation cp --python-version "$version" --only-binary=:all: \
     "${platform_args[@]}" "$work"/wheel/*.whl 2> >(grep -v '^WARNING: Location' >&2 || true)
   rm -rf "$dir/bin"
+  # Compiled at bundle time where this CPython is here (hash-checked: a .vsix keeps no exact mtimes), so the
+  # server starts without compiling every module, also under PYTHONDONTWRITEBYTECODE or a read-only folder.
+  if "python$version" -c '' >/dev/null 2>&1; then  # a runnable one (a pyenv shim may not be)
+    "python$version" -m compileall -q -j 0 --invalidation-mode checked-hash "$dir" >/dev/null
+  fi
 done
 echo "$TARGET" > "$OUT/TARGET"

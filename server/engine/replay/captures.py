@@ -31,7 +31,6 @@ from server.engine.capture_files import is_capture
 from server.engine.checks import (
     CheckResult,
     FixtureReport,
-    Link,
     RecordingReport,
     TurnReport,
     TurnStatus,
@@ -44,7 +43,7 @@ from server.engine.config import Config
 from server.engine.findings import Finding
 from server.engine.fixture import Turn
 from server.engine.normalize import InputShapeError, Keys, Normalizer
-from server.engine.recording import RecordedCall, Recording
+from server.engine.recording import Link, RecordedCall, Recording
 from server.engine.replay.engine import Outcome, RecordedInput, ReplayReport, Status, replay
 from server.engine.replay.explain import explain
 from server.engine.sessions.model import Session, SessionInfo, SourceRef, Step, StepKind

@@ -19,12 +19,12 @@ from pathlib import Path
 from typing import Any
 
 from server.engine.capture_files import is_capture
-from server.engine.checks import Link, turn_key
+from server.engine.checks import turn_key
 from server.engine.config import Config
 from server.engine.files import open_regular
 from server.engine.fixture import Fixture
 from server.engine.normalize import InputShapeError, KeyChain, Normalizer
-from server.engine.recording import LineParser, RecordedCall, Recording, read_line
+from server.engine.recording import LineParser, Link, RecordedCall, Recording, read_line
 from server.engine.replay.engine import RecordedInput, ReplayReport, replay
 from server.engine.sessions import read_session, resolve
 from server.engine.sessions.fixtures import embedded_input, linked_calls, read, turn_input

@@ -14,13 +14,13 @@ from pathlib import Path
 from typing import Any
 
 from server.engine import findings as codes
-from server.engine.checks import Link, check, turn_key
+from server.engine.checks import check, turn_key
 from server.engine.config import Config, ConfigError
 from server.engine.files import read_regular
 from server.engine.findings import Finding
 from server.engine.fixture import Fixture, Turn, read_fixture
 from server.engine.normalize import HEX64
-from server.engine.recording import Recording
+from server.engine.recording import Link, Recording
 from server.engine.sessions.messages import output_facts
 from server.engine.sessions.model import Session, SessionInfo, SourceRef, Step, StepKind, finding
 from server.engine.source import SourceText
