@@ -925,6 +925,17 @@ const exitCode = await (async () => {
       await checkSteps(expected.recordingSteps);
       await frame.locator('button[data-action="replay"]', { hasText: 'Replay this session' }).waitFor({ timeout: TIMEOUT });
       await shot('session-steps');
+      // Each row keeps its columns on its first line: tokens beside the name, not wrapped under the index.
+      const wrapped = await frame.locator('.step').evaluateAll((els) =>
+        els
+          .filter((el) => {
+            const who = el.querySelector('.who');
+            const tok = el.querySelector('.tok');
+            return who && tok && tok.textContent.trim() && Math.abs(tok.getBoundingClientRect().top - who.getBoundingClientRect().top) > 4;
+          })
+          .map((el) => el.id),
+      );
+      if (wrapped.length) throw new Error(`the tokens of ${wrapped.join(', ')} wrap to a second line`);
       // A step's detail: the tool call's arguments and result, as `python -m server steps` has them.
       const toolStep = expected.recordingSteps.steps.find((st) => st.kind === 'tool' && st.name === 'write_file');
       if (!toolStep) throw new Error('python -m server steps lists no write_file tool call in the recording');

@@ -323,7 +323,7 @@ function renderTimelineStep(
   const text = step.summary ?? step.reason;
   const summary = text ? `<span class="summary">${escapeHtml(text)}</span>` : '';
   return `<li><button id="step-${step.index}" class="${classes.join(' ')}" ${open} ${extra.autofocus ? 'data-autofocus' : ''} title="${escapeHtml(where)}" aria-label="Step ${step.index}, ${escapeHtml(kindLabel(step.kind))} ${escapeHtml(who)}, ${escapeHtml(STATUS_LABELS[step.status ?? ''] ?? step.status ?? '')}${duration ? `, ${duration}` : ''}${tokens ? `, ${escapeHtml(tokens)}` : ''}${extra.divergent ? ', first divergence' : ''}. ${escapeHtml(where)}">
-<span class="idx">${step.index}</span><span>${badge(step.status)}</span><span class="kind">${escapeHtml(kindLabel(step.kind))}</span><span class="who mono">${escapeHtml(who)}</span>${duration ? `<span class="track"><span class="bar ${barClass(step.durationMs, maxDuration)}"></span></span>` : '<span></span>'}<span class="dur">${escapeHtml(duration)}</span><span class="tok">${escapeHtml(tokens)}</span>${summary}</button></li>`;
+<span class="idx">${step.index}</span><span>${badge(step.status)}</span><span class="kind">${escapeHtml(kindLabel(step.kind))}</span><span class="who mono">${escapeHtml(who)}</span>${duration ? `<span class="track"><span class="bar ${barClass(step.durationMs, maxDuration)}"></span></span>` : '<span class="no-track"></span>'}<span class="dur">${escapeHtml(duration)}</span><span class="tok">${escapeHtml(tokens)}</span>${summary}</button></li>`;
 }
 
 function maxOf(values: Array<number | null | undefined>): number {
