@@ -199,7 +199,7 @@ function renderSegments(segments: Segment[]): string {
   return segments
     .map((s) => {
       if (s.elided) {
-        return `<span class="elided">… ${formatNumber(s.elided)} unchanged characters …</span>`;
+        return `<span class="elided">… ${plural(s.elided, 'unchanged character')} …</span>`;
       }
       const text = escapeHtml(s.text);
       if (s.op === 'insert') return `<ins>${text}</ins>`;
@@ -417,7 +417,7 @@ ${unusedHtml}`;
 /** Text of a message's content, or of any value, as it is shown in the step detail. */
 function shownValue(value: unknown, limit = 20_000): string {
   const text = typeof value === 'string' ? value : JSON.stringify(value, null, 2) ?? '';
-  return text.length > limit ? `${text.slice(0, limit)}\n… (${formatNumber(text.length - limit)} more characters)` : text;
+  return text.length > limit ? `${text.slice(0, limit)}\n… (${plural(text.length - limit, 'more character')})` : text;
 }
 
 /** A message's role and text: LangChain's `{type, data: {content}}`, OpenAI's `{role, content}`, or anything else as JSON. */
