@@ -297,8 +297,10 @@ export const window = {
     return new Disposable();
   },
   showTextDocument: async () => ({ revealRange: () => undefined }),
-  onDidChangeActiveTextEditor: new EventEmitter<unknown>().event,
+  onDidChangeActiveTextEditor: (listener: (editor: unknown) => void) => activeEditorChanged.event(listener),
 };
+
+export const activeEditorChanged = new EventEmitter<unknown>();
 
 export const configurationChanged = new EventEmitter<{ affectsConfiguration(section: string): boolean }>();
 
