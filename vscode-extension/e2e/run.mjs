@@ -455,7 +455,7 @@ function printExtensionLog() {
 
 // Runs in the webview: the contrast of each status pill, summary number and verdict with the
 // background behind it (its own translucent background composited over its ancestors').
-function measureContrast() {
+function measureContrast(_body, selector = '.badge, .card .n, .verdict') {
   const parse = (value) => {
     let m = /^rgba?\(([^)]+)\)$/.exec(value);
     if (m) {
@@ -486,7 +486,8 @@ function measureContrast() {
     const f = (v) => (v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4);
     return 0.2126 * f(c[0]) + 0.7152 * f(c[1]) + 0.0722 * f(c[2]);
   };
-  const items = [...document.querySelectorAll('.badge, .card .n, .verdict')].map((el) => {
+  const shown = (el) => el.getClientRects().length > 0 && el.textContent.trim() !== '' && getComputedStyle(el).visibility !== 'hidden';
+  const items = [...document.querySelectorAll(selector)].filter(shown).map((el) => {
     const bg = backgroundOf(el);
     const fg = over(parse(getComputedStyle(el).color), bg);
     const [hi, lo] = [luminance(fg), luminance(bg)].sort((x, y) => y - x);
@@ -643,6 +644,13 @@ const exitCode = await (async () => {
       while ((await caused.count()) !== wantMisses && Date.now() < causeDeadline) await page.waitForTimeout(250);
       if ((await caused.count()) !== wantMisses) throw new Error(`expected ${wantMisses} stale-key problems led by their cause`);
       await waitForProblems('replay-miss', 0);
+      // The replay's facts are the related information of those problems (the panel, filtered by
+      // "replay-miss" above, shows them under their stale-key rows).
+      const related = page.locator('.markers-panel .monaco-list-row', { hasText: /replay-miss: replay of write_note\.ultra\.jsonl step \d+ misses/ });
+      if ((await related.count()) !== wantMisses) throw new Error(`the Problems panel shows ${await related.count()} replay-miss related lines under the stale-key problems, expected ${wantMisses}`);
+      // What a user sees: the stale-key rows, each led by its cause.
+      const firstText = await (await problemRows('stale-key')).first().innerText();
+      if (!/^\s*stale: keyed without rules user-input-begin/.test(firstText)) throw new Error(`the first problem does not start with its cause: ${firstText.slice(0, 200)}`);
       await shot('replay-problems');
       await checkReport('report', expected.report);
       // The first miss in VS Code's diff editor: the recorded turn's normalized input (keyed
@@ -791,6 +799,25 @@ const exitCode = await (async () => {
       await runCommand('View: Close All Editors');
     });
 
+    // Commands by file kind: Rehash is offered on a fixture only, not on a report (which is .json too).
+    await check('the palette offers Rehash Stale Turns on a fixture only (not on a replay report)', async () => {
+      const offered = async () => {
+        await page.keyboard.press('F1');
+        const input = page.locator('.quick-input-widget input');
+        await input.waitFor({ state: 'visible', timeout: TIMEOUT });
+        await input.fill('>Replay Lens: Rehash Stale Turns');
+        await page.waitForTimeout(500);
+        const n = await page.locator('.quick-input-list .monaco-list-row', { hasText: 'Rehash Stale Turns in This File' }).count();
+        await page.keyboard.press('Escape');
+        return n > 0;
+      };
+      await openFile('replay-report.json');
+      if (await offered()) throw new Error('the palette offers Rehash on replay-report.json');
+      await openFile(FIXTURE);
+      if (!(await offered())) throw new Error(`the palette does not offer Rehash on ${FIXTURE}`);
+      await runCommand('View: Close All Editors');
+    });
+
     await check('Rehash Stale Turns in This File rehashes the remaining stale turn (the report rehashed turn 2)', async () => {
       await openFile(FIXTURE);
       await waitForProblems('stale-key', 1);
@@ -865,7 +892,13 @@ const exitCode = await (async () => {
       await page.keyboard.press('Enter');
       const langgraph = expected.sessions.filter((s) => s.kind === 'langgraph-checkpoints').length;
       await pane.locator('.message', { hasText: `Filter "langgraph": ${langgraph} of ${expected.sessions.length} sessions` }).first().waitFor({ timeout: TIMEOUT });
-      const filtered = (await tree()).filter((r) => r.description);
+      // The message can come before the tree's rows are rendered again: wait for the rows too.
+      const filterDeadline = Date.now() + 10_000;
+      let filtered = (await tree()).filter((r) => r.description);
+      while (filtered.length !== langgraph && Date.now() < filterDeadline) {
+        await page.waitForTimeout(250);
+        filtered = (await tree()).filter((r) => r.description);
+      }
       if (filtered.length !== langgraph || !filtered.every((r) => /LangGraph/.test(r.description))) throw new Error(`the filter shows ${filtered.map((r) => r.label).join(', ')}`);
       await shot('sessions-filtered');
       await runCommand('Replay Lens: Clear Sessions Filter');
@@ -892,6 +925,17 @@ const exitCode = await (async () => {
       await checkSteps(expected.recordingSteps);
       await frame.locator('button[data-action="replay"]', { hasText: 'Replay this session' }).waitFor({ timeout: TIMEOUT });
       await shot('session-steps');
+      // Each row keeps its columns on its first line: tokens beside the name, not wrapped under the index.
+      const wrapped = await frame.locator('.step').evaluateAll((els) =>
+        els
+          .filter((el) => {
+            const who = el.querySelector('.who');
+            const tok = el.querySelector('.tok');
+            return who && tok && tok.textContent.trim() && Math.abs(tok.getBoundingClientRect().top - who.getBoundingClientRect().top) > 4;
+          })
+          .map((el) => el.id),
+      );
+      if (wrapped.length) throw new Error(`the tokens of ${wrapped.join(', ')} wrap to a second line`);
       // A step's detail: the tool call's arguments and result, as `python -m server steps` has them.
       const toolStep = expected.recordingSteps.steps.find((st) => st.kind === 'tool' && st.name === 'write_file');
       if (!toolStep) throw new Error('python -m server steps lists no write_file tool call in the recording');
@@ -907,6 +951,30 @@ const exitCode = await (async () => {
         await frame.locator(`#step-${modelStep.index}`).click();
         const text = await frame.locator(`#detail-${modelStep.index}`).innerText();
         if (!/new in this call \(\d+ carried over\)/.test(text)) throw new Error(`the detail of model step ${modelStep.index} does not separate the new input messages: ${text.slice(0, 300)}`);
+      }
+      // The last model call of the lead agent, in full: the input messages new since its previous
+      // call (their text), its output, its tokens, as `python -m server steps` has them.
+      const leadCalls = expected.recordingSteps.steps.filter((st) => st.kind === 'model' && Array.isArray(st.input) && st.caller === 'lead_agent');
+      if (leadCalls.length < 2) throw new Error(`python -m server steps lists ${leadCalls.length} model calls of lead_agent, the test needs 2`);
+      {
+        const [previous, last] = leadCalls.slice(-2);
+        const fresh = last.input.slice(previous.input.length);
+        const contentOf = (m) => String(m?.data?.content ?? m?.content ?? '');
+        await frame.locator(`#step-${last.index}`).click();
+        const pane = frame.locator(`#detail-${last.index}`);
+        await pane.waitFor({ state: 'visible', timeout: TIMEOUT });
+        const text = await pane.innerText();
+        const heading = `${fresh.length} message${fresh.length === 1 ? '' : 's'} new in this call (${previous.input.length} carried over)`;
+        if (!text.includes(heading)) throw new Error(`the detail of step ${last.index} does not say "${heading}": ${text.slice(0, 300)}`);
+        const newTexts = fresh.map(contentOf).filter((t) => t.trim());
+        if (!newTexts.length || !newTexts.every((t) => text.includes(t.trim().slice(0, 60)))) throw new Error(`the detail of step ${last.index} does not show its new input messages ${JSON.stringify(newTexts)}`);
+        const carried = contentOf(last.input[0]).trim().slice(0, 40);
+        if (carried && text.includes(carried)) throw new Error(`the detail of step ${last.index} repeats a carried-over message: "${carried}"`);
+        const output = contentOf(last.output).trim();
+        if (!/\bOutput\b/.test(text) || !output || !text.includes(output)) throw new Error(`the detail of step ${last.index} does not show its output "${output}": ${text.slice(0, 300)}`);
+        const tokens = `${last.tokens.input.toLocaleString('en-US')} in · ${last.tokens.output.toLocaleString('en-US')} out`;
+        if (!text.includes(tokens)) throw new Error(`the detail of step ${last.index} does not show its tokens "${tokens}": ${text.slice(0, 300)}`);
+        await shot('session-step-detail-model');
       }
       // Search and filters keep the matching steps, and the totals follow.
       const visibleSteps = async () => frame.locator('ol.timeline > li:not([hidden]) .step .who').allInnerTexts();
@@ -943,6 +1011,48 @@ const exitCode = await (async () => {
       await page.locator('.part.activitybar .action-item .action-label[aria-label^="Explorer"]').first().click();
     });
 
+    // WCAG AA in the steps view too: every text of the list, the totals and a step's detail pane has
+    // a contrast of at least 4.5:1 with what is behind it, from the colors the webview renders in a
+    // light and a dark theme.
+    await check('the steps view and its detail pass WCAG AA contrast (4.5:1) in light and dark themes', async () => {
+      await openFile('recordings/write_note.ultra.jsonl');
+      await runCommand('Replay Lens: Open Session');
+      const frame = await webviewWithHeading(/^write_note\.ultra\.jsonl$/);
+      await frame.locator('.step .who').first().waitFor({ timeout: TIMEOUT });
+      const modelStep = expected.recordingSteps.steps.filter((st) => st.kind === 'model').at(-1);
+      await frame.locator(`#step-${modelStep.index}`).click();
+      await frame.locator(`#detail-${modelStep.index}`).waitFor({ state: 'visible', timeout: TIMEOUT });
+      const texts = '.badge, .step .idx, .step .kind, .step .who, .step .dur, .step .tok, .step .summary, #totals, .files, .muted, h1, #detail-pane h3, #detail-pane h4, dl.facts dt, dl.facts dd, .message .role, pre.content, button.link';
+      const worst = {};
+      try {
+        for (const [filter, label, cls, name] of [
+          ['Light Modern', /^(Default )?Light Modern$/, 'vs', 'light'],
+          ['Dark Modern', /^(Default )?Dark Modern$/, 'vs-dark', 'dark'],
+        ]) {
+          await setColorTheme(filter, label);
+          await page.locator(`.monaco-workbench.${cls}`).waitFor({ timeout: TIMEOUT });
+          const light = name === 'light';
+          const deadline = Date.now() + TIMEOUT;
+          let measured = await frame.locator('body').evaluate(measureContrast, texts);
+          while ((measured.bodyLuminance > 0.5) !== light && Date.now() < deadline) {
+            await page.waitForTimeout(250);
+            measured = await frame.locator('body').evaluate(measureContrast, texts);
+          }
+          if ((measured.bodyLuminance > 0.5) !== light) throw new Error(`the steps view did not take the ${name} theme`);
+          await shot(`steps-contrast-${name}`);
+          if (measured.items.length < 30) throw new Error(`only ${measured.items.length} texts of the steps view measured`);
+          const bad = measured.items.filter((i) => i.ratio < 4.5);
+          worst[name] = Math.min(...measured.items.map((i) => i.ratio)).toFixed(2);
+          if (bad.length) throw new Error(`${name} theme: ${bad.length} texts below 4.5:1, e.g. ${bad.slice(0, 3).map((b) => `"${b.text}" (${b.cls}) ${b.ratio.toFixed(2)}:1`).join(', ')}`);
+        }
+      } finally {
+        await setColorTheme('Dark Modern', /^(Default )?Dark Modern$/);
+        await page.locator('.monaco-workbench.vs-dark').waitFor({ timeout: TIMEOUT });
+      }
+      console.log(`     lowest contrast: ${Object.entries(worst).map(([k, v]) => `${k} ${v}:1`).join(', ')}`);
+      await runCommand('View: Close All Editors');
+    });
+
     await check('Restart Server restarts it (status bar back to the rules and counts)', async () => {
       await runCommand('Replay Lens: Restart Server');
       const item = page.locator('.statusbar-item', { hasText: /deerflow .* (stale|unverifiable|no stale turns)/ }).first();
@@ -975,6 +1085,32 @@ const exitCode = await (async () => {
       await page.locator('.part.panel .monaco-editor .view-lines', { hasText: 'Server running' }).first().waitFor({ timeout: TIMEOUT });
       await shot('output');
       await setPanelVisible(false);
+    });
+
+    // A folder with a fixture and no recording or capture: no turn can be verified, so the status bar
+    // must not say ✓. It names Replay Lens, counts the unverifiable turns as `python -m server check`
+    // does, and its tooltip gives the next step (record the session, or capture a test run).
+    await check('a folder where every turn is unverifiable: the status bar names Replay Lens and says "N unverifiable" (not ✓), with the next step', async () => {
+      const folder = path.join(tmp, 'unverifiable');
+      fs.mkdirSync(path.join(folder, 'replay'), { recursive: true });
+      fs.copyFileSync(path.join(REPO, 'fixtures', 'replay-lens.toml'), path.join(folder, 'replay-lens.toml'));
+      fs.copyFileSync(path.join(REPO, 'fixtures', FIXTURE), path.join(folder, FIXTURE));
+      const checked = spawnSync(PYTHON, ['-m', 'server', 'check', '--format', 'json'], { cwd: folder, encoding: 'utf8' });
+      const summary = JSON.parse(checked.stdout || '{}').summary ?? {};
+      if (!(summary.turns > 0) || summary.unverifiable !== summary.turns || summary.stale !== 0) throw new Error(`python -m server check does not find every turn unverifiable: ${JSON.stringify(summary)}`);
+      await page.goto(`http://127.0.0.1:${port}/?folder=${encodeURIComponent(folder)}`);
+      await page.locator('.monaco-workbench').waitFor({ timeout: TIMEOUT });
+      const item = page.locator('.statusbar-item', { hasText: new RegExp(`\\b${summary.unverifiable} unverifiable$`) }).first();
+      await item.waitFor({ timeout: 1.5 * TIMEOUT });
+      const text = (await item.innerText()).trim();
+      if (!/^Replay Lens\b/.test(text)) throw new Error(`the status bar item does not name Replay Lens: "${text}"`);
+      if (/no stale turns|✓/.test(text) || (await item.locator('.codicon-check').count())) throw new Error(`the status bar item shows an all-clear: "${text}"`);
+      await item.hover();
+      const tooltip = page.locator('.monaco-hover, .workbench-hover', { hasText: 'Unverifiable turns' }).filter({ visible: true }).first();
+      await tooltip.waitFor({ timeout: TIMEOUT });
+      const tip = await tooltip.innerText();
+      if (!tip.includes(`Unverifiable turns: ${summary.unverifiable}`) || !/record/i.test(tip) || !tip.includes('pytest --replay-lens=capture')) throw new Error(`the tooltip gives no next step: ${tip}`);
+      await shot('unverifiable-status');
     });
 
     // A second profile whose interpreter does not exist: one notification that says what was tried

@@ -2,6 +2,7 @@
 // extension (open a file at a turn, run an action) and keeps the steps view's virtual list. Bundled by esbuild into
 // dist/webview.js and loaded under the webview's content security policy (by nonce).
 
+import { plural } from '../src/text';
 import { pagesOf, positionsIn, revealTop, visibleWindow } from './virtualList';
 
 interface VsCodeApi {
@@ -183,10 +184,10 @@ class StepList {
     if (!totals) return;
     const kept = this.order ? this.order.map((p) => this.rows[p]!) : this.rows.filter((r): r is StepRow => !!r);
     const sum = (f: (r: StepRow) => number) => kept.reduce((n, r) => n + (f(r) || 0), 0);
-    const parts = [`${formatCount(this.order ? this.order.length : this.total)} of ${formatCount(this.total)} steps`];
+    const parts = [`${formatCount(this.order ? this.order.length : this.total)} of ${plural(this.total, 'step')}`];
     if (this.loaded < this.total) parts.push(`${formatCount(this.loaded)} read so far`);
     const [tokensIn, tokensOut, ms] = [sum((r) => r.tokensIn), sum((r) => r.tokensOut), sum((r) => r.ms)];
-    if (tokensIn || tokensOut) parts.push(`${formatCount(tokensIn)} tokens in, ${formatCount(tokensOut)} out`);
+    if (tokensIn || tokensOut) parts.push(`${plural(tokensIn, 'token')} in, ${formatCount(tokensOut)} out`);
     if (ms) parts.push(`${formatMs(ms)} in calls`);
     totals.textContent = parts.join(' · ');
   }

@@ -8,6 +8,7 @@ import { fileName, ResultViews } from './results';
 import type { ServerManager } from './server';
 import { isReplayable, KIND_LABELS, SessionItem, SessionsProvider } from './sessions';
 import { mapReport, WorkspaceFiles } from './reportPaths';
+import { fileGlobs, RECORDING_GLOBS } from './settings';
 import { plural } from './text';
 import { isFixturePath, isRecordingPath, isSessionPath, turnAtCursor } from './turns';
 
@@ -219,6 +220,26 @@ function workspaceFiles(): WorkspaceFiles {
       return found.flat().map((u) => u.fsPath);
     },
   };
+}
+
+/**
+ * The context key `replayLens.fixtureEditor`: whether the active editor holds a fixture (a `.json`
+ * file under the built-in globs or `replayLens.fixtureGlobs`). The palette offers Rehash only then:
+ * on any other file (a report, a `.py`) it could only say that the file is no fixture.
+ */
+export function trackFixtureEditor(): vscode.Disposable {
+  const update = () => {
+    const document = vscode.window.activeTextEditor?.document;
+    const globs = fileGlobs(vscode.workspace.getConfiguration('replayLens').get<unknown[]>('fixtureGlobs', [])).filter((g) => !RECORDING_GLOBS.includes(g));
+    const fixture =
+      !!document && document.uri.scheme === 'file' && isFixturePath(document.uri.path) && globs.some((pattern) => vscode.languages.match({ scheme: 'file', pattern }, document) > 0);
+    void vscode.commands.executeCommand('setContext', 'replayLens.fixtureEditor', fixture);
+  };
+  update();
+  return vscode.Disposable.from(
+    vscode.window.onDidChangeActiveTextEditor(update),
+    vscode.workspace.onDidChangeConfiguration((e) => e.affectsConfiguration('replayLens.fixtureGlobs') && update()),
+  );
 }
 
 /** Registers every command of the manifest; the returned disposables unregister them. */

@@ -1,7 +1,7 @@
 // Replay Lens for VS Code, a client of the Python language server: this file only composes the
 // parts (server, status bar, views, panels, commands) and wires the events that restart the server.
 import * as vscode from 'vscode';
-import { registerCommands, rehashTurn, replay, reportFailure } from './commands';
+import { registerCommands, rehashTurn, replay, reportFailure, trackFixtureEditor } from './commands';
 import { ReportPanel, SessionPanel } from './panels';
 import { onDidChangeInterpreter } from './python';
 import { NORMALIZED_SCHEME, NormalizedInputProvider, ResultViews } from './results';
@@ -46,6 +46,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<Replay
     vscode.workspace.registerTextDocumentContentProvider(NORMALIZED_SCHEME, normalized),
     (sessions.view = vscode.window.createTreeView('replayLens.sessions', { treeDataProvider: sessions, showCollapseAll: true })),
     ...registerCommands({ manager, log, sessions, reports, sessionsPanel, results }),
+    trackFixtureEditor(),
     vscode.workspace.onDidChangeConfiguration((e) => {
       const changed = RESTART_SETTINGS.filter((s) => e.affectsConfiguration(s));
       if (changed.length) manager.scheduleRestart(`settings changed: ${changed.join(', ')}`);

@@ -199,7 +199,7 @@ function renderSegments(segments: Segment[]): string {
   return segments
     .map((s) => {
       if (s.elided) {
-        return `<span class="elided">… ${formatNumber(s.elided)} unchanged characters …</span>`;
+        return `<span class="elided">… ${plural(s.elided, 'unchanged character')} …</span>`;
       }
       const text = escapeHtml(s.text);
       if (s.op === 'insert') return `<ins>${text}</ins>`;
@@ -323,7 +323,7 @@ function renderTimelineStep(
   const text = step.summary ?? step.reason;
   const summary = text ? `<span class="summary">${escapeHtml(text)}</span>` : '';
   return `<li><button id="step-${step.index}" class="${classes.join(' ')}" ${open} ${extra.autofocus ? 'data-autofocus' : ''} title="${escapeHtml(where)}" aria-label="Step ${step.index}, ${escapeHtml(kindLabel(step.kind))} ${escapeHtml(who)}, ${escapeHtml(STATUS_LABELS[step.status ?? ''] ?? step.status ?? '')}${duration ? `, ${duration}` : ''}${tokens ? `, ${escapeHtml(tokens)}` : ''}${extra.divergent ? ', first divergence' : ''}. ${escapeHtml(where)}">
-<span class="idx">${step.index}</span><span>${badge(step.status)}</span><span class="kind">${escapeHtml(kindLabel(step.kind))}</span><span class="who mono">${escapeHtml(who)}</span>${duration ? `<span class="track"><span class="bar ${barClass(step.durationMs, maxDuration)}"></span></span>` : '<span></span>'}<span class="dur">${escapeHtml(duration)}</span><span class="tok">${escapeHtml(tokens)}</span>${summary}</button></li>`;
+<span class="idx">${step.index}</span><span>${badge(step.status)}</span><span class="kind">${escapeHtml(kindLabel(step.kind))}</span><span class="who mono">${escapeHtml(who)}</span>${duration ? `<span class="track"><span class="bar ${barClass(step.durationMs, maxDuration)}"></span></span>` : '<span class="no-track"></span>'}<span class="dur">${escapeHtml(duration)}</span><span class="tok">${escapeHtml(tokens)}</span>${summary}</button></li>`;
 }
 
 function maxOf(values: Array<number | null | undefined>): number {
@@ -417,7 +417,7 @@ ${unusedHtml}`;
 /** Text of a message's content, or of any value, as it is shown in the step detail. */
 function shownValue(value: unknown, limit = 20_000): string {
   const text = typeof value === 'string' ? value : JSON.stringify(value, null, 2) ?? '';
-  return text.length > limit ? `${text.slice(0, limit)}\n… (${formatNumber(text.length - limit)} more characters)` : text;
+  return text.length > limit ? `${text.slice(0, limit)}\n… (${plural(text.length - limit, 'more character')})` : text;
 }
 
 /** A message's role and text: LangChain's `{type, data: {content}}`, OpenAI's `{role, content}`, or anything else as JSON. */

@@ -1,5 +1,5 @@
-// The status bar item: rules preset / fingerprint and the count of stale turns; a click shows the
-// output channel.
+// The status bar item: "Replay Lens", the rules preset / fingerprint and the count of stale (or, when
+// none is stale, unverifiable) turns; a click shows the output channel (or runs the capture).
 import * as vscode from 'vscode';
 import type { StatusParams } from './protocol';
 
@@ -46,13 +46,19 @@ export function statusView(state: ServerState, status: StatusParams | undefined,
     `Stale turns: ${stale}`,
     `Unverifiable turns: ${unverifiable}`,
     ...(unverifiable > 0
-      ? ['', 'Unverifiable keys have no recorded input. Run the replay tests with the capture', '(pytest --replay-lens=capture) to give every turn a verdict.']
+      ? [
+          '',
+          'Unverifiable keys have no recorded input, so they cannot be checked.',
+          'Next step: record the session (a recordings/*.jsonl of its calls), or run the',
+          'replay tests with the capture (pytest --replay-lens=capture) to give every turn a verdict.',
+        ]
       : []),
     '',
     stale === 0 && unverifiable > 0 ? 'Click to run the replay tests with the capture.' : 'Click to show the output.',
   ];
   return {
-    text: `${icon} ${rules ? `${rules} · ` : 'Replay Lens · '}${staleText}`,
+    // The item names its extension: "deerflow 78bb2da9 · 3 stale" alone does not say whose it is.
+    text: `${icon} Replay Lens · ${rules ? `${rules} · ` : ''}${staleText}`,
     tooltip: lines.join('\n'),
     severity: stale > 0 && !status.indexing ? 'warning' : 'none',
     command: stale === 0 && unverifiable > 0 && !status.indexing ? 'replayLens.runTests' : undefined,

@@ -126,10 +126,10 @@ test('Explorer context menus for trace files: Open as Replay Session and Replay 
   }
 });
 
-test('commands offered by file kind: Rehash only on a .json file, Show Normalized Input on .json and .jsonl', () => {
+test('commands offered by file kind: Rehash only on a fixture, Show Normalized Input on .json and .jsonl', () => {
   const palette: Array<{ command: string; when: string }> = pkg.contributes.menus.commandPalette;
   const rehash = palette.find((m) => m.command === 'replayLens.rehashStaleTurns');
-  assert.equal(rehash?.when, 'editorIsOpen && resourceExtname == .json');
+  assert.equal(rehash?.when, 'replayLens.fixtureEditor'); // set by commands.ts's trackFixtureEditor
   const normalized = palette.find((m) => m.command === 'replayLens.showNormalizedInputAtCursor');
   const [re] = whenRegexes(normalized?.when ?? '');
   assert.deepEqual(['.json', '.jsonl', '.py'].map((e) => re.test(e)), [true, true, false]);

@@ -17,17 +17,18 @@ test('MethodNotFound is recognized by code and by message', () => {
 
 test('the status bar: preset, fingerprint and stale count', () => {
   const v = statusView('running', { preset: 'deerflow', fingerprint: '78bb2da9a05118ae', fixtures: 3, turns: 10, stale: 3, unverifiable: 1, indexing: false });
-  assert.equal(v.text, '$(warning) deerflow 78bb2da9 · 3 stale');
+  assert.equal(v.text, '$(warning) Replay Lens · deerflow 78bb2da9 · 3 stale');
   assert.equal(v.severity, 'warning');
   assert.match(v.tooltip, /fingerprint 78bb2da9a05118ae/);
   assert.match(v.tooltip, /Unverifiable turns: 1/);
-  assert.equal(statusView('running', { preset: 'deerflow', stale: 0 }).text, '$(check) deerflow · no stale turns');
+  assert.equal(statusView('running', { preset: 'deerflow', stale: 0 }).text, '$(check) Replay Lens · deerflow · no stale turns');
   const unverifiable = statusView('running', { preset: 'deerflow', stale: 0, unverifiable: 19 });
-  assert.equal(unverifiable.text, '$(question) deerflow · 19 unverifiable');
+  assert.equal(unverifiable.text, '$(question) Replay Lens · deerflow · 19 unverifiable');
   assert.equal(unverifiable.command, 'replayLens.runTests');
   assert.match(unverifiable.tooltip, /Click to run the replay tests with the capture/);
+  assert.match(unverifiable.tooltip, /Next step: record the session .*pytest --replay-lens=capture/s);
   assert.equal(v.command, undefined);
-  assert.equal(statusView('running', { preset: 'deerflow', indexing: true, stale: 2 }).text, '$(sync~spin) deerflow · indexing…');
+  assert.equal(statusView('running', { preset: 'deerflow', indexing: true, stale: 2 }).text, '$(sync~spin) Replay Lens · deerflow · indexing…');
   assert.equal(statusView('failed', undefined, 'did not start').severity, 'error');
   assert.match(statusView('starting', undefined).text, /loading~spin/);
 });

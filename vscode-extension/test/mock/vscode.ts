@@ -297,7 +297,10 @@ export const window = {
     return new Disposable();
   },
   showTextDocument: async () => ({ revealRange: () => undefined }),
+  onDidChangeActiveTextEditor: (listener: (editor: unknown) => void) => activeEditorChanged.event(listener),
 };
+
+export const activeEditorChanged = new EventEmitter<unknown>();
 
 export const configurationChanged = new EventEmitter<{ affectsConfiguration(section: string): boolean }>();
 
@@ -371,6 +374,7 @@ export class CancellationError extends Error {}
 
 export const languages = {
   setTextDocumentLanguage: async (document: unknown) => document,
+  match: () => 0,
 };
 
 // The report mapping's file system questions (commands.ts): only named, never called by the unit tests.
