@@ -203,12 +203,15 @@ class _Reader:
             results: list[Document | Unreadable] = []
             try:
                 with server.changes.changes_during() as changed:
+                    log.debug("reading %s", ", ".join(map(str, unopened)))
                     results = await asyncio.to_thread(read_batch, unopened, project.config, server.summaries)
             finally:
                 for path in unopened:
                     server.sync.disk_reads.pop(path, None)
                 read_now.set_result({r.path: r for r in results if isinstance(r, Document)})
             for result in results:  # a file changed meanwhile is the change queue's: its read is newer
+                if result.path in changed:
+                    log.debug("dropped the read of %s: it changed during the read", result.path)
                 if server.is_open(result.uri) or result.path in changed:
                     continue
                 if isinstance(result, Unreadable):
