@@ -745,6 +745,6 @@ async def test_a_storm_of_file_events_is_coalesced_and_ends_in_the_final_state(t
         f"event storm: {sent} events in {storm_seconds:.2f} s; final state after {settled:.1f} s; "
         f"{checks} checks, {publishes} publishes; RSS {baseline // 1024} MiB before, peak {peak // 1024} MiB"
     )
-    assert sent == STORM_EVENTS and storm_seconds < 2.0
+    assert sent == STORM_EVENTS  # the pace is printed, never asserted: a busy machine sends slower
     assert checks <= 30  # coalesced: a handful of checks for 10,000 events
     assert peak - baseline < 64 * 1024
