@@ -203,7 +203,6 @@ class _Reader:
             results: list[Document | Unreadable] = []
             try:
                 with server.changes.changes_during() as changed:
-                    log.debug("reading %s", ", ".join(map(str, unopened)))
                     results = await asyncio.to_thread(read_batch, unopened, project.config, server.summaries)
             finally:
                 for path in unopened:

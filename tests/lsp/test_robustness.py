@@ -403,10 +403,10 @@ async def test_fixtures_truncated_and_deleted_while_they_are_read(tmp_path: Path
     """A file deleted and one truncated while indexing parses them: each read is older than the event that
     comes while it runs, and is dropped (the server's log says so); the files are shown as they are now.
 
-    Each big fixture is read in a batch of its own, and the server logs the batch before it reads it: the test
-    changes the file then, and the parse (half a second) is still running when the event arrives. Should the
-    change come before the read, or the read end before the event, the race did not happen: the attempt is
-    made again (the end state is checked every time)."""
+    Each big fixture is read in a batch of its own, in walk order; the test changes each once the server
+    process has read its bytes (its read counter, /proc/PID/io, has grown by them) and reports the change
+    while the parse (half a second) still runs. Should the read end before the event all the same, the race
+    did not happen: the attempt is made again (the end state is checked every time)."""
     for attempt in range(3):
         if await _race_indexing(copy_samples(tmp_path / f"attempt-{attempt}")):
             return
@@ -418,15 +418,28 @@ async def _race_indexing(workspace: Path) -> bool:
     deleted, big = workspace / "replay" / "a_deleted.json", workspace / "replay" / "b_big.json"  # read in order
     slow_fixture(deleted)
     slow_fixture(big)
+    sizes = deleted.stat().st_size, big.stat().st_size
     server = await RawServer.start()
     try:
-        await server.initialize(workspace, {"watchFiles": False}, wait=False, window={"workDoneProgress": True})
-        await server.until(lambda: f"reading {deleted}" in logged(server, "reading "), what="the read of one")
+        uri = workspace.as_uri()
+        await server.request(
+            "initialize",
+            {
+                "processId": os.getpid(),
+                "rootUri": uri,
+                "workspaceFolders": [{"uri": uri, "name": workspace.name}],
+                "capabilities": {"window": {"workDoneProgress": True}},
+                "initializationOptions": {"debounceMs": 20, "watchFiles": False},
+            },
+        )
+        before = bytes_read(server.pid)  # started: what it reads from now on is mostly the two big files
+        await server.notify("initialized", {})
+        await until_read(server, before + sizes[0])
         deleted.unlink()
         await server.notify(
             "workspace/didChangeWatchedFiles", {"changes": [{"uri": deleted.as_uri(), "type": DELETED}]}
         )
-        await server.until(lambda: f"reading {big}" in logged(server, "reading "), what="the read of the other")
+        await until_read(server, before + sizes[0] + sizes[1])
         with big.open("r+b") as cut:
             cut.truncate(2000)
         await server.notify("workspace/didChangeWatchedFiles", {"changes": [{"uri": big.as_uri(), "type": CHANGED}]})
@@ -438,6 +451,23 @@ async def _race_indexing(workspace: Path) -> bool:
     finally:
         assert await server.close() == 0, server.stderr[-3000:].decode("utf-8", "replace")
     return all(f"dropped the read of {path}: it changed during the read" in dropped for path in (deleted, big))
+
+
+def bytes_read(pid: int) -> int:
+    """The bytes process `pid` has read so far (`rchar` of /proc/PID/io)."""
+    for line in Path(f"/proc/{pid}/io").read_text(encoding="ascii").splitlines():
+        if line.startswith("rchar:"):
+            return int(line.split()[1])
+    raise AssertionError("no rchar in /proc")
+
+
+async def until_read(server: RawServer, total: int, timeout: float = 60) -> None:
+    """Poll (with a deadline) until the server process has read `total` bytes."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while bytes_read(server.pid) < total:
+        assert loop.time() < deadline, f"the server read {bytes_read(server.pid)} of {total} bytes"
+        await asyncio.sleep(0.002)
 
 
 def logged(server: RawServer, start: str) -> list[str]:
