@@ -508,6 +508,8 @@ async def test_a_file_symlink_loop(server: RawServer, workspace: Path) -> None:
     (replay / "loop_a.json").symlink_to(replay / "loop_b.json")
     (replay / "loop_b.json").symlink_to(replay / "loop_a.json")
     expected = findings_by_path(run_cli("check", "--format", "json", workspace, cwd=workspace).json())
+    errors = sorted(Path(path).name for path, items in expected.items() if items[0][0] == "read-error")
+    assert errors == ["loop_a.json", "loop_b.json"]  # what the server must show too
     await server.initialize(workspace)
     await server.until(lambda: published(server) == expected, what="the loop as read errors")
 
