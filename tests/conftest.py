@@ -47,6 +47,7 @@ def run_cli(
     interpreter costs half a second of imports, more than most commands take. Tests
     of what only a process has (the import path, the interpreter's streams) pass
     `process=True`; `REPLAY_LENS_TEST_CLI=process pytest` runs every CLI test that way.
+    `timeout` bounds a process only.
     """
     if process or os.environ.get("REPLAY_LENS_TEST_CLI") == "process":
         completed = subprocess.run(
