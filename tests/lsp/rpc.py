@@ -194,4 +194,3 @@ class RawServer:
         assert stderr is not None
         while chunk := await stderr.read(65536):
             self.stderr += chunk
-            self.changed.set()  # a test may wait on a log line
