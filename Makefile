@@ -29,8 +29,9 @@ lint: $(STAMP)
 postgres:
 	@ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y postgresql; }
 
+# Two pytest-xdist workers: the tests wait on server processes and pytest subprocesses as much as they compute.
 test: lint postgres
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2
 	$(MAKE) -C vscode-extension test
 
 # A longer fuzzing run than the one in `make test` (same tests, more examples).

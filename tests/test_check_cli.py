@@ -175,5 +175,5 @@ def test_check_masks_secrets_unless_asked(tmp_path: Path) -> None:
 def test_a_workspace_module_never_shadows_ours(tmp_path: Path) -> None:
     (tmp_path / "pydantic.py").write_text("raise SystemExit('workspace code ran')\n", encoding="utf-8")
     (tmp_path / "f.json").write_bytes((COMPAT / "write_read_file.ultra.json").read_bytes())
-    result = run_cli("check", "--format", "json", cwd=tmp_path)
+    result = run_cli("check", "--format", "json", cwd=tmp_path, process=True)  # the import path is the process's
     assert result.code == 0 and "workspace code ran" not in result.stderr

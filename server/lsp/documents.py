@@ -233,6 +233,8 @@ class Documents:
             read_now.set_result({r.path: r for r in results if isinstance(r, Document)})
         unreadable = []
         for result in results:  # a file changed meanwhile is the change's: its read is newer
+            if result.path in changed:
+                log.debug("dropped the read of %s: it changed during the read", result.path)
             if session.is_open(result.uri) or result.path in changed:
                 continue
             if isinstance(result, Unreadable):

@@ -98,8 +98,12 @@ def test_fixture_and_recording_readers_and_checks(fixture_data: bytes, recording
     fixture = read_fixture(Path("f.json"), SourceText.from_bytes(fixture_data))
     recording = read_recording(Path("r.jsonl"), SourceText.from_bytes(recording_data))
     result = check([fixture], [recording], default_config(Path(".")))
+    sources = {fixture.path: fixture.source, recording.path: recording.source}
     for finding in result.findings:
-        assert finding.range.start.line >= 0 and finding.message
+        assert finding.message
+        source = sources[finding.path]  # every finding is about one of the two files it was given
+        assert 0 <= finding.span.start <= finding.span.end <= len(source.text)  # a place inside the file
+        assert finding.range == source.range(finding.span)  # and the range says the same place
     for report in result.fixtures:
         apply_edits(report.fixture.source.text, rehash_edits(report))
 

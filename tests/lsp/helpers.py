@@ -16,10 +16,13 @@ from pygls.protocol import default_converter
 from pytest_lsp import LanguageClient
 from pytest_lsp.client import DEFAULT_CLIENT_FEATURES, register_lsp_features
 
+from tests.lsp import zygote
+
 REPO = Path(__file__).resolve().parents[2]
 SAMPLES = REPO / "fixtures"
-SERVER_COMMAND = [sys.executable, "-m", "server", "--stdio", "--log-level", "debug"]
-SERVER_ENV = {**os.environ, "PYTHONPATH": str(REPO)}
+SERVER_COMMAND = [sys.executable, "-S", str(zygote.LAUNCHER), "--stdio", "--log-level", "debug"]
+"""`python -m server --stdio --log-level debug`, forked from this worker's zygote (tests/lsp/zygote.py)."""
+SERVER_ENV = {**os.environ, "PYTHONPATH": str(REPO), zygote.ENV_SOCKET: str(zygote.SOCKET)}
 TIMEOUT = 20.0
 
 

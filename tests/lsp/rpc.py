@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.lsp.helpers import SERVER_COMMAND, SERVER_ENV
+from tests.lsp.zygote import server_pid
 
 Message = dict[str, Any]
 TIMEOUT = 30.0
@@ -59,7 +60,8 @@ class RawServer:
 
     @property
     def pid(self) -> int:
-        return self.process.pid
+        """The server's process id (the process the launcher had forked, not the launcher)."""
+        return server_pid(self.process.pid)
 
     def rss_kib(self) -> int:
         """The server's resident memory, from /proc (KiB)."""

@@ -399,24 +399,81 @@ async def test_faults_in_the_workspace(server: RawServer, workspace: Path) -> No
     assert popups(server) == []
 
 
-async def test_fixtures_truncated_and_deleted_while_they_are_read(server: RawServer, workspace: Path) -> None:
-    replay = workspace / "replay"
-    sample = replay / "write_note.ultra.json"
-    deleted, big = replay / "a_deleted.json", replay / "b_big.json"  # read in the same batch, in this order
-    shutil.copy(sample, deleted)
+async def test_fixtures_truncated_and_deleted_while_they_are_read(tmp_path: Path) -> None:
+    """A file deleted and one truncated while indexing parses them: each read is older than the event that
+    comes while it runs, and is dropped (the server's log says so); the files are shown as they are now.
+
+    Each big fixture is read in a batch of its own, in walk order; the test changes each once the server
+    process has read its bytes (its read counter, /proc/PID/io, has grown by them) and reports the change
+    while the parse (half a second) still runs. Should the read end before the event all the same, the race
+    did not happen: the attempt is made again (the end state is checked every time)."""
+    for attempt in range(3):
+        if await _race_indexing(copy_samples(tmp_path / f"attempt-{attempt}")):
+            return
+    pytest.fail("in 3 attempts the events never came while the files were read")
+
+
+async def _race_indexing(workspace: Path) -> bool:
+    """Whether both reads were dropped as older than their events; asserts the end state."""
+    deleted, big = workspace / "replay" / "a_deleted.json", workspace / "replay" / "b_big.json"  # read in order
+    slow_fixture(deleted)
     slow_fixture(big)
-    await server.initialize(workspace, {"watchFiles": False}, wait=False, window={"workDoneProgress": True})
-    await asyncio.sleep(0.25)  # the batch has read `a_deleted.json` and is parsing the big fixture
-    deleted.unlink()
-    with big.open("r+b") as cut:
-        cut.truncate(2000)
-    changes = [{"uri": deleted.as_uri(), "type": DELETED}, {"uri": big.as_uri(), "type": CHANGED}]
-    await server.notify("workspace/didChangeWatchedFiles", {"changes": changes})
-    expected = findings_by_path(run_cli("check", "--format", "json", workspace, cwd=workspace).json())
-    assert "invalid-json" in {code for code, _, _ in expected[str(big)]} and str(deleted) not in expected
-    await server.until(lambda: published(server) == expected and server.indexed(), what="the files as they are now")
-    await asyncio.sleep(0.5)
-    assert published(server) == expected
+    sizes = deleted.stat().st_size, big.stat().st_size
+    server = await RawServer.start()
+    try:
+        uri = workspace.as_uri()
+        await server.request(
+            "initialize",
+            {
+                "processId": os.getpid(),
+                "rootUri": uri,
+                "workspaceFolders": [{"uri": uri, "name": workspace.name}],
+                "capabilities": {"window": {"workDoneProgress": True}},
+                "initializationOptions": {"debounceMs": 20, "watchFiles": False},
+            },
+        )
+        before = bytes_read(server.pid)  # started: what it reads from now on is mostly the two big files
+        await server.notify("initialized", {})
+        await until_read(server, before + sizes[0])
+        deleted.unlink()
+        await server.notify(
+            "workspace/didChangeWatchedFiles", {"changes": [{"uri": deleted.as_uri(), "type": DELETED}]}
+        )
+        await until_read(server, before + sizes[0] + sizes[1])
+        with big.open("r+b") as cut:
+            cut.truncate(2000)
+        await server.notify("workspace/didChangeWatchedFiles", {"changes": [{"uri": big.as_uri(), "type": CHANGED}]})
+        expected = findings_by_path(run_cli("check", "--format", "json", workspace, cwd=workspace).json())
+        assert "invalid-json" in {code for code, _, _ in expected[str(big)]} and str(deleted) not in expected
+        await server.until(lambda: published(server) == expected and server.indexed(), what="the files as they are")
+        await server.until(lambda: logged(server, f"indexed {workspace}: "), what="the log of the whole indexing")
+        dropped = logged(server, "dropped the read of ")
+    finally:
+        assert await server.close() == 0, server.stderr[-3000:].decode("utf-8", "replace")
+    return all(f"dropped the read of {path}: it changed during the read" in dropped for path in (deleted, big))
+
+
+def bytes_read(pid: int) -> int:
+    """The bytes process `pid` has read so far (`rchar` of /proc/PID/io)."""
+    for line in Path(f"/proc/{pid}/io").read_text(encoding="ascii").splitlines():
+        if line.startswith("rchar:"):
+            return int(line.split()[1])
+    raise AssertionError("no rchar in /proc")
+
+
+async def until_read(server: RawServer, total: int, timeout: float = 60) -> None:
+    """Poll (with a deadline) until the server process has read `total` bytes."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while bytes_read(server.pid) < total:
+        assert loop.time() < deadline, f"the server read {bytes_read(server.pid)} of {total} bytes"
+        await asyncio.sleep(0.002)
+
+
+def logged(server: RawServer, start: str) -> list[str]:
+    """The messages of the server's log (its stderr, written as they happen) that start with `start`."""
+    messages = [line.split(": ", 1)[-1] for line in server.stderr.decode("utf-8", "replace").splitlines()]
+    return [message for message in messages if message.startswith(start)]
 
 
 @pytest.mark.parametrize("fault", ["truncated", "deleted"])
@@ -451,6 +508,8 @@ async def test_a_file_symlink_loop(server: RawServer, workspace: Path) -> None:
     (replay / "loop_a.json").symlink_to(replay / "loop_b.json")
     (replay / "loop_b.json").symlink_to(replay / "loop_a.json")
     expected = findings_by_path(run_cli("check", "--format", "json", workspace, cwd=workspace).json())
+    errors = sorted(Path(path).name for path, items in expected.items() if items[0][0] == "read-error")
+    assert errors == ["loop_a.json", "loop_b.json"]  # what the server must show too
     await server.initialize(workspace)
     await server.until(lambda: published(server) == expected, what="the loop as read errors")
 
@@ -718,6 +777,6 @@ async def test_a_storm_of_file_events_is_coalesced_and_ends_in_the_final_state(t
         f"event storm: {sent} events in {storm_seconds:.2f} s; final state after {settled:.1f} s; "
         f"{checks} checks, {publishes} publishes; RSS {baseline // 1024} MiB before, peak {peak // 1024} MiB"
     )
-    assert sent == STORM_EVENTS and storm_seconds < 2.0
+    assert sent == STORM_EVENTS  # the pace is printed, never asserted: a busy machine sends slower
     assert checks <= 30  # coalesced: a handful of checks for 10,000 events
     assert peak - baseline < 64 * 1024
