@@ -123,6 +123,8 @@ def find_config_file(start: Path) -> Path | None:
 
 
 def _has_section(pyproject: Path) -> bool:
+    """Whether `pyproject` has a `[tool.replay-lens]` section; one it cannot read within bounds (too large, no
+    longer a regular file, not UTF-8) is not taken for a config."""
     try:
         text = read_regular(pyproject).decode("utf-8")
     except (OSError, UnicodeDecodeError):

@@ -172,3 +172,18 @@ def test_a_config_with_an_integer_past_pythons_limit_is_a_config_error(tmp_path:
     result = run_cli("check", tmp_path)
     assert result.code == 2, (result.stdout, result.stderr)
     assert f"config: {config}:1:1: invalid TOML: exceeds the limit (4300 digits)" in result.stderr, result.stderr
+
+
+def test_a_huge_pyproject_is_not_read_for_its_section(tmp_path: Path) -> None:
+    """A `pyproject.toml` past the largest file read whole is not read to look for `[tool.replay-lens]` (it was
+    read whole, then refused by the config's reader): the folder is checked as if it were not there."""
+    workspace = copy_samples(tmp_path / "workspace")
+    (workspace / "replay-lens.toml").unlink()
+    alone = run_cli("check", "--format", "json", workspace)
+    pyproject = workspace / "pyproject.toml"
+    pyproject.write_text('[tool.replay-lens]\npreset = "no-such-preset"\n', encoding="utf-8")
+    with pyproject.open("r+b") as handle:
+        handle.truncate(MAX_DOCUMENT_BYTES + 1)
+    beside = run_cli("check", "--format", "json", workspace)
+    assert (beside.code, beside.stdout, beside.stderr) == (alone.code, alone.stdout, alone.stderr)
+    assert alone.code in (0, 1) and alone.json(), alone.stderr
