@@ -123,8 +123,10 @@ def find_config_file(start: Path) -> Path | None:
 
 
 def _has_section(pyproject: Path) -> bool:
+    """Whether `pyproject` has a `[tool.replay-lens]` section; one it cannot read within bounds (too large, no
+    longer a regular file, not UTF-8) is not taken for a config."""
     try:
-        text = pyproject.read_text(encoding="utf-8")
+        text = read_regular(pyproject).decode("utf-8")
     except (OSError, UnicodeDecodeError):
         return False
     # Horizontal space only: `\s*` after `^` would rescan a run of blank lines from each of them (quadratic).
@@ -140,12 +142,9 @@ def load_config(path: Path) -> Config:
     except UnicodeDecodeError as exc:
         raise ConfigError(path, 1, 1, "", f"not UTF-8 text (byte {exc.start})") from None
     try:
-        document = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        line, column = _toml_error_place(str(exc))
-        raise ConfigError(path, line, column, "", f"invalid TOML: {str(exc).split(' (at ')[0]}") from None
-    except RecursionError:
-        raise ConfigError(path, 1, 1, "", "invalid TOML: arrays or tables nested too deeply") from None
+        document = parse_toml(text)
+    except TomlError as exc:
+        raise ConfigError(path, exc.line, exc.column, "", exc.reason) from None
     in_pyproject = path.name == "pyproject.toml"
     section = document.get("tool", {}).get("replay-lens", {}) if in_pyproject else document
     prefix = PYPROJECT_SECTION if in_pyproject else ""
@@ -221,6 +220,33 @@ def _dotted(prefix: str, loc: tuple[str | int, ...]) -> str:
         else:
             text += f".{part}" if text else str(part)
     return text
+
+
+class TomlError(ValueError):
+    """TOML text that cannot be parsed: where (1-based line and column) and why, in words for the user."""
+
+    def __init__(self, line: int, column: int, reason: str) -> None:
+        super().__init__(reason)
+        self.line, self.column, self.reason = line, column, reason
+
+
+def parse_toml(text: str) -> dict[str, Any]:
+    """`text` parsed as TOML; `TomlError` for every text tomllib refuses or cannot handle.
+
+    Beyond its own `TOMLDecodeError`, hostile text makes tomllib overflow its recursion (an array nested 1,000
+    deep), exceed Python's limit on an integer's digits (a `ValueError`), or run out of memory.
+    """
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        line, column = _toml_error_place(str(exc))
+        raise TomlError(line, column, f"invalid TOML: {str(exc).split(' (at ')[0]}") from None
+    except RecursionError:
+        raise TomlError(1, 1, "invalid TOML: arrays or tables nested too deeply") from None
+    except MemoryError:
+        raise TomlError(1, 1, "too large to parse") from None
+    except ValueError as exc:  # "Exceeds the limit (4300 digits) for integer string conversion: ..."
+        raise TomlError(1, 1, f"invalid TOML: {str(exc).split(':')[0].lower()}") from None
 
 
 def _toml_error_place(message: str) -> tuple[int, int]:

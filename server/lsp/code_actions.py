@@ -16,6 +16,7 @@ from lsprotocol import types
 
 from server.engine import findings as codes
 from server.engine.checks import TurnStatus
+from server.engine.files import read_regular
 from server.engine.findings import Finding
 from server.engine.fixture import Fixture
 from server.engine.recording import Recording
@@ -103,7 +104,20 @@ def _rule_actions(
         if finding.code is not codes.VOLATILE_TEXT or not here(finding):
             continue
         rule = finding.data.get("rule")
-        edit = add_rule_edit(current, rule) if isinstance(rule, dict) else None
+        try:
+            edit = add_rule_edit(current, rule) if isinstance(rule, dict) else None
+        except rules_edit.RuleNotAddedError as exc:
+            log.warning("%s: not offered, %s", ADD_RULE_TITLE, exc)
+            if _says_why(current, params):
+                actions.append(
+                    types.CodeAction(
+                        title=ADD_RULE_TITLE,
+                        kind=types.CodeActionKind.QuickFix,
+                        diagnostics=_matching(params.context.diagnostics, finding, current.document, current),
+                        disabled=types.CodeActionDisabled(reason=str(exc)),
+                    )
+                )
+            continue
         if edit is not None:
             actions.append(
                 types.CodeAction(
@@ -116,8 +130,23 @@ def _rule_actions(
     return actions
 
 
+def _says_why(current: Snapshot, params: types.CodeActionParams) -> bool:
+    """Whether a rule that cannot be added is answered with a disabled action giving the reason: the user asked
+    for actions (not the editor's automatic request) and the client shows a disabled action's reason (LSP 3.16)."""
+    text_document = current.capabilities.text_document
+    code_action = text_document.code_action if text_document is not None else None
+    invoked = params.context.trigger_kind == types.CodeActionTriggerKind.Invoked
+    return invoked and code_action is not None and bool(code_action.disabled_support)
+
+
 def add_rule_edit(current: Snapshot, rule: dict[str, Any]) -> types.WorkspaceEdit | None:
-    """Append `rule` to the project's config file, or create `replay-lens.toml` when there is none."""
+    """Append `rule` to the project's config file, or create `replay-lens.toml` when there is none.
+
+    None when there is nothing to offer (a config already in error, which its own diagnostic reports; a client
+    that cannot create files); `RuleNotAddedError` with the reason when the config's text cannot be read or parsed.
+    The file on disk is read by the engine's bounded reader: a config replaced by a FIFO, a device or a huge file
+    since indexing is refused at once rather than holding this request's worker.
+    """
     project = current.project
     if project.config_error is not None or not all(isinstance(value, str) for value in rule.values()):
         return None
@@ -133,13 +162,12 @@ def add_rule_edit(current: Snapshot, rule: dict[str, Any]) -> types.WorkspaceEdi
         text, version = current.config_text
     else:
         try:
-            text, version = path.read_text(encoding="utf-8"), None
-        except (OSError, UnicodeDecodeError) as exc:
-            log.warning("cannot read %s: %s", path, exc)
-            return None
+            text, version = read_regular(path).decode("utf-8"), None
+        except OSError as exc:
+            raise rules_edit.RuleNotAddedError(f"{path.name} cannot be read: {exc.strerror or exc}") from None
+        except UnicodeDecodeError as exc:
+            raise rules_edit.RuleNotAddedError(f"{path.name} is not UTF-8 text (byte {exc.start})") from None
     added = rules_edit.addition(text, rule, pyproject=path.name == "pyproject.toml")
-    if added is None:
-        return None
     end = lsp_range(SourceText(text), Span(len(text), len(text)), current.encoding)
     return workspace_edit(current.capabilities, uri, version, [types.TextEdit(end, added)])
 

@@ -35,7 +35,7 @@ import os
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from lsprotocol import types
@@ -56,6 +56,11 @@ Runs = Literal["foreground", "background"]
 
 WORKERS_VARIABLE = "REPLAY_LENS_REQUEST_WORKERS"
 """Environment variable setting the number of request workers (default: the cores, at most 4)."""
+
+PAUSE_VARIABLE = "REPLAY_LENS_TEST_PAUSE"
+"""Tests only, off when unset: `METHOD=FIFO` holds each background request of METHOD at a pause point in its
+worker until the test writes to the FIFO and closes it; the feature then runs, or raises a `RuntimeError` if the
+test wrote anything (see `_paused`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,13 +199,33 @@ class Workers:
 def register(server: LanguageServer, session: Session, documents: Documents, diagnostics: Diagnostics) -> Workers:
     """Register every route with pygls, through `_answer`; the request workers (the caller shuts them down)."""
     pool = Workers(workers())
-    for route in ROUTES:
+    for route in map(_paused, ROUTES):
         answer = _answer(route, session, documents, diagnostics, pool)
         if route.scope == "command":
             server.command(route.method)(answer)
         else:
             server.feature(route.method, route.options)(answer)
     return pool
+
+
+def _paused(route: Route) -> Route:
+    """`route` behind the test pause point when `REPLAY_LENS_TEST_PAUSE` names it (see `PAUSE_VARIABLE`).
+
+    The tests of cancellation must hold a worker at a known point, and those of the error path need a feature
+    that fails: no real feature blocks or fails on purpose (every read of a user's file is bounded and non-blocking).
+    """
+    method, _, fifo = os.environ.get(PAUSE_VARIABLE, "").partition("=")
+    if method != route.method or route.runs != "background" or not fifo:
+        return route
+
+    def paused(snapshot: Any, params: Any) -> Any:
+        with open(fifo, "rb") as pause:  # the test's FIFO, never a user's file: opening it waits for the test
+            told = pause.read()
+        if told:
+            raise RuntimeError(f"the test pause point was told to fail ({len(told)} bytes)")
+        return route.handler(snapshot, params)
+
+    return replace(route, handler=paused)
 
 
 def _answer(

@@ -8,8 +8,9 @@ breaks a config file.
 
 from __future__ import annotations
 
-import tomllib
 from typing import Any
+
+from server.engine.config import TomlError, parse_toml
 
 _BASIC_ESCAPES = {'"': '\\"', "\\": "\\\\", "\n": "\\n", "\t": "\\t", "\r": "\\r", "\b": "\\b", "\f": "\\f"}
 
@@ -37,18 +38,31 @@ def rule_table(rule: dict[str, str], *, pyproject: bool) -> str:
     return "\n".join(lines) + "\n"
 
 
-def addition(text: str, rule: dict[str, str], *, pyproject: bool) -> str | None:
-    """What to append to config `text` to add `rule`, or None when the result would not be that rule."""
+class RuleNotAddedError(ValueError):
+    """The config's text cannot take the rule: the reason, in words for the user."""
+
+
+def addition(text: str, rule: dict[str, str], *, pyproject: bool) -> str:
+    """What to append to config `text` to add `rule`.
+
+    Raises `RuleNotAddedError` when the text with the rule appended cannot be parsed (any text the engine's TOML
+    reader refuses: invalid, nested too deeply, too large) or would not hold that rule last.
+    """
     separator = "" if not text else ("\n" if text.endswith("\n") else "\n\n")
     added = separator + rule_table(rule, pyproject=pyproject)
     try:
-        document: Any = tomllib.loads(text + added)
+        document: Any = parse_toml(text + added)
+    except TomlError as exc:
+        raise RuleNotAddedError(f"the config cannot be read ({exc.reason}, line {exc.line})") from None
+    try:
         if pyproject:
             document = document["tool"]["replay-lens"]
         last = document["rules"][-1]
-    except (tomllib.TOMLDecodeError, KeyError, IndexError, TypeError):
-        return None
-    return added if all(last.get(key) == value for key, value in rule.items()) else None
+    except (KeyError, IndexError, TypeError):
+        last = None
+    if not isinstance(last, dict) or any(last.get(key) != value for key, value in rule.items()):
+        raise RuleNotAddedError("the config's rules cannot be appended to: they are not its last `[[rules]]` tables")
+    return added
 
 
 def new_config(rule: dict[str, str], preset: str) -> str:

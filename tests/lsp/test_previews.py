@@ -8,7 +8,7 @@ import pytest
 
 from server.engine.preview import cut, normalized_input, render_output, safe
 from server.engine.secrets import mask_secrets
-from server.lsp.rules_edit import addition, new_config, toml_string
+from server.lsp.rules_edit import RuleNotAddedError, addition, new_config, toml_string
 
 RULE = {"name": "prefixed-id", "pattern": r"\breq[-_][A-Za-z0-9]{8,}\b", "replacement": "<ID>"}
 
@@ -64,5 +64,6 @@ def test_rule_tables() -> None:
     added = addition(pyproject, RULE, pyproject=True)
     assert added is not None and added.startswith("\n[[tool.replay-lens.rules]]\n")
     assert tomllib.loads(pyproject + added)["tool"]["replay-lens"]["rules"] == [RULE]
-    assert addition("rules = []\n", RULE, pyproject=False) is None  # would not be valid TOML: not offered
+    with pytest.raises(RuleNotAddedError, match="cannot be read"):  # would not be valid TOML: not offered
+        addition("rules = []\n", RULE, pyproject=False)
     assert tomllib.loads(new_config(RULE, "deerflow")) == {"preset": "deerflow", "rules": [RULE]}

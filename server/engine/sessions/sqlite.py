@@ -24,6 +24,8 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+from server.engine.files import read_head
+
 HEADER = b"SQLite format 3\x00"
 SUFFIXES = (".db", ".sqlite", ".sqlite3")
 BUSY_TIMEOUT_SECONDS = 0.2
@@ -44,11 +46,12 @@ def _uri(path: Path, *, immutable: bool) -> str:
 
 
 def _in_wal_mode(path: Path) -> bool:
+    """Whether the database's header says WAL; `DatabaseError` for anything but a regular file, read without
+    blocking (sqlite's own open of a FIFO swapped in since discovery would wait forever for a writer)."""
     try:
-        with path.open("rb") as handle:
-            head = handle.read(20)
-    except OSError:
-        return False
+        head = read_head(path, 20)
+    except OSError as exc:
+        raise DatabaseError(f"the database cannot be read ({exc.strerror or exc})") from None
     return len(head) == 20 and head[18] == _WAL_VERSION and head[19] == _WAL_VERSION
 
 
