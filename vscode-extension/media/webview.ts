@@ -2,6 +2,7 @@
 // extension (open a file at a turn, run an action) and keeps the steps view's virtual list. Bundled by esbuild into
 // dist/webview.js and loaded under the webview's content security policy (by nonce).
 
+import type { StepRow } from '../src/protocol';
 import { plural } from '../src/text';
 import { pagesOf, positionsIn, revealTop, visibleWindow } from './virtualList';
 
@@ -28,20 +29,6 @@ function rangeOf(el: Element): TextRange | undefined {
 // Only the rows in view (and a margin) are in the DOM; the extension sends the server's pages of
 // rows as they come into view, and the detail of the step selected. Search and filters read every
 // page (asked once, when a filter is first set) and the list then windows over what they keep.
-
-/** A row as the extension sends it (src/html.ts `StepRow`). */
-interface StepRow {
-  position: number;
-  index: number;
-  html: string;
-  kind: string;
-  caller: string;
-  status: string;
-  search: string;
-  tokensIn: number;
-  tokensOut: number;
-  ms: number;
-}
 
 type FromExtension =
   | { type: 'rows'; generation: number; page: number; rows: StepRow[] }

@@ -4,7 +4,7 @@
 // inline styles, theme colors only.
 import { changeCounts, elide, normalizeDiff, Segment, unifiedLabels } from './diff';
 import { formatNumber, plural } from './text';
-import type { Range, ReplayReport, ReplayStep, SessionInfo, SessionStep, Tokens } from './protocol';
+import type { Range, ReplayReport, ReplayStep, SessionInfo, SessionStep, StepRow, Tokens } from './protocol';
 
 /** Text of a value from the server: strings and numbers as they are, nothing for anything else. */
 function textOf(value: unknown): string {
@@ -486,21 +486,6 @@ function tokenCounts(tokens: Tokens | null | undefined): { input: number; output
   const t = tokens as Record<string, unknown>;
   const num = (...values: unknown[]) => values.find((v): v is number => typeof v === 'number') ?? 0;
   return { input: num(t.input, t.input_tokens, t.prompt_tokens), output: num(t.output, t.output_tokens, t.completion_tokens) };
-}
-
-/** One row of the steps view's virtual list: its HTML and what search, filters and totals read. */
-export interface StepRow {
-  /** Place in the session (0-based), which the server's pages are cut by. */
-  position: number;
-  index: number;
-  html: string;
-  kind: string;
-  caller: string;
-  status: string;
-  search: string;
-  tokensIn: number;
-  tokensOut: number;
-  ms: number;
 }
 
 export function stepRow(step: SessionStep, position: number, ctx: RenderContext): StepRow {

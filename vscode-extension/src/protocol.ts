@@ -202,3 +202,18 @@ export function isReplayReport(value: unknown): value is ReplayReport {
   const v = value as Record<string, unknown>;
   return Array.isArray(v.steps) && !!v.summary && typeof v.summary === 'object' && !Array.isArray(v.summary);
 }
+
+/** One row of the steps view's virtual list: its HTML and what search, filters and totals read. */
+export interface StepRow {
+  /** Place in the session (0-based), which the server's pages are cut by. */
+  position: number;
+  index: number;
+  html: string;
+  kind: string;
+  caller: string;
+  status: string;
+  search: string;
+  tokensIn: number;
+  tokensOut: number;
+  ms: number;
+}
