@@ -51,10 +51,12 @@ from bench.lsp_bench import (
     Connection,
     Published,
     Session,
+    abandon,
     capabilities,
     frame,
     memory_mb,
     sample_rss,
+    shut_down,
     start_server,
     summary,
 )
@@ -178,15 +180,9 @@ async def run(
         result["open_rss_mb"] = round(memory_mb(process.pid, "VmHWM"), 1)
         result |= await work(session)
         result["peak_rss_mb"] = round(memory_mb(process.pid, "VmHWM"), 1)
-        await connection.request("shutdown", None)
-        await connection.notify("exit", None)
-        await asyncio.wait_for(process.wait(), 30)
+        await shut_down(connection, process)
     finally:
-        reader.cancel()
-        sampler.cancel()
-        if process.returncode is None:
-            process.kill()
-            await process.wait()
+        await abandon(process, reader, sampler)
     return result
 
 

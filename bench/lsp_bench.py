@@ -301,6 +301,22 @@ class Session:
         return {"edits": count, **summary("edit", latencies, 1)}
 
 
+async def shut_down(connection: Connection, process: asyncio.subprocess.Process) -> None:
+    """End the server as an editor does (`shutdown`, then `exit`), and wait for it to exit."""
+    await connection.request("shutdown", None)
+    await connection.notify("exit", None)
+    await asyncio.wait_for(process.wait(), 30)
+
+
+async def abandon(process: asyncio.subprocess.Process, *tasks: asyncio.Task[Any]) -> None:
+    """Stop reading and sampling a server; kill it if it is still running (a run that failed half-way)."""
+    for task in tasks:
+        task.cancel()
+    if process.returncode is None:
+        process.kill()
+        await process.wait()
+
+
 def summary(name: str, latencies: list[float], digits: int) -> dict[str, float]:
     return {
         f"{name}_p50_ms": round(statistics.median(latencies), digits),
@@ -326,15 +342,9 @@ async def measure(
         phase[0] = "edits"
         result |= await session.edits(edits)
         rss, rss_end = memory_mb(process.pid, "VmHWM"), memory_mb(process.pid, "VmRSS")
-        await connection.request("shutdown", None)
-        await connection.notify("exit", None)
-        await asyncio.wait_for(process.wait(), 30)
+        await shut_down(connection, process)
     finally:
-        reader.cancel()
-        sampler.cancel()
-        if process.returncode is None:
-            process.kill()
-            await process.wait()
+        await abandon(process, reader, sampler)
         if spy is not None:
             await spy.wait()
     size_mb = workspace.fixture.stat().st_size / 1e6
