@@ -82,6 +82,8 @@ def _in_process(argv: list[str], cwd: Path) -> CliResult:
     stderr = sys.stderr = io.TextIOWrapper(err, encoding="utf-8", errors="backslashreplace", write_through=True)
     last_resort = logging.StreamHandler(stderr)
     last_resort.setLevel(logging.WARNING)
+    # Another test's leftover asyncio task, collected now, is that test's, not this command's (the CLI runs no loop).
+    last_resort.addFilter(lambda record: record.name != "asyncio")
     root.handlers[:] = [last_resort]
     root.setLevel(logging.WARNING)
     before = os.getcwd()

@@ -16,7 +16,7 @@ def test_replay_text_report(samples: Path) -> None:
     out = result.stdout
     assert "against replay/write_note.ultra.json (4 turns) under rules deerflow" in out
     assert "First divergence: step 0, write_note.ultra.jsonl:1: miss" in out
-    assert "Step 0 (lead_agent) miss: nearest recorded input is turn 0 (100% alike" in out
+    assert "Step 0 (lead_agent) miss: nearest recorded input is turn 0 (66% alike" in out
     assert "  -  --- BEGIN USER INPUT ---" in out
     assert "Unused turns: 0, 2, 3" in out
     assert out.rstrip().endswith("3 misses, 0 exhausted; 2 tool calls (0 differ); 3 unused turns.")
