@@ -29,12 +29,12 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from server.engine.config import Config
-from server.engine.recording import Recording
-from server.engine.summary import from_summary
-from server.engine.summary_records import FORMAT, RecordingSummary, SummaryError
+if TYPE_CHECKING:  # a warm `check` (`run_cache`) opens the cache without importing the readers
+    from server.engine.config import Config
+    from server.engine.recording import Recording
+    from server.engine.summary_records import RecordingSummary
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +62,10 @@ CREATE TABLE IF NOT EXISTS reports (
     digest TEXT NOT NULL, fingerprint TEXT NOT NULL, report BLOB NOT NULL, used REAL NOT NULL,
     PRIMARY KEY (digest, fingerprint)
 );
+CREATE TABLE IF NOT EXISTS runs (
+    key TEXT PRIMARY KEY, signature TEXT NOT NULL, output BLOB NOT NULL, status INTEGER NOT NULL,
+    used REAL NOT NULL
+);
 """
 
 
@@ -85,6 +89,8 @@ def engine_digest() -> str:
 
 
 def summary_fingerprint(config: Config) -> str:
+    from server.engine.summary_records import FORMAT  # noqa: PLC0415  # see the imports
+
     allowed = [pattern.pattern for pattern in config.allow_volatile]
     parts = [FORMAT, config.rules.fingerprint(), allowed, engine_digest()]
     return hashlib.sha256(json.dumps(parts).encode()).hexdigest()
@@ -97,6 +103,7 @@ class SummaryCache:
         self.path = directory / FILE_NAME
         self._connection: sqlite3.Connection | None = None
         self._broken = False
+        self._swept = False
         self._lock = threading.RLock()
         """One connection for every thread (the server reads in worker threads), one statement at a time."""
 
@@ -189,6 +196,30 @@ class SummaryCache:
                     )
                     _note_file(connection, path, stat, digest)
 
+    # Whole runs' output (`run_cache`): one row per run key (settings), the latest signature (files) only.
+
+    def run_output(self, key: str, signature: str) -> tuple[str, int] | None:
+        """The output and exit status kept for a run with `key` over files with `signature`, or None."""
+        row = self._query("SELECT output, status FROM runs WHERE key = ? AND signature = ?", (key, signature))
+        if row is None or not isinstance(row[0], bytes) or not isinstance(row[1], int):
+            return None
+        try:
+            return row[0].decode("utf-8", "surrogatepass"), row[1]
+        except UnicodeDecodeError:
+            return None
+
+    def store_run(self, key: str, signature: str, output: str, status: int) -> None:
+        """Keep a run's `output` (any text: surrogates of names that are not UTF-8 kept as they are)."""
+        if self._broken:
+            return
+        blob = output.encode("utf-8", "surrogatepass")
+        with self._writing() as connection:
+            if connection is not None:
+                connection.execute(
+                    "INSERT OR REPLACE INTO runs (key, signature, output, status, used) VALUES (?, ?, ?, ?, ?)",
+                    (key, signature, blob, status, time.time()),
+                )
+
     def close(self) -> None:
         with self._lock:
             if self._connection is not None:
@@ -196,6 +227,9 @@ class SummaryCache:
                 self._connection = None
 
     def _decoded(self, path: Path, blob: Any, config: Config) -> Recording | None:
+        from server.engine.summary import from_summary  # noqa: PLC0415  # see the imports
+        from server.engine.summary_records import RecordingSummary, SummaryError  # noqa: PLC0415
+
         try:
             return from_summary(path, RecordingSummary.from_json(path, json.loads(blob)), config)
         except (TypeError, ValueError, SummaryError) as exc:  # JSON and summary errors are ValueErrors
@@ -255,6 +289,10 @@ class SummaryCache:
             yield None
             return
         try:
+            if not self._swept:  # at the first write, not at opening: a run that only reads scans no table
+                self._swept = True
+                for table in ("summaries", "reports", "runs"):
+                    connection.execute(f"DELETE FROM {table} WHERE used < ?", (time.time() - UNUSED_DAYS * 86400,))
             yield connection
             connection.execute("COMMIT")
         except sqlite3.Error as exc:
@@ -288,8 +326,6 @@ class SummaryCache:
             connection.execute("PRAGMA journal_mode=WAL")
             connection.execute("PRAGMA synchronous=NORMAL")
             connection.executescript(_SCHEMA)
-            connection.execute("DELETE FROM summaries WHERE used < ?", (time.time() - UNUSED_DAYS * 86400,))
-            connection.execute("DELETE FROM reports WHERE used < ?", (time.time() - UNUSED_DAYS * 86400,))
         except BaseException:
             connection.close()
             raise
