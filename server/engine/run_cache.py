@@ -12,7 +12,9 @@ prints the kept output without reading any file: one `stat` per file and one
 query, as ruff's cache does.
 
 A signature is only kept when no file was modified in the last `RACY_SECONDS`
-before the walk (a second write in the same clock tick would keep the stat),
+before the walk (a second write in the same clock tick would keep the stat: as
+the `files` index of the cache) and none had its inode changed in the last
+`CHANGE_GRAIN` (a write that puts the old mtime back still changes the ctime),
 and the output only when it is not a function of time (no rule ran out of time).
 """
 
@@ -25,6 +27,8 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+import regex
 
 from server.engine.cache import RACY_SECONDS, engine_digest
 
@@ -50,6 +54,9 @@ SKIPPED_DIRS = frozenset(
 )
 """`workspace.SKIPPED_DIRS`, repeated so a warm run need not import the readers (checked equal in tests)."""
 _SUFFIXES = (".json", ".jsonl")
+CHANGE_GRAIN = 0.05
+"""Longer than the kernel's clock tick: a file whose inode changed this long before the walk cannot change again
+with the same ctime (a content written back with its old size and mtime, as `rsync -t` does, still misses)."""
 _CLI = Path(__file__).resolve().parent.parent / "cli"
 
 
@@ -64,7 +71,7 @@ class Signature:
 def run_key(settings: Sequence[object], targets: Iterable[Path]) -> str:
     """The digest of everything but the files that shapes a run's output: the caller's `settings` (its
     arguments as given, the color chosen, the config file and root), the current folder, each target's real
-    path, the code and Python's version."""
+    path, the code, Python's and `regex`'s versions and the user it runs as."""
     parts = [
         repr(list(settings)),
         os.fsencode(os.getcwd()).hex(),
@@ -72,6 +79,8 @@ def run_key(settings: Sequence[object], targets: Iterable[Path]) -> str:
         engine_digest(),
         _cli_digest(),
         sys.version,
+        regex.__version__,  # the rules' matching is this library's
+        repr((os.geteuid(), os.getegid(), sorted(os.getgroups()))),  # what may be read
     ]
     return hashlib.sha256("\0".join(parts).encode("utf-8", "surrogatepass")).hexdigest()
 
@@ -87,6 +96,7 @@ def _cli_digest() -> str:
 
 def walk_signature(targets: Iterable[Path], config_file: Path | None) -> Signature:
     """The signature of the files a run over `targets` could read, and of its config file."""
+    began = time.time_ns()
     walk = _Walk()
     if config_file is not None:
         walk.file(os.fsencode(config_file), None)
@@ -96,7 +106,8 @@ def walk_signature(targets: Iterable[Path], config_file: Path | None) -> Signatu
             walk.folder(name)
         else:
             walk.file(name, None)
-    return Signature(walk.digest.hexdigest(), walk.newest < time.time_ns() - int(RACY_SECONDS * 1e9))
+    settled = walk.modified < began - int(RACY_SECONDS * 1e9) and walk.changed < began - int(CHANGE_GRAIN * 1e9)
+    return Signature(walk.digest.hexdigest(), settled)
 
 
 class _Walk:
@@ -104,7 +115,8 @@ class _Walk:
 
     def __init__(self) -> None:
         self.digest = hashlib.sha256()
-        self.newest = 0
+        self.modified = 0
+        self.changed = 0
 
     def folder(self, path: bytes) -> None:
         try:
@@ -134,7 +146,8 @@ class _Walk:
         except OSError as exc:
             self.digest.update(b"?%s\0%d\n" % (path, exc.errno or 0))
             return
-        self.newest = max(self.newest, stat.st_mtime_ns, stat.st_ctime_ns)
+        self.modified = max(self.modified, stat.st_mtime_ns)
+        self.changed = max(self.changed, stat.st_ctime_ns)
         self.digest.update(
             b"%s\0%d\0%d\0%d\0%d\0%d\0%d\0%s\n"
             % (
