@@ -96,7 +96,7 @@ def own(root: Path, operation: str, pick: int, step: int) -> None:
         (root / "replay" / f"notes{step}.txt").write_text("not a fixture\n", encoding="utf-8")
 
 
-@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(OPERATIONS, SETTINGS)
 def test_a_kept_run_prints_what_a_run_without_cache_prints(
     operations: list[tuple[str, int]], options: tuple[str, ...]
