@@ -90,11 +90,12 @@ def _output(
     """The run's output and exit status: those kept by an earlier run over the same files with the same
     settings (`run_cache`: nothing is read or parsed, not even the config), else checked and kept.
     --fix rewrites files: it always runs."""
-    key = signature = None
+    key = signature = told = None
     if cache is not None and not args.fix:
         # The config is told by its file (its bytes are in the signature): `load_project_config` without parsing.
         config_file = args.config or find_config_file(start.resolve())
         root = config_file.parent if config_file else project_root(start.resolve(), Path.cwd())
+        told = (config_file, root)
         targets = paths or [config_file.parent if config_file else Path.cwd()]
         settings = sorted((name, repr(value)) for name, value in vars(args).items() if name != "run")
         key = run_key([settings, color, config_file, root], targets)
@@ -104,7 +105,8 @@ def _output(
             return kept
     from server.cli.checked import checked  # noqa: PLC0415  # the readers, only when they must run
 
-    output, status, keep = checked(args, start, paths, cache, color)
-    if cache is not None and key is not None and signature is not None and signature.settled and keep:
+    output, status, followed = checked(args, start, paths, cache, color)
+    # Kept only under the config told above: one made or removed since (a race) would key another run's output.
+    if cache is not None and key is not None and signature is not None and signature.settled and followed == told:
         cache.store_run(key, signature.digest, output, status)
     return output, status

@@ -29,14 +29,14 @@ SEVERITIES = {"error": Severity.ERROR, "warning": Severity.WARNING, "info": Seve
 
 def checked(
     args: argparse.Namespace, start: Path, paths: list[Path], cache: SummaryCache | None, color: bool
-) -> tuple[str, int, bool]:
-    """The output and exit status of checking `paths` (else the project of `start`) as `args` ask, and whether
-    they may be kept for the next run: not when a rule ran out of time (a verdict of the machine's load, not
-    of the files), nor for a config error."""
+) -> tuple[str, int, tuple[Path | None, Path] | None]:
+    """The output and exit status of checking `paths` (else the project of `start`) as `args` ask, and the
+    config file and root they follow from when they may be kept for the next run: None when a rule ran out of
+    time (a verdict of the machine's load, not of the files) or for a config error."""
     try:
         config = load_project_config(start, args.config, Path.cwd())
     except ConfigError as error:
-        return (*_config_failure(error, args.format), False)
+        return (*_config_failure(error, args.format), None)
     if args.preset:
         config = _with_preset(config, args.preset)
     targets = paths or [config.root if config.path else Path.cwd()]
@@ -65,7 +65,11 @@ def checked(
     )
     status = EXIT_FINDINGS if any(f.severity <= Severity.WARNING for f in every) else EXIT_CLEAN
     timed = any(finding.code is codes.RULE_TIMEOUT for finding in every)
-    return _rendered(findings, summary, args.format, color) + "\n", status, not timed
+    return (
+        _rendered(findings, summary, args.format, color) + "\n",
+        status,
+        None if timed else (config.path, config.root),
+    )
 
 
 def _masked(findings: list[Finding], result: CheckResult) -> list[Finding]:
