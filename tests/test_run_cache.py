@@ -178,3 +178,15 @@ def test_a_name_that_is_not_utf8_is_printed_again_byte_for_byte(tmp_path: Path) 
 
 def test_the_walk_skips_the_folders_the_workspace_skips() -> None:
     assert run_cache.SKIPPED_DIRS == workspace.SKIPPED_DIRS
+
+
+def test_a_workspace_without_a_config_is_kept_and_printed_again(tmp_path: Path) -> None:
+    root, cache = workspace_copy(tmp_path), tmp_path / "cache"
+    (root / "replay-lens.toml").unlink()
+    (root / ".git").mkdir()  # the project's root, as `project_root` finds it
+    first = check(root, cache, "--format", "json")
+    assert len(kept_rows(cache)) == 1
+    assert check(root, cache, "--format", "json") == first == check(root, cache, "--no-cache", "--format", "json")
+    # A config made since is another run (the key names the config file).
+    (root / "replay-lens.toml").write_text('preset = "deerflow"\nfixtures = ["nothing/*.json"]\n', encoding="utf-8")
+    assert check(root, cache, "--format", "json") == check(root, cache, "--no-cache", "--format", "json") != first
