@@ -11,7 +11,8 @@ identical to the reference's.
 Two targets: the fixtures alone (no recording links a turn: each turn is an
 `unverifiable` finding, so the report is large) and the whole workspace (every
 turn verified, no finding). Each figure is one process (`python -m server check
---format json`) timed from start to exit with its peak RSS: cold (an empty cache
+--format json`) timed from start to exit with its CPU time (user + system, its
+children's included: less sensitive to a loaded machine) and peak RSS: cold (an empty cache
 folder of its own), then warm twice on the same cache (nothing changed since
 the cold run). The warm runs' output must be the cold run's, byte for byte
 (exit 1 otherwise). The default of 2,000 fixtures runs in under a minute;
@@ -99,6 +100,7 @@ def run_check(root: Path, target: str, cache: Path) -> tuple[dict[str, Any], byt
     seconds = time.perf_counter() - start
     return {
         "seconds": round(seconds, 3),
+        "cpu_seconds": round(usage.ru_utime + usage.ru_stime, 3),
         "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),
         "exit": os.waitstatus_to_exitcode(status),
     }, output
@@ -125,6 +127,7 @@ def measure(root: Path, target: str) -> dict[str, Any]:
         "warm": warm,
         "warm_again": again,
         "warm_share_of_cold": round(min(warm["seconds"], again["seconds"]) / cold["seconds"], 4),
+        "warm_cpu_share_of_cold": round(min(warm["cpu_seconds"], again["cpu_seconds"]) / cold["cpu_seconds"], 4),
         "identical_output": cold_output == warm_output == again_output,
         "load_average_before": load,
     }
@@ -150,13 +153,16 @@ def main(argv: list[str] | None = None) -> int:
         rows.append(row)
         print(
             f"{name}: output {row['output_mb']} MB, load average before {row['load_average_before']:.2f}\n"
-            f"  {'check --format json, whole process':<36} {'seconds':>8} {'RSS MB':>7} {'exit':>5}"
+            f"  {'check --format json, whole process':<36} {'seconds':>8} {'CPU s':>7} {'RSS MB':>7} {'exit':>5}"
         )
         for run in ("cold", "warm", "warm_again"):
             figures = row[run]
-            print(f"  {run:<36} {figures['seconds']:>8.2f} {figures['peak_rss_mb']:>7.0f} {figures['exit']:>5}")
-        share, same = row["warm_share_of_cold"], row["identical_output"]
-        print(f"  warm / cold: {share:.1%}; output identical cold and warm: {same}")
+            print(
+                f"  {run:<36} {figures['seconds']:>8.2f} {figures['cpu_seconds']:>7.2f}"
+                f" {figures['peak_rss_mb']:>7.0f} {figures['exit']:>5}"
+            )
+        share, cpu, same = row["warm_share_of_cold"], row["warm_cpu_share_of_cold"], row["identical_output"]
+        print(f"  warm / cold: {share:.1%} (CPU time: {cpu:.1%}); output identical cold and warm: {same}")
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps({"fixtures": args.fixtures, **sizes, "runs": rows}, indent=2), encoding="utf-8")
     clean = all(row["identical_output"] for row in rows)

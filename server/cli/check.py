@@ -1,31 +1,23 @@
-"""`replay-lens check`: validate fixtures against the current rules, optionally rehash them."""
+"""`replay-lens check`: validate fixtures against the current rules, optionally rehash them.
+
+A run whose files and settings are those of an earlier run prints that run's output (`run_cache`) without
+importing the readers: what reads and checks is `checked`, imported only when it must run."""
 
 from __future__ import annotations
 
 import argparse
-import os
+import gc
 import sys
-from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 from server.cli.output import configure_streams
-from server.cli.report import Summary, render_json, render_sarif, render_text
-from server.engine import findings as codes
 from server.engine.cache import SummaryCache
-from server.engine.checks import CheckResult, TurnStatus
-from server.engine.config import Config, ConfigError
-from server.engine.findings import Finding, Severity
+from server.engine.config import find_config_file, project_root
 from server.engine.presets import PRESETS
-from server.engine.rehash import apply_edits, rehash_edits
-from server.engine.secrets import masked_finding
-from server.engine.source import SourceText, Span
-from server.engine.summary import kept_context
-from server.engine.workspace import load_project_config, load_workspace, paused_gc
-from server.engine.writes import ChangedOnDiskError, atomic_write, content_hash
+from server.engine.run_cache import run_key, walk_signature
 
-EXIT_CLEAN, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
-_SEVERITIES = {"error": Severity.ERROR, "warning": Severity.WARNING, "info": Severity.INFO}
+EXIT_USAGE = 2
+_SEVERITIES = ("error", "warning", "info")
 
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -42,7 +34,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     parser.add_argument("--preset", choices=sorted(PRESETS), help="override the rules preset")
     parser.add_argument(
         "--severity",
-        choices=tuple(_SEVERITIES),
+        choices=_SEVERITIES,
         default="info",
         help="lowest severity to show (default: info)",
     )
@@ -64,8 +56,13 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
 def run(args: argparse.Namespace) -> int:
     # One short process: the cyclic collector would walk every finding and report made (30,000 of them
     # took 1.6 s of a warm run over 10,000 fixtures), for cycles it never finds.
-    with paused_gc():
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
         return _run(args)
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -76,118 +73,40 @@ def _run(args: argparse.Namespace) -> int:
         print(f"error: no such file or directory: {', '.join(map(str, missing))}", file=sys.stderr)
         return EXIT_USAGE
     start = paths[0] if paths else Path.cwd()
-    try:
-        config = load_project_config(start, args.config, Path.cwd())
-    except ConfigError as error:
-        return _config_failure(error, args.format)
-    if args.preset:
-        config = _with_preset(config, args.preset)
-    targets = paths or [config.root if config.path else Path.cwd()]
+    color = args.color == "always" or (args.color == "auto" and args.format == "text" and sys.stdout.isatty())
     cache = None if args.no_cache else SummaryCache.default()
     try:
-        # --fix rewrites fixtures from their text: a cached report has none, so every fixture is read.
-        result = load_workspace(targets, config, cache, reuse_fixtures=not args.fix).check()
-        fixed = 0
-        if args.fix:
-            fixed, failures = _fix(result)
-            if fixed:
-                result = load_workspace(targets, config, cache).check()
-            result.problems.extend(failures)
+        output, status = _output(args, start, paths, cache, color)
     finally:
         if cache is not None:
             cache.close()
-    every = result.findings  # sorted anew at each call: once here
-    findings = [f for f in every if f.severity <= _SEVERITIES[args.severity]]
-    if not args.reveal_secrets:
-        findings = _masked(findings, result)
-    summary = Summary(
-        fixtures=len(result.fixtures),
-        recordings=len(result.recordings),
-        turns=sum(len(report.turns) for report in result.fixtures),
-        stale=sum(report.count(TurnStatus.STALE) for report in result.fixtures),
-        unverifiable=sum(report.count(TurnStatus.UNVERIFIABLE) for report in result.fixtures),
-        fixed=fixed,
-        preset=config.rules.preset,
-        fingerprint=config.rules.fingerprint(),
-        config=config.path,
-    )
-    _emit(findings, summary, args.format, args.color)
-    return EXIT_FINDINGS if any(f.severity <= Severity.WARNING for f in every) else EXIT_CLEAN
+    print(output, end="")
+    return status
 
 
-def _masked(findings: list[Finding], result: CheckResult) -> list[Finding]:
-    """Findings with secrets masked in their messages and data, as the editor shows them."""
-    sources = {report.fixture.path: report.fixture.source for report in result.fixtures}
-    sources.update({report.recording.path: report.recording.source for report in result.recordings})
-    recordings = {report.recording.path: report.recording for report in result.recordings}
-    masked = []
-    # Without a quoted `text`, masking reads only the message and data: a finding's masked form is kept by them
-    # when the data's values are plain numbers (30,000 `unverifiable` findings share a handful of forms).
-    seen: dict[tuple[str, tuple[tuple[str, Any], ...]], tuple[str, dict[str, Any]]] = {}
-    for finding in findings:
-        plain = "text" not in finding.data and all(type(value) is int for value in finding.data.values())
-        key = (finding.message, tuple(finding.data.items())) if plain else None
-        known = None if key is None else seen.get(key)
-        if known is None:
-            recording = recordings.get(finding.path)
-            context = kept_context(recording, finding.span) if recording is not None else None
-            known = masked_finding(finding, sources.get(finding.path), context)
-            if key is not None:
-                seen[key] = known
-        message, data = known
-        unchanged = message == finding.message and data == finding.data
-        masked.append(finding if unchanged else replace(finding, message=message, data=dict(data)))
-    return masked
+def _output(
+    args: argparse.Namespace, start: Path, paths: list[Path], cache: SummaryCache | None, color: bool
+) -> tuple[str, int]:
+    """The run's output and exit status: those kept by an earlier run over the same files with the same
+    settings (`run_cache`: nothing is read or parsed, not even the config), else checked and kept.
+    --fix rewrites files: it always runs."""
+    key = signature = told = None
+    if cache is not None and not args.fix:
+        # The config is told by its file (its bytes are in the signature): `load_project_config` without parsing.
+        config_file = args.config or find_config_file(start.resolve())
+        root = config_file.parent if config_file else project_root(start.resolve(), Path.cwd())
+        told = (config_file, root)
+        targets = paths or [config_file.parent if config_file else Path.cwd()]
+        settings = sorted((name, repr(value)) for name, value in vars(args).items() if name != "run")
+        key = run_key([settings, color, config_file, root], targets)
+        signature = walk_signature(targets, config_file)
+        kept = cache.run_output(key, signature.digest)
+        if kept is not None:
+            return kept
+    from server.cli.checked import checked  # noqa: PLC0415  # the readers, only when they must run
 
-
-def _with_preset(config: Config, preset: str) -> Config:
-    return replace(config, rules=PRESETS[preset])
-
-
-def _fix(result: CheckResult) -> tuple[int, list[Finding]]:
-    """Rewrite every fixture with stale turns; return the turns rewritten and the write failures.
-
-    A symlinked fixture is written through to its target, once however many paths lead to it.
-    """
-    fixed = 0
-    failures: list[Finding] = []
-    written: set[str] = set()
-    for report in result.fixtures:
-        edits = rehash_edits(report)
-        if not edits:
-            continue
-        target = os.path.realpath(report.fixture.path)
-        if target in written:
-            continue
-        source = report.fixture.source
-        new = SourceText(apply_edits(source.text, edits), bom=source.bom)
-        try:
-            atomic_write(report.fixture.path, new.encode(), content_hash(source.encode()))
-        except (ChangedOnDiskError, OSError) as exc:
-            failures.append(
-                Finding.at(codes.READ_ERROR, report.fixture.path, source, Span(0, 0), f"not rewritten: {exc}")
-            )
-            continue
-        written.add(target)
-        fixed += sum(1 for turn in report.turns if turn.rehash is not None)
-    return fixed, failures
-
-
-def _config_failure(error: ConfigError, output_format: str) -> int:
-    if output_format == "text":
-        print(f"error: config: {error}", file=sys.stderr)
-    else:
-        summary = Summary(0, 0, 0, 0, 0, 0, "-", "-", error.path)
-        finding = error.to_finding()
-        print(render_json([finding], summary) if output_format == "json" else render_sarif([finding], summary))
-    return EXIT_USAGE
-
-
-def _emit(findings: list[Finding], summary: Summary, output_format: str, color_mode: str) -> None:
-    if output_format == "json":
-        print(render_json(findings, summary))
-    elif output_format == "sarif":
-        print(render_sarif(findings, summary))
-    else:
-        color = color_mode == "always" or (color_mode == "auto" and sys.stdout.isatty())
-        print(render_text(findings, summary, color=color))
+    output, status, followed = checked(args, start, paths, cache, color)
+    # Kept only under the config told above: one made or removed since (a race) would key another run's output.
+    if cache is not None and key is not None and signature is not None and signature.settled and followed == told:
+        cache.store_run(key, signature.digest, output, status)
+    return output, status

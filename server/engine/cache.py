@@ -3,7 +3,7 @@ database under the user's cache folder.
 
 A summary is keyed by the sha256 of the recording's bytes and by a fingerprint
 of everything that shapes it (the rules, the allowed volatile text, the summary
-format and this engine's own code). A file whose path, size, mtime and inode are
+format and this engine's own code). A file whose path, size, mtime, ctime and inode are
 unchanged leads to its content hash without being read again, as git's index
 does; a file modified in the last seconds is not taken by its stat (a write in
 the same clock tick would look unchanged), only by its content.
@@ -29,30 +29,34 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from server.engine.config import Config
-from server.engine.recording import Recording
-from server.engine.summary import from_summary
-from server.engine.summary_records import FORMAT, RecordingSummary, SummaryError
+if TYPE_CHECKING:  # a warm `check` (`run_cache`) opens the cache without importing the readers
+    from server.engine.config import Config
+    from server.engine.recording import Recording
+    from server.engine.summary_records import RecordingSummary
 
 log = logging.getLogger(__name__)
 
 ENV_DIR = "REPLAY_LENS_CACHE_DIR"
 """Where the cache lives; `off` (or empty) turns it off."""
-FILE_NAME = "cache-v1.sqlite3"
-"""Named by its schema (the tables): a new summary format only misses, through the fingerprint (which
+FILE_NAME = "cache-v2.sqlite3"
+"""Named by its schema (the tables; v2: a file's ctime is part of its stat, v1's index took a rewrite that put
+back the old size and mtime for the old content): a new summary format only misses, through the fingerprint (which
 also tells the compressed summaries of earlier versions from today's plain JSON)."""
 RACY_SECONDS = 2.0
 """A file modified this recently is looked up by content only (its next write may keep the same mtime)."""
+CHANGE_SECONDS = 0.05
+"""Likewise for a file whose inode changed this recently (longer than the kernel's clock tick): a write that puts
+the old mtime back (`rsync -t`, `cp -p`) still changes the ctime, unless it comes within the same tick."""
 UNUSED_DAYS = 30
 BUSY_SECONDS = 1.0
 """How long a statement waits for another process's lock: longer than any write of ours takes, and once
 past it the cache is off for the run (a process holding the lock for good would cost this on every query)."""
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS files (
-    path BLOB PRIMARY KEY, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL, inode INTEGER NOT NULL,
-    digest TEXT NOT NULL
+    path BLOB PRIMARY KEY, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL, ctime_ns INTEGER NOT NULL,
+    inode INTEGER NOT NULL, digest TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS summaries (
     digest TEXT NOT NULL, fingerprint TEXT NOT NULL, summary BLOB NOT NULL, used REAL NOT NULL,
@@ -61,6 +65,10 @@ CREATE TABLE IF NOT EXISTS summaries (
 CREATE TABLE IF NOT EXISTS reports (
     digest TEXT NOT NULL, fingerprint TEXT NOT NULL, report BLOB NOT NULL, used REAL NOT NULL,
     PRIMARY KEY (digest, fingerprint)
+);
+CREATE TABLE IF NOT EXISTS runs (
+    key TEXT PRIMARY KEY, signature TEXT NOT NULL, output BLOB NOT NULL, status INTEGER NOT NULL,
+    used REAL NOT NULL
 );
 """
 
@@ -85,6 +93,8 @@ def engine_digest() -> str:
 
 
 def summary_fingerprint(config: Config) -> str:
+    from server.engine.summary_records import FORMAT  # noqa: PLC0415  # see the imports
+
     allowed = [pattern.pattern for pattern in config.allow_volatile]
     parts = [FORMAT, config.rules.fingerprint(), allowed, engine_digest()]
     return hashlib.sha256(json.dumps(parts).encode()).hexdigest()
@@ -97,6 +107,7 @@ class SummaryCache:
         self.path = directory / FILE_NAME
         self._connection: sqlite3.Connection | None = None
         self._broken = False
+        self._swept = False
         self._lock = threading.RLock()
         """One connection for every thread (the server reads in worker threads), one statement at a time."""
 
@@ -110,8 +121,9 @@ class SummaryCache:
         since it was summarized; else None."""
         row = self._query(
             "SELECT s.summary, f.digest FROM files f JOIN summaries s ON s.digest = f.digest "
-            "WHERE f.path = ? AND f.size = ? AND f.mtime_ns = ? AND f.inode = ? AND s.fingerprint = ?",
-            (_key(path), stat.st_size, stat.st_mtime_ns, stat.st_ino, summary_fingerprint(config)),
+            "WHERE f.path = ? AND f.size = ? AND f.mtime_ns = ? AND f.ctime_ns = ? AND f.inode = ? "
+            "AND s.fingerprint = ?",
+            (_key(path), stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino, summary_fingerprint(config)),
         )
         recording = None if row is None else self._decoded(path, row[0], config)
         return None if recording is None or row is None else (recording, str(row[1]))
@@ -153,14 +165,14 @@ class SummaryCache:
     # Fixture reports (`fixture_cache`) are kept beside the summaries, in their own table, by the same
     # content digests and the same `files` stat index.
 
-    def entries_under(self, top: Path, fingerprint: str) -> dict[bytes, tuple[int, int, int, str, Any]]:
-        """Every entry under `fingerprint` of a file at or under `top`, by path key, with the size, mtime, inode
-        and content digest it was kept at: one query for a whole tree instead of one per file."""
+    def entries_under(self, top: Path, fingerprint: str) -> dict[bytes, tuple[int, int, int, int, str, Any]]:
+        """Every entry under `fingerprint` of a file at or under `top`, by path key, with the size, mtime, ctime,
+        inode and content digest it was kept at: one query for a whole tree instead of one per file."""
         key = _key(top)
         return {
-            row[0]: (row[1], row[2], row[3], row[4], row[5])
+            row[0]: (row[1], row[2], row[3], row[4], row[5], row[6])
             for row in self._all(
-                "SELECT f.path, f.size, f.mtime_ns, f.inode, f.digest, r.report FROM files f "
+                "SELECT f.path, f.size, f.mtime_ns, f.ctime_ns, f.inode, f.digest, r.report FROM files f "
                 "JOIN reports r ON r.digest = f.digest WHERE r.fingerprint = ? "
                 "AND (f.path = ? OR (f.path >= ? AND f.path < ?))",
                 (fingerprint, key, key + b"/", key + b"0"),  # b"0" follows b"/": the folder's whole subtree
@@ -189,6 +201,30 @@ class SummaryCache:
                     )
                     _note_file(connection, path, stat, digest)
 
+    # Whole runs' output (`run_cache`): one row per run key (settings), the latest signature (files) only.
+
+    def run_output(self, key: str, signature: str) -> tuple[str, int] | None:
+        """The output and exit status kept for a run with `key` over files with `signature`, or None."""
+        row = self._query("SELECT output, status FROM runs WHERE key = ? AND signature = ?", (key, signature))
+        if row is None or not isinstance(row[0], bytes) or not isinstance(row[1], int):
+            return None
+        try:
+            return row[0].decode("utf-8", "surrogatepass"), row[1]
+        except UnicodeDecodeError:
+            return None
+
+    def store_run(self, key: str, signature: str, output: str, status: int) -> None:
+        """Keep a run's `output` (any text: surrogates of names that are not UTF-8 kept as they are)."""
+        if self._broken:
+            return
+        blob = output.encode("utf-8", "surrogatepass")
+        with self._writing() as connection:
+            if connection is not None:
+                connection.execute(
+                    "INSERT OR REPLACE INTO runs (key, signature, output, status, used) VALUES (?, ?, ?, ?, ?)",
+                    (key, signature, blob, status, time.time()),
+                )
+
     def close(self) -> None:
         with self._lock:
             if self._connection is not None:
@@ -196,6 +232,9 @@ class SummaryCache:
                 self._connection = None
 
     def _decoded(self, path: Path, blob: Any, config: Config) -> Recording | None:
+        from server.engine.summary import from_summary  # noqa: PLC0415  # see the imports
+        from server.engine.summary_records import RecordingSummary, SummaryError  # noqa: PLC0415
+
         try:
             return from_summary(path, RecordingSummary.from_json(path, json.loads(blob)), config)
         except (TypeError, ValueError, SummaryError) as exc:  # JSON and summary errors are ValueErrors
@@ -255,6 +294,10 @@ class SummaryCache:
             yield None
             return
         try:
+            if not self._swept:  # at the first write, not at opening: a run that only reads scans no table
+                self._swept = True
+                for table in ("summaries", "reports", "runs"):
+                    connection.execute(f"DELETE FROM {table} WHERE used < ?", (time.time() - UNUSED_DAYS * 86400,))
             yield connection
             connection.execute("COMMIT")
         except sqlite3.Error as exc:
@@ -288,8 +331,6 @@ class SummaryCache:
             connection.execute("PRAGMA journal_mode=WAL")
             connection.execute("PRAGMA synchronous=NORMAL")
             connection.executescript(_SCHEMA)
-            connection.execute("DELETE FROM summaries WHERE used < ?", (time.time() - UNUSED_DAYS * 86400,))
-            connection.execute("DELETE FROM reports WHERE used < ?", (time.time() - UNUSED_DAYS * 86400,))
         except BaseException:
             connection.close()
             raise
@@ -322,10 +363,11 @@ def _locked(error: sqlite3.Error) -> bool:
 
 def _note_file(connection: sqlite3.Connection, path: Path, stat: os.stat_result | None, digest: str) -> None:
     """Let `path`'s stat lead to `digest`, unless it changed during the read or was written too recently to tell."""
-    if stat is not None and time.time() - stat.st_mtime > RACY_SECONDS:
+    now = time.time()
+    if stat is not None and now - stat.st_mtime > RACY_SECONDS and now - stat.st_ctime > CHANGE_SECONDS:
         connection.execute(
-            "INSERT OR REPLACE INTO files (path, size, mtime_ns, inode, digest) VALUES (?, ?, ?, ?, ?)",
-            (_key(path), stat.st_size, stat.st_mtime_ns, stat.st_ino, digest),
+            "INSERT OR REPLACE INTO files (path, size, mtime_ns, ctime_ns, inode, digest) VALUES (?, ?, ?, ?, ?, ?)",
+            (_key(path), stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino, digest),
         )
 
 

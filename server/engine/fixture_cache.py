@@ -186,13 +186,13 @@ class FixtureStore:
     def __init__(self, cache: SummaryCache, config: Config, targets: Iterable[Path]) -> None:
         self.cache = cache
         self.fingerprint = fixture_fingerprint(config)
-        self._by_path: dict[bytes, tuple[int, int, int, str, Any]] = {}
+        self._by_path: dict[bytes, tuple[int, int, int, int, str, Any]] = {}
         for target in targets:
             self._by_path.update(cache.entries_under(target, self.fingerprint))
         self._read: dict[int, tuple[Path, os.stat_result | None, str]] = {}
 
     def by_stat(self, path: Path) -> KnownFixture | None:
-        """The entry of `path` when its size, mtime and inode are those it was kept at (see `cache._note_file`)."""
+        """The entry of `path` when its size, mtime, ctime and inode are those it was kept at (`cache._note_file`)."""
         row = self._by_path.get(os.fsencode(os.path.abspath(path)))
         if row is None:
             return None
@@ -200,8 +200,8 @@ class FixtureStore:
             stat = os.stat(path)
         except OSError:
             return None
-        size, mtime_ns, inode, digest, blob = row
-        if (stat.st_size, stat.st_mtime_ns, stat.st_ino) != (size, mtime_ns, inode):
+        size, mtime_ns, ctime_ns, inode, digest, blob = row
+        if (stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino) != (size, mtime_ns, ctime_ns, inode):
             return None
         return _known(path, digest, blob)
 

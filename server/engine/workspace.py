@@ -484,7 +484,8 @@ def _unchanged(path: Path, before: os.stat_result) -> os.stat_result | None:
     after = os.stat(path)
     return (
         after
-        if (before.st_size, before.st_mtime_ns, before.st_ino) == (after.st_size, after.st_mtime_ns, after.st_ino)
+        if (before.st_size, before.st_mtime_ns, before.st_ctime_ns, before.st_ino)
+        == (after.st_size, after.st_mtime_ns, after.st_ctime_ns, after.st_ino)
         else None
     )
 

@@ -1,0 +1,167 @@
+"""A whole `check` run's output, kept for the next run that would read exactly the same files the same way.
+
+A run's output follows from its settings (arguments, current folder, config,
+this engine's and CLI's code, Python's version) and from the bytes of the files
+its walk reads. `run_key` digests the settings; `walk_signature` digests the
+walk: every `.json`/`.jsonl` file under the targets (a superset of what
+`workspace.iter_files` yields: excluded folders are walked too, so a change there
+only misses) with its path, size, mtime, ctime, inode, device and mode, a
+symlink's target, each target's real path and each folder that cannot be
+listed. A later run with the same key and signature reads the same bytes, so it
+prints the kept output without reading any file: one `stat` per file and one
+query, as ruff's cache does.
+
+A signature is only kept when no file was modified in the last `RACY_SECONDS`
+before the walk (a second write in the same clock tick would keep the stat: as
+the `files` index of the cache) and none had its inode changed in the last
+`CHANGE_GRAIN` (a write that puts the old mtime back still changes the ctime),
+and the output only when it is not a function of time (no rule ran out of time).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sys
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import regex
+
+from server.engine.cache import RACY_SECONDS, engine_digest
+
+SKIPPED_DIRS = frozenset(
+    {
+        ".git",
+        ".hg",
+        ".svn",
+        "node_modules",
+        ".venv",
+        "venv",
+        "__pycache__",
+        ".mypy_cache",
+        ".ruff_cache",
+        ".pytest_cache",
+        ".tox",
+        ".nox",
+        "dist",
+        "build",
+        ".idea",
+        ".vscode-test",
+    }
+)
+"""`workspace.SKIPPED_DIRS`, repeated so a warm run need not import the readers (checked equal in tests)."""
+_SUFFIXES = (".json", ".jsonl")
+CHANGE_GRAIN = 0.05
+"""Longer than the kernel's clock tick: a file whose inode changed this long before the walk cannot change again
+with the same ctime (a content written back with its old size and mtime, as `rsync -t` does, still misses)."""
+_CLI = Path(__file__).resolve().parent.parent / "cli"
+
+
+@dataclass(frozen=True, slots=True)
+class Signature:
+    """The digest of a walk, and whether it may be kept (no file modified within `RACY_SECONDS` of it)."""
+
+    digest: str
+    settled: bool
+
+
+def run_key(settings: Sequence[object], targets: Iterable[Path]) -> str:
+    """The digest of everything but the files that shapes a run's output: the caller's `settings` (its
+    arguments as given, the color chosen, the config file and root), the current folder, each target's real
+    path, the code, Python's and `regex`'s versions and the user it runs as."""
+    parts = [
+        repr(list(settings)),
+        os.fsencode(os.getcwd()).hex(),
+        repr([os.fsencode(os.path.realpath(target)).hex() for target in targets]),
+        engine_digest(),
+        _cli_digest(),
+        sys.version,
+        regex.__version__,  # the rules' matching is this library's
+        repr((os.geteuid(), os.getegid(), sorted(os.getgroups()))),  # what may be read
+    ]
+    return hashlib.sha256("\0".join(parts).encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _cli_digest() -> str:
+    """A hash of the CLI's own source (its rendering shapes the output as much as the engine does)."""
+    digest = hashlib.sha256()
+    for path in sorted(_CLI.glob("*.py")):
+        digest.update(path.name.encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def walk_signature(targets: Iterable[Path], config_file: Path | None) -> Signature:
+    """The signature of the files a run over `targets` could read, and of its config file."""
+    began = time.time_ns()
+    walk = _Walk()
+    if config_file is not None:
+        walk.file(os.fsencode(config_file), None)
+    for target in targets:
+        name = os.fsencode(target)
+        if os.path.isdir(target):
+            walk.folder(name)
+        else:
+            walk.file(name, None)
+    settled = walk.modified < began - int(RACY_SECONDS * 1e9) and walk.changed < began - int(CHANGE_GRAIN * 1e9)
+    return Signature(walk.digest.hexdigest(), settled)
+
+
+class _Walk:
+    """One stat per candidate file (`os.scandir` tells folders and symlinks apart without one)."""
+
+    def __init__(self) -> None:
+        self.digest = hashlib.sha256()
+        self.modified = 0
+        self.changed = 0
+
+    def folder(self, path: bytes) -> None:
+        try:
+            with os.scandir(path) as listing:
+                entries = sorted(listing, key=lambda entry: entry.name)
+        except OSError as exc:
+            self.digest.update(b"!%s\0%d\n" % (path, exc.errno or 0))
+            return
+        folders = []
+        for entry in entries:
+            try:
+                is_folder = entry.is_dir(follow_symlinks=False)
+            except OSError:
+                is_folder = False
+            if is_folder:
+                if entry.name not in _SKIPPED:
+                    folders.append(entry.path)
+            elif entry.name.endswith(_BYTE_SUFFIXES):
+                self.file(entry.path, entry)
+        for folder in folders:  # `iter_files` yields a folder's files before its subfolders'
+            self.folder(folder)
+
+    def file(self, path: bytes, entry: os.DirEntry[bytes] | None) -> None:
+        try:
+            stat = entry.stat() if entry is not None else os.stat(path)
+            link = os.readlink(path) if (entry.is_symlink() if entry is not None else os.path.islink(path)) else b""
+        except OSError as exc:
+            self.digest.update(b"?%s\0%d\n" % (path, exc.errno or 0))
+            return
+        self.modified = max(self.modified, stat.st_mtime_ns)
+        self.changed = max(self.changed, stat.st_ctime_ns)
+        self.digest.update(
+            b"%s\0%d\0%d\0%d\0%d\0%d\0%d\0%s\n"
+            % (
+                path,
+                stat.st_size,
+                stat.st_mtime_ns,
+                stat.st_ctime_ns,
+                stat.st_ino,
+                stat.st_dev,
+                stat.st_mode,
+                link,
+            )
+        )
+
+
+_SKIPPED = frozenset(os.fsencode(name) for name in SKIPPED_DIRS)
+_BYTE_SUFFIXES = tuple(suffix.encode() for suffix in _SUFFIXES)
