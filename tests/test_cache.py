@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from server.engine import summary, workspace
-from server.engine.cache import FILE_NAME, SummaryCache
+from server.engine.cache import CHANGE_SECONDS, FILE_NAME, SummaryCache
 from server.engine.recording import read_recording
 from server.engine.rules import Rules
 from server.engine.secrets import finding_context
@@ -37,6 +37,9 @@ def aged(root: Path) -> Path:
     for path in root.rglob("*"):
         if path.is_file():
             os.utime(path, (LONG_AGO, LONG_AGO))
+    # Setting the times changed the files' ctime: the cache takes a file by its stat only once that is
+    # `CHANGE_SECONDS` old (a rewrite putting the old mtime back would look unchanged otherwise).
+    time.sleep(2 * CHANGE_SECONDS)
     return root
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from server.engine.cache import FILE_NAME, SummaryCache
+from server.engine.cache import CHANGE_SECONDS, FILE_NAME, SummaryCache
 from server.engine.workspace import load_project_config, load_workspace
 from tests.conftest import CliResult, run_cli
 
@@ -25,6 +25,9 @@ def aged(root: Path, when: float = LONG_AGO) -> Path:
     for path in root.rglob("*"):
         if path.is_file():
             os.utime(path, (when, when))
+    # Setting the times changed the files' ctime: the cache takes a file by its stat only once that is
+    # `CHANGE_SECONDS` old (a rewrite putting the old mtime back would look unchanged otherwise).
+    time.sleep(2 * CHANGE_SECONDS)
     return root
 
 
