@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from server.engine.normalize import InputShapeError, Normalizer
+from server.engine.replay.similar import ratio
 
 
 def render(normalizer: Normalizer, messages: Sequence[Any]) -> list[str]:
@@ -41,15 +42,32 @@ class Renderer:
     def __call__(self, messages: Sequence[Any]) -> list[str]:
         lines: list[str] = []
         for message in messages:
-            known = self.known.get(id(message))
-            if known is None:
-                try:
-                    entries = self.normalizer.project([message])
-                except InputShapeError:
-                    return render(self.normalizer, messages)
-                known = self.known[id(message)] = (message, _lines(self.normalizer, entries))
-            lines.extend(known[1])
+            rendered = self._message(message)
+            if rendered is None:
+                return render(self.normalizer, messages)
+            lines.extend(rendered)
         return lines
+
+    def count(self, messages: Sequence[Any]) -> int:
+        """`len(self(messages))` without building the list: ranking a miss sizes every recorded input."""
+        total = 0
+        for message in messages:
+            rendered = self._message(message)
+            if rendered is None:
+                return len(render(self.normalizer, messages))
+            total += len(rendered)
+        return total
+
+    def _message(self, message: Any) -> list[str] | None:
+        """One message's lines (None: it cannot be projected alone)."""
+        known = self.known.get(id(message))
+        if known is None:
+            try:
+                entries = self.normalizer.project([message])
+            except InputShapeError:
+                return None
+            known = self.known[id(message)] = (message, _lines(self.normalizer, entries))
+        return known[1]
 
 
 def _lines(normalizer: Normalizer, entries: list[dict[str, Any]]) -> list[str]:
@@ -70,10 +88,8 @@ def _lines(normalizer: Normalizer, entries: list[dict[str, Any]]) -> list[str]:
 
 
 def similarity(first: Sequence[str], second: Sequence[str]) -> float:
-    """How alike two rendered inputs are, line by line (1.0: identical)."""
-    if not first and not second:
-        return 1.0
-    return difflib.SequenceMatcher(None, list(first), list(second), autojunk=False).ratio()
+    """How alike two rendered inputs are, line by line (1.0: identical): difflib's ratio, without autojunk."""
+    return ratio(first, second)
 
 
 def percent(ratio: float) -> str:

@@ -1,0 +1,119 @@
+"""`difflib`'s similarity ratio of two rendered inputs, exactly, without its quadratic cost on deep histories.
+
+`SequenceMatcher(None, a, b, autojunk=False).ratio()` looks for the longest
+matching block by visiting, for every line of `a`, every equal line of `b`: a
+deep history repeats its header lines (`[ai]`, `[tool] name=read_file`) thousands
+of times, so one ratio of two 6,000-line inputs took seconds. `ratio` here gives
+the same number: it runs the same recursion (longest block, then left and right
+of it), but finds a block of `GRAM` lines or more among runs of `GRAM` lines,
+which a history hardly repeats; only a range whose longest block is shorter is
+searched line by line, as difflib does (a deep miss's differing window).
+
+`quick_ratio` and `real_quick_ratio` are difflib's upper bounds of the ratio,
+computed the same way (same numbers), for ranking many inputs before scoring few.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Hashable, Iterable, Sequence
+from difflib import SequenceMatcher
+from typing import Any
+
+GRAM = 4
+"""Lines per run when searching long blocks (any length gives the same result; this one is fast)."""
+
+
+def _ratio(matches: int, length: int) -> float:
+    """difflib's `_calculate_ratio`: the same float for the same counts."""
+    return 2.0 * matches / length if length else 1.0
+
+
+def real_quick_ratio(first: Sequence[Hashable], second: Sequence[Hashable]) -> float:
+    """An upper bound of `quick_ratio` from the lengths alone (difflib's `real_quick_ratio`)."""
+    return _ratio(min(len(first), len(second)), len(first) + len(second))
+
+
+def quick_ratio(first: Counter[Hashable], first_length: int, second: Sequence[Hashable]) -> float:
+    """An upper bound of `ratio` (difflib's `quick_ratio`): the lines the two have in common, in any order.
+
+    `first` is counted once by the caller, who compares it with many."""
+    common = first & Counter(second)
+    return _ratio(sum(common.values()), first_length + len(second))
+
+
+def shortlist(
+    lines: Sequence[Hashable],
+    candidates: Iterable[int],
+    size: int,
+    length: Callable[[int], int],
+    lines_of: Callable[[int], Sequence[Hashable]],
+    rank: Callable[[int, float], tuple[Any, ...]],
+) -> list[int]:
+    """The `size` candidates of highest `rank(candidate, quick_ratio(lines, lines_of(candidate)))`, best first
+    (a score of 0.0 for all when `lines` is empty); `rank` must order candidates strictly, ties broken in it.
+
+    The same list as ranking every candidate, without each one's `quick_ratio`: candidates are visited by an
+    upper bound of it from their `length` alone (`real_quick_ratio`), and the visit stops when no candidate
+    left can rank above the `size`-th found: a deep history's miss scores a few turns near its length."""
+    counted = Counter(lines)
+
+    def bound(candidate: int) -> tuple[Any, ...]:
+        return rank(candidate, real_quick_ratio(lines, range(length(candidate))) if lines else 0.0)
+
+    best: list[tuple[tuple[Any, ...], int]] = []
+    bounded = sorted(((each, bound(each)) for each in candidates), key=lambda item: item[1], reverse=True)
+    for candidate, upper in bounded:
+        if len(best) == size and best[-1][0] > upper:
+            break  # every candidate left ranks at most `upper`
+        score = quick_ratio(counted, len(lines), lines_of(candidate)) if lines else 0.0
+        best.append((rank(candidate, score), candidate))
+        best.sort(reverse=True)
+        del best[size:]
+    return [candidate for _, candidate in best]
+
+
+def ratio(first: Sequence[Hashable], second: Sequence[Hashable]) -> float:
+    """`SequenceMatcher(None, first, second, autojunk=False).ratio()`, the same float."""
+    return _ratio(_Matcher(first, second).matches(), len(first) + len(second))
+
+
+class _Matcher:
+    def __init__(self, first: Sequence[Hashable], second: Sequence[Hashable]) -> None:
+        self.a = list(first)
+        self.b = list(second)
+        ids: dict[tuple[Hashable, ...], int] = {}
+        self.grams = SequenceMatcher(
+            None,
+            [ids.setdefault(tuple(self.a[i : i + GRAM]), len(ids)) for i in range(len(self.a) - GRAM + 1)],
+            [ids.setdefault(tuple(self.b[j : j + GRAM]), len(ids)) for j in range(len(self.b) - GRAM + 1)],
+            autojunk=False,
+        )
+
+    def matches(self) -> int:
+        """The total size of difflib's matching blocks (the recursion of `get_matching_blocks`)."""
+        total = 0
+        queue = [(0, len(self.a), 0, len(self.b))]
+        while queue:
+            alo, ahi, blo, bhi = queue.pop()
+            i, j, size = self.longest(alo, ahi, blo, bhi)
+            if size:
+                total += size
+                if alo < i and blo < j:
+                    queue.append((alo, i, blo, j))
+                if i + size < ahi and j + size < bhi:
+                    queue.append((i + size, ahi, j + size, bhi))
+        return total
+
+    def longest(self, alo: int, ahi: int, blo: int, bhi: int) -> tuple[int, int, int]:
+        """difflib's `find_longest_match` without junk: the longest block, the first in `a` then in `b`.
+
+        A block of GRAM lines or more is a block of runs, at the same places, GRAM - 1 runs shorter,
+        so the longest block of runs (first in `a`, then in `b`) is the longest block when one is found."""
+        if ahi - alo >= GRAM and bhi - blo >= GRAM:
+            i, j, size = self.grams.find_longest_match(alo, ahi - GRAM + 1, blo, bhi - GRAM + 1)
+            if size:
+                return i, j, size + GRAM - 1
+        window = SequenceMatcher(None, self.a[alo:ahi], self.b[blo:bhi], autojunk=False)
+        i, j, size = window.find_longest_match(0, ahi - alo, 0, bhi - blo)
+        return alo + i, blo + j, size
