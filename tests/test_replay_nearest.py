@@ -18,10 +18,11 @@ from hypothesis import strategies as st
 from bench.generate import Shape, generate
 from server.engine.normalize import KeyChain, Normalizer, _Chain
 from server.engine.presets import DEERFLOW
-from server.engine.replay import Outcome, ReplayReport, Status, recorded_inputs, replay_path
+from server.engine.replay import Outcome, ReplayReport, Status, replay_path
 from server.engine.replay.render import line_diff, render
 from server.engine.replay.similar import quick_ratio, ratio, real_quick_ratio, shortlist
 from server.engine.workspace import load_project_config, load_workspace
+from tests.replay_inputs import recorded_inputs
 
 # -- the ratio ------------------------------------------------------------------------------------------------------
 
