@@ -38,18 +38,21 @@ def _load() -> str:
 
 
 def changed_session(recording: Path, target: Path, *, every_call: bool) -> None:
-    """`recording` with its task message's first word changed, in the last call or in every call."""
-    lines = recording.read_bytes().splitlines()
+    """`recording` with its task message's first word changed, in the last call or in every call.
+
+    Read a line at a time: a child forked from a big process starts with its memory, which `ru_maxrss` counts."""
+    with recording.open("rb") as lines:
+        count = sum(1 for _ in lines)
     target.parent.mkdir(parents=True, exist_ok=True)
-    with target.open("wb") as out:
+    with recording.open("rb") as lines, target.open("wb") as out:
         for number, line in enumerate(lines):
             written = line
-            if every_call or number == len(lines) - 1:
+            if every_call or number == count - 1:
                 record = json.loads(line)
                 task = record["input"][1]["data"]
                 task["content"] = task["content"].replace("Task: ", "Task (edited): ", 1)
-                written = json.dumps(record, ensure_ascii=False).encode("utf-8")
-            out.write(written + b"\n")
+                written = json.dumps(record, ensure_ascii=False).encode("utf-8") + b"\n"
+            out.write(written)
 
 
 def main(argv: list[str] | None = None) -> int:

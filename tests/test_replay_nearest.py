@@ -19,7 +19,7 @@ from bench.generate import Shape, generate
 from server.engine.normalize import KeyChain, Normalizer, _Chain
 from server.engine.presets import DEERFLOW
 from server.engine.replay import Outcome, ReplayReport, Status, replay_path
-from server.engine.replay.render import line_diff, render
+from server.engine.replay.render import Renderer, line_diff, render
 from server.engine.replay.similar import quick_ratio, ratio, real_quick_ratio, shortlist
 from server.engine.workspace import load_project_config, load_workspace
 from tests.replay_inputs import recorded_inputs
@@ -215,3 +215,21 @@ def test_a_miss_names_the_turn_similarity_and_diff_of_the_exhaustive_ranking(
             elif outcome.turn is not None:
                 consumed.add(outcome.turn)
         assert misses >= 1
+
+
+@settings(max_examples=200, deadline=None)
+@given(inputs=st.lists(st.lists(st.integers(0, 5), max_size=10), max_size=6))
+def test_sizes_are_the_rendered_lengths_whatever_history_the_inputs_share(inputs: list[list[int]]) -> None:
+    """Sized one after another (sharing prefixes or not), with a message that cannot be projected (5)."""
+    pool: list[Any] = [
+        {"type": "human", "data": {"content": "a\nb"}},
+        {"type": "ai", "data": {"content": "", "tool_calls": [{"name": "f", "args": {"x": 1}}]}},
+        {"type": "tool", "data": {"content": "ok", "name": "f"}},
+        {"type": "system", "data": {"content": "rules"}},
+        {"type": "ai", "data": {"content": "c\n\nd"}},
+        {"data": {"content": "no type"}},
+    ]
+    renderer = Renderer(Normalizer(DEERFLOW))
+    for values in inputs:
+        messages = [pool[value] for value in values]
+        assert renderer.size(messages) == len(renderer(messages)) == len(render(renderer.normalizer, messages))

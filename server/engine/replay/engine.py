@@ -303,7 +303,7 @@ class _Replayer:
     def turn_lines(self, turn: int) -> int:
         """How many lines the turn's input renders to (each turn sized once per replay)."""
         if turn not in self.line_counts:
-            self.line_counts[turn] = self.renderer.count(self.inputs[turn].messages)
+            self.line_counts[turn] = self.renderer.size(self.inputs[turn].messages)
         return self.line_counts[turn]
 
     def nearest(self, step: Step, keys: Keys) -> Nearest | None:

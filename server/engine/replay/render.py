@@ -11,6 +11,8 @@ import difflib
 import json
 import math
 from collections.abc import Sequence
+from itertools import compress, count
+from operator import is_not
 from typing import Any
 
 from server.engine.normalize import InputShapeError, Normalizer
@@ -38,6 +40,7 @@ class Renderer:
     def __init__(self, normalizer: Normalizer) -> None:
         self.normalizer = normalizer
         self.known: dict[int, tuple[Any, list[str]]] = {}  # by id, holding the message so the id stays its own
+        self.sized: tuple[list[Any], list[int]] = ([], [0])  # the input `size` saw last, lines before each message
 
     def __call__(self, messages: Sequence[Any]) -> list[str]:
         lines: list[str] = []
@@ -48,15 +51,21 @@ class Renderer:
             lines.extend(rendered)
         return lines
 
-    def count(self, messages: Sequence[Any]) -> int:
-        """`len(self(messages))` without building the list: ranking a miss sizes every recorded input."""
-        total = 0
-        for message in messages:
+    def size(self, messages: Sequence[Any]) -> int:
+        """`len(self(messages))` without building the list: ranking a miss sizes every recorded input.
+
+        Inputs sized one after the other share their history: the running line counts of the last one
+        are kept, and only the messages after the prefix it shares (by identity, found in C) are counted."""
+        sized, totals = self.sized
+        shared = next(compress(count(), map(is_not, sized, messages)), min(len(sized), len(messages)))
+        totals = totals[: shared + 1]
+        for message in messages[shared:]:
             rendered = self._message(message)
             if rendered is None:
                 return len(render(self.normalizer, messages))
-            total += len(rendered)
-        return total
+            totals.append(totals[-1] + len(rendered))
+        self.sized = (list(messages), totals)
+        return totals[-1]
 
     def _message(self, message: Any) -> list[str] | None:
         """One message's lines (None: it cannot be projected alone)."""
