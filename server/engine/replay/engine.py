@@ -27,7 +27,7 @@ from server.engine.normalize import InputShapeError, KeyChain, Keys, Normalizer
 from server.engine.replay.explain import Explanation, explain
 from server.engine.replay.places import REPORT_VERSION, Places
 from server.engine.replay.render import Renderer, line_diff, percent, render, similarity
-from server.engine.replay.similar import shortlist
+from server.engine.replay.similar import Ratios, shortlist
 from server.engine.replay.values import Difference, compare
 from server.engine.rules import Rules
 from server.engine.sessions.model import Session, SourceRef, Step, StepKind, message_parts
@@ -224,6 +224,7 @@ class _Replayer:
         self.inputs = inputs
         self.normalizer = Normalizer(rules)
         self.chain = KeyChain(self.normalizer)  # the history calls re-send is normalized and hashed once
+        self.recorded_chain = KeyChain(self.normalizer)  # and the history recorded inputs re-send, for misses
         self.renderer = Renderer(self.normalizer)  # and rendered once for the nearest input of a miss
         self.turns = {turn.index: turn for turn in fixture.turns if not turn.broken and turn.members}
         self.queues: dict[str, deque[int]] = defaultdict(deque)
@@ -320,16 +321,26 @@ class _Replayer:
             same_caller = caller is None or _normalized_caller(self.normalizer, caller) == keys.caller
             return score, same_caller, turn not in self.consumed, -turn
 
-        quick = shortlist(lines, candidates, _SHORTLIST, self.turn_lines, self.render_turn, rank)
-        scored = {turn: similarity(lines, self.render_turn(turn)) for turn in quick}
-        best = max(scored, key=lambda turn: rank(turn, scored[turn]))
-        return self.describe_nearest(step, keys, best, scored[best], lines)
+        rendered: dict[int, list[str]] = {}  # the turns this miss renders, each once
 
-    def describe_nearest(self, step: Step, keys: Keys, turn: int, score: float, lines: list[str]) -> Nearest:
+        def lines_of(turn: int) -> list[str]:
+            if turn not in rendered:
+                rendered[turn] = self.render_turn(turn)
+            return rendered[turn]
+
+        quick = shortlist(lines, candidates, _SHORTLIST, self.turn_lines, lines_of, rank)
+        ratios = Ratios(lines)
+        scored = {turn: ratios.ratio(lines_of(turn)) for turn in quick}
+        best = max(scored, key=lambda turn: rank(turn, scored[turn]))
+        return self.describe_nearest(step, keys, best, scored[best], lines, lines_of(best))
+
+    def describe_nearest(
+        self, step: Step, keys: Keys, turn: int, score: float, lines: list[str], turn_lines: list[str]
+    ) -> Nearest:
         fixture_turn = self.turns[turn]
         recorded = self.inputs[turn]
         explanation = self.explain_turn(fixture_turn, recorded)
-        before = render(explanation.normalizer, recorded.messages) if explanation else self.render_turn(turn)
+        before = render(explanation.normalizer, recorded.messages) if explanation else turn_lines
         label = f"turn {turn} as keyed {explanation.description}" if explanation else f"turn {turn} (current rules)"
         diff = line_diff(before, lines, label, f"step {step.index} (current rules)")
         shown = similarity(before, lines) if explanation else score  # of the two inputs the diff shows
@@ -363,7 +374,7 @@ class _Replayer:
         target = turn.input_hash if turn.is_legacy else turn.conversation_hash
         explanation = None
         try:
-            current = self.normalizer.keys(turn.caller, recorded.messages).conversation_hash
+            current = self.recorded_chain.keys(turn.caller, recorded.messages).conversation_hash
         except InputShapeError:
             current = None
         if isinstance(target, str) and current is not None and current != target:

@@ -75,20 +75,32 @@ def shortlist(
 
 def ratio(first: Sequence[Hashable], second: Sequence[Hashable]) -> float:
     """`SequenceMatcher(None, first, second, autojunk=False).ratio()`, the same float."""
-    return _ratio(_Matcher(first, second).matches(), len(first) + len(second))
+    return Ratios(first).ratio(second)
+
+
+class Ratios:
+    """`ratio(first, second)` for one `first` and many `second`s: `first`'s runs are listed once."""
+
+    def __init__(self, first: Sequence[Hashable]) -> None:
+        self.first = list(first)
+        self.ids: dict[tuple[Hashable, ...], int] = {}
+        self.runs = self._runs(self.first)
+
+    def _runs(self, lines: list[Hashable]) -> list[int]:
+        ids = self.ids
+        return [ids.setdefault(tuple(lines[i : i + GRAM]), len(ids)) for i in range(len(lines) - GRAM + 1)]
+
+    def ratio(self, second: Sequence[Hashable]) -> float:
+        other = list(second)
+        matcher = _Matcher(self.first, other, SequenceMatcher(None, self.runs, self._runs(other), autojunk=False))
+        return _ratio(matcher.matches(), len(self.first) + len(other))
 
 
 class _Matcher:
-    def __init__(self, first: Sequence[Hashable], second: Sequence[Hashable]) -> None:
-        self.a = list(first)
-        self.b = list(second)
-        ids: dict[tuple[Hashable, ...], int] = {}
-        self.grams = SequenceMatcher(
-            None,
-            [ids.setdefault(tuple(self.a[i : i + GRAM]), len(ids)) for i in range(len(self.a) - GRAM + 1)],
-            [ids.setdefault(tuple(self.b[j : j + GRAM]), len(ids)) for j in range(len(self.b) - GRAM + 1)],
-            autojunk=False,
-        )
+    def __init__(self, first: list[Hashable], second: list[Hashable], grams: SequenceMatcher[int]) -> None:
+        self.a = first
+        self.b = second
+        self.grams = grams  # the two inputs' runs of GRAM lines, as ids
 
     def matches(self) -> int:
         """The total size of difflib's matching blocks (the recursion of `get_matching_blocks`)."""
