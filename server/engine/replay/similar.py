@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from difflib import SequenceMatcher
+from itertools import count
 from typing import Any
 
 GRAM = 4
@@ -84,11 +85,13 @@ class Ratios:
     def __init__(self, first: Sequence[Hashable]) -> None:
         self.first = list(first)
         self.ids: dict[tuple[Hashable, ...], int] = {}
+        self.fresh = count()  # a new run takes the next number: equal runs, equal ids
         self.runs = self._runs(self.first)
 
     def _runs(self, lines: list[Hashable]) -> list[int]:
-        ids = self.ids
-        return [ids.setdefault(tuple(lines[i : i + GRAM]), len(ids)) for i in range(len(lines) - GRAM + 1)]
+        """Each run of GRAM lines as an id, in C (`zip` of shifted slices, `setdefault` through `map`)."""
+        runs = zip(*(lines[shift:] for shift in range(GRAM)), strict=False)  # the shorter slices end it
+        return list(map(self.ids.setdefault, runs, self.fresh))
 
     def ratio(self, second: Sequence[Hashable]) -> float:
         other = list(second)
