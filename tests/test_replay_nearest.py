@@ -12,7 +12,7 @@ from difflib import SequenceMatcher
 from pathlib import Path
 from typing import Any
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from bench.generate import Shape, generate
@@ -85,6 +85,45 @@ def test_shortlist_is_the_exhaustive_ranking(
         rank,
     )
     assert found == expected
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    prefix=st.integers(0, 40),
+    suffix=st.integers(0, 40),
+    middle_a=st.lists(st.integers(0, 90), max_size=6),
+    middle_b=st.lists(st.integers(0, 90), max_size=6),
+    swap=st.booleans(),
+)
+def test_ratio_is_difflibs_around_a_window_of_unique_lines(
+    prefix: int, suffix: int, middle_a: list[int], middle_b: list[int], swap: bool
+) -> None:
+    """Lines that occur once (a history of distinct prose) around a window whose lines may repeat the prefix's or
+    the suffix's: the shortcut around the window, where it is proved, gives difflib's number."""
+    head, tail = list(range(prefix)), list(range(50, 50 + suffix))
+    first, second = head + middle_a + tail, head + middle_b + tail
+    if swap:
+        first, second = second, first
+    assert ratio(first, second) == SequenceMatcher(None, first, second, autojunk=False).ratio()
+
+
+@settings(max_examples=400, deadline=None)
+@example(unit=[1, 2, 2], units=9, tail=[1], tails=16, middle_a=[0, 0, 1, 2, 1], middle_b=[2, 1, 1, 5, 5])
+@given(
+    unit=st.lists(st.integers(0, 3), min_size=1, max_size=3),
+    units=st.integers(0, 12),
+    tail=st.lists(st.integers(0, 3), min_size=1, max_size=3),
+    tails=st.integers(0, 8),
+    middle_a=st.lists(st.integers(0, 5), max_size=5),
+    middle_b=st.lists(st.integers(0, 5), max_size=5),
+)
+def test_ratio_is_difflibs_around_a_window_of_repeated_lines(
+    unit: list[int], units: int, tail: list[int], tails: int, middle_a: list[int], middle_b: list[int]
+) -> None:
+    """A prefix and a suffix that repeat themselves: a block off the diagonal can outgrow them (the example), so the
+    shortcut around the window must not be taken."""
+    first, second = unit * units + middle_a + tail * tails, unit * units + middle_b + tail * tails
+    assert ratio(first, second) == SequenceMatcher(None, first, second, autojunk=False).ratio()
 
 
 # -- the key chain's shared history ---------------------------------------------------------------------------------

@@ -18,7 +18,8 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from difflib import SequenceMatcher
-from itertools import count
+from itertools import compress, count
+from operator import ne
 from typing import Any
 
 GRAM = 4
@@ -87,6 +88,7 @@ class Ratios:
         self.ids: dict[tuple[Hashable, ...], int] = {}
         self.fresh = count()  # a new run takes the next number: equal runs, equal ids
         self.runs = self._runs(self.first)
+        self.unique = len(set(self.runs)) == len(self.runs)
 
     def _runs(self, lines: list[Hashable]) -> list[int]:
         """Each run of GRAM lines as an id, in C (`zip` of shifted slices, `setdefault` through `map`)."""
@@ -95,8 +97,35 @@ class Ratios:
 
     def ratio(self, second: Sequence[Hashable]) -> float:
         other = list(second)
-        matcher = _Matcher(self.first, other, SequenceMatcher(None, self.runs, self._runs(other), autojunk=False))
-        return _ratio(matcher.matches(), len(self.first) + len(other))
+        runs = self._runs(other)
+        matches = self._around_window(other, runs)
+        if matches is None:
+            matches = _Matcher(self.first, other, SequenceMatcher(None, self.runs, runs, autojunk=False)).matches()
+        return _ratio(matches, len(self.first) + len(other))
+
+    def _around_window(self, other: list[Hashable], runs: list[int]) -> int | None:
+        """The matches when difflib's first blocks are provably the common prefix and suffix (None: not proved).
+
+        Deep inputs share all but a small window. When every run of GRAM lines occurs once in each input, a
+        block holding a run of the prefix (suffix) pairs it with its one place in the other input: it is the
+        prefix (suffix). Any other block has no such run, so it lies within the window and GRAM - 1 lines either
+        side. A prefix and a suffix longer than that are difflib's first two blocks (the prefix wins a tie at
+        (0, 0)), and the recursion goes on in the two windows alone, searched here as difflib would."""
+        first = self.first
+        limit = min(len(first), len(other))
+        prefix = next(compress(count(), map(ne, first, other)), limit)
+        suffix = min(next(compress(count(), map(ne, reversed(first), reversed(other))), limit), limit - prefix)
+        end_first, end_other = len(first) - suffix, len(other) - suffix
+        if not (prefix or suffix) or end_first <= prefix or end_other <= prefix:
+            return None  # nothing shared, or a window is empty (the suffix may then extend into the prefix)
+        longest_other = end_first - prefix + 2 * (GRAM - 1)
+        if 0 < prefix <= longest_other or 0 < suffix <= longest_other:
+            return None
+        if not self.unique or len(set(runs)) != len(runs):
+            return None
+        window_first, window_other = first[prefix:end_first], other[prefix:end_other]
+        grams = SequenceMatcher(None, self._runs(window_first), self._runs(window_other), autojunk=False)
+        return prefix + suffix + _Matcher(window_first, window_other, grams).matches()
 
 
 class _Matcher:
