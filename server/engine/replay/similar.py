@@ -104,13 +104,13 @@ class Ratios:
         return _ratio(matches, len(self.first) + len(other))
 
     def _around_window(self, other: list[Hashable], runs: list[int]) -> int | None:
-        """The matches when difflib's first blocks are provably the common prefix and suffix (None: not proved).
+        """The matches when difflib's first blocks are provably the common prefix and/or suffix (None: not proved).
 
         Deep inputs share all but a small window. When every run of GRAM lines occurs once in each input, a
         block holding a run of the prefix (suffix) pairs it with its one place in the other input: it is the
-        prefix (suffix). Any other block has no such run, so it lies within the window and GRAM - 1 lines either
-        side. A prefix and a suffix longer than that are difflib's first two blocks (the prefix wins a tie at
-        (0, 0)), and the recursion goes on in the two windows alone, searched here as difflib would."""
+        prefix (suffix). Any other block has no such run, so it lies within the rest and GRAM - 1 lines beside
+        it. A prefix (suffix) longer than that is difflib's first block (the prefix wins a tie at (0, 0)), and
+        its recursion goes on in the rest alone, searched here as difflib would."""
         first = self.first
         limit = min(len(first), len(other))
         prefix = next(compress(count(), map(ne, first, other)), limit)
@@ -118,14 +118,21 @@ class Ratios:
         end_first, end_other = len(first) - suffix, len(other) - suffix
         if not (prefix or suffix) or end_first <= prefix or end_other <= prefix:
             return None  # nothing shared, or a window is empty (the suffix may then extend into the prefix)
-        longest_other = end_first - prefix + 2 * (GRAM - 1)
-        if 0 < prefix <= longest_other or 0 < suffix <= longest_other:
-            return None
         if not self.unique or len(set(runs)) != len(runs):
             return None
-        window_first, window_other = first[prefix:end_first], other[prefix:end_other]
-        grams = SequenceMatcher(None, self._runs(window_first), self._runs(window_other), autojunk=False)
-        return prefix + suffix + _Matcher(window_first, window_other, grams).matches()
+        beside = 2 * (GRAM - 1)
+        window = end_first - prefix
+        if prefix > window + beside and suffix > window + beside:
+            return prefix + suffix + self._exact(first[prefix:end_first], other[prefix:end_other])
+        if suffix > end_first + beside:  # the prefix is part of the rest
+            return suffix + self._exact(first[:end_first], other[:end_other])
+        if prefix > len(first) - prefix + beside:  # the suffix is part of the rest
+            return prefix + self._exact(first[prefix:], other[prefix:])
+        return None
+
+    def _exact(self, first: list[Hashable], other: list[Hashable]) -> int:
+        grams = SequenceMatcher(None, self._runs(first), self._runs(other), autojunk=False)
+        return _Matcher(first, other, grams).matches()
 
 
 class _Matcher:
