@@ -74,6 +74,13 @@ shapes-bench: $(STAMP)
 small-fixtures-bench: $(STAMP)
 	$(BIN)/python -m bench.small_fixtures --fixtures $(or $(SMALL_FIXTURES),2000)
 
+# A replay that misses deep in a long session, beside `check` on the same file, whole processes: one
+# 2,000-call session with one early message changed in its last call (REPLAY_DEEP_CALLS=1000 for a smaller
+# one; REPLAY_DEEP_MISSES=all changes it in every call). See bench/replay_deep.py.
+.PHONY: replay-deep-bench
+replay-deep-bench: $(STAMP)
+	$(BIN)/python -m bench.replay_deep
+
 # Regenerate the conformance data from the real producers (not part of `make test`: tests read the
 # committed output). Codex: the pinned CLI from npm, run offline against tests/producers/codex/fake_responses.py.
 producers: $(STAMP)

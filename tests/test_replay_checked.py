@@ -9,8 +9,9 @@ import pytest
 from server.engine import workspace
 from server.engine.cache import SummaryCache
 from server.engine.checks import FixtureReport
-from server.engine.replay import recorded_inputs, replay_path
+from server.engine.replay import replay_path
 from server.engine.replay.checked import checked_inputs, linked_recording, replay_checked
+from tests.replay_inputs import recorded_inputs
 
 
 def _report(loaded: workspace.Workspace, fixture: Path) -> FixtureReport:

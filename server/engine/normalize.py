@@ -11,6 +11,8 @@ import json
 import re
 from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import compress, count
+from operator import is_not
 from typing import Any
 
 import regex
@@ -366,6 +368,7 @@ class KeyChain:
         normalizer = self.normalizer
         if not normalizer._piecewise:
             return normalizer.keys(caller, messages)
+        normalized_caller = normalizer.caller(caller)  # first, as `Normalizer.keys`: a bad caller is the error
         chain, shared = self._longest_shared(messages)
         kept = chain.kept[: shared + 1] if chain else [0]
         states = chain.states[: shared + 1] if chain else [hashlib.sha256(b"[")]
@@ -389,18 +392,24 @@ class KeyChain:
         final = states[-1].copy()
         final.update(b"]")
         conversation_hash = final.hexdigest()
-        normalized_caller = normalizer.caller(caller)
         input_hash = normalizer.input_key(normalized_caller, conversation_hash)
         return Keys(normalized_caller, conversation_hash, input_hash, tuple(pieces), None, normalizer._found_table())
 
     def _longest_shared(self, messages: Sequence[Any]) -> tuple[_Chain | None, int]:
+        """The remembered chain sharing the longest prefix of message objects (the most recent of equals).
+
+        The first differing position is found in C (`map` of `is not`, `compress`, stopping there): a
+        deep history compares thousands of messages per call, which a Python loop made the cost of a call."""
         best: _Chain | None = None
         best_length = 0
         for chain in self.chains:
-            limit = min(len(chain.messages), len(messages))
-            length = 0
-            while length < limit and chain.messages[length] is messages[length]:
-                length += 1
+            if (
+                min(len(chain.messages), len(messages)) <= best_length
+                or chain.messages[best_length] is not (messages[best_length])
+            ):
+                continue  # cannot share more than the best so far
+            differs = next(compress(count(), map(is_not, chain.messages, messages)), None)
+            length = min(len(chain.messages), len(messages)) if differs is None else differs
             if length > best_length:
                 best, best_length = chain, length
         return best, best_length

@@ -26,7 +26,7 @@ from server.engine import findings as codes
 from server.engine.normalize import Normalizer
 from server.engine.presets import DEERFLOW
 from server.engine.recording import shape_problem
-from server.engine.replay import FixtureNotFoundError, find_fixture, locate, recorded_inputs, replay, replay_path
+from server.engine.replay import FixtureNotFoundError, find_fixture, locate, replay, replay_path
 from server.engine.replay.engine import ReplayReport
 from server.engine.replay.render import Renderer, render
 from server.engine.sessions import resolve
@@ -37,6 +37,7 @@ from server.engine.sessions.model import Session, SessionInfo, Step, StepKind, f
 from server.engine.summary import summarize_file
 from server.engine.workspace import load_project_config, load_workspace
 from tests.conftest import run_cli
+from tests.replay_inputs import recorded_inputs
 
 PERTURBATIONS = ("clean", "edit", "broken", "truncated", "dropped-turn", "repeat", "bad-message", "discover")
 

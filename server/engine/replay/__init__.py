@@ -19,7 +19,7 @@ from server.engine.replay.engine import (
     ToolVerdict,
     replay,
 )
-from server.engine.replay.locate import FixtureNotFoundError, find_fixture, recorded_inputs, replay_path
+from server.engine.replay.locate import FixtureNotFoundError, find_fixture, replay_path
 from server.engine.replay.record import FixtureDraft, build_fixture, write_new
 
 __all__ = [
@@ -34,7 +34,6 @@ __all__ = [
     "ToolVerdict",
     "build_fixture",
     "find_fixture",
-    "recorded_inputs",
     "replay",
     "replay_path",
     "write_new",

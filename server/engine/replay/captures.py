@@ -32,7 +32,6 @@ from server.engine.checks import (
     CheckResult,
     FixtureReport,
     RecordingReport,
-    TurnReport,
     TurnStatus,
     call_finding,
     recording_keys,
@@ -46,9 +45,9 @@ from server.engine.normalize import InputShapeError, Keys, Normalizer
 from server.engine.recording import Link, RecordedCall, Recording
 from server.engine.replay.engine import Outcome, RecordedInput, ReplayReport, Status, replay
 from server.engine.replay.explain import explain
+from server.engine.replay.inputs import checked_inputs
 from server.engine.sessions.model import Session, SessionInfo, SourceRef, Step, StepKind
 from server.engine.source import Span
-from server.engine.summary import read_back
 
 _NEAREST_FIXTURE = 0.5
 """How alike a missed call's input and a fixture's nearest turn must be for the capture to be compared with
@@ -75,25 +74,27 @@ def check_captures(result: CheckResult, config: Config) -> None:
     if not result.fixtures:
         return
     normalizer = Normalizer(config.rules)
-    inputs = _TurnInputs(normalizer)
+    inputs = _TurnInputs()
     targets: dict[int, _Target] = {}
     for capture in captures:
         session = _session(capture.recording)
         if not session.steps:
             continue
-        fixture_report = _target(capture.recording, session, result.fixtures, normalizer, inputs, config.root)
-        if fixture_report is None:
+        chosen = _target(capture.recording, session, result.fixtures, normalizer, inputs, config.root)
+        if chosen is None:
             continue
+        fixture_report, replayed = chosen
         target = targets.setdefault(id(fixture_report), _Target(fixture_report))
-        replayed = replay(session, fixture_report.fixture, config.rules, inputs.of(fixture_report))
+        if replayed is None:
+            replayed = replay(session, fixture_report.fixture, config.rules, inputs.of(fixture_report))
         target.consumed.update(outcome.turn for outcome in replayed.outcomes if outcome.turn is not None)
         target.incomplete |= any(_failed(call) for call in capture.recording.calls)
         for outcome in replayed.outcomes:
             if outcome.status in (Status.MISS, Status.EXHAUSTED):
-                linked = _link_by_explanation(outcome, capture.recording, target, normalizer, inputs)
-                if not linked:
+                turn, is_nearest = _missed_turn(outcome, target, normalizer)
+                if not _link_by_explanation(outcome, turn, capture.recording, target, normalizer, inputs):
                     target.incomplete = True
-                    _report_miss(outcome, capture, target, normalizer)
+                    _report_miss(outcome, turn, is_nearest, capture, target)
     for target in targets.values():
         if not target.incomplete:
             _report_unused(target)
@@ -130,39 +131,16 @@ def _session(recording: Recording) -> Session:
 
 
 class _TurnInputs:
-    """Each fixture's recorded turn inputs (embedded, or from the linked recording line), built once."""
+    """Each fixture's recorded turn inputs (`checked_inputs`), built once, again after a link is added."""
 
-    def __init__(self, normalizer: Normalizer) -> None:
-        self.normalizer = normalizer
+    def __init__(self) -> None:
         self.built: dict[int, dict[int, RecordedInput]] = {}
 
     def of(self, report: FixtureReport) -> dict[int, RecordedInput]:
         found = self.built.get(id(report))
         if found is None:
-            found = self.built[id(report)] = {}
-            for turn_report in report.turns:
-                recorded = _recorded_input(turn_report)
-                if recorded is not None:
-                    found[turn_report.turn.index] = recorded
+            found = self.built[id(report)] = checked_inputs(report)
         return found
-
-
-def _recorded_input(report: TurnReport) -> RecordedInput | None:
-    turn = report.turn
-    for name in ("input", "messages"):
-        value = turn.value(name) if name in turn.members else None
-        if isinstance(value, list):
-            return RecordedInput(value)
-    link = report.link
-    if link is None:
-        return None
-    call: RecordedCall | None = link.call
-    if link.recording.summary:
-        call = read_back(link.recording.path, link.call)
-    if call is None or not call.input:
-        return None
-    place = call.range or (None if link.recording.summary else link.recording.source.range(call.span))
-    return RecordedInput(call.input, SourceRef(link.recording.path, place, call.span, label=f"line {call.line + 1}"))
 
 
 def _target(
@@ -172,9 +150,9 @@ def _target(
     normalizer: Normalizer,
     inputs: _TurnInputs,
     root: Path,
-) -> FixtureReport | None:
+) -> tuple[FixtureReport, ReplayReport | None] | None:
     """The fixture the capture replays: most keys held, else the one its lines name, else the nearest turn,
-    else the one the test id names."""
+    else the one the test id names; with the capture's replay against it when choosing it took one."""
     keys = _capture_keys(capture, normalizer)
     wanted = {key for computed in keys for key in (computed.input_hash, computed.conversation_hash)}
 
@@ -183,22 +161,26 @@ def _target(
 
     best = max(fixtures, key=lambda report: (held(report), str(report.fixture.path)))
     if held(best) > 0:
-        return best
+        return best, None
     named = {call.record.get("fixture") for call in capture.calls if isinstance(call.record.get("fixture"), str)}
     for report in fixtures:
         if any(_same_file(report.fixture.path, root / str(name)) for name in named):
-            return report
-    scored = [
-        (_nearest_score(replay(session, report.fixture, normalizer.rules, inputs.of(report))), str(report.fixture.path))
+            return report, None
+    replays = [
+        (report, replay(session, report.fixture, normalizer.rules, inputs.of(report)))
         for report in fixtures
         if inputs.of(report)
     ]
+    scored = [
+        (_nearest_score(replayed), str(report.fixture.path), position)
+        for position, (report, replayed) in enumerate(replays)
+    ]
     if scored and max(scored)[0] >= _NEAREST_FIXTURE:
-        path = max(scored)[1]
-        return next(report for report in fixtures if str(report.fixture.path) == path)
+        return replays[max(scored)[2]]
     tests = " ".join(str(call.record.get("test")) for call in capture.calls)
     named_like = [report for report in fixtures if report.fixture.path.name.removesuffix(".json") in tests]
-    return max(named_like, key=lambda report: len(report.fixture.path.name), default=None)
+    chosen = max(named_like, key=lambda report: len(report.fixture.path.name), default=None)
+    return None if chosen is None else (chosen, None)
 
 
 def _capture_keys(capture: Recording, normalizer: Normalizer) -> list[Keys]:
@@ -251,10 +233,15 @@ def _missed_turn(outcome: Outcome, target: _Target, normalizer: Normalizer) -> t
 
 
 def _link_by_explanation(
-    outcome: Outcome, capture: Recording, target: _Target, normalizer: Normalizer, inputs: _TurnInputs
+    outcome: Outcome,
+    turn: Turn | None,
+    capture: Recording,
+    target: _Target,
+    normalizer: Normalizer,
+    inputs: _TurnInputs,
 ) -> bool:
-    """Link a missed call to the unverifiable turn its input hashes to under rules close to the current ones."""
-    turn, _ = _missed_turn(outcome, target, normalizer)
+    """Link a missed call to `turn` (its `_missed_turn`) when that turn is unverifiable and the call's input hashes
+    to its key under rules close to the current ones."""
     if turn is None or outcome.step.input is None:
         return False
     reports = {report.turn.index: position for position, report in enumerate(target.report.turns)}
@@ -289,8 +276,10 @@ def _adder(report: FixtureReport) -> Callable[..., None]:
     return add
 
 
-def _report_miss(outcome: Outcome, capture: RecordingReport, target: _Target, normalizer: Normalizer) -> None:
-    """The miss on the capture line and on the fixture's nearest turn (which is no longer merely unverifiable)."""
+def _report_miss(
+    outcome: Outcome, turn: Turn | None, is_nearest: bool, capture: RecordingReport, target: _Target
+) -> None:
+    """The miss on the capture line and on `turn`, its `_missed_turn` (which is no longer merely unverifiable)."""
     recording = capture.recording
     call = recording.calls[outcome.step.index]
     fixture = target.report.fixture
@@ -298,7 +287,6 @@ def _report_miss(outcome: Outcome, capture: RecordingReport, target: _Target, no
     who = f"call {call.index} ({outcome.keys.caller if outcome.keys else call.caller})"
     if isinstance(test, str):
         who += f" of {test}"
-    turn, is_nearest = _missed_turn(outcome, target, normalizer)
     code = codes.REPLAY_MISS if outcome.status is Status.MISS else codes.REPLAY_EXHAUSTED
     nearest = outcome.nearest if is_nearest else None
     caller = outcome.keys.caller if outcome.keys else call.caller

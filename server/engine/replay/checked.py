@@ -13,13 +13,11 @@ from collections import Counter
 from pathlib import Path
 
 from server.engine.checks import FixtureReport
-from server.engine.replay.engine import RecordedInput, ReplayReport, replay
+from server.engine.replay.engine import ReplayReport, replay
+from server.engine.replay.inputs import checked_inputs
 from server.engine.replay.locate import FixtureNotFoundError
 from server.engine.rules import Rules
 from server.engine.sessions import read_session, resolve
-from server.engine.sessions.fixtures import embedded_input
-from server.engine.sessions.model import SourceRef
-from server.engine.summary import read_back
 
 
 def linked_recording(report: FixtureReport) -> Path | None:
@@ -29,30 +27,6 @@ def linked_recording(report: FixtureReport) -> Path | None:
     stem = report.fixture.path.name.removesuffix(".json")
     ranked = sorted(counts, key=lambda path: (-counts[path], path.name.removesuffix(".jsonl") != stem, str(path)))
     return ranked[0] if ranked else None
-
-
-def checked_inputs(report: FixtureReport) -> dict[int, RecordedInput]:
-    """`{turn index: recorded input}` from a check's links (as `recorded_inputs` finds them by checking again)."""
-    inputs: dict[int, RecordedInput] = {}
-    for item in report.turns:
-        turn = item.turn
-        if turn.broken or not turn.members:
-            continue
-        embedded = embedded_input(turn)
-        if embedded is not None:
-            inputs[turn.index] = RecordedInput(embedded, None)
-            continue
-        if item.link is None:
-            continue
-        recording, call = item.link.recording, item.link.call
-        where = call.range if call.range is not None else recording.source.range(call.span)
-        if call.stored is not None:  # a summary keeps the call's keys, not its input
-            found = read_back(recording.path, call)
-            if found is None:  # the file changed since the check: its next check drops the link
-                continue
-            call = found
-        inputs[turn.index] = RecordedInput(call.input, SourceRef(recording.path, where, call.span))
-    return inputs
 
 
 def replay_checked(session_path: Path, report: FixtureReport, rules: Rules, root: Path | None = None) -> ReplayReport:

@@ -15,7 +15,6 @@ from __future__ import annotations
 from collections import defaultdict, deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from difflib import SequenceMatcher
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -28,6 +27,7 @@ from server.engine.normalize import InputShapeError, KeyChain, Keys, Normalizer
 from server.engine.replay.explain import Explanation, explain
 from server.engine.replay.places import REPORT_VERSION, Places
 from server.engine.replay.render import Renderer, line_diff, percent, render, similarity
+from server.engine.replay.similar import Ratios, shortlist
 from server.engine.replay.values import Difference, compare
 from server.engine.rules import Rules
 from server.engine.sessions.model import Session, SourceRef, Step, StepKind, message_parts
@@ -224,6 +224,7 @@ class _Replayer:
         self.inputs = inputs
         self.normalizer = Normalizer(rules)
         self.chain = KeyChain(self.normalizer)  # the history calls re-send is normalized and hashed once
+        self.recorded_chain = KeyChain(self.normalizer)  # and the history recorded inputs re-send, for misses
         self.renderer = Renderer(self.normalizer)  # and rendered once for the nearest input of a miss
         self.turns = {turn.index: turn for turn in fixture.turns if not turn.broken and turn.members}
         self.queues: dict[str, deque[int]] = defaultdict(deque)
@@ -234,7 +235,7 @@ class _Replayer:
         self.consumed: dict[int, int] = {}
         self.pending: list[tuple[int, dict[str, Any]]] = []
         self.missed = False
-        self.rendered: dict[int, list[str]] = {}
+        self.line_counts: dict[int, int] = {}
         self.explained: dict[int, Explanation | None] = {}
         self.tool_only = not any(step.kind is StepKind.MODEL for step in session.steps)
         if self.tool_only:
@@ -258,7 +259,6 @@ class _Replayer:
             self.missed = True
             return Outcome(step, Status.MISS, f"no input recorded for this call: {step.problem or 'nothing to key'}")
         try:
-            self.normalizer.caller(step.caller)  # a bad caller is the error, as `Normalizer.keys` reports it
             keys = self.chain.keys(step.caller, step.input)
         except InputShapeError as exc:
             self.missed = True
@@ -299,11 +299,18 @@ class _Replayer:
 
     # -- nearest recorded input ------------------------------------------------
     def render_turn(self, turn: int) -> list[str]:
-        if turn not in self.rendered:
-            self.rendered[turn] = self.renderer(self.inputs[turn].messages)
-        return self.rendered[turn]
+        return self.renderer(self.inputs[turn].messages)
+
+    def turn_lines(self, turn: int) -> int:
+        """How many lines the turn's input renders to (each turn sized once per replay)."""
+        if turn not in self.line_counts:
+            self.line_counts[turn] = self.renderer.size(self.inputs[turn].messages)
+        return self.line_counts[turn]
 
     def nearest(self, step: Step, keys: Keys) -> Nearest | None:
+        """The recorded input most like the call's: the best `similarity` among the `_SHORTLIST` turns of the
+        best `quick_ratio` (ties: same caller, not consumed, earlier turn), found without scoring every turn
+        of a deep history (`similar.shortlist`)."""
         candidates = [turn for turn in sorted(self.inputs) if turn in self.turns]
         if not candidates or step.input is None:
             return None
@@ -314,20 +321,26 @@ class _Replayer:
             same_caller = caller is None or _normalized_caller(self.normalizer, caller) == keys.caller
             return score, same_caller, turn not in self.consumed, -turn
 
-        quick = sorted(
-            candidates,
-            key=lambda turn: rank(turn, _quick_similarity(lines, self.render_turn(turn)) if lines else 0.0),
-            reverse=True,
-        )[:_SHORTLIST]
-        scored = {turn: similarity(lines, self.render_turn(turn)) for turn in quick}
-        best = max(scored, key=lambda turn: rank(turn, scored[turn]))
-        return self.describe_nearest(step, keys, best, scored[best], lines)
+        rendered: dict[int, list[str]] = {}  # the turns this miss renders, each once
 
-    def describe_nearest(self, step: Step, keys: Keys, turn: int, score: float, lines: list[str]) -> Nearest:
+        def lines_of(turn: int) -> list[str]:
+            if turn not in rendered:
+                rendered[turn] = self.render_turn(turn)
+            return rendered[turn]
+
+        quick = shortlist(lines, candidates, _SHORTLIST, self.turn_lines, lines_of, rank)
+        ratios = Ratios(lines)
+        scored = {turn: ratios.ratio(lines_of(turn)) for turn in quick}
+        best = max(scored, key=lambda turn: rank(turn, scored[turn]))
+        return self.describe_nearest(step, keys, best, scored[best], lines, lines_of(best))
+
+    def describe_nearest(
+        self, step: Step, keys: Keys, turn: int, score: float, lines: list[str], turn_lines: list[str]
+    ) -> Nearest:
         fixture_turn = self.turns[turn]
         recorded = self.inputs[turn]
         explanation = self.explain_turn(fixture_turn, recorded)
-        before = render(explanation.normalizer, recorded.messages) if explanation else self.render_turn(turn)
+        before = render(explanation.normalizer, recorded.messages) if explanation else turn_lines
         label = f"turn {turn} as keyed {explanation.description}" if explanation else f"turn {turn} (current rules)"
         diff = line_diff(before, lines, label, f"step {step.index} (current rules)")
         shown = similarity(before, lines) if explanation else score  # of the two inputs the diff shows
@@ -361,7 +374,7 @@ class _Replayer:
         target = turn.input_hash if turn.is_legacy else turn.conversation_hash
         explanation = None
         try:
-            current = self.normalizer.keys(turn.caller, recorded.messages).conversation_hash
+            current = self.recorded_chain.keys(turn.caller, recorded.messages).conversation_hash
         except InputShapeError:
             current = None
         if isinstance(target, str) and current is not None and current != target:
@@ -441,13 +454,6 @@ def _head(fixture: Fixture) -> Span:
 def _four_places(ratio: float) -> float:
     """`ratio` to four decimals, never 1.0 for inputs that differ (0.99996 is 0.9999, not 1.0)."""
     return round(ratio, 4) if ratio >= 1.0 or round(ratio, 4) < 1.0 else 0.9999
-
-
-def _quick_similarity(first: list[str], second: list[str]) -> float:
-    """An upper bound of `similarity`, cheap enough to rank every turn before scoring a few."""
-    if not first and not second:
-        return 1.0
-    return SequenceMatcher(None, first, second, autojunk=False).quick_ratio()
 
 
 def _tool_calls(output: Any) -> list[dict[str, Any]]:

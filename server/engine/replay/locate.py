@@ -27,7 +27,7 @@ from server.engine.normalize import InputShapeError, KeyChain, Normalizer
 from server.engine.recording import LineParser, Link, RecordedCall, Recording, read_line
 from server.engine.replay.engine import RecordedInput, ReplayReport, replay
 from server.engine.sessions import read_session, resolve
-from server.engine.sessions.fixtures import embedded_input, linked_calls, read, turn_input
+from server.engine.sessions.fixtures import embedded_input, linked_calls, read
 from server.engine.sessions.model import Session, SourceRef, StepKind
 from server.engine.source import SourceText
 from server.engine.summary import from_summary, summarize_file
@@ -76,19 +76,6 @@ def find_fixture(session: Session, fixtures: Sequence[Fixture], normalizer: Norm
     if ranked and any(score(ranked[0])):
         return ranked[0]
     return None
-
-
-def recorded_inputs(fixture: Fixture, recordings: Sequence[Recording], config: Config) -> dict[int, RecordedInput]:
-    """`{turn index: recorded input}` for every turn with an embedded or linked input."""
-    links = linked_calls(fixture, recordings, config)
-    inputs: dict[int, RecordedInput] = {}
-    for turn in fixture.turns:
-        if turn.broken or not turn.members:
-            continue
-        messages, source = turn_input(turn, links)
-        if messages is not None:
-            inputs[turn.index] = RecordedInput(messages, source)
-    return inputs
 
 
 def replay_path(
@@ -165,7 +152,7 @@ def _summaries(recordings: Sequence[Recording | Path], config: Config) -> list[R
 
 
 class _LinkedInputs(Mapping[int, RecordedInput]):
-    """`{turn index: recorded input}` like `recorded_inputs`, worked out on first use.
+    """`{turn index: recorded input}` (embedded in the turn, else its linked call's), worked out on first use.
 
     Only a miss asks for recorded inputs: a replay that hits every call links no
     turn and reads no recording. The first use summarizes the recordings to link

@@ -11,9 +11,12 @@ import difflib
 import json
 import math
 from collections.abc import Sequence
+from itertools import compress, count
+from operator import is_not
 from typing import Any
 
 from server.engine.normalize import InputShapeError, Normalizer
+from server.engine.replay.similar import ratio
 
 
 def render(normalizer: Normalizer, messages: Sequence[Any]) -> list[str]:
@@ -37,19 +40,43 @@ class Renderer:
     def __init__(self, normalizer: Normalizer) -> None:
         self.normalizer = normalizer
         self.known: dict[int, tuple[Any, list[str]]] = {}  # by id, holding the message so the id stays its own
+        self.sized: tuple[list[Any], list[int]] = ([], [0])  # the input `size` saw last, lines before each message
 
     def __call__(self, messages: Sequence[Any]) -> list[str]:
         lines: list[str] = []
         for message in messages:
-            known = self.known.get(id(message))
-            if known is None:
-                try:
-                    entries = self.normalizer.project([message])
-                except InputShapeError:
-                    return render(self.normalizer, messages)
-                known = self.known[id(message)] = (message, _lines(self.normalizer, entries))
-            lines.extend(known[1])
+            rendered = self._message(message)
+            if rendered is None:
+                return render(self.normalizer, messages)
+            lines.extend(rendered)
         return lines
+
+    def size(self, messages: Sequence[Any]) -> int:
+        """`len(self(messages))` without building the list: ranking a miss sizes every recorded input.
+
+        Inputs sized one after the other share their history: the running line counts of the last one
+        are kept, and only the messages after the prefix it shares (by identity, found in C) are counted."""
+        sized, totals = self.sized
+        shared = next(compress(count(), map(is_not, sized, messages)), min(len(sized), len(messages)))
+        totals = totals[: shared + 1]
+        for message in messages[shared:]:
+            rendered = self._message(message)
+            if rendered is None:
+                return len(render(self.normalizer, messages))
+            totals.append(totals[-1] + len(rendered))
+        self.sized = (list(messages), totals)
+        return totals[-1]
+
+    def _message(self, message: Any) -> list[str] | None:
+        """One message's lines (None: it cannot be projected alone)."""
+        known = self.known.get(id(message))
+        if known is None:
+            try:
+                entries = self.normalizer.project([message])
+            except InputShapeError:
+                return None
+            known = self.known[id(message)] = (message, _lines(self.normalizer, entries))
+        return known[1]
 
 
 def _lines(normalizer: Normalizer, entries: list[dict[str, Any]]) -> list[str]:
@@ -70,10 +97,8 @@ def _lines(normalizer: Normalizer, entries: list[dict[str, Any]]) -> list[str]:
 
 
 def similarity(first: Sequence[str], second: Sequence[str]) -> float:
-    """How alike two rendered inputs are, line by line (1.0: identical)."""
-    if not first and not second:
-        return 1.0
-    return difflib.SequenceMatcher(None, list(first), list(second), autojunk=False).ratio()
+    """How alike two rendered inputs are, line by line (1.0: identical): difflib's ratio, without autojunk."""
+    return ratio(first, second)
 
 
 def percent(ratio: float) -> str:
