@@ -36,7 +36,7 @@ import hashlib
 import json
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
 from typing import Any
@@ -51,6 +51,7 @@ from server.engine.findings import Finding
 from server.engine.fixture import Fixture
 from server.engine.problems import group
 from server.engine.recording import Recording
+from server.engine.source import PositionEncoding
 from server.lsp.convert import diagnostic, path_to_uri, uri_to_path
 from server.lsp.pygls_private import send_data, withdraw_feature
 from server.lsp.session import Session, Snapshot
@@ -93,15 +94,30 @@ class _Delivered:
     pulled: str | None = None
 
 
+_Identity = tuple[object, ...]
+
+
 @dataclass(frozen=True, slots=True)
 class _Converted:
     """A finding's diagnostic and its JSON form (`wire`), converted once while equal findings come back."""
 
+    finding: Finding
+    identity: _Identity | None
     item: types.Diagnostic
     wire: dict[str, Any]
 
 
-_Identity = tuple[object, ...]
+@dataclass(slots=True)
+class _Kept:
+    """A file's last diagnostics: by their finding (the very object, which a check keeps for a turn it did
+    not judge again, or an equal one), and by the diagnostic (for its JSON form). Each entry holds its
+    objects, so an `id` here names them."""
+
+    settings: tuple[PositionEncoding, bool]
+    """The position encoding and `revealSecrets` they were converted under."""
+    by_finding: dict[int, _Converted] = field(default_factory=dict)
+    by_identity: dict[_Identity, _Converted] = field(default_factory=dict)
+    by_item: dict[int, _Converted] = field(default_factory=dict)
 
 
 def _identity(finding: Finding, parsed: Fixture | Recording | None, encoding: str, reveal: bool) -> _Identity | None:
@@ -117,9 +133,13 @@ def _identity(finding: Finding, parsed: Fixture | Recording | None, encoding: st
         return None
     if parsed is not None and finding.code is not codes.CONFIG_ERROR and encoding != "utf-16":
         return None
+    start, end = finding.range.start, finding.range.end
     return (
         finding.code.name,
-        finding.range,
+        start.line,
+        start.character,
+        end.line,
+        end.character,
         finding.message,
         finding.severity,
         repr(finding.data),
@@ -149,9 +169,8 @@ class Diagnostics:
         self._delivered: dict[str, _Delivered] = {}
         self._folders: tuple[tuple[object, ...], list[Path]] = ((), [])
         self._inside: dict[str, bool] = {}
-        self._converted: dict[str, dict[_Identity | int, _Converted]] = {}
-        """Each file's last diagnostics, by the identity of their finding (reused by the next check's) and by
-        the `id` of the diagnostic (for its JSON form)."""
+        self._converted: dict[str, _Kept] = {}
+        """Each file's last diagnostics, reused by the next check's equal findings."""
 
     # -- the store ---------------------------------------------------------------
     def _put(self, source: Source, uri: str, entry: Entry | None) -> None:
@@ -195,8 +214,9 @@ class Diagnostics:
         parsed = checked.parsed if checked is not None else replayed.parsed if replayed is not None else None
         findings = [f for entry in (checked, replayed) if entry is not None for f in entry.findings]
         items = []
-        before = self._converted.pop(uri, {})
-        converted: dict[_Identity | int, _Converted] = {}
+        before, converted = self._converted.pop(uri, None), _Kept((encoding, reveal))
+        if before is None or before.settings != converted.settings:
+            before = _Kept(converted.settings)
         for problem in group(findings):
             if not problem.related:
                 items.append(self._convert(problem.finding, parsed, before, converted).item)
@@ -214,34 +234,36 @@ class Diagnostics:
             entry = self._entries.get((source, uri))
             if entry is not None:
                 items += [self._convert(finding, None, before, converted).item for finding in entry.findings]
-        if converted:
+        if converted.by_item:
             self._converted[uri] = converted
         return items
 
     def _convert(
-        self,
-        finding: Finding,
-        parsed: Fixture | Recording | None,
-        before: dict[_Identity | int, _Converted],
-        converted: dict[_Identity | int, _Converted],
+        self, finding: Finding, parsed: Fixture | Recording | None, before: _Kept, converted: _Kept
     ) -> _Converted:
-        """The diagnostic of `finding`: the last delivery's of an equal finding, or converted now (and kept)."""
-        encoding, reveal = self.server.encoding, self.server.settings.reveal_secrets
-        identity = _identity(finding, parsed, encoding, reveal)
-        done = converted.get(identity) if identity is not None else None
-        if done is None and identity is not None:
-            done = before.get(identity)
-        if done is None:
-            item = diagnostic(finding, parsed, encoding, reveal=reveal)
-            done = _Converted(item, _CONVERTER.unstructure(item))
-        if identity is not None:
-            converted[identity] = done
-        converted[id(done.item)] = done  # held here, so the `id` names this diagnostic while it is kept
+        """The diagnostic of `finding`: the last delivery's of the same or an equal finding, or converted now."""
+        done = before.by_finding.get(id(finding))
+        if done is None or done.finding is not finding or done.identity is None:
+            encoding, reveal = converted.settings
+            identity = _identity(finding, parsed, encoding, reveal)
+            done = None
+            if identity is not None:
+                done = converted.by_identity.get(identity) or before.by_identity.get(identity)
+            if done is None:
+                item = diagnostic(finding, parsed, encoding, reveal=reveal)
+                done = _Converted(finding, identity, item, _CONVERTER.unstructure(item))
+            elif done.finding is not finding:
+                done = _Converted(finding, identity, done.item, done.wire)
+        if done.identity is not None:
+            converted.by_identity[done.identity] = done
+        converted.by_finding[id(finding)] = done
+        converted.by_item[id(done.item)] = done
         return done
 
     def _wire_form(self, uri: str, items: list[types.Diagnostic]) -> list[dict[str, Any]]:
         """The JSON form of `uri`'s diagnostics: kept for those converted by `items`, else converted now."""
-        wire = self._converted.get(uri, {})
+        kept = self._converted.get(uri)
+        wire = kept.by_item if kept is not None else {}
         return [
             done.wire
             if (done := wire.get(id(item))) is not None and done.item is item
