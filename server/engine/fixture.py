@@ -142,12 +142,14 @@ def reread_fixture(old: Fixture, text: str, prefix: int, suffix: int) -> Fixture
         return None
     if end != turn.span.end + delta:
         return None
-    fixture = Fixture(path=old.path, source=old.source.edited(text, start, old_end), problems=[])
+    source = old.source.edited(text, start, old_end)
+    fixture = Fixture(path=old.path, source=source, problems=[])
     # A later turn keeps its check's findings, moved, when it starts on a line after the edit's last one
-    # (its columns are unchanged); line breaks are counted as `\n` only, so a `\r` anywhere keeps none.
+    # (its columns are unchanged); line breaks are counted as `\n` only, so a `\r` anywhere keeps none
+    # (an index shifted by `edited` says there is none without a pass over the text).
     old_text = old.source.text
     lines = text.count("\n", start, old_end + delta) - old_text.count("\n", start, old_end)
-    plain = "\r" not in old_text and "\r" not in text[start : old_end + delta]
+    plain = source.indexed or ("\r" not in old_text and "\r" not in text[start : old_end + delta])
     line_after = old_text.find("\n", old_end) if plain else -1
     fixture.turns = [
         *old.turns[:position],
