@@ -4,6 +4,7 @@ the report of a fresh read checked from scratch: every finding (place, range, me
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -11,8 +12,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from server.engine.checks import CheckResult, TurnCheck, check
-from server.engine.config import default_config
+from server.engine.config import Config, default_config, load_config
 from server.engine.fixture import Fixture, read_fixture, reread_fixture
+from server.engine.recording import Recording, read_recording
 from server.engine.source import SourceText
 
 PATH = Path("f.json")
@@ -93,3 +95,68 @@ def test_a_keystroke_judges_the_edited_turn_only() -> None:
     moved = again.turns[2].checked
     assert isinstance(moved, TurnCheck) and moved is not kept[2]
     assert report(checked(again)) == report(checked(read_fixture(PATH, SourceText(edited))))
+
+
+SAMPLES = Path(__file__).resolve().parents[1] / "fixtures"
+
+
+def sample_project() -> tuple[Config, list[Recording], dict[Path, str]]:
+    """The sample workspace (producers' real output): its config, recordings and fixture texts."""
+    config = load_config(SAMPLES / "replay-lens.toml")
+    recordings = [
+        read_recording(path, SourceText(path.read_text("utf-8"))) for path in sorted(SAMPLES.glob("recordings/*.jsonl"))
+    ]
+    fixtures = {path: path.read_text("utf-8") for path in sorted(SAMPLES.glob("replay/*.json"))}
+    return config, recordings, fixtures
+
+
+PROJECT = sample_project()
+COPY = "<the key of another turn>"
+KEY_EDITS = st.tuples(
+    st.floats(min_value=0, max_value=1),
+    st.integers(min_value=0, max_value=3),
+    st.sampled_from(["", "0", "f", "\n", " ", "中", "😀", '"', "}", COPY, COPY]),
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    which=st.integers(min_value=0, max_value=2), edits=st.lists(KEY_EDITS, min_size=1, max_size=4), keys=st.booleans()
+)
+def test_linked_turns_checked_with_kept_verdicts_report_as_a_fresh_check(
+    which: int, edits: list[tuple[float, int, str]], keys: bool
+) -> None:
+    """Against the sample recordings (valid, stale and legacy turns linked to real calls): edits anywhere,
+    or in the keys' hex digits (a turn goes stale, links elsewhere or to nothing, and back)."""
+    config, recordings, fixtures = PROJECT
+    path, text = list(fixtures.items())[which % len(fixtures)]
+    places = [match.end() for match in re.finditer(r'"(input_hash|conversation_hash)": "', text)]
+
+    def checked_here(fixture: Fixture) -> Any:
+        return report_of(check([fixture], recordings, config), path)
+
+    fixture = read_fixture(path, SourceText(text))
+    checked_here(fixture)
+    for where, length, new in edits:
+        start = places[int(where * (len(places) - 1))] + length if keys else int(where * len(text))
+        end = min(start + (1 if keys else length), len(text))
+        if new == COPY:  # another turn's key: FIFO linking hands the calls out again, past the edited turn
+            start = places[int(where * (len(places) - 1))]
+            source = places[length % len(places)]
+            new, end = text[source : source + 64], min(start + 64, len(text))
+        edited = text[:start] + new + text[end:]
+        again = reread_fixture(fixture, edited, start, len(text) - end)
+        fixture = again if again is not None else read_fixture(path, SourceText(edited))
+        text = edited
+        places = [match.end() for match in re.finditer(r'"(input_hash|conversation_hash)": "', text)] or [0]
+        assert checked_here(fixture) == checked_here(read_fixture(path, SourceText(text)))
+
+
+def report_of(result: CheckResult, path: Path) -> Any:
+    (fixture_report,) = [r for r in result.fixtures if r.fixture.path == path]
+    recording_findings = [(f.code.name, f.path, f.span, f.message) for r in result.recordings for f in r.findings]
+    return (
+        [(f.code.name, f.path, f.range, f.span, f.message, f.severity, f.data) for f in fixture_report.findings],
+        [(t.turn.index, t.turn.span, t.status, t.link, t.keys) for t in fixture_report.turns],
+        recording_findings,
+    )

@@ -100,6 +100,12 @@ def turn_key(turn: Turn) -> str | None:
     return value if isinstance(value, str) and HEX64.fullmatch(value) else None
 
 
+def _key_of(turn: Turn) -> str | None:
+    """`turn_key(turn)`, as the check of its fixture kept it."""
+    kept = turn.checked
+    return kept.key if isinstance(kept, TurnCheck) else turn_key(turn)
+
+
 def check(
     fixtures: Sequence[Fixture],
     recordings: Sequence[Recording],
@@ -123,7 +129,7 @@ def check(
     held: set[str] = set()  # every turn's key, looked up for recordings' calls only
     if recordings:
         held = {
-            key for report in fixture_reports for turn in report.fixture.turns if (key := turn_key(turn)) is not None
+            key for report in fixture_reports for turn in report.fixture.turns if (key := _key_of(turn)) is not None
         }
     for report in recording_reports:
         _check_recording(report, linker.keys, config, held, has_fixtures=bool(fixture_reports))
