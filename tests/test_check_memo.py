@@ -137,10 +137,11 @@ def test_linked_turns_checked_with_kept_verdicts_report_as_a_fresh_check(
 
     fixture = read_fixture(path, SourceText(text))
     checked_here(fixture)
-    for where, length, new in edits:
+    for where, length, typed in edits:
         start = places[int(where * (len(places) - 1))] + length if keys else int(where * len(text))
         end = min(start + (1 if keys else length), len(text))
-        if new == COPY:  # another turn's key: FIFO linking hands the calls out again, past the edited turn
+        new = typed
+        if typed == COPY:  # another turn's key: FIFO linking hands the calls out again, past the edited turn
             start = places[int(where * (len(places) - 1))]
             source = places[length % len(places)]
             new, end = text[source : source + 64], min(start + 64, len(text))
