@@ -433,7 +433,8 @@ def _check_fixture(fixture: Fixture, linker: Linker) -> FixtureReport:
         report.turns.append(judged)
         if isinstance(held, TurnCheck):
             found = tuple(report.findings[before:])
-            turn.checked = replace(held, verdict=_Verdict(rules, link, judged.status, judged.keys, found))
+            verdict = _Verdict(rules, link, judged.status, judged.keys, found)
+            turn.checked = TurnCheck(held.path, held.shape, held.shape_ok, held.key, verdict)
     report.turns.sort(key=lambda turn_report: turn_report.turn.index)
     return report
 
