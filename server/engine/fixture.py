@@ -44,7 +44,7 @@ class Turn:
     members: dict[str, Member]
     broken: bool = False
     output_problem: str | None = None
-    checked: TurnMemo | None = None
+    checked: TurnMemo | None = field(default=None, compare=False, repr=False)
     """The last check's findings of this turn, reused while the turn, the rules and its link are the same."""
 
     def value(self, key: str) -> Any:
