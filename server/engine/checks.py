@@ -22,7 +22,7 @@ from server.engine.fixture import Fixture, Turn
 from server.engine.normalize import HEX64, InputShapeError, KeyChain, Keys, Normalizer, RuleTimeoutError
 from server.engine.outputs import output_digest
 from server.engine.recording import Link, LinkTable, LinkTables, RecordedCall, Recording
-from server.engine.source import Range, Span
+from server.engine.source import Position, Range, Span
 from server.engine.volatile import VolatileMatch, not_allowed, scan
 
 
@@ -100,6 +100,12 @@ def turn_key(turn: Turn) -> str | None:
     return value if isinstance(value, str) and HEX64.fullmatch(value) else None
 
 
+def _key_of(turn: Turn) -> str | None:
+    """`turn_key(turn)`, as the check of its fixture kept it."""
+    kept = turn.checked
+    return kept.key if isinstance(kept, TurnCheck) else turn_key(turn)
+
+
 def check(
     fixtures: Sequence[Fixture],
     recordings: Sequence[Recording],
@@ -123,7 +129,7 @@ def check(
     held: set[str] = set()  # every turn's key, looked up for recordings' calls only
     if recordings:
         held = {
-            key for report in fixture_reports for turn in report.fixture.turns if (key := turn_key(turn)) is not None
+            key for report in fixture_reports for turn in report.fixture.turns if (key := _key_of(turn)) is not None
         }
     for report in recording_reports:
         _check_recording(report, linker.keys, config, held, has_fixtures=bool(fixture_reports))
@@ -303,6 +309,71 @@ def _output_table(recording: Recording) -> LinkTable:
     return cached
 
 
+@dataclass(frozen=True, slots=True)
+class _Verdict:
+    """A keyed turn's verdict (`verify_turn`) under rules `rules`, given its link (None: linked to nothing)."""
+
+    rules: str
+    link: Link | None
+    status: TurnStatus
+    keys: Keys | None
+    findings: tuple[Finding, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class TurnCheck:
+    """What checking one turn found that is a function of the turn alone (its shape, output and key), and its
+    last verdict: kept on the turn (`Turn.checked`) and moved with it by `reread_fixture`.
+
+    A keystroke in a 5,000-turn fixture re-reads one turn; without this the check
+    would judge every turn again (~150 ms). Duplicate keys, legacy keys and links
+    are fixture-wide facts: they are found again at every check, and a verdict
+    is reused only for the same rules and the very same link.
+    """
+
+    path: Path
+    shape: tuple[Finding, ...]
+    shape_ok: bool
+    key: str | None
+    verdict: _Verdict | None = None
+
+    def shifted(self, delta: int, lines: int) -> TurnCheck:
+        verdict = self.verdict
+        if verdict is not None:
+            verdict = replace(verdict, findings=tuple(_moved(finding, delta, lines) for finding in verdict.findings))
+        shape = tuple(_moved(finding, delta, lines) for finding in self.shape)
+        return TurnCheck(self.path, shape, self.shape_ok, self.key, verdict)
+
+
+def _moved(finding: Finding, delta: int, lines: int) -> Finding:
+    """`finding` `delta` characters and `lines` lines further down, on the same columns."""
+    where, span = finding.range, finding.span
+    start, end = where.start, where.end
+    return Finding(
+        finding.code,
+        finding.path,
+        Range(Position(start.line + lines, start.character), Position(end.line + lines, end.character)),
+        Span(span.start + delta, span.end + delta),
+        finding.message,
+        finding.severity,
+        finding.data,
+    )
+
+
+def _turn_check(turn: Turn, path: Path, add: Any, found: list[Finding]) -> TurnCheck:
+    """The turn's shape, output and key: from its memo when it has one, else judged now and kept on it."""
+    kept = turn.checked
+    if isinstance(kept, TurnCheck) and kept.path == path:
+        found += kept.shape
+        return kept
+    before = len(found)
+    shape_ok = _check_turn_shape(turn, add)
+    _check_output(turn, add)
+    memo = TurnCheck(path, tuple(found[before:]), shape_ok, turn_key(turn))
+    turn.checked = memo
+    return memo
+
+
 def _check_fixture(fixture: Fixture, linker: Linker) -> FixtureReport:
     normalizer, keys = linker.normalizer, linker.keys
     report = FixtureReport(fixture, findings=list(fixture.problems))
@@ -319,9 +390,8 @@ def _check_fixture(fixture: Fixture, linker: Linker) -> FixtureReport:
         if not turn.members:
             report.turns.append(TurnReport(turn, TurnStatus.MALFORMED))
             continue
-        shape_ok = _check_turn_shape(turn, add)
-        _check_output(turn, add)
-        key = turn_key(turn)
+        memo = _turn_check(turn, path, add, report.findings)
+        shape_ok, key = memo.shape_ok, memo.key
         if not shape_ok or key is None:
             report.turns.append(TurnReport(turn, TurnStatus.MALFORMED))
             continue
@@ -344,12 +414,27 @@ def _check_fixture(fixture: Fixture, linker: Linker) -> FixtureReport:
         return digest
 
     links = linker.index.link(keyed, output_of)
+    rules = normalizer.rules.fingerprint()
     for turn, key in keyed:
+        link = links.get(turn.index)
+        held = turn.checked
+        verdict = held.verdict if isinstance(held, TurnCheck) else None
+        if verdict is not None and verdict.rules == rules and verdict.link is link:
+            report.findings += verdict.findings
+            report.turns.append(TurnReport(turn, verdict.status, link, verdict.keys))
+            continue
+        before = len(report.findings)
         try:
-            report.turns.append(verify_turn(turn, key, links.get(turn.index), normalizer, keys, add))
+            judged = verify_turn(turn, key, link, normalizer, keys, add)
         except RuleTimeoutError as exc:  # the turn's caller: the rule is named, the next turns are checked
             add(codes.RULE_TIMEOUT, turn.span_of("caller"), f"turn {turn.index}: {exc}", {"turn": turn.index})
             report.turns.append(TurnReport(turn, TurnStatus.UNVERIFIABLE))
+            continue  # a time budget that ran out is no function of the turn: judged again next time
+        report.turns.append(judged)
+        if isinstance(held, TurnCheck):
+            found = tuple(report.findings[before:])
+            verdict = _Verdict(rules, link, judged.status, judged.keys, found)
+            turn.checked = TurnCheck(held.path, held.shape, held.shape_ok, held.key, verdict)
     report.turns.sort(key=lambda turn_report: turn_report.turn.index)
     return report
 

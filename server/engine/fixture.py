@@ -13,7 +13,7 @@ import re
 from bisect import bisect_right
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from server.engine import findings as codes
 from server.engine.findings import Finding
@@ -22,6 +22,13 @@ from server.engine.outputs import output_problem
 from server.engine.source import SourceText, Span
 
 _TURNS_KEY = re.compile(r'"turns"\s*:\s*\[')
+
+
+class TurnMemo(Protocol):
+    """What a check found of one turn (`server.engine.checks`), carried to the turn's next version."""
+
+    def shifted(self, delta: int, lines: int) -> TurnMemo:
+        """The same findings `delta` characters and `lines` lines further down (columns unchanged)."""
 
 
 @dataclass(slots=True)
@@ -37,6 +44,8 @@ class Turn:
     members: dict[str, Member]
     broken: bool = False
     output_problem: str | None = None
+    checked: TurnMemo | None = field(default=None, compare=False, repr=False)
+    """The last check's findings of this turn, reused while the turn, the rules and its link are the same."""
 
     def value(self, key: str) -> Any:
         member = self.members.get(key)
@@ -133,11 +142,19 @@ def reread_fixture(old: Fixture, text: str, prefix: int, suffix: int) -> Fixture
         return None
     if end != turn.span.end + delta:
         return None
-    fixture = Fixture(path=old.path, source=old.source.edited(text, start, old_end), problems=[])
+    source = old.source.edited(text, start, old_end)
+    fixture = Fixture(path=old.path, source=source, problems=[])
+    # A later turn keeps its check's findings, moved, when it starts on a line after the edit's last one
+    # (its columns are unchanged); line breaks are counted as `\n` only, so a `\r` anywhere keeps none
+    # (an index shifted by `edited` says there is none without a pass over the text).
+    old_text = old.source.text
+    lines = text.count("\n", start, old_end + delta) - old_text.count("\n", start, old_end)
+    plain = source.indexed or ("\r" not in old_text and "\r" not in text[start : old_end + delta])
+    line_after = old_text.find("\n", old_end) if plain else -1
     fixture.turns = [
         *old.turns[:position],
         _turn(turn.index, Span(turn.span.start, end), members),
-        *(_shifted_turn(later, delta) for later in old.turns[position + 1 :]),
+        *(_shifted_turn(later, delta, lines, line_after) for later in old.turns[position + 1 :]),
     ]
     fixture.top = {key: _shifted(member, delta, start) for key, member in old.top.items()}
     return fixture
@@ -153,11 +170,18 @@ def _turn(index: int, span: Span, members: list[Member]) -> Turn:
     return Turn(index, span, by_key, output_problem=output_problem(output.value))
 
 
-def _shifted_turn(turn: Turn, delta: int) -> Turn:
-    if not delta:
+def _shifted_turn(turn: Turn, delta: int, lines: int, line_after: int) -> Turn:
+    """`turn`, after an edit before it that added `delta` characters and `lines` lines.
+
+    `line_after` is where the line holding the edit's end ends (-1: no findings
+    move): a turn starting past it keeps its findings, moved.
+    """
+    if not delta and not lines and line_after >= 0:
         return turn
     members = {key: _shifted(member, delta, -1) for key, member in turn.members.items()}
-    return Turn(turn.index, _shift(turn.span, delta, -1), members, turn.broken, turn.output_problem)
+    memo = turn.checked
+    moved = memo.shifted(delta, lines) if memo is not None and 0 <= line_after < turn.span.start else None
+    return Turn(turn.index, _shift(turn.span, delta, -1), members, turn.broken, turn.output_problem, moved)
 
 
 def _shifted(member: Member, delta: int, after: int) -> Member:

@@ -120,6 +120,11 @@ class SourceText:
             self._line_starts = _line_starts(self.text)
         return self._line_starts
 
+    @property
+    def indexed(self) -> bool:
+        """Whether the line index is built (`edited` shifts it only when no `\r` is in the text or the edit)."""
+        return self._line_starts is not None
+
     def index_lines(self) -> None:
         """Find the line starts now rather than at the first position asked for (a server does it off its loop)."""
         _ = self.line_starts

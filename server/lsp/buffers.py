@@ -107,6 +107,9 @@ class Buffer(HookedDocument):
 
     def _apply_pending(self) -> None:
         changes, self._pending = self._pending, []
+        if len(changes) == 1:  # a keystroke: no run to find, and no pass over the text for `\r`
+            self.incremental_change(changes[0])
+            return
         text = self.stored_text
         plain = "\r" not in text and not any("\r" in change.text for change in changes)
         for run in _runs(changes, self._units) if plain else [[change] for change in changes]:

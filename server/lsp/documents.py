@@ -3,8 +3,9 @@
 Four things put a document into a project, and this module alone decides which
 of them is newest:
 
-- the editor's buffer (incremental sync applied by `server.lsp.buffers`): a
-  keystroke schedules a parse after `debounceMs` of quiet; a request that needs
+- the editor's buffer (incremental sync applied by `server.lsp.buffers`): an
+  edit after `debounceMs` of quiet is parsed at once, a keystroke within them
+  schedules a parse after `debounceMs` of quiet; a request that needs
   positions calls `flush()` to parse the newest text at once. A parse finishing
   after a newer edit arrived is thrown away. An open buffer always wins over the disk;
 - indexing's reads (`read()`): a file opened meanwhile keeps the editor's text
@@ -72,6 +73,8 @@ class Documents:
         self._configs_changed = configs_changed
         self._opening: dict[str, asyncio.Task[None]] = {}
         self._pending: dict[str, asyncio.Task[None]] = {}
+        self._last_change: dict[str, float] = {}
+        """When each open buffer was last edited (the event loop's clock)."""
         self._running: dict[str, tuple[tuple[int, Project], asyncio.Task[None]]] = {}
         self._done: dict[str, tuple[int, Project]] = {}
         self._disk_reads: dict[Path, tuple[Project, asyncio.Future[dict[Path, Document]]]] = {}
@@ -100,14 +103,24 @@ class Documents:
         await self.parse(uri)
 
     def changed(self, uri: str) -> None:
+        """An edit: parsed at once after `debounceMs` of quiet, else once the burst it belongs to is quiet.
+
+        A lone edit waits for nothing (its re-read and check cost one turn, not the
+        file); the keystrokes that follow it within `debounceMs` are coalesced.
+        """
         self._cancel(uri)
+        loop = asyncio.get_running_loop()
         delay = self.session.settings.debounce_ms / 1000
-        self._pending[uri] = asyncio.get_running_loop().create_task(self._parse_later(uri, delay))
+        now, last = loop.time(), self._last_change.get(uri)
+        self._last_change[uri] = now
+        quiet = last is None or now - last >= delay
+        self._pending[uri] = loop.create_task(self._parse_later(uri, 0 if quiet else delay))
 
     async def closed(self, uri: str) -> None:
         """The editor's buffer is gone: the file on disk is the truth again."""
         self._cancel(uri)
         self._done.pop(uri, None)
+        self._last_change.pop(uri, None)
         path = uri_to_path(uri)
         if path is not None:
             await self.refresh({path})

@@ -23,7 +23,8 @@ _CLIENT_INFO = frozenset({"client", "workspaceTrusted", "fixtureGlobs"})
 @dataclass(frozen=True, slots=True)
 class Settings:
     debounce_ms: int = 200
-    """Quiet time after the last keystroke before an open document is re-checked."""
+    """Quiet time after the last keystroke before an open document is re-checked (an edit after this much quiet
+    is re-checked at once)."""
     watch_files: bool = True
     """Run a file watcher of our own, for changes the editor does not report."""
     reveal_secrets: bool = False
