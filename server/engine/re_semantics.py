@@ -1,0 +1,208 @@
+"""A pattern rewritten for `regex` so that it matches exactly what this interpreter's `re` matches.
+
+User rules run on the `regex` package for its match timeout, but `regex` ships its
+own Unicode tables, newer than those of the running Python (whose `re` follows
+`unicodedata.unidata_version`), and folds case its own way. The producers compute
+their keys with `re`, so `\\d` meeting a Kawi digit (Unicode 15) must do what
+`re` does. Rather than run the pattern as written, we walk `re`'s own parse of it
+and write it out again with nothing left for `regex` to interpret:
+
+- every single-character test whose meaning depends on Unicode data (a class with
+  `\\d \\w \\s` or their negations, anything under IGNORECASE, either with or
+  without ASCII) becomes the explicit set of code points it matches, found by
+  running `re` itself over every code point: exact by construction, whatever the
+  tables of either side;
+- `\\b` and `\\B` become look-arounds on the explicit word set (`re`'s definition of
+  a word character), with `re`'s rule that neither matches in an empty string;
+- `.`, `^` and `$` become explicit look-arounds and classes on `\\n` (the only line
+  break `re` knows), so the result is compiled with no flags at all.
+
+The cost is paid once per pattern (a scan of the 1.1 million code points at C speed
+per distinct test, cached). The one construct that cannot be written out is a
+back-reference under IGNORECASE: it is kept under `regex`'s own case folding.
+"""
+
+from __future__ import annotations
+
+import array
+import functools
+import itertools
+import re
+import warnings
+from typing import Any
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", DeprecationWarning)
+    import sre_compile
+    import sre_constants as sc
+    import sre_parse
+
+_LAST = 0x10FFFF
+_UNICODE_FLAGS = re.IGNORECASE | re.ASCII | re.UNICODE
+"""The flags that change what a single-character test matches (`re.LOCALE` is refused for text patterns)."""
+_TABLES = re.ASCII | re.UNICODE
+"""Which character tables a category or a boundary uses (the parser sets exactly one for a text pattern)."""
+_EMPTY_BOUNDARY_FAILS = re.search(r"\B", "") is None
+"""`re` before 3.14 finds neither `\\b` nor `\\B` in an empty string."""
+_COUNTS = {(0, sc.MAXREPEAT): "*", (1, sc.MAXREPEAT): "+", (0, 1): "?"}
+_AT = {
+    sc.AT_BEGINNING: r"\A",
+    sc.AT_BEGINNING_STRING: r"\A",
+    sc.AT_END: r"(?=\n?\Z)",
+    sc.AT_END_STRING: r"\Z",
+    sc.AT_BEGINNING_LINE: r"(?<![^\n])",
+    sc.AT_END_LINE: r"(?![^\n])",
+}
+
+
+class UntranslatableError(Exception):
+    """The parse holds a construct this module does not know (a newer Python's): run the source as written."""
+
+
+def translate(pattern: re.Pattern[str]) -> str:
+    """Source for `regex` (VERSION0, no flags) that matches what `pattern` matches under `re`, group for group."""
+    parsed = sre_parse.parse(pattern.pattern, pattern.flags)
+    names = {number: name for name, number in parsed.state.groupdict.items()}
+    return _Writer(names).sequence(list(parsed.data), parsed.state.flags)
+
+
+class _Writer:
+    def __init__(self, names: dict[int, str]) -> None:
+        self.names = names
+
+    def sequence(self, items: list[Any], flags: int) -> str:
+        return "".join(self.item(op, av, flags) for op, av in items)
+
+    def item(self, op: Any, av: Any, flags: int) -> str:
+        if not flags & re.IGNORECASE and (op is sc.LITERAL or op is sc.NOT_LITERAL or _plain(op, av)):
+            return _plain_class(op, av)
+        if op in (sc.LITERAL, sc.NOT_LITERAL, sc.IN):
+            return _tested(op, _frozen(av), flags & _UNICODE_FLAGS)
+        if op is sc.ANY:
+            return "(?s:.)" if flags & re.DOTALL else r"[^\n]"
+        if op is sc.AT:
+            if av in (sc.AT_BOUNDARY, sc.AT_NON_BOUNDARY):
+                return _boundary(av is sc.AT_BOUNDARY, flags & _TABLES)
+            return _AT[av]
+        if op is sc.SUBPATTERN:
+            group, add, remove, body = av
+            inner = self.sequence(list(body), (flags | add) & ~remove)
+            if group is None:
+                return f"(?:{inner})"
+            name = self.names.get(group)
+            return f"(?P<{name}>{inner})" if name else f"({inner})"
+        if op is sc.BRANCH:
+            return "(?:" + "|".join(self.sequence(list(branch), flags) for branch in av[1]) + ")"
+        if op in (sc.MAX_REPEAT, sc.MIN_REPEAT, sc.POSSESSIVE_REPEAT):
+            low, high, body = av
+            count = _COUNTS.get((low, high)) or (
+                f"{{{low}}}" if low == high else f"{{{low},{'' if high is sc.MAXREPEAT else high}}}"
+            )
+            lazy = {sc.MIN_REPEAT: "?", sc.POSSESSIVE_REPEAT: "+"}.get(op, "")
+            repeated = list(body)
+            atom = len(repeated) == 1 and repeated[0][0] in (sc.LITERAL, sc.NOT_LITERAL, sc.IN, sc.ANY)
+            source = self.sequence(repeated, flags)
+            return f"{source if atom else f'(?:{source})'}{count}{lazy}"
+        if op is sc.ATOMIC_GROUP:
+            return f"(?>{self.sequence(list(av), flags)})"
+        if op in (sc.ASSERT, sc.ASSERT_NOT):
+            direction, body = av
+            kind = ("?<" if direction < 0 else "?") + ("=" if op is sc.ASSERT else "!")
+            return f"({kind}{self.sequence(list(body), flags)})"
+        if op is sc.GROUPREF:
+            return rf"(?i:\g<{av}>)" if flags & re.IGNORECASE else rf"(?:\g<{av}>)"
+        if op is sc.GROUPREF_EXISTS:
+            group, yes, no = av
+            other = "|" + self.sequence(list(no), flags) if no is not None else ""
+            return f"(?({group}){self.sequence(list(yes), flags)}{other})"
+        raise UntranslatableError(f"{op}")
+
+
+def _plain(op: Any, av: Any) -> bool:
+    """A class of named characters and ranges only: it means the same in every Unicode version."""
+    return op is sc.IN and all(member in (sc.LITERAL, sc.RANGE, sc.NEGATE) for member, _ in av)
+
+
+def _plain_class(op: Any, av: Any) -> str:
+    """A literal, a negated literal or a plain class, written as it is."""
+    if op is sc.LITERAL:
+        return _char(av)
+    if op is sc.NOT_LITERAL:
+        return f"[^{_char(av)}]"
+    negate = "^" if av and av[0][0] is sc.NEGATE else ""
+    parts = [
+        f"{_char(value[0])}-{_char(value[1])}" if member is sc.RANGE else _char(value)
+        for member, value in av
+        if member is not sc.NEGATE
+    ]
+    return f"[{negate}{''.join(parts)}]" if parts else ("(?s:.)" if negate else r"[^\x00-\U0010ffff]")
+
+
+def _frozen(value: Any) -> Any:
+    """A parse item's argument as a hashable value (classes are lists)."""
+    if isinstance(value, list | tuple):
+        return tuple(_frozen(part) for part in value)
+    return value
+
+
+def _char(code: int) -> str:
+    """One code point as `regex` source, the same inside a class and out."""
+    char = chr(code)
+    if char.isascii():
+        return char if char.isalnum() else f"\\x{code:02x}"
+    return char
+
+
+@functools.lru_cache(maxsize=4096)
+def _tested(op: Any, av: Any, flags: int) -> str:
+    """A single-character test written as the explicit set of code points `re` matches with it."""
+    return _class(_matched(op, av, flags))
+
+
+def _matched(op: Any, av: Any, flags: int) -> list[tuple[int, int]]:
+    """Runs `[start, end)` of the code points the test matches, found by `re` itself."""
+    state = sre_parse.State()
+    state.flags = flags
+    test = sre_parse.SubPattern(state, [(op, [tuple(member) for member in av] if op is sc.IN else av)])
+    repeat: Any = (1, sc.MAXREPEAT, test)
+    runs = sre_parse.SubPattern(state, [(sc.MAX_REPEAT, repeat)])
+    scanner = sre_compile.compile(runs, flags)
+    return [match.span() for match in scanner.finditer(_every_code_point())]
+
+
+@functools.cache
+def _every_code_point() -> str:
+    """The string whose character at index i is chr(i), lone surrogates included (texts may hold them)."""
+    return array.array("I", range(_LAST + 1)).tobytes().decode("utf-32-le", "surrogatepass")
+
+
+def _class(runs: list[tuple[int, int]]) -> str:
+    """The runs as one class, written negated when that is shorter (most sets past ASCII are)."""
+    if not runs:
+        return r"[^\x00-\U0010ffff]"
+    gaps = [(end, start) for (_, end), (start, _) in itertools.pairwise(runs)]
+    if runs[0][0] > 0:
+        gaps.insert(0, (0, runs[0][0]))
+    if runs[-1][1] <= _LAST:
+        gaps.append((runs[-1][1], _LAST + 1))
+    if not gaps:
+        return "(?s:.)"
+    if len(runs) == 1 and runs[0][1] - runs[0][0] == 1:
+        return _char(runs[0][0])
+    if len(gaps) < len(runs):
+        return "[^" + _members(gaps) + "]"
+    return "[" + _members(runs) + "]"
+
+
+def _members(runs: list[tuple[int, int]]) -> str:
+    return "".join(_char(start) if end - start == 1 else f"{_char(start)}-{_char(end - 1)}" for start, end in runs)
+
+
+@functools.lru_cache(maxsize=4)
+def _boundary(at_boundary: bool, tables: int) -> str:
+    """`\\b` or `\\B` with `re`'s word characters (its `\\w`), as look-arounds."""
+    word = _tested(sc.IN, ((sc.CATEGORY, sc.CATEGORY_WORD),), tables)
+    if at_boundary:
+        return f"(?:(?<={word})(?!{word})|(?<!{word})(?={word}))"
+    inside = f"(?:(?<={word})(?={word})|(?<!{word})(?!{word}))"
+    return rf"(?:(?=(?s:.))|(?<=(?s:.))){inside}" if _EMPTY_BOUNDARY_FAILS else inside
