@@ -83,7 +83,7 @@ class _Writer:
         if op is sc.AT:
             if av in (sc.AT_BOUNDARY, sc.AT_NON_BOUNDARY):
                 return _boundary(av is sc.AT_BOUNDARY, flags & _TABLES)
-            return _AT[av]
+            return _AT[sc.AT_MULTILINE.get(av, av) if flags & re.MULTILINE else av]
         if op is sc.SUBPATTERN:
             group, add, remove, body = av
             inner = self.sequence(list(body), (flags | add) & ~remove)
