@@ -24,9 +24,7 @@ back-reference under IGNORECASE: it is kept under `regex`'s own case folding.
 
 from __future__ import annotations
 
-import array
 import functools
-import itertools
 import re
 import warnings
 from typing import Any
@@ -160,7 +158,30 @@ def _tested(op: Any, av: Any, flags: int) -> str:
 
 
 def _matched(op: Any, av: Any, flags: int) -> list[tuple[int, int]]:
-    """Runs `[start, end)` of the code points the test matches, found by `re` itself."""
+    """Runs `[start, end)` of the code points the test matches.
+
+    Without IGNORECASE a class is the union of its members, negated with `^`
+    (each category scanned once); anything else is scanned whole.
+    """
+    if op is not sc.IN or flags & re.IGNORECASE:
+        return _scanned(op, av, flags)
+    runs: list[tuple[int, int]] = []
+    for member, value in av:
+        if member is sc.LITERAL:
+            runs.append((value, value + 1))
+        elif member is sc.RANGE:
+            runs.append((value[0], value[1] + 1))
+        elif member is sc.CATEGORY:
+            runs.extend(_scanned(sc.IN, ((sc.CATEGORY, value),), flags))
+        elif member is not sc.NEGATE:
+            return _scanned(op, av, flags)
+    merged = _merged(runs)
+    return _complement(merged) if av and av[0][0] is sc.NEGATE else merged
+
+
+@functools.lru_cache(maxsize=256)
+def _scanned(op: Any, av: Any, flags: int) -> list[tuple[int, int]]:
+    """Runs of the code points `re` itself matches with the test, found by scanning every code point with it."""
     state = sre_parse.State()
     state.flags = flags
     test = sre_parse.SubPattern(state, [(op, [tuple(member) for member in av] if op is sc.IN else av)])
@@ -170,21 +191,40 @@ def _matched(op: Any, av: Any, flags: int) -> list[tuple[int, int]]:
     return [match.span() for match in scanner.finditer(_every_code_point())]
 
 
+def _merged(runs: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    merged: list[tuple[int, int]] = []
+    for start, end in sorted(runs):
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
+        else:
+            merged.append((start, end))
+    return merged
+
+
+def _complement(runs: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    edges = [0, *(edge for run in runs for edge in run), _LAST + 1]
+    return [(start, end) for start, end in zip(edges[::2], edges[1::2], strict=True) if start < end]
+
+
 @functools.cache
 def _every_code_point() -> str:
-    """The string whose character at index i is chr(i), lone surrogates included (texts may hold them)."""
-    return array.array("I", range(_LAST + 1)).tobytes().decode("utf-32-le", "surrogatepass")
+    """The string whose character at index i is chr(i), lone surrogates included (texts may hold them).
+
+    Written as UTF-32 bytes a byte column at a time (C-speed slice assignments), then decoded.
+    """
+    count = _LAST + 1
+    encoded = bytearray(4 * count)
+    encoded[0::4] = bytes(range(256)) * (count // 256)
+    encoded[1::4] = b"".join(bytes([byte]) * 256 for byte in range(256)) * (count // 65536)
+    encoded[2::4] = b"".join(bytes([plane]) * 65536 for plane in range(count // 65536))
+    return encoded.decode("utf-32-le", "surrogatepass")
 
 
 def _class(runs: list[tuple[int, int]]) -> str:
     """The runs as one class, written negated when that is shorter (most sets past ASCII are)."""
     if not runs:
         return r"[^\x00-\U0010ffff]"
-    gaps = [(end, start) for (_, end), (start, _) in itertools.pairwise(runs)]
-    if runs[0][0] > 0:
-        gaps.insert(0, (0, runs[0][0]))
-    if runs[-1][1] <= _LAST:
-        gaps.append((runs[-1][1], _LAST + 1))
+    gaps = _complement(runs)
     if not gaps:
         return "(?s:.)"
     if len(runs) == 1 and runs[0][1] - runs[0][0] == 1:
