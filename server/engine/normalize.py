@@ -94,34 +94,36 @@ def _as_text(value: Any) -> str:
     raise InputShapeError(f"a content block's 'text' is {type(value).__name__}, not a string")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class _Compiled:
     """One substitution, ready to run: its pattern, what a text needs for it to match, its second-pass class."""
 
     pattern: re.Pattern[str]
     """`re`'s compilation: what `server.engine.boundary` analyses."""
-    runner: regex.Pattern[str]
-    """The same pattern compiled by `regex`: what runs, under the time budget, releasing the interpreter lock
-    (`concurrent=True`) so a server's requests are answered while a long match runs in a worker thread."""
     replacement: str
     gate: tuple[re.Pattern[str], ...]
     """What a text must hold for the pattern to match in it (`server.engine.boundary.leads`): searching
     for it is one hop from one occurrence of a literal to the next; empty when nothing is known."""
     safety: RuleSafety
     label: str
+    compiled_runner: regex.Pattern[str] | None = None
+    """The same pattern compiled by `regex` (`runner`), once a text passes the gate."""
 
     @classmethod
     def of(cls, sub: Substitution) -> _Compiled:
         pattern = sub.compile()
         label = f"{sub.name!r} ({sub.pattern})" if sub.name else repr(sub.pattern)
-        return cls(
-            pattern,
-            budgeted(pattern),
-            sub.replacement,
-            screens([leads(pattern)]),
-            classify(pattern, sub.replacement),
-            label,
-        )
+        return cls(pattern, sub.replacement, screens([leads(pattern)]), classify(pattern, sub.replacement), label)
+
+    @property
+    def runner(self) -> regex.Pattern[str]:
+        """What runs, under the time budget, releasing the interpreter lock (`concurrent=True`) so a server's
+        requests are answered while a long match runs in a worker thread. Compiled when first needed: writing
+        `re`'s classes out for `regex` scans every code point once per class (`server.engine.re_semantics`),
+        which a process whose texts never pass the gate need not pay."""
+        if self.compiled_runner is None:
+            self.compiled_runner = budgeted(self.pattern)
+        return self.compiled_runner
 
     def apply(self, text: str) -> str:
         if self.gate and not any(screen.search(text) for screen in self.gate):

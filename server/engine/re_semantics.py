@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import functools
 import re
+import threading
 import warnings
 from typing import Any
 
@@ -53,6 +54,10 @@ _AT = {
 }
 
 
+_translating = threading.local()
+"""Every code point as one string, while a translation in this thread needs it."""
+
+
 class UntranslatableError(Exception):
     """The parse holds a construct this module does not know (a newer Python's): run the source as written."""
 
@@ -61,7 +66,10 @@ def translate(pattern: re.Pattern[str]) -> str:
     """Source for `regex` (VERSION0, no flags) that matches what `pattern` matches under `re`, group for group."""
     parsed = sre_parse.parse(pattern.pattern, pattern.flags)
     names = {number: name for name, number in parsed.state.groupdict.items()}
-    return _Writer(names).sequence(list(parsed.data), parsed.state.flags)
+    try:
+        return _Writer(names).sequence(list(parsed.data), parsed.state.flags)
+    finally:
+        _translating.every = None
 
 
 class _Writer:
@@ -206,12 +214,19 @@ def _complement(runs: list[tuple[int, int]]) -> list[tuple[int, int]]:
     return [(start, end) for start, end in zip(edges[::2], edges[1::2], strict=True) if start < end]
 
 
-@functools.cache
 def _every_code_point() -> str:
     """The string whose character at index i is chr(i), lone surrogates included (texts may hold them).
 
-    Written as UTF-32 bytes a byte column at a time (C-speed slice assignments), then decoded.
+    Built once per `translate` (and dropped after it: 4.4 MB), as UTF-32 bytes a
+    byte column at a time (C-speed slice assignments), then decoded.
     """
+    every: str | None = getattr(_translating, "every", None)
+    if every is None:
+        every = _translating.every = _built()
+    return every
+
+
+def _built() -> str:
     count = _LAST + 1
     encoded = bytearray(4 * count)
     encoded[0::4] = bytes(range(256)) * (count // 256)
