@@ -16,7 +16,7 @@ from typing import Any
 import regex
 
 from server.engine.boundary import Kind, RuleSafety, classify, leads, risky, screens
-from server.engine.regex_budget import BUDGET_SECONDS, budgeted
+from server.engine.regex_budget import BUDGET_SECONDS, budgeted_all
 from server.engine.rules import Rules, Substitution
 from server.engine.volatile import Screen, VolatileMatch, detector_screen, scan
 
@@ -94,36 +94,33 @@ def _as_text(value: Any) -> str:
     raise InputShapeError(f"a content block's 'text' is {type(value).__name__}, not a string")
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class _Compiled:
     """One substitution, ready to run: its pattern, what a text needs for it to match, its second-pass class."""
 
     pattern: re.Pattern[str]
     """`re`'s compilation: what `server.engine.boundary` analyses."""
+    runner: regex.Pattern[str]
+    """The same pattern compiled by `regex`: what runs, under the time budget, releasing the interpreter lock
+    (`concurrent=True`) so a server's requests are answered while a long match runs in a worker thread."""
     replacement: str
     gate: tuple[re.Pattern[str], ...]
     """What a text must hold for the pattern to match in it (`server.engine.boundary.leads`): searching
     for it is one hop from one occurrence of a literal to the next; empty when nothing is known."""
     safety: RuleSafety
     label: str
-    compiled_runner: regex.Pattern[str] | None = None
-    """The same pattern compiled by `regex` (`runner`), once a text passes the gate."""
 
     @classmethod
-    def of(cls, sub: Substitution) -> _Compiled:
-        pattern = sub.compile()
+    def of(cls, sub: Substitution, pattern: re.Pattern[str], runner: regex.Pattern[str]) -> _Compiled:
         label = f"{sub.name!r} ({sub.pattern})" if sub.name else repr(sub.pattern)
-        return cls(pattern, sub.replacement, screens([leads(pattern)]), classify(pattern, sub.replacement), label)
-
-    @property
-    def runner(self) -> regex.Pattern[str]:
-        """What runs, under the time budget, releasing the interpreter lock (`concurrent=True`) so a server's
-        requests are answered while a long match runs in a worker thread. Compiled when first needed: writing
-        `re`'s classes out for `regex` scans every code point once per class (`server.engine.re_semantics`),
-        which a process whose texts never pass the gate need not pay."""
-        if self.compiled_runner is None:
-            self.compiled_runner = budgeted(self.pattern)
-        return self.compiled_runner
+        return cls(
+            pattern,
+            runner,
+            sub.replacement,
+            screens([leads(pattern)]),
+            classify(pattern, sub.replacement),
+            label,
+        )
 
     def apply(self, text: str) -> str:
         if self.gate and not any(screen.search(text) for screen in self.gate):
@@ -149,7 +146,9 @@ class Normalizer:
 
     def __init__(self, rules: Rules, *, volatile: bool = False) -> None:
         self.rules = rules
-        self._subs = [_Compiled.of(sub) for sub in rules.substitutions]
+        patterns = [sub.compile() for sub in rules.substitutions]
+        runners = budgeted_all(patterns)  # written out for `regex` together: every code point is listed once
+        self._subs = [_Compiled.of(*compiled) for compiled in zip(rules.substitutions, patterns, runners, strict=True)]
         known = all(sub.gate for sub in self._subs)
         self._screens = screens([leads(sub.pattern) for sub in self._subs]) if known else None
         """What any rule needs, one search per leading character: a text holding none of it is its own

@@ -24,10 +24,12 @@ back-reference under IGNORECASE: it is kept under `regex`'s own case folding.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import re
 import threading
 import warnings
+from collections.abc import Iterator
 from typing import Any
 
 with warnings.catch_warnings():
@@ -55,7 +57,8 @@ _AT = {
 
 
 _translating = threading.local()
-"""Every code point as one string, while a translation in this thread needs it."""
+"""Every code point as one string (`every`), while a translation in this thread needs it or while it is
+`kept` for several."""
 
 
 class UntranslatableError(Exception):
@@ -69,6 +72,18 @@ def translate(pattern: re.Pattern[str]) -> str:
     try:
         return _Writer(names).sequence(list(parsed.data), parsed.state.flags)
     finally:
+        if not getattr(_translating, "kept", False):
+            _translating.every = None
+
+
+@contextlib.contextmanager
+def code_points_kept() -> Iterator[None]:
+    """Translations in this block share one string of every code point (built when first needed)."""
+    _translating.kept = True
+    try:
+        yield
+    finally:
+        _translating.kept = False
         _translating.every = None
 
 
@@ -217,7 +232,7 @@ def _complement(runs: list[tuple[int, int]]) -> list[tuple[int, int]]:
 def _every_code_point() -> str:
     """The string whose character at index i is chr(i), lone surrogates included (texts may hold them).
 
-    Built once per `translate` (and dropped after it: 4.4 MB), as UTF-32 bytes a
+    Built once per `translate` or `code_points_kept` block (and dropped after it: 4.4 MB), as UTF-32 bytes a
     byte column at a time (C-speed slice assignments), then decoded.
     """
     every: str | None = getattr(_translating, "every", None)

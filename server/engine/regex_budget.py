@@ -30,7 +30,7 @@ from collections.abc import Iterator
 
 import regex
 
-from server.engine.re_semantics import UntranslatableError, translate
+from server.engine.re_semantics import UntranslatableError, code_points_kept, translate
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)
@@ -73,6 +73,12 @@ def budgeted(pattern: re.Pattern[str]) -> regex.Pattern[str]:
     Raises `regex.error` for the rare pattern `re` accepts and `regex` does not (a config error).
     """
     return _budgeted(pattern)
+
+
+def budgeted_all(patterns: list[re.Pattern[str]]) -> list[regex.Pattern[str]]:
+    """`budgeted` of each pattern, the string of every code point their classes are scanned with built once."""
+    with code_points_kept():
+        return [budgeted(pattern) for pattern in patterns]
 
 
 def check_pattern(pattern: re.Pattern[str], budget: float = BUDGET_SECONDS) -> None:
