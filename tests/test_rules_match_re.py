@@ -15,7 +15,7 @@ import unicodedata
 
 import pytest
 import regex
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, assume, given, reject, settings
 from hypothesis import strategies as st
 
 from server.engine.boundary import leads, screens
@@ -187,7 +187,11 @@ def test_user_rules_normalize_as_re_sub_in_order(rules: list[tuple[str, set[str]
         for source, flags, replacement in rules
     )
     user = Rules(preset="user", substitutions=substitutions)
-    assert Normalizer(user).text(text) == _by_re(user, text)
+    try:
+        normalized = Normalizer(user).text(text)
+    except RuleTimeoutError:  # empty matches replaced rule after rule grow a text, and `(?=\W*)` is quadratic
+        reject()
+    assert normalized == _by_re(user, text)
     messages = [{"type": "human", "content": text}, {"type": "ai", "content": text[::-1]}]
     assert Normalizer(user).keys(None, messages) == Normalizer(user).keys(None, list(messages))
     canonical = Normalizer(user).canonical(messages)

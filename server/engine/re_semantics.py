@@ -32,6 +32,8 @@ import warnings
 from collections.abc import Iterator
 from typing import Any
 
+import regex
+
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)
     import sre_compile
@@ -45,6 +47,8 @@ _TABLES = re.ASCII | re.UNICODE
 """Which character tables a category or a boundary uses (the parser sets exactly one for a text pattern)."""
 _EMPTY_BOUNDARY_FAILS = re.search(r"\B", "") is None
 """`re` before 3.14 finds neither `\\b` nor `\\B` in an empty string."""
+_LEAF = 8
+"""The most runs written as one class: `regex` tests a class's members one by one."""
 _COUNTS = {(0, sc.MAXREPEAT): "*", (1, sc.MAXREPEAT): "+", (0, 1): "?"}
 _AT = {
     sc.AT_BEGINNING: r"\A",
@@ -177,7 +181,85 @@ def _char(code: int) -> str:
 @functools.lru_cache(maxsize=4096)
 def _tested(op: Any, av: Any, flags: int) -> str:
     """A single-character test written as the explicit set of code points `re` matches with it."""
-    return _class(_matched(op, av, flags))
+    runs = _matched(op, av, flags)
+    if len(runs) > _LEAF and op is sc.IN and not flags & (re.IGNORECASE | re.ASCII):
+        native = _native(av, flags)
+        if native is not None:
+            return native
+    return _class(runs)
+
+
+_ESCAPES = {
+    sc.CATEGORY_DIGIT: r"\d",
+    sc.CATEGORY_NOT_DIGIT: r"\D",
+    sc.CATEGORY_SPACE: r"\s",
+    sc.CATEGORY_NOT_SPACE: r"\S",
+    sc.CATEGORY_WORD: r"\w",
+    sc.CATEGORY_NOT_WORD: r"\W",
+}
+_FLIPPED = {
+    sc.CATEGORY_DIGIT: sc.CATEGORY_NOT_DIGIT,
+    sc.CATEGORY_SPACE: sc.CATEGORY_NOT_SPACE,
+    sc.CATEGORY_WORD: sc.CATEGORY_NOT_WORD,
+}
+_FLIPPED.update({value: key for key, value in _FLIPPED.items()})
+_MAX_EXTRA = 64
+"""The most runs added to a class written with `regex`'s own categories."""
+
+
+def _native(av: Any, flags: int) -> str | None:
+    """The class written with `regex`'s own categories plus the code points `re`'s hold and `regex`'s do not:
+    one class, which `regex` tests at the speed of its own `\\d` (a class of hundreds of runs, or a tree of
+    them, costs it ten times more per character). `[\\d]` is also tried as `[^\\D]`, since `regex`'s digits
+    are a superset of `re`'s. None when neither is exact with a few runs added."""
+    negated = bool(av) and av[0][0] is sc.NEGATE
+    members = [(member, value) for member, value in av if member is not sc.NEGATE]
+    forms = [(negated, members)]
+    if len(members) == 1 and members[0][0] is sc.CATEGORY:
+        forms.append((not negated, [(sc.CATEGORY, _FLIPPED[members[0][1]])]))
+    for negate, items in forms:
+        by_re = _merged([run for item in items for run in _member_runs(item, flags, _scanned)])
+        by_regex = _merged([run for item in items for run in _member_runs(item, flags, _scanned_by_regex)])
+        if _intersection(by_regex, _complement(by_re)):
+            continue  # `regex` holds code points `re` does not: adding members cannot remove them
+        extra = _intersection(by_re, _complement(by_regex))
+        if len(extra) <= _MAX_EXTRA:
+            written = "".join(
+                _ESCAPES[value] if member is sc.CATEGORY else _members(_member_runs((member, value), flags, _scanned))
+                for member, value in items
+            )
+            return f"[{'^' if negate else ''}{written}{_members(extra)}]"
+    return None
+
+
+def _member_runs(item: tuple[Any, Any], flags: int, scan: Any) -> list[tuple[int, int]]:
+    member, value = item
+    if member is sc.LITERAL:
+        return [(value, value + 1)]
+    if member is sc.RANGE:
+        return [(value[0], value[1] + 1)]
+    return list(scan(sc.IN, ((sc.CATEGORY, value),), flags))
+
+
+@functools.lru_cache(maxsize=16)
+def _scanned_by_regex(op: Any, av: Any, flags: int) -> list[tuple[int, int]]:
+    """Runs of the code points `regex` (VERSION0, its own tables) matches with one category."""
+    ((_, category),) = av
+    return [match.span() for match in regex.finditer(_ESCAPES[category] + "+", _every_code_point(), regex.VERSION0)]
+
+
+def _intersection(first: list[tuple[int, int]], second: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    found: list[tuple[int, int]] = []
+    i = j = 0
+    while i < len(first) and j < len(second):
+        start, end = max(first[i][0], second[j][0]), min(first[i][1], second[j][1])
+        if start < end:
+            found.append((start, end))
+        if first[i][1] < second[j][1]:
+            i += 1
+        else:
+            j += 1
+    return found
 
 
 def _matched(op: Any, av: Any, flags: int) -> list[tuple[int, int]]:
@@ -190,12 +272,8 @@ def _matched(op: Any, av: Any, flags: int) -> list[tuple[int, int]]:
         return _scanned(op, av, flags)
     runs: list[tuple[int, int]] = []
     for member, value in av:
-        if member is sc.LITERAL:
-            runs.append((value, value + 1))
-        elif member is sc.RANGE:
-            runs.append((value[0], value[1] + 1))
-        elif member is sc.CATEGORY:
-            runs.extend(_scanned(sc.IN, ((sc.CATEGORY, value),), flags))
+        if member in (sc.LITERAL, sc.RANGE, sc.CATEGORY):
+            runs.extend(_member_runs((member, value), flags, _scanned))
         elif member is not sc.NEGATE:
             return _scanned(op, av, flags)
     merged = _merged(runs)
@@ -259,9 +337,32 @@ def _class(runs: list[tuple[int, int]]) -> str:
         return "(?s:.)"
     if len(runs) == 1 and runs[0][1] - runs[0][0] == 1:
         return _char(runs[0][0])
-    if len(gaps) < len(runs):
+    if len(gaps) < len(runs) and len(gaps) <= _LEAF:
         return "[^" + _members(gaps) + "]"
-    return "[" + _members(runs) + "]"
+    if len(runs) <= _LEAF:
+        return "[" + _members(runs) + "]"
+    ascii_runs = [(start, min(end, 128)) for start, end in runs if start < 128]
+    wide = _tree([(max(start, 128), end) for start, end in runs if end > 128])
+    if not ascii_runs:
+        return wide
+    return f"(?:[{_members(ascii_runs)}]|{wide})" if wide else f"[{_members(ascii_runs)}]"
+
+
+def _tree(runs: list[tuple[int, int]]) -> str:
+    """Runs as a search tree of look-aheads on one range each, explicit classes of a few runs at its leaves.
+
+    `regex` tests a class member by member: a class of hundreds of runs (`\\w`)
+    costs it 20 times its own `\\w` per character, a tree a few range tests.
+    """
+    if len(runs) <= _LEAF:
+        return "[" + _members(runs) + "]" if runs else ""
+    middle = len(runs) // 2
+    split = runs[middle][0]
+    low, high = runs[0][0], runs[-1][1] - 1
+    return (
+        f"(?:(?=[{_char(low)}-{_char(split - 1)}]){_tree(runs[:middle])}"
+        f"|(?=[{_char(split)}-{_char(high)}]){_tree(runs[middle:])})"
+    )
 
 
 def _members(runs: list[tuple[int, int]]) -> str:
