@@ -202,6 +202,7 @@ _FLIPPED = {
     sc.CATEGORY_SPACE: sc.CATEGORY_NOT_SPACE,
     sc.CATEGORY_WORD: sc.CATEGORY_NOT_WORD,
 }
+_NEGATIVES = frozenset(_FLIPPED.values())
 _FLIPPED.update({value: key for key, value in _FLIPPED.items()})
 _MAX_EXTRA = 64
 """The most runs added to a class written with `regex`'s own categories."""
@@ -238,6 +239,8 @@ def _member_runs(item: tuple[Any, Any], flags: int, scan: Any) -> list[tuple[int
         return [(value, value + 1)]
     if member is sc.RANGE:
         return [(value[0], value[1] + 1)]
+    if value in _NEGATIVES:  # `\\D` is defined as not `\\d` by both engines: one scan serves both
+        return _complement(list(scan(sc.IN, ((sc.CATEGORY, _FLIPPED[value]),), flags)))
     return list(scan(sc.IN, ((sc.CATEGORY, value),), flags))
 
 
