@@ -64,14 +64,9 @@ class Runner:
     exact: regex.Pattern[str]
     native: regex.Pattern[str] | None = None
     screen: re.Pattern[str] | None = None
-    ascii_agrees: bool = False
-    """The tables agree on every ASCII character for this pattern: an ASCII text (`isascii()` reads a flag of
-    the string, no scan) needs no screen."""
 
     def pick(self, text: str) -> regex.Pattern[str]:
-        if self.native is None:
-            return self.exact
-        if self.screen is None or (self.ascii_agrees and text.isascii()) or self.screen.search(text) is None:
+        if self.native is not None and (self.screen is None or self.screen.search(text) is None):
             return self.native
         return self.exact
 
@@ -103,11 +98,7 @@ def _budgeted(pattern: re.Pattern[str]) -> Runner:
         return Runner(regex.compile(pattern.pattern, as_written))
     if screen is None:
         return Runner(exact)
-    native = regex.compile(pattern.pattern, as_written)
-    if not screen:
-        return Runner(exact, native)
-    found = re.compile(screen)
-    return Runner(exact, native, found, ascii_agrees=found.search("".join(map(chr, range(128)))) is None)
+    return Runner(exact, regex.compile(pattern.pattern, as_written), re.compile(screen) if screen else None)
 
 
 def budgeted(pattern: re.Pattern[str]) -> Runner:
