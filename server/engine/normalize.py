@@ -13,8 +13,10 @@ from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import regex
+
 from server.engine.boundary import Kind, RuleSafety, classify, leads, risky, screens
-from server.engine.regex_budget import BUDGET_SECONDS, Runner, budgeted_all
+from server.engine.regex_budget import BUDGET_SECONDS, budgeted_all
 from server.engine.rules import Rules, Substitution
 from server.engine.volatile import Screen, VolatileMatch, detector_screen, scan
 
@@ -98,7 +100,7 @@ class _Compiled:
 
     pattern: re.Pattern[str]
     """`re`'s compilation: what `server.engine.boundary` analyses."""
-    runner: Runner
+    runner: regex.Pattern[str]
     """The same pattern compiled by `regex`: what runs, under the time budget, releasing the interpreter lock
     (`concurrent=True`) so a server's requests are answered while a long match runs in a worker thread."""
     replacement: str
@@ -109,7 +111,7 @@ class _Compiled:
     label: str
 
     @classmethod
-    def of(cls, sub: Substitution, pattern: re.Pattern[str], runner: Runner) -> _Compiled:
+    def of(cls, sub: Substitution, pattern: re.Pattern[str], runner: regex.Pattern[str]) -> _Compiled:
         label = f"{sub.name!r} ({sub.pattern})" if sub.name else repr(sub.pattern)
         return cls(
             pattern,

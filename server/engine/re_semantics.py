@@ -76,77 +76,19 @@ def translate(pattern: re.Pattern[str]) -> str:
     try:
         return _Writer(names).sequence(list(parsed.data), parsed.state.flags)
     finally:
-        if not getattr(_translating, "kept", 0):
+        if not getattr(_translating, "kept", False):
             _translating.every = None
 
 
 @contextlib.contextmanager
 def code_points_kept() -> Iterator[None]:
-    """Translations in this block (blocks nest) share one string of every code point, built when first needed."""
-    _translating.kept = getattr(_translating, "kept", 0) + 1
+    """Translations in this block share one string of every code point (built when first needed)."""
+    _translating.kept = True
     try:
         yield
     finally:
-        _translating.kept -= 1
-        if not _translating.kept:
-            _translating.every = None
-
-
-def disagreements(pattern: re.Pattern[str]) -> str | None:
-    """A class of the code points on which `re` and `regex`'s own tables disagree for `pattern`'s categories
-    and boundaries ("" when none): on a text holding none of them, `regex` running the pattern as written
-    (VERSION0) matches what `re` matches, at its own speed. None when not known (IGNORECASE or ASCII
-    anywhere, or a construct not analysed): then the translation always runs."""
-    parsed = sre_parse.parse(pattern.pattern, pattern.flags)
-    if parsed.state.flags & (re.IGNORECASE | re.ASCII):
-        return None
-    used: set[Any] = set()
-    if not _categories(list(parsed.data), used):
-        return None
-    runs: list[tuple[int, int]] = []
-    tables = parsed.state.flags & _UNICODE_FLAGS
-    for category in used:
-        by_re = _member_runs((sc.CATEGORY, category), tables, _scanned)
-        by_regex = _member_runs((sc.CATEGORY, category), tables, _scanned_by_regex)
-        runs += _intersection(by_re, _complement(by_regex)) + _intersection(by_regex, _complement(by_re))
-    merged = _merged(runs)
-    return "[" + _members(merged) + "]" if merged else ""
-
-
-def _categories(items: list[Any], used: set[Any]) -> bool:
-    """Add the (positive) categories `items` test to `used`; False when a flag or construct rules it out."""
-    for op, av in items:
-        if op is sc.IN:
-            used.update(
-                _FLIPPED[value] if value in _NEGATIVES else value for member, value in av if member is sc.CATEGORY
-            )
-        elif op is sc.AT and av is sc.AT_NON_BOUNDARY:
-            return False  # `regex` finds `\\B` in an empty text, `re` before 3.14 does not
-        elif op is sc.AT and av is sc.AT_BOUNDARY:
-            used.add(sc.CATEGORY_WORD)
-        elif op is sc.SUBPATTERN:
-            if av[1] & (re.IGNORECASE | re.ASCII):
-                return False
-            if not _categories(list(av[3]), used):
-                return False
-        elif op in (sc.MAX_REPEAT, sc.MIN_REPEAT, sc.POSSESSIVE_REPEAT):
-            if not _categories(list(av[2]), used):
-                return False
-        elif op is sc.BRANCH:
-            if not all(_categories(list(branch), used) for branch in av[1]):
-                return False
-        elif op is sc.ATOMIC_GROUP:
-            if not _categories(list(av), used):
-                return False
-        elif op in (sc.ASSERT, sc.ASSERT_NOT):
-            if not _categories(list(av[1]), used):
-                return False
-        elif op is sc.GROUPREF_EXISTS:
-            if not all(_categories(list(part), used) for part in av[1:] if part is not None):
-                return False
-        elif op not in (sc.LITERAL, sc.NOT_LITERAL, sc.ANY, sc.AT, sc.GROUPREF):
-            return False
-    return True
+        _translating.kept = False
+        _translating.every = None
 
 
 class _Writer:

@@ -27,11 +27,10 @@ import re
 import time
 import warnings
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 import regex
 
-from server.engine.re_semantics import UntranslatableError, code_points_kept, disagreements, translate
+from server.engine.re_semantics import UntranslatableError, code_points_kept, translate
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)
@@ -55,53 +54,19 @@ class RegexTooSlowError(Exception):
     """The pattern took longer than the budget on the load-time probes."""
 
 
-@dataclass(frozen=True, slots=True)
-class Runner:
-    """A user pattern as `regex` runs it: its translation (`exact`), and the pattern as written (`native`,
-    `regex`'s own faster classes) for a text holding none of the code points (`screen`) on which `regex`'s
-    tables and `re`'s disagree for it, where both match the same."""
-
-    exact: regex.Pattern[str]
-    native: regex.Pattern[str] | None = None
-    screen: re.Pattern[str] | None = None
-
-    def pick(self, text: str) -> regex.Pattern[str]:
-        if self.native is not None and (self.screen is None or self.screen.search(text) is None):
-            return self.native
-        return self.exact
-
-    def sub(self, replacement: str, text: str, timeout: float | None = None, concurrent: bool | None = None) -> str:
-        return self.pick(text).sub(replacement, text, timeout=timeout, concurrent=concurrent)
-
-    def search(
-        self, text: str, timeout: float | None = None, concurrent: bool | None = None
-    ) -> regex.Match[str] | None:
-        return self.pick(text).search(text, timeout=timeout, concurrent=concurrent)
-
-    def finditer(
-        self, text: str, timeout: float | None = None, concurrent: bool | None = None
-    ) -> Iterator[regex.Match[str]]:
-        return self.pick(text).finditer(text, timeout=timeout, concurrent=concurrent)
-
-
 @functools.lru_cache(maxsize=1024)
-def _budgeted(pattern: re.Pattern[str]) -> Runner:
-    as_written = regex.VERSION0
-    for re_flag, regex_flag in _FLAGS:
-        if pattern.flags & re_flag:
-            as_written |= regex_flag
+def _budgeted(pattern: re.Pattern[str]) -> regex.Pattern[str]:
     try:
-        with code_points_kept():
-            exact = regex.compile(translate(pattern), regex.VERSION0)
-            screen = disagreements(pattern)
+        return regex.compile(translate(pattern), regex.VERSION0)
     except UntranslatableError:  # a construct of a newer Python: as written, `regex` reading it as `re` would
-        return Runner(regex.compile(pattern.pattern, as_written))
-    if screen is None:
-        return Runner(exact)
-    return Runner(exact, regex.compile(pattern.pattern, as_written), re.compile(screen) if screen else None)
+        bits = regex.VERSION0
+        for re_flag, regex_flag in _FLAGS:
+            if pattern.flags & re_flag:
+                bits |= regex_flag
+        return regex.compile(pattern.pattern, bits)
 
 
-def budgeted(pattern: re.Pattern[str]) -> Runner:
+def budgeted(pattern: re.Pattern[str]) -> regex.Pattern[str]:
     """`pattern` compiled by `regex` to match exactly what it matches under `re`, to be run with
     `timeout=BUDGET_SECONDS` (`server.engine.re_semantics`).
 
@@ -110,7 +75,7 @@ def budgeted(pattern: re.Pattern[str]) -> Runner:
     return _budgeted(pattern)
 
 
-def budgeted_all(patterns: list[re.Pattern[str]]) -> list[Runner]:
+def budgeted_all(patterns: list[re.Pattern[str]]) -> list[regex.Pattern[str]]:
     """`budgeted` of each pattern, the string of every code point their classes are scanned with built once."""
     with code_points_kept():
         return [budgeted(pattern) for pattern in patterns]
