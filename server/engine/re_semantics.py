@@ -17,8 +17,13 @@ and write it out again with nothing left for `regex` to interpret:
 - `.`, `^` and `$` become explicit look-arounds and classes on `\\n` (the only line
   break `re` knows), so the result is compiled with no flags at all.
 
+A set is written the cheapest exact way for `regex` to test: a few runs as a class;
+`regex`'s own category plus the code points only `re` has (`\\s` is `[\\s\\x1c-\\x1f]`,
+`\\d` is `[^\\D` and the digits only `regex` knows`]`), one class tested at native speed;
+else (`\\w`, case-folded classes) a search tree of one-range look-aheads, ASCII first.
+
 The cost is paid once per pattern (a scan of the 1.1 million code points at C speed
-per distinct test, cached). The one construct that cannot be written out is a
+per distinct test, cached; about 40 ms for the deerflow preset). The one construct that cannot be written out is a
 back-reference under IGNORECASE: it is kept under `regex`'s own case folding.
 """
 
