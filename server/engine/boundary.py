@@ -377,8 +377,8 @@ _ANY = "(?s:.)"
 _ASCII = range(128)
 _WORD = {*range(ord("0"), ord("9") + 1), *range(ord("A"), ord("Z") + 1), *range(ord("a"), ord("z") + 1), ord("_")}
 _SPACE = {*range(9, 14), *range(0x1C, 0x21)}
-# Each category as (its ASCII members, whether it may hold characters past ASCII): in `re` and in `regex`
-# (which runs the rules and knows a newer Unicode) alike, where a category is a superset of both.
+# Each category as (its ASCII members, whether it may hold characters past ASCII): a superset of the category
+# in any Unicode version, so of the explicit set `server.engine.re_semantics` gives `regex` to run.
 _Categories = dict[Any, tuple[frozenset[int], bool]]
 _CATEGORY_SUPERSETS: _Categories = {
     sc.CATEGORY_DIGIT: (frozenset(range(ord("0"), ord("9") + 1)), True),
@@ -410,7 +410,8 @@ def leads(pattern: re.Pattern[str]) -> tuple[Lead, ...]:
     Either the pattern's required literals, or one of its literals with the
     characters every match has beside it: `\\d{4}-\\d{2}-\\d{2}` gives `-` then
     `(?<=\\d{4}-)\\d{2}-\\d{2}`, each class widened to what any Unicode version
-    may put in it (the rules run on `regex`, which knows a newer Unicode than `re`).
+    may put in it: a superset of what the rule runs with (`re`'s own sets, written
+    out for `regex` by `server.engine.re_semantics`), and cheap to compile.
     """
     try:
         parsed = sre_parse.parse(pattern.pattern, pattern.flags)

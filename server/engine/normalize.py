@@ -18,7 +18,7 @@ from typing import Any
 import regex
 
 from server.engine.boundary import Kind, RuleSafety, classify, leads, risky, screens
-from server.engine.regex_budget import BUDGET_SECONDS, budgeted
+from server.engine.regex_budget import BUDGET_SECONDS, budgeted_all
 from server.engine.rules import Rules, Substitution
 from server.engine.volatile import Screen, VolatileMatch, detector_screen, scan
 
@@ -113,12 +113,11 @@ class _Compiled:
     label: str
 
     @classmethod
-    def of(cls, sub: Substitution) -> _Compiled:
-        pattern = sub.compile()
+    def of(cls, sub: Substitution, pattern: re.Pattern[str], runner: regex.Pattern[str]) -> _Compiled:
         label = f"{sub.name!r} ({sub.pattern})" if sub.name else repr(sub.pattern)
         return cls(
             pattern,
-            budgeted(pattern),
+            runner,
             sub.replacement,
             screens([leads(pattern)]),
             classify(pattern, sub.replacement),
@@ -149,7 +148,9 @@ class Normalizer:
 
     def __init__(self, rules: Rules, *, volatile: bool = False) -> None:
         self.rules = rules
-        self._subs = [_Compiled.of(sub) for sub in rules.substitutions]
+        patterns = [sub.compile() for sub in rules.substitutions]
+        runners = budgeted_all(patterns)  # written out for `regex` together: every code point is listed once
+        self._subs = [_Compiled.of(*compiled) for compiled in zip(rules.substitutions, patterns, runners, strict=True)]
         known = all(sub.gate for sub in self._subs)
         self._screens = screens([leads(sub.pattern) for sub in self._subs]) if known else None
         """What any rule needs, one search per leading character: a text holding none of it is its own

@@ -7,7 +7,11 @@ package, in its `VERSION0` mode (the syntax and semantics of `re`), with its
 `timeout=`: a match that takes longer than `BUDGET_SECONDS` raises
 `TimeoutError` in whatever thread it runs, and the caller turns that into a
 finding naming the rule. `re` still parses each pattern (its errors are the
-config errors users see, and `server.engine.boundary` analyses its parse).
+config errors users see, and `server.engine.boundary` analyses its parse), and
+what `regex` runs is that parse written out again by `server.engine.re_semantics`:
+`regex`'s Unicode tables are newer than this interpreter's, and the producers'
+keys are computed with `re`, so no class, boundary or case folding is left for
+`regex` to interpret.
 
 At load, each pattern is also tried on short adversarial probes built from its
 own characters (a run of them, then a character that breaks the match): a rule
@@ -25,6 +29,8 @@ import warnings
 from collections.abc import Iterator
 
 import regex
+
+from server.engine.re_semantics import UntranslatableError, code_points_kept, translate
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)
@@ -49,20 +55,30 @@ class RegexTooSlowError(Exception):
 
 
 @functools.lru_cache(maxsize=1024)
-def _budgeted(source: str, flags: int) -> regex.Pattern[str]:
-    bits = regex.VERSION0
-    for re_flag, regex_flag in _FLAGS:
-        if flags & re_flag:
-            bits |= regex_flag
-    return regex.compile(source, bits)
+def _budgeted(pattern: re.Pattern[str]) -> regex.Pattern[str]:
+    try:
+        return regex.compile(translate(pattern), regex.VERSION0)
+    except UntranslatableError:  # a construct of a newer Python: as written, `regex` reading it as `re` would
+        bits = regex.VERSION0
+        for re_flag, regex_flag in _FLAGS:
+            if pattern.flags & re_flag:
+                bits |= regex_flag
+        return regex.compile(pattern.pattern, bits)
 
 
 def budgeted(pattern: re.Pattern[str]) -> regex.Pattern[str]:
-    """`pattern` compiled by `regex` with the same flags, to be run with `timeout=BUDGET_SECONDS`.
+    """`pattern` compiled by `regex` to match exactly what it matches under `re`, to be run with
+    `timeout=BUDGET_SECONDS` (`server.engine.re_semantics`).
 
     Raises `regex.error` for the rare pattern `re` accepts and `regex` does not (a config error).
     """
-    return _budgeted(pattern.pattern, pattern.flags)
+    return _budgeted(pattern)
+
+
+def budgeted_all(patterns: list[re.Pattern[str]]) -> list[regex.Pattern[str]]:
+    """`budgeted` of each pattern, the string of every code point their classes are scanned with built once."""
+    with code_points_kept():
+        return [budgeted(pattern) for pattern in patterns]
 
 
 def check_pattern(pattern: re.Pattern[str], budget: float = BUDGET_SECONDS) -> None:
