@@ -97,7 +97,8 @@ def _output(
         root = config_file.parent if config_file else project_root(start.resolve(), Path.cwd())
         told = (config_file, root)
         targets = paths or [config_file.parent if config_file else Path.cwd()]
-        settings = sorted((name, repr(value)) for name, value in vars(args).items() if name != "run")
+        # Every argument the run was given (argparse's own listing of them), but the command's function.
+        settings = [(name, repr(value)) for name, value in args._get_kwargs() if name != "run"]
         key = run_key([settings, color, config_file, root], targets)
         signature = walk_signature(targets, config_file)
         kept = cache.run_output(key, signature.digest)
