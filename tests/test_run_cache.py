@@ -18,7 +18,6 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from server.engine import run_cache, workspace
 from server.engine.cache import FILE_NAME
 from tests.conftest import REPO, SAMPLES
 from tests.test_fixture_cache_changes import LONG_AGO, apply
@@ -174,10 +173,6 @@ def test_a_name_that_is_not_utf8_is_printed_again_byte_for_byte(tmp_path: Path) 
     assert b"bad\xffname.json" in first[0]
     assert kept_rows(cache) != []
     assert check(root, cache, *text) == first == check(root, cache, "--no-cache", *text)
-
-
-def test_the_walk_skips_the_folders_the_workspace_skips() -> None:
-    assert run_cache.SKIPPED_DIRS == workspace.SKIPPED_DIRS
 
 
 def test_a_workspace_without_a_config_is_kept_and_printed_again(tmp_path: Path) -> None:

@@ -14,7 +14,7 @@ query, as ruff's cache does.
 A signature is only kept when no file was modified in the last `RACY_SECONDS`
 before the walk (a second write in the same clock tick would keep the stat: as
 the `files` index of the cache) and none had its inode changed in the last
-`CHANGE_GRAIN` (a write that puts the old mtime back still changes the ctime),
+`CHANGE_SECONDS` (a write that puts the old mtime back still changes the ctime),
 and the output only when it is not a function of time (no rule ran out of time).
 """
 
@@ -30,33 +30,10 @@ from pathlib import Path
 
 import regex
 
-from server.engine.cache import RACY_SECONDS, engine_digest
+from server.engine.cache import CHANGE_SECONDS, RACY_SECONDS, engine_digest
+from server.engine.skipped import SKIPPED_DIRS
 
-SKIPPED_DIRS = frozenset(
-    {
-        ".git",
-        ".hg",
-        ".svn",
-        "node_modules",
-        ".venv",
-        "venv",
-        "__pycache__",
-        ".mypy_cache",
-        ".ruff_cache",
-        ".pytest_cache",
-        ".tox",
-        ".nox",
-        "dist",
-        "build",
-        ".idea",
-        ".vscode-test",
-    }
-)
-"""`workspace.SKIPPED_DIRS`, repeated so a warm run need not import the readers (checked equal in tests)."""
 _SUFFIXES = (".json", ".jsonl")
-CHANGE_GRAIN = 0.05
-"""Longer than the kernel's clock tick: a file whose inode changed this long before the walk cannot change again
-with the same ctime (a content written back with its old size and mtime, as `rsync -t` does, still misses)."""
 _CLI = Path(__file__).resolve().parent.parent / "cli"
 
 
@@ -106,7 +83,7 @@ def walk_signature(targets: Iterable[Path], config_file: Path | None) -> Signatu
             walk.folder(name)
         else:
             walk.file(name, None)
-    settled = walk.modified < began - int(RACY_SECONDS * 1e9) and walk.changed < began - int(CHANGE_GRAIN * 1e9)
+    settled = walk.modified < began - int(RACY_SECONDS * 1e9) and walk.changed < began - int(CHANGE_SECONDS * 1e9)
     return Signature(walk.digest.hexdigest(), settled)
 
 

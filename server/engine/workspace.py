@@ -25,30 +25,11 @@ from server.engine.findings import Finding
 from server.engine.fixture import Fixture, read_fixture
 from server.engine.fixture_cache import FixtureStore, KnownFixture, settle
 from server.engine.recording import Recording, read_recording
+from server.engine.skipped import SKIPPED_DIRS
 from server.engine.source import SourceText, Span
 from server.engine.summary import from_summary, summarize_file, summarize_files
 from server.engine.summary_records import RecordingSummary
 
-SKIPPED_DIRS = frozenset(
-    {
-        ".git",
-        ".hg",
-        ".svn",
-        "node_modules",
-        ".venv",
-        "venv",
-        "__pycache__",
-        ".mypy_cache",
-        ".ruff_cache",
-        ".pytest_cache",
-        ".tox",
-        ".nox",
-        "dist",
-        "build",
-        ".idea",
-        ".vscode-test",
-    }
-)
 _SNIFF_BYTES = 64 * 1024
 
 

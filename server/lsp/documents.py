@@ -31,7 +31,7 @@ from pathlib import Path
 
 from server.engine.cache import SummaryCache
 from server.engine.config import CONFIG_NAMES, Config
-from server.engine.workspace import SKIPPED_DIRS
+from server.engine.skipped import SKIPPED_DIRS
 from server.lsp.buffers import Buffer, Snapshot
 from server.lsp.convert import path_to_uri, uri_to_path
 from server.lsp.diagnostics import Diagnostics

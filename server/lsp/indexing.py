@@ -32,8 +32,9 @@ from server.engine.config import (
     load_config,
 )
 from server.engine.fixture import Fixture
+from server.engine.skipped import SKIPPED_DIRS
 from server.engine.summary import worth_children
-from server.engine.workspace import SKIPPED_DIRS, is_recording, iter_files, load_project_config, paused_gc
+from server.engine.workspace import is_recording, iter_files, load_project_config, paused_gc
 from server.lsp.diagnostics import Diagnostics
 from server.lsp.documents import Documents
 from server.lsp.session import Session

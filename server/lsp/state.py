@@ -30,9 +30,9 @@ from server.engine.config import Config, ConfigError
 from server.engine.findings import Finding
 from server.engine.fixture import Fixture, reread_fixture
 from server.engine.recording import Recording
+from server.engine.skipped import SKIPPED_DIRS
 from server.engine.source import SourceText, Span
 from server.engine.workspace import (
-    SKIPPED_DIRS,
     classify,
     is_recording,
     read_candidate,

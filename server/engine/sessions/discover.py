@@ -27,7 +27,7 @@ from server.engine.sessions import (
 )
 from server.engine.sessions.model import Session, SessionInfo, Step, StepPage, unreadable_step
 from server.engine.sessions.sqlite import SUFFIXES, DatabaseError, looks_like_database, tables
-from server.engine.workspace import SKIPPED_DIRS
+from server.engine.skipped import SKIPPED_DIRS
 
 _SNIFF_BYTES = 64 * 1024
 MAX_PAGE_SIZE = 1000
