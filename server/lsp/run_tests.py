@@ -55,6 +55,8 @@ async def _project(session: Session, args: tuple[Any, ...]) -> tuple[Project, Pa
         if project is None:
             raise JsonRpcInvalidParams(f"not a file of the workspace: {uri}")
         return project, path
+    for folder in list(session.state.folders.values()):  # a command sent right after start: its folders' projects
+        await folder.discovered.wait()
     project = next(iter(session.state.projects()), None)
     if project is None:
         raise failed("no workspace folder to run the tests of")
