@@ -420,6 +420,31 @@ function shownValue(value: unknown, limit = 20_000): string {
   return text.length > limit ? `${text.slice(0, limit)}\n… (${plural(text.length - limit, 'more character')})` : text;
 }
 
+/** A tool call a message asks for, as the steps list writes it: `-> name(arg="value", …)` (LangChain's `{name, args}`,
+ * OpenAI's `{function: {name, arguments}}` with its arguments as a JSON string). */
+function callText(call: unknown): string {
+  if (!call || typeof call !== 'object') return shownValue(call);
+  const c = call as Record<string, unknown>;
+  const fn = (c.function && typeof c.function === 'object' ? c.function : c) as Record<string, unknown>;
+  const name = textOf(fn.name) || 'tool';
+  let args: unknown = fn.args ?? fn.arguments;
+  if (typeof args === 'string') {
+    const raw = args;
+    try {
+      args = JSON.parse(raw);
+    } catch {
+      return `-> ${name}(${raw})`;
+    }
+  }
+  const parts =
+    args && typeof args === 'object' && !Array.isArray(args)
+      ? Object.entries(args as Record<string, unknown>).map(([key, value]) => `${key}=${JSON.stringify(value)}`)
+      : args === undefined
+        ? []
+        : [JSON.stringify(args)];
+  return `-> ${name}(${parts.join(', ')})`;
+}
+
 /** A message's role and text: LangChain's `{type, data: {content}}`, OpenAI's `{role, content}`, or anything else as JSON. */
 function messageParts(message: unknown): { role: string; text: string } {
   if (message && typeof message === 'object') {
@@ -427,8 +452,9 @@ function messageParts(message: unknown): { role: string; text: string } {
     const data = (m.data && typeof m.data === 'object' ? m.data : m) as Record<string, unknown>;
     const role = textOf(m.type ?? m.role ?? data.type ?? data.role) || 'message';
     const content = data.content;
-    const calls = Array.isArray(data.tool_calls) && data.tool_calls.length ? `\n${shownValue(data.tool_calls)}` : '';
-    return { role, text: (typeof content === 'string' ? content : content === undefined ? '' : shownValue(content)) + calls };
+    const asked = Array.isArray(data.tool_calls) ? data.tool_calls.map(callText).join('\n') : '';
+    const said = typeof content === 'string' ? content : content === undefined ? '' : shownValue(content);
+    return { role, text: [said, shownValue(asked)].filter(Boolean).join('\n') };
   }
   return { role: 'message', text: shownValue(message) };
 }

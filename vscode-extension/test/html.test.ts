@@ -217,6 +217,11 @@ test('the steps view: a detail per step (new input messages, output, tool argume
   assert.deepEqual(rows.map((r) => [r.kind, r.caller, r.tokensIn, r.tokensOut, r.ms]), [['model', 'lead_agent', 3664, 434, 1200], ['tool', 'write_file', 0, 0, 0], ['model', 'lead_agent', 3900, 20, 0]]);
   const detail = (i: number, previous: number) => stepDetail(steps[i], previous, session.uri, ctx);
   assert.match(detail(0, 0), /Input: 2 messages<\/h4>.*You are DeerFlow\./s);
+  // a message that only asks for tools reads as the calls it makes, not as their JSON
+  assert.match(detail(2, 2), /<span class="role">ai<\/span><pre class="content">-&gt; write_file\(path=&quot;note\.txt&quot;\)<\/pre>/);
+  const openai = { role: 'assistant', content: null, tool_calls: [{ id: 'c1', type: 'function', function: { name: 'search', arguments: '{"q": "x"}' } }] };
+  const asked = stepDetail({ index: 0, kind: 'model', input: [openai], output: null }, 0, session.uri, ctx);
+  assert.match(asked, /-&gt; search\(q=&quot;x&quot;\)/);
   // the second call of lead_agent: only the 2 messages its first call did not send
   assert.match(detail(2, 2), /Input: 2 messages new in this call \(2 carried over\)/);
   assert.doesNotMatch(detail(2, 2), /You are DeerFlow/);
