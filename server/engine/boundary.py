@@ -44,18 +44,15 @@ with warnings.catch_warnings():
     import sre_constants as sc
     import sre_parse
 
+from server.engine.re_semantics import CATEGORY_ESCAPES
+
 # Characters that can appear in JSON text outside string tokens.
 STRUCTURAL = frozenset(" \t\n\r{}[],:0123456789-+.eEtrufalsn")
 _SEPARATOR_PIECES = (",", " ", ", ", "[", "]")
 _ALLOWED_ZERO_WIDTH = {sc.AT_BOUNDARY, sc.AT_NON_BOUNDARY}
 _START_ANCHORS = {sc.AT_BEGINNING, sc.AT_BEGINNING_STRING, sc.AT_BEGINNING_LINE}
 _CATEGORY_TESTS = {
-    sc.CATEGORY_DIGIT: r"\d",
-    sc.CATEGORY_NOT_DIGIT: r"\D",
-    sc.CATEGORY_SPACE: r"\s",
-    sc.CATEGORY_NOT_SPACE: r"\S",
-    sc.CATEGORY_WORD: r"\w",
-    sc.CATEGORY_NOT_WORD: r"\W",
+    **CATEGORY_ESCAPES,
     sc.CATEGORY_LINEBREAK: r"\n",
     sc.CATEGORY_NOT_LINEBREAK: r"[^\n]",
 }

@@ -194,7 +194,7 @@ def _tested(op: Any, av: Any, flags: int) -> str:
     return _class(runs)
 
 
-_ESCAPES = {
+CATEGORY_ESCAPES = {
     sc.CATEGORY_DIGIT: r"\d",
     sc.CATEGORY_NOT_DIGIT: r"\D",
     sc.CATEGORY_SPACE: r"\s",
@@ -202,6 +202,7 @@ _ESCAPES = {
     sc.CATEGORY_WORD: r"\w",
     sc.CATEGORY_NOT_WORD: r"\W",
 }
+"""`re`'s character categories as pattern text (also how `boundary` tests a character against one)."""
 _FLIPPED = {
     sc.CATEGORY_DIGIT: sc.CATEGORY_NOT_DIGIT,
     sc.CATEGORY_SPACE: sc.CATEGORY_NOT_SPACE,
@@ -231,7 +232,9 @@ def _native(av: Any, flags: int) -> str | None:
         extra = _intersection(by_re, _complement(by_regex))
         if len(extra) <= _MAX_EXTRA:
             written = "".join(
-                _ESCAPES[value] if member is sc.CATEGORY else _members(_member_runs((member, value), flags, _scanned))
+                CATEGORY_ESCAPES[value]
+                if member is sc.CATEGORY
+                else _members(_member_runs((member, value), flags, _scanned))
                 for member, value in items
             )
             return f"[{'^' if negate else ''}{written}{_members(extra)}]"
@@ -253,7 +256,9 @@ def _member_runs(item: tuple[Any, Any], flags: int, scan: Any) -> list[tuple[int
 def _scanned_by_regex(op: Any, av: Any, flags: int) -> list[tuple[int, int]]:
     """Runs of the code points `regex` (VERSION0, its own tables) matches with one category."""
     ((_, category),) = av
-    return [match.span() for match in regex.finditer(_ESCAPES[category] + "+", _every_code_point(), regex.VERSION0)]
+    return [
+        match.span() for match in regex.finditer(CATEGORY_ESCAPES[category] + "+", _every_code_point(), regex.VERSION0)
+    ]
 
 
 def _intersection(first: list[tuple[int, int]], second: list[tuple[int, int]]) -> list[tuple[int, int]]:
