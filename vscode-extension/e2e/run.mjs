@@ -314,6 +314,42 @@ async function setColorTheme(filter, label) {
 
 // The bottom panel (Problems, Output…), shown or hidden whatever its state. "View: Hide Panel"
 // is only offered while the panel is visible.
+// The themes the contrast checks switch to: [palette filter, label, workbench class, name].
+const THEMES = [
+  ['Light Modern', /^(Default )?Light Modern$/, 'vs', 'light'],
+  ['Dark Modern', /^(Default )?Dark Modern$/, 'vs-dark', 'dark'],
+  ['High Contrast', /^(Default |Dark )?High Contrast$/, 'hc-black', 'high-contrast'],
+];
+
+/** WCAG AA in each of `themes`: every text of the webview `frame` that `selector` picks (measureContrast's own
+ * choice without one) has at least 4.5:1 with what is behind it; a screenshot per theme; Dark Modern again after. */
+async function checkContrast(frame, themes, { what, shots, selector, atLeast, counted }) {
+  const worst = {};
+  try {
+    for (const [filter, label, cls, name] of themes) {
+      await setColorTheme(filter, label);
+      await page.locator(`.monaco-workbench.${cls}`).waitFor({ timeout: TIMEOUT });
+      const light = name === 'light';
+      const deadline = Date.now() + TIMEOUT;
+      let measured = await frame.locator('body').evaluate(measureContrast, selector);
+      while ((measured.bodyLuminance > 0.5) !== light && Date.now() < deadline) {
+        await page.waitForTimeout(250);
+        measured = await frame.locator('body').evaluate(measureContrast, selector);
+      }
+      if ((measured.bodyLuminance > 0.5) !== light) throw new Error(`${what} did not take the ${name} theme`);
+      await shot(`${shots}${name}`);
+      if (measured.items.length < atLeast) throw new Error(`only ${measured.items.length} ${counted} measured`);
+      const bad = measured.items.filter((i) => i.ratio < 4.5);
+      worst[name] = Math.min(...measured.items.map((i) => i.ratio)).toFixed(2);
+      if (bad.length) throw new Error(`${name} theme: ${bad.length} texts below 4.5:1, e.g. ${bad.slice(0, 3).map((b) => `"${b.text}" (${b.cls}) ${b.ratio.toFixed(2)}:1`).join(', ')}`);
+    }
+  } finally {
+    await setColorTheme('Dark Modern', /^(Default )?Dark Modern$/);
+    await page.locator('.monaco-workbench.vs-dark').waitFor({ timeout: TIMEOUT });
+  }
+  console.log(`     lowest contrast: ${Object.entries(worst).map(([k, v]) => `${k} ${v}:1`).join(', ')}`);
+}
+
 async function setPanelVisible(visible) {
   const panel = page.locator('.part.panel').first();
   if ((await panel.isVisible()) === visible) return;
@@ -768,34 +804,7 @@ const exitCode = await (async () => {
       await runCommand('Replay Lens: Open Replay Report from JSON');
       const frame = webview();
       await frame.locator('.badge').first().waitFor({ timeout: TIMEOUT });
-      const worst = {};
-      try {
-        for (const [filter, label, cls, name] of [
-          ['Light Modern', /^(Default )?Light Modern$/, 'vs', 'light'],
-          ['Dark Modern', /^(Default )?Dark Modern$/, 'vs-dark', 'dark'],
-          ['High Contrast', /^(Default |Dark )?High Contrast$/, 'hc-black', 'high-contrast'],
-        ]) {
-          await setColorTheme(filter, label);
-          await page.locator(`.monaco-workbench.${cls}`).waitFor({ timeout: TIMEOUT });
-          const light = name === 'light';
-          const deadline = Date.now() + TIMEOUT;
-          let measured = await frame.locator('body').evaluate(measureContrast);
-          while ((measured.bodyLuminance > 0.5) !== light && Date.now() < deadline) {
-            await page.waitForTimeout(250);
-            measured = await frame.locator('body').evaluate(measureContrast);
-          }
-          if ((measured.bodyLuminance > 0.5) !== light) throw new Error(`the webview did not take the ${name} theme`);
-          await shot(`contrast-${name}`);
-          if (measured.items.length < 10) throw new Error(`only ${measured.items.length} pills and numbers measured`);
-          const bad = measured.items.filter((i) => i.ratio < 4.5);
-          worst[name] = Math.min(...measured.items.map((i) => i.ratio)).toFixed(2);
-          if (bad.length) throw new Error(`${name} theme: ${bad.length} texts below 4.5:1, e.g. ${bad.slice(0, 3).map((b) => `"${b.text}" (${b.cls}) ${b.ratio.toFixed(2)}:1`).join(', ')}`);
-        }
-      } finally {
-        await setColorTheme('Dark Modern', /^(Default )?Dark Modern$/);
-        await page.locator('.monaco-workbench.vs-dark').waitFor({ timeout: TIMEOUT });
-      }
-      console.log(`     lowest contrast: ${Object.entries(worst).map(([k, v]) => `${k} ${v}:1`).join(', ')}`);
+      await checkContrast(frame, THEMES, { what: 'the webview', shots: 'contrast-', atLeast: 10, counted: 'pills and numbers' });
       await runCommand('View: Close All Editors');
     });
 
@@ -1023,33 +1032,7 @@ const exitCode = await (async () => {
       await frame.locator(`#step-${modelStep.index}`).click();
       await frame.locator(`#detail-${modelStep.index}`).waitFor({ state: 'visible', timeout: TIMEOUT });
       const texts = '.badge, .step .idx, .step .kind, .step .who, .step .dur, .step .tok, .step .summary, #totals, .files, .muted, h1, #detail-pane h3, #detail-pane h4, dl.facts dt, dl.facts dd, .message .role, pre.content, button.link';
-      const worst = {};
-      try {
-        for (const [filter, label, cls, name] of [
-          ['Light Modern', /^(Default )?Light Modern$/, 'vs', 'light'],
-          ['Dark Modern', /^(Default )?Dark Modern$/, 'vs-dark', 'dark'],
-        ]) {
-          await setColorTheme(filter, label);
-          await page.locator(`.monaco-workbench.${cls}`).waitFor({ timeout: TIMEOUT });
-          const light = name === 'light';
-          const deadline = Date.now() + TIMEOUT;
-          let measured = await frame.locator('body').evaluate(measureContrast, texts);
-          while ((measured.bodyLuminance > 0.5) !== light && Date.now() < deadline) {
-            await page.waitForTimeout(250);
-            measured = await frame.locator('body').evaluate(measureContrast, texts);
-          }
-          if ((measured.bodyLuminance > 0.5) !== light) throw new Error(`the steps view did not take the ${name} theme`);
-          await shot(`steps-contrast-${name}`);
-          if (measured.items.length < 30) throw new Error(`only ${measured.items.length} texts of the steps view measured`);
-          const bad = measured.items.filter((i) => i.ratio < 4.5);
-          worst[name] = Math.min(...measured.items.map((i) => i.ratio)).toFixed(2);
-          if (bad.length) throw new Error(`${name} theme: ${bad.length} texts below 4.5:1, e.g. ${bad.slice(0, 3).map((b) => `"${b.text}" (${b.cls}) ${b.ratio.toFixed(2)}:1`).join(', ')}`);
-        }
-      } finally {
-        await setColorTheme('Dark Modern', /^(Default )?Dark Modern$/);
-        await page.locator('.monaco-workbench.vs-dark').waitFor({ timeout: TIMEOUT });
-      }
-      console.log(`     lowest contrast: ${Object.entries(worst).map(([k, v]) => `${k} ${v}:1`).join(', ')}`);
+      await checkContrast(frame, THEMES.slice(0, 2), { what: 'the steps view', shots: 'steps-contrast-', selector: texts, atLeast: 30, counted: 'texts of the steps view' });
       await runCommand('View: Close All Editors');
     });
 
