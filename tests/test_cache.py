@@ -18,7 +18,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from server.engine import summary, workspace
+from server.engine import summary, summary_children, workspace
 from server.engine.cache import CHANGE_SECONDS, FILE_NAME, SummaryCache
 from server.engine.recording import read_recording
 from server.engine.rules import Rules
@@ -295,7 +295,7 @@ def test_a_recording_summarized_in_parts_is_summarized_as_in_one(
     config = workspace.load_project_config(SAMPLES)
     whole = summarize_file(path, config, cores=1)
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(summary, "_PART_BYTES", 96)
+        patch.setattr(summary_children, "PART_BYTES", 96)
         patch.setattr(summary, "_PROBE", -1.0)  # share the rest after the first line
         patch.setattr(summary, "_CHILD_START", 0.0)
         assert summarize_file(path, config, cores=3) == whole
@@ -321,8 +321,8 @@ def test_a_part_whose_child_fails_is_summarized_here(tmp_path: Path, caplog: pyt
     config = workspace.load_project_config(SAMPLES)
     whole = summarize_file(path, config, cores=1)
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(summary, "_PART_BYTES", 256)
-        patch.setattr(summary, "_CHILD", "import sys; sys.stderr.write('out of memory'); sys.exit(3)")
+        patch.setattr(summary_children, "PART_BYTES", 256)
+        patch.setattr(summary_children, "_CHILD", "import sys; sys.stderr.write('out of memory'); sys.exit(3)")
         assert summarize_file(path, config, cores=2, offload=True) == whole
     assert "a summarizing process failed (exit 3): out of memory" in caplog.text
 

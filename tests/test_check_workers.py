@@ -17,7 +17,8 @@ from bench.generate import Shape, generate
 from server.engine import summary
 from server.engine.cache import SummaryCache
 from server.engine.config import Config
-from server.engine.summary import WORKERS_ENV, summarize_file, summarize_files, usable_cores
+from server.engine.summary import summarize_file, summarize_files
+from server.engine.summary_children import WORKERS_ENV, Child, usable_cores
 from server.engine.summary_records import RecordingSummary
 from server.engine.workspace import load_project_config
 from tests.conftest import run_cli
@@ -93,7 +94,7 @@ def test_a_child_answers_what_this_process_computes(workspace: Path, caplog: pyt
     file handed to one child in turn, its answers are this process's summaries, an error for the FIFO."""
     config = load_project_config(workspace)
     paths = sorted((workspace / "recordings").iterdir())
-    child = summary._Child.start(config)
+    child = Child.start(summary.child_setup(config))
     assert child is not None
     answers: list[object] = []
     try:
@@ -107,7 +108,7 @@ def test_a_child_answers_what_this_process_computes(workspace: Path, caplog: pyt
             else:
                 answers.append((RecordingSummary.from_json(path, answer["summary"]), answer["digest"]))
     finally:
-        with caplog.at_level(logging.WARNING, logger="server.engine.summary"):
+        with caplog.at_level(logging.WARNING, logger="server.engine.summary_children"):
             child.close()
     expected = alone(paths, config)
     assert [answer for answer, wanted in zip(answers, expected, strict=True) if isinstance(wanted, str)] == [
@@ -133,7 +134,7 @@ def test_a_bad_worker_count_is_said_and_ignored(
     value: str, workspace: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     monkeypatch.setenv(WORKERS_ENV, value)
-    with caplog.at_level(logging.WARNING, logger="server.engine.summary"):
+    with caplog.at_level(logging.WARNING, logger="server.engine.summary_children"):
         assert usable_cores() >= 1
         assert usable_cores() >= 1
     said = f"{WORKERS_ENV}={value!r} is not a whole number of at least 1"

@@ -90,7 +90,7 @@ DYNAMIC_ATTRIBUTES = {
     ("server/engine/checks.py", "_changes"): "a key field, from a literal tuple of names",
     ("server/lsp/settings.py", "updated"): "a field of the settings dataclass",
 }
-PART_CHILD = ("server/engine/summary.py", "_start_child")
+PART_CHILD = ("server/engine/summary_children.py", "_start_child")
 RUN_TESTS = ("server/lsp/run_tests.py", "_start_pytest")
 """The one place the server runs the user's code: pytest, on the user's command, in a trusted workspace."""
 
@@ -461,7 +461,7 @@ async def test_child_processes_run_isolated_under_any_environment(tmp_path: Path
     config.write_text(config.read_text(encoding="utf-8") + '\n[[rules]]\nname = "squares"\npattern = "squared"\n')
     lines = (workspace / "recordings" / "write_note.ultra.jsonl").read_bytes().splitlines(keepends=True)
     big = workspace / "recordings" / "big.jsonl"
-    big.write_bytes(b"".join(lines) * (9_000_000 // sum(map(len, lines)) + 1))  # over summary._PART_BYTES
+    big.write_bytes(b"".join(lines) * (9_000_000 // sum(map(len, lines)) + 1))  # over summary_children.PART_BYTES
     clean = {key: value for key, value in os.environ.items() if key not in ("PYTHONPATH", "PYTHONSAFEPATH")}
     command = [sys.executable, "-P", "-m", "server", "--stdio", "--log-level", "debug"]
     server = await RawServer.start(cwd=workspace, env={**clean, **inherited}, command=command)

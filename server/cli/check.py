@@ -104,9 +104,14 @@ def _output(
         kept = cache.run_output(key, signature.digest)
         if kept is not None:
             return kept
-    from server.cli.checked import checked  # noqa: PLC0415  # the readers, only when they must run
+    from server.engine.summary_children import started_early, usable_cores, worth_children  # noqa: PLC0415
 
-    output, status, followed = checked(args, start, paths, cache, color)
+    # Recordings enough to share out: the children start now, their start-up beside this process's imports.
+    early = usable_cores() - 1 if signature is not None and worth_children(signature.jsonl_bytes) else 0
+    with started_early(early):
+        from server.cli.checked import checked  # noqa: PLC0415  # the readers, only when they must run
+
+        output, status, followed = checked(args, start, paths, cache, color)
     # Kept only under the config told above: one made or removed since (a race) would key another run's output.
     if cache is not None and key is not None and signature is not None and signature.settled and followed == told:
         cache.store_run(key, signature.digest, output, status)

@@ -3,7 +3,8 @@
 It is started as a constant program without `site`: it imports the standard
 library and the engine, nothing installed (pydantic alone would double its
 start-up). It reads JSON lines on stdin: first the rules and the allowed
-volatile patterns (the parent has already vetted them), then one task a line:
+volatile patterns (the parent has already vetted them) and every pattern as `regex` runs it (written out by
+the parent, so not translated again here), then one task a line:
 a whole file (`{"path"}`: its summary and the sha256 of its bytes) or a byte
 range of one (`{"path", "start", "end"}`: that part). It answers with JSON
 lines on stdout, and nothing else: `{"ready": true}` once its imports are done,
@@ -21,6 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from server.engine.config import Config
+from server.engine.normalize import Normalizer
+from server.engine.regex_budget import learn
 from server.engine.rules import Rules
 from server.engine.summary import summarize_file, summarize_part
 
@@ -28,8 +31,10 @@ from server.engine.summary import summarize_file, summarize_part
 def main() -> None:
     gc.disable()  # summaries are acyclic: the collector would only walk them (see `workspace.paused_gc`)
     setup = json.loads(sys.stdin.buffer.readline())
+    learn(setup["written"])
     rules = Rules.from_json(setup["rules"])
     allow = tuple(re.compile(pattern, flags) for pattern, flags in setup["allow"])
+    Normalizer(rules, volatile=True)  # compiles the rules and their screens (kept by `re` and `regex_budget`)
     _answer({"ready": True})
     for line in sys.stdin.buffer:
         task = json.loads(line)

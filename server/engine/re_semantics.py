@@ -295,14 +295,34 @@ def _matched(op: Any, av: Any, flags: int) -> list[tuple[int, int]]:
 
 @functools.lru_cache(maxsize=256)
 def _scanned(op: Any, av: Any, flags: int) -> list[tuple[int, int]]:
-    """Runs of the code points `re` itself matches with the test, found by scanning every code point with it."""
+    """Runs of the code points `re` itself matches with the test, found by scanning every code point with it.
+
+    What is scanned is the test's complement (`[^…]` for `[…]`, `NOT_LITERAL` for `LITERAL`, as `re` itself
+    defines them), whose runs are the gaps between the test's: `re` runs along a run of matches at C speed,
+    but tries a failing search once per code point, and most tests match few of the 1.1 million (scanning
+    `\\D+` takes a quarter of the time of `\\d+`)."""
+    flipped = _complemented(op, av)
     state = sre_parse.State()
     state.flags = flags
-    test = sre_parse.SubPattern(state, [(op, [tuple(member) for member in av] if op is sc.IN else av)])
+    test = sre_parse.SubPattern(state, [flipped])
     repeat: Any = (1, sc.MAXREPEAT, test)
     runs = sre_parse.SubPattern(state, [(sc.MAX_REPEAT, repeat)])
     scanner = sre_compile.compile(runs, flags)
-    return [match.span() for match in scanner.finditer(_every_code_point())]
+    return _complement([match.span() for match in scanner.finditer(_every_code_point())])
+
+
+def _complemented(op: Any, av: Any) -> tuple[Any, Any]:
+    """The single-character test that matches exactly the code points `(op, av)` does not."""
+    if op is sc.LITERAL:
+        return sc.NOT_LITERAL, av
+    if op is sc.NOT_LITERAL:
+        return sc.LITERAL, av
+    if op is not sc.IN:
+        raise UntranslatableError(f"no complement known for {op}")
+    members = [tuple(member) for member in av]
+    if members and members[0][0] is sc.NEGATE:
+        return sc.IN, members[1:]
+    return sc.IN, [(sc.NEGATE, None), *members]
 
 
 def _merged(runs: list[tuple[int, int]]) -> list[tuple[int, int]]:

@@ -27,6 +27,7 @@ import re
 import time
 import warnings
 from collections.abc import Iterator
+from typing import Any
 
 import regex
 
@@ -54,8 +55,15 @@ class RegexTooSlowError(Exception):
     """The pattern took longer than the budget on the load-time probes."""
 
 
+_GIVEN: dict[tuple[str, int], tuple[str, int]] = {}
+"""Patterns as another process wrote them out for `regex` (`learn`): (source, flags) by `re`'s (source, flags)."""
+
+
 @functools.lru_cache(maxsize=1024)
 def _budgeted(pattern: re.Pattern[str]) -> regex.Pattern[str]:
+    given = _GIVEN.get((pattern.pattern, pattern.flags))
+    if given is not None:
+        return regex.compile(*given)
     try:
         return regex.compile(translate(pattern), regex.VERSION0)
     except UntranslatableError:  # a construct of a newer Python: as written, `regex` reading it as `re` would
@@ -79,6 +87,22 @@ def budgeted_all(patterns: list[re.Pattern[str]]) -> list[regex.Pattern[str]]:
     """`budgeted` of each pattern, the string of every code point their classes are scanned with built once."""
     with code_points_kept():
         return [budgeted(pattern) for pattern in patterns]
+
+
+def written(patterns: list[re.Pattern[str]]) -> list[tuple[str, int, str, int]]:
+    """Each pattern's source and flags, and as `budgeted` writes it out for `regex`: what a child process is
+    given to `learn`, so that it compiles them as they are instead of translating them again."""
+    return [
+        (pattern.pattern, pattern.flags, runner.pattern, runner.flags)
+        for pattern, runner in zip(patterns, budgeted_all(patterns), strict=True)
+    ]
+
+
+def learn(patterns: list[list[Any]]) -> None:
+    """Take `written` patterns (from the parent process, which translated them: they are never the user's
+    text as written) for `budgeted` to compile as they are."""
+    for source, flags, runner_source, runner_flags in patterns:
+        _GIVEN[(str(source), int(flags))] = (str(runner_source), int(runner_flags))
 
 
 def check_pattern(pattern: re.Pattern[str], budget: float = BUDGET_SECONDS) -> None:

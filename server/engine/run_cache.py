@@ -39,10 +39,13 @@ _CLI = Path(__file__).resolve().parent.parent / "cli"
 
 @dataclass(frozen=True, slots=True)
 class Signature:
-    """The digest of a walk, and whether it may be kept (no file modified within `RACY_SECONDS` of it)."""
+    """The digest of a walk, whether it may be kept (no file modified within `RACY_SECONDS` of it), and the
+    bytes of the `.jsonl` files it saw (what tells a run, before its config is read, that it has recordings
+    enough to share out: `summary_children.started_early`)."""
 
     digest: str
     settled: bool
+    jsonl_bytes: int
 
 
 def run_key(settings: Sequence[object], targets: Iterable[Path]) -> str:
@@ -84,7 +87,7 @@ def walk_signature(targets: Iterable[Path], config_file: Path | None) -> Signatu
         else:
             walk.file(name, None)
     settled = walk.modified < began - int(RACY_SECONDS * 1e9) and walk.changed < began - int(CHANGE_SECONDS * 1e9)
-    return Signature(walk.digest.hexdigest(), settled)
+    return Signature(walk.digest.hexdigest(), settled, walk.jsonl_bytes)
 
 
 class _Walk:
@@ -94,6 +97,7 @@ class _Walk:
         self.digest = hashlib.sha256()
         self.modified = 0
         self.changed = 0
+        self.jsonl_bytes = 0
 
     def folder(self, path: bytes) -> None:
         try:
@@ -123,6 +127,8 @@ class _Walk:
         except OSError as exc:
             self.digest.update(b"?%s\0%d\n" % (path, exc.errno or 0))
             return
+        if path.endswith(b".jsonl"):
+            self.jsonl_bytes += stat.st_size
         self.modified = max(self.modified, stat.st_mtime_ns)
         self.changed = max(self.changed, stat.st_ctime_ns)
         self.digest.update(

@@ -12,23 +12,15 @@ inputs (hover, replay, sessions) read the file itself.
 from __future__ import annotations
 
 import collections
-import contextlib
-import functools
 import hashlib
 import itertools
-import json
 import logging
 import os
 import select
-import subprocess
-import sys
-import tempfile
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, BinaryIO
-
-import regex
 
 from server.engine import findings as codes
 from server.engine.checks import VolatileTally, locate_in_line, volatile_memo_key
@@ -38,8 +30,10 @@ from server.engine.findings import Finding
 from server.engine.normalize import InputShapeError, KeyChain, Keys, Normalizer, shape_error
 from server.engine.outputs import output_digest
 from server.engine.recording import LineParser, RecordedCall, Recording, read_line
+from server.engine.regex_budget import written
 from server.engine.secrets import finding_context
 from server.engine.source import LINE_BREAK, Position, Range, SourceText, Span, code_units
+from server.engine.summary_children import Child, chosen_workers, early_children, usable_cores, worth_children
 from server.engine.summary_records import (
     CallSummary,
     FirstVolatile,
@@ -53,52 +47,10 @@ from server.engine.volatile import DETECTOR_NAMED, VolatileMatch
 
 log = logging.getLogger(__name__)
 
-_PART_BYTES = 8 << 20
-"""A file smaller than this is not worth a child process: summarized here."""
 _CHILD_START = 0.1
 """Seconds a child process takes to start (Python and the engine's imports) before it summarizes."""
 _PROBE = 0.1
 """Seconds this process summarizes before it tells from its pace whether children would finish sooner."""
-_CHILD = "import sys; sys.path[:0] = sys.argv[1:]; from server.engine.part_child import main; main()"
-"""The child's program: isolated (`-I`: no environment variable, no user site, no current folder on the path)
-and without `site`, it finds the engine and `regex` only in the folders it is given as arguments, where this
-process found them, whatever `PYTHONPATH`, `PYTHONSAFEPATH` or working folder the parent has."""
-
-
-WORKERS_ENV = "REPLAY_LENS_WORKERS"
-"""How many processes summarize recordings at once (this one and its children); unset: one per core."""
-
-
-def worth_children(size: int) -> bool:
-    """Whether a recording of `size` bytes is big enough to be summarized by child processes."""
-    return size >= _PART_BYTES
-
-
-def chosen_workers() -> int | None:
-    """`$REPLAY_LENS_WORKERS`, how many processes summarize recordings at once, when set to a whole number ≥ 1."""
-    return _workers(os.environ.get(WORKERS_ENV, "").strip())
-
-
-@functools.cache
-def _workers(value: str) -> int | None:
-    """The worker count `value` says (None when unset); said once when it is not one."""
-    if not value:
-        return None
-    if value.isascii() and value.isdigit() and int(value) >= 1:
-        return int(value)
-    log.warning("%s=%r is not a whole number of at least 1: ignored (every core is used)", WORKERS_ENV, value)
-    return None
-
-
-def usable_cores() -> int:
-    """The processes that summarize at once: `chosen_workers()`, else the cores this process may run on (its
-    CPU affinity where the system tells it)."""
-    chosen = chosen_workers()
-    if chosen is not None:
-        return chosen
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
 
 
 def summarize_file(
@@ -164,8 +116,8 @@ def summarize_files(paths: Sequence[Path], config: Config) -> list[Summarized]:
     child, once started, is kept `_AHEAD` files ahead, and this process takes the next file itself in between,
     so every core stays busy to the end whatever the files' sizes, and the results are those of summarizing
     each file here (only the order of the work differs). Children start only when the files are enough to
-    share (`_PART_BYTES` in all) or when `$REPLAY_LENS_WORKERS` asks for them, and not on Windows; a file
-    whose child fails is summarized here instead.
+    share (`summary_children.PART_BYTES` in all) or when `$REPLAY_LENS_WORKERS` asks for them, and not on
+    Windows; a file whose child fails is summarized here instead. Children `started_early` are taken first.
     """
     results: list[Summarized | None] = [None] * len(paths)
     small: list[int] = []
@@ -185,7 +137,7 @@ def summarize_files(paths: Sequence[Path], config: Config) -> list[Summarized]:
     if workers < 2 or (chosen_workers() is None and not worth_children(total)) or os.name != "posix":
         workers = 1  # (answers are waited for with `select`, which takes no pipe on Windows)
     queue = collections.deque(small)
-    children = [_Sharing(child) for _ in range(workers - 1) if (child := _Child.start(config)) is not None]
+    children = [_Sharing(child) for _ in range(workers - 1) if (child := Child.start(child_setup(config))) is not None]
     while queue or any(sharing.tasks for sharing in children):
         for sharing in children:
             while sharing.ready and len(sharing.tasks) < _AHEAD and queue:
@@ -210,7 +162,7 @@ _AHEAD = 2
 class _Sharing:
     """A child of `summarize_files`: whether it has started, the files it was handed, its answers' bytes."""
 
-    def __init__(self, child: _Child) -> None:
+    def __init__(self, child: Child) -> None:
         self.child = child
         self.ready = False
         self.tasks: collections.deque[int] = collections.deque()
@@ -267,6 +219,28 @@ def _whole(path: Path, answer: dict[str, Any]) -> tuple[RecordingSummary, str] |
         return None
 
 
+def brief_early_children(config: Config) -> None:
+    """Tell the children `started_early` the rules as soon as they are known, so each has compiled them by
+    the time the walk has found the recordings to hand it."""
+    waiting = [child for child in early_children() if not child.told]
+    if waiting:
+        setup = child_setup(config)
+        for child in waiting:
+            child.tell(setup)
+
+
+def child_setup(config: Config) -> dict[str, Any]:
+    """What a child is told first (`part_child`): the rules, the allowed volatile patterns (vetted here), and
+    each pattern as `regex` runs it, written out here once (`regex_budget.written`: ~40 ms a child need not
+    spend scanning every code point again)."""
+    patterns = [*(sub.compile() for sub in config.rules.substitutions), *config.allow_volatile]
+    return {
+        "rules": config.rules.to_json(),
+        "allow": [[pattern.pattern, pattern.flags] for pattern in config.allow_volatile],
+        "written": written(patterns),
+    }
+
+
 def _summarized(path: Path, config: Config) -> Summarized:
     try:
         return summarize_file(path, config)
@@ -301,7 +275,7 @@ def _bounds(handle: BinaryIO, start: int, size: int, count: int, head_start: int
 def _start_part(path: Path, config: Config, start: int, end: int) -> Callable[[], Part | None]:
     """Start a child process summarizing bytes `[start, end)` of `path`; wait for its part with the function
     returned, which gives None when it failed (and logs why)."""
-    child = _Child.start(config)
+    child = Child.start(child_setup(config))
     if child is None:
         return lambda: None
     child.send({"path": os.path.abspath(path), "start": start, "end": end})  # its folder is not ours
@@ -321,98 +295,6 @@ def _start_part(path: Path, config: Config, start: int, end: int) -> Callable[[]
         return part
 
     return finish
-
-
-def _start_child(errors: BinaryIO) -> subprocess.Popen[bytes]:
-    """A child process running the constant summarizing program (`part_child`), its stderr to `errors`."""
-    package = Path(__file__).resolve().parents[2]  # where `server` is found: nothing of the user's folder
-    found = [str(package), str(Path(regex.__file__).resolve().parents[1])]
-    return subprocess.Popen(
-        [sys.executable, "-I", "-S", "-c", _CHILD, *found],
-        cwd=package,
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=errors,
-    )
-
-
-class _Child:
-    """A summarizing child process, given data as JSON lines: the rules once, then one task a line.
-
-    Its stderr goes to a file (read only when it failed), so a chatty child never blocks on a full pipe
-    while this process waits for its answer.
-    """
-
-    def __init__(self, config: Config) -> None:
-        self.errors = tempfile.TemporaryFile()  # noqa: SIM115  (closed by `close`, when the child has exited)
-        try:
-            self.process = _start_child(self.errors)
-        except OSError:
-            self.errors.close()
-            raise
-        self.failed = False
-        self.send({"rules": config.rules.to_json(), "allow": [[p.pattern, p.flags] for p in config.allow_volatile]})
-
-    @classmethod
-    def start(cls, config: Config) -> _Child | None:
-        """A child told `config`'s rules; None (and why, logged) when it cannot start."""
-        try:
-            return cls(config)
-        except OSError as exc:
-            log.warning("cannot start a process to summarize recordings: %s", exc)
-            return None
-
-    def send(self, task: dict[str, Any]) -> None:
-        """Write one line to the child (a child gone already is told by its answer: none)."""
-        assert self.process.stdin is not None
-        with contextlib.suppress(OSError):
-            self.process.stdin.write(json.dumps(task).encode("ascii") + b"\n")
-            self.process.stdin.flush()
-
-    def finish_tasks(self) -> None:
-        """No more tasks: the child exits once it has answered those it has."""
-        assert self.process.stdin is not None
-        with contextlib.suppress(OSError):
-            self.process.stdin.close()
-
-    def fileno(self) -> int:
-        """Where its answers are read from, line by line (`answer`), or as they come (`decoded`)."""
-        assert self.process.stdout is not None
-        return self.process.stdout.fileno()
-
-    def answer(self) -> dict[str, Any] | None:
-        """The child's next answer; None (and why, logged) when it has none to give."""
-        assert self.process.stdout is not None
-        return self.decoded(b"" if self.failed else self.process.stdout.readline())
-
-    def decoded(self, line: bytes) -> dict[str, Any] | None:
-        """An answer line of the child; None (and why, logged) when it is none."""
-        with contextlib.suppress(ValueError):
-            answer = json.loads(line)
-            if isinstance(answer, dict):
-                if "error" in answer:
-                    log.warning("a summarizing process could not do its task: %s", answer["error"])
-                return answer
-        self.failed = True
-        return None
-
-    def ready(self) -> bool:
-        """Wait until the child has started (its imports done); False when it never will."""
-        return self.answer() == {"ready": True}
-
-    def close(self, *, stop: bool = False) -> None:
-        """Let the child exit once it has answered (or `stop` it now) and wait for it; say why it failed."""
-        self.finish_tasks()
-        if stop:
-            self.process.kill()
-        code = self.process.wait()
-        if self.failed or (code != 0 and not stop):
-            self.errors.seek(0)
-            why = self.errors.read().decode(errors="replace")[-500:]
-            log.warning("a summarizing process failed (exit %s): %s", code, why)
-        self.errors.close()
-        assert self.process.stdout is not None
-        self.process.stdout.close()
 
 
 def _joined(path: Path, config: Config, parts: list[Part]) -> RecordingSummary:

@@ -27,7 +27,7 @@ from server.engine.fixture_cache import FixtureStore, KnownFixture, settle
 from server.engine.recording import Recording, read_recording
 from server.engine.skipped import SKIPPED_DIRS
 from server.engine.source import SourceText, Span
-from server.engine.summary import from_summary, summarize_file, summarize_files
+from server.engine.summary import brief_early_children, from_summary, summarize_file, summarize_files
 from server.engine.summary_records import RecordingSummary
 
 _SNIFF_BYTES = 64 * 1024
@@ -263,6 +263,7 @@ def load_workspace(
     if cache is not None and reuse_fixtures:
         workspace.store = FixtureStore(cache, config, paths)
     explicit = {path for path in paths if not path.is_dir()}
+    brief_early_children(config)
     with paused_gc(), _folders_resolved_once():
         _read_into(workspace, paths, explicit, cache)
     return workspace

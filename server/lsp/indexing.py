@@ -33,7 +33,7 @@ from server.engine.config import (
 )
 from server.engine.fixture import Fixture
 from server.engine.skipped import SKIPPED_DIRS
-from server.engine.summary import worth_children
+from server.engine.summary_children import worth_children
 from server.engine.workspace import is_recording, iter_files, load_project_config, paused_gc
 from server.lsp.diagnostics import Diagnostics
 from server.lsp.documents import Documents

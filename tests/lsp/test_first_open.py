@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from server.engine.summary import worth_children
+from server.engine.summary_children import worth_children
 from server.lsp.wire import pending
 from tests.lsp.rpc import RawServer, frame
 
