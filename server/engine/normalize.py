@@ -96,15 +96,35 @@ def _as_text(value: Any) -> str:
     raise InputShapeError(f"a content block's 'text' is {type(value).__name__}, not a string")
 
 
+class _Runners:
+    """The rule set's patterns compiled by `regex` (`budgeted_all`), written out when a rule first has to run.
+
+    Writing them out scans every code point for each Unicode class (~30 ms for the deerflow rules); a
+    process whose texts no rule's screen passes (a check whose recordings are all cached, callers that are
+    plain names) never pays it. Two threads asking at once both build the same list (`budgeted` is cached)."""
+
+    def __init__(self, patterns: list[re.Pattern[str]]) -> None:
+        self._patterns = patterns
+        self._built: list[regex.Pattern[str]] | None = None
+
+    def __getitem__(self, position: int) -> regex.Pattern[str]:
+        built = self._built
+        if built is None:
+            built = self._built = budgeted_all(self._patterns)  # together: every code point is listed once
+        return built[position]
+
+
 @dataclass(frozen=True, slots=True)
 class _Compiled:
     """One substitution, ready to run: its pattern, what a text needs for it to match, its second-pass class."""
 
     pattern: re.Pattern[str]
     """`re`'s compilation: what `server.engine.boundary` analyses."""
-    runner: regex.Pattern[str]
-    """The same pattern compiled by `regex`: what runs, under the time budget, releasing the interpreter lock
-    (`concurrent=True`) so a server's requests are answered while a long match runs in a worker thread."""
+    runners: _Runners
+    """The rule set compiled by `regex`; this rule's is at `position`. It is what runs, under the time budget,
+    releasing the interpreter lock (`concurrent=True`) so a server's requests are answered while a long match
+    runs in a worker thread."""
+    position: int
     replacement: str
     gate: tuple[re.Pattern[str], ...]
     """What a text must hold for the pattern to match in it (`server.engine.boundary.leads`): searching
@@ -113,11 +133,12 @@ class _Compiled:
     label: str
 
     @classmethod
-    def of(cls, sub: Substitution, pattern: re.Pattern[str], runner: regex.Pattern[str]) -> _Compiled:
+    def of(cls, sub: Substitution, pattern: re.Pattern[str], runners: _Runners, position: int) -> _Compiled:
         label = f"{sub.name!r} ({sub.pattern})" if sub.name else repr(sub.pattern)
         return cls(
             pattern,
-            runner,
+            runners,
+            position,
             sub.replacement,
             screens([leads(pattern)]),
             classify(pattern, sub.replacement),
@@ -128,7 +149,8 @@ class _Compiled:
         if self.gate and not any(screen.search(text) for screen in self.gate):
             return text  # no match possible: skip the scan
         try:
-            return self.runner.sub(self.replacement, text, timeout=BUDGET_SECONDS, concurrent=True)
+            runner = self.runners[self.position]
+            return runner.sub(self.replacement, text, timeout=BUDGET_SECONDS, concurrent=True)
         except TimeoutError:
             raise RuleTimeoutError(
                 f"rule {self.label} {RuleTimeoutError.MARK} ({BUDGET_SECONDS} s) on this input "
@@ -149,8 +171,11 @@ class Normalizer:
     def __init__(self, rules: Rules, *, volatile: bool = False) -> None:
         self.rules = rules
         patterns = [sub.compile() for sub in rules.substitutions]
-        runners = budgeted_all(patterns)  # written out for `regex` together: every code point is listed once
-        self._subs = [_Compiled.of(*compiled) for compiled in zip(rules.substitutions, patterns, runners, strict=True)]
+        runners = _Runners(patterns)
+        self._subs = [
+            _Compiled.of(sub, pattern, runners, position)
+            for position, (sub, pattern) in enumerate(zip(rules.substitutions, patterns, strict=True))
+        ]
         known = all(sub.gate for sub in self._subs)
         self._screens = screens([leads(sub.pattern) for sub in self._subs]) if known else None
         """What any rule needs, one search per leading character: a text holding none of it is its own

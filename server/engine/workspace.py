@@ -263,7 +263,6 @@ def load_workspace(
     if cache is not None and reuse_fixtures:
         workspace.store = FixtureStore(cache, config, paths)
     explicit = {path for path in paths if not path.is_dir()}
-    brief_early_children(config)
     with paused_gc(), _folders_resolved_once():
         _read_into(workspace, paths, explicit, cache)
     return workspace
@@ -278,11 +277,15 @@ def _read_into(workspace: Workspace, paths: Iterable[Path], explicit: set[Path],
     def unlistable(error: OSError) -> None:
         read.append(_read_error(Path(str(error.filename or "?")), error))
 
+    briefed = False
     for path in iter_files(paths, config, unlistable):
         try:
             read.append(_read(path, workspace, path in explicit, cache))
         except OSError as exc:
             read.append(_read_error(path, exc))
+        if not briefed and isinstance(read[-1], _Pending):  # the first recording to summarize: children prepare
+            brief_early_children(config)
+            briefed = True
     pending = [item for item in read if isinstance(item, _Pending)]
     if cache is not None and pending:
         summaries = summarize_files([item.path for item in pending], config)
