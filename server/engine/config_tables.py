@@ -75,7 +75,7 @@ def exact(cls: type[Table], table: object) -> Table | None:
 def exact_override(base: Table, override: dict[str, Any]) -> Table | None:
     """`exact` of what `config_schema.overridden` validates: `base`'s fields by alias, then `override`'s keys."""
     alias = _alias_of(type(base))
-    fields = {alias(item.name): getattr(base, item.name) for item in dataclasses.fields(cast(Any, base))}
+    fields = {alias(name): value for name, value in dataclasses.asdict(cast(Any, base)).items()}
     return exact(type(base), {**fields, **override})
 
 
@@ -87,7 +87,10 @@ def _alias_of(cls: type) -> Callable[[str], str]:
 
 @functools.cache
 def _converter(hint: Any) -> _Convert:
-    """A function taking a value of exactly type `hint` to what pydantic makes of it, else to `_DECLINE`."""
+    """A function taking a value of exactly type `hint` to what pydantic makes of it, else to `_DECLINE`.
+
+    A kind of type without a rule here raises `TypeError`: a new field fails the tests rather than being guessed.
+    """
     if hint is Any:
         return lambda value: value
     if hint in (str, bool):
