@@ -10,16 +10,17 @@ import re
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import regex
 
 from server.engine import findings as codes
+from server.engine.config_tables import SchemaError, UserConfig, exact, exact_override
 from server.engine.files import read_regular
 from server.engine.findings import Finding
 from server.engine.presets import DEFAULT_PRESET, PRESETS
 from server.engine.regex_budget import BUDGET_SECONDS, RegexTooSlowError, check_pattern, check_template
-from server.engine.rules import Rules
+from server.engine.rules import KeyScheme, Projection, Rules
 from server.engine.source import Position, Range, Span
 
 CONFIG_NAMES = ("replay-lens.toml", "pyproject.toml")
@@ -153,16 +154,36 @@ def load_config(path: Path) -> Config:
     return _build(path, text, prefix, section)
 
 
-def _build(path: Path, text: str, prefix: str, section: dict[str, Any]) -> Config:
-    # pydantic only where a config file is read: a child summarizing a recording never imports it.
-    from server.engine.config_schema import SchemaError, overridden, user_config  # noqa: PLC0415
+Part = TypeVar("Part", Projection, KeyScheme)
 
+
+def _user_config(section: dict[str, Any]) -> UserConfig:
+    """The config's table validated; pydantic (`config_schema`) only for a table `exact` declines."""
+    user = exact(UserConfig, section)
+    if user is None:
+        from server.engine.config_schema import user_config  # noqa: PLC0415
+
+        return user_config(section)
+    return user
+
+
+def _overridden(name: str, base: Part, override: dict[str, Any]) -> Part:
+    """The preset's table `name` with the user's keys; pydantic only for keys `exact_override` declines."""
+    part = exact_override(base, override)
+    if part is None:
+        from server.engine.config_schema import overridden  # noqa: PLC0415
+
+        return overridden(name, base, override)
+    return part
+
+
+def _build(path: Path, text: str, prefix: str, section: dict[str, Any]) -> Config:
     def fail(loc: tuple[str | int, ...], message: str) -> ConfigError:
         line, column = _locate(text, prefix, loc)
         return ConfigError(path, line, column, _dotted(prefix, loc), message)
 
     try:
-        user = user_config(section)
+        user = _user_config(section)
     except SchemaError as exc:
         raise fail(exc.loc, exc.message) from None
     preset = PRESETS.get(user.preset)
@@ -182,8 +203,8 @@ def _build(path: Path, text: str, prefix: str, section: dict[str, Any]) -> Confi
             raise fail(("rules", position, "replacement"), f"invalid replacement: {exc}") from None
     substitutions = user.rules if user.replace_rules else preset.substitutions + user.rules
     try:
-        projection = overridden("projection", preset.projection, user.projection)
-        key = overridden("key", preset.key, user.key)
+        projection = _overridden("projection", preset.projection, user.projection)
+        key = _overridden("key", preset.key, user.key)
     except SchemaError as exc:
         raise fail(exc.loc, exc.message) from None
     allow: list[re.Pattern[str]] = []

@@ -1,65 +1,33 @@
-"""What a user may write in a config file, validated by pydantic into the rules' dataclasses.
+"""The validator of record for config files: pydantic over `config_tables`' dataclasses.
 
-`server.engine.config` imports this module only when it reads a config file, so
-processes that never do (a child summarizing part of a recording) never pay
-for importing pydantic.
+There are two paths because pydantic costs `check` ~80 ms to import and build, while
+almost every config already holds exactly its declared types: `config_tables.exact`
+takes those without pydantic, and everything it declines comes here. This module is
+the reference: it decides every table `exact` does not take and words every error, and
+`exact` gives the same result as this module for every table it takes (property-tested).
+`server.engine.config` imports it only for such a table, so a plain project's `check`
+and a child summarizing a recording never import pydantic.
 """
 
 from __future__ import annotations
 
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import TypeAdapter, ValidationError
 
-from server.engine.presets import DEFAULT_PRESET
-from server.engine.rules import VALIDATION, KeyScheme, Projection, Substitution
-
-
-class CaptureSchema(BaseModel):
-    """`[capture]`: how the pytest plugin names callers and where `--replay-lens=record` writes fixtures."""
-
-    model_config = ConfigDict(frozen=True, **VALIDATION)  # type: ignore[typeddict-item]
-
-    callers: dict[str, str] = Field(default_factory=dict)
-    default_caller: str = ""
-    fixtures_dir: str = "tests/fixtures/replay"
-
-
-class UserConfig(BaseModel):
-    """The keys a user may write (kebab-case in TOML)."""
-
-    model_config = ConfigDict(frozen=True, **VALIDATION)  # type: ignore[typeddict-item]
-
-    preset: str = DEFAULT_PRESET
-    rules: tuple[Substitution, ...] = ()
-    replace_rules: bool = False
-    projection: dict[str, Any] = Field(default_factory=dict)
-    key: dict[str, Any] = Field(default_factory=dict)
-    fixtures: tuple[str, ...] = ()
-    recordings: tuple[str, ...] = ()
-    exclude: tuple[str, ...] = ()
-    allow_volatile: tuple[str, ...] = ()
-    capture: CaptureSchema = Field(default_factory=CaptureSchema)
-
-
-class SchemaError(ValueError):
-    """The first thing wrong in a config: where (a path of keys and list positions) and what."""
-
-    def __init__(self, loc: tuple[str | int, ...], message: str) -> None:
-        super().__init__(message)
-        self.loc = loc
-        self.message = message
-
+from server.engine.config_tables import CaptureSchema, SchemaError, UserConfig
+from server.engine.rules import KeyScheme, Projection
 
 Part = TypeVar("Part", Projection, KeyScheme)
 
+_USER = TypeAdapter(UserConfig)
 _PARTS: dict[type, TypeAdapter[Any]] = {Projection: TypeAdapter(Projection), KeyScheme: TypeAdapter(KeyScheme)}
 
 
 def user_config(section: dict[str, Any]) -> UserConfig:
     """The config file's table, validated; raises `SchemaError`."""
     try:
-        return UserConfig.model_validate(section)
+        return _USER.validate_python(section)
     except ValidationError as exc:
         raise _schema_error(exc) from None
 
@@ -80,4 +48,7 @@ def _schema_error(exc: ValidationError, *within: str) -> SchemaError:
     message = str(error["msg"])
     if error["type"] in ("extra_forbidden", "unexpected_keyword_argument"):
         message = "unknown key"
+    elif error["type"] == "dataclass_type" and error["ctx"]["class_name"] == CaptureSchema.__name__:
+        # `[capture]` was a pydantic model before it became a dataclass: its message stays the model's.
+        message = f"Input should be a valid dictionary or instance of {CaptureSchema.__name__}"
     return SchemaError((*within, *error["loc"]), message)

@@ -4,7 +4,7 @@ A rule set is plain data so it can be written in TOML, compared, fingerprinted a
 shown to the user; `server.engine.normalize` turns it into a working normalizer.
 These are plain dataclasses, not pydantic models: a child process summarizing part
 of a recording imports them, and pydantic alone would double its start-up time.
-`server.engine.config_schema` validates what a user writes into them.
+`server.engine.config_tables` (exact types) and `config_schema` (pydantic) validate what a user writes into them.
 """
 
 from __future__ import annotations
