@@ -24,7 +24,7 @@ from server.engine.recording import read_recording
 from server.engine.rules import Rules
 from server.engine.secrets import finding_context
 from server.engine.source import SourceText
-from server.engine.summary import read_back, summarize_file, summarize_files
+from server.engine.summary import read_back, summarize_file
 from server.lsp.locate import input_keys
 from tests.conftest import COMPAT, REPO, SAMPLES, run_cli
 from tests.secret_workspace import SECRETS, leaked, secret_session
@@ -67,11 +67,11 @@ def summarized(root: Path, cache: Path) -> int:
 
     def counting(paths: list[Path], config: Any) -> Any:
         calls.extend(paths)
-        return summarize_files(paths, config)
+        return summary.Sharing(paths, config)
 
     try:
         with pytest.MonkeyPatch.context() as patch:
-            patch.setattr(workspace, "summarize_files", counting)
+            patch.setattr(workspace, "Sharing", counting)
             loaded = workspace.load_workspace([root], workspace.load_project_config(root), store)
     finally:
         store.close()

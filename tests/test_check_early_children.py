@@ -95,7 +95,7 @@ def test_children_start_before_the_config_is_read_and_give_the_same_output(
     # The early child is the one taken (no other started), and it is closed once: let finish, or stopped when
     # this process did every file before it was ready (the race a workspace this small may go either way).
     assert events.count("spawn") == 1 and events.count("closed") + events.count("stopped") == 1, events
-    assert summary_children.early_children() == []
+    assert summary_children._early == []
 
 
 def test_children_no_file_needs_are_stopped_at_the_end(
@@ -110,4 +110,4 @@ def test_children_no_file_needs_are_stopped_at_the_end(
     again = check(workspace, cache, monkeypatch, "2", "--severity", "warning")
     assert again[0] == first[0] and again[1] != first[1]
     assert events == ["spawn", "config", "stopped"], events
-    assert summary_children.early_children() == []
+    assert summary_children._early == []

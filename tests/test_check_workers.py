@@ -1,6 +1,6 @@
 """`check` summarizes a workspace's recordings on every core (issue 17): the output is the same, byte for byte.
 
-The recordings are spread over this process and child processes, one file at a time (`summary.summarize_files`);
+The recordings are spread over this process and child processes, one file at a time (`summary.Sharing`);
 `$REPLAY_LENS_WORKERS` sets how many. Each run here starts with an empty cache, so every recording is summarized.
 """
 
@@ -17,7 +17,7 @@ from bench.generate import Shape, generate
 from server.engine import summary
 from server.engine.cache import SummaryCache
 from server.engine.config import Config
-from server.engine.summary import summarize_file, summarize_files
+from server.engine.summary import Sharing, summarize_file
 from server.engine.summary_children import WORKERS_ENV, Child, usable_cores
 from server.engine.summary_records import RecordingSummary
 from server.engine.workspace import load_project_config
@@ -84,13 +84,13 @@ def test_summarizing_files_together_gives_what_each_gives_alone(
     config = load_project_config(workspace)
     paths = [*sorted((workspace / "recordings").iterdir()), workspace / "recordings" / "gone.jsonl"]
     monkeypatch.setenv(WORKERS_ENV, "3")
-    found = summarize_files(paths, config)
+    found = Sharing(paths, config).results()
     assert [str(item) if isinstance(item, OSError) else item for item in found] == alone(paths, config)
     assert sum(isinstance(item, OSError) for item in found) == 2
 
 
 def test_a_child_answers_what_this_process_computes(workspace: Path, caplog: pytest.LogCaptureFixture) -> None:
-    """The child program itself (which `summarize_files` may or may not get to use, as the race goes): every
+    """The child program itself (which `Sharing` may or may not get to use, as the race goes): every
     file handed to one child in turn, its answers are this process's summaries, an error for the FIFO."""
     config = load_project_config(workspace)
     paths = sorted((workspace / "recordings").iterdir())
@@ -151,12 +151,13 @@ def test_a_recording_gone_once_summarized_is_a_read_error(samples: Path, monkeyp
 
     gone = samples / "recordings" / "translate_cn.flash.jsonl"
 
-    def then_delete(paths: list[Path], config: Config) -> list[summary.Summarized]:
-        found = summarize_files(paths, config)
-        gone.unlink()
-        return found
+    class ThenDelete(summary.Sharing):
+        def results(self) -> list[summary.Summarized]:
+            found = super().results()
+            gone.unlink()
+            return found
 
-    monkeypatch.setattr(walker, "summarize_files", then_delete)
+    monkeypatch.setattr(walker, "Sharing", ThenDelete)
     config = load_project_config(samples)
     cache = SummaryCache(samples.parent / "cache")
     try:

@@ -33,7 +33,7 @@ from server.engine.recording import LineParser, RecordedCall, Recording, read_li
 from server.engine.regex_budget import written
 from server.engine.secrets import finding_context
 from server.engine.source import LINE_BREAK, Position, Range, SourceText, Span, code_units
-from server.engine.summary_children import Child, chosen_workers, early_children, usable_cores, worth_children
+from server.engine.summary_children import Child, chosen_workers, usable_cores, worth_children
 from server.engine.summary_records import (
     CallSummary,
     FirstVolatile,
@@ -108,51 +108,82 @@ Summarized = tuple[RecordingSummary, str] | OSError
 """A recording's summary and the sha256 of its bytes (as `summarize_file` gives them), or why it could not be read."""
 
 
-def summarize_files(paths: Sequence[Path], config: Config) -> list[Summarized]:
-    """Each recording's summary and digest (or the `OSError` that summarizing it raised), in order, on every core.
+class Sharing:
+    """Recordings summarized on every core: handed out when made, so a caller can do other work (`poll` between
+    its steps) while the children start on them, then `results` does the rest.
 
     A big file (`worth_children`) is cut into parts across the cores by `summarize_file`, one after another.
-    The others are shared out a file at a time, between this process and `usable_cores() - 1` children: each
-    child, once started, is kept `_AHEAD` files ahead, and this process takes the next file itself in between,
-    so every core stays busy to the end whatever the files' sizes, and the results are those of summarizing
-    each file here (only the order of the work differs). Children start only when the files are enough to
-    share (`summary_children.PART_BYTES` in all) or when `$REPLAY_LENS_WORKERS` asks for them, and not on
-    Windows; a file whose child fails is summarized here instead. Children `started_early` are taken first.
+    The others are shared out a file at a time, between this process and `usable_cores() - 1` children (those
+    `started_early` first): each child is kept `_AHEAD` files ahead, and this process takes the next file
+    itself in between, so every core stays busy to the end whatever the files' sizes, and the results are
+    those of summarizing each file here (only the order of the work differs). Children start only when the
+    files are enough to share (`summary_children.PART_BYTES` in all) or when `$REPLAY_LENS_WORKERS` asks for
+    them, and not on Windows. A child is handed its first files as it starts; a file whose child fails, or
+    whose child has still not started when nothing else is left, is summarized here instead.
     """
-    results: list[Summarized | None] = [None] * len(paths)
-    small: list[int] = []
-    total = 0
-    for index, path in enumerate(paths):
-        try:
-            size = os.stat(path).st_size
-        except OSError as exc:
-            results[index] = exc
-            continue
-        if worth_children(size):
-            results[index] = _summarized(path, config)
-        else:
-            small.append(index)
-            total += size
-    workers = min(usable_cores(), len(small))
-    if workers < 2 or (chosen_workers() is None and not worth_children(total)) or os.name != "posix":
-        workers = 1  # (answers are waited for with `select`, which takes no pipe on Windows)
-    queue = collections.deque(small)
-    children = [_Sharing(child) for _ in range(workers - 1) if (child := Child.start(child_setup(config))) is not None]
-    while queue or any(sharing.tasks for sharing in children):
-        for sharing in children:
-            while sharing.ready and len(sharing.tasks) < _AHEAD and queue:
+
+    def __init__(self, paths: Sequence[Path], config: Config) -> None:
+        self.paths, self.config = paths, config
+        self.done: list[Summarized | None] = [None] * len(paths)
+        self.big: list[int] = []
+        small: list[int] = []
+        total = 0
+        for index, path in enumerate(paths):
+            try:
+                size = os.stat(path).st_size
+            except OSError as exc:
+                self.done[index] = exc
+                continue
+            if worth_children(size):
+                self.big.append(index)
+            else:
+                small.append(index)
+                total += size
+        workers = min(usable_cores(), len(small))
+        if workers < 2 or (chosen_workers() is None and not worth_children(total)) or os.name != "posix":
+            workers = 1  # (answers are waited for with `select`, which takes no pipe on Windows)
+        self.queue = collections.deque(small)
+        setup = child_setup(config) if workers > 1 else {}
+        self.children = [_Sharing(child) for _ in range(workers - 1) if (child := Child.start(setup)) is not None]
+        self._hand_out()
+
+    def poll(self) -> None:
+        """Take the answers the children have given and hand them more files, without waiting."""
+        if self.children:
+            _take_answers(self.children, self.paths, self.done, wait=False)
+            self._hand_out()
+
+    def results(self) -> list[Summarized]:
+        """Every file's result: the big ones cut into parts, the others shared with the children to the end."""
+        for index in self.big:
+            self.done[index] = _summarized(self.paths[index], self.config)
+        children, queue = self.children, self.queue
+        while queue or any(sharing.tasks for sharing in children):
+            self._hand_out()
+            _take_answers(children, self.paths, self.done, wait=False)
+            if queue:
                 index = queue.popleft()
+                self.done[index] = _summarized(self.paths[index], self.config)
+            elif any(sharing.tasks and sharing.ready for sharing in children):  # the last files: wait for them
+                _take_answers(children, self.paths, self.done, wait=True)
+            else:  # only children still starting hold files: dropped, their files done here
+                for sharing in children:
+                    sharing.tasks.clear()
+                    sharing.gone = True
+        for sharing in children:
+            # One still starting, or dropped, has nothing to give: stopped, not waited for.
+            sharing.child.close(stop=not sharing.ready or (sharing.gone and not sharing.child.failed))
+        return [
+            _summarized(self.paths[index], self.config) if result is None else result
+            for index, result in enumerate(self.done)
+        ]
+
+    def _hand_out(self) -> None:
+        for sharing in self.children:
+            while not sharing.gone and len(sharing.tasks) < _AHEAD and self.queue:
+                index = self.queue.popleft()
                 sharing.tasks.append(index)
-                sharing.child.send({"path": os.path.abspath(paths[index])})
-        if queue:
-            _take_answers(children, paths, results, wait=False)
-            index = queue.popleft()
-            results[index] = _summarized(paths[index], config)
-        else:  # the children have the last files: wait for them
-            _take_answers(children, paths, results, wait=True)
-    for sharing in children:
-        sharing.child.close(stop=not sharing.ready)  # one still starting has done nothing: not waited for
-    return [_summarized(paths[index], config) if result is None else result for index, result in enumerate(results)]
+                sharing.child.send({"path": os.path.abspath(self.paths[index])})
 
 
 _AHEAD = 2
@@ -160,7 +191,7 @@ _AHEAD = 2
 
 
 class _Sharing:
-    """A child of `summarize_files`: whether it has started, the files it was handed, its answers' bytes."""
+    """A child of `Sharing`: whether it has started, the files it was handed, its answers' bytes."""
 
     def __init__(self, child: Child) -> None:
         self.child = child
@@ -217,16 +248,6 @@ def _whole(path: Path, answer: dict[str, Any]) -> tuple[RecordingSummary, str] |
     except SummaryError as exc:
         log.warning("a summarizing process answered no summary for %s: %s", path, exc)
         return None
-
-
-def brief_early_children(config: Config) -> None:
-    """Tell the children `started_early` the rules as soon as they are known, so each has compiled them by
-    the time the walk has found the recordings to hand it."""
-    waiting = [child for child in early_children() if not child.told]
-    if waiting:
-        setup = child_setup(config)
-        for child in waiting:
-            child.tell(setup)
 
 
 def child_setup(config: Config) -> dict[str, Any]:

@@ -99,7 +99,6 @@ class Child:
             self.errors.close()
             raise
         self.failed = False
-        self.told = False
 
     @classmethod
     def spawned(cls) -> Child | None:
@@ -115,14 +114,9 @@ class Child:
         """A child (one `started_early` if any is left, else a new one) told the rules it summarizes with
         (`setup`, what `part_child` reads first); None when it cannot start."""
         child = _early.pop() if _early else cls.spawned()
-        if child is not None and not child.told:
+        if child is not None:
             child.send(setup)
         return child
-
-    def tell(self, setup: dict[str, Any]) -> None:
-        """Send the setup now (its first line), so the child prepares while this process reads on."""
-        self.send(setup)
-        self.told = True
 
     def send(self, task: dict[str, Any]) -> None:
         """Write one line to the child (a child gone already is told by its answer: none)."""
@@ -181,14 +175,9 @@ _early: list[Child] = []
 """Children `started_early` and not yet taken by `Child.start`."""
 
 
-def early_children() -> list[Child]:
-    """The children `started_early` that no one has taken yet."""
-    return list(_early)
-
-
 @contextlib.contextmanager
 def started_early(count: int) -> Iterator[None]:
-    """Start `count` children now (none on Windows: see `summary.summarize_files`), for `Child.start` to take
+    """Start `count` children now (none on Windows: see `summary.Sharing`), for `Child.start` to take
     within the block; those none took are stopped at its end."""
     if os.name == "posix":
         _early.extend(child for _ in range(count) if (child := Child.spawned()) is not None)

@@ -27,7 +27,7 @@ from server.engine.fixture_cache import FixtureStore, KnownFixture, settle
 from server.engine.recording import Recording, read_recording
 from server.engine.skipped import SKIPPED_DIRS
 from server.engine.source import SourceText, Span
-from server.engine.summary import brief_early_children, from_summary, summarize_file, summarize_files
+from server.engine.summary import Sharing, from_summary, summarize_file
 from server.engine.summary_records import RecordingSummary
 
 _SNIFF_BYTES = 64 * 1024
@@ -269,27 +269,32 @@ def load_workspace(
 
 
 def _read_into(workspace: Workspace, paths: Iterable[Path], explicit: set[Path], cache: SummaryCache | None) -> None:
-    """Read in walk order; the recordings to summarize are summarized together at the end (on every core,
-    `summarize_files`) and put back in their places, so the workspace is the one reading them in turn makes."""
+    """Read in walk order, the workspace being the one reading each file in turn makes. With a cache, the walk
+    first tells each recording's cached summary or that one is to be made; those to make are handed out to
+    every core (`summary.Sharing`), and the other files are read while the children work on them."""
     config = workspace.config
-    read: list[Fixture | Recording | KnownFixture | Finding | _Pending | None] = []
+    read: list[Fixture | Recording | KnownFixture | Finding | _Pending | _Later | None] = []
 
     def unlistable(error: OSError) -> None:
         read.append(_read_error(Path(str(error.filename or "?")), error))
 
-    briefed = False
     for path in iter_files(paths, config, unlistable):
         try:
             read.append(_read(path, workspace, path in explicit, cache))
         except OSError as exc:
             read.append(_read_error(path, exc))
-        if not briefed and isinstance(read[-1], _Pending):  # the first recording to summarize: children prepare
-            brief_early_children(config)
-            briefed = True
     pending = [item for item in read if isinstance(item, _Pending)]
-    if cache is not None and pending:
-        summaries = summarize_files([item.path for item in pending], config)
-        for made, summarized in zip(pending, summaries, strict=True):
+    sharing = Sharing([item.path for item in pending], config) if cache is not None and pending else None
+    for position, item in enumerate(read):
+        if isinstance(item, _Later):
+            try:
+                read[position] = _read_told(item, workspace)
+            except OSError as exc:
+                read[position] = _read_error(item.path, exc)
+            if sharing is not None:
+                sharing.poll()
+    if cache is not None and sharing is not None:
+        for made, summarized in zip(pending, sharing.results(), strict=True):
             try:
                 if isinstance(summarized, OSError):
                     raise summarized
@@ -326,11 +331,23 @@ def _kind(path: Path, data: bytes, config: Config, explicit: bool) -> str | None
     return kind
 
 
+@dataclass(frozen=True, slots=True)
+class _Later:
+    """A file the walk told is not a recording to summarize: read once the recordings are handed out."""
+
+    path: Path
+    explicit: bool
+    by_path: bool
+    plain: str | None
+    """The kind its path alone tells under the config's globs (`classify`), if any."""
+    kind: str | None
+
+
 def _read(
     path: Path, workspace: Workspace, explicit: bool, cache: SummaryCache | None
-) -> Fixture | Recording | KnownFixture | _Pending | None:
-    """A fixture, or a recording: read whole without a cache, else its cached summary or one to make;
-    with a fixture store, a fixture unchanged since it was kept is its `KnownFixture`.
+) -> Fixture | Recording | KnownFixture | _Pending | _Later | None:
+    """A file as the walk tells it: without a cache, read whole; with one, a recording is its cached summary or
+    one to make, and anything else is read later (`_read_told`).
 
     A config with globs tells a file's kind by its path alone: it is told once (one `resolve()` of the path)."""
     config = workspace.config
@@ -351,12 +368,19 @@ def _read(
             return _Pending(path, before)  # summarized with the others, on every core (`_read_into`)
         workspace.digests[id(known[0])] = known[1]
         return known[0]
-    if workspace.store is not None and (kind == "fixture" or (not by_path and path.suffix == ".json")):
-        return _read_fixture(path, config, explicit, workspace.store, plain)
-    if by_path and kind is not None:  # told already: read whole, not classified again
+    return _Later(path, explicit, by_path, plain, kind)
+
+
+def _read_told(told: _Later, workspace: Workspace) -> Fixture | Recording | KnownFixture | None:
+    """A file that is not a recording to summarize: a fixture through the store when there is one (unchanged since
+    it was kept: its `KnownFixture`), else read whole."""
+    path, config = told.path, workspace.config
+    if workspace.store is not None and (told.kind == "fixture" or (not told.by_path and path.suffix == ".json")):
+        return _read_fixture(path, config, told.explicit, workspace.store, told.plain)
+    if told.by_path and told.kind is not None:  # told already: read whole, not classified again
         data = read_candidate(path, config, explicit=True)
-        return None if data is None else read_document(path, data, kind)
-    return _read_whole(path, config, explicit)
+        return None if data is None else read_document(path, data, told.kind)
+    return _read_whole(path, config, told.explicit)
 
 
 def _read_whole(path: Path, config: Config, explicit: bool) -> Fixture | Recording | None:
