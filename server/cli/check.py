@@ -12,7 +12,7 @@ from pathlib import Path
 
 from server.cli.output import configure_streams
 from server.engine.cache import SummaryCache
-from server.engine.config import find_config_file, project_root
+from server.engine.config_files import find_config_file, project_root
 from server.engine.presets import PRESETS
 from server.engine.run_cache import run_key, walk_signature
 
