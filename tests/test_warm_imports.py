@@ -1,0 +1,106 @@
+"""A warm `check` (the run-output cache hit, `run_cache`) imports only what it runs (issue 17).
+
+Its whole cost is a fixed one: start-up, imports, one `stat` per file and one query.
+So the process is watched as it really runs (`python -X importtime -m server check`):
+the kept output is printed byte for byte without the readers, the rules' library or
+a config parser ever being imported; the cold run that kept it did import them (the
+probe sees imports). The run key still follows the `regex` a cold run would import.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import regex
+
+from tests.conftest import REPO
+from tests.test_run_cache import workspace_copy
+
+NEVER_WARM = frozenset(
+    {
+        "regex",
+        "tomllib",
+        "pydantic",
+        "server.engine.config",
+        "server.engine.config_schema",
+        "server.engine.fixture",
+        "server.engine.recording",
+        "server.engine.summary",
+        "server.engine.checks",
+        "server.engine.normalize",
+        "server.cli.checked",
+    }
+)
+"""What only reading and checking needs: the rules' regex library, the config's parsers and schema, the readers."""
+
+
+def check_imports(root: Path, cache: Path, *options: str) -> tuple[bytes, int, set[str]]:
+    """One `check` process in `root`: its stdout, its exit status and every module it imported."""
+    env = {**os.environ, "PYTHONPATH": str(REPO), "REPLAY_LENS_CACHE_DIR": str(cache)}
+    completed = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "server", "check", *options],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        timeout=120,
+        check=False,
+    )
+    lines = completed.stderr.decode(errors="replace").splitlines()
+    assert not any("Traceback" in line for line in lines), completed.stderr
+    modules = {line.rsplit("|", 1)[1].strip() for line in lines if line.startswith("import time:")}
+    return completed.stdout, completed.returncode, modules
+
+
+@pytest.mark.parametrize(
+    "options",
+    [("--format", "json"), ("--format", "text", "--color", "never"), ("--format", "sarif")],
+    ids=["json", "text", "sarif"],
+)
+def test_a_warm_check_prints_the_kept_output_without_importing_the_readers(
+    tmp_path: Path, options: tuple[str, ...]
+) -> None:
+    root, cache = workspace_copy(tmp_path), tmp_path / "cache"
+    cold_output, cold_status, cold_modules = check_imports(root, cache, *options)
+    warm_output, warm_status, warm_modules = check_imports(root, cache, *options)
+    assert cold_modules >= NEVER_WARM  # the probe sees them when they are imported
+    assert (warm_output, warm_status) == (cold_output, cold_status)
+    assert sorted(NEVER_WARM & warm_modules) == []  # without `checked`: the kept output, not a new run
+
+
+def run_key_in(pythonpath: list[Path]) -> tuple[str, bool]:
+    """`run_key` computed by a new interpreter whose import path starts with `pythonpath`, and whether it
+    imported `regex` to compute it."""
+    probe = "import sys; from server.engine.run_cache import run_key; print(run_key([], []), 'regex' in sys.modules)"
+    completed = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(map(str, [*pythonpath, REPO]))},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    key, imported = completed.stdout.split()
+    return key, imported == "True"
+
+
+def test_the_run_key_follows_the_regex_that_would_be_imported_without_importing_it(tmp_path: Path) -> None:
+    installed = Path(regex.__file__).parent
+    shadow = tmp_path / "shadow"
+    shutil.copytree(installed, shadow / "regex", ignore=shutil.ignore_patterns("__pycache__", "tests"))
+    keys = [run_key_in([]), run_key_in([]), run_key_in([shadow])]
+    # A rebuild of the same version: one file of it replaced by other bytes of the same size, its mtime kept.
+    main = shadow / "regex" / "_main.py"
+    before = main.stat()
+    text = main.read_bytes()
+    main.write_bytes(text[:-1] + (b" " if text[-1:] != b" " else b"\n"))
+    os.utime(main, ns=(before.st_atime_ns, before.st_mtime_ns))
+    keys.append(run_key_in([shadow]))
+    assert [imported for _, imported in keys] == [False] * 4
+    assert keys[0][0] == keys[1][0]  # the same regex: the same key
+    assert len({key for key, _ in keys[1:]}) == 3
