@@ -18,6 +18,8 @@ from pathlib import Path
 import pytest
 import regex
 
+from server.engine.preset_names import PRESET_NAMES
+from server.engine.presets import PRESETS
 from tests.conftest import REPO
 from tests.test_run_cache import workspace_copy
 
@@ -33,10 +35,15 @@ NEVER_WARM = frozenset(
         "server.engine.summary",
         "server.engine.checks",
         "server.engine.normalize",
+        "server.engine.presets",
+        "server.engine.rules",
+        "dataclasses",
+        "logging",
         "server.cli.checked",
     }
 )
-"""What only reading and checking needs: the rules' regex library, the config's parsers and schema, the readers."""
+"""What only reading and checking needs: the rules (and their regex library), the config's parsers and schema, the
+readers; and what a warm run has no use for (`dataclasses` imports `inspect`, `logging` only warns)."""
 
 
 def check_imports(root: Path, cache: Path, *options: str) -> tuple[bytes, int, set[str]]:
@@ -104,3 +111,7 @@ def test_the_run_key_follows_the_regex_that_would_be_imported_without_importing_
     assert [imported for _, imported in keys] == [False] * 4
     assert keys[0][0] == keys[1][0]  # the same regex: the same key
     assert len({key for key, _ in keys[1:]}) == 3
+
+
+def test_the_preset_choices_are_the_built_in_presets() -> None:
+    assert tuple(sorted(PRESETS)) == PRESET_NAMES
