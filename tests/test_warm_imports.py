@@ -79,13 +79,13 @@ def test_a_warm_check_prints_the_kept_output_without_importing_the_readers(
     assert sorted(NEVER_WARM & warm_modules) == []  # without `checked`: the kept output, not a new run
 
 
-def run_key_in(pythonpath: list[Path]) -> tuple[str, bool]:
-    """`run_key` computed by a new interpreter whose import path starts with `pythonpath`, and whether it
-    imported `regex` to compute it."""
+def run_key_in(folder: Path, pythonpath: list[Path]) -> tuple[str, bool]:
+    """`run_key` computed by a new interpreter in `folder` whose import path starts with `pythonpath`, and
+    whether it imported `regex` to compute it."""
     probe = "import sys; from server.engine.run_cache import run_key; print(run_key([], []), 'regex' in sys.modules)"
     completed = subprocess.run(
         [sys.executable, "-c", probe],
-        cwd=REPO,
+        cwd=folder,  # not the repository's: `python -c` imports from the current folder first
         env={**os.environ, "PYTHONPATH": os.pathsep.join(map(str, [*pythonpath, REPO]))},
         capture_output=True,
         text=True,
@@ -100,14 +100,9 @@ def test_the_run_key_follows_the_regex_that_would_be_imported_without_importing_
     installed = Path(regex.__file__).parent
     shadow = tmp_path / "shadow"
     shutil.copytree(installed, shadow / "regex", ignore=shutil.ignore_patterns("__pycache__", "tests"))
-    keys = [run_key_in([]), run_key_in([]), run_key_in([shadow])]
-    # A rebuild of the same version: one file of it replaced by other bytes of the same size, its mtime kept.
-    main = shadow / "regex" / "_main.py"
-    before = main.stat()
-    text = main.read_bytes()
-    main.write_bytes(text[:-1] + (b" " if text[-1:] != b" " else b"\n"))
-    os.utime(main, ns=(before.st_atime_ns, before.st_mtime_ns))
-    keys.append(run_key_in([shadow]))
+    keys = [run_key_in(tmp_path, []), run_key_in(tmp_path, []), run_key_in(tmp_path, [shadow])]
+    rewrite_in_place(shadow / "regex" / "_main.py")  # a rebuild of the same version
+    keys.append(run_key_in(tmp_path, [shadow]))
     assert [imported for _, imported in keys] == [False] * 4
     assert keys[0][0] == keys[1][0]  # the same regex: the same key
     assert len({key for key, _ in keys[1:]}) == 3
@@ -115,3 +110,22 @@ def test_the_run_key_follows_the_regex_that_would_be_imported_without_importing_
 
 def test_the_preset_choices_are_the_built_in_presets() -> None:
     assert tuple(sorted(PRESETS)) == PRESET_NAMES
+
+
+def rewrite_in_place(path: Path) -> None:
+    """Other bytes of the same size in the same file, its mtime put back: only its ctime tells."""
+    before = path.stat()
+    text = path.read_bytes()
+    path.write_bytes(text[:-1] + (b" " if text[-1:] != b" " else b"\n"))
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+
+
+def test_the_run_key_follows_every_source_file_of_the_engine_and_the_cli(tmp_path: Path) -> None:
+    copy = tmp_path / "copy"
+    shutil.copytree(REPO / "server", copy / "server", ignore=shutil.ignore_patterns("__pycache__"))
+    keys = [run_key_in(tmp_path, [copy]), run_key_in(tmp_path, [copy])]
+    for source in ("engine/replay/similar.py", "engine/rules.py", "cli/report.py"):
+        rewrite_in_place(copy / "server" / source)
+        keys.append(run_key_in(tmp_path, [copy]))
+    assert keys[0] == keys[1]
+    assert len(set(keys[1:])) == 4

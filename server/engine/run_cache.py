@@ -29,11 +29,13 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import NamedTuple
 
-from server.engine.cache import CHANGE_SECONDS, RACY_SECONDS, engine_digest
+from server.engine.cache import CHANGE_SECONDS, RACY_SECONDS
 from server.engine.skipped import SKIPPED_DIRS
 
 _SUFFIXES = (".json", ".jsonl")
-_CLI = Path(__file__).resolve().parent.parent / "cli"
+_SERVER = Path(__file__).resolve().parent.parent
+_CODE = (str(_SERVER / "engine"), str(_SERVER / "cli"))
+"""The code whose every line can shape a run's output: the engine's, and the CLI's rendering of it."""
 
 
 class Signature(NamedTuple):
@@ -53,8 +55,7 @@ def run_key(settings: Sequence[object], targets: Iterable[Path]) -> str:
         repr(list(settings)),
         os.fsencode(os.getcwd()).hex(),
         repr([os.fsencode(os.path.realpath(target)).hex() for target in targets]),
-        engine_digest(),
-        _cli_digest(),
+        _code_identity(),
         sys.version,
         _regex_identity(),  # the rules' matching is this library's
         repr((os.geteuid(), os.getegid(), sorted(os.getgroups()))),  # what may be read
@@ -62,22 +63,49 @@ def run_key(settings: Sequence[object], targets: Iterable[Path]) -> str:
     return hashlib.sha256("\0".join(parts).encode("utf-8", "surrogatepass")).hexdigest()
 
 
+def _code_identity() -> str:
+    """The identity of each source file of `_CODE`, told as the walk tells a fixture: an edited, checked out
+    or installed file is a new one. Reading and hashing them all (as `cache.engine_digest` does for the
+    summaries, which outlive a checkout) took 4 ms of a warm run."""
+    return _identity([path for folder in _CODE for path in _files(folder, ".py", recurse=True)])
+
+
 def _regex_identity() -> str:
-    """The size, times, inode and device of each file of the `regex` that `import regex` would load, found
-    without importing it (7 ms a warm run has no other use for): another version, or a rebuild under the
-    same `__version__`, is other files."""
+    """The identity of each file of the `regex` that `import regex` would load, found without importing it
+    (7 ms a warm run has no other use for): another version, or a rebuild under the same `__version__`, is
+    other files."""
     spec = importlib.util.find_spec("regex")
     if spec is None:
         return "no regex"
-    paths = {spec.origin or ""}
-    identities: list[tuple[str | int, ...]] = []
+    files = [spec.origin or ""]
     for folder in spec.submodule_search_locations or ():
-        try:
-            with os.scandir(folder) as listing:
-                paths.update(entry.path for entry in listing if entry.is_file())
-        except OSError as exc:
-            identities.append((folder, exc.errno or 0))
-    for path in sorted(paths):
+        files.extend(_files(folder, "", recurse=False))
+    return _identity(files)
+
+
+def _files(folder: str, suffix: str, *, recurse: bool) -> list[str]:
+    """The files in `folder` named `*suffix` (and in its subfolders when `recurse`, but not compiled code's); a
+    folder that cannot be listed stands for its files (its own stat changes with them)."""
+    try:
+        with os.scandir(folder) as listing:
+            entries = list(listing)
+    except OSError:
+        return [folder]
+    files = []
+    for entry in entries:
+        if entry.is_dir():
+            if recurse and entry.name != "__pycache__":
+                files.extend(_files(entry.path, suffix, recurse=True))
+        elif entry.name.endswith(suffix):
+            files.append(entry.path)
+    return files
+
+
+def _identity(paths: Iterable[str]) -> str:
+    """The size, mtime, ctime, inode and device of each of `paths`, or why it has none: a file written since
+    (even with its old size and mtime put back) is another identity."""
+    identities: list[tuple[str | int, ...]] = []
+    for path in sorted(set(paths)):
         try:
             stat = os.stat(path)
         except OSError as exc:
@@ -85,15 +113,6 @@ def _regex_identity() -> str:
             continue
         identities.append((path, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino, stat.st_dev))
     return repr(identities)
-
-
-def _cli_digest() -> str:
-    """A hash of the CLI's own source (its rendering shapes the output as much as the engine does)."""
-    digest = hashlib.sha256()
-    for path in sorted(_CLI.glob("*.py")):
-        digest.update(path.name.encode())
-        digest.update(path.read_bytes())
-    return digest.hexdigest()
 
 
 def walk_signature(targets: Iterable[Path], config_file: Path | None) -> Signature:
