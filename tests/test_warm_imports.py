@@ -39,11 +39,13 @@ NEVER_WARM = frozenset(
         "server.engine.rules",
         "dataclasses",
         "logging",
+        "typing",
         "server.cli.checked",
     }
 )
 """What only reading and checking needs: the rules (and their regex library), the config's parsers and schema, the
-readers; and what a warm run has no use for (`dataclasses` imports `inspect`, `logging` only warns)."""
+readers; and what a warm run has no use for (`dataclasses` imports `inspect`, `logging` only warns, `typing` only
+annotates)."""
 
 
 def check_imports(root: Path, cache: Path, *options: str) -> tuple[bytes, int, set[str]]:

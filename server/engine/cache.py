@@ -28,9 +28,11 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:  # a warm `check` (`run_cache`) opens the cache without importing the readers
+TYPE_CHECKING = False  # true for type checkers; a warm `check` (`run_cache`) imports neither `typing` nor the readers
+if TYPE_CHECKING:
+    from typing import Any
+
     from server.engine.config import Config
     from server.engine.recording import Recording
     from server.engine.summary_records import RecordingSummary
