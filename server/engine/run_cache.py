@@ -2,12 +2,13 @@
 
 A run's output follows from its settings (arguments, current folder, config,
 this engine's and CLI's code, Python's version, the installed `regex`) and from
-the bytes of the files its walk reads. `run_key` digests the settings; `walk_signature` digests the
-walk: every `.json`/`.jsonl` file under the targets (a superset of what
-`workspace.iter_files` yields: excluded folders are walked too, so a change there
-only misses) with its path, size, mtime, ctime, inode, device and mode, a
-symlink's target, each target's real path and each folder that cannot be
-listed. A later run with the same key and signature reads the same bytes, so it
+the bytes of the files its walk reads. `run_key` digests the settings (the code
+and `regex` told by their files' stat, as the walk tells fixtures: neither read
+nor imported); `walk_signature` digests the walk: every `.json`/`.jsonl` file
+under the targets (a superset of what `workspace.iter_files` yields: excluded
+folders are walked too, so a change there only misses) with its path, size,
+mtime, ctime, inode, device and mode, a symlink's target, each target's real
+path and each folder that cannot be listed. A later run with the same key and signature reads the same bytes, so it
 prints the kept output without reading any file: one `stat` per file and one
 query, as ruff's cache does.
 
@@ -89,7 +90,7 @@ def _regex_identity() -> str:
 
 def _files(folder: str, suffix: str, *, recurse: bool) -> list[str]:
     """The files in `folder` named `*suffix` (and in its subfolders when `recurse`, but not compiled code's); a
-    folder that cannot be listed stands for its files (its own stat changes with them)."""
+    folder that cannot be listed is told by its own stat only."""
     try:
         with os.scandir(folder) as listing:
             entries = list(listing)
