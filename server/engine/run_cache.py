@@ -8,9 +8,9 @@ nor imported); `walk_signature` digests the walk: every `.json`/`.jsonl` file
 under the targets (a superset of what `workspace.iter_files` yields: excluded
 folders are walked too, so a change there only misses) with its path, size,
 mtime, ctime, inode, device and mode, a symlink's target, each target's real
-path and each folder that cannot be listed. A later run with the same key and signature reads the same bytes, so it
-prints the kept output without reading any file: one `stat` per file and one
-query, as ruff's cache does.
+path and each folder that cannot be listed. A later run with the same key and
+signature reads the same bytes, so it prints the kept output without reading any
+file: one `stat` per file and one query, as ruff's cache does.
 
 A signature is only kept when no file was modified in the last `RACY_SECONDS`
 before the walk (a second write in the same clock tick would keep the stat: as
