@@ -12,8 +12,8 @@ from pathlib import Path
 
 from server.cli.output import configure_streams
 from server.engine.cache import SummaryCache
-from server.engine.config import find_config_file, project_root
-from server.engine.presets import PRESETS
+from server.engine.config_files import find_config_file, project_root
+from server.engine.preset_names import PRESET_NAMES
 from server.engine.run_cache import run_key, walk_signature
 
 EXIT_USAGE = 2
@@ -31,7 +31,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     parser.add_argument("--format", choices=("text", "json", "sarif"), default="text")
     parser.add_argument("--fix", action="store_true", help="rehash stale turns from their linked recordings")
     parser.add_argument("--config", type=Path, help="config file (default: nearest replay-lens.toml or pyproject.toml)")
-    parser.add_argument("--preset", choices=sorted(PRESETS), help="override the rules preset")
+    parser.add_argument("--preset", choices=PRESET_NAMES, help="override the rules preset")
     parser.add_argument(
         "--severity",
         choices=_SEVERITIES,

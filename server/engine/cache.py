@@ -22,21 +22,28 @@ import contextlib
 import functools
 import hashlib
 import json
-import logging
 import os
 import sqlite3
 import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:  # a warm `check` (`run_cache`) opens the cache without importing the readers
+TYPE_CHECKING = False  # true for type checkers; a warm `check` (`run_cache`) imports neither `typing` nor the readers
+if TYPE_CHECKING:
+    from typing import Any
+
     from server.engine.config import Config
     from server.engine.recording import Recording
     from server.engine.summary_records import RecordingSummary
 
-log = logging.getLogger(__name__)
+
+def _warn(message: str, *args: object) -> None:
+    """Log a warning about the cache, importing `logging` only then: 5 ms a warm `check` has no other use for."""
+    import logging  # noqa: PLC0415
+
+    logging.getLogger(__name__).warning(message, *args)
+
 
 ENV_DIR = "REPLAY_LENS_CACHE_DIR"
 """Where the cache lives; `off` (or empty) turns it off."""
@@ -238,7 +245,7 @@ class SummaryCache:
         try:
             return from_summary(path, RecordingSummary.from_json(path, json.loads(blob)), config)
         except (TypeError, ValueError, SummaryError) as exc:  # JSON and summary errors are ValueErrors
-            log.warning("cache: a summary of %s does not read back (%s): summarizing it again", path, exc)
+            _warn("cache: a summary of %s does not read back (%s): summarizing it again", path, exc)
             return None
 
     def _query(self, sql: str, parameters: tuple[Any, ...]) -> tuple[Any, ...] | None:
@@ -254,7 +261,7 @@ class SummaryCache:
                 row: tuple[Any, ...] | None = connection.execute(sql, parameters).fetchone()
                 return row
             except sqlite3.OperationalError as exc:  # locked past the timeout, disk I/O: a miss this time
-                self._disable(exc) if _locked(exc) else log.warning("cache: %s", exc)
+                self._disable(exc) if _locked(exc) else _warn("cache: %s", exc)
                 return None
             except sqlite3.DatabaseError as exc:
                 self._rebuild(exc) if attempt == 0 else self._disable(exc)
@@ -270,7 +277,7 @@ class SummaryCache:
                 try:
                     return connection.execute(sql, parameters).fetchall()
                 except sqlite3.OperationalError as exc:
-                    self._disable(exc) if _locked(exc) else log.warning("cache: %s", exc)
+                    self._disable(exc) if _locked(exc) else _warn("cache: %s", exc)
                     return []
                 except sqlite3.DatabaseError as exc:
                     self._rebuild(exc) if attempt == 0 else self._disable(exc)
@@ -288,7 +295,7 @@ class SummaryCache:
             try:
                 connection.execute("BEGIN IMMEDIATE")
             except sqlite3.Error as exc:
-                self._disable(exc) if _locked(exc) else log.warning("cache: not written: %s", exc)
+                self._disable(exc) if _locked(exc) else _warn("cache: not written: %s", exc)
                 connection = None
         if connection is None:
             yield None
@@ -301,7 +308,7 @@ class SummaryCache:
             yield connection
             connection.execute("COMMIT")
         except sqlite3.Error as exc:
-            log.warning("cache: not written: %s", exc)
+            _warn("cache: not written: %s", exc)
             with contextlib.suppress(sqlite3.Error):
                 connection.execute("ROLLBACK")
 
@@ -338,7 +345,7 @@ class SummaryCache:
 
     def _rebuild(self, error: Exception) -> None:
         """A database that does not read as one: set it aside (for a look) and start a new one."""
-        log.warning("cache: %s is not a usable database (%s): starting a new one", self.path, error)
+        _warn("cache: %s is not a usable database (%s): starting a new one", self.path, error)
         self.close()
         for suffix in ("", "-wal", "-shm"):
             old = Path(f"{self.path}{suffix}")
@@ -351,7 +358,7 @@ class SummaryCache:
                 return
 
     def _disable(self, error: Exception) -> None:
-        log.warning("cache: off for this run: %s", error)
+        _warn("cache: off for this run: %s", error)
         self.close()
         self._broken = True
 

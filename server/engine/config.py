@@ -23,7 +23,6 @@ from server.engine.regex_budget import BUDGET_SECONDS, RegexTooSlowError, check_
 from server.engine.rules import KeyScheme, Projection, Rules
 from server.engine.source import Position, Range, Span
 
-CONFIG_NAMES = ("replay-lens.toml", "pyproject.toml")
 PYPROJECT_SECTION = "tool.replay-lens"
 REGEX_ERRORS = (re.error, regex.error, ValueError, OverflowError, RecursionError)
 """What `re.compile` raises on a bad pattern: `re.error`, and these for incompatible flags, a huge
@@ -93,45 +92,6 @@ class ConfigError(Exception):
 
 def default_config(root: Path) -> Config:
     return Config(root=root, path=None, rules=PRESETS[DEFAULT_PRESET])
-
-
-PROJECT_MARKERS = ("pyproject.toml", ".git")
-
-
-def project_root(start: Path, default: Path) -> Path:
-    """The root of a project without a config, as ruff finds its project.
-
-    The nearest folder at or above `start` holding a `pyproject.toml` or a `.git`,
-    else `default` (the CLI's current directory), so a fixture deep in
-    `tests/fixtures/replay/` still sees the project's `recordings/`.
-    """
-    directory = start if start.is_dir() else start.parent
-    for candidate in (directory, *directory.parents):
-        if any((candidate / marker).exists() for marker in PROJECT_MARKERS):
-            return candidate
-    return default
-
-
-def find_config_file(start: Path) -> Path | None:
-    """The nearest config at or above `start`: `replay-lens.toml` wins over `pyproject.toml`."""
-    directory = start if start.is_dir() else start.parent
-    for candidate_dir in (directory, *directory.parents):
-        for name in CONFIG_NAMES:
-            candidate = candidate_dir / name
-            if candidate.is_file() and (name != "pyproject.toml" or _has_section(candidate)):
-                return candidate
-    return None
-
-
-def _has_section(pyproject: Path) -> bool:
-    """Whether `pyproject` has a `[tool.replay-lens]` section; one it cannot read within bounds (too large, no
-    longer a regular file, not UTF-8) is not taken for a config."""
-    try:
-        text = read_regular(pyproject).decode("utf-8")
-    except (OSError, UnicodeDecodeError):
-        return False
-    # Horizontal space only: `\s*` after `^` would rescan a run of blank lines from each of them (quadratic).
-    return re.search(r"^[ \t]*\[\[?[ \t]*tool[ \t]*\.[ \t]*[\"']?replay-lens", text, re.MULTILINE) is not None
 
 
 def load_config(path: Path) -> Config:

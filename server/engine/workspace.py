@@ -19,7 +19,8 @@ from server.engine import findings as codes
 from server.engine.cache import SummaryCache
 from server.engine.capture_files import is_capture
 from server.engine.checks import CheckResult, FixtureReport, Linker, check
-from server.engine.config import Config, default_config, find_config_file, load_config, project_root
+from server.engine.config import Config, default_config, load_config
+from server.engine.config_files import find_config_file, project_root
 from server.engine.files import content_digest, open_regular, read_all, read_head, resolved
 from server.engine.findings import Finding
 from server.engine.fixture import Fixture, read_fixture

@@ -30,7 +30,8 @@ from collections.abc import Awaitable, Callable, Iterable, Iterator
 from pathlib import Path
 
 from server.engine.cache import SummaryCache
-from server.engine.config import CONFIG_NAMES, Config
+from server.engine.config import Config
+from server.engine.config_files import CONFIG_NAMES
 from server.engine.skipped import SKIPPED_DIRS
 from server.lsp.buffers import Buffer, Snapshot
 from server.lsp.convert import path_to_uri, uri_to_path

@@ -23,14 +23,8 @@ from types import TracebackType
 
 from lsprotocol import types
 
-from server.engine.config import (
-    CONFIG_NAMES,
-    Config,
-    ConfigError,
-    default_config,
-    find_config_file,
-    load_config,
-)
+from server.engine.config import Config, ConfigError, default_config, load_config
+from server.engine.config_files import CONFIG_NAMES, find_config_file
 from server.engine.fixture import Fixture
 from server.engine.skipped import SKIPPED_DIRS
 from server.engine.summary_children import worth_children

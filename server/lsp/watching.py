@@ -18,7 +18,7 @@ from pathlib import Path
 import watchfiles
 from lsprotocol import types
 
-from server.engine.config import CONFIG_NAMES
+from server.engine.config_files import CONFIG_NAMES
 from server.lsp.convert import uri_to_path
 from server.lsp.documents import relevant
 from server.lsp.session import Session
