@@ -76,7 +76,8 @@ def test_a_warm_check_prints_the_kept_output_without_importing_the_readers(
     root, cache = workspace_copy(tmp_path), tmp_path / "cache"
     cold_output, cold_status, cold_modules = check_imports(root, cache, *options)
     warm_output, warm_status, warm_modules = check_imports(root, cache, *options)
-    assert cold_modules >= NEVER_WARM  # the probe sees them when they are imported
+    # The probe sees them when they are imported (pydantic only words a config's mistakes: `config_tables`).
+    assert cold_modules >= NEVER_WARM - {"pydantic", "server.engine.config_schema"}
     assert (warm_output, warm_status) == (cold_output, cold_status)
     assert sorted(NEVER_WARM & warm_modules) == []  # without `checked`: the kept output, not a new run
 
