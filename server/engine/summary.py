@@ -171,8 +171,9 @@ class Sharing:
                     sharing.tasks.clear()
                     sharing.gone = True
         for sharing in children:
-            # One still starting, or dropped, has nothing to give: stopped, not waited for.
-            sharing.child.close(stop=not sharing.ready or (sharing.gone and not sharing.child.failed))
+            # Every file handed out is answered or taken back: nothing is left to wait for (its interpreter's
+            # exit took ~10 ms). One that failed has exited already: its exit status is still said.
+            sharing.child.close(stop=True)
         return [
             _summarized(self.paths[index], self.config) if result is None else result
             for index, result in enumerate(self.done)
@@ -304,7 +305,7 @@ def _start_part(path: Path, config: Config, start: int, end: int) -> Callable[[]
 
     def finish() -> Part | None:
         answer = child.answer() if child.ready() else None
-        child.close()
+        child.close(stop=answer is not None)  # answered: not waited for; failed: its exit status is said
         if answer is None or "error" in answer:
             return None
         try:
