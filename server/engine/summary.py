@@ -159,8 +159,8 @@ class Sharing:
             self.done[index] = _summarized(self.paths[index], self.config)
         children, queue = self.children, self.queue
         while queue or any(sharing.tasks for sharing in children):
-            self._hand_out()
             _take_answers(children, self.paths, self.done, wait=False)
+            self._hand_out()  # before this process's next file: a child never waits for one while it works
             if queue:
                 index = queue.popleft()
                 self.done[index] = _summarized(self.paths[index], self.config)
