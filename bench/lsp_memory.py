@@ -186,13 +186,13 @@ async def run(
             await marker.mark("first diagnostics")
             await connection.until(connection.indexed, "the end of indexing")
             await marker.mark("indexed")
-            await session.hovers(hovers)
+            timings = await session.hovers(hovers)
             await marker.mark("hovers")
 
             async def after_edit(number: int) -> None:
                 await marker.mark(f"edit {number}")
 
-            await session.edits(edits, after_edit)
+            timings |= await session.edits(edits, after_edit)
             await shut_down(connection, process)
         finally:
             reader.cancel()
@@ -200,7 +200,9 @@ async def run(
                 process.kill()
                 await process.wait()
         out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps(marker.phases, indent=1) + "\n", encoding="utf-8")
+        out.write_text(json.dumps({"phases": marker.phases, "timings": timings}, indent=1) + "\n", encoding="utf-8")
+        shown = ("hover_p50_ms", "hover_p95_ms", "edit_p50_ms", "edit_p95_ms", "edit_cpu_p50_ms", "edit_cpu_p95_ms")
+        print(", ".join(f"{name} {timings[name]}" for name in shown), "(with the marks: read them beside lsp-bench's)")
         return marker.phases
 
 
