@@ -46,7 +46,7 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -278,11 +278,12 @@ class Session:
             assert result is not None, f"no hover on line {line}"
         return {"hovers": count, **summary("hover", latencies, 2)}
 
-    async def edits(self, count: int) -> dict[str, Any]:
+    async def edits(self, count: int, after_each: Callable[[int], Awaitable[None]] | None = None) -> dict[str, Any]:
         """One-character edits of turn keys, each until the diagnostics of its version arrive.
 
         Odd edits break a random turn's key, even ones restore it, so every edit
         changes the diagnostics (equal diagnostics are not published again).
+        `after_each` is awaited after each edit (with its number), outside the timings.
         """
         latencies, cpu = [], []
         pid = self.connection.process.pid
@@ -309,6 +310,8 @@ class Session:
             )
             latencies.append((arrived.at - sent) * 1000)
             cpu.append((cpu_s(pid) - used) * 1000)
+            if after_each is not None:
+                await after_each(version - 1)
         return {"edits": count, **summary("edit", latencies, 1), **summary("edit_cpu", cpu, 0)}
 
 
