@@ -12,6 +12,7 @@ if sys.path and sys.path[0] in ("", os.getcwd()):
 
 import argparse
 from collections.abc import Sequence
+from typing import NoReturn
 
 from server.cli import check, session_args
 
@@ -50,11 +51,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, *, ending_process: bool = False) -> int:
+    """Run the command or the server `argv` asks for; `ending_process` (the entry point's own call): a `check`
+    ends the process as soon as it is done (`_end_now`)."""
     parser = build_parser()
     args = parser.parse_args(argv)
     if hasattr(args, "run"):
-        code: int = args.run(args)
+        try:
+            code: int = args.run(args)
+        except BrokenPipeError:  # the reader went away (`| head`): nothing more to say, and no traceback
+            code = _reader_gone()
+        if ending_process and args.command == "check":
+            _end_now(code)
         return code
     if args.stdio or args.tcp or args.ws:
         from server.lsp.server import serve  # noqa: PLC0415  (the CLI does not pay for pygls)
@@ -64,5 +72,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 2
 
 
+def _reader_gone() -> int:
+    """Standard output pointed at the null device, so what is left in its buffer is dropped quietly at exit; the
+    interpreter's own status for output it could not write (120)."""
+    null = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(null, sys.stdout.fileno())
+    os.close(null)
+    return 120
+
+
+def _end_now(code: int) -> NoReturn:
+    """Exit without the interpreter's teardown, whose last collection walks every object the run made (~20 ms
+    after a 40 MB check: 6 % of it). `check` has closed what it opened (its cache, its children, the files it
+    wrote), so only the standard streams are left to flush; one that cannot be flushed (a closed pipe) exits
+    with 120, as the interpreter's own teardown does."""
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except OSError:
+        code = 120
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(ending_process=True))
