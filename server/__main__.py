@@ -12,9 +12,12 @@ if sys.path and sys.path[0] in ("", os.getcwd()):
 
 import argparse
 from collections.abc import Sequence
-from typing import NoReturn
 
 from server.cli import check, session_args
+
+TYPE_CHECKING = False  # `typing` is not imported at run time: a warm `check` has no other use for it
+if TYPE_CHECKING:
+    from typing import NoReturn
 
 DEFAULT_PORT = 2087
 TOKEN_VARIABLE = "REPLAY_LENS_TOKEN"
