@@ -65,9 +65,9 @@ def summarized(root: Path, cache: Path) -> int:
     store = SummaryCache(cache)
     calls = []
 
-    def counting(paths: list[Path], config: Any) -> Any:
+    def counting(paths: list[Path], config: Any, keep: Any) -> Any:
         calls.extend(paths)
-        return summary.Sharing(paths, config)
+        return summary.Sharing(paths, config, keep)
 
     try:
         with pytest.MonkeyPatch.context() as patch:

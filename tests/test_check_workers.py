@@ -10,6 +10,7 @@ import logging
 import os
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -152,10 +153,15 @@ def test_a_recording_gone_once_summarized_is_a_read_error(samples: Path, monkeyp
     gone = samples / "recordings" / "translate_cn.flash.jsonl"
 
     class ThenDelete(summary.Sharing):
-        def results(self) -> list[summary.Summarized]:
-            found = super().results()
-            gone.unlink()
-            return found
+        """Deletes the file once it is summarized, before its summary is kept."""
+
+        def __init__(self, paths: list[Path], config: Config, keep: Any) -> None:
+            def deleting(index: int, summarized: summary.Summarized) -> None:
+                if paths[index] == gone:
+                    gone.unlink()
+                keep(index, summarized)
+
+            super().__init__(paths, config, deleting)
 
     monkeypatch.setattr(walker, "Sharing", ThenDelete)
     config = load_project_config(samples)

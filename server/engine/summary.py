@@ -112,7 +112,9 @@ class Sharing:
     """Recordings summarized on every core: handed out when made, so a caller can do other work (`poll` between
     its steps) while the children start on them, then `results` does the rest.
 
-    A big file (`worth_children`) is cut into parts across the cores by `summarize_file`, one after another.
+    Each result is also handed to `keep` as soon as it is known (the caller caches it while the children work
+    on, instead of after them). A big file (`worth_children`) is cut into parts across the cores by
+    `summarize_file`, one after another.
     The others are shared out a file at a time, between this process and `usable_cores() - 1` children (those
     `started_early` first): each child is kept `_AHEAD` files ahead, and this process takes the next file
     itself in between, so every core stays busy to the end whatever the files' sizes, and the results are
@@ -122,8 +124,10 @@ class Sharing:
     whose child has still not started when nothing else is left, is summarized here instead.
     """
 
-    def __init__(self, paths: Sequence[Path], config: Config) -> None:
-        self.paths, self.config = paths, config
+    def __init__(
+        self, paths: Sequence[Path], config: Config, keep: Callable[[int, Summarized], None] | None = None
+    ) -> None:
+        self.paths, self.config, self.keep = paths, config, keep
         self.done: list[Summarized | None] = [None] * len(paths)
         self.big: list[int] = []
         small: list[int] = []
@@ -132,7 +136,7 @@ class Sharing:
             try:
                 size = os.stat(path).st_size
             except OSError as exc:
-                self.done[index] = exc
+                self.done[index] = exc  # kept by `results`, in order with the rest
                 continue
             if worth_children(size):
                 self.big.append(index)
@@ -150,22 +154,25 @@ class Sharing:
     def poll(self) -> None:
         """Take the answers the children have given and hand them more files, without waiting."""
         if self.children:
-            _take_answers(self.children, self.paths, self.done, wait=False)
+            self._take_answers(wait=False)
             self._hand_out()
 
     def results(self) -> list[Summarized]:
         """Every file's result: the big ones cut into parts, the others shared with the children to the end."""
+        for index, result in enumerate(self.done):
+            if result is not None:  # unreadable when shared out
+                self._finish(index, result)
         for index in self.big:
-            self.done[index] = _summarized(self.paths[index], self.config)
+            self._finish(index, _summarized(self.paths[index], self.config))
         children, queue = self.children, self.queue
         while queue or any(sharing.tasks for sharing in children):
-            _take_answers(children, self.paths, self.done, wait=False)
+            self._take_answers(wait=False)
             self._hand_out()  # before this process's next file: a child never waits for one while it works
             if queue:
                 index = queue.popleft()
-                self.done[index] = _summarized(self.paths[index], self.config)
+                self._finish(index, _summarized(self.paths[index], self.config))
             elif any(sharing.tasks and sharing.ready for sharing in children):  # the last files: wait for them
-                _take_answers(children, self.paths, self.done, wait=True)
+                self._take_answers(wait=True)
             else:  # only children still starting hold files: dropped, their files done here
                 for sharing in children:
                     sharing.tasks.clear()
@@ -174,10 +181,49 @@ class Sharing:
             # Every file handed out is answered or taken back: nothing is left to wait for (its interpreter's
             # exit took ~10 ms). One that failed has exited already: its exit status is still said.
             sharing.child.close(stop=True)
-        return [
-            _summarized(self.paths[index], self.config) if result is None else result
-            for index, result in enumerate(self.done)
-        ]
+        for index, result in enumerate(self.done):
+            if result is None:  # its child failed: done here
+                self._finish(index, _summarized(self.paths[index], self.config))
+        return [result for result in self.done if result is not None]
+
+    def _finish(self, index: int, result: Summarized) -> None:
+        self.done[index] = result
+        if self.keep is not None:
+            self.keep(index, result)
+
+    def _take_answers(self, *, wait: bool) -> None:
+        """Take the answers the children have written (waiting for one if `wait`), read from their pipes as they
+        come, in this thread (a thread of its own per child would wait for the GIL on every answer: on a busy
+        machine, each wait a time slice of the scheduler).
+
+        A child that is gone leaves its files to this process (their results stay None)."""
+        listening = {sharing.child.fileno(): sharing for sharing in self.children if not sharing.gone}
+        if not listening:
+            return
+        readable, _, _ = select.select(list(listening), [], [], None if wait else 0)
+        for descriptor in readable:
+            sharing = listening[descriptor]
+            data = os.read(descriptor, 1 << 20)
+            if not data:
+                sharing.gone = True
+                sharing.child.failed = True
+                sharing.tasks.clear()
+                continue
+            *lines, sharing.received = (sharing.received + data).split(b"\n")
+            for line in lines:
+                answer = sharing.child.decoded(line)
+                if not sharing.ready:
+                    sharing.ready = answer == {"ready": True}
+                    sharing.gone = sharing.child.failed = not sharing.ready
+                    continue
+                if not sharing.tasks:  # an answer to nothing asked: not one of ours to trust
+                    sharing.gone = sharing.child.failed = True
+                    break
+                index = sharing.tasks.popleft()
+                done = None if answer is None or "error" in answer else _whole(self.paths[index], answer)
+                if done is not None:  # else done here at the end
+                    self._finish(index, done)
+                    log.debug("child process %d summarized %s", sharing.child.process.pid, self.paths[index])
 
     def _hand_out(self) -> None:
         for sharing in self.children:
@@ -200,43 +246,6 @@ class _Sharing:
         self.tasks: collections.deque[int] = collections.deque()
         self.received = b""
         self.gone = False
-
-
-def _take_answers(
-    children: list[_Sharing], paths: Sequence[Path], results: list[Summarized | None], *, wait: bool
-) -> None:
-    """Take the answers the children have written (waiting for one if `wait`), read from their pipes as they
-    come, in this thread (a thread of its own per child would wait for the GIL on every answer: on a busy
-    machine, each wait a time slice of the scheduler).
-
-    A child that is gone leaves its files to this process (their results stay None)."""
-    listening = {sharing.child.fileno(): sharing for sharing in children if not sharing.gone}
-    if not listening:
-        return
-    readable, _, _ = select.select(list(listening), [], [], None if wait else 0)
-    for descriptor in readable:
-        sharing = listening[descriptor]
-        data = os.read(descriptor, 1 << 20)
-        if not data:
-            sharing.gone = True
-            sharing.child.failed = True
-            sharing.tasks.clear()
-            continue
-        *lines, sharing.received = (sharing.received + data).split(b"\n")
-        for line in lines:
-            answer = sharing.child.decoded(line)
-            if not sharing.ready:
-                sharing.ready = answer == {"ready": True}
-                sharing.gone = sharing.child.failed = not sharing.ready
-                continue
-            if not sharing.tasks:  # an answer to nothing asked: not one of ours to trust
-                sharing.gone = sharing.child.failed = True
-                break
-            index = sharing.tasks.popleft()
-            done = None if answer is None or "error" in answer else _whole(paths[index], answer)
-            results[index] = done  # None: done here at the end
-            if done is not None:
-                log.debug("child process %d summarized %s", sharing.child.process.pid, paths[index])
 
 
 def _whole(path: Path, answer: dict[str, Any]) -> tuple[RecordingSummary, str] | None:

@@ -28,7 +28,7 @@ from server.engine.fixture_cache import FixtureStore, KnownFixture, settle
 from server.engine.recording import Recording, read_recording
 from server.engine.skipped import SKIPPED_DIRS
 from server.engine.source import SourceText, Span
-from server.engine.summary import Sharing, from_summary, summarize_file
+from server.engine.summary import Sharing, Summarized, from_summary, summarize_file
 from server.engine.summary_records import RecordingSummary
 
 _SNIFF_BYTES = 64 * 1024
@@ -285,7 +285,21 @@ def _read_into(workspace: Workspace, paths: Iterable[Path], explicit: set[Path],
         except OSError as exc:
             read.append(_read_error(path, exc))
     pending = [item for item in read if isinstance(item, _Pending)]
-    sharing = Sharing([item.path for item in pending], config) if cache is not None and pending else None
+
+    def keep(index: int, summarized: Summarized) -> None:
+        """Cache a recording's summary as soon as it is made (while the children work on the others)."""
+        made = pending[index]
+        try:
+            if isinstance(summarized, OSError):
+                raise summarized
+            assert cache is not None  # only a cache's reads are pending
+            recording, digest = _stored(made.path, made.before, config, cache, *summarized)
+            workspace.digests[id(recording)] = digest
+            made.done = recording
+        except OSError as exc:  # unreadable, or gone since (its stat is taken again to cache it)
+            made.done = _read_error(made.path, exc)
+
+    sharing = Sharing([item.path for item in pending], config, keep) if pending else None
     for position, item in enumerate(read):
         if isinstance(item, _Later):
             try:
@@ -294,16 +308,8 @@ def _read_into(workspace: Workspace, paths: Iterable[Path], explicit: set[Path],
                 read[position] = _read_error(item.path, exc)
             if sharing is not None:
                 sharing.poll()
-    if cache is not None and sharing is not None:
-        for made, summarized in zip(pending, sharing.results(), strict=True):
-            try:
-                if isinstance(summarized, OSError):
-                    raise summarized
-                recording, digest = _stored(made.path, made.before, config, cache, *summarized)
-                workspace.digests[id(recording)] = digest
-                made.done = recording
-            except OSError as exc:  # unreadable, or gone since (its stat is taken again to cache it)
-                made.done = _read_error(made.path, exc)
+    if sharing is not None:
+        sharing.results()
     for item in read:
         document = item.done if isinstance(item, _Pending) else item
         if isinstance(document, Fixture):
