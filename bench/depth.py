@@ -8,7 +8,9 @@ Environment (so a 2-core machine runs it in minutes):
   call re-sends the whole history, so the file grows with the square: 1000
   calls make ~0.3 GB, 2000 ~1.3 GB);
 - `DEPTH_BENCH_DEPTHS`: calls per session of the `check` shapes (default 10,30,120);
-- `DEPTH_BENCH_MB`: recordings per depth shape, in MB (default 40).
+- `DEPTH_BENCH_MB`: recordings per depth shape, in MB (default 40);
+- `DEPTH_BENCH_ROUNDS`: runs of `check`, the floor and the reference per shape, taken
+  in turn; each figure is the median of its rounds (default 3).
 
 Every figure is one process run as CI runs it (`python -m server ...`), timed
 from start to exit, with its peak RSS (`ru_maxrss` from `wait4`: the largest of
@@ -25,6 +27,7 @@ import argparse
 import json
 import math
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -65,6 +68,16 @@ def check(target: Path, cache_root: Path) -> dict[str, Any]:
     return run([sys.executable, "-m", "server", "check", "--format", "json", "--severity", "error", str(target)], cache)
 
 
+def _median(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The rounds of one measure as one: median seconds and RSS, the worst exit code, every round's seconds."""
+    return {
+        "seconds": round(statistics.median(run["seconds"] for run in runs), 3),
+        "peak_rss_mb": round(statistics.median(run["peak_rss_mb"] for run in runs), 1),
+        "exit": max(run["exit"] for run in runs),
+        "rounds": [run["seconds"] for run in runs],
+    }
+
+
 def baseline(mode: str, recordings: list[Path]) -> dict[str, Any]:
     return run([sys.executable, "-m", "bench.baseline", mode, *map(str, recordings)])
 
@@ -84,18 +97,20 @@ def depth_shapes(depths: list[int], megabytes: int, out: Path, cache_root: Path)
         recordings = sorted((root / "recordings").glob("*.jsonl"))
         size = sum(path.stat().st_size for path in recordings) / 1e6
         print(f"check, {calls}-call sessions: {sessions} sessions, {size:.1f} MB ...", file=sys.stderr)
-        engine = check(root, cache_root)
-        floor = baseline("floor", recordings)
-        reference = baseline("reference", recordings)
-        engine.pop("output")
+        runs: dict[str, list[dict[str, Any]]] = {"check": [], "floor": [], "reference": []}
+        for _ in range(_env_int("DEPTH_BENCH_ROUNDS", 3)):  # in turn, so a busy moment hits all three alike
+            runs["check"].append(check(root, cache_root))
+            runs["floor"].append(baseline("floor", recordings))
+            runs["reference"].append(baseline("reference", recordings))
+        engine, floor, reference = (_median(runs[name]) for name in ("check", "floor", "reference"))
         rows.append(
             {
                 "calls_per_session": calls,
                 "sessions": sessions,
                 "mb": round(size, 1),
                 "check": engine,
-                "floor": {k: v for k, v in floor.items() if k != "output"},
-                "reference": {k: v for k, v in reference.items() if k != "output"},
+                "floor": floor,
+                "reference": reference,
                 "x_reference": round(reference["seconds"] / engine["seconds"], 2),
                 "x_floor": round(floor["seconds"] / engine["seconds"], 2),
             }

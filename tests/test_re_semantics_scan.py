@@ -44,3 +44,10 @@ def test_the_complement_scan_finds_what_scanning_the_test_finds(flags: int) -> N
             found = re_semantics._scanned(op, frozen, parsed.state.flags)
             assert found == scanned_directly(op, frozen, parsed.state.flags), source
             assert bool(found) is (source != r"[^\x00-\U0010ffff]"), source  # a test that matches nothing is one
+
+
+def test_every_code_point_is_at_its_own_index() -> None:
+    """The string scanned is chr(0) … chr(0x10FFFF) in order, lone surrogates included, built plane by plane."""
+    with re_semantics.code_points_kept():
+        every = re_semantics._every_code_point()
+    assert every == "".join(map(chr, range(0x110000)))

@@ -322,6 +322,8 @@ def _complemented(op: Any, av: Any) -> tuple[Any, Any]:
     members = [tuple(member) for member in av]
     if members and members[0][0] is sc.NEGATE:
         return sc.IN, members[1:]
+    if len(members) == 1 and members[0][0] is sc.CATEGORY:  # `[\D]`: `re` runs along it twice as fast as `[^\d]`
+        return sc.IN, [(sc.CATEGORY, _FLIPPED[members[0][1]])]
     return sc.IN, [(sc.NEGATE, None), *members]
 
 
@@ -344,7 +346,7 @@ def _every_code_point() -> str:
     """The string whose character at index i is chr(i), lone surrogates included (texts may hold them).
 
     Built once per `translate` or `code_points_kept` block (and dropped after it: 4.4 MB), as UTF-32 bytes a
-    byte column at a time (C-speed slice assignments), then decoded.
+    byte column at a time (C-speed slice assignments), then decoded (`_built`).
     """
     every: str | None = getattr(_translating, "every", None)
     if every is None:
@@ -353,12 +355,16 @@ def _every_code_point() -> str:
 
 
 def _built() -> str:
-    count = _LAST + 1
-    encoded = bytearray(4 * count)
-    encoded[0::4] = bytes(range(256)) * (count // 256)
-    encoded[1::4] = b"".join(bytes([byte]) * 256 for byte in range(256)) * (count // 65536)
-    encoded[2::4] = b"".join(bytes([plane]) * 65536 for plane in range(count // 65536))
-    return encoded.decode("utf-32-le", "surrogatepass")
+    """Plane by plane: one 256 KB buffer of UTF-32 bytes, its plane byte changed and decoded 17 times (a 4.4 MB
+    buffer for all of them took three times as long in a new process, most of it faulting its pages in)."""
+    plane = bytearray(4 * 65536)
+    plane[0::4] = bytes(range(256)) * 256
+    plane[1::4] = b"".join(bytes([byte]) * 256 for byte in range(256))
+    texts = [plane.decode("utf-32-le", "surrogatepass")]  # the lone surrogates are in plane 0
+    for number in range(1, (_LAST + 1) // 65536):
+        plane[2::4] = bytes([number]) * 65536
+        texts.append(plane.decode("utf-32-le"))
+    return "".join(texts)
 
 
 def _class(runs: list[tuple[int, int]]) -> str:
