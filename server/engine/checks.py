@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from server.engine import findings as codes
-from server.engine.capture_files import is_capture
+from server.engine.capture_files import any_capture
 from server.engine.config import Config
 from server.engine.findings import Finding
 from server.engine.fixture import Fixture, Turn
@@ -134,7 +134,7 @@ def check(
     for report in recording_reports:
         _check_recording(report, linker.keys, config, held, has_fixtures=bool(fixture_reports))
     result = CheckResult(fixture_reports, recording_reports)
-    if any(is_capture(report.recording.path, config.root) for report in recording_reports):
+    if any_capture((report.recording.path for report in recording_reports), config.root):
         # Imported here, only for captures: the replay engine builds on this module, and `check` on
         # fixtures and recordings alone need not load it and the session readers.
         from server.engine.replay.captures import check_captures  # noqa: PLC0415

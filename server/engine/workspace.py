@@ -17,7 +17,7 @@ from pathlib import Path
 
 from server.engine import findings as codes
 from server.engine.cache import SummaryCache
-from server.engine.capture_files import is_capture
+from server.engine.capture_files import any_capture, is_capture
 from server.engine.checks import CheckResult, FixtureReport, Linker, check
 from server.engine.config import Config, default_config, load_config
 from server.engine.config_files import find_config_file, project_root
@@ -209,7 +209,7 @@ class Workspace:
         """The cached reports that stand against this run's recordings; the other known fixtures are read.
 
         A capture replays its fixture's turns, which a cached report does not hold: with one, all are read."""
-        captured = any(is_capture(recording.path, self.config.root) for recording in self.recordings)
+        captured = any_capture((recording.path for recording in self.recordings), self.config.root)
         settled, standing = [], []
         for known in self.known:
             report = None if captured else settle(known, linker, self.digests)
