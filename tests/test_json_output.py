@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from server.cli.output import indented_json, json_text
 from server.cli.report import Summary, render_json
 from server.engine.findings import CODES, Finding, Severity
+from server.engine.jsontext import dumps
 from server.engine.source import Position, Range, Span
 
 # Every code point: lone surrogates, controls and U+2028 too.
@@ -31,7 +32,7 @@ VALUES = st.recursive(
 
 
 def old_render(findings: list[Finding], summary: Summary) -> str:
-    """The report as it was written before: the whole document through `json_text`."""
+    """The report as it was written before: the whole document through `json.dumps` with an indent."""
     document = {
         "version": 1,
         "rules": {
@@ -42,7 +43,7 @@ def old_render(findings: list[Finding], summary: Summary) -> str:
         "findings": [finding.to_json() for finding in findings],
         "summary": summary.to_json(findings),
     }
-    return json_text(document)
+    return dumps(document, indent=2)
 
 
 @st.composite
@@ -83,3 +84,13 @@ def test_indented_json_is_json_dumps_with_an_indent(value: Any) -> None:
 def test_subclasses_and_tuples_are_written_as_json_writes_them() -> None:
     value = {"severity": Severity.ERROR, "pair": (1, "a"), "nested": {"t": ()}}
     assert indented_json(value) == json.dumps(value, indent=2, ensure_ascii=False)
+
+
+@settings(max_examples=300, deadline=None)
+@given(VALUES)
+def test_json_text_is_the_indented_dump_with_surrogates_escaped(value: Any) -> None:
+    """Every indented document the CLI prints (replay and sessions reports too) is `json.dumps(..., indent=2)`
+    with its surrogates escaped, built by `indented_json`."""
+    text = json_text(value)
+    assert text == dumps(value, indent=2)
+    text.encode("utf-8")

@@ -18,7 +18,7 @@ import json
 import sys
 from json.encoder import encode_basestring
 
-from server.engine.jsontext import dumps
+from server.engine.jsontext import dumps, escape_surrogates
 
 TYPE_CHECKING = False  # true for type checkers; `typing` is 2 ms of a warm `check`, which runs none of it
 if TYPE_CHECKING:
@@ -53,7 +53,11 @@ def configure_streams() -> None:
 
 
 def json_text(document: Any, *, indent: int | None = 2) -> str:
-    """`document` as JSON, non-ASCII kept as is and every surrogate escaped (`\\udcff`): always valid UTF-8."""
+    """`document` as JSON, non-ASCII kept as is and every surrogate escaped (`\\udcff`): always valid UTF-8. With
+    the usual two-space indent it is built by `indented_json` (a 3.7 MB replay report took 1.3 s through the
+    pure-Python encoder `json.dumps` uses for an indent)."""
+    if indent == 2:
+        return escape_surrogates(indented_json(document))
     return dumps(document, indent=indent)
 
 
