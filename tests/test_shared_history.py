@@ -7,11 +7,14 @@ import random
 from pathlib import Path
 from typing import Any
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from bench import reference
 from bench.generate import Shape, session_calls
 from server.engine.normalize import KeyChain, Normalizer
 from server.engine.presets import DEERFLOW
-from server.engine.recording import read_recording
+from server.engine.recording import LineParser, read_recording
 from server.engine.source import SourceText
 
 
@@ -88,3 +91,35 @@ def test_a_changed_message_in_the_history_is_not_shared() -> None:
     chain = KeyChain(Normalizer(DEERFLOW))
     for call, (caller, inputs, _) in zip(recording.calls, calls, strict=True):
         assert chain.keys(call.caller, call.input).conversation_hash == reference.keys(caller, inputs)[0]
+
+
+def most_shared(parser: Any, text: str) -> int:
+    """The most leading messages any recent array shares with the input array at the start of `text`: every
+    recent array tried (what `LineParser._shared` finds while skipping arrays too short to share more)."""
+    return max((array.shared_with(text, 0) for array in parser.recent), default=0)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 3), st.integers(0, 6), st.booleans()), min_size=1, max_size=25))
+def test_the_history_shared_is_the_longest_any_recent_line_holds(steps: list[tuple[int, int, bool]]) -> None:
+    """Lines whose inputs grow, branch off, shrink and come back (several sessions interleaved): each is read as
+    `json` reads it, and shares as many leading messages as the best of the recent lines, no fewer."""
+    parser = LineParser()
+    histories: list[list[dict[str, Any]]] = [[] for _ in range(4)]
+    for number, (session, keep, grow) in enumerate(steps):
+        history = histories[session][:keep]
+        if grow or not history:
+            history.append({"type": "human", "data": {"content": f"message {number} of {session}"}})
+        histories[session] = history
+        array = json.dumps(history)
+        best = most_shared(parser, array)
+        before = list(parser.recent)  # reading the line may push the oldest out
+        line = json.dumps({"input": history, "output": number})
+        parsed = parser.parse(line)
+        assert parsed == json.loads(line)
+        shared = 0
+        for recent in before:
+            for index, message in enumerate(parsed["input"]):
+                if index < len(recent.messages) and message is recent.messages[index]:
+                    shared = max(shared, index + 1)
+        assert shared == best

@@ -214,6 +214,8 @@ class LineParser:
         """The longest run of leading messages this array shares, byte for byte, with a recent one."""
         best: tuple[_Array, int] | None = None
         for array in self.recent:
+            if best is not None and len(array.messages) <= best[1]:
+                continue  # it cannot share more than the best found (each try compares up to the whole history)
             count = array.shared_with(text, index)
             if count and (best is None or count > best[1]):
                 best = (array, count)
