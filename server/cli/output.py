@@ -70,17 +70,24 @@ def indented_json(value: Any, pad: str = "") -> str:
         return _string(value)
     if kind is int:
         return _integer(value)
+    # Loops, not comprehensions: a comprehension is a frame of its own, and a value nested as deep as `json`
+    # reads (about 1,000 levels) must not run out of them.
     if kind is dict:
         if not value:
             return "{}"
         inner = pad + "  "
-        members = [_key(key) + ": " + indented_json(item, inner) for key, item in value.items()]
+        members = []
+        for key, item in value.items():
+            members.append(_key(key) + ": " + indented_json(item, inner))
         return "{\n" + inner + (",\n" + inner).join(members) + "\n" + pad + "}"
     if kind is list:
         if not value:
             return "[]"
         inner = pad + "  "
-        return "[\n" + inner + (",\n" + inner).join([indented_json(item, inner) for item in value]) + "\n" + pad + "]"
+        items = []
+        for item in value:
+            items.append(indented_json(item, inner))
+        return "[\n" + inner + (",\n" + inner).join(items) + "\n" + pad + "]"
     if isinstance(value, (dict, list, tuple)):  # a subclass, or a tuple (a list to `json`)
         return indented_json(dict(value) if isinstance(value, dict) else list(value), pad)
     return json.dumps(value, ensure_ascii=False)  # None, booleans, floats (NaN as `json` writes it), str/int kin
