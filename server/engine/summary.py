@@ -56,7 +56,16 @@ _PROBE = 0.1
 def summarize_file(
     path: Path, config: Config, cores: int | None = None, *, offload: bool = False
 ) -> tuple[RecordingSummary, str]:
-    """The summary of the recording at `path` under `config`, and the sha256 of its bytes.
+    """The summary of the recording at `path` under `config`, and the sha256 of its bytes (`summary_of`)."""
+    digest = hashlib.sha256()
+    return summary_of(path, config, cores, offload=offload, digest=digest), digest.hexdigest()
+
+
+def summary_of(
+    path: Path, config: Config, cores: int | None = None, *, offload: bool = False, digest: Any = None
+) -> RecordingSummary:
+    """The summary of the recording at `path` under `config`; its bytes fed to `digest` (a hash) when one is
+    given. Without one, no byte is read twice: this process does not read the children's parts to hash them.
 
     The file is read line by line and nothing of a line is kept but its summary
     (and, for the next calls to share, the history the key chain keeps), so a
@@ -70,7 +79,6 @@ def summarize_file(
     requests); the parts are joined, their lines, offsets and calls shifted
     into place. A part whose child fails is summarized here instead.
     """
-    digest = hashlib.sha256()
     cores = usable_cores() if cores is None else cores
     children: list[tuple[Callable[[], Part | None], tuple[int, int]]] = []
     parts = []
@@ -78,13 +86,14 @@ def summarize_file(
         size = os.fstat(handle.fileno()).st_size
         if offload and worth_children(size):
             children = [(_start_part(path, config, *bound), bound) for bound in _bounds(handle, 0, size, cores, 0)]
-            handle.seek(0)  # this process only hashes the file
+            handle.seek(0)  # this process only hashes the file (when asked to)
         else:
             summary = _Summarizer(path, config)
             started, end = time.perf_counter(), size
             probing = cores > 1 and worth_children(size)  # until the pace is known: sharing is decided once
             while handle.tell() < end and (chunk := handle.readline(MAX_LINE_BYTES + 1)):
-                digest.update(chunk)
+                if digest is not None:
+                    digest.update(chunk)
                 summary.add(chunk, handle, digest)
                 if probing and time.perf_counter() - started > _PROBE:
                     probing = False
@@ -96,12 +105,12 @@ def summarize_file(
                         end = bounds[0][1]
                         handle.seek(done)
             parts.append(summary.part())
-        for block in iter(lambda: handle.read(1 << 20), b""):
+        while digest is not None and (block := handle.read(1 << 20)):
             digest.update(block)
     for finish, (start, stop) in children:
         part = finish()
         parts.append(summarize_part(path, config, start, stop) if part is None else part)
-    return _joined(path, config, parts), digest.hexdigest()
+    return _joined(path, config, parts)
 
 
 Summarized = tuple[RecordingSummary, str] | OSError

@@ -34,7 +34,7 @@ from server.engine.sessions.fixtures import read
 from server.engine.sessions.lines import iter_lines
 from server.engine.sessions.messages import output_facts, tool_call_index, tool_results, tool_step
 from server.engine.sessions.model import Session, SessionInfo, Step, StepKind, finding, iso_time, tokens_from_usage
-from server.engine.summary import summarize_file
+from server.engine.summary import summary_of
 from server.engine.workspace import load_project_config, load_workspace
 from tests.conftest import run_cli
 from tests.replay_inputs import recorded_inputs
@@ -165,9 +165,9 @@ def test_a_clean_replay_reads_no_recording_and_a_miss_summarizes_them(monkeypatc
 
     def counted(path: Path, config: Any, *args: Any, **kwargs: Any) -> Any:
         summarized.append(path)
-        return summarize_file(path, config, *args, **kwargs)
+        return summary_of(path, config, *args, **kwargs)
 
-    monkeypatch.setattr(locate, "summarize_file", counted)
+    monkeypatch.setattr(locate, "summary_of", counted)
     with tempfile.TemporaryDirectory() as folder:
         recording, fixture = _deep_workspace(folder)
         report = replay_path(recording, against=fixture)
@@ -184,7 +184,7 @@ def test_a_clean_replay_reads_no_recording_and_a_miss_summarizes_them(monkeypatc
 
 
 def test_no_fixture_is_said_without_reading_the_recordings(monkeypatch: Any) -> None:
-    monkeypatch.setattr(locate, "summarize_file", None)  # called: a TypeError, not the error below
+    monkeypatch.setattr(locate, "summary_of", None)  # called: a TypeError, not the error below
     with tempfile.TemporaryDirectory() as folder:
         recording, _ = _deep_workspace(folder)
         for path in (recording.parent.parent / "fixtures").iterdir():

@@ -30,7 +30,7 @@ from server.engine.sessions import read_session, resolve
 from server.engine.sessions.fixtures import embedded_input, linked_calls, read
 from server.engine.sessions.model import Session, SourceRef, StepKind
 from server.engine.source import SourceText
-from server.engine.summary import from_summary, summarize_file
+from server.engine.summary import from_summary, summary_of
 from server.engine.workspace import (
     classify,
     is_recording,
@@ -144,7 +144,7 @@ def _summaries(recordings: Sequence[Recording | Path], config: Config) -> list[R
             read.append(recording)
             continue
         try:
-            summary, _digest = summarize_file(recording, config)
+            summary = summary_of(recording, config)  # its digest keys no cache here: not computed
         except OSError:
             continue
         read.append(from_summary(recording, summary, config))
