@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -18,7 +20,7 @@ from server.engine import summary_children
 from server.engine import workspace as engine_workspace
 from server.engine.cache import CHANGE_SECONDS
 from server.engine.summary_children import WORKERS_ENV, Child
-from tests.conftest import run_cli
+from tests.conftest import REPO, run_cli
 
 
 @pytest.fixture
@@ -111,3 +113,19 @@ def test_children_no_file_needs_are_stopped_at_the_end(
     assert again[0] == first[0] and again[1] != first[1]
     assert events == ["spawn", "config", "stopped"], events
     assert summary_children._early == []
+
+
+def test_a_child_imports_only_what_it_summarizes_with() -> None:
+    """The constant child program, started as the parent starts it, imports neither a config file's parsers and
+    validators nor what starts children: its start-up is what `check` waits for before it shares."""
+    import regex  # noqa: PLC0415
+
+    probe = "import sys; sys.path[:0] = sys.argv[1:]; import server.engine.part_child; print(' '.join(sys.modules))"
+    found = [str(REPO), str(Path(regex.__file__).resolve().parents[1])]
+    modules = set(
+        subprocess.run(
+            [sys.executable, "-I", "-S", "-c", probe, *found], capture_output=True, text=True, check=True
+        ).stdout.split()
+    )
+    assert "server.engine.summary" in modules  # the probe sees what it imports
+    assert sorted(modules & {"pydantic", "tomllib", "server.engine.config_tables", "subprocess", "tempfile"}) == []

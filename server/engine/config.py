@@ -7,21 +7,22 @@ line, the column and the dotted key, so the user can jump straight to it.
 from __future__ import annotations
 
 import re
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import regex
 
 from server.engine import findings as codes
-from server.engine.config_tables import SchemaError, UserConfig, exact, exact_override
 from server.engine.files import read_regular
 from server.engine.findings import Finding
 from server.engine.presets import DEFAULT_PRESET, PRESETS
 from server.engine.regex_budget import BUDGET_SECONDS, RegexTooSlowError, check_pattern, check_template
 from server.engine.rules import KeyScheme, Projection, Rules
 from server.engine.source import Position, Range, Span
+
+if TYPE_CHECKING:
+    from server.engine.config_tables import UserConfig
 
 PYPROJECT_SECTION = "tool.replay-lens"
 REGEX_ERRORS = (re.error, regex.error, ValueError, OverflowError, RecursionError)
@@ -119,6 +120,8 @@ Part = TypeVar("Part", Projection, KeyScheme)
 
 def _user_config(section: dict[str, Any]) -> UserConfig:
     """The config's table validated; pydantic (`config_schema`) only for a table `exact` declines."""
+    from server.engine.config_tables import UserConfig, exact  # noqa: PLC0415  # see `_build`
+
     user = exact(UserConfig, section)
     if user is None:
         from server.engine.config_schema import user_config  # noqa: PLC0415
@@ -129,6 +132,8 @@ def _user_config(section: dict[str, Any]) -> UserConfig:
 
 def _overridden(name: str, base: Part, override: dict[str, Any]) -> Part:
     """The preset's table `name` with the user's keys; pydantic only for keys `exact_override` declines."""
+    from server.engine.config_tables import exact_override  # noqa: PLC0415  # see `_build`
+
     part = exact_override(base, override)
     if part is None:
         from server.engine.config_schema import overridden  # noqa: PLC0415
@@ -138,6 +143,10 @@ def _overridden(name: str, base: Part, override: dict[str, Any]) -> Part:
 
 
 def _build(path: Path, text: str, prefix: str, section: dict[str, Any]) -> Config:
+    # The tables' validators and TOML only where a config file is read: a child process summarizing a
+    # recording imports this module for `Config` alone, and starts sooner without them (~7 ms).
+    from server.engine.config_tables import SchemaError  # noqa: PLC0415
+
     def fail(loc: tuple[str | int, ...], message: str) -> ConfigError:
         line, column = _locate(text, prefix, loc)
         return ConfigError(path, line, column, _dotted(prefix, loc), message)
@@ -217,6 +226,8 @@ def parse_toml(text: str) -> dict[str, Any]:
     Beyond its own `TOMLDecodeError`, hostile text makes tomllib overflow its recursion (an array nested 1,000
     deep), exceed Python's limit on an integer's digits (a `ValueError`), or run out of memory.
     """
+    import tomllib  # noqa: PLC0415  # see `_build`
+
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

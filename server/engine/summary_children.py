@@ -16,14 +16,15 @@ import functools
 import json
 import logging
 import os
-import subprocess
 import sys
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import regex
+
+if TYPE_CHECKING:
+    import subprocess
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +73,12 @@ def usable_cores() -> int:
 
 
 def _start_child(errors: BinaryIO) -> subprocess.Popen[bytes]:
-    """A child process running the constant summarizing program (`part_child`), its stderr to `errors`."""
+    """A child process running the constant summarizing program (`part_child`), its stderr to `errors`.
+
+    `subprocess` and `tempfile` are imported where a child is started: the child imports this module too (through
+    `summary`), and starts sooner without them (~4 ms)."""
+    import subprocess  # noqa: PLC0415
+
     package = Path(__file__).resolve().parents[2]  # where `server` is found: nothing of the user's folder
     found = [str(package), str(Path(regex.__file__).resolve().parents[1])]
     return subprocess.Popen(
@@ -92,6 +98,8 @@ class Child:
     """
 
     def __init__(self) -> None:
+        import tempfile  # noqa: PLC0415  # see `_start_child`
+
         self.errors = tempfile.TemporaryFile()  # noqa: SIM115  (closed by `close`, when the child has exited)
         try:
             self.process = _start_child(self.errors)
