@@ -1058,13 +1058,12 @@ const exitCode = await (async () => {
       const stray = lines.filter((l) => /\] (true|false)\s*$/.test(l));
       if (stray.length) throw new Error(`stray lines: ${stray.slice(0, 3).join(' | ')}`);
       await runCommand('Replay Lens: Show Output');
-      // The Output view shares the panel's filter box with Problems: clear it.
-      const filter = page.locator('.part.panel .viewpane-filter').filter({ visible: true }).first();
-      if (await filter.count()) {
-        await filter.click();
-        await page.keyboard.press('Control+A');
-        await page.keyboard.press('Backspace');
-      }
+      // The Output view shows a filter box where the Problems view's was, which may still hold the code
+      // the problems were filtered by: wait until the Output view's own box is shown, then clear it (a
+      // check made before it was shown found none and left the output filtered: a flake).
+      const filter = page.locator('.part.panel .viewpane-filter input').filter({ visible: true }).first();
+      await filter.waitFor({ state: 'visible', timeout: TIMEOUT });
+      await filter.fill('');
       await page.locator('.part.panel .monaco-editor .view-lines', { hasText: 'Server running' }).first().waitFor({ timeout: TIMEOUT });
       await shot('output');
       await setPanelVisible(false);
