@@ -52,9 +52,7 @@ from bench.lsp_bench import (
     Published,
     Session,
     abandon,
-    capabilities,
     cpu_s,
-    frame,
     memory_mb,
     sample_rss,
     shut_down,
@@ -106,26 +104,10 @@ def fixture_alone(workspace: LspWorkspace) -> LspWorkspace:
 async def first_diagnostics(connection: Connection, session: Session, options: dict[str, Any]) -> tuple[float, float]:
     """Initialize on the session's workspace, open its fixture at once: seconds to its first diagnostics, and
     the CPU seconds the server used meanwhile (what a busy machine stretches; a deliberate wait costs none)."""
-    root = session.workspace.root.resolve().as_uri()
-    document = {"uri": session.uri, "languageId": "json", "version": 1, "text": session.text}
-    did_open = frame({"method": "textDocument/didOpen", "params": {"textDocument": document}})
-    await connection.request(
-        "initialize",
-        {
-            "processId": os.getpid(),
-            "rootUri": root,
-            "workspaceFolders": [{"uri": root, "name": session.workspace.root.name}],
-            "capabilities": capabilities(),
-            "initializationOptions": options,
-        },
-    )
-    await connection.notify("initialized", {})
+    did_open = session.did_open()
+    await session.initialize(options)
     used = cpu_s(connection.process.pid)
-    opened = time.perf_counter()
-    await connection.send_frame(did_open)
-    first: Published = await connection.until(
-        lambda: next(iter(connection.published.get(session.uri, [])), None), "first diagnostics"
-    )
+    first, opened = await session.first_diagnostics(did_open)
     return float(first.at - opened), cpu_s(connection.process.pid) - used
 
 

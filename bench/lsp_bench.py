@@ -237,34 +237,46 @@ class Session:
 
     async def open(self) -> dict[str, Any]:
         """Initialize on the workspace, open the fixture at once; time its first diagnostics and the indexing."""
-        connection, root = self.connection, self.workspace.root.resolve().as_uri()
-        # Encoded before the clock starts: how long this client takes to write 20 MB of JSON
-        # (0.13 s in Python) is the editor's business, not the server's.
-        document = {"uri": self.uri, "languageId": "json", "version": 1, "text": self.text}
-        did_open = frame({"method": "textDocument/didOpen", "params": {"textDocument": document}})
+        did_open = self.did_open()
         started = time.perf_counter()
-        await connection.request(
+        await self.initialize({"debounceMs": 0})
+        first, opened = await self.first_diagnostics(did_open)
+        indexed: float = await self.connection.until(self.connection.indexed, "the end of indexing")
+        return {
+            "first_diagnostics_s": round(first.at - opened, 3),
+            "first_diagnostics": {"version": first.version, "count": first.count},
+            "indexing_s": round(indexed - started, 3),
+        }
+
+    def did_open(self) -> bytes:
+        """The fixture's `didOpen`, framed: encoded before any clock starts (how long this client takes to write
+        20 MB of JSON, 0.13 s in Python, is the editor's business, not the server's)."""
+        document = {"uri": self.uri, "languageId": "json", "version": 1, "text": self.text}
+        return frame({"method": "textDocument/didOpen", "params": {"textDocument": document}})
+
+    async def initialize(self, options: dict[str, Any]) -> None:
+        """`initialize` on the workspace with `options` as the server's initialization options, then `initialized`."""
+        root = self.workspace.root.resolve().as_uri()
+        await self.connection.request(
             "initialize",
             {
                 "processId": os.getpid(),
                 "rootUri": root,
                 "workspaceFolders": [{"uri": root, "name": self.workspace.root.name}],
                 "capabilities": capabilities(),
-                "initializationOptions": {"debounceMs": 0},
+                "initializationOptions": options,
             },
         )
-        await connection.notify("initialized", {})
+        await self.connection.notify("initialized", {})
+
+    async def first_diagnostics(self, did_open: bytes) -> tuple[Published, float]:
+        """Send `did_open`; the first diagnostics published for the fixture, and when it was sent."""
         opened = time.perf_counter()
-        await connection.send_frame(did_open)
-        first: Published = await connection.until(
-            lambda: next(iter(connection.published.get(self.uri, [])), None), "first diagnostics"
+        await self.connection.send_frame(did_open)
+        first: Published = await self.connection.until(
+            lambda: next(iter(self.connection.published.get(self.uri, [])), None), "first diagnostics"
         )
-        indexed: float = await connection.until(connection.indexed, "the end of indexing")
-        return {
-            "first_diagnostics_s": round(first.at - opened, 3),
-            "first_diagnostics": {"version": first.version, "count": first.count},
-            "indexing_s": round(indexed - started, 3),
-        }
+        return first, opened
 
     async def hovers(self, count: int) -> dict[str, Any]:
         """Hovers on the key lines of random turns, one at a time."""
