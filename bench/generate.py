@@ -124,17 +124,24 @@ def session_calls(shape: Shape, index: int) -> list[tuple[str, list[dict[str, An
     return calls
 
 
-def generate(shape: Shape, out: Path) -> Path:
-    """Write the workspace for `shape` under `out` (reused when already complete)."""
-    root = out / shape.name()
-    done = root / ".complete"
-    if done.exists():
-        return root
+def complete(root: Path, fixtures: str) -> bool:
+    """Whether an earlier run wrote the workspace at `root` whole (it is reused); else its `recordings` and
+    `fixtures` folders and its config (deerflow rules, fixtures found by the glob `fixtures`) are made ready."""
+    if (root / ".complete").exists():
+        return True
     (root / "recordings").mkdir(parents=True, exist_ok=True)
     (root / "fixtures").mkdir(parents=True, exist_ok=True)
     (root / "replay-lens.toml").write_text(
-        'preset = "deerflow"\nfixtures = ["fixtures/*.json"]\nrecordings = ["recordings/*.jsonl"]\n', encoding="utf-8"
+        f'preset = "deerflow"\nfixtures = ["{fixtures}"]\nrecordings = ["recordings/*.jsonl"]\n', encoding="utf-8"
     )
+    return False
+
+
+def generate(shape: Shape, out: Path) -> Path:
+    """Write the workspace for `shape` under `out` (reused when already complete)."""
+    root = out / shape.name()
+    if complete(root, "fixtures/*.json"):
+        return root
     for index in range(shape.sessions):
         turns = []
         with (root / "recordings" / f"session-{index:04d}.jsonl").open("w", encoding="utf-8") as recording:
@@ -154,7 +161,7 @@ def generate(shape: Shape, out: Path) -> Path:
         (root / "fixtures" / f"session-{index:04d}.json").write_text(
             json.dumps(fixture, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
         )
-    done.touch()
+    (root / ".complete").touch()
     return root
 
 

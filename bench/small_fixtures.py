@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import reference
-from bench.generate import Shape, session_calls
+from bench.generate import Shape, complete, session_calls
 
 _OUT = Path("bench/out")
 SHAPE = Shape(calls=3, system_size=400, tool_output_size=300, output_size=450, volatile=0.0)
@@ -44,15 +44,8 @@ SHAPE = Shape(calls=3, system_size=400, tool_output_size=300, output_size=450, v
 def generate(fixtures: int, per_recording: int, out: Path) -> Path:
     """Write (once) `fixtures` fixtures and their recordings, `per_recording` sessions to a recording."""
     root = out / f"small-f{fixtures}-p{per_recording}-{SHAPE.name()}"
-    done = root / ".complete"
-    if done.exists():
+    if complete(root, "fixtures/**/*.json"):
         return root
-    (root / "recordings").mkdir(parents=True, exist_ok=True)
-    (root / "fixtures").mkdir(parents=True, exist_ok=True)
-    (root / "replay-lens.toml").write_text(
-        'preset = "deerflow"\nfixtures = ["fixtures/**/*.json"]\nrecordings = ["recordings/*.jsonl"]\n',
-        encoding="utf-8",
-    )
     shape = replace(SHAPE, sessions=fixtures)
     for start in range(0, fixtures, per_recording):
         lines: list[str] = []
@@ -83,7 +76,7 @@ def generate(fixtures: int, per_recording: int, out: Path) -> Path:
         (root / "recordings" / f"run-{start // per_recording:04d}.jsonl").write_text(
             "\n".join(lines) + "\n", encoding="utf-8"
         )
-    done.touch()
+    (root / ".complete").touch()
     return root
 
 
