@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Any
 
 from server.engine.config import Config
-from server.engine.normalize import Normalizer
 from server.engine.regex_budget import learn
 from server.engine.rules import Rules
 from server.engine.summary import summarize_file, summarize_part
@@ -34,7 +33,6 @@ def main() -> None:
     learn(setup["written"])
     rules = Rules.from_json(setup["rules"])
     allow = tuple(re.compile(pattern, flags) for pattern, flags in setup["allow"])
-    Normalizer(rules, volatile=True)  # compiles the rules and their screens (kept by `re` and `regex_budget`)
     _answer({"ready": True})
     for line in sys.stdin.buffer:
         task = json.loads(line)

@@ -85,7 +85,8 @@ def summary_of(
     with open_regular(path) as handle:
         size = os.fstat(handle.fileno()).st_size
         if offload and worth_children(size):
-            children = [(_start_part(path, config, *bound), bound) for bound in _bounds(handle, 0, size, cores, 0)]
+            setup = child_setup(config)
+            children = [(_start_part(path, setup, *bound), bound) for bound in _bounds(handle, 0, size, cores, 0)]
             handle.seek(0)  # this process only hashes the file (when asked to)
         else:
             summary = _Summarizer(path, config)
@@ -101,7 +102,8 @@ def summary_of(
                     pace = done / (time.perf_counter() - started)  # bytes a second
                     if (size - done) / pace > 2 * _CHILD_START:  # the rest takes long enough to share
                         bounds = _bounds(handle, done, size, cores, int(pace * _CHILD_START))
-                        children = [(_start_part(path, config, *bound), bound) for bound in bounds[1:]]
+                        setup = child_setup(config)
+                        children = [(_start_part(path, setup, *bound), bound) for bound in bounds[1:]]
                         end = bounds[0][1]
                         handle.seek(done)
             parts.append(summary.part())
@@ -312,10 +314,11 @@ def _bounds(handle: BinaryIO, start: int, size: int, count: int, head_start: int
     return list(itertools.pairwise(cuts))
 
 
-def _start_part(path: Path, config: Config, start: int, end: int) -> Callable[[], Part | None]:
-    """Start a child process summarizing bytes `[start, end)` of `path`; wait for its part with the function
-    returned, which gives None when it failed (and logs why)."""
-    child = Child.start(child_setup(config))
+def _start_part(path: Path, setup: dict[str, Any], start: int, end: int) -> Callable[[], Part | None]:
+    """Start a child process told `setup` (`child_setup`, made once for all the parts) summarizing bytes
+    `[start, end)` of `path`; wait for its part with the function returned, which gives None when it failed
+    (and logs why)."""
+    child = Child.start(setup)
     if child is None:
         return lambda: None
     child.send({"path": os.path.abspath(path), "start": start, "end": end})  # its folder is not ours
