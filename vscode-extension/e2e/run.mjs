@@ -1058,13 +1058,17 @@ const exitCode = await (async () => {
       const stray = lines.filter((l) => /\] (true|false)\s*$/.test(l));
       if (stray.length) throw new Error(`stray lines: ${stray.slice(0, 3).join(' | ')}`);
       await runCommand('Replay Lens: Show Output');
-      // The Output view shows a filter box where the Problems view's was, which may still hold the code
-      // the problems were filtered by: wait until the Output view's own box is shown, then clear it (a
-      // check made before it was shown found none and left the output filtered: a flake).
-      const filter = page.locator('.part.panel .viewpane-filter input').filter({ visible: true }).first();
-      await filter.waitFor({ state: 'visible', timeout: TIMEOUT });
-      await filter.fill('');
-      await page.locator('.part.panel .monaco-editor .view-lines', { hasText: 'Server running' }).first().waitFor({ timeout: TIMEOUT });
+      // The Output view's filter box takes over the text the Problems view was filtered by (a finding code),
+      // and which box is shown while the panel switches views is a race: clear whatever box is shown until
+      // the output's lines appear (clearing once, before the switch, left the output filtered: a flake).
+      const running = page.locator('.part.panel .monaco-editor .view-lines', { hasText: 'Server running' }).first();
+      const deadline = Date.now() + TIMEOUT;
+      while (!(await running.isVisible())) {
+        if (Date.now() > deadline) throw new Error('the output channel never shows "Server running"');
+        const filter = page.locator('.part.panel .viewpane-filter input').filter({ visible: true }).first();
+        if ((await filter.count()) && (await filter.inputValue())) await filter.fill('');
+        await page.waitForTimeout(250);
+      }
       await shot('output');
       await setPanelVisible(false);
     });
